@@ -1,0 +1,15 @@
+"""fastsync: lazily evaluated arrays with nearly free CPU/GPU stream synchronization.
+
+Use it like ``mlx.core``::
+
+    import fastsync as mx
+    y = mx.array([1.0, 2.0]) + 1
+    mx.eval(y)
+"""
+
+from . import _core
+from ._core import *  # noqa: F403
+from ._core import _testing  # noqa: F401
+
+__version__ = "0.1.0"
+__all__ = [name for name in dir(_core) if not name.startswith("_")]

@@ -1,0 +1,207 @@
+// Bindings for the array class: construction, properties, conversion out,
+// operators and basic indexing.
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include "convert.h"
+#include "errors.h"
+#include "ops/ops.h"
+
+namespace fastsync::py {
+
+namespace {
+
+using BinaryFn = array (*)(const array&, const array&, StreamOrDevice);
+
+// a OP other, with Python scalars taking a's dtype (weak-scalar rule).
+array bin(const array& a, nb::handle other, BinaryFn f) {
+  return f(a, to_operand(other, a.dtype()), {});
+}
+array rbin(const array& a, nb::handle other, BinaryFn f) {
+  return f(to_operand(other, a.dtype()), a, {});
+}
+
+std::string repr(array& a) {
+  nb::object np_arr = to_numpy(a, nb::none());
+  std::string body = nb::cast<std::string>(nb::repr(np_arr));
+  // "array([...], dtype=...)" from NumPy, with our dtype name.
+  auto pos = body.find(", dtype=");
+  if (pos != std::string::npos) body = body.substr(0, pos) + ")";
+  if (body.back() != ')') body += ")";
+  return body.substr(0, body.size() - 1) + ", dtype=" + a.dtype().name() + ")";
+}
+
+// Basic indexing: ints, slices, None and Ellipsis, as views.
+array getitem(const array& a, nb::handle index) {
+  nb::tuple idx = nb::isinstance<nb::tuple>(index) ? nb::borrow<nb::tuple>(index)
+                                                   : nb::make_tuple(index);
+  int n_real = 0, n_ellipsis = 0;
+  for (auto h : idx) {
+    if (h.is(nb::ellipsis())) ++n_ellipsis;
+    else if (!h.is_none()) ++n_real;
+  }
+  if (n_ellipsis > 1) throw std::invalid_argument("[getitem] an index can only have one ellipsis");
+  if (n_real > a.ndim()) {
+    throw std::invalid_argument("[getitem] too many indices for an array of " +
+                                std::to_string(a.ndim()) + " dimensions");
+  }
+  std::vector<std::optional<int64_t>> start, stop, step;
+  Shape final_shape;
+  int axis = 0;
+  auto keep_axis = [&](std::optional<int64_t> b, std::optional<int64_t> e,
+                       std::optional<int64_t> s) {
+    start.push_back(b);
+    stop.push_back(e);
+    step.push_back(s);
+    ++axis;
+  };
+  std::vector<std::pair<int, bool>> layout;  // (axis in slice result, keep) or new axis
+  for (auto h : idx) {
+    if (h.is(nb::ellipsis())) {
+      int span = a.ndim() - n_real;
+      for (int k = 0; k < span; ++k) {
+        layout.push_back({axis, true});
+        keep_axis(std::nullopt, std::nullopt, std::nullopt);
+      }
+    } else if (h.is_none()) {
+      layout.push_back({-1, true});
+    } else if (nb::isinstance<nb::slice>(h)) {
+      auto get = [&](const char* f) -> std::optional<int64_t> {
+        nb::object v = h.attr(f);
+        if (v.is_none()) return std::nullopt;
+        return nb::cast<int64_t>(v);
+      };
+      layout.push_back({axis, true});
+      keep_axis(get("start"), get("stop"), get("step"));
+    } else if (nb::isinstance<nb::int_>(h) && !nb::isinstance<nb::bool_>(h)) {
+      int64_t i = nb::cast<int64_t>(h);
+      int64_t n = a.shape()[axis];
+      if (i < -n || i >= n) {
+        throw std::out_of_range("[getitem] index " + std::to_string(i) +
+                                " is out of bounds for axis " + std::to_string(axis) +
+                                " with size " + std::to_string(n));
+      }
+      if (i < 0) i += n;
+      layout.push_back({axis, false});
+      keep_axis(i, i + 1, 1);
+    } else {
+      throw not_implemented(
+          "[getitem] only integers, slices, None and Ellipsis are supported as indices "
+          "(array indexing is not implemented yet)");
+    }
+  }
+  array v = slice(a, start, stop, step);
+  for (auto& [ax, keep] : layout) {
+    if (ax < 0) final_shape.push_back(1);
+    else if (keep) final_shape.push_back(v.shape()[ax]);
+  }
+  for (int k = axis; k < a.ndim(); ++k) final_shape.push_back(v.shape()[k]);
+  return final_shape == v.shape() ? v : reshape(v, final_shape);
+}
+
+}  // namespace
+
+void init_array(nb::module_& m) {
+  nb::class_<array>(m, "array", "A lazily evaluated N-dimensional array.")
+      .def("__init__",
+           [](array* self, nb::handle obj, std::optional<Dtype> dtype) {
+             new (self) array(array_from_object(obj, dtype));
+           },
+           nb::arg("val"), nb::arg("dtype") = nb::none(),
+           "Create an array from a Python scalar, a (nested) list, a NumPy array or another "
+           "array, optionally converting it to ``dtype``.")
+      .def_prop_ro("shape",
+                   [](const array& a) {
+                     nb::list l;
+                     for (auto d : a.shape()) l.append(d);
+                     return nb::tuple(l);
+                   })
+      .def_prop_ro("dtype", &array::dtype)
+      .def_prop_ro("ndim", &array::ndim)
+      .def_prop_ro("size", &array::size)
+      .def_prop_ro("itemsize", &array::itemsize)
+      .def_prop_ro("nbytes", &array::nbytes)
+      .def("__len__",
+           [](const array& a) {
+             if (a.ndim() == 0) throw nb::type_error("len() of a 0-d array");
+             return a.shape()[0];
+           })
+      .def("item", [](array& a) { return to_scalar(a); },
+           "The single element as a Python scalar (evaluates the array).")
+      .def("tolist", [](array& a) { return to_list(a); },
+           "The array as nested Python lists (evaluates the array).")
+      .def("__array__",
+           [](array& a, nb::handle dtype, nb::handle) { return to_numpy(a, dtype); },
+           nb::arg("dtype") = nb::none(), nb::arg("copy") = nb::none())
+      .def("__repr__", [](array& a) { return repr(a); })
+      .def("__bool__",
+           [](array& a) {
+             if (a.size() != 1) {
+               throw std::invalid_argument(
+                   "The truth value of an array with more than one element is ambiguous");
+             }
+             return nb::cast<bool>(nb::bool_(to_scalar(a)));
+           })
+      .def("__int__", [](array& a) { return nb::int_(to_scalar(a)); })
+      .def("__float__", [](array& a) { return nb::float_(to_scalar(a)); })
+      .def("astype", [](const array& a, Dtype d, nb::handle s) {
+             return astype(a, d, to_stream_or_device(s));
+           }, nb::arg("dtype"), nb::arg("stream") = nb::none())
+      .def("reshape", [](const array& a, nb::args shape, nb::handle s) {
+             Shape sh;
+             if (shape.size() == 1 && !nb::isinstance<nb::int_>(shape[0])) {
+               sh = nb::cast<Shape>(shape[0]);
+             } else {
+               sh = nb::cast<Shape>(shape);
+             }
+             return reshape(a, sh, to_stream_or_device(s));
+           }, nb::arg("shape"), nb::kw_only(), nb::arg("stream") = nb::none())
+      .def("transpose", [](const array& a, nb::args axes, nb::handle s) {
+             if (axes.size() == 0) return transpose(a, to_stream_or_device(s));
+             std::vector<int> ax = axes.size() == 1 && !nb::isinstance<nb::int_>(axes[0])
+                                       ? nb::cast<std::vector<int>>(axes[0])
+                                       : nb::cast<std::vector<int>>(axes);
+             return transpose(a, ax, to_stream_or_device(s));
+           }, nb::arg("axes"), nb::kw_only(), nb::arg("stream") = nb::none())
+      .def_prop_ro("T", [](const array& a) { return transpose(a); })
+      .def("sum", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
+             std::optional<std::vector<int>> axes;
+             if (nb::isinstance<nb::int_>(axis)) axes = std::vector<int>{nb::cast<int>(axis)};
+             else if (!axis.is_none()) axes = nb::cast<std::vector<int>>(axis);
+             return sum(a, axes, keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("__getitem__", [](const array& a, nb::handle idx) { return getitem(a, idx); })
+      .def("__neg__", [](const array& a) { return negative(a); })
+      .def("__abs__", [](const array& a) { return abs(a); })
+      .def("__add__", [](const array& a, nb::handle o) { return bin(a, o, add); })
+      .def("__radd__", [](const array& a, nb::handle o) { return rbin(a, o, add); })
+      .def("__sub__", [](const array& a, nb::handle o) { return bin(a, o, subtract); })
+      .def("__rsub__", [](const array& a, nb::handle o) { return rbin(a, o, subtract); })
+      .def("__mul__", [](const array& a, nb::handle o) { return bin(a, o, multiply); })
+      .def("__rmul__", [](const array& a, nb::handle o) { return rbin(a, o, multiply); })
+      .def("__truediv__", [](const array& a, nb::handle o) { return bin(a, o, divide); })
+      .def("__rtruediv__", [](const array& a, nb::handle o) { return rbin(a, o, divide); })
+      .def("__floordiv__", [](const array& a, nb::handle o) { return bin(a, o, floor_divide); })
+      .def("__rfloordiv__",
+           [](const array& a, nb::handle o) { return rbin(a, o, floor_divide); })
+      .def("__mod__", [](const array& a, nb::handle o) { return bin(a, o, remainder); })
+      .def("__rmod__", [](const array& a, nb::handle o) { return rbin(a, o, remainder); })
+      .def("__divmod__",
+           [](const array& a, nb::handle o) {
+             auto r = divmod(a, to_operand(o, a.dtype()));
+             return nb::make_tuple(r[0], r[1]);
+           })
+      .def("__rdivmod__",
+           [](const array& a, nb::handle o) {
+             auto r = divmod(to_operand(o, a.dtype()), a);
+             return nb::make_tuple(r[0], r[1]);
+           })
+      .def("__iadd__", [](const array& a, nb::handle o) { return bin(a, o, add); })
+      .def("__isub__", [](const array& a, nb::handle o) { return bin(a, o, subtract); })
+      .def("__imul__", [](const array& a, nb::handle o) { return bin(a, o, multiply); })
+      .def("__itruediv__", [](const array& a, nb::handle o) { return bin(a, o, divide); });
+}
+
+}  // namespace fastsync::py

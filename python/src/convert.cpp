@@ -1,0 +1,184 @@
+#include "convert.h"
+
+#include <nanobind/ndarray.h>
+
+#include "errors.h"
+#include "ops/ops.h"
+#include "transforms.h"
+
+namespace fastsync::py {
+
+namespace {
+
+Dtype dtype_from_dlpack(nb::dlpack::dtype dt) {
+  using C = nb::dlpack::dtype_code;
+  auto code = static_cast<C>(dt.code);
+  if (dt.lanes != 1) throw type_error("[array] vector dtypes are not supported");
+  switch (code) {
+    case C::Bool: return bool_;
+    case C::Int:
+      switch (dt.bits) {
+        case 8: return int8;
+        case 16: return int16;
+        case 32: return int32;
+        case 64: return int64;
+      }
+      break;
+    case C::UInt:
+      switch (dt.bits) {
+        case 8: return uint8;
+        case 16: return uint16;
+        case 32: return uint32;
+        case 64: return uint64;
+      }
+      break;
+    case C::Float:
+      switch (dt.bits) {
+        case 16: return float16;
+        case 32: return float32;
+        case 64: return float64;
+      }
+      break;
+    case C::Bfloat:
+      if (dt.bits == 16) return bfloat16;
+      break;
+    default: break;
+  }
+  throw type_error("[array] unsupported input dtype (complex and object arrays are not supported)");
+}
+
+nb::dlpack::dtype dlpack_of(Dtype d) {
+  using C = nb::dlpack::dtype_code;
+  C code = d == bool_ ? C::Bool
+           : d.kind() == Dtype::Kind::i ? C::Int
+           : d.kind() == Dtype::Kind::u ? C::UInt
+                                         : C::Float;
+  return nb::dlpack::dtype{static_cast<uint8_t>(code), static_cast<uint8_t>(d.size() * 8), 1};
+}
+
+array from_numpy(nb::handle np_obj) {
+  auto np = nb::module_::import_("numpy");
+  nb::object c = np.attr("ascontiguousarray")(np_obj);
+  auto nd = nb::cast<nb::ndarray<nb::ro, nb::c_contig>>(c);
+  Dtype dt = dtype_from_dlpack(nd.dtype());
+  Shape shape;
+  for (size_t i = 0; i < nd.ndim(); ++i) shape.push_back(static_cast<int64_t>(nd.shape(i)));
+  return array(nd.data(), std::move(shape), dt);
+}
+
+}  // namespace
+
+bool is_python_scalar(nb::handle obj) {
+  return nb::isinstance<nb::bool_>(obj) || nb::isinstance<nb::int_>(obj) ||
+         nb::isinstance<nb::float_>(obj);
+}
+
+array array_from_object(nb::handle obj, std::optional<Dtype> dtype) {
+  array a = [&] {
+    if (nb::isinstance<array>(obj)) return nb::cast<array>(obj);
+    if (nb::isinstance<nb::bool_>(obj)) return scalar(nb::cast<bool>(obj));
+    if (nb::isinstance<nb::int_>(obj)) {
+      // Out-of-int64 Python ints raise OverflowError in the cast.
+      return dtype ? weak_scalar(nb::cast<int64_t>(obj), *dtype) : scalar(nb::cast<int64_t>(obj));
+    }
+    if (nb::isinstance<nb::float_>(obj)) return scalar(nb::cast<double>(obj));
+    if (nb::isinstance<nb::list>(obj) || nb::isinstance<nb::tuple>(obj)) {
+      // Python lists take MLX's defaults: int32 and float32.
+      auto np = nb::module_::import_("numpy");
+      nb::object arr = np.attr("asarray")(obj);
+      std::string kind = nb::cast<std::string>(arr.attr("dtype").attr("kind"));
+      if (kind == "O" || kind == "U" || kind == "S") {
+        throw type_error("[array] lists must hold numbers or booleans of one nesting depth");
+      }
+      if (!dtype) {
+        if (kind == "i") arr = arr.attr("astype")("int32");
+        if (kind == "f") arr = arr.attr("astype")("float32");
+      }
+      return from_numpy(arr);
+    }
+    if (nb::hasattr(obj, "__array__") || nb::hasattr(obj, "__array_interface__") ||
+        nb::hasattr(obj, "dtype")) {
+      return from_numpy(obj);
+    }
+    throw type_error(std::string("[array] cannot convert object of type ") +
+                     nb::cast<std::string>(nb::str(obj.type().attr("__name__"))) +
+                     " to an array");
+  }();
+  return dtype ? astype(a, *dtype) : a;
+}
+
+array to_operand(nb::handle obj, Dtype peer) {
+  if (nb::isinstance<array>(obj)) return nb::cast<array>(obj);
+  if (nb::isinstance<nb::bool_>(obj)) return weak_scalar(nb::cast<bool>(obj), peer);
+  if (nb::isinstance<nb::int_>(obj)) return weak_scalar(nb::cast<int64_t>(obj), peer);
+  if (nb::isinstance<nb::float_>(obj)) return weak_scalar(nb::cast<double>(obj), peer);
+  return array_from_object(obj, std::nullopt);
+}
+
+StreamOrDevice to_stream_or_device(nb::handle obj) {
+  if (obj.is_none()) return std::monostate{};
+  if (nb::isinstance<Stream>(obj)) return nb::cast<Stream>(obj);
+  if (nb::isinstance<Device>(obj)) return nb::cast<Device>(obj);
+  if (nb::isinstance<Device::Type>(obj)) return Device(nb::cast<Device::Type>(obj));
+  throw type_error("stream must be None, a Stream, a Device or a DeviceType");
+}
+
+void wait_for(array& a) {
+  nb::gil_scoped_release nogil;
+  a.eval();
+}
+
+nb::object to_scalar(array& a) {
+  if (a.size() != 1) {
+    throw std::invalid_argument("[item] only arrays with one element can be converted to a "
+                                "Python scalar (this one has " + std::to_string(a.size()) + ")");
+  }
+  wait_for(a);
+  return dispatch_dtype(a.dtype(), [&](auto tag) -> nb::object {
+    using T = decltype(tag);
+    T v = *a.data<T>();
+    if constexpr (std::is_same_v<T, bool>) return nb::bool_(v);
+    else if constexpr (std::is_integral_v<T>) return nb::int_(v);
+    else return nb::float_(static_cast<double>(static_cast<compute_t<T>>(v)));
+  });
+}
+
+nb::object to_list(array& a) {
+  wait_for(a);
+  if (a.ndim() == 0) return to_scalar(a);
+  return dispatch_dtype(a.dtype(), [&](auto tag) -> nb::object {
+    using T = decltype(tag);
+    auto conv = [](T v) -> nb::object {
+      if constexpr (std::is_same_v<T, bool>) return nb::bool_(v);
+      else if constexpr (std::is_integral_v<T>) return nb::int_(v);
+      else return nb::float_(static_cast<double>(static_cast<compute_t<T>>(v)));
+    };
+    const T* base = a.data<T>();
+    auto rec = [&](auto& self, int dim, int64_t off) -> nb::object {
+      nb::list l;
+      for (int64_t i = 0; i < a.shape()[dim]; ++i) {
+        int64_t o = off + i * a.strides()[dim];
+        l.append(dim + 1 == a.ndim() ? conv(base[o]) : self(self, dim + 1, o));
+      }
+      return l;
+    };
+    return rec(rec, 0, 0);
+  });
+}
+
+nb::object to_numpy(array& a, nb::handle dtype) {
+  array src = a.dtype() == bfloat16 ? astype(a, float32) : a;
+  wait_for(src);
+  std::vector<size_t> shape(src.shape().begin(), src.shape().end());
+  std::vector<int64_t> strides(src.strides().begin(), src.strides().end());
+  // The capsule owns a handle to the array, so NumPy's view keeps the buffer.
+  auto* owner = new array(src);
+  nb::capsule cap(owner, [](void* p) noexcept { delete static_cast<array*>(p); });
+  nb::ndarray<nb::numpy> nd(src.raw_ptr(), src.ndim(), shape.data(), cap, strides.data(),
+                            dlpack_of(src.dtype()));
+  nb::object out = nb::cast(nd, nb::rv_policy::reference);
+  if (!dtype.is_none()) out = out.attr("astype")(dtype);
+  return out;
+}
+
+}  // namespace fastsync::py

@@ -1,0 +1,143 @@
+// Bindings for dtypes, devices, streams, evaluation and memory functions.
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include "allocator.h"
+#include "convert.h"
+#include "transforms.h"
+
+namespace fastsync::py {
+
+namespace {
+
+// Arrays found in nested lists, tuples and dicts; anything else is ignored.
+void collect(nb::handle obj, std::vector<array>& out) {
+  if (nb::isinstance<array>(obj)) {
+    out.push_back(nb::cast<array>(obj));
+  } else if (nb::isinstance<nb::list>(obj) || nb::isinstance<nb::tuple>(obj)) {
+    for (auto h : obj) collect(h, out);
+  } else if (nb::isinstance<nb::dict>(obj)) {
+    for (auto [k, v] : nb::borrow<nb::dict>(obj)) collect(v, out);
+  }
+}
+
+std::vector<array> collect_args(nb::args args) {
+  std::vector<array> out;
+  for (auto h : args) collect(h, out);
+  return out;
+}
+
+Device to_device(nb::handle d) {
+  if (nb::isinstance<Device>(d)) return nb::cast<Device>(d);
+  return Device(nb::cast<Device::Type>(d));
+}
+
+// `with mx.stream(s):` — a thread-local default stream.
+struct StreamScope {
+  StreamOrDevice target;
+  std::optional<StreamContext> ctx;
+};
+
+}  // namespace
+
+void init_runtime(nb::module_& m) {
+  nb::class_<Dtype>(m, "Dtype", "An array element type.")
+      .def_prop_ro("size", &Dtype::size, "Size of one element in bytes.")
+      .def_prop_ro("name", [](const Dtype& d) { return std::string(d.name()); })
+      .def("__repr__", [](const Dtype& d) { return std::string("fastsync.") + d.name(); })
+      .def("__eq__", [](const Dtype& a, nb::handle b) {
+        return nb::isinstance<Dtype>(b) && nb::cast<Dtype>(b) == a;
+      })
+      .def("__hash__", [](const Dtype& d) { return static_cast<int>(d.val); });
+  const std::pair<const char*, Dtype> dtypes[] = {
+      {"bool_", bool_},     {"uint8", uint8},     {"uint16", uint16},   {"uint32", uint32},
+      {"uint64", uint64},   {"int8", int8},       {"int16", int16},     {"int32", int32},
+      {"int64", int64},     {"float16", float16}, {"bfloat16", bfloat16}, {"float32", float32},
+      {"float64", float64}};
+  for (auto& [name, d] : dtypes) m.attr(name) = nb::cast(d);
+
+  nb::enum_<Device::Type>(m, "DeviceType")
+      .value("cpu", Device::Type::cpu)
+      .value("gpu", Device::Type::gpu);
+  m.attr("cpu") = m.attr("DeviceType").attr("cpu");
+  m.attr("gpu") = m.attr("DeviceType").attr("gpu");
+
+  nb::class_<Device>(m, "Device")
+      .def(nb::init<Device::Type, int>(), nb::arg("type"), nb::arg("index") = 0)
+      .def_ro("type", &Device::type)
+      .def_ro("index", &Device::index)
+      .def("__repr__", &Device::str)
+      .def("__eq__", [](const Device& a, nb::handle b) {
+        if (nb::isinstance<Device::Type>(b)) return a.type == nb::cast<Device::Type>(b);
+        return nb::isinstance<Device>(b) && nb::cast<Device>(b) == a;
+      });
+  nb::implicitly_convertible<Device::Type, Device>();
+
+  nb::class_<Stream>(m, "Stream", "A device plus an index; work on one stream runs in order.")
+      .def_ro("index", &Stream::index)
+      .def_ro("device", &Stream::device)
+      .def("__repr__", &Stream::str)
+      .def("__eq__", [](const Stream& a, nb::handle b) {
+        return nb::isinstance<Stream>(b) && nb::cast<Stream>(b) == a;
+      })
+      .def("__hash__", [](const Stream& s) { return s.index; });
+
+  m.def("default_device", &default_device);
+  m.def("set_default_device", [](nb::handle d) { set_default_device(to_device(d)); },
+        nb::arg("device"));
+  m.def("default_stream", [](nb::handle d) { return default_stream(to_device(d)); },
+        nb::arg("device"));
+  m.def("set_default_stream", &set_default_stream, nb::arg("stream"));
+  m.def("new_stream", [](nb::handle d) { return new_stream(to_device(d)); }, nb::arg("device"),
+        "A new stream on `device`; its work runs concurrently with other streams'.");
+  m.def("is_available", [](nb::handle d) {
+    return to_device(d).type == Device::Type::cpu || gpu_available();
+  }, nb::arg("device"));
+
+  nb::class_<StreamScope>(m, "StreamContext")
+      .def("__enter__", [](StreamScope& s) { s.ctx.emplace(s.target); })
+      .def("__exit__", [](StreamScope& s, nb::args) { s.ctx.reset(); });
+  m.def("stream", [](nb::handle s) { return StreamScope{to_stream_or_device(s), std::nullopt}; },
+        nb::arg("s"),
+        "Context manager: ops in the block default to stream (or device) `s`, on this thread.");
+
+  m.def("eval", [](nb::args args) {
+    auto arrays = collect_args(args);
+    nb::gil_scoped_release nogil;
+    eval(std::move(arrays));
+  }, "Evaluate arrays (nested in lists, tuples and dicts; other objects are ignored) and "
+     "wait for them.");
+  m.def("async_eval", [](nb::args args) {
+    auto arrays = collect_args(args);
+    nb::gil_scoped_release nogil;
+    async_eval(std::move(arrays));
+  }, "Start evaluating arrays and return at once; reading them waits.");
+  m.def("synchronize", [](nb::handle s) {
+    if (s.is_none()) {
+      nb::gil_scoped_release nogil;
+      synchronize();
+    } else {
+      Stream st = nb::cast<Stream>(s);
+      nb::gil_scoped_release nogil;
+      synchronize(st);
+    }
+  }, nb::arg("stream") = nb::none(),
+        "Wait for all work on `stream` (every stream when None); raises a task's error.");
+
+  auto& a = allocator::host();
+  m.def("get_active_memory", [&a] { return a.active_memory(); });
+  m.def("get_peak_memory", [&a] { return a.peak_memory(); });
+  m.def("reset_peak_memory", [&a] { a.reset_peak_memory(); });
+  m.def("get_cache_memory", [&a] { return a.cache_memory(); });
+  m.def("get_memory_limit", [&a] { return a.memory_limit(); });
+  m.def("set_memory_limit", [&a](size_t limit) { return a.set_memory_limit(limit); },
+        nb::arg("limit"),
+        "Cap on active memory: past it, evaluation waits for running work before encoding "
+        "more. Returns the previous limit.");
+  m.def("set_cache_limit", [&a](size_t limit) { return a.set_cache_limit(limit); },
+        nb::arg("limit"), "Cap on cached free buffers. Returns the previous limit.");
+  m.def("clear_cache", [&a] { a.clear_cache(); });
+}
+
+}  // namespace fastsync::py

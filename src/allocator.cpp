@@ -1,0 +1,127 @@
+#include "allocator.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <new>
+
+namespace fastsync::allocator {
+
+namespace {
+constexpr size_t kAlign = 64;
+constexpr size_t kPage = 4096;
+
+size_t physical_memory() {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<size_t>(pages) * page : size_t(8) << 30;
+}
+}  // namespace
+
+size_t Allocator::bucket_size(size_t nbytes) {
+  if (nbytes == 0) nbytes = 1;
+  if (nbytes <= kPage) return (nbytes + kAlign - 1) / kAlign * kAlign;
+  return (nbytes + kPage - 1) / kPage * kPage;
+}
+
+Allocator::Allocator()
+    : memory_limit_(physical_memory() / 10 * 9), cache_limit_(memory_limit_) {}
+
+Allocator::~Allocator() { clear_cache(); }
+
+Buffer Allocator::malloc(size_t nbytes) {
+  size_t size = bucket_size(nbytes);
+  {
+    std::lock_guard lk(mutex_);
+    // Take a cached buffer of the same bucket, or one at most 1/8 larger, so
+    // large buffers are reused without wasting much.
+    auto it = cache_.lower_bound(size);
+    if (it != cache_.end() && it->first <= size + size / 8) {
+      Buffer b{it->second, it->first};
+      cached_ -= it->first;
+      cache_.erase(it);
+      active_ += b.size;
+      peak_ = std::max(peak_, active_);
+      return b;
+    }
+  }
+  void* p = std::aligned_alloc(kAlign, size);
+  if (!p) {
+    clear_cache();
+    p = std::aligned_alloc(kAlign, size);
+    if (!p) throw std::bad_alloc();
+  }
+  std::lock_guard lk(mutex_);
+  active_ += size;
+  peak_ = std::max(peak_, active_);
+  return Buffer{p, size};
+}
+
+void Allocator::free(Buffer b) {
+  if (!b.ptr) return;
+  std::lock_guard lk(mutex_);
+  active_ -= b.size;
+  if (b.size > cache_limit_) {
+    std::free(b.ptr);
+    return;
+  }
+  cache_.emplace(b.size, b.ptr);
+  cached_ += b.size;
+  if (cached_ > cache_limit_) trim_cache_locked(cache_limit_);
+}
+
+void Allocator::trim_cache_locked(size_t target) {
+  // Drop the largest buffers first: they are the ones worth returning.
+  while (cached_ > target && !cache_.empty()) {
+    auto it = std::prev(cache_.end());
+    cached_ -= it->first;
+    std::free(it->second);
+    cache_.erase(it);
+  }
+}
+
+size_t Allocator::active_memory() const {
+  std::lock_guard lk(mutex_);
+  return active_;
+}
+size_t Allocator::peak_memory() const {
+  std::lock_guard lk(mutex_);
+  return peak_;
+}
+size_t Allocator::cache_memory() const {
+  std::lock_guard lk(mutex_);
+  return cached_;
+}
+void Allocator::reset_peak_memory() {
+  std::lock_guard lk(mutex_);
+  peak_ = active_;
+}
+size_t Allocator::memory_limit() const {
+  std::lock_guard lk(mutex_);
+  return memory_limit_;
+}
+size_t Allocator::set_memory_limit(size_t limit) {
+  std::lock_guard lk(mutex_);
+  std::swap(limit, memory_limit_);
+  return limit;
+}
+size_t Allocator::set_cache_limit(size_t limit) {
+  std::lock_guard lk(mutex_);
+  std::swap(limit, cache_limit_);
+  trim_cache_locked(cache_limit_);
+  return limit;
+}
+void Allocator::clear_cache() {
+  std::lock_guard lk(mutex_);
+  trim_cache_locked(0);
+}
+
+Allocator& host() {
+  // Never destroyed: worker threads may free buffers during static teardown.
+  static Allocator* a = new Allocator();
+  return *a;
+}
+Buffer malloc(size_t nbytes) { return host().malloc(nbytes); }
+void free(Buffer b) { host().free(b); }
+
+}  // namespace fastsync::allocator

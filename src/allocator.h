@@ -1,0 +1,53 @@
+// Host buffer allocator with a size-bucketed cache.
+//
+// Called from the encoding thread (malloc) and from stream workers (free, when
+// a retention task drops the last reference). Every method is thread-safe:
+// one mutex guards the cache and the counters. Statistics are in bytes.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <mutex>
+
+namespace fastsync::allocator {
+
+struct Buffer {
+  void* ptr = nullptr;
+  size_t size = 0;  // the bucket size actually reserved
+};
+
+class Allocator {
+ public:
+  Allocator();
+  ~Allocator();
+  Buffer malloc(size_t nbytes);
+  void free(Buffer b);
+
+  size_t active_memory() const;
+  size_t peak_memory() const;
+  size_t cache_memory() const;
+  void reset_peak_memory();
+  size_t memory_limit() const;
+  size_t set_memory_limit(size_t limit);  // returns the previous limit
+  size_t set_cache_limit(size_t limit);   // returns the previous limit
+  void clear_cache();
+
+  static size_t bucket_size(size_t nbytes);
+
+ private:
+  void trim_cache_locked(size_t target);
+
+  mutable std::mutex mutex_;
+  std::multimap<size_t, void*> cache_;  // bucket size -> free buffers
+  size_t active_ = 0;
+  size_t peak_ = 0;
+  size_t cached_ = 0;
+  size_t memory_limit_;
+  size_t cache_limit_;
+};
+
+Allocator& host();
+Buffer malloc(size_t nbytes);
+void free(Buffer b);
+
+}  // namespace fastsync::allocator

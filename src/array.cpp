@@ -1,0 +1,198 @@
+#include "array.h"
+
+#include <cstring>
+#include <stdexcept>
+
+#include "primitive.h"
+#include "transforms.h"
+
+namespace fastsync {
+
+int64_t shape_size(const Shape& shape) {
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+Strides row_major_strides(const Shape& shape) {
+  Strides s(shape.size());
+  int64_t acc = 1;
+  for (int i = static_cast<int>(shape.size()) - 1; i >= 0; --i) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+Flags compute_flags(const Shape& shape, const Strides& strides, int64_t data_size) {
+  Flags f;
+  int64_t size = shape_size(shape);
+  int64_t expect = 1;
+  for (int i = static_cast<int>(shape.size()) - 1; i >= 0; --i) {
+    if (shape[i] == 1) continue;
+    if (strides[i] != expect) f.row_contiguous = false;
+    expect *= shape[i];
+  }
+  expect = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 1) continue;
+    if (strides[i] != expect) f.col_contiguous = false;
+    expect *= shape[i];
+  }
+  f.contiguous = f.row_contiguous || f.col_contiguous || (data_size == size && [&] {
+                   // Dense in some permuted order: every stride positive and
+                   // the span equals the size.
+                   for (size_t i = 0; i < shape.size(); ++i) {
+                     if (shape[i] > 1 && strides[i] <= 0) return false;
+                   }
+                   return true;
+                 }());
+  if (size == 0) f.row_contiguous = f.col_contiguous = f.contiguous = true;
+  return f;
+}
+
+ArrayDesc::ArrayDesc(Shape s, Dtype d)
+    : shape(std::move(s)), strides(row_major_strides(shape)), dtype(d), size(shape_size(shape)) {
+  for (auto dim : shape) {
+    if (dim < 0) throw std::invalid_argument("[array] negative dimension in shape");
+  }
+}
+
+array::array(const void* src, Shape shape, Dtype dtype)
+    : desc_(std::make_shared<ArrayDesc>(std::move(shape), dtype)) {
+  init_from_host(src);
+}
+
+void array::init_from_host(const void* src) {
+  set_data(allocator::malloc(nbytes()));
+  if (nbytes() > 0) std::memcpy(desc_->data_ptr, src, nbytes());
+  desc_->status.store(Status::available, std::memory_order_release);
+}
+
+array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive,
+             std::vector<array> inputs)
+    : desc_(std::make_shared<ArrayDesc>(std::move(shape), dtype)) {
+  auto n = std::make_shared<Node>();
+  n->primitive = std::move(primitive);
+  n->inputs = std::move(inputs);
+  n->outputs = {desc_};  // shapes/dtypes are only kept for multi-output nodes
+  desc_->node = std::move(n);
+}
+
+std::vector<array> array::make_arrays(std::vector<Shape> shapes, std::vector<Dtype> dtypes,
+                                      std::shared_ptr<Primitive> primitive,
+                                      std::vector<array> inputs) {
+  auto n = std::make_shared<Node>();
+  n->primitive = std::move(primitive);
+  n->inputs = std::move(inputs);
+  std::vector<array> outs;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    auto d = std::make_shared<ArrayDesc>(shapes[i], dtypes[i]);
+    d->node = n;
+    d->position = static_cast<int>(i);
+    n->outputs.push_back(d);
+    outs.push_back(array(std::move(d)));
+  }
+  n->shapes = std::move(shapes);
+  n->dtypes = std::move(dtypes);
+  return outs;
+}
+
+int64_t array::shape(int dim) const {
+  int nd = ndim();
+  if (dim < -nd || dim >= nd) throw std::out_of_range("[array.shape] axis out of range");
+  return desc_->shape[dim < 0 ? dim + nd : dim];
+}
+
+const std::vector<array>& array::inputs() const {
+  static const std::vector<array> none;
+  return desc_->node ? desc_->node->inputs : none;
+}
+
+std::vector<array> array::outputs() const {
+  const auto& n = desc_->node;
+  if (!n || n->outputs.size() == 1) return {*this};
+  std::vector<array> outs;
+  outs.reserve(n->outputs.size());
+  for (size_t i = 0; i < n->outputs.size(); ++i) {
+    if (auto d = n->outputs[i].lock()) {
+      outs.push_back(array(std::move(d)));
+    } else {
+      auto fresh = std::make_shared<ArrayDesc>(n->shapes[i], n->dtypes[i]);
+      fresh->position = static_cast<int>(i);
+      n->outputs[i] = fresh;
+      outs.push_back(array(std::move(fresh)));
+    }
+  }
+  return outs;
+}
+
+void array::detach() {
+  if (auto n = std::move(desc_->node)) {
+    for (auto& w : n->outputs) {
+      if (auto d = w.lock()) d->node.reset();
+    }
+    n->inputs.clear();
+  }
+}
+
+void array::set_data(allocator::Buffer buf) {
+  desc_->data = std::make_shared<Data>(buf);
+  desc_->data_ptr = buf.ptr;
+  desc_->data_size = desc_->size;
+  desc_->strides = row_major_strides(desc_->shape);
+  desc_->flags = Flags{};
+}
+
+void array::copy_shared_buffer(const array& other, Strides strides, Flags flags,
+                               int64_t data_size, int64_t offset) {
+  desc_->data = other.desc_->data;
+  desc_->data_ptr = static_cast<char*>(other.desc_->data_ptr) + offset * itemsize();
+  desc_->strides = std::move(strides);
+  desc_->flags = flags;
+  desc_->data_size = data_size;
+}
+
+void array::copy_shared_buffer(const array& other) {
+  copy_shared_buffer(other, other.strides(), other.flags(), other.data_size());
+}
+
+bool array::is_donatable() const {
+  return desc_.use_count() == 1 && desc_->data && desc_->data.use_count() == 1;
+}
+
+array array::unsafe_weak_copy() const {
+  auto d = std::make_shared<ArrayDesc>(desc_->shape, desc_->dtype);
+  d->strides = desc_->strides;
+  d->data_ptr = desc_->data_ptr;
+  d->data_size = desc_->data_size;
+  d->flags = desc_->flags;
+  d->status.store(Status::available, std::memory_order_relaxed);
+  return array(std::move(d));
+}
+
+array array::unsafe_weak_copy(Shape shape, Strides strides) const {
+  auto d = std::make_shared<ArrayDesc>(std::move(shape), desc_->dtype);
+  d->flags = compute_flags(d->shape, strides, desc_->data_size);
+  d->strides = std::move(strides);
+  d->data_ptr = desc_->data_ptr;
+  d->data_size = desc_->data_size;
+  d->status.store(Status::available, std::memory_order_relaxed);
+  return array(std::move(d));
+}
+
+void array::eval() {
+  if (status() == Status::unscheduled) {
+    fastsync::eval({*this});
+  } else {
+    wait();
+  }
+}
+
+void array::wait() {
+  if (status() != Status::evaluated) return;
+  if (desc_->event) desc_->event->wait();
+  set_status(Status::available);
+}
+
+}  // namespace fastsync

@@ -1,0 +1,187 @@
+// The array handle: a shared descriptor holding shape, strides, dtype, the
+// data buffer and, until it is evaluated, the graph node that produces it.
+//
+// Handles are cheap to copy (one shared_ptr). Shape, strides and dtype never
+// change after construction of an unevaluated array; the data fields are
+// written once by the eval driver (under its encoding lock) before the status
+// is published with release order, so readers that see `evaluated` also see
+// the data.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "allocator.h"
+#include "dtype.h"
+#include "event.h"
+#include "stream.h"
+
+namespace fastsync {
+
+using Shape = std::vector<int64_t>;
+using Strides = std::vector<int64_t>;  // in elements
+
+class Primitive;
+class array;
+
+// One graph node: a primitive applied to inputs, producing one or more
+// outputs. Outputs are held weakly (they hold the node), so sibling outputs
+// never form reference cycles. The scratch fields belong to the eval driver
+// and are only touched under its lock.
+struct Node {
+  std::shared_ptr<Primitive> primitive;
+  std::vector<array> inputs;
+  std::vector<Shape> shapes;
+  std::vector<Dtype> dtypes;
+  std::vector<std::weak_ptr<struct ArrayDesc>> outputs;
+
+  uint64_t visit_mark = 0;
+  int pending_consumers = 0;
+  bool needs_fence = false;
+};
+
+// Owns one allocator buffer; frees it when the last view or task drops it.
+struct Data {
+  allocator::Buffer buffer;
+  explicit Data(allocator::Buffer b) : buffer(b) {}
+  ~Data() { allocator::free(buffer); }
+  Data(const Data&) = delete;
+  Data& operator=(const Data&) = delete;
+};
+
+struct Flags {
+  bool contiguous = true;  // dense in memory, in some axis order
+  bool row_contiguous = true;
+  bool col_contiguous = true;
+};
+
+enum class Status : uint8_t {
+  unscheduled,  // has a node, nothing encoded
+  evaluated,    // encoded; compute may still be in flight (see event)
+  available,    // compute known to be complete
+};
+
+struct ArrayDesc {
+  Shape shape;
+  Strides strides;
+  Dtype dtype;
+  int64_t size = 1;
+  std::shared_ptr<Data> data;
+  void* data_ptr = nullptr;
+  int64_t data_size = 0;  // elements spanned in the buffer from data_ptr
+  Flags flags;
+  std::atomic<Status> status{Status::unscheduled};
+  std::shared_ptr<Node> node;
+  int position = 0;
+  std::optional<Event> event;
+  // Which eval last produced this array, and on which stream: lets the
+  // driver see cross-stream inputs after their producer was detached.
+  uint64_t eval_id = 0;
+  int producer_stream = -1;
+
+  ArrayDesc(Shape s, Dtype d);
+};
+
+class array {
+ public:
+  // An evaluated array holding a copy of contiguous host data.
+  array(const void* src, Shape shape, Dtype dtype);
+  // An unevaluated array produced by `primitive` from `inputs`.
+  array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive,
+        std::vector<array> inputs);
+  // Several outputs of one primitive.
+  static std::vector<array> make_arrays(std::vector<Shape> shapes,
+                                        std::vector<Dtype> dtypes,
+                                        std::shared_ptr<Primitive> primitive,
+                                        std::vector<array> inputs);
+
+  const Shape& shape() const { return desc_->shape; }
+  int64_t shape(int dim) const;
+  const Strides& strides() const { return desc_->strides; }
+  int ndim() const { return static_cast<int>(desc_->shape.size()); }
+  int64_t size() const { return desc_->size; }
+  Dtype dtype() const { return desc_->dtype; }
+  int64_t itemsize() const { return dtype().size(); }
+  int64_t nbytes() const { return size() * itemsize(); }
+  const Flags& flags() const { return desc_->flags; }
+  int64_t data_size() const { return desc_->data_size; }
+
+  template <typename T>
+  T* data() {
+    return static_cast<T*>(desc_->data_ptr);
+  }
+  template <typename T>
+  const T* data() const {
+    return static_cast<const T*>(desc_->data_ptr);
+  }
+  void* raw_ptr() const { return desc_->data_ptr; }
+
+  Status status() const { return desc_->status.load(std::memory_order_acquire); }
+  void set_status(Status s) { desc_->status.store(s, std::memory_order_release); }
+  bool has_node() const { return desc_->node != nullptr; }
+  const std::shared_ptr<Node>& node() const { return desc_->node; }
+  Primitive& primitive() const { return *desc_->node->primitive; }
+  const std::vector<array>& inputs() const;
+  int position() const { return desc_->position; }
+  // All outputs of this array's node, in order (this one included). Outputs
+  // the user dropped are recreated so the primitive can still write them.
+  std::vector<array> outputs() const;
+  void detach();
+
+  const std::optional<Event>& event() const { return desc_->event; }
+  void set_event(Event e) { desc_->event = std::move(e); }
+  // Blocks until the array is computed; rethrows a task's error. Evaluates
+  // it first if needed.
+  void eval();
+  void wait();
+
+  // Allocates a row-contiguous buffer for this output.
+  void set_data(allocator::Buffer buf);
+  // Makes this array a view of `other`'s buffer.
+  void copy_shared_buffer(const array& other, Strides strides, Flags flags,
+                          int64_t data_size, int64_t offset = 0);
+  void copy_shared_buffer(const array& other);
+  // True when nothing but the calling graph edge references this array or
+  // its buffer, so an output may write into it.
+  bool is_donatable() const;
+  std::shared_ptr<Data> data_shared_ptr() const { return desc_->data; }
+  // A non-owning alias for kernels: same shape, strides and pointer, holds
+  // no reference to the buffer (retention tasks keep the buffer alive).
+  array unsafe_weak_copy() const;
+  // The same, viewed with another shape and strides.
+  array unsafe_weak_copy(Shape shape, Strides strides) const;
+
+  uint64_t eval_id() const { return desc_->eval_id; }
+  int producer_stream() const { return desc_->producer_stream; }
+  void set_producer(uint64_t eval_id, int stream) {
+    desc_->eval_id = eval_id;
+    desc_->producer_stream = stream;
+  }
+
+  // Wraps an existing descriptor (the eval driver recovers outputs from
+  // their node this way).
+  static array from_desc(std::shared_ptr<ArrayDesc> d) { return array(std::move(d)); }
+
+  const void* id() const { return desc_.get(); }
+  long use_count() const { return desc_.use_count(); }
+
+ private:
+  explicit array(std::shared_ptr<ArrayDesc> d) : desc_(std::move(d)) {}
+  void init_from_host(const void* src);
+  std::shared_ptr<ArrayDesc> desc_;
+};
+
+// A 0-d evaluated array holding `v`.
+template <typename T>
+array scalar_array(T v) {
+  return array(&v, {}, type_to_dtype<T>::value);
+}
+
+Strides row_major_strides(const Shape& shape);
+Flags compute_flags(const Shape& shape, const Strides& strides, int64_t data_size);
+int64_t shape_size(const Shape& shape);
+
+}  // namespace fastsync

@@ -1,0 +1,165 @@
+// CPU kernels for Reduce. The input is read in its own strides; three
+// layouts get dedicated loops: everything reduced, a trailing contiguous
+// block reduced (row reduce), and a leading block reduced (column reduce).
+#include <limits>
+
+#include "cpu/copy.h"
+#include "cpu/strided.h"
+#include "cpu/utils.h"
+#include "primitives/reduce.h"
+
+namespace fastsync {
+
+namespace {
+
+template <ReduceOp op, typename A>
+struct Reducer {
+  static A init() {
+    if constexpr (op == ReduceOp::sum) return A(0);
+    else if constexpr (op == ReduceOp::prod) return A(1);
+    else if constexpr (op == ReduceOp::max) {
+      if constexpr (std::is_floating_point_v<A>) return -std::numeric_limits<A>::infinity();
+      else return std::numeric_limits<A>::lowest();
+    } else {
+      if constexpr (std::is_floating_point_v<A>) return std::numeric_limits<A>::infinity();
+      else return std::numeric_limits<A>::max();
+    }
+  }
+  static A apply(A acc, A v) {
+    if constexpr (op == ReduceOp::sum) return acc + v;
+    else if constexpr (op == ReduceOp::prod) return acc * v;
+    else if constexpr (op == ReduceOp::max) return (v > acc || v != v) ? v : acc;
+    else return (v < acc || v != v) ? v : acc;
+  }
+};
+
+// Accumulator type: sums of small ints/bools are carried in the (wider)
+// output type; half floats accumulate in float.
+template <typename In, typename Out>
+using acc_t = std::conditional_t<std::is_floating_point_v<compute_t<Out>>, compute_t<Out>,
+                                 std::conditional_t<std::is_same_v<Out, bool>, bool, Out>>;
+
+// Reduces n contiguous values with 8 independent partial results, which the
+// compiler keeps in vector registers.
+template <ReduceOp op, typename In, typename A>
+A reduce_contiguous(const In* x, int64_t n) {
+  using R = Reducer<op, A>;
+  constexpr int L = 8;
+  A part[L];
+  for (int l = 0; l < L; ++l) part[l] = R::init();
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    for (int l = 0; l < L; ++l) part[l] = R::apply(part[l], A(compute_t<In>(x[i + l])));
+  }
+  A acc = R::init();
+  for (; i < n; ++i) acc = R::apply(acc, A(compute_t<In>(x[i])));
+  for (int l = 0; l < L; ++l) acc = R::apply(acc, part[l]);
+  return acc;
+}
+
+template <ReduceOp op, typename In, typename Out>
+void reduce_kernel(const array& in, array& out, const std::vector<int>& axes) {
+  using A = acc_t<In, Out>;
+  using R = Reducer<op, A>;
+  const In* src = in.data<In>();
+  Out* dst = out.data<Out>();
+  int nd = in.ndim();
+  int64_t reduce_size = 1;
+  for (int a : axes) reduce_size *= in.shape()[a];
+  int64_t n_out = out.size();
+  if (n_out == 0) return;
+  if (reduce_size == 0) {
+    for (int64_t i = 0; i < n_out; ++i) dst[i] = Out(R::init());
+    return;
+  }
+  bool trailing = true, leading = true;
+  for (size_t k = 0; k < axes.size(); ++k) {
+    trailing &= axes[k] == nd - static_cast<int>(axes.size()) + static_cast<int>(k);
+    leading &= axes[k] == static_cast<int>(k);
+  }
+  if (in.flags().row_contiguous && trailing) {
+    for (int64_t o = 0; o < n_out; ++o) {
+      dst[o] = Out(reduce_contiguous<op, In, A>(src + o * reduce_size, reduce_size));
+    }
+    return;
+  }
+  if (in.flags().row_contiguous && leading) {
+    std::vector<A> acc(n_out, R::init());
+    for (int64_t r = 0; r < reduce_size; ++r) {
+      const In* row = src + r * n_out;
+      for (int64_t o = 0; o < n_out; ++o) acc[o] = R::apply(acc[o], A(compute_t<In>(row[o])));
+    }
+    for (int64_t o = 0; o < n_out; ++o) dst[o] = Out(acc[o]);
+    return;
+  }
+  // General: walk the kept axes for each output element, and the reduced
+  // axes inside it.
+  Shape kept_shape, red_shape;
+  Strides kept_strides, red_strides;
+  size_t k = 0;
+  for (int d = 0; d < nd; ++d) {
+    if (k < axes.size() && axes[k] == d) {
+      red_shape.push_back(in.shape()[d]);
+      red_strides.push_back(in.strides()[d]);
+      ++k;
+    } else {
+      kept_shape.push_back(in.shape()[d]);
+      kept_strides.push_back(in.strides()[d]);
+    }
+  }
+  Strides out_strides = row_major_strides(kept_shape);
+  cpu::for_each_strided<2>(kept_shape, {&kept_strides, &out_strides},
+                      [&](auto offs, int64_t n, auto st) {
+                        for (int64_t i = 0; i < n; ++i) {
+                          const In* base = src + offs[0] + i * st[0];
+                          A acc = R::init();
+                          cpu::for_each_strided<1>(red_shape, {&red_strides},
+                                              [&](auto roffs, int64_t rn, auto rst) {
+                                                const In* p = base + roffs[0];
+                                                for (int64_t j = 0; j < rn; ++j) {
+                                                  acc = R::apply(acc, A(compute_t<In>(p[j * rst[0]])));
+                                                }
+                                              });
+                          dst[offs[1] + i * st[1]] = Out(acc);
+                        }
+                      });
+}
+
+template <ReduceOp op>
+void run_reduce(const array& in, array& out, const std::vector<int>& axes) {
+  dispatch_dtype(in.dtype(), [&](auto in_tag) {
+    using In = decltype(in_tag);
+    dispatch_dtype(out.dtype(), [&](auto out_tag) {
+      using Out = decltype(out_tag);
+      // The ops layer only pairs an input with its own dtype or its sum type.
+      if constexpr (std::is_same_v<In, Out> || std::is_same_v<Out, int64_t> ||
+                    std::is_same_v<Out, uint64_t>) {
+        reduce_kernel<op, In, Out>(in, out, axes);
+      } else {
+        throw std::logic_error("[reduce] unexpected dtype pair");
+      }
+    });
+  });
+}
+
+}  // namespace
+
+void Reduce::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& in = inputs[0];
+  array& out = outputs[0];
+  cpu::alloc(out);
+  auto& enc = cpu::encoder_for(*this);
+  enc.set_input_array(in);
+  enc.set_output_array(out);
+  void (*kernel)(const array&, array&, const std::vector<int>&) = nullptr;
+  switch (op_) {
+    case ReduceOp::sum: kernel = run_reduce<ReduceOp::sum>; break;
+    case ReduceOp::prod: kernel = run_reduce<ReduceOp::prod>; break;
+    case ReduceOp::max: kernel = run_reduce<ReduceOp::max>; break;
+    case ReduceOp::min: kernel = run_reduce<ReduceOp::min>; break;
+  }
+  enc.dispatch([kernel, axes = axes_, in = in.unsafe_weak_copy(),
+                out = out.unsafe_weak_copy()]() mutable { kernel(in, out, axes); });
+}
+
+}  // namespace fastsync

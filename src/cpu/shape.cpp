@@ -1,0 +1,73 @@
+// CPU eval of shape and layout primitives: views share the input buffer
+// (nothing dispatched), copies go through the strided copy kernel.
+#include "cpu/copy.h"
+#include "cpu/strided.h"
+#include "cpu/utils.h"
+#include "primitives/shape.h"
+
+namespace fastsync {
+
+namespace {
+void encode_copy(const Primitive& p, const array& in, array& out) {
+  cpu::alloc(out);
+  auto& enc = cpu::encoder_for(p);
+  enc.set_input_array(in);
+  enc.set_output_array(out);
+  enc.dispatch([in = in.unsafe_weak_copy(), out = out.unsafe_weak_copy()]() mutable {
+    cpu::copy_kernel(in, out);
+  });
+}
+
+void view(const array& in, array& out, Strides strides, int64_t offset = 0) {
+  Flags f = compute_flags(out.shape(), strides, in.data_size());
+  out.copy_shared_buffer(in, std::move(strides), f, in.data_size(), offset);
+}
+}  // namespace
+
+void Reshape::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& in = inputs[0];
+  array& out = outputs[0];
+  if (in.flags().row_contiguous) {
+    view(in, out, row_major_strides(out.shape()));
+  } else {
+    // Copy in the input's logical (row-major) order into out's buffer.
+    cpu::alloc(out);
+    auto& enc = cpu::encoder_for(*this);
+    enc.set_input_array(in);
+    enc.set_output_array(out);
+    enc.dispatch([in = in.unsafe_weak_copy(),
+                  dst = out.unsafe_weak_copy(in.shape(), row_major_strides(in.shape()))]() mutable {
+      cpu::copy_kernel(in, dst);
+    });
+  }
+}
+
+void Transpose::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& in = inputs[0];
+  Strides s;
+  for (int a : axes_) s.push_back(in.strides()[a]);
+  view(in, outputs[0], std::move(s));
+}
+
+void Slice::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& in = inputs[0];
+  array& out = outputs[0];
+  Strides s(in.ndim());
+  int64_t offset = 0;
+  for (int i = 0; i < in.ndim(); ++i) {
+    s[i] = in.strides()[i] * step_[i];
+    if (out.shape()[i] > 0) offset += start_[i] * in.strides()[i];
+  }
+  view(in, out, std::move(s), out.size() > 0 ? offset : 0);
+}
+
+void Broadcast::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& in = inputs[0];
+  view(in, outputs[0], cpu::broadcast_strides(in, shape_));
+}
+
+void AsType::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  encode_copy(*this, inputs[0], outputs[0]);
+}
+
+}  // namespace fastsync

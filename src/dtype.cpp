@@ -1,0 +1,111 @@
+#include "dtype.h"
+
+#include <stdexcept>
+
+namespace fastsync {
+
+namespace {
+constexpr int kSizes[kNumDtypes] = {1, 1, 2, 4, 8, 1, 2, 4, 8, 2, 2, 4, 8};
+constexpr const char* kNames[kNumDtypes] = {
+    "bool",  "uint8", "uint16",  "uint32",   "uint64",  "int8",   "int16",
+    "int32", "int64", "float16", "bfloat16", "float32", "float64"};
+int idx(Dtype d) { return static_cast<int>(d.val); }
+}  // namespace
+
+int Dtype::size() const { return kSizes[idx(*this)]; }
+
+Dtype::Kind Dtype::kind() const {
+  switch (val) {
+    case Val::bool_: return Kind::b;
+    case Val::uint8:
+    case Val::uint16:
+    case Val::uint32:
+    case Val::uint64: return Kind::u;
+    case Val::int8:
+    case Val::int16:
+    case Val::int32:
+    case Val::int64: return Kind::i;
+    default: return Kind::f;
+  }
+}
+
+const char* Dtype::name() const { return kNames[idx(*this)]; }
+
+bool is_floating(Dtype d) { return d.kind() == Dtype::Kind::f; }
+bool is_integral(Dtype d) {
+  return d.kind() == Dtype::Kind::u || d.kind() == Dtype::Kind::i;
+}
+bool is_unsigned(Dtype d) { return d.kind() == Dtype::Kind::u; }
+
+namespace {
+Dtype signed_of_size(int bytes) {
+  switch (bytes) {
+    case 1: return int8;
+    case 2: return int16;
+    case 4: return int32;
+    default: return int64;
+  }
+}
+Dtype float_of_size(int bytes) {
+  switch (bytes) {
+    case 2: return float16;
+    case 4: return float32;
+    default: return float64;
+  }
+}
+// The smallest float that holds every value of an integer type (NumPy).
+int float_bytes_for_int(Dtype d) { return d.size() <= 1 ? 2 : d.size() <= 2 ? 4 : 8; }
+}  // namespace
+
+Dtype promote_types(Dtype a, Dtype b) {
+  if (a == b) return a;
+  auto ka = a.kind(), kb = b.kind();
+  if (ka == Dtype::Kind::b) return b;
+  if (kb == Dtype::Kind::b) return a;
+  if (ka == Dtype::Kind::f || kb == Dtype::Kind::f) {
+    if (ka == Dtype::Kind::f && kb == Dtype::Kind::f) {
+      // float16 with bfloat16 has no common 16-bit type.
+      if (a.size() == b.size()) return float32;
+      return a.size() > b.size() ? a : b;
+    }
+    Dtype f = ka == Dtype::Kind::f ? a : b;
+    Dtype i = ka == Dtype::Kind::f ? b : a;
+    int need = float_bytes_for_int(i);
+    if (f == bfloat16) return need <= 2 ? bfloat16 : float_of_size(need);
+    return float_of_size(std::max(f.size(), need));
+  }
+  if (ka == kb) return a.size() >= b.size() ? a : b;
+  Dtype u = ka == Dtype::Kind::u ? a : b;
+  Dtype s = ka == Dtype::Kind::u ? b : a;
+  if (s.size() > u.size()) return s;
+  if (u.size() >= 8) return float64;
+  return signed_of_size(u.size() * 2);
+}
+
+Dtype weak_scalar_type(ScalarKind k, Dtype peer) {
+  switch (k) {
+    case ScalarKind::boolean: return peer;
+    case ScalarKind::integer: return peer == bool_ ? int32 : peer;
+    case ScalarKind::floating: return is_floating(peer) ? peer : float32;
+  }
+  return peer;
+}
+
+Dtype sum_type(Dtype d) {
+  switch (d.kind()) {
+    case Dtype::Kind::b:
+    case Dtype::Kind::i: return int64;
+    case Dtype::Kind::u: return uint64;
+    default: return d;
+  }
+}
+
+Dtype dtype_from_name(const std::string& name) {
+  for (int i = 0; i < kNumDtypes; ++i) {
+    if (name == kNames[i]) return Dtype(static_cast<Dtype::Val>(i));
+  }
+  if (name == "bool_") return bool_;
+  throw std::invalid_argument("unknown dtype '" + name + "'");
+}
+
+}  // namespace fastsync

@@ -1,0 +1,44 @@
+// The Primitive base class: one computation in the graph.
+//
+// A primitive knows its output shapes and how to encode itself on each
+// backend. eval_cpu/eval_gpu run on the encoding thread (under the eval
+// driver's lock): they allocate or donate outputs, set strides, and hand the
+// compute to the stream's encoder. They must not read input data directly:
+// inputs may still be in flight.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "array.h"
+#include "errors.h"
+#include "stream.h"
+
+namespace fastsync {
+
+class Primitive {
+ public:
+  explicit Primitive(Stream s) : stream_(s) {}
+  virtual ~Primitive() = default;
+  Primitive(const Primitive&) = delete;
+  Primitive& operator=(const Primitive&) = delete;
+
+  const Stream& stream() const { return stream_; }
+  Device device() const { return stream_.device; }
+
+  virtual const char* name() const = 0;
+  virtual std::vector<Shape> output_shapes(const std::vector<array>& inputs) const;
+  virtual void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) = 0;
+  // Raises: no GPU backend is built yet.
+  virtual void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs);
+  // Vector-Jacobian product; raises NotImplemented until autodiff lands.
+  virtual std::vector<array> vjp(const std::vector<array>& primals,
+                                 const std::vector<array>& cotangents,
+                                 const std::vector<int>& argnums,
+                                 const std::vector<array>& outputs);
+
+ private:
+  Stream stream_;
+};
+
+}  // namespace fastsync

@@ -1,0 +1,26 @@
+// Primitives that create arrays from parameters.
+#pragma once
+
+#include "primitive.h"
+
+namespace fastsync {
+
+// Fills the output with its single (0-d) input, converted to the output dtype.
+class Full : public Primitive {
+ public:
+  explicit Full(Stream s) : Primitive(s) {}
+  const char* name() const override { return "Full"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+};
+
+class Arange : public Primitive {
+ public:
+  Arange(Stream s, double start, double step) : Primitive(s), start_(start), step_(step) {}
+  const char* name() const override { return "Arange"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  double start_, step_;
+};
+
+}  // namespace fastsync

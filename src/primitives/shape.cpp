@@ -1,0 +1,29 @@
+#include "primitives/shape.h"
+
+namespace fastsync {
+
+std::vector<Shape> Reshape::output_shapes(const std::vector<array>&) const { return {shape_}; }
+
+std::vector<Shape> Transpose::output_shapes(const std::vector<array>& inputs) const {
+  Shape out;
+  for (int a : axes_) out.push_back(inputs[0].shape()[a]);
+  return {out};
+}
+
+std::vector<Shape> Slice::output_shapes(const std::vector<array>&) const {
+  Shape out;
+  for (size_t i = 0; i < start_.size(); ++i) {
+    int64_t n = step_[i] > 0 ? (stop_[i] - start_[i] + step_[i] - 1) / step_[i]
+                             : (start_[i] - stop_[i] - step_[i] - 1) / -step_[i];
+    out.push_back(std::max<int64_t>(n, 0));
+  }
+  return {out};
+}
+
+std::vector<Shape> Broadcast::output_shapes(const std::vector<array>&) const { return {shape_}; }
+
+std::vector<Shape> AsType::output_shapes(const std::vector<array>& inputs) const {
+  return {inputs[0].shape()};
+}
+
+}  // namespace fastsync

@@ -1,0 +1,67 @@
+// Shape and layout primitives: views where the layout allows, copies
+// otherwise.
+#pragma once
+
+#include "primitive.h"
+
+namespace fastsync {
+
+class Reshape : public Primitive {
+ public:
+  Reshape(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
+  const char* name() const override { return "Reshape"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  Shape shape_;
+};
+
+class Transpose : public Primitive {
+ public:
+  Transpose(Stream s, std::vector<int> axes) : Primitive(s), axes_(std::move(axes)) {}
+  const char* name() const override { return "Transpose"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  std::vector<int> axes_;
+};
+
+// Basic slicing: start/stop/step per axis, as a strided view.
+class Slice : public Primitive {
+ public:
+  Slice(Stream s, Shape start, Shape stop, Shape step)
+      : Primitive(s), start_(std::move(start)), stop_(std::move(stop)), step_(std::move(step)) {}
+  const char* name() const override { return "Slice"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  Shape start_, stop_, step_;
+};
+
+class Broadcast : public Primitive {
+ public:
+  Broadcast(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
+  const char* name() const override { return "Broadcast"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  Shape shape_;
+};
+
+// Conversion to another dtype (and to a row-contiguous copy).
+class AsType : public Primitive {
+ public:
+  AsType(Stream s, Dtype d) : Primitive(s), dtype_(d) {}
+  const char* name() const override { return "AsType"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  Dtype dtype_;
+};
+
+}  // namespace fastsync

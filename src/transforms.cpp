@@ -1,0 +1,328 @@
+// The eval driver. Called from any thread (the Python bindings release the
+// GIL first). One process-wide mutex serializes *encoding*: the graph walk,
+// the calls to eval_cpu/eval_gpu and the enqueueing of tasks take
+// microseconds; compute runs on the stream workers, and every host wait on
+// results happens after the mutex is released. Workers never take it.
+//
+// The path, top to bottom:
+//   1. walk the graph from the outputs, counting consumers and marking every
+//      node whose output another stream consumes (needs a fence);
+//   2. order the nodes into a tape: breadth-first from the outputs while the
+//      frontier is narrow, depth-first past a width limit, so independent
+//      branches interleave across streams yet memory stays bounded;
+//   3. encode each node: stream waits for cross-stream inputs (fences) and
+//      for inputs still in flight from earlier evals (events), eval_cpu or
+//      eval_gpu, commit with retention, fence update, detach, throttle;
+//   4. retain the outputs and signal one event per stream touched; eval waits
+//      on those events, async_eval returns.
+// If encoding throws, the events are still signalled after the work already
+// encoded, that work is waited for, and the error is rethrown: nothing is
+// left half-evaluated and no waiter hangs.
+#include "transforms.h"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "cpu/encoder.h"
+#include "fence.h"
+#include "primitive.h"
+#include "scheduler.h"
+
+namespace fastsync {
+
+namespace {
+
+// Guards everything below and all Node scratch fields.
+std::mutex encode_mutex;
+uint64_t eval_counter = 0;
+std::vector<Stream> touched_streams;  // every stream that ever got work
+
+// Past this many nodes in the frontier the tape goes depth-first.
+constexpr size_t kMaxTapeWidth = 16;
+
+// Per-eval, per-stream synchronization state.
+struct StreamSync {
+  Stream stream;
+  Event event;
+  std::optional<Fence> fence;
+  std::vector<std::shared_ptr<void>> retained_outputs;
+};
+
+class Evaluation {
+ public:
+  explicit Evaluation(uint64_t id) : id_(id) {}
+
+  void run(const std::vector<array>& outputs) {
+    auto tape = build_tape(outputs);
+    for (auto& node : tape) {
+      encode(*node);
+      node.reset();  // drop the inputs as soon as they are encoded
+    }
+    for (auto& o : outputs) {
+      if (o.eval_id() == id_) {
+        sync_at(o.producer_stream()).retained_outputs.push_back(o.data_shared_ptr());
+      }
+    }
+  }
+
+  // Signals every stream's event after its work; returns them.
+  std::vector<Event> finish() {
+    std::vector<Event> events;
+    for (auto& ss : streams_) {
+      if (!ss.retained_outputs.empty()) {
+        scheduler::enqueue(ss.stream, scheduler::Task{[] {}, std::move(ss.retained_outputs), true});
+      }
+      ss.event.signal();
+      events.push_back(ss.event);
+    }
+    return events;
+  }
+
+ private:
+  std::vector<std::shared_ptr<Node>> build_tape(const std::vector<array>& outputs) {
+    // 1. Depth-first walk over unevaluated nodes.
+    std::vector<Node*> stack;
+    std::vector<std::shared_ptr<Node>> roots;
+    auto visit = [&](Node* n) {
+      if (n->visit_mark == id_) return;
+      n->visit_mark = id_;
+      n->pending_consumers = 0;
+      n->needs_fence = false;
+      stack.push_back(n);
+    };
+    for (auto& o : outputs) {
+      if (o.status() == Status::unscheduled) {
+        visit(o.node().get());
+        roots.push_back(o.node());
+      }
+    }
+    size_t n_nodes = 0;
+    while (!stack.empty()) {
+      Node* n = stack.back();
+      stack.pop_back();
+      ++n_nodes;
+      const Stream& s = n->primitive->stream();
+      for (auto& in : n->inputs) {
+        if (in.status() != Status::unscheduled) continue;
+        Node* p = in.node().get();
+        visit(p);
+        p->pending_consumers++;
+        if (p->primitive->stream() != s) p->needs_fence = true;
+      }
+    }
+    // 2. Reverse topological order from the outputs (a node is placed once
+    // all its consumers are), then flipped.
+    std::vector<std::shared_ptr<Node>> tape;
+    tape.reserve(n_nodes);
+    std::deque<std::shared_ptr<Node>> frontier;
+    for (auto& r : roots) {
+      if (r->pending_consumers == 0) {
+        r->pending_consumers = -1;  // queued
+        frontier.push_back(r);
+      }
+    }
+    while (!frontier.empty()) {
+      std::shared_ptr<Node> n;
+      if (frontier.size() > kMaxTapeWidth) {
+        n = std::move(frontier.back());
+        frontier.pop_back();
+      } else {
+        n = std::move(frontier.front());
+        frontier.pop_front();
+      }
+      for (auto& in : n->inputs) {
+        if (in.status() != Status::unscheduled) continue;
+        auto& p = in.node();
+        if (--p->pending_consumers == 0) frontier.push_back(p);
+      }
+      tape.push_back(std::move(n));
+    }
+    std::reverse(tape.begin(), tape.end());
+    return tape;
+  }
+
+  void encode(Node& n) {
+    Primitive& prim = *n.primitive;
+    const Stream& s = prim.stream();
+    StreamSync& ss = sync_for(s);
+    std::vector<array> outs = outputs_of(n);
+
+    for (auto& in : n.inputs) wait_for_input(in, s);
+
+    auto& enc = cpu::get_command_encoder(s);
+    try {
+      if (s.device == Device::Type::cpu) {
+        prim.eval_cpu(n.inputs, outs);
+      } else {
+        prim.eval_gpu(n.inputs, outs);
+      }
+    } catch (...) {
+      enc.discard();
+      throw;
+    }
+    enc.commit(n.inputs, outs);
+
+    for (auto& o : outs) {
+      o.set_producer(id_, s.index);
+      o.set_event(ss.event);
+      o.set_status(Status::evaluated);
+    }
+    if (n.needs_fence) fence_for(ss).update();
+    outs[0].detach();
+    throttle();
+  }
+
+  std::vector<array> outputs_of(Node& n) {
+    // The single output of a node on the tape is alive: the node was reached
+    // through it.
+    if (n.outputs.size() == 1) {
+      return {array_from(n.outputs[0].lock())};
+    }
+    // Multi-output: any live output lists them all, recreating dropped ones.
+    for (auto& w : n.outputs) {
+      if (auto d = w.lock()) return array_from(d).outputs();
+    }
+    throw std::logic_error("[eval] a node on the tape has no live output");
+  }
+
+  static array array_from(std::shared_ptr<ArrayDesc> d) { return array::from_desc(std::move(d)); }
+
+  void wait_for_input(const array& in, const Stream& s) {
+    if (in.eval_id() == id_) {
+      // Produced in this eval: a fence orders it if another stream made it.
+      if (in.producer_stream() != s.index) {
+        StreamSync& producer = sync_at(in.producer_stream());
+        Fence& f = fence_for(producer);
+        auto key = std::make_pair(s.index, producer.stream.index);
+        auto it = fence_waits_.find(key);
+        if (it == fence_waits_.end() || it->second != f.count()) {
+          f.wait(s);
+          fence_waits_[key] = f.count();
+        }
+      }
+      return;
+    }
+    if (in.status() == Status::evaluated && in.event()) {
+      const Event& e = *in.event();
+      if (!e.is_signaled()) {
+        e.wait(s);
+      } else if (auto err = e.error()) {
+        std::rethrow_exception(err);
+      }
+    }
+  }
+
+  StreamSync& sync_for(const Stream& s) {
+    for (auto& ss : streams_) {
+      if (ss.stream == s) return ss;
+    }
+    streams_.push_back(StreamSync{s, Event(s), std::nullopt, {}});
+    bool known = false;
+    for (auto& t : touched_streams) known |= (t == s);
+    if (!known) touched_streams.push_back(s);
+    return streams_.back();
+  }
+
+  // The state of a stream that already encoded work in this eval.
+  StreamSync& sync_at(int stream_index) {
+    for (auto& ss : streams_) {
+      if (ss.stream.index == stream_index) return ss;
+    }
+    throw std::logic_error("[eval] no work was encoded on the producer stream");
+  }
+
+  Fence& fence_for(StreamSync& ss) {
+    if (!ss.fence) ss.fence.emplace(ss.stream);
+    return *ss.fence;
+  }
+
+  void throttle() {
+    int cap = scheduler::max_outstanding();
+    if (scheduler::outstanding() > cap) scheduler::wait_outstanding_at_most(cap * 3 / 4);
+    auto& alloc = allocator::host();
+    // Over the memory limit, let compute catch up (and free) before encoding
+    // more; nothing outstanding means waiting cannot help.
+    while (alloc.active_memory() > alloc.memory_limit()) {
+      int n = scheduler::outstanding();
+      if (n == 0) break;
+      scheduler::wait_outstanding_at_most(n - 1);
+    }
+  }
+
+  uint64_t id_;
+  std::deque<StreamSync> streams_;  // deque: references stay valid
+  std::map<std::pair<int, int>, uint32_t> fence_waits_;
+};
+
+std::vector<Event> encode(const std::vector<array>& outputs, std::vector<Event>& earlier) {
+  std::lock_guard lk(encode_mutex);
+  for (auto& o : outputs) {
+    if (o.status() == Status::evaluated && o.event()) earlier.push_back(*o.event());
+  }
+  Evaluation ev(++eval_counter);
+  try {
+    ev.run(outputs);
+  } catch (...) {
+    auto err = std::current_exception();
+    auto events = ev.finish();
+    for (auto& e : events) {
+      try {
+        e.wait();
+      } catch (...) {
+      }
+    }
+    std::rethrow_exception(err);
+  }
+  return ev.finish();
+}
+
+}  // namespace
+
+void eval(std::vector<array> outputs) {
+  std::vector<Event> waits;
+  auto events = encode(outputs, waits);
+  waits.insert(waits.end(), events.begin(), events.end());
+  std::exception_ptr first;
+  for (auto& e : waits) {
+    try {
+      e.wait();
+    } catch (...) {
+      if (!first) first = std::current_exception();
+    }
+  }
+  if (first) std::rethrow_exception(first);
+  for (auto& o : outputs) o.set_status(Status::available);
+}
+
+void async_eval(std::vector<array> outputs) {
+  std::vector<Event> earlier;
+  encode(outputs, earlier);
+}
+
+void synchronize(Stream s) {
+  Event e(s);
+  e.signal();
+  e.wait();
+}
+
+void synchronize() {
+  std::vector<Stream> streams;
+  {
+    std::lock_guard lk(encode_mutex);
+    streams = touched_streams;
+  }
+  std::exception_ptr first;
+  for (auto& s : streams) {
+    try {
+      synchronize(s);
+    } catch (...) {
+      if (!first) first = std::current_exception();
+    }
+  }
+  if (first) std::rethrow_exception(first);
+}
+
+}  // namespace fastsync

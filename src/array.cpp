@@ -191,7 +191,10 @@ void array::eval() {
 
 void array::wait() {
   if (status() != Status::evaluated) return;
-  if (desc_->event) desc_->event->wait();
+  if (auto& e = desc_->event) {
+    e->wait_quiet();
+    if (auto err = e->error_for(desc_->position_on_stream)) std::rethrow_exception(err);
+  }
   set_status(Status::available);
 }
 

@@ -81,6 +81,9 @@ struct ArrayDesc {
   // driver see cross-stream inputs after their producer was detached.
   uint64_t eval_id = 0;
   int producer_stream = -1;
+  // Tasks enqueued on the producer stream once this array was encoded: an
+  // error at or before this position spoiled it.
+  uint64_t position_on_stream = 0;
 
   ArrayDesc(Shape s, Dtype d);
 };
@@ -156,9 +159,11 @@ class array {
 
   uint64_t eval_id() const { return desc_->eval_id; }
   int producer_stream() const { return desc_->producer_stream; }
-  void set_producer(uint64_t eval_id, int stream) {
+  uint64_t position_on_stream() const { return desc_->position_on_stream; }
+  void set_producer(uint64_t eval_id, int stream, uint64_t position) {
     desc_->eval_id = eval_id;
     desc_->producer_stream = stream;
+    desc_->position_on_stream = position;
   }
 
   // Wraps an existing descriptor (the eval driver recovers outputs from

@@ -1,47 +1,42 @@
 #include "event.h"
 
-#include "scheduler.h"
-
 namespace fastsync {
 
 Event::Event(Stream s) : state_(std::make_shared<State>()), stream_(s) {}
 
-void Event::signal() {
-  scheduler::enqueue_control(stream_, [st = state_] {
-    if (auto e = scheduler::take_error()) {
-      std::lock_guard lk(st->mutex);
-      st->error = e;
-    }
+void Event::signal(bool report_unreported) {
+  scheduler::enqueue_control(stream_, [st = state_, report_unreported] {
+    st->error = scheduler::take_error();
+    if (!st->error && report_unreported) st->error = scheduler::take_unreported();
+    // Release order on the counter publishes `error` to waiters.
     st->counter.advance_to(1);
   });
 }
 
-void Event::signal_from_host(std::exception_ptr e) {
-  {
-    std::lock_guard lk(state_->mutex);
-    if (!state_->error) state_->error = e;
-  }
-  state_->counter.advance_to(1);
-}
+void Event::wait_quiet() const { state_->counter.wait_for(1); }
 
 void Event::wait() const {
-  state_->counter.wait_for(1);
-  if (auto e = error()) std::rethrow_exception(e);
+  wait_quiet();
+  if (auto& e = state_->error) {
+    *e->reported = true;
+    std::rethrow_exception(e->error);
+  }
 }
 
-void Event::wait(Stream s) const {
-  scheduler::enqueue_control(s, [st = state_] {
+void Event::wait(Stream s, uint64_t position) const {
+  scheduler::enqueue_control(s, [st = state_, position] {
     st->counter.wait_for(1);
-    std::lock_guard lk(st->mutex);
-    if (st->error) scheduler::set_error(st->error);
+    if (st->error && position >= st->error->position) scheduler::set_error(st->error);
   });
 }
 
 bool Event::is_signaled() const { return state_->counter.reached(1); }
 
-std::exception_ptr Event::error() const {
-  std::lock_guard lk(state_->mutex);
-  return state_->error;
+std::exception_ptr Event::error_for(uint64_t position) const {
+  auto& e = state_->error;
+  if (!e || position < e->position) return nullptr;
+  *e->reported = true;
+  return e->error;
 }
 
 }  // namespace fastsync

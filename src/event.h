@@ -2,18 +2,21 @@
 //
 // The eval driver creates one event per stream that received work and
 // signals it after that work (signal is encoded, never blocking). Arrays keep
-// the event of the eval that produced them: reading one (`wait()` on the
-// host) or consuming it on another stream (`wait(stream)`, encoded) waits on
-// it. An event also carries the error of any task that failed on its stream
-// before the signal, and rethrows it to every waiter.
+// the event of the eval that produced them, and their position on the
+// stream: reading one (host wait) or consuming it on another stream (an
+// encoded wait) waits on the event. An event also carries the error of a
+// task that failed on its stream before the signal; it is rethrown to
+// waiters of the arrays that error spoiled (those at or after the failing
+// task), and to whoever waits on the whole event.
 //
 // Thread-safety: all methods may be called from any thread.
 #pragma once
 
+#include <cstdint>
 #include <exception>
 #include <memory>
-#include <mutex>
 
+#include "scheduler.h"
 #include "stream.h"
 #include "sync.h"
 
@@ -23,29 +26,29 @@ class Event {
  public:
   explicit Event(Stream s);
 
-  // Encodes on the event's stream: after all earlier work there, record that
-  // stream's error (if any) and mark the event signaled.
-  void signal();
-  // Host wait; rethrows the carried error. Releases nothing: callers that
-  // hold the GIL release it first.
+  // Encodes on the event's stream: after all earlier work there, take that
+  // stream's error (if any) and mark the event signaled. With
+  // `report_unreported`, also take the stream's latest error nobody has seen
+  // (synchronize uses this).
+  void signal(bool report_unreported = false);
+  // Host wait; rethrows any carried error. Callers holding the GIL release
+  // it first.
   void wait() const;
-  // Encodes on `s`: later work on `s` starts after the event is signaled; a
-  // carried error poisons `s`.
-  void wait(Stream s) const;
+  // Host wait that does not throw.
+  void wait_quiet() const;
+  // Encodes on `s`: later work on `s` starts after the event is signaled. If
+  // the carried error spoiled position `position` of the event's stream, it
+  // poisons `s` too.
+  void wait(Stream s, uint64_t position) const;
   bool is_signaled() const;
-  // The carried error (valid once signaled).
-  std::exception_ptr error() const;
+  // The carried error if it spoiled `position` (valid once signaled).
+  std::exception_ptr error_for(uint64_t position) const;
   const Stream& stream() const { return stream_; }
-
-  // Records an error and signals from the host: used when an eval aborts
-  // after creating the event.
-  void signal_from_host(std::exception_ptr e);
 
  private:
   struct State {
     sync::Counter counter;
-    std::mutex mutex;
-    std::exception_ptr error;
+    scheduler::ErrorRef error;  // written before the counter is advanced
   };
   std::shared_ptr<State> state_;
   Stream stream_;

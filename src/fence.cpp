@@ -9,9 +9,10 @@ Fence::Fence(Stream producer) : state_(std::make_shared<State>()), producer_(pro
 void Fence::update() {
   uint32_t v = ++count_;
   scheduler::enqueue_control(producer_, [st = state_, v] {
-    if (auto e = scheduler::current_error()) {
+    if (auto e = scheduler::current_error(); e && !st->has_error.load()) {
       std::lock_guard lk(st->mutex);
-      if (!st->error) st->error = e;
+      st->error = std::move(e);
+      st->has_error.store(true, std::memory_order_release);
     }
     st->counter.advance_to(v);
   });
@@ -20,8 +21,10 @@ void Fence::update() {
 void Fence::wait(Stream consumer) const {
   scheduler::enqueue_control(consumer, [st = state_, v = count_] {
     st->counter.wait_for(v);
-    std::lock_guard lk(st->mutex);
-    if (st->error) scheduler::set_error(st->error);
+    if (st->has_error.load(std::memory_order_acquire)) {
+      std::lock_guard lk(st->mutex);
+      scheduler::set_error(st->error);
+    }
   });
 }
 

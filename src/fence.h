@@ -12,9 +12,11 @@
 #pragma once
 
 #include <exception>
+#include <atomic>
 #include <memory>
 #include <mutex>
 
+#include "scheduler.h"
 #include "stream.h"
 #include "sync.h"
 
@@ -31,8 +33,11 @@ class Fence {
  private:
   struct State {
     sync::Counter counter;
+    // The producer's error, set at most once; has_error lets consumers skip
+    // the lock on the (usual) error-free path.
+    std::atomic<bool> has_error{false};
     std::mutex mutex;
-    std::exception_ptr error;
+    scheduler::ErrorRef error;
   };
   std::shared_ptr<State> state_;
   Stream producer_;

@@ -19,6 +19,7 @@ thread_local Worker* current_worker = nullptr;
 
 sync::Counter completed;         // tasks finished, ever
 std::atomic<int> n_outstanding{0};
+std::atomic<size_t> n_inflight_bytes{0};
 
 class Worker {
  public:
@@ -29,10 +30,15 @@ class Worker {
       std::lock_guard lk(mutex_);
       queue_.push_back(std::move(t));
     }
+    enqueued_.fetch_add(1, std::memory_order_relaxed);
     pushed_.increment();
   }
+  uint64_t enqueued() const { return enqueued_.load(std::memory_order_relaxed); }
 
-  std::exception_ptr error;  // only touched on this worker's thread
+  // Only touched on this worker's thread.
+  ErrorRef error;       // poisons later compute tasks until taken
+  ErrorRef last_error;  // for synchronize
+  uint64_t executed = 0;
 
  private:
   void loop() {
@@ -54,21 +60,27 @@ class Worker {
   }
 
   void run(Task& t) {
+    ++executed;
     if (t.control || !error) {
       try {
         t.fn();
       } catch (...) {
-        if (!error) error = std::current_exception();
+        if (!error) {
+          error = std::make_shared<TaskError>(TaskError{std::current_exception(), executed});
+          last_error = error;
+        }
       }
     }
     t.fn = nullptr;
     t.keep.clear();
+    if (t.bytes) n_inflight_bytes.fetch_sub(t.bytes, std::memory_order_relaxed);
     n_outstanding.fetch_sub(1, std::memory_order_release);
     completed.increment();
   }
 
   std::mutex mutex_;
   std::vector<Task> queue_;
+  std::atomic<uint64_t> enqueued_{0};
   sync::Counter pushed_;
   std::thread thread_;
 };
@@ -90,8 +102,11 @@ Worker& worker(const Stream& s) {
 
 void enqueue(const Stream& s, Task t) {
   n_outstanding.fetch_add(1, std::memory_order_relaxed);
+  if (t.bytes) n_inflight_bytes.fetch_add(t.bytes, std::memory_order_relaxed);
   worker(s).push(std::move(t));
 }
+
+uint64_t enqueued(const Stream& s) { return worker(s).enqueued(); }
 
 int outstanding() { return n_outstanding.load(std::memory_order_acquire); }
 
@@ -103,6 +118,23 @@ void wait_outstanding_at_most(int n) {
   }
 }
 
+size_t inflight_bytes() { return n_inflight_bytes.load(std::memory_order_relaxed); }
+
+void wait_for_a_completion() {
+  uint32_t seen = completed.value();
+  if (outstanding() == 0) return;
+  completed.wait_change(seen);
+}
+
+size_t max_inflight_bytes() {
+  static const size_t cap = [] {
+    const char* e = std::getenv("FASTSYNC_MAX_INFLIGHT_MB");
+    long v = e ? std::atol(e) : 64;
+    return static_cast<size_t>(v > 0 ? v : 64) << 20;
+  }();
+  return cap;
+}
+
 int max_outstanding() {
   static const int cap = [] {
     const char* e = std::getenv("FASTSYNC_MAX_OUTSTANDING");
@@ -112,17 +144,26 @@ int max_outstanding() {
   return cap;
 }
 
-std::exception_ptr current_error() {
-  return current_worker ? current_worker->error : nullptr;
-}
+ErrorRef current_error() { return current_worker ? current_worker->error : nullptr; }
 
-std::exception_ptr take_error() {
+ErrorRef take_error() {
   if (!current_worker) return nullptr;
   return std::exchange(current_worker->error, nullptr);
 }
 
-void set_error(std::exception_ptr e) {
-  if (current_worker && !current_worker->error) current_worker->error = std::move(e);
+void set_error(const ErrorRef& source) {
+  auto* w = current_worker;
+  if (w && !w->error) {
+    w->error = std::make_shared<TaskError>(TaskError{source->error, w->executed, source->reported});
+    w->last_error = w->error;
+  }
+}
+
+ErrorRef take_unreported() {
+  auto* w = current_worker;
+  if (!w || !w->last_error) return nullptr;
+  auto e = std::exchange(w->last_error, nullptr);
+  return e->reported->exchange(true) ? nullptr : e;
 }
 
 }  // namespace fastsync::scheduler

@@ -10,6 +10,8 @@
 // encoding runs ahead of compute.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -24,6 +26,9 @@ struct Task {
   // Buffers kept alive until fn has run (retention).
   std::vector<std::shared_ptr<void>> keep;
   bool control = false;
+  // Bytes newly allocated for this task's outputs: counted as in flight
+  // until it finishes.
+  size_t bytes = 0;
 };
 
 void enqueue(const Stream& s, Task t);
@@ -34,18 +39,43 @@ inline void enqueue_control(const Stream& s, std::function<void()> fn) {
   enqueue(s, Task{std::move(fn), {}, true});
 }
 
+// Tasks enqueued on `s` so far. The driver stamps each array with this
+// position, so an error can be matched to the arrays it spoiled: those at or
+// after the failing task.
+uint64_t enqueued(const Stream& s);
+
 // Tasks enqueued and not yet finished, over all streams.
 int outstanding();
+// Output bytes of outstanding tasks, over all streams.
+size_t inflight_bytes();
 // Blocks until at most `n` tasks are outstanding.
 void wait_outstanding_at_most(int n);
-// The cap the eval driver throttles at (FASTSYNC_MAX_OUTSTANDING, default 256).
+// Blocks until a task finishes, if any is outstanding.
+void wait_for_a_completion();
+// The caps the eval driver throttles at: outstanding tasks
+// (FASTSYNC_MAX_OUTSTANDING, default 256) and their output bytes
+// (FASTSYNC_MAX_INFLIGHT_MB, default 64 MiB).
 int max_outstanding();
+size_t max_inflight_bytes();
 
-// For control tasks, on the stream's own worker thread: the error a failed
-// task left on this stream (nullptr if none); take_error also clears it.
-std::exception_ptr current_error();
-std::exception_ptr take_error();
-// Poisons the current stream so its later compute tasks are skipped.
-void set_error(std::exception_ptr e);
+// A task's error, and the stream position from which work is spoiled by it.
+struct TaskError {
+  std::exception_ptr error;
+  uint64_t position;
+  // Rethrown to someone already; shared by the copies an error leaves on
+  // the streams it travels to.
+  std::shared_ptr<std::atomic<bool>> reported = std::make_shared<std::atomic<bool>>(false);
+};
+using ErrorRef = std::shared_ptr<TaskError>;
+
+// For control tasks, on the stream's own worker thread. current_error: the
+// error poisoning this stream (null if none); take_error also clears it so
+// later work runs again; set_error poisons the stream from the running task
+// on (an error that travelled from `source`); take_unreported: the latest
+// error of this stream nobody rethrew yet.
+ErrorRef current_error();
+ErrorRef take_error();
+void set_error(const ErrorRef& source);
+ErrorRef take_unreported();
 
 }  // namespace fastsync::scheduler

@@ -165,8 +165,9 @@ class Evaluation {
     }
     enc.commit(n.inputs, outs);
 
+    uint64_t position = scheduler::enqueued(s);
     for (auto& o : outs) {
-      o.set_producer(id_, s.index);
+      o.set_producer(id_, s.index, position);
       o.set_event(ss.event);
       o.set_status(Status::evaluated);
     }
@@ -208,8 +209,8 @@ class Evaluation {
     if (in.status() == Status::evaluated && in.event()) {
       const Event& e = *in.event();
       if (!e.is_signaled()) {
-        e.wait(s);
-      } else if (auto err = e.error()) {
+        e.wait(s, in.position_on_stream());
+      } else if (auto err = e.error_for(in.position_on_stream())) {
         std::rethrow_exception(err);
       }
     }
@@ -239,16 +240,18 @@ class Evaluation {
     return *ss.fence;
   }
 
+  // Keeps encoding from running far ahead of compute: at most a fixed number
+  // of tasks, and of bytes their outputs hold, may be outstanding; over the
+  // memory limit, compute catches up (and frees) before more is encoded.
+  // Waiting cannot help once nothing is outstanding.
   void throttle() {
     int cap = scheduler::max_outstanding();
     if (scheduler::outstanding() > cap) scheduler::wait_outstanding_at_most(cap * 3 / 4);
     auto& alloc = allocator::host();
-    // Over the memory limit, let compute catch up (and free) before encoding
-    // more; nothing outstanding means waiting cannot help.
-    while (alloc.active_memory() > alloc.memory_limit()) {
-      int n = scheduler::outstanding();
-      if (n == 0) break;
-      scheduler::wait_outstanding_at_most(n - 1);
+    while ((scheduler::inflight_bytes() > scheduler::max_inflight_bytes() ||
+            alloc.active_memory() > alloc.memory_limit()) &&
+           scheduler::outstanding() > 0) {
+      scheduler::wait_for_a_completion();
     }
   }
 
@@ -257,23 +260,14 @@ class Evaluation {
   std::map<std::pair<int, int>, uint32_t> fence_waits_;
 };
 
-std::vector<Event> encode(const std::vector<array>& outputs, std::vector<Event>& earlier) {
+std::vector<Event> encode(const std::vector<array>& outputs) {
   std::lock_guard lk(encode_mutex);
-  for (auto& o : outputs) {
-    if (o.status() == Status::evaluated && o.event()) earlier.push_back(*o.event());
-  }
   Evaluation ev(++eval_counter);
   try {
     ev.run(outputs);
   } catch (...) {
     auto err = std::current_exception();
-    auto events = ev.finish();
-    for (auto& e : events) {
-      try {
-        e.wait();
-      } catch (...) {
-      }
-    }
+    for (auto& e : ev.finish()) e.wait_quiet();
     std::rethrow_exception(err);
   }
   return ev.finish();
@@ -282,11 +276,10 @@ std::vector<Event> encode(const std::vector<array>& outputs, std::vector<Event>&
 }  // namespace
 
 void eval(std::vector<array> outputs) {
-  std::vector<Event> waits;
-  auto events = encode(outputs, waits);
-  waits.insert(waits.end(), events.begin(), events.end());
+  // Any failure inside this eval fails it; then every output is waited for
+  // on its own (outputs of earlier evals included).
   std::exception_ptr first;
-  for (auto& e : waits) {
+  for (auto& e : encode(outputs)) {
     try {
       e.wait();
     } catch (...) {
@@ -294,17 +287,14 @@ void eval(std::vector<array> outputs) {
     }
   }
   if (first) std::rethrow_exception(first);
-  for (auto& o : outputs) o.set_status(Status::available);
+  for (auto& o : outputs) o.wait();
 }
 
-void async_eval(std::vector<array> outputs) {
-  std::vector<Event> earlier;
-  encode(outputs, earlier);
-}
+void async_eval(std::vector<array> outputs) { encode(outputs); }
 
 void synchronize(Stream s) {
   Event e(s);
-  e.signal();
+  e.signal(/*report_unreported=*/true);
   e.wait();
 }
 

@@ -58,7 +58,7 @@ nb::dlpack::dtype dlpack_of(Dtype d) {
 
 array from_numpy(nb::handle np_obj) {
   auto np = nb::module_::import_("numpy");
-  nb::object c = np.attr("ascontiguousarray")(np_obj);
+  nb::object c = np.attr("asarray")(np_obj, nb::arg("order") = "C");
   auto nd = nb::cast<nb::ndarray<nb::ro, nb::c_contig>>(c);
   Dtype dt = dtype_from_dlpack(nd.dtype());
   Shape shape;

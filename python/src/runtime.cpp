@@ -3,6 +3,8 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <memory>
+
 #include "allocator.h"
 #include "convert.h"
 #include "transforms.h"
@@ -36,7 +38,7 @@ Device to_device(nb::handle d) {
 // `with mx.stream(s):` — a thread-local default stream.
 struct StreamScope {
   StreamOrDevice target;
-  std::optional<StreamContext> ctx;
+  std::unique_ptr<StreamContext> ctx;
 };
 
 }  // namespace
@@ -96,9 +98,9 @@ void init_runtime(nb::module_& m) {
   }, nb::arg("device"));
 
   nb::class_<StreamScope>(m, "StreamContext")
-      .def("__enter__", [](StreamScope& s) { s.ctx.emplace(s.target); })
+      .def("__enter__", [](StreamScope& s) { s.ctx = std::make_unique<StreamContext>(s.target); })
       .def("__exit__", [](StreamScope& s, nb::args) { s.ctx.reset(); });
-  m.def("stream", [](nb::handle s) { return StreamScope{to_stream_or_device(s), std::nullopt}; },
+  m.def("stream", [](nb::handle s) { return StreamScope{to_stream_or_device(s), nullptr}; },
         nb::arg("s"),
         "Context manager: ops in the block default to stream (or device) `s`, on this thread.");
 

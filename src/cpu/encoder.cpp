@@ -42,6 +42,11 @@ void CommandEncoder::commit(const std::vector<array>& inputs,
     if (outputs.size() > 1) {
       for (auto& out : outputs) keep.push_back(out.data_shared_ptr());
     }
+    for (auto& out : outputs) {
+      bool donated = false;
+      for (auto& in : inputs) donated |= in.data_shared_ptr() == out.data_shared_ptr();
+      if (!donated) pending_->bytes += out.nbytes();
+    }
     scheduler::enqueue(stream_, std::move(*pending_));
     pending_.reset();
   }

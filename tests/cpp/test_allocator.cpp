@@ -1,0 +1,60 @@
+#include <doctest/doctest.h>
+
+#include "allocator.h"
+
+using namespace fastsync;
+
+TEST_CASE("allocator: statistics, cache reuse and limits") {
+  allocator::Allocator a;
+  auto b = a.malloc(10000);
+  size_t bucket = allocator::Allocator::bucket_size(10000);
+  CHECK(bucket >= 10000);
+  CHECK(a.active_memory() == bucket);
+  CHECK(a.peak_memory() == bucket);
+  CHECK(a.cache_memory() == 0);
+
+  a.free(b);
+  CHECK(a.active_memory() == 0);
+  CHECK(a.cache_memory() == bucket);
+
+  // Same bucket comes back from the cache.
+  auto c = a.malloc(9999);
+  CHECK(c.ptr == b.ptr);
+  CHECK(a.cache_memory() == 0);
+
+  auto d = a.malloc(1 << 20);
+  CHECK(a.peak_memory() == bucket + allocator::Allocator::bucket_size(1 << 20));
+  a.free(c);
+  a.free(d);
+  a.reset_peak_memory();
+  CHECK(a.peak_memory() == 0);
+
+  // A much larger request does not take a small cached buffer.
+  auto e = a.malloc(4 << 20);
+  CHECK(e.ptr != d.ptr);
+  a.free(e);
+
+  a.clear_cache();
+  CHECK(a.cache_memory() == 0);
+
+  // The cache limit bounds what frees keep.
+  a.set_cache_limit(1 << 20);
+  auto f = a.malloc(2 << 20);
+  a.free(f);
+  CHECK(a.cache_memory() == 0);
+  auto g = a.malloc(4096);
+  a.free(g);
+  CHECK(a.cache_memory() == 4096);
+  CHECK(a.set_memory_limit(123) > 0);
+  CHECK(a.memory_limit() == 123);
+}
+
+TEST_CASE("allocator: buffers are aligned and usable") {
+  allocator::Allocator a;
+  for (size_t n : {1, 17, 4096, 70000}) {
+    auto b = a.malloc(n);
+    CHECK(reinterpret_cast<uintptr_t>(b.ptr) % 64 == 0);
+    static_cast<char*>(b.ptr)[n - 1] = 1;
+    a.free(b);
+  }
+}

@@ -35,11 +35,12 @@ Buffer Allocator::malloc(size_t nbytes) {
     std::lock_guard lk(mutex_);
     // Take a cached buffer of the same bucket, or one at most 1/8 larger, so
     // large buffers are reused without wasting much.
-    auto it = cache_.lower_bound(size);
-    if (it != cache_.end() && it->first <= size + size / 8) {
-      Buffer b{it->second, it->first};
-      cached_ -= it->first;
-      cache_.erase(it);
+    for (auto it = cache_.lower_bound(size); it != cache_.end() && it->first <= size + size / 8;
+         ++it) {
+      if (it->second.empty()) continue;
+      Buffer b{it->second.back(), it->first};
+      it->second.pop_back();
+      cached_ -= b.size;
       active_ += b.size;
       peak_ = std::max(peak_, active_);
       return b;
@@ -65,18 +66,19 @@ void Allocator::free(Buffer b) {
     std::free(b.ptr);
     return;
   }
-  cache_.emplace(b.size, b.ptr);
+  cache_[b.size].push_back(b.ptr);
   cached_ += b.size;
   if (cached_ > cache_limit_) trim_cache_locked(cache_limit_);
 }
 
 void Allocator::trim_cache_locked(size_t target) {
   // Drop the largest buffers first: they are the ones worth returning.
-  while (cached_ > target && !cache_.empty()) {
-    auto it = std::prev(cache_.end());
-    cached_ -= it->first;
-    std::free(it->second);
-    cache_.erase(it);
+  for (auto it = cache_.rbegin(); it != cache_.rend() && cached_ > target; ++it) {
+    while (!it->second.empty() && cached_ > target) {
+      std::free(it->second.back());
+      it->second.pop_back();
+      cached_ -= it->first;
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <map>
 #include <mutex>
+#include <vector>
 
 namespace fastsync::allocator {
 
@@ -38,7 +39,9 @@ class Allocator {
   void trim_cache_locked(size_t target);
 
   mutable std::mutex mutex_;
-  std::multimap<size_t, void*> cache_;  // bucket size -> free buffers
+  // Bucket size -> free buffers. Entries are kept when emptied, so steady
+  // reuse of a size allocates nothing here.
+  std::map<size_t, std::vector<void*>> cache_;
   size_t active_ = 0;
   size_t peak_ = 0;
   size_t cached_ = 0;

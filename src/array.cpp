@@ -3,6 +3,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "pool.h"
 #include "primitive.h"
 #include "transforms.h"
 
@@ -137,7 +138,7 @@ void array::detach() {
 }
 
 void array::set_data(allocator::Buffer buf) {
-  desc_->data = std::make_shared<Data>(buf);
+  desc_->data = std::allocate_shared<Data>(PoolAllocator<Data>{}, buf);
   desc_->data_ptr = buf.ptr;
   desc_->data_size = desc_->size;
   desc_->strides = row_major_strides(desc_->shape);

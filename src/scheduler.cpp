@@ -1,7 +1,7 @@
 #include "scheduler.h"
 
 #include <cstdlib>
-#include <deque>
+#include <stdexcept>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -17,8 +17,8 @@ class Worker;
 // error slot.
 thread_local Worker* current_worker = nullptr;
 
-sync::Counter completed;         // tasks finished, ever
-std::atomic<int> n_outstanding{0};
+sync::Counter completed;  // tasks finished, ever
+alignas(64) std::atomic<int> n_outstanding{0};
 std::atomic<size_t> n_inflight_bytes{0};
 
 class Worker {
@@ -71,30 +71,38 @@ class Worker {
         }
       }
     }
-    t.fn = nullptr;
+    t.fn.reset();
     t.keep.clear();
     if (t.bytes) n_inflight_bytes.fetch_sub(t.bytes, std::memory_order_relaxed);
     n_outstanding.fetch_sub(1, std::memory_order_release);
     completed.increment();
   }
 
-  std::mutex mutex_;
+  alignas(64) std::mutex mutex_;
   std::vector<Task> queue_;
   std::atomic<uint64_t> enqueued_{0};
-  sync::Counter pushed_;
+  sync::Counter pushed_;  // on its own line: the idle worker spins on it
   std::thread thread_;
 };
 
-// Guarded by workers_mutex. Workers are never destroyed: their threads are
+// One slot per stream index, filled on first use under workers_mutex and
+// read lock-free after. Workers are never destroyed: their threads are
 // detached and parked when idle, so process exit needs no join.
+constexpr int kMaxStreams = 4096;
 std::mutex workers_mutex;
-std::deque<Worker*> workers;
+std::atomic<Worker*> workers[kMaxStreams];
 
 Worker& worker(const Stream& s) {
+  if (s.index < 0 || s.index >= kMaxStreams) {
+    throw std::runtime_error("[scheduler] at most 4096 streams are supported");
+  }
+  if (Worker* w = workers[s.index].load(std::memory_order_acquire)) return *w;
   std::lock_guard lk(workers_mutex);
-  while (static_cast<int>(workers.size()) <= s.index) workers.push_back(nullptr);
-  auto& w = workers[s.index];
-  if (!w) w = new Worker();
+  Worker* w = workers[s.index].load(std::memory_order_relaxed);
+  if (!w) {
+    w = new Worker();
+    workers[s.index].store(w, std::memory_order_release);
+  }
   return *w;
 }
 

@@ -13,29 +13,17 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <vector>
 
 #include "stream.h"
+#include "task.h"
 
 namespace fastsync::scheduler {
 
-struct Task {
-  std::function<void()> fn;
-  // Buffers kept alive until fn has run (retention).
-  std::vector<std::shared_ptr<void>> keep;
-  bool control = false;
-  // Bytes newly allocated for this task's outputs: counted as in flight
-  // until it finishes.
-  size_t bytes = 0;
-};
-
 void enqueue(const Stream& s, Task t);
-inline void enqueue(const Stream& s, std::function<void()> fn) {
-  enqueue(s, Task{std::move(fn), {}, false});
-}
-inline void enqueue_control(const Stream& s, std::function<void()> fn) {
+inline void enqueue(const Stream& s, TaskFn fn) { enqueue(s, Task{std::move(fn), {}, false}); }
+inline void enqueue_control(const Stream& s, TaskFn fn) {
   enqueue(s, Task{std::move(fn), {}, true});
 }
 

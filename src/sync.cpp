@@ -1,7 +1,9 @@
 #include "sync.h"
 
 #include <chrono>
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -26,11 +28,21 @@ template <typename Done>
 void Counter::block(Done done) const {
   if (done()) return;
   using clock = std::chrono::steady_clock;
-  auto deadline = clock::now() + std::chrono::nanoseconds(spin_ns());
+  auto start = clock::now();
+  auto yield_from = start + std::chrono::nanoseconds(std::min<int64_t>(spin_ns(), 3000));
+  auto deadline = start + std::chrono::nanoseconds(spin_ns());
   for (int i = 1;; ++i) {
     FASTSYNC_PAUSE();
     if (done()) return;
-    if ((i & 63) == 0 && clock::now() > deadline) break;
+    if ((i & 63) == 0) {
+      auto now = clock::now();
+      if (now > deadline) break;
+      // Past a few microseconds, spin by yielding: with more runnable
+      // threads than cores (2-core machines: the encoding thread and two
+      // stream workers), a pure spin would steal the core the thread we
+      // wait for needs.
+      if (now > yield_from) std::this_thread::yield();
+    }
   }
   // seq_cst on both sides (here and in wake) means either the advancer sees
   // our sleeper count or we see its new value: no lost wake-up.

@@ -17,7 +17,9 @@ namespace fastsync::sync {
 // FASTSYNC_SPIN_NS (default 50 µs).
 int64_t spin_ns();
 
-class Counter {
+// Own cache line: waiters spin reading it, and nothing else should bounce
+// with it.
+class alignas(64) Counter {
  public:
   uint32_t value() const { return value_.load(std::memory_order_acquire); }
   bool reached(uint32_t v) const { return value() >= v; }

@@ -48,7 +48,7 @@ struct StreamSync {
   Stream stream;
   Event event;
   std::optional<Fence> fence;
-  std::vector<std::shared_ptr<void>> retained_outputs;
+  scheduler::KeepList retained_outputs;
 };
 
 class Evaluation {
@@ -72,7 +72,7 @@ class Evaluation {
   std::vector<Event> finish() {
     std::vector<Event> events;
     for (auto& ss : streams_) {
-      if (!ss.retained_outputs.empty()) {
+      if (ss.retained_outputs.size() > 0) {
         scheduler::enqueue(ss.stream, scheduler::Task{[] {}, std::move(ss.retained_outputs), true});
       }
       ss.event.signal();

@@ -102,26 +102,38 @@ inline void binary_run(const T* a, int64_t sa, const T* b, int64_t sb, T* o, int
   }
 }
 
-template <typename T, typename Fn>
-void binary_kernel(const array& a, const array& b, array& out, Fn fn) {
-  const T* pa = a.data<T>();
-  const T* pb = b.data<T>();
-  T* po = out.data<T>();
-  cpu::for_each_strided<3>(out.shape(), {&a.strides(), &b.strides(), &out.strides()},
-                      [&](auto offs, int64_t n, auto st) {
-                        binary_run(pa + offs[0], st[0], pb + offs[1], st[1], po + offs[2], st[2],
-                                   n, fn);
-                      });
+// What a binary task needs: pointers and a strided plan, no allocation.
+struct BinaryArgs {
+  const void* a;
+  const void* b;
+  void* out;
+  Dtype dtype;
+  cpu::StridedPlan<3> plan;
+};
+
+BinaryArgs binary_args(const array& a, const array& b, const array& out) {
+  Strides sa = cpu::broadcast_strides(a, out.shape());
+  Strides sb = cpu::broadcast_strides(b, out.shape());
+  return {a.raw_ptr(), b.raw_ptr(), out.raw_ptr(), a.dtype(),
+          cpu::make_plan<3>(out.shape(), {&sa, &sb, &out.strides()})};
 }
 
-template <BinaryOp op>
-void run_binary(const array& a, const array& b, array& out) {
-  dispatch_dtype(a.dtype(), [&](auto tag) {
-    binary_kernel<decltype(tag)>(a, b, out, BinaryFn<op>{});
+template <typename T, typename Fn>
+void binary_kernel(const BinaryArgs& args, Fn fn) {
+  const T* pa = static_cast<const T*>(args.a);
+  const T* pb = static_cast<const T*>(args.b);
+  T* po = static_cast<T*>(args.out);
+  cpu::for_each_strided(args.plan, [&](auto offs, int64_t n, auto st) {
+    binary_run(pa + offs[0], st[0], pb + offs[1], st[1], po + offs[2], st[2], n, fn);
   });
 }
 
-using BinaryKernel = void (*)(const array&, const array&, array&);
+template <BinaryOp op>
+void run_binary(const BinaryArgs& args) {
+  dispatch_dtype(args.dtype, [&](auto tag) { binary_kernel<decltype(tag)>(args, BinaryFn<op>{}); });
+}
+
+using BinaryKernel = void (*)(const BinaryArgs&);
 
 BinaryKernel kernel_for(BinaryOp op) {
   switch (op) {
@@ -159,10 +171,7 @@ void Binary::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   enc.set_input_array(a);
   enc.set_input_array(b);
   enc.set_output_array(out);
-  enc.dispatch([k = kernel_for(op()), a = cpu::broadcast_view(a, out.shape()),
-                b = cpu::broadcast_view(b, out.shape()), out = out.unsafe_weak_copy()]() mutable {
-    k(a, b, out);
-  });
+  enc.dispatch([k = kernel_for(op()), args = binary_args(a, b, out)] { k(args); });
 }
 
 void DivMod::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -174,11 +183,9 @@ void DivMod::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   auto& enc = cpu::encoder_for(*this);
   enc.set_input_array(a);
   enc.set_input_array(b);
-  const Shape& shape = outputs[0].shape();
-  enc.dispatch([a = cpu::broadcast_view(a, shape), b = cpu::broadcast_view(b, shape),
-                q = outputs[0].unsafe_weak_copy(), r = outputs[1].unsafe_weak_copy()]() mutable {
-    run_binary<BinaryOp::floor_divide>(a, b, q);
-    run_binary<BinaryOp::remainder>(a, b, r);
+  enc.dispatch([q = binary_args(a, b, outputs[0]), r = binary_args(a, b, outputs[1])] {
+    run_binary<BinaryOp::floor_divide>(q);
+    run_binary<BinaryOp::remainder>(r);
   });
 }
 

@@ -21,7 +21,7 @@ void CommandEncoder::add_temporaries(std::vector<array> arrays) {
   for (auto& a : arrays) retain(a.data_shared_ptr());
 }
 
-void CommandEncoder::dispatch(std::function<void()> fn) {
+void CommandEncoder::dispatch(scheduler::TaskFn fn) {
   if (pending_) scheduler::enqueue(stream_, std::move(*pending_));
   pending_ = scheduler::Task{std::move(fn), {}, false};
 }
@@ -32,7 +32,6 @@ void CommandEncoder::commit(const std::vector<array>& inputs,
     for (auto& in : inputs) retain(in.data_shared_ptr());
     for (auto& out : outputs) set_output_array(out);
     auto& keep = pending_->keep;
-    keep.reserve(inputs_.size() + (outputs.size() > 1 ? outputs.size() : 0));
     for (auto& d : inputs_) {
       // A buffer donated to an output lives on in that output; holding it
       // here would stop the next op in a chain from reusing it.
@@ -44,7 +43,7 @@ void CommandEncoder::commit(const std::vector<array>& inputs,
     }
     for (auto& out : outputs) {
       bool donated = false;
-      for (auto& in : inputs) donated |= in.data_shared_ptr() == out.data_shared_ptr();
+      for (auto& in : inputs) donated |= in.raw_ptr() == out.raw_ptr();
       if (!donated) pending_->bytes += out.nbytes();
     }
     scheduler::enqueue(stream_, std::move(*pending_));

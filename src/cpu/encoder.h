@@ -9,7 +9,6 @@
 // done.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <vector>
 
@@ -27,7 +26,7 @@ class CommandEncoder {
   void add_temporary(array a);
   void add_temporaries(std::vector<array> arrays);
   // Queues `fn` to run on the stream's worker after all earlier work there.
-  void dispatch(std::function<void()> fn);
+  void dispatch(scheduler::TaskFn fn);
   // Ends the current op: sends its last dispatched compute with the retained
   // buffers, the op's `inputs` (except those donated to one of `outputs`)
   // and, for multi-output ops, the `outputs` themselves, which the user may

@@ -30,33 +30,41 @@ struct UnaryFn {
   }
 };
 
+// What a unary task needs; `flat` > 0 means one pass over that many
+// elements (input and output share a dense layout), else the plan is walked.
+struct UnaryArgs {
+  const void* in;
+  void* out;
+  Dtype dtype;
+  int64_t flat;
+  cpu::StridedPlan<2> plan;
+};
+
 template <typename T, typename Fn>
-void unary_kernel(const array& in, array& out, Fn fn) {
+void unary_kernel(const UnaryArgs& args, Fn fn) {
   using C = compute_t<T>;
-  const T* src = in.data<T>();
-  T* dst = out.data<T>();
-  if (in.flags().contiguous && out.strides() == in.strides()) {
-    for (int64_t i = 0, n = in.data_size(); i < n; ++i) dst[i] = T(fn(C(src[i])));
+  const T* src = static_cast<const T*>(args.in);
+  T* dst = static_cast<T*>(args.out);
+  if (args.flat > 0) {
+    for (int64_t i = 0, n = args.flat; i < n; ++i) dst[i] = T(fn(C(src[i])));
     return;
   }
-  cpu::for_each_strided<2>(out.shape(), {&in.strides(), &out.strides()},
-                      [&](auto offs, int64_t n, auto st) {
-                        const T* s = src + offs[0];
-                        T* d = dst + offs[1];
-                        for (int64_t i = 0; i < n; ++i) d[i * st[1]] = T(fn(C(s[i * st[0]])));
-                      });
+  cpu::for_each_strided(args.plan, [&](auto offs, int64_t n, auto st) {
+    const T* s = src + offs[0];
+    T* d = dst + offs[1];
+    for (int64_t i = 0; i < n; ++i) d[i * st[1]] = T(fn(C(s[i * st[0]])));
+  });
 }
 
 template <UnaryOp op>
-void run_unary(const array& in, array& out) {
-  dispatch_dtype(in.dtype(), [&](auto tag) {
+void run_unary(const UnaryArgs& args) {
+  dispatch_dtype(args.dtype, [&](auto tag) {
     using T = decltype(tag);
-    if constexpr (std::is_same_v<T, bool> && op != UnaryOp::abs && op != UnaryOp::square) {
-      throw std::invalid_argument("unsupported dtype bool");
-    } else if constexpr (!std::is_same_v<T, bool>) {
-      unary_kernel<T>(in, out, UnaryFn<op>{});
+    if constexpr (std::is_same_v<T, bool>) {
+      // The ops layer sends bool only to abs and square, both the identity.
+      unary_kernel<T>(args, [](bool x) { return x; });
     } else {
-      unary_kernel<T>(in, out, [](bool x) { return x; });
+      unary_kernel<T>(args, UnaryFn<op>{});
     }
   });
 }
@@ -80,7 +88,7 @@ void Unary::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outpu
   }
   enc.set_input_array(in);
   enc.set_output_array(out);
-  void (*kernel)(const array&, array&) = nullptr;
+  void (*kernel)(const UnaryArgs&) = nullptr;
   switch (op()) {
     case UnaryOp::negative: kernel = run_unary<UnaryOp::negative>; break;
     case UnaryOp::abs: kernel = run_unary<UnaryOp::abs>; break;
@@ -89,9 +97,13 @@ void Unary::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outpu
     case UnaryOp::sqrt: kernel = run_unary<UnaryOp::sqrt>; break;
     case UnaryOp::square: kernel = run_unary<UnaryOp::square>; break;
   }
-  enc.dispatch([kernel, in = in.unsafe_weak_copy(), out = out.unsafe_weak_copy()]() mutable {
-    kernel(in, out);
-  });
+  UnaryArgs args{in.raw_ptr(), out.raw_ptr(), in.dtype(), 0, {}};
+  if (in.flags().contiguous && out.strides() == in.strides()) {
+    args.flat = in.data_size();
+  } else {
+    args.plan = cpu::make_plan<2>(out.shape(), {&in.strides(), &out.strides()});
+  }
+  enc.dispatch([kernel, args = std::move(args)] { kernel(args); });
 }
 
 }  // namespace fastsync

@@ -1,0 +1,115 @@
+// The unit of work a stream worker runs: a callable plus the buffers it
+// keeps alive. Built on the encoding thread, run and destroyed on a worker.
+//
+// Both parts store small contents inline, so handing a task to a worker
+// allocates nothing: frees of memory one thread allocated on another would
+// contend on the C allocator's arena lock at every op.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace fastsync::scheduler {
+
+// A move-only void() callable with inline storage.
+class TaskFn {
+ public:
+  static constexpr size_t kInline = 448;
+
+  TaskFn() = default;
+  template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, TaskFn>>>
+  TaskFn(F&& f) {  // NOLINT: implicit from any callable
+    using Fn = std::decay_t<F>;
+    if constexpr (sizeof(Fn) <= kInline && alignof(Fn) <= alignof(std::max_align_t)) {
+      new (buf_) Fn(std::forward<F>(f));
+      ops_ = &inline_ops<Fn>;
+    } else {
+      *reinterpret_cast<Fn**>(buf_) = new Fn(std::forward<F>(f));
+      ops_ = &heap_ops<Fn>;
+    }
+  }
+  TaskFn(TaskFn&& o) noexcept { take(o); }
+  TaskFn& operator=(TaskFn&& o) noexcept {
+    if (this != &o) {
+      reset();
+      take(o);
+    }
+    return *this;
+  }
+  ~TaskFn() { reset(); }
+
+  explicit operator bool() const { return ops_ != nullptr; }
+  void operator()() { ops_->invoke(buf_); }
+  void reset() {
+    if (ops_) ops_->destroy(buf_);
+    ops_ = nullptr;
+  }
+
+ private:
+  struct Ops {
+    void (*invoke)(void*);
+    void (*move)(void* dst, void* src);
+    void (*destroy)(void*);
+  };
+  template <typename Fn>
+  static constexpr Ops inline_ops = {
+      [](void* p) { (*static_cast<Fn*>(p))(); },
+      [](void* d, void* s) {
+        new (d) Fn(std::move(*static_cast<Fn*>(s)));
+        static_cast<Fn*>(s)->~Fn();
+      },
+      [](void* p) { static_cast<Fn*>(p)->~Fn(); }};
+  template <typename Fn>
+  static constexpr Ops heap_ops = {
+      [](void* p) { (**static_cast<Fn**>(p))(); },
+      [](void* d, void* s) { *static_cast<Fn**>(d) = *static_cast<Fn**>(s); },
+      [](void* p) { delete *static_cast<Fn**>(p); }};
+
+  void take(TaskFn& o) {
+    if (o.ops_) o.ops_->move(buf_, o.buf_);
+    ops_ = std::exchange(o.ops_, nullptr);
+  }
+
+  alignas(std::max_align_t) unsigned char buf_[kInline];
+  const Ops* ops_ = nullptr;
+};
+
+// Owning references to buffers, the first few stored inline.
+class KeepList {
+ public:
+  void push_back(std::shared_ptr<void> p) {
+    if (n_ < inline_.size()) {
+      inline_[n_++] = std::move(p);
+    } else {
+      more_.push_back(std::move(p));
+    }
+  }
+  size_t size() const { return n_ + more_.size(); }
+  void clear() {
+    for (size_t i = 0; i < n_; ++i) inline_[i].reset();
+    n_ = 0;
+    more_.clear();
+  }
+
+ private:
+  std::array<std::shared_ptr<void>, 4> inline_;
+  size_t n_ = 0;
+  std::vector<std::shared_ptr<void>> more_;
+};
+
+struct Task {
+  TaskFn fn;
+  // Buffers kept alive until fn has run (retention).
+  KeepList keep;
+  bool control = false;
+  // Bytes newly allocated for this task's outputs: counted as in flight
+  // until it finishes.
+  size_t bytes = 0;
+};
+
+}  // namespace fastsync::scheduler

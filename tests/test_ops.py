@@ -222,6 +222,26 @@ def test_astype(src, dst):
     check(got, want, dst)
 
 
+def test_views_of_rows_and_columns():
+    a = np.arange(40, dtype=np.float32).reshape(10, 4)
+    x = mx.array(a)
+    # Row slices are row-contiguous views into a larger buffer.
+    for idx in [slice(1, 3), slice(8, None), slice(None, None, 3), 0, -1]:
+        check(mx.exp(x[idx] / 40), np.exp(a[idx] / 40), "float32")
+        check(-x[idx], -a[idx], "float32")
+        check(x[idx].reshape(-1), a[idx].reshape(-1), "float32")
+        check(mx.sum(x[idx]), a[idx].sum(), "float32")
+    check(mx.sqrt(x.T[1:3]), np.sqrt(a.T[1:3]), "float32")
+    # The last row of a large buffer: a flat loop sized by the parent would
+    # run megabytes past the end.
+    big = mx.arange(1 << 22).astype(mx.float32).reshape(1 << 20, 4)
+    tail = -big[-1:]
+    assert tail.tolist() == [[-(2.0**22 - 4 + k) for k in range(4)]]
+    mx.eval(tail)
+    assert mx.get_active_memory() < 2 * big.nbytes
+    check(x[:, 1:3].astype(mx.int32), a[:, 1:3].astype(np.int32), "int32")
+
+
 def test_reshape():
     a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     x = mx.array(a)

@@ -1,5 +1,7 @@
 // CPU eval of shape and layout primitives: views share the input buffer
 // (nothing dispatched), copies go through the strided copy kernel.
+#include <cstdlib>
+
 #include "cpu/copy.h"
 #include "cpu/strided.h"
 #include "cpu/utils.h"
@@ -18,9 +20,16 @@ void encode_copy(const Primitive& p, const array& in, array& out) {
   });
 }
 
+// Makes `out` a view of `in`'s buffer starting `offset` elements in. Its
+// data_size is the span its strides reach, so flat loops over a view (say a
+// few rows of a matrix) never run past it.
 void view(const array& in, array& out, Strides strides, int64_t offset = 0) {
-  Flags f = compute_flags(out.shape(), strides, in.data_size());
-  out.copy_shared_buffer(in, std::move(strides), f, in.data_size(), offset);
+  int64_t span = out.size() == 0 ? 0 : 1;
+  for (int i = 0; i < out.ndim(); ++i) {
+    if (out.shape()[i] > 1) span += (out.shape()[i] - 1) * std::abs(strides[i]);
+  }
+  Flags f = compute_flags(out.shape(), strides, span);
+  out.copy_shared_buffer(in, std::move(strides), f, span, offset);
 }
 }  // namespace
 

@@ -1,0 +1,282 @@
+"""Measuring: warm-ups, calibrated repeated samples, memory probes, a progress bar."""
+
+from __future__ import annotations
+
+import gc
+import math
+import resource
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+
+from .workloads import MIB, Workload, missing, prepare
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How long to measure. ``quick`` keeps a whole run with every library under a minute."""
+
+    warmup_s: float  # minimum time spent in warm-up calls (at least one call)
+    sample_s: float  # calls are batched so that one sample lasts at least this long
+    repeats: int  # samples per row
+    min_repeats: int  # samples kept even when a row is slow
+    budget_s: float  # rough cap on the sampling time of one (row, library)
+    memory_repeats: int  # runs of a memory workload (the max peak is reported)
+
+    @staticmethod
+    def for_run(quick: bool) -> Settings:
+        if quick:
+            return Settings(0.02, 0.01, 7, 3, 0.4, 1)
+        return Settings(0.2, 0.05, 21, 5, 6.0, 2)
+
+
+@dataclass
+class Result:
+    """One (row, library) cell."""
+
+    workload: str
+    unit: str
+    better: str
+    lib: str
+    status: str  # "ok", "n/a", "error", "skipped"
+    reason: str = ""
+    samples: list[float] = field(default_factory=list)  # in ``unit``
+    number: int = 0  # calls per sample
+    params: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and bool(self.samples)
+
+    def stats(self) -> dict:
+        if not self.ok:
+            return {}
+        s = sorted(self.samples)
+        if len(s) >= 2:
+            q1, _, q3 = statistics.quantiles(s, n=4, method="inclusive")
+        else:
+            q1 = q3 = s[0]
+        return {"median": statistics.median(s), "q1": q1, "q3": q3, "min": s[0], "max": s[-1],
+                "n": len(s)}
+
+    @property
+    def median(self) -> float | None:
+        return self.stats().get("median")
+
+
+class Progress:
+    """A one-line progress bar on stderr, redrawn in place with ``\\r``."""
+
+    def __init__(self, total: int, width: int = 28, stream=None):
+        self.total, self.width, self.done = max(total, 1), width, 0
+        self.stream = stream or sys.stderr
+        self.t0 = time.perf_counter()
+
+    def update(self, label: str, advance: int = 0) -> None:
+        self.done += advance
+        filled = int(self.width * min(self.done, self.total) / self.total)
+        bar = "#" * filled + "." * (self.width - filled)
+        elapsed = time.perf_counter() - self.t0
+        line = f"[{bar}] {self.done}/{self.total} {elapsed:5.1f}s {label}"
+        self.stream.write("\r" + line[:110].ljust(110))
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\r" + " " * 110 + "\r")
+        self.stream.flush()
+
+
+# -- timing ---------------------------------------------------------------------------------
+
+
+def _sample(step, number: int) -> float:
+    """Seconds per call, over ``number`` calls, with the garbage collector paused."""
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            step()
+        return (time.perf_counter() - t0) / number
+    finally:
+        if gc_was:
+            gc.enable()
+
+
+def warm_up(step, settings: Settings) -> tuple[float, int]:
+    """Call ``step`` at least once and for at least ``warmup_s``; return (s per call, number)
+    where ``number`` makes one sample last at least ``sample_s``."""
+    times: list[float] = []
+    t0 = time.perf_counter()
+    while True:
+        t = time.perf_counter()
+        step()
+        now = time.perf_counter()
+        times.append(now - t)
+        if now - t0 >= settings.warmup_s:
+            break
+    # The first call carries one-time costs: estimate from the later ones when there are any.
+    per_call = min(times[1:]) if len(times) > 1 else times[0]
+    number = max(1, math.ceil(settings.sample_s / max(per_call, 1e-9)))
+    return per_call, number
+
+
+def repeats_for(per_call: float, number: int, settings: Settings) -> int:
+    per_sample = per_call * number
+    fit = int(settings.budget_s / max(per_sample, 1e-9))
+    return max(settings.min_repeats, min(settings.repeats, fit))
+
+
+# -- memory ---------------------------------------------------------------------------------
+
+
+def _reset_rss_peak() -> bool:
+    """Reset the process's RSS high-water mark (Linux >= 4.0, ``clear_refs`` 5) so that
+    ``getrusage`` reports the peak of what follows rather than of the whole process."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _maxrss_mib() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 1024 if sys.platform != "darwin" else r / MIB  # KiB on Linux, bytes on macOS
+
+
+def measure_memory(lib, step) -> dict:
+    """Run ``step`` once; return peak allocator memory and the max-RSS delta, in MiB."""
+    gc.collect()
+    if lib.reset_peak is not None:
+        lib.reset_peak()
+    exact = _reset_rss_peak()
+    rss0 = _maxrss_mib()
+    t0 = time.perf_counter()
+    out = step()
+    seconds = time.perf_counter() - t0
+    rss = _maxrss_mib() - rss0
+    peak = lib.get_peak() / MIB if lib.get_peak is not None else None
+    del out
+    return {"peak_mib": peak, "rss_delta_mib": rss, "seconds": seconds,
+            "rss_method": "getrusage ru_maxrss delta after resetting the high-water mark"
+            if exact else "getrusage ru_maxrss delta (high-water mark not resettable: "
+            "a lower bound when an earlier peak was higher)"}
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+def _groups(workloads: list[Workload]) -> list[list[Workload]]:
+    groups: dict[str, list[Workload]] = {}
+    for w in workloads:
+        groups.setdefault(w.group or w.name, []).append(w)
+    return list(groups.values())
+
+
+def _na(w: Workload, lib_name: str, status: str, reason: str, params=None) -> list[Result]:
+    if w.kind == "memory":
+        return [Result(f"{w.name} {sfx}", "MiB", "lower", lib_name, status, reason,
+                       params=params or {}) for sfx in ("peak", "RSS delta")]
+    return [Result(w.name, w.unit, w.better, lib_name, status, reason, params=params or {})]
+
+
+def _run_memory(w: Workload, lib, quick: bool, settings: Settings) -> list[Result]:
+    params = w.resolved(quick)
+    step = prepare(lib, w, quick)
+    runs = [measure_memory(lib, step) for _ in range(settings.memory_repeats)]
+    gen_note = ("mx.random.uniform" if params.get("gen") == "uniform"
+                else "mx.full with a varying scalar")
+    extra = {"generator": gen_note, "seconds": [r["seconds"] for r in runs],
+             "rss_method": runs[0]["rss_method"]}
+    peak = Result(f"{w.name} peak", "MiB", "lower", lib.name, "ok", params=params,
+                  extra=dict(extra, source="get_peak_memory after reset_peak_memory"))
+    if runs[0]["peak_mib"] is None:
+        peak.status = "n/a"
+        peak.reason = f"not implemented: {lib.name} has no peak-memory counter on {lib.device}"
+    else:
+        peak.samples = [r["peak_mib"] for r in runs]
+        peak.number = 1
+    rss = Result(f"{w.name} RSS delta", "MiB", "lower", lib.name, "ok", params=params,
+                 extra=extra, samples=[r["rss_delta_mib"] for r in runs], number=1)
+    return [peak, rss]
+
+
+def run_group(group: list[Workload], lib, quick: bool, settings: Settings,
+              progress: Progress | None = None) -> list[Result]:
+    """Measure one group of rows on one library; the rows of a group are sampled round-robin
+    so that they see the same machine state."""
+    results: dict[str, list[Result]] = {}
+    timed: list[tuple[Workload, object, int, int, Result]] = []
+    for w in group:
+        params = w.resolved(quick)
+        reason = missing(lib, w)
+        if reason:
+            results[w.name] = _na(w, lib.name, "n/a", reason, params)
+            continue
+        if w.kind == "ratio":
+            continue
+        try:
+            if w.kind == "memory":
+                if progress:
+                    progress.update(f"{w.name} [{lib.name}]")
+                results[w.name] = _run_memory(w, lib, quick, settings)
+                continue
+            step = prepare(lib, w, quick)
+            if progress:
+                progress.update(f"{w.name} [{lib.name}] warm-up")
+            per_call, number = warm_up(step, settings)
+        except Exception as e:  # a failing library must not stop the run
+            results[w.name] = _na(w, lib.name, "error", f"{type(e).__name__}: {e}", params)
+            continue
+        res = Result(w.name, w.unit, w.better, lib.name, "ok", number=number, params=params)
+        results[w.name] = [res]
+        timed.append((w, step, number, repeats_for(per_call, number, settings), res))
+    raw: dict[str, list[float]] = {}
+    rounds = max((t[3] for t in timed), default=0)
+    for i in range(rounds):
+        for w, step, number, reps, res in timed:
+            if i >= reps or res.status != "ok":
+                continue
+            if progress:
+                progress.update(f"{w.name} [{lib.name}] {i + 1}/{reps}")
+            try:
+                sec = _sample(step, number)
+            except Exception as e:
+                res.status, res.reason = "error", f"{type(e).__name__}: {e}"
+                continue
+            raw.setdefault(w.name, []).append(sec)
+            res.samples.append(w.convert(sec, res.params))
+    for w in group:
+        if w.kind != "ratio" or w.name in results:
+            continue
+        num, den = (raw.get(n, []) for n in w.ratio_of)
+        res = Result(w.name, w.unit, w.better, lib.name, "ok", params=w.resolved(quick),
+                     extra={"computed_from": list(w.ratio_of), "pairing": "sample i / sample i"})
+        pairs = list(zip(num, den, strict=False))
+        if not pairs:
+            res.status, res.reason = "error", "its input rows produced no samples"
+        res.samples = [a / b for a, b in pairs]
+        results[w.name] = [res]
+    return [r for w in group for r in results.get(w.name, [])]
+
+
+def run(workloads: list[Workload], libs: list, quick: bool,
+        show_progress: bool = True) -> list[Result]:
+    settings = Settings.for_run(quick)
+    groups = _groups(workloads)
+    progress = Progress(len(groups) * len(libs)) if show_progress else None
+    results: list[Result] = []
+    try:
+        for group in groups:
+            for lib in libs:
+                results += run_group(group, lib, quick, settings, progress)
+                if progress:
+                    progress.update(f"{group[0].name} [{lib.name}] done", advance=1)
+    finally:
+        if progress:
+            progress.close()
+    return results

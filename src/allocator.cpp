@@ -25,7 +25,9 @@ size_t Allocator::bucket_size(size_t nbytes) {
 }
 
 Allocator::Allocator()
-    : memory_limit_(physical_memory() / 10 * 9), cache_limit_(memory_limit_) {}
+    : memory_limit_(physical_memory() / 10 * 9), cache_limit_(memory_limit_) {
+  limit_relaxed_ = memory_limit_;
+}
 
 Allocator::~Allocator() { clear_cache(); }
 
@@ -42,6 +44,7 @@ Buffer Allocator::malloc(size_t nbytes) {
       it->second.pop_back();
       cached_ -= b.size;
       active_ += b.size;
+      active_relaxed_.store(active_, std::memory_order_relaxed);
       peak_ = std::max(peak_, active_);
       return b;
     }
@@ -54,6 +57,7 @@ Buffer Allocator::malloc(size_t nbytes) {
   }
   std::lock_guard lk(mutex_);
   active_ += size;
+  active_relaxed_.store(active_, std::memory_order_relaxed);
   peak_ = std::max(peak_, active_);
   return Buffer{p, size};
 }
@@ -62,6 +66,7 @@ void Allocator::free(Buffer b) {
   if (!b.ptr) return;
   std::lock_guard lk(mutex_);
   active_ -= b.size;
+  active_relaxed_.store(active_, std::memory_order_relaxed);
   if (b.size > cache_limit_) {
     std::free(b.ptr);
     return;
@@ -82,10 +87,7 @@ void Allocator::trim_cache_locked(size_t target) {
   }
 }
 
-size_t Allocator::active_memory() const {
-  std::lock_guard lk(mutex_);
-  return active_;
-}
+size_t Allocator::active_memory() const { return active_relaxed_.load(std::memory_order_relaxed); }
 size_t Allocator::peak_memory() const {
   std::lock_guard lk(mutex_);
   return peak_;
@@ -98,13 +100,11 @@ void Allocator::reset_peak_memory() {
   std::lock_guard lk(mutex_);
   peak_ = active_;
 }
-size_t Allocator::memory_limit() const {
-  std::lock_guard lk(mutex_);
-  return memory_limit_;
-}
+size_t Allocator::memory_limit() const { return limit_relaxed_.load(std::memory_order_relaxed); }
 size_t Allocator::set_memory_limit(size_t limit) {
   std::lock_guard lk(mutex_);
   std::swap(limit, memory_limit_);
+  limit_relaxed_.store(memory_limit_, std::memory_order_relaxed);
   return limit;
 }
 size_t Allocator::set_cache_limit(size_t limit) {

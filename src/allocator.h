@@ -5,6 +5,7 @@
 // one mutex guards the cache and the counters. Statistics are in bytes.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <map>
 #include <mutex>
@@ -39,6 +40,10 @@ class Allocator {
   void trim_cache_locked(size_t target);
 
   mutable std::mutex mutex_;
+  // Mirrors of active_ and memory_limit_ for lock-free reads: the eval
+  // driver checks them after every op.
+  std::atomic<size_t> active_relaxed_{0};
+  std::atomic<size_t> limit_relaxed_{0};
   // Bucket size -> free buffers. Entries are kept when emptied, so steady
   // reuse of a size allocates nothing here.
   std::map<size_t, std::vector<void*>> cache_;

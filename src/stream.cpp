@@ -1,5 +1,6 @@
 #include "stream.h"
 
+#include <atomic>
 #include <mutex>
 #include <stdexcept>
 #include <vector>
@@ -21,13 +22,17 @@ std::string Stream::str() const {
 bool gpu_available() { return gpu::is_available(); }
 
 namespace {
-// Guarded by registry_mutex: every stream ever created and the per-device
-// default streams.
+// Guarded by registry_mutex: every stream ever created. The defaults are
+// atomics so ops, which ask for them on every call, take no lock: the index
+// of each device type's default stream (-1 until first use) and the default
+// device type.
 std::mutex registry_mutex;
 std::vector<Stream> all_streams;
-std::vector<Stream> defaults;  // one per device type, created lazily
-Device default_dev = cpu_device;
+std::atomic<int> default_index[2] = {-1, -1};
+std::atomic<Device::Type> default_dev{Device::Type::cpu};
 thread_local std::optional<Stream> tls_stream;
+
+int slot(Device d) { return d.type == Device::Type::cpu ? 0 : 1; }
 
 Stream make_stream_locked(Device d) {
   if (d.type == Device::Type::gpu && !gpu::is_available()) {
@@ -41,19 +46,17 @@ Stream make_stream_locked(Device d) {
 }
 
 Stream default_stream_locked(Device d) {
-  for (auto& s : defaults) {
-    if (s.device == d) return s;
-  }
+  int i = default_index[slot(d)].load();
+  if (i >= 0) return Stream(i, d);
   Stream s = make_stream_locked(d);
-  defaults.push_back(s);
+  default_index[slot(d)].store(s.index);
   return s;
 }
 }  // namespace
 
 Device default_device() {
   if (tls_stream) return tls_stream->device;
-  std::lock_guard lk(registry_mutex);
-  return default_dev;
+  return Device(default_dev.load(std::memory_order_relaxed));
 }
 
 void set_default_device(Device d) {
@@ -62,26 +65,18 @@ void set_default_device(Device d) {
         "[set_default_device] no GPU is available: this build of fastsync has "
         "no GPU backend or no CUDA device was found");
   }
-  std::lock_guard lk(registry_mutex);
-  default_dev = d;
+  default_dev.store(d.type);
 }
 
 Stream default_stream(Device d) {
   if (tls_stream && tls_stream->device == d) return *tls_stream;
+  int i = default_index[slot(d)].load(std::memory_order_acquire);
+  if (i >= 0) return Stream(i, d);
   std::lock_guard lk(registry_mutex);
   return default_stream_locked(d);
 }
 
-void set_default_stream(Stream s) {
-  std::lock_guard lk(registry_mutex);
-  for (auto& d : defaults) {
-    if (d.device == s.device) {
-      d = s;
-      return;
-    }
-  }
-  defaults.push_back(s);
-}
+void set_default_stream(Stream s) { default_index[slot(s.device)].store(s.index); }
 
 Stream new_stream(Device d) {
   std::lock_guard lk(registry_mutex);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -59,8 +60,15 @@ def main(argv=None) -> int:
             skipped.append(str(e))
             print(f"note: {e}", file=sys.stderr)
     if not libs:
-        print("no library to run", file=sys.stderr)
-        return 1
+        # Asking for a GPU where none exists is not an error: say so and measure nothing.
+        print(f"no library can run on the {args.device.upper()} here; nothing measured",
+              file=sys.stderr)
+        return 0 if args.device == "gpu" else 1
+    args.loadavg = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    if args.loadavg is not None and args.loadavg > 0.5 * (os.cpu_count() or 1):
+        print(f"note: load average {args.loadavg:.2f} on {os.cpu_count()} CPUs: other "
+              "processes compete for the cores, so timings (multi-threaded peers most of "
+              "all) will be noisy", file=sys.stderr)
     print("libraries: " + ", ".join(f"{lib.name} {lib.version}" for lib in libs)
           + f"  (device {args.device}, {'quick' if args.quick else 'full'} run)")
     t0 = time.perf_counter()

@@ -48,7 +48,7 @@ def _cell(r: Result | None, style: str) -> str:
     if r is None:
         return "-"
     if not r.ok:
-        return {"n/a": "n/a", "error": "error", "skipped": "skipped"}.get(r.status, r.status)
+        return {"n/a": "n/a", "error": "error", "not-peer": "-"}.get(r.status, r.status)
     st = r.stats()
     if style == "md":
         if st["n"] < 2:
@@ -96,7 +96,7 @@ def reasons(results: list[Result]) -> list[str]:
     """One line per distinct (library, reason) for cells that are not numbers."""
     seen: dict[tuple[str, str], list[str]] = {}
     for r in results:
-        if not r.ok and r.reason:
+        if not r.ok and r.reason and r.status != "not-peer":
             seen.setdefault((r.lib, r.reason), []).append(r.workload)
     return [f"{lib}: {reason} ({len(rows)} row{'s' if len(rows) > 1 else ''})"
             for (lib, reason), rows in seen.items()]
@@ -105,7 +105,8 @@ def reasons(results: list[Result]) -> list[str]:
 LEGEND = ("Values are medians; ± is half the interquartile range relative to the median "
           "(Markdown: the IQR itself). ↓ lower is better (time, memory), ↑ higher is better "
           "(throughput). Ratio = fastsync / peer: for ↓ rows < 1 means fastsync is better, "
-          "for ↑ rows > 1 means fastsync is better.")
+          "for ↑ rows > 1 means fastsync is better. n/a: not measurable (reason below and in "
+          "the JSON); -: the library is not a peer for that row.")
 
 
 def meta(args, libs_loaded: list, skipped: list[str]) -> dict:
@@ -115,6 +116,7 @@ def meta(args, libs_loaded: list, skipped: list[str]) -> dict:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "load_average_at_start": getattr(args, "loadavg", None),
         "device": args.device,
         "quick": args.quick,
         "only": args.only or [],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import math
 import resource
@@ -22,13 +23,14 @@ class Settings:
     repeats: int  # samples per row
     min_repeats: int  # samples kept even when a row is slow
     budget_s: float  # rough cap on the sampling time of one (row, library)
-    memory_repeats: int  # runs of a memory workload (the max peak is reported)
+    memory_repeats: int  # runs of a memory workload
+    single_s: float  # a row whose one call takes longer is measured by that one call alone
 
     @staticmethod
     def for_run(quick: bool) -> Settings:
         if quick:
-            return Settings(0.02, 0.01, 7, 3, 0.4, 1)
-        return Settings(0.2, 0.05, 21, 5, 6.0, 2)
+            return Settings(0.02, 0.01, 7, 3, 0.4, 1, 1.0)
+        return Settings(0.2, 0.05, 21, 5, 6.0, 1, math.inf)
 
 
 @dataclass
@@ -105,9 +107,9 @@ def _sample(step, number: int) -> float:
             gc.enable()
 
 
-def warm_up(step, settings: Settings) -> tuple[float, int]:
-    """Call ``step`` at least once and for at least ``warmup_s``; return (s per call, number)
-    where ``number`` makes one sample last at least ``sample_s``."""
+def warm_up(step, settings: Settings) -> tuple[float, int, list[float]]:
+    """Call ``step`` at least once and for at least ``warmup_s``; return (s per call, number,
+    call times) where ``number`` makes one sample last at least ``sample_s``."""
     times: list[float] = []
     t0 = time.perf_counter()
     while True:
@@ -115,12 +117,12 @@ def warm_up(step, settings: Settings) -> tuple[float, int]:
         step()
         now = time.perf_counter()
         times.append(now - t)
-        if now - t0 >= settings.warmup_s:
+        if now - t0 >= settings.warmup_s or now - t0 > settings.single_s:
             break
     # The first call carries one-time costs: estimate from the later ones when there are any.
     per_call = min(times[1:]) if len(times) > 1 else times[0]
     number = max(1, math.ceil(settings.sample_s / max(per_call, 1e-9)))
-    return per_call, number
+    return per_call, number, times
 
 
 def repeats_for(per_call: float, number: int, settings: Settings) -> int:
@@ -148,9 +150,24 @@ def _maxrss_mib() -> float:
     return r / 1024 if sys.platform != "darwin" else r / MIB  # KiB on Linux, bytes on macOS
 
 
+def release_caches(lib) -> None:
+    """Free what earlier work left cached, so the RSS baseline is live memory only: the
+    library's buffer cache (``clear_cache``) and glibc's free heap (``malloc_trim``)."""
+    gc.collect()
+    for holder in (lib.ns, getattr(lib.ns, "metal", None)):
+        if holder is not None and hasattr(holder, "clear_cache"):
+            holder.clear_cache()
+            break
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None).malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+
 def measure_memory(lib, step) -> dict:
     """Run ``step`` once; return peak allocator memory and the max-RSS delta, in MiB."""
-    gc.collect()
+    release_caches(lib)
     if lib.reset_peak is not None:
         lib.reset_peak()
     exact = _reset_rss_peak()
@@ -210,12 +227,14 @@ def run_group(group: list[Workload], lib, quick: bool, settings: Settings,
     """Measure one group of rows on one library; the rows of a group are sampled round-robin
     so that they see the same machine state."""
     results: dict[str, list[Result]] = {}
+    raw: dict[str, list[float]] = {}
     timed: list[tuple[Workload, object, int, int, Result]] = []
     for w in group:
         params = w.resolved(quick)
         reason = missing(lib, w)
         if reason:
-            results[w.name] = _na(w, lib.name, "n/a", reason, params)
+            status = "n/a" if reason.startswith("not implemented") else "not-peer"
+            results[w.name] = _na(w, lib.name, status, reason, params)
             continue
         if w.kind == "ratio":
             continue
@@ -228,14 +247,19 @@ def run_group(group: list[Workload], lib, quick: bool, settings: Settings,
             step = prepare(lib, w, quick)
             if progress:
                 progress.update(f"{w.name} [{lib.name}] warm-up")
-            per_call, number = warm_up(step, settings)
+            per_call, number, calls = warm_up(step, settings)
         except Exception as e:  # a failing library must not stop the run
             results[w.name] = _na(w, lib.name, "error", f"{type(e).__name__}: {e}", params)
             continue
         res = Result(w.name, w.unit, w.better, lib.name, "ok", number=number, params=params)
         results[w.name] = [res]
+        if len(calls) == 1 and calls[0] > settings.single_s:
+            # --quick: one call takes seconds; that (first) call is the only sample.
+            res.samples = [w.convert(calls[0], params)]
+            res.extra["note"] = "quick run: a single call, the first one (one-time costs in)"
+            raw[w.name] = [calls[0]]
+            continue
         timed.append((w, step, number, repeats_for(per_call, number, settings), res))
-    raw: dict[str, list[float]] = {}
     rounds = max((t[3] for t in timed), default=0)
     for i in range(rounds):
         for w, step, number, reps, res in timed:

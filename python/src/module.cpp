@@ -1,6 +1,7 @@
 // The fastsync._core extension module.
 #include "convert.h"
 #include "errors.h"
+#include "registry.h"
 
 namespace fastsync::py {
 void init_runtime(nb::module_& m);
@@ -22,4 +23,5 @@ NB_MODULE(_core, m) {
   py::init_runtime(m);
   py::init_array(m);
   py::init_ops(m);
+  for (auto f : py::registered_inits()) f(m);
 }

@@ -22,6 +22,12 @@ array rbin(const array& a, nb::handle other, BinaryFn f) {
   return f(to_operand(other, a.dtype()), a, {});
 }
 
+std::optional<std::vector<int>> axes_of(nb::handle axis) {
+  if (axis.is_none()) return std::nullopt;
+  if (nb::isinstance<nb::int_>(axis)) return std::vector<int>{nb::cast<int>(axis)};
+  return nb::cast<std::vector<int>>(axis);
+}
+
 std::string repr(array& a) {
   nb::object np_arr = to_numpy(a, nb::none());
   std::string body = nb::cast<std::string>(nb::repr(np_arr));
@@ -166,10 +172,39 @@ void init_array(nb::module_& m) {
            }, nb::arg("axes"), nb::kw_only(), nb::arg("stream") = nb::none())
       .def_prop_ro("T", [](const array& a) { return transpose(a); })
       .def("sum", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
-             std::optional<std::vector<int>> axes;
-             if (nb::isinstance<nb::int_>(axis)) axes = std::vector<int>{nb::cast<int>(axis)};
-             else if (!axis.is_none()) axes = nb::cast<std::vector<int>>(axis);
-             return sum(a, axes, keepdims, to_stream_or_device(s));
+             return sum(a, axes_of(axis), keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("prod", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
+             return prod(a, axes_of(axis), keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("max", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
+             return max(a, axes_of(axis), keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("min", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
+             return min(a, axes_of(axis), keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("mean", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
+             return mean(a, axes_of(axis), keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("all", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
+             return all(a, axes_of(axis), keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("any", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
+             return any(a, axes_of(axis), keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("argmax", [](const array& a, std::optional<int> axis, bool keepdims, nb::handle s) {
+             return argmax(a, axis, keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("argmin", [](const array& a, std::optional<int> axis, bool keepdims, nb::handle s) {
+             return argmin(a, axis, keepdims, to_stream_or_device(s));
            }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
            nb::arg("stream") = nb::none())
       .def("__getitem__", [](const array& a, nb::handle idx) { return getitem(a, idx); })
@@ -198,6 +233,28 @@ void init_array(nb::module_& m) {
              auto r = divmod(to_operand(o, a.dtype()), a);
              return nb::make_tuple(r[0], r[1]);
            })
+      .def("__pow__", [](const array& a, nb::handle o) { return bin(a, o, power); })
+      .def("__rpow__", [](const array& a, nb::handle o) { return rbin(a, o, power); })
+      .def("__eq__", [](const array& a, nb::handle o) { return bin(a, o, equal); })
+      .def("__ne__", [](const array& a, nb::handle o) { return bin(a, o, not_equal); })
+      .def("__lt__", [](const array& a, nb::handle o) { return bin(a, o, less); })
+      .def("__le__", [](const array& a, nb::handle o) { return bin(a, o, less_equal); })
+      .def("__gt__", [](const array& a, nb::handle o) { return bin(a, o, greater); })
+      .def("__ge__", [](const array& a, nb::handle o) { return bin(a, o, greater_equal); })
+      .def("__and__", [](const array& a, nb::handle o) { return bin(a, o, bitwise_and); })
+      .def("__rand__", [](const array& a, nb::handle o) { return rbin(a, o, bitwise_and); })
+      .def("__or__", [](const array& a, nb::handle o) { return bin(a, o, bitwise_or); })
+      .def("__ror__", [](const array& a, nb::handle o) { return rbin(a, o, bitwise_or); })
+      .def("__xor__", [](const array& a, nb::handle o) { return bin(a, o, bitwise_xor); })
+      .def("__rxor__", [](const array& a, nb::handle o) { return rbin(a, o, bitwise_xor); })
+      .def("__lshift__", [](const array& a, nb::handle o) { return bin(a, o, left_shift); })
+      .def("__rlshift__", [](const array& a, nb::handle o) { return rbin(a, o, left_shift); })
+      .def("__rshift__", [](const array& a, nb::handle o) { return bin(a, o, right_shift); })
+      .def("__rrshift__", [](const array& a, nb::handle o) { return rbin(a, o, right_shift); })
+      .def("__invert__", [](const array& a) {
+        return a.dtype() == bool_ ? logical_not(a) : bitwise_invert(a);
+      })
+      .def("__hash__", [](const array& a) { return reinterpret_cast<intptr_t>(a.id()); })
       .def("__iadd__", [](const array& a, nb::handle o) { return bin(a, o, add); })
       .def("__isub__", [](const array& a, nb::handle o) { return bin(a, o, subtract); })
       .def("__imul__", [](const array& a, nb::handle o) { return bin(a, o, multiply); })

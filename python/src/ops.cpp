@@ -45,6 +45,33 @@ std::optional<std::vector<int>> to_axes(nb::handle axis) {
   return nb::cast<std::vector<int>>(axis);
 }
 
+using ReduceFn = array (*)(const array&, const Axes&, bool, StreamOrDevice);
+using ArgReduceFn = array (*)(const array&, std::optional<int>, bool, StreamOrDevice);
+using ScanFn = array (*)(const array&, std::optional<int>, bool, bool, StreamOrDevice);
+
+void def_reduce(nb::module_& m, const char* name, ReduceFn f, const char* doc) {
+  m.def(name, [f](nb::handle a, nb::handle axis, bool keepdims, nb::handle s) {
+    return f(array_from_object(a, std::nullopt), to_axes(axis), keepdims, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+        nb::arg("stream") = nb::none(), doc);
+}
+
+void def_arg_reduce(nb::module_& m, const char* name, ArgReduceFn f, const char* doc) {
+  m.def(name, [f](nb::handle a, std::optional<int> axis, bool keepdims, nb::handle s) {
+    return f(array_from_object(a, std::nullopt), axis, keepdims, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+        nb::arg("stream") = nb::none(), doc);
+}
+
+void def_scan(nb::module_& m, const char* name, ScanFn f, const char* doc) {
+  m.def(name, [f](nb::handle a, std::optional<int> axis, bool reverse, bool inclusive,
+                  nb::handle s) {
+    return f(array_from_object(a, std::nullopt), axis, reverse, inclusive,
+             to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::kw_only(), nb::arg("reverse") = false,
+        nb::arg("inclusive") = true, nb::arg("stream") = nb::none(), doc);
+}
+
 Shape to_shape(nb::handle shape) {
   if (nb::isinstance<nb::int_>(shape)) return {nb::cast<int64_t>(shape)};
   return nb::cast<Shape>(shape);
@@ -60,18 +87,67 @@ std::optional<Dtype> to_dtype(nb::handle d) {
 void init_ops(nb::module_& m) {
   def_unary(m, "negative", negative, "Elementwise negation.");
   def_unary(m, "abs", abs, "Elementwise absolute value.");
+  def_unary(m, "sign", sign, "Elementwise sign (-1, 0 or 1; NaN stays NaN).");
   def_unary(m, "exp", exp, "Elementwise exponential (integers compute in float32).");
+  def_unary(m, "expm1", expm1, "exp(x) - 1, accurate near 0.");
   def_unary(m, "log", log, "Elementwise natural logarithm (integers compute in float32).");
+  def_unary(m, "log1p", log1p, "log(1 + x), accurate near 0.");
+  def_unary(m, "log2", log2, "Elementwise base-2 logarithm.");
   def_unary(m, "sqrt", sqrt, "Elementwise square root (integers compute in float32).");
+  def_unary(m, "rsqrt", rsqrt, "Elementwise 1 / sqrt(x).");
   def_unary(m, "square", square, "Elementwise square.");
+  def_unary(m, "sin", sin, "Elementwise sine.");
+  def_unary(m, "cos", cos, "Elementwise cosine.");
+  def_unary(m, "tanh", tanh, "Elementwise hyperbolic tangent.");
+  def_unary(m, "sigmoid", sigmoid, "Elementwise logistic sigmoid 1 / (1 + exp(-x)).");
+  def_unary(m, "erf", erf, "Elementwise error function.");
+  def_unary(m, "floor", floor, "Elementwise floor (integers unchanged).");
+  def_unary(m, "ceil", ceil, "Elementwise ceiling (integers unchanged).");
+  def_unary(m, "logical_not", logical_not, "Elementwise logical not (output bool).");
+  def_unary(m, "bitwise_invert", bitwise_invert, "Elementwise bitwise not of integers.");
+  m.def("round", [](nb::handle a, int decimals, nb::handle s) {
+    return round(array_from_object(a, std::nullopt), decimals, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("decimals") = 0, nb::kw_only(), nb::arg("stream") = nb::none(),
+        "Round half to even to `decimals` places (integers unchanged).");
+
   def_binary(m, "add", add, "Elementwise sum with broadcasting.");
   def_binary(m, "subtract", subtract, "Elementwise difference with broadcasting.");
   def_binary(m, "multiply", multiply, "Elementwise product with broadcasting.");
   def_binary(m, "divide", divide, "Elementwise true division (integers give float32).");
-  def_binary(m, "maximum", maximum, "Elementwise maximum; NaN propagates.");
-  def_binary(m, "minimum", minimum, "Elementwise minimum; NaN propagates.");
   def_binary(m, "floor_divide", floor_divide, "Elementwise floor division.");
   def_binary(m, "remainder", remainder, "Elementwise remainder with the sign of the divisor.");
+  def_binary(m, "power", power, "Elementwise power.");
+  def_binary(m, "maximum", maximum, "Elementwise maximum; NaN propagates.");
+  def_binary(m, "minimum", minimum, "Elementwise minimum; NaN propagates.");
+  def_binary(m, "arctan2", arctan2, "Elementwise arc tangent of a / b, by quadrant.");
+  def_binary(m, "logical_and", logical_and, "Elementwise logical and (output bool).");
+  def_binary(m, "logical_or", logical_or, "Elementwise logical or (output bool).");
+  def_binary(m, "bitwise_and", bitwise_and, "Elementwise bitwise and (integers, bool).");
+  def_binary(m, "bitwise_or", bitwise_or, "Elementwise bitwise or (integers, bool).");
+  def_binary(m, "bitwise_xor", bitwise_xor, "Elementwise bitwise xor (integers, bool).");
+  def_binary(m, "left_shift", left_shift, "Elementwise left shift of integers.");
+  def_binary(m, "right_shift", right_shift, "Elementwise right shift of integers.");
+  def_binary(m, "equal", equal, "Elementwise a == b (output bool).");
+  def_binary(m, "not_equal", not_equal, "Elementwise a != b (output bool).");
+  def_binary(m, "less", less, "Elementwise a < b (output bool).");
+  def_binary(m, "less_equal", less_equal, "Elementwise a <= b (output bool).");
+  def_binary(m, "greater", greater, "Elementwise a > b (output bool).");
+  def_binary(m, "greater_equal", greater_equal, "Elementwise a >= b (output bool).");
+
+  m.def("where", [](nb::handle c, nb::handle x, nb::handle y, nb::handle s) {
+    auto [a, b] = operands(x, y);
+    return where(array_from_object(c, std::nullopt), a, b, to_stream_or_device(s));
+  }, nb::arg("condition"), nb::arg("x"), nb::arg("y"), nb::kw_only(),
+        nb::arg("stream") = nb::none(), "Elements of x where condition holds, else of y.");
+  m.def("clip", [](nb::handle a, nb::handle lo, nb::handle hi, nb::handle s) {
+    array x = array_from_object(a, std::nullopt);
+    auto bound = [&](nb::handle h) -> std::optional<array> {
+      if (h.is_none()) return std::nullopt;
+      return to_operand(h, x.dtype());
+    };
+    return clip(x, bound(lo), bound(hi), to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("a_min").none(), nb::arg("a_max").none(), nb::kw_only(),
+        nb::arg("stream") = nb::none(), "Limit values to [a_min, a_max] (either may be None).");
 
   m.def("divmod", [](nb::handle a, nb::handle b, nb::handle s) {
     auto [x, y] = operands(a, b);
@@ -80,12 +156,36 @@ void init_ops(nb::module_& m) {
   }, nb::arg("a"), nb::arg("b"), nb::kw_only(), nb::arg("stream") = nb::none(),
         "Floor quotient and remainder, two outputs of one primitive.");
 
-  m.def("sum", [](nb::handle a, nb::handle axis, bool keepdims, nb::handle s) {
-    return sum(array_from_object(a, std::nullopt), to_axes(axis), keepdims,
+  def_reduce(m, "sum", sum, "Sum over the given axes (all when None); integers sum in int64.");
+  def_reduce(m, "prod", prod, "Product over the given axes; integers multiply in int64.");
+  def_reduce(m, "max", max, "Maximum over the given axes; NaN propagates.");
+  def_reduce(m, "min", min, "Minimum over the given axes; NaN propagates.");
+  def_reduce(m, "all", all, "True where every element over the axes is nonzero.");
+  def_reduce(m, "any", any, "True where some element over the axes is nonzero.");
+  def_reduce(m, "mean", mean, "Mean over the given axes (integers in float32).");
+  def_reduce(m, "logsumexp", logsumexp, "log(sum(exp(a))) over the axes, computed stably.");
+  m.def("var", [](nb::handle a, nb::handle axis, bool keepdims, int ddof, nb::handle s) {
+    return var(array_from_object(a, std::nullopt), to_axes(axis), keepdims, ddof,
                to_stream_or_device(s));
-  }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
-        nb::arg("stream") = nb::none(),
-        "Sum over the given axes (all when None). Integers and bools sum in int64/uint64.");
+  }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::arg("keepdims") = false,
+        nb::arg("ddof") = 0, nb::kw_only(), nb::arg("stream") = nb::none(), "Variance.");
+  m.def("std", [](nb::handle a, nb::handle axis, bool keepdims, int ddof, nb::handle s) {
+    return std(array_from_object(a, std::nullopt), to_axes(axis), keepdims, ddof,
+               to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::arg("keepdims") = false,
+        nb::arg("ddof") = 0, nb::kw_only(), nb::arg("stream") = nb::none(),
+        "Standard deviation.");
+  m.def("softmax", [](nb::handle a, nb::handle axis, nb::handle s) {
+    auto axes = axis.is_none() ? std::optional<std::vector<int>>{} : to_axes(axis);
+    return softmax(array_from_object(a, std::nullopt), axes, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none(),
+        "exp(a) / sum(exp(a)) over the axes (all when None), computed stably.");
+  def_arg_reduce(m, "argmax", argmax, "Index of the maximum along an axis (flattened if None).");
+  def_arg_reduce(m, "argmin", argmin, "Index of the minimum along an axis (flattened if None).");
+  def_scan(m, "cumsum", cumsum, "Running sum along an axis (flattened if None).");
+  def_scan(m, "cumprod", cumprod, "Running product along an axis (flattened if None).");
+  def_scan(m, "cummax", cummax, "Running maximum along an axis (flattened if None).");
+  def_scan(m, "cummin", cummin, "Running minimum along an axis (flattened if None).");
 
   m.def("astype", [](nb::handle a, Dtype d, nb::handle s) {
     return astype(array_from_object(a, std::nullopt), d, to_stream_or_device(s));

@@ -5,6 +5,7 @@
 
 #include "cpu/copy.h"
 #include "cpu/strided.h"
+#include "cpu/reducer.h"
 #include "cpu/utils.h"
 #include "primitives/reduce.h"
 
@@ -12,26 +13,7 @@ namespace fastsync {
 
 namespace {
 
-template <ReduceOp op, typename A>
-struct Reducer {
-  static A init() {
-    if constexpr (op == ReduceOp::sum) return A(0);
-    else if constexpr (op == ReduceOp::prod) return A(1);
-    else if constexpr (op == ReduceOp::max) {
-      if constexpr (std::is_floating_point_v<A>) return -std::numeric_limits<A>::infinity();
-      else return std::numeric_limits<A>::lowest();
-    } else {
-      if constexpr (std::is_floating_point_v<A>) return std::numeric_limits<A>::infinity();
-      else return std::numeric_limits<A>::max();
-    }
-  }
-  static A apply(A acc, A v) {
-    if constexpr (op == ReduceOp::sum) return acc + v;
-    else if constexpr (op == ReduceOp::prod) return acc * v;
-    else if constexpr (op == ReduceOp::max) return (v > acc || v != v) ? v : acc;
-    else return (v < acc || v != v) ? v : acc;
-  }
-};
+using cpu::Reducer;
 
 // Accumulator type: sums of small ints/bools are carried in the (wider)
 // output type; half floats accumulate in float.

@@ -9,6 +9,25 @@ namespace fastsync {
 
 namespace {
 
+template <typename C>
+constexpr bool is_float_v = std::is_floating_point_v<C>;
+
+template <UnaryOp op, typename C>
+constexpr bool supported() {
+  switch (op) {
+    case UnaryOp::negative:
+    case UnaryOp::abs:
+    case UnaryOp::sign:
+    case UnaryOp::square:
+    case UnaryOp::floor:
+    case UnaryOp::ceil:
+    case UnaryOp::round: return !std::is_same_v<C, bool>;
+    case UnaryOp::logical_not: return std::is_same_v<C, bool>;
+    case UnaryOp::bitwise_invert: return std::is_integral_v<C>;
+    default: return is_float_v<C>;  // transcendental: the ops layer sends floats
+  }
+}
+
 template <UnaryOp op>
 struct UnaryFn {
   template <typename C>
@@ -18,14 +37,52 @@ struct UnaryFn {
     } else if constexpr (op == UnaryOp::abs) {
       if constexpr (std::is_unsigned_v<C>) return x;
       else return x < C(0) ? C(-x) : x;
+    } else if constexpr (op == UnaryOp::sign) {
+      if constexpr (is_float_v<C>) {
+        if (x != x) return x;
+      }
+      if constexpr (std::is_unsigned_v<C>) return C(x > 0);
+      else return C((x > C(0)) - (x < C(0)));
+    } else if constexpr (op == UnaryOp::square) {
+      return x * x;
+    } else if constexpr (op == UnaryOp::floor) {
+      if constexpr (is_float_v<C>) return std::floor(x);
+      else return x;
+    } else if constexpr (op == UnaryOp::ceil) {
+      if constexpr (is_float_v<C>) return std::ceil(x);
+      else return x;
+    } else if constexpr (op == UnaryOp::round) {
+      if constexpr (is_float_v<C>) return std::nearbyint(x);  // half to even, as NumPy
+      else return x;
+    } else if constexpr (op == UnaryOp::logical_not) {
+      return !x;
+    } else if constexpr (op == UnaryOp::bitwise_invert) {
+      if constexpr (std::is_same_v<C, bool>) return !x;
+      else return C(~x);
     } else if constexpr (op == UnaryOp::exp) {
       return std::exp(x);
+    } else if constexpr (op == UnaryOp::expm1) {
+      return std::expm1(x);
     } else if constexpr (op == UnaryOp::log) {
       return std::log(x);
+    } else if constexpr (op == UnaryOp::log1p) {
+      return std::log1p(x);
+    } else if constexpr (op == UnaryOp::log2) {
+      return std::log2(x);
     } else if constexpr (op == UnaryOp::sqrt) {
       return std::sqrt(x);
+    } else if constexpr (op == UnaryOp::rsqrt) {
+      return C(1) / std::sqrt(x);
+    } else if constexpr (op == UnaryOp::sin) {
+      return std::sin(x);
+    } else if constexpr (op == UnaryOp::cos) {
+      return std::cos(x);
+    } else if constexpr (op == UnaryOp::tanh) {
+      return std::tanh(x);
+    } else if constexpr (op == UnaryOp::sigmoid) {
+      return C(1) / (C(1) + std::exp(-x));
     } else {
-      return x * x;
+      return std::erf(x);
     }
   }
 };
@@ -60,11 +117,10 @@ template <UnaryOp op>
 void run_unary(const UnaryArgs& args) {
   dispatch_dtype(args.dtype, [&](auto tag) {
     using T = decltype(tag);
-    if constexpr (std::is_same_v<T, bool>) {
-      // The ops layer sends bool only to abs and square, both the identity.
-      unary_kernel<T>(args, [](bool x) { return x; });
-    } else {
+    if constexpr (supported<op, compute_t<T>>()) {
       unary_kernel<T>(args, UnaryFn<op>{});
+    } else {
+      throw std::logic_error("[unary] dtype not supported by this op");
     }
   });
 }
@@ -90,12 +146,10 @@ void Unary::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outpu
   enc.set_output_array(out);
   void (*kernel)(const UnaryArgs&) = nullptr;
   switch (op()) {
-    case UnaryOp::negative: kernel = run_unary<UnaryOp::negative>; break;
-    case UnaryOp::abs: kernel = run_unary<UnaryOp::abs>; break;
-    case UnaryOp::exp: kernel = run_unary<UnaryOp::exp>; break;
-    case UnaryOp::log: kernel = run_unary<UnaryOp::log>; break;
-    case UnaryOp::sqrt: kernel = run_unary<UnaryOp::sqrt>; break;
-    case UnaryOp::square: kernel = run_unary<UnaryOp::square>; break;
+#define FASTSYNC_CASE(op, Name) \
+  case UnaryOp::op: kernel = run_unary<UnaryOp::op>; break;
+    FASTSYNC_UNARY_OPS(FASTSYNC_CASE)
+#undef FASTSYNC_CASE
   }
   UnaryArgs args{in.raw_ptr(), out.raw_ptr(), in.dtype(), 0, {}};
   if (in.flags().contiguous && out.strides() == in.strides()) {

@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include "errors.h"
 #include "ops/ops.h"
 #include "primitives/binary.h"
@@ -7,29 +9,43 @@ namespace fastsync {
 
 namespace {
 
-array unary(const array& a, UnaryOp op, Dtype out, StreamOrDevice s) {
+array unary(const array& a, UnaryOp op, Dtype compute, StreamOrDevice s) {
   Stream st = to_stream(s);
-  auto in = a.dtype() == out ? a : astype(a, out, st);
-  return array(a.shape(), out, std::make_shared<Unary>(st, op), {in});
+  auto in = a.dtype() == compute ? a : astype(a, compute, st);
+  return array(a.shape(), compute, std::make_shared<Unary>(st, op), {in});
 }
 
-// Float ops on integer or bool inputs compute in float32 (MLX's rule).
+// Transcendental ops on integer or bool inputs compute in float32 (MLX).
 Dtype float_result(Dtype d) { return is_floating(d) ? d : float32; }
 
-array binary(const array& a, const array& b, BinaryOp op, Dtype compute, StreamOrDevice s) {
-  Stream st = to_stream(s);
-  Shape shape = broadcast_shapes(a.shape(), b.shape());
-  auto x = a.dtype() == compute ? a : astype(a, compute, st);
-  auto y = b.dtype() == compute ? b : astype(b, compute, st);
-  return array(std::move(shape), compute, std::make_shared<Binary>(st, op), {x, y});
+array float_unary(const array& a, UnaryOp op, StreamOrDevice s) {
+  return unary(a, op, float_result(a.dtype()), s);
 }
 
-Shape checked_broadcast(const char* op, const array& a, const array& b) {
+Shape checked_broadcast(const char* op, const Shape& a, const Shape& b) {
   try {
-    return broadcast_shapes(a.shape(), b.shape());
+    return broadcast_shapes(a, b);
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(std::string("[") + op + "] " + e.what());
   }
+}
+
+array binary(const char* name, const array& a, const array& b, BinaryOp op, Dtype compute,
+             StreamOrDevice s) {
+  Shape shape = checked_broadcast(name, a.shape(), b.shape());
+  Stream st = to_stream(s);
+  auto x = a.dtype() == compute ? a : astype(a, compute, st);
+  auto y = b.dtype() == compute ? b : astype(b, compute, st);
+  Dtype out = is_comparison(op) ? bool_ : compute;
+  return array(std::move(shape), out, std::make_shared<Binary>(st, op), {x, y});
+}
+
+Dtype promoted(const array& a, const array& b) { return promote_types(a.dtype(), b.dtype()); }
+
+void require_integer(const char* op, Dtype t, bool allow_bool) {
+  if (is_integral(t) || (allow_bool && t == bool_)) return;
+  throw type_error(std::string("[") + op + "] only integer" + (allow_bool ? " and bool" : "") +
+                   " arrays are supported, got " + t.name());
 }
 
 }  // namespace
@@ -40,65 +56,147 @@ array negative(const array& a, StreamOrDevice s) {
   }
   return unary(a, UnaryOp::negative, a.dtype(), s);
 }
-array abs(const array& a, StreamOrDevice s) { return unary(a, UnaryOp::abs, a.dtype(), s); }
-array exp(const array& a, StreamOrDevice s) {
-  return unary(a, UnaryOp::exp, float_result(a.dtype()), s);
+array abs(const array& a, StreamOrDevice s) {
+  return a.dtype() == bool_ ? a : unary(a, UnaryOp::abs, a.dtype(), s);
 }
-array log(const array& a, StreamOrDevice s) {
-  return unary(a, UnaryOp::log, float_result(a.dtype()), s);
-}
-array sqrt(const array& a, StreamOrDevice s) {
-  return unary(a, UnaryOp::sqrt, float_result(a.dtype()), s);
+array sign(const array& a, StreamOrDevice s) {
+  if (a.dtype() == bool_) throw type_error("[sign] not supported for bool arrays");
+  return unary(a, UnaryOp::sign, a.dtype(), s);
 }
 array square(const array& a, StreamOrDevice s) {
-  return unary(a, UnaryOp::square, a.dtype(), s);
+  return a.dtype() == bool_ ? a : unary(a, UnaryOp::square, a.dtype(), s);
 }
+array floor(const array& a, StreamOrDevice s) {
+  return is_floating(a.dtype()) ? unary(a, UnaryOp::floor, a.dtype(), s) : a;
+}
+array ceil(const array& a, StreamOrDevice s) {
+  return is_floating(a.dtype()) ? unary(a, UnaryOp::ceil, a.dtype(), s) : a;
+}
+array round(const array& a, int decimals, StreamOrDevice s) {
+  if (!is_floating(a.dtype())) return a;
+  if (decimals == 0) return unary(a, UnaryOp::round, a.dtype(), s);
+  auto scale = weak_scalar(std::pow(10.0, decimals), a.dtype());
+  return divide(unary(multiply(a, scale, s), UnaryOp::round, a.dtype(), s), scale, s);
+}
+array logical_not(const array& a, StreamOrDevice s) {
+  return unary(a, UnaryOp::logical_not, bool_, s);
+}
+array bitwise_invert(const array& a, StreamOrDevice s) {
+  require_integer("bitwise_invert", a.dtype(), true);
+  return unary(a, UnaryOp::bitwise_invert, a.dtype(), s);
+}
+
+#define FASTSYNC_FLOAT_UNARY(op) \
+  array op(const array& a, StreamOrDevice s) { return float_unary(a, UnaryOp::op, s); }
+FASTSYNC_FLOAT_UNARY(exp)
+FASTSYNC_FLOAT_UNARY(expm1)
+FASTSYNC_FLOAT_UNARY(log)
+FASTSYNC_FLOAT_UNARY(log1p)
+FASTSYNC_FLOAT_UNARY(log2)
+FASTSYNC_FLOAT_UNARY(sqrt)
+FASTSYNC_FLOAT_UNARY(rsqrt)
+FASTSYNC_FLOAT_UNARY(sin)
+FASTSYNC_FLOAT_UNARY(cos)
+FASTSYNC_FLOAT_UNARY(tanh)
+FASTSYNC_FLOAT_UNARY(sigmoid)
+FASTSYNC_FLOAT_UNARY(erf)
+#undef FASTSYNC_FLOAT_UNARY
 
 array add(const array& a, const array& b, StreamOrDevice s) {
-  checked_broadcast("add", a, b);
-  return binary(a, b, BinaryOp::add, promote_types(a.dtype(), b.dtype()), s);
+  return binary("add", a, b, BinaryOp::add, promoted(a, b), s);
 }
 array subtract(const array& a, const array& b, StreamOrDevice s) {
-  checked_broadcast("subtract", a, b);
-  Dtype t = promote_types(a.dtype(), b.dtype());
+  Dtype t = promoted(a, b);
   if (t == bool_) throw type_error("[subtract] not supported for bool arrays");
-  return binary(a, b, BinaryOp::subtract, t, s);
+  return binary("subtract", a, b, BinaryOp::subtract, t, s);
 }
 array multiply(const array& a, const array& b, StreamOrDevice s) {
-  checked_broadcast("multiply", a, b);
-  return binary(a, b, BinaryOp::multiply, promote_types(a.dtype(), b.dtype()), s);
+  return binary("multiply", a, b, BinaryOp::multiply, promoted(a, b), s);
 }
 array divide(const array& a, const array& b, StreamOrDevice s) {
-  checked_broadcast("divide", a, b);
-  return binary(a, b, BinaryOp::divide, float_result(promote_types(a.dtype(), b.dtype())), s);
-}
-array maximum(const array& a, const array& b, StreamOrDevice s) {
-  checked_broadcast("maximum", a, b);
-  return binary(a, b, BinaryOp::maximum, promote_types(a.dtype(), b.dtype()), s);
-}
-array minimum(const array& a, const array& b, StreamOrDevice s) {
-  checked_broadcast("minimum", a, b);
-  return binary(a, b, BinaryOp::minimum, promote_types(a.dtype(), b.dtype()), s);
+  return binary("divide", a, b, BinaryOp::divide, float_result(promoted(a, b)), s);
 }
 array floor_divide(const array& a, const array& b, StreamOrDevice s) {
-  checked_broadcast("floor_divide", a, b);
-  Dtype t = promote_types(a.dtype(), b.dtype());
-  return binary(a, b, BinaryOp::floor_divide, t == bool_ ? int8 : t, s);
+  Dtype t = promoted(a, b);
+  return binary("floor_divide", a, b, BinaryOp::floor_divide, t == bool_ ? int8 : t, s);
 }
 array remainder(const array& a, const array& b, StreamOrDevice s) {
-  checked_broadcast("remainder", a, b);
-  Dtype t = promote_types(a.dtype(), b.dtype());
-  return binary(a, b, BinaryOp::remainder, t == bool_ ? int8 : t, s);
+  Dtype t = promoted(a, b);
+  return binary("remainder", a, b, BinaryOp::remainder, t == bool_ ? int8 : t, s);
+}
+array power(const array& a, const array& b, StreamOrDevice s) {
+  Dtype t = promoted(a, b);
+  return binary("power", a, b, BinaryOp::power, t == bool_ ? int8 : t, s);
+}
+array maximum(const array& a, const array& b, StreamOrDevice s) {
+  return binary("maximum", a, b, BinaryOp::maximum, promoted(a, b), s);
+}
+array minimum(const array& a, const array& b, StreamOrDevice s) {
+  return binary("minimum", a, b, BinaryOp::minimum, promoted(a, b), s);
+}
+array arctan2(const array& a, const array& b, StreamOrDevice s) {
+  return binary("arctan2", a, b, BinaryOp::arctan2, float_result(promoted(a, b)), s);
+}
+array logical_and(const array& a, const array& b, StreamOrDevice s) {
+  return binary("logical_and", a, b, BinaryOp::logical_and, bool_, s);
+}
+array logical_or(const array& a, const array& b, StreamOrDevice s) {
+  return binary("logical_or", a, b, BinaryOp::logical_or, bool_, s);
 }
 
+#define FASTSYNC_INT_BINARY(op, allow_bool)                          \
+  array op(const array& a, const array& b, StreamOrDevice s) {       \
+    Dtype t = promoted(a, b);                                        \
+    require_integer(#op, t, allow_bool);                             \
+    return binary(#op, a, b, BinaryOp::op, t, s);                    \
+  }
+FASTSYNC_INT_BINARY(bitwise_and, true)
+FASTSYNC_INT_BINARY(bitwise_or, true)
+FASTSYNC_INT_BINARY(bitwise_xor, true)
+FASTSYNC_INT_BINARY(left_shift, false)
+FASTSYNC_INT_BINARY(right_shift, false)
+#undef FASTSYNC_INT_BINARY
+
+#define FASTSYNC_COMPARE(op)                                            \
+  array op(const array& a, const array& b, StreamOrDevice s) {          \
+    return binary(#op, a, b, BinaryOp::op, promoted(a, b), s);          \
+  }
+FASTSYNC_COMPARE(equal)
+FASTSYNC_COMPARE(not_equal)
+FASTSYNC_COMPARE(less)
+FASTSYNC_COMPARE(less_equal)
+FASTSYNC_COMPARE(greater)
+FASTSYNC_COMPARE(greater_equal)
+#undef FASTSYNC_COMPARE
+
 std::vector<array> divmod(const array& a, const array& b, StreamOrDevice s) {
-  Shape shape = checked_broadcast("divmod", a, b);
+  Shape shape = checked_broadcast("divmod", a.shape(), b.shape());
   Stream st = to_stream(s);
-  Dtype t = promote_types(a.dtype(), b.dtype());
+  Dtype t = promoted(a, b);
   if (t == bool_) t = int8;
   auto x = a.dtype() == t ? a : astype(a, t, st);
   auto y = b.dtype() == t ? b : astype(b, t, st);
   return array::make_arrays({shape, shape}, {t, t}, std::make_shared<DivMod>(st), {x, y});
+}
+
+array where(const array& condition, const array& x, const array& y, StreamOrDevice s) {
+  Shape shape = checked_broadcast("where", checked_broadcast("where", condition.shape(), x.shape()),
+                                  y.shape());
+  Stream st = to_stream(s);
+  Dtype t = promoted(x, y);
+  auto c = condition.dtype() == bool_ ? condition : astype(condition, bool_, st);
+  auto a = x.dtype() == t ? x : astype(x, t, st);
+  auto b = y.dtype() == t ? y : astype(y, t, st);
+  return array(std::move(shape), t, std::make_shared<Select>(st), {c, a, b});
+}
+
+array clip(const array& a, const std::optional<array>& lo, const std::optional<array>& hi,
+           StreamOrDevice s) {
+  if (!lo && !hi) throw std::invalid_argument("[clip] at least one of a_min and a_max is needed");
+  array r = a;
+  if (lo) r = maximum(r, *lo, s);
+  if (hi) r = minimum(r, *hi, s);
+  return r;
 }
 
 }  // namespace fastsync

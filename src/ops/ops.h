@@ -33,26 +33,89 @@ array slice(const array& a, const std::vector<std::optional<int64_t>>& start,
             const std::vector<std::optional<int64_t>>& stop,
             const std::vector<std::optional<int64_t>>& step, StreamOrDevice s = {});
 
-// Elementwise
+// Elementwise, one input. Transcendental ops compute integers in float32.
 array negative(const array& a, StreamOrDevice s = {});
 array abs(const array& a, StreamOrDevice s = {});
+array sign(const array& a, StreamOrDevice s = {});
 array exp(const array& a, StreamOrDevice s = {});
+array expm1(const array& a, StreamOrDevice s = {});
 array log(const array& a, StreamOrDevice s = {});
+array log1p(const array& a, StreamOrDevice s = {});
+array log2(const array& a, StreamOrDevice s = {});
 array sqrt(const array& a, StreamOrDevice s = {});
+array rsqrt(const array& a, StreamOrDevice s = {});
 array square(const array& a, StreamOrDevice s = {});
+array sin(const array& a, StreamOrDevice s = {});
+array cos(const array& a, StreamOrDevice s = {});
+array tanh(const array& a, StreamOrDevice s = {});
+array sigmoid(const array& a, StreamOrDevice s = {});
+array erf(const array& a, StreamOrDevice s = {});
+array floor(const array& a, StreamOrDevice s = {});
+array ceil(const array& a, StreamOrDevice s = {});
+array round(const array& a, int decimals = 0, StreamOrDevice s = {});
+array logical_not(const array& a, StreamOrDevice s = {});
+array bitwise_invert(const array& a, StreamOrDevice s = {});
+
+// Elementwise, two inputs, broadcasting with NumPy promotion.
 array add(const array& a, const array& b, StreamOrDevice s = {});
 array subtract(const array& a, const array& b, StreamOrDevice s = {});
 array multiply(const array& a, const array& b, StreamOrDevice s = {});
 array divide(const array& a, const array& b, StreamOrDevice s = {});
-array maximum(const array& a, const array& b, StreamOrDevice s = {});
-array minimum(const array& a, const array& b, StreamOrDevice s = {});
 array floor_divide(const array& a, const array& b, StreamOrDevice s = {});
 array remainder(const array& a, const array& b, StreamOrDevice s = {});
+array power(const array& a, const array& b, StreamOrDevice s = {});
+array maximum(const array& a, const array& b, StreamOrDevice s = {});
+array minimum(const array& a, const array& b, StreamOrDevice s = {});
+array arctan2(const array& a, const array& b, StreamOrDevice s = {});
+array logical_and(const array& a, const array& b, StreamOrDevice s = {});
+array logical_or(const array& a, const array& b, StreamOrDevice s = {});
+array bitwise_and(const array& a, const array& b, StreamOrDevice s = {});
+array bitwise_or(const array& a, const array& b, StreamOrDevice s = {});
+array bitwise_xor(const array& a, const array& b, StreamOrDevice s = {});
+array left_shift(const array& a, const array& b, StreamOrDevice s = {});
+array right_shift(const array& a, const array& b, StreamOrDevice s = {});
+array equal(const array& a, const array& b, StreamOrDevice s = {});
+array not_equal(const array& a, const array& b, StreamOrDevice s = {});
+array less(const array& a, const array& b, StreamOrDevice s = {});
+array less_equal(const array& a, const array& b, StreamOrDevice s = {});
+array greater(const array& a, const array& b, StreamOrDevice s = {});
+array greater_equal(const array& a, const array& b, StreamOrDevice s = {});
 std::vector<array> divmod(const array& a, const array& b, StreamOrDevice s = {});
+array where(const array& condition, const array& x, const array& y, StreamOrDevice s = {});
+array clip(const array& a, const std::optional<array>& lo, const std::optional<array>& hi,
+           StreamOrDevice s = {});
 
-// Reductions; no axes means all axes.
-array sum(const array& a, const std::optional<std::vector<int>>& axes = {},
-          bool keepdims = false, StreamOrDevice s = {});
+// Reductions; no axes means all axes. sum/prod of integers and bools give
+// int64 (uint64 for unsigned), as NumPy; mean/var/std of integers float32.
+using Axes = std::optional<std::vector<int>>;
+array sum(const array& a, const Axes& axes = {}, bool keepdims = false, StreamOrDevice s = {});
+array prod(const array& a, const Axes& axes = {}, bool keepdims = false, StreamOrDevice s = {});
+array max(const array& a, const Axes& axes = {}, bool keepdims = false, StreamOrDevice s = {});
+array min(const array& a, const Axes& axes = {}, bool keepdims = false, StreamOrDevice s = {});
+array all(const array& a, const Axes& axes = {}, bool keepdims = false, StreamOrDevice s = {});
+array any(const array& a, const Axes& axes = {}, bool keepdims = false, StreamOrDevice s = {});
+array mean(const array& a, const Axes& axes = {}, bool keepdims = false, StreamOrDevice s = {});
+array var(const array& a, const Axes& axes = {}, bool keepdims = false, int ddof = 0,
+          StreamOrDevice s = {});
+array std(const array& a, const Axes& axes = {}, bool keepdims = false, int ddof = 0,
+          StreamOrDevice s = {});
+array logsumexp(const array& a, const Axes& axes = {}, bool keepdims = false,
+                StreamOrDevice s = {});
+array softmax(const array& a, const Axes& axes = {}, StreamOrDevice s = {});
+// No axis: over the flattened array. Output uint32 (MLX).
+array argmax(const array& a, std::optional<int> axis = {}, bool keepdims = false,
+             StreamOrDevice s = {});
+array argmin(const array& a, std::optional<int> axis = {}, bool keepdims = false,
+             StreamOrDevice s = {});
+// Running reductions; no axis: over the flattened array.
+array cumsum(const array& a, std::optional<int> axis = {}, bool reverse = false,
+             bool inclusive = true, StreamOrDevice s = {});
+array cumprod(const array& a, std::optional<int> axis = {}, bool reverse = false,
+              bool inclusive = true, StreamOrDevice s = {});
+array cummax(const array& a, std::optional<int> axis = {}, bool reverse = false,
+             bool inclusive = true, StreamOrDevice s = {});
+array cummin(const array& a, std::optional<int> axis = {}, bool reverse = false,
+             bool inclusive = true, StreamOrDevice s = {});
 
 // A Python scalar next to an array of dtype `peer` (weak-scalar rule).
 array weak_scalar(bool v, Dtype peer);

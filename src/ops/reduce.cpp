@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 
 #include "ops/ops.h"
 #include "primitives/reduce.h"
@@ -37,16 +38,179 @@ array keep_dims(const array& r, const array& a, const std::vector<int>& axes, bo
   for (int ax : axes) shape[ax] = 1;
   return reshape(r, shape, s);
 }
+
+
+array reduce(const char* name, const array& a, ReduceOp op, Dtype out,
+             const std::optional<std::vector<int>>& axes, bool keepdims, StreamOrDevice s) {
+  auto ax = reduction_axes(name, a, axes);
+  auto prim = std::make_shared<Reduce>(to_stream(s), op, ax);
+  Shape shape = prim->output_shapes({a})[0];
+  array r(std::move(shape), out, std::move(prim), {a});
+  return keep_dims(r, a, ax, keepdims, s);
+}
+
+int64_t reduced_size(const char* op, const array& a,
+                     const std::optional<std::vector<int>>& axes) {
+  auto ax = reduction_axes(op, a, axes);
+  int64_t n = 1;
+  for (int x : ax) n *= a.shape()[x];
+  return n;
+}
+
+void require_nonempty(const char* op, const array& a, const std::optional<std::vector<int>>& axes) {
+  if (reduced_size(op, a, axes) == 0 && a.size() == 0) {
+    throw std::invalid_argument(std::string("[") + op +
+                                "] zero-size reduction has no identity; pass a non-empty array");
+  }
+}
+
+int single_axis(const char* op, const array& a, int axis) {
+  int nd = a.ndim();
+  if (axis < -nd || axis >= nd) {
+    throw std::invalid_argument(std::string("[") + op + "] axis " + std::to_string(axis) +
+                                " is out of bounds for an array of " + std::to_string(nd) +
+                                " dimensions");
+  }
+  return axis < 0 ? axis + nd : axis;
+}
+
 }  // namespace
 
 array sum(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims,
           StreamOrDevice s) {
-  auto ax = reduction_axes("sum", a, axes);
-  Dtype out = sum_type(a.dtype());
-  auto prim = std::make_shared<Reduce>(to_stream(s), ReduceOp::sum, ax);
+  return reduce("sum", a, ReduceOp::sum, sum_type(a.dtype()), axes, keepdims, s);
+}
+
+array prod(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims,
+           StreamOrDevice s) {
+  return reduce("prod", a, ReduceOp::prod, sum_type(a.dtype()), axes, keepdims, s);
+}
+
+array max(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims,
+          StreamOrDevice s) {
+  require_nonempty("max", a, axes);
+  return reduce("max", a, ReduceOp::max, a.dtype(), axes, keepdims, s);
+}
+
+array min(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims,
+          StreamOrDevice s) {
+  require_nonempty("min", a, axes);
+  return reduce("min", a, ReduceOp::min, a.dtype(), axes, keepdims, s);
+}
+
+array all(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims,
+          StreamOrDevice s) {
+  return reduce("all", astype(a, bool_, s), ReduceOp::min, bool_, axes, keepdims, s);
+}
+
+array any(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims,
+          StreamOrDevice s) {
+  return reduce("any", astype(a, bool_, s), ReduceOp::max, bool_, axes, keepdims, s);
+}
+
+array mean(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims,
+           StreamOrDevice s) {
+  Dtype t = is_floating(a.dtype()) ? a.dtype() : float32;
+  auto total = sum(astype(a, t, s), axes, keepdims, s);
+  return divide(total, weak_scalar(static_cast<double>(reduced_size("mean", a, axes)), t), s);
+}
+
+array var(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims, int ddof,
+          StreamOrDevice s) {
+  Dtype t = is_floating(a.dtype()) ? a.dtype() : float32;
+  auto x = astype(a, t, s);
+  auto centered = subtract(x, mean(x, axes, true, s), s);
+  auto ss = sum(square(centered, s), axes, keepdims, s);
+  double n = static_cast<double>(reduced_size("var", a, axes)) - ddof;
+  // NumPy gives inf/nan for n <= 0; dividing by 0 does the same.
+  return divide(ss, weak_scalar(std::max(n, 0.0), t), s);
+}
+
+array std(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims, int ddof,
+          StreamOrDevice s) {
+  return sqrt(var(a, axes, keepdims, ddof, s), s);
+}
+
+array logsumexp(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims,
+                StreamOrDevice s) {
+  Dtype t = is_floating(a.dtype()) ? a.dtype() : float32;
+  auto x = astype(a, t, s);
+  auto m = max(x, axes, true, s);
+  // An all -inf (or +inf) slice would give inf - inf; shift by 0 there.
+  auto finite_m = where(equal(abs(m, s), weak_scalar(INFINITY, t), s), weak_scalar(0.0, t), m, s);
+  auto r = add(log(sum(exp(subtract(x, finite_m, s), s), axes, true, s), s), finite_m, s);
+  if (keepdims) return r;
+  auto ax = reduction_axes("logsumexp", a, axes);
+  Shape shape;
+  for (int d = 0, k = 0; d < a.ndim(); ++d) {
+    if (k < static_cast<int>(ax.size()) && ax[k] == d) {
+      ++k;
+    } else {
+      shape.push_back(a.shape()[d]);
+    }
+  }
+  return reshape(r, shape, s);
+}
+
+array softmax(const array& a, const std::optional<std::vector<int>>& axes, StreamOrDevice s) {
+  Dtype t = is_floating(a.dtype()) ? a.dtype() : float32;
+  auto x = astype(a, t, s);
+  auto e = exp(subtract(x, max(x, axes, true, s), s), s);
+  return divide(e, sum(e, axes, true, s), s);
+}
+
+array argmax(const array& a, std::optional<int> axis, bool keepdims, StreamOrDevice s) {
+  if (!axis) {
+    auto r = argmax(reshape(a, {-1}, s), 0, false, s);
+    return keepdims ? reshape(r, Shape(a.ndim(), 1), s) : r;
+  }
+  int ax = single_axis("argmax", a, *axis);
+  if (a.shape()[ax] == 0) throw std::invalid_argument("[argmax] attempt to get argmax of an empty sequence");
+  auto prim = std::make_shared<ArgReduce>(to_stream(s), ArgReduceOp::argmax, ax);
   Shape shape = prim->output_shapes({a})[0];
-  array r(std::move(shape), out, std::move(prim), {a});
-  return keep_dims(r, a, ax, keepdims, s);
+  array r(std::move(shape), uint32, std::move(prim), {a});
+  return keep_dims(r, a, {ax}, keepdims, s);
+}
+
+array argmin(const array& a, std::optional<int> axis, bool keepdims, StreamOrDevice s) {
+  if (!axis) {
+    auto r = argmin(reshape(a, {-1}, s), 0, false, s);
+    return keepdims ? reshape(r, Shape(a.ndim(), 1), s) : r;
+  }
+  int ax = single_axis("argmin", a, *axis);
+  if (a.shape()[ax] == 0) throw std::invalid_argument("[argmin] attempt to get argmin of an empty sequence");
+  auto prim = std::make_shared<ArgReduce>(to_stream(s), ArgReduceOp::argmin, ax);
+  Shape shape = prim->output_shapes({a})[0];
+  array r(std::move(shape), uint32, std::move(prim), {a});
+  return keep_dims(r, a, {ax}, keepdims, s);
+}
+
+namespace {
+array scan(const char* name, const array& a, ReduceOp op, std::optional<int> axis, bool reverse,
+           bool inclusive, StreamOrDevice s) {
+  if (!axis) return scan(name, reshape(a, {-1}, s), op, 0, reverse, inclusive, s);
+  int ax = single_axis(name, a, *axis);
+  Dtype out = (op == ReduceOp::sum || op == ReduceOp::prod) ? sum_type(a.dtype()) : a.dtype();
+  return array(a.shape(), out,
+               std::make_shared<Scan>(to_stream(s), op, ax, reverse, inclusive), {a});
+}
+}  // namespace
+
+array cumsum(const array& a, std::optional<int> axis, bool reverse, bool inclusive,
+             StreamOrDevice s) {
+  return scan("cumsum", a, ReduceOp::sum, axis, reverse, inclusive, s);
+}
+array cumprod(const array& a, std::optional<int> axis, bool reverse, bool inclusive,
+              StreamOrDevice s) {
+  return scan("cumprod", a, ReduceOp::prod, axis, reverse, inclusive, s);
+}
+array cummax(const array& a, std::optional<int> axis, bool reverse, bool inclusive,
+             StreamOrDevice s) {
+  return scan("cummax", a, ReduceOp::max, axis, reverse, inclusive, s);
+}
+array cummin(const array& a, std::optional<int> axis, bool reverse, bool inclusive,
+             StreamOrDevice s) {
+  return scan("cummin", a, ReduceOp::min, axis, reverse, inclusive, s);
 }
 
 }  // namespace fastsync

@@ -6,16 +6,22 @@ namespace fastsync {
 
 const char* Binary::name() const {
   switch (op_) {
-    case BinaryOp::add: return "Add";
-    case BinaryOp::subtract: return "Subtract";
-    case BinaryOp::multiply: return "Multiply";
-    case BinaryOp::divide: return "Divide";
-    case BinaryOp::maximum: return "Maximum";
-    case BinaryOp::minimum: return "Minimum";
-    case BinaryOp::floor_divide: return "FloorDivide";
-    case BinaryOp::remainder: return "Remainder";
+#define FASTSYNC_NAME(op, Name) \
+  case BinaryOp::op: return #Name;
+    FASTSYNC_BINARY_OPS(FASTSYNC_NAME)
+#undef FASTSYNC_NAME
   }
   return "Binary";
+}
+
+bool is_comparison(BinaryOp op) {
+  switch (op) {
+#define FASTSYNC_CMP(op, Name) case BinaryOp::op:
+    FASTSYNC_BINARY_COMPARE_OPS(FASTSYNC_CMP)
+#undef FASTSYNC_CMP
+    return true;
+    default: return false;
+  }
 }
 
 Shape broadcast_shapes(const Shape& a, const Shape& b) {
@@ -40,6 +46,11 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
 
 std::vector<Shape> Binary::output_shapes(const std::vector<array>& inputs) const {
   return {broadcast_shapes(inputs[0].shape(), inputs[1].shape())};
+}
+
+std::vector<Shape> Select::output_shapes(const std::vector<array>& inputs) const {
+  return {broadcast_shapes(broadcast_shapes(inputs[0].shape(), inputs[1].shape()),
+                           inputs[2].shape())};
 }
 
 std::vector<Shape> DivMod::output_shapes(const std::vector<array>& inputs) const {

@@ -27,3 +27,27 @@ std::vector<Shape> Reduce::output_shapes(const std::vector<array>& inputs) const
 }
 
 }  // namespace fastsync
+
+namespace fastsync {
+
+std::vector<Shape> ArgReduce::output_shapes(const std::vector<array>& inputs) const {
+  Shape out = inputs[0].shape();
+  out.erase(out.begin() + axis_);
+  return {out};
+}
+
+const char* Scan::name() const {
+  switch (op_) {
+    case ReduceOp::sum: return "CumSum";
+    case ReduceOp::prod: return "CumProd";
+    case ReduceOp::max: return "CumMax";
+    case ReduceOp::min: return "CumMin";
+  }
+  return "Scan";
+}
+
+std::vector<Shape> Scan::output_shapes(const std::vector<array>& inputs) const {
+  return {inputs[0].shape()};
+}
+
+}  // namespace fastsync

@@ -22,3 +22,38 @@ class Reduce : public Primitive {
 };
 
 }  // namespace fastsync
+
+namespace fastsync {
+
+// Index of the largest / smallest element along one axis (first on ties and
+// NaN, as NumPy). Output uint32, the axis removed.
+enum class ArgReduceOp { argmax, argmin };
+
+class ArgReduce : public Primitive {
+ public:
+  ArgReduce(Stream s, ArgReduceOp op, int axis) : Primitive(s), op_(op), axis_(axis) {}
+  const char* name() const override { return op_ == ArgReduceOp::argmax ? "ArgMax" : "ArgMin"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  ArgReduceOp op_;
+  int axis_;
+};
+
+// Inclusive or exclusive running reduction along one axis, either direction.
+class Scan : public Primitive {
+ public:
+  Scan(Stream s, ReduceOp op, int axis, bool reverse, bool inclusive)
+      : Primitive(s), op_(op), axis_(axis), reverse_(reverse), inclusive_(inclusive) {}
+  const char* name() const override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  ReduceOp op_;
+  int axis_;
+  bool reverse_, inclusive_;
+};
+
+}  // namespace fastsync

@@ -4,12 +4,10 @@ namespace fastsync {
 
 const char* Unary::name() const {
   switch (op_) {
-    case UnaryOp::negative: return "Negative";
-    case UnaryOp::abs: return "Abs";
-    case UnaryOp::exp: return "Exp";
-    case UnaryOp::log: return "Log";
-    case UnaryOp::sqrt: return "Sqrt";
-    case UnaryOp::square: return "Square";
+#define FASTSYNC_NAME(op, Name) \
+  case UnaryOp::op: return #Name;
+    FASTSYNC_UNARY_OPS(FASTSYNC_NAME)
+#undef FASTSYNC_NAME
   }
   return "Unary";
 }

@@ -1,11 +1,41 @@
-// Elementwise primitives of one input.
+// Elementwise primitives of one input. The ops layer converts the input to
+// the dtype the op computes in; the output has that dtype.
 #pragma once
 
 #include "primitive.h"
 
 namespace fastsync {
 
-enum class UnaryOp { negative, abs, exp, log, sqrt, square };
+// (op, Name) for every unary op; keeps the enum, names and kernel tables in
+// step.
+#define FASTSYNC_UNARY_OPS(X)    \
+  X(negative, Negative)          \
+  X(abs, Abs)                    \
+  X(sign, Sign)                  \
+  X(exp, Exp)                    \
+  X(expm1, Expm1)                \
+  X(log, Log)                    \
+  X(log1p, Log1p)                \
+  X(log2, Log2)                  \
+  X(sqrt, Sqrt)                  \
+  X(rsqrt, Rsqrt)                \
+  X(square, Square)              \
+  X(sin, Sin)                    \
+  X(cos, Cos)                    \
+  X(tanh, Tanh)                  \
+  X(sigmoid, Sigmoid)            \
+  X(erf, Erf)                    \
+  X(floor, Floor)                \
+  X(ceil, Ceil)                  \
+  X(round, Round)                \
+  X(logical_not, LogicalNot)     \
+  X(bitwise_invert, BitwiseInvert)
+
+enum class UnaryOp {
+#define FASTSYNC_ENUM(op, Name) op,
+  FASTSYNC_UNARY_OPS(FASTSYNC_ENUM)
+#undef FASTSYNC_ENUM
+};
 
 class Unary : public Primitive {
  public:

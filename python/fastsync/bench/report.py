@@ -73,8 +73,12 @@ def table(results: list[Result], libs: list[str], style: str = "text") -> str:
         cells = [row, _unit(any_r)]
         cells += [_cell(idx.get((row, lib)), style) for lib in libs]
         for p in peers:
-            rt = ratio(idx.get((row, BASE)), idx.get((row, p)))
-            cells.append("n/a" if rt is None else f"{rt:.2f}x")
+            peer = idx.get((row, p))
+            rt = ratio(idx.get((row, BASE)), peer)
+            if rt is not None:
+                cells.append(f"{rt:.2f}x")
+            else:
+                cells.append("-" if peer is None or peer.status == "not-peer" else "n/a")
         body.append(cells)
     if style == "md":
         lines = ["| " + " | ".join(header) + " |",

@@ -1,0 +1,199 @@
+"""The full elementwise op set against NumPy: every op, dtypes, broadcasting, strided views."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastsync as mx
+from test_ops import FLOATS, INTS, check, random_array, to_mx
+
+FLOAT_UNARY = ["exp", "expm1", "log", "log1p", "log2", "sqrt", "sin", "cos", "tanh", "floor",
+               "ceil", "round", "sign", "abs", "negative", "square"]
+
+
+def np_unary(op, a):
+    if op == "sigmoid":
+        return 1 / (1 + np.exp(-a.astype(np.float64)))
+    if op == "rsqrt":
+        return 1 / np.sqrt(a.astype(np.float64))
+    if op == "erf":
+        import math
+        return np.vectorize(math.erf)(a.astype(np.float64))
+    return getattr(np, op)(a)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("op", FLOAT_UNARY + ["sigmoid", "rsqrt", "erf"])
+def test_unary_float_ops(op, dtype):
+    rng = np.random.default_rng(10)
+    a = random_array(rng, (6, 5), dtype)
+    if op in ("log", "log2", "sqrt", "rsqrt"):
+        a = np.abs(a) + np.asarray(0.5, a.dtype)
+    if op == "log1p":
+        a = np.abs(a)
+    x = to_mx(a, dtype)
+    got = getattr(mx, op)(x)
+    assert got.dtype == getattr(mx, dtype)
+    want = np_unary(op, a.astype(np.float64) if dtype == "bfloat16" else a)
+    check(got, np.asarray(want).astype(np.array(got).dtype), dtype)
+    # The same on a strided view.
+    check(getattr(mx, op)(x.T[::2]), np.asarray(np_unary(op, a.T[::2])).astype(
+        np.array(got).dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", INTS)
+def test_unary_integer_ops(dtype):
+    rng = np.random.default_rng(11)
+    a = random_array(rng, (4, 7), dtype)
+    x = to_mx(a, dtype)
+    for op in ["abs", "negative", "square", "sign", "floor", "ceil", "round"]:
+        got = getattr(mx, op)(x)
+        assert got.dtype == x.dtype, op
+        check(got, getattr(np, op)(a), dtype)
+    check(mx.bitwise_invert(x), np.invert(a), dtype)
+    check(~x, np.invert(a), dtype)
+    for op in ["exp", "sqrt", "sin", "sigmoid"]:
+        assert getattr(mx, op)(x).dtype == mx.float32
+
+
+def test_round_decimals_and_half_to_even():
+    a = np.array([0.5, 1.5, 2.5, -0.5, 1.2345, -2.675], np.float64)
+    check(mx.round(mx.array(a)), np.round(a), "float64")
+    check(mx.round(mx.array(a), 2), np.round(a, 2), "float64")
+
+
+def test_logical_ops():
+    a = np.array([True, False, True, False])
+    b = np.array([True, True, False, False])
+    x, y = mx.array(a), mx.array(b)
+    check(mx.logical_not(x), np.logical_not(a), "bool_")
+    check(mx.logical_and(x, y), np.logical_and(a, b), "bool_")
+    check(mx.logical_or(x, y), np.logical_or(a, b), "bool_")
+    check(~x, ~a, "bool_")
+    check(mx.logical_not(mx.array([0.0, 2.0])), np.array([True, False]), "bool_")
+    check(mx.logical_and(mx.array([1, 0]), 1), np.array([True, False]), "bool_")
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "uint8", "uint32", "bool_"])
+def test_bitwise_ops(dtype):
+    rng = np.random.default_rng(12)
+    a = random_array(rng, (3, 4), dtype)
+    b = random_array(rng, (4,), dtype)
+    x, y = to_mx(a, dtype), to_mx(b, dtype)
+    check(x & y, a & b, dtype)
+    check(x | y, a | b, dtype)
+    check(x ^ y, a ^ b, dtype)
+    if dtype != "bool_":
+        sh = np.abs(b.astype(np.int64)) % 8
+        s = to_mx(sh.astype(a.dtype), dtype)
+        check(x << s, a << sh.astype(a.dtype), dtype)
+        check(x >> s, a >> sh.astype(a.dtype), dtype)
+
+
+def test_shift_past_width_is_defined():
+    x = mx.array([1, -8], dtype=mx.int32)
+    assert (x << 40).tolist() == [0, 0]
+    assert (x >> 40).tolist() == [0, -1]
+
+
+def test_bitwise_on_floats_raises():
+    with pytest.raises(TypeError, match=r"\[bitwise_and\] only integer and bool"):
+        mx.bitwise_and(mx.array([1.0]), mx.array([2.0]))
+    with pytest.raises(TypeError, match="left_shift"):
+        mx.array([1.0]) << 1
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int32", "int64", "uint8",
+                                   "bool_"])
+@pytest.mark.parametrize("op", ["equal", "not_equal", "less", "less_equal", "greater",
+                                "greater_equal"])
+def test_comparisons(op, dtype):
+    rng = np.random.default_rng(13)
+    a = random_array(rng, (5, 6), dtype)
+    b = random_array(rng, (6,), dtype)
+    b[::2] = a[0, ::2]  # some ties
+    got = getattr(mx, op)(to_mx(a, dtype), to_mx(b, dtype))
+    assert got.dtype == mx.bool_
+    check(got, getattr(np, op)(a, b), "bool_")
+
+
+def test_comparison_operators_and_nan():
+    a = np.array([1.0, np.nan, 3.0], np.float32)
+    x = mx.array(a)
+    check(x == 1.0, a == 1.0, "bool_")
+    check(x != x, a != a, "bool_")
+    check(x < 2, a < 2, "bool_")
+    check(2 <= x, 2 <= a, "bool_")
+    check(x > 1, a > 1, "bool_")
+    check(x >= 3, a >= 3, "bool_")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64", "uint8", "int8"])
+def test_power(dtype):
+    rng = np.random.default_rng(14)
+    a = random_array(rng, (4, 5), dtype)
+    if dtype in INTS:
+        a = a % 7
+        b = (np.abs(random_array(rng, (5,), dtype)) % 4).astype(a.dtype)
+    else:
+        a = np.abs(a) + np.asarray(0.1, a.dtype)
+        b = random_array(rng, (5,), dtype)
+    check(mx.power(to_mx(a, dtype), to_mx(b, dtype)), np.power(a, b), dtype)
+    check(to_mx(a, dtype) ** 2, a**2, dtype)
+    assert (2 ** mx.array([1, 2, 3])).tolist() == [2, 4, 8]
+
+
+def test_integer_negative_power():
+    x = mx.array([2, 1, -1, -1], dtype=mx.int32)
+    assert mx.power(x, mx.array([-1, -3, -3, -2], dtype=mx.int32)).tolist() == [0, 1, -1, 1]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_arctan2(dtype):
+    rng = np.random.default_rng(15)
+    a = random_array(rng, (3, 4), dtype)
+    b = random_array(rng, (3, 1), dtype)
+    check(mx.arctan2(to_mx(a, dtype), to_mx(b, dtype)),
+          np.arctan2(a.astype(np.float64), b.astype(np.float64)).astype(np.array(
+              to_mx(a, dtype)).dtype), dtype)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=0, max_size=3).map(tuple),
+       st.sampled_from(["float32", "int32", "float16", "uint8", "bool_"]), st.booleans())
+def test_where_property(shape, dtype, transpose):
+    rng = np.random.default_rng(16)
+    c = rng.random(shape) > 0.5
+    a = random_array(rng, shape, dtype)
+    b = random_array(rng, shape[-1:] if shape else (), dtype)
+    x = to_mx(a, dtype)
+    cc = mx.array(c)
+    if transpose and len(shape) >= 2:
+        x, a = x.T, a.T
+        cc, c = cc.T, c.T
+        b = random_array(rng, (1,), dtype)
+    check(mx.where(cc, x, to_mx(b, dtype)), np.where(c, a, b), dtype)
+
+
+def test_where_promotes_and_takes_scalars():
+    c = mx.array([True, False, True])
+    got = mx.where(c, mx.array([1, 2, 3], dtype=mx.int8), 2.5)
+    assert got.dtype == mx.float32
+    assert got.tolist() == [1.0, 2.5, 3.0]
+    assert mx.where(mx.array([1, 0]), 1, 2).tolist() == [1, 2]
+    with pytest.raises(ValueError, match=r"\[where\]"):
+        mx.where(mx.array([True, False]), mx.ones((3,)), 0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32", "uint8", "float16"])
+def test_clip(dtype):
+    rng = np.random.default_rng(17)
+    a = random_array(rng, (5, 5), dtype)
+    x = to_mx(a, dtype)
+    lo, hi = (0, 20) if dtype in INTS else (-0.5, 0.5)
+    check(mx.clip(x, lo, hi), np.clip(a, lo, hi), dtype)
+    check(mx.clip(x, None, hi), np.clip(a, None, hi), dtype)
+    check(mx.clip(x, lo, None), np.clip(a, lo, None), dtype)
+    with pytest.raises(ValueError, match="clip"):
+        mx.clip(x, None, None)

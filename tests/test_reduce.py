@@ -1,0 +1,164 @@
+"""Reductions, scans and softmax against NumPy over random shapes, axes and dtypes."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastsync as mx
+from test_ops import check, random_array, to_mx
+
+
+@st.composite
+def array_and_axes(draw, dtypes=("float32", "float64", "int32", "uint8", "bool_", "float16")):
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=4)))
+    dtype = draw(st.sampled_from(dtypes))
+    nd = len(shape)
+    axes = draw(st.one_of(st.none(), st.lists(st.integers(-nd, nd - 1), unique_by=lambda v: v % nd,
+                                              min_size=1, max_size=nd)))
+    keepdims = draw(st.booleans())
+    transpose = draw(st.booleans())
+    return shape, dtype, axes, keepdims, transpose
+
+
+def prepare(shape, dtype, transpose, seed=20):
+    rng = np.random.default_rng(seed)
+    a = random_array(rng, shape, dtype)
+    x = to_mx(a, dtype)
+    if transpose:
+        return x.T, a.T
+    return x, a
+
+
+def ax(axes):
+    return None if axes is None else tuple(axes)
+
+
+@settings(max_examples=60, deadline=None)
+@given(array_and_axes())
+def test_max_min_prod_all_any(args):
+    shape, dtype, axes, keepdims, transpose = args
+    x, a = prepare(shape, dtype, transpose)
+    for op in ["max", "min", "all", "any"]:
+        got = getattr(mx, op)(x, axis=axes, keepdims=keepdims)
+        want = getattr(np, op)(a, axis=ax(axes), keepdims=keepdims)
+        check(got, want, dtype if dtype != "float16" else "float16")
+    if dtype not in ("float16",):
+        small = a.astype(np.float64) % 3 if dtype != "bool_" else a
+        xs = mx.array(small) if dtype != "bool_" else x
+        got = mx.prod(xs, axis=axes, keepdims=keepdims)
+        check(got, np.prod(small, axis=ax(axes), keepdims=keepdims), "float64")
+
+
+@settings(max_examples=60, deadline=None)
+@given(array_and_axes(("float32", "float64", "int32", "float16")))
+def test_mean_var_std(args):
+    shape, dtype, axes, keepdims, transpose = args
+    x, a = prepare(shape, dtype, transpose)
+    a64 = a.astype(np.float64)
+    tol_dtype = "float16" if dtype == "float16" else "float32"
+    check(mx.mean(x, axis=axes, keepdims=keepdims), np.mean(a64, axis=ax(axes), keepdims=keepdims),
+          tol_dtype)
+    check(mx.var(x, axis=axes, keepdims=keepdims), np.var(a64, axis=ax(axes), keepdims=keepdims),
+          tol_dtype)
+    check(mx.std(x, axis=axes, keepdims=keepdims, ddof=0),
+          np.std(a64, axis=ax(axes), keepdims=keepdims), tol_dtype)
+    assert mx.mean(x).dtype == (x.dtype if dtype != "int32" else mx.float32)
+
+
+def test_var_ddof():
+    a = np.arange(10, dtype=np.float32)
+    check(mx.var(mx.array(a), ddof=1), np.var(a, ddof=1), "float32")
+    check(mx.std(mx.array(a).reshape(2, 5), axis=1, ddof=1), np.std(a.reshape(2, 5), axis=1,
+                                                                      ddof=1), "float32")
+
+
+@settings(max_examples=40, deadline=None)
+@given(array_and_axes(("float32", "float64")))
+def test_logsumexp_and_softmax(args):
+    shape, dtype, axes, keepdims, transpose = args
+    x, a = prepare(shape, dtype, transpose)
+    a64 = a.astype(np.float64) * 10
+    x = x * 10
+    m = np.max(a64, axis=ax(axes), keepdims=True)
+    lse = np.log(np.sum(np.exp(a64 - m), axis=ax(axes), keepdims=True)) + m
+    if not keepdims:
+        lse = np.squeeze(lse, axis=ax(axes) if axes is not None else None)
+    check(mx.logsumexp(x, axis=axes, keepdims=keepdims), lse, "float32")
+    e = np.exp(a64 - m)
+    check(mx.softmax(x, axis=axes), e / e.sum(axis=ax(axes), keepdims=True), "float32")
+
+
+def test_logsumexp_of_infinities():
+    x = mx.array([[-np.inf, -np.inf], [1.0, -np.inf]])
+    assert mx.logsumexp(x, axis=1).tolist() == [-np.inf, 1.0]
+
+
+def test_softmax_default_axis_and_ints():
+    a = np.arange(12).reshape(3, 4)
+    got = mx.softmax(mx.array(a), axis=-1)
+    assert got.dtype == mx.float32
+    e = np.exp(a - a.max(-1, keepdims=True))
+    check(got, e / e.sum(-1, keepdims=True), "float32")
+
+
+@settings(max_examples=50, deadline=None)
+@given(array_and_axes(("float32", "int32", "uint8", "bool_", "float64")))
+def test_argmax_argmin(args):
+    shape, dtype, axes, keepdims, transpose = args
+    x, a = prepare(shape, dtype, transpose)
+    axis = None if axes is None else axes[0]
+    for op in ["argmax", "argmin"]:
+        got = getattr(mx, op)(x, axis=axis, keepdims=keepdims)
+        assert got.dtype == mx.uint32
+        want = getattr(np, op)(a, axis=axis, keepdims=keepdims)
+        check(got, want.astype(np.uint32), "uint32")
+
+
+def test_argmax_nan_and_empty():
+    assert mx.argmax(mx.array([1.0, np.nan, 3.0])).item() == 1
+    assert mx.argmin(mx.array([1.0, 0.0, np.nan])).item() == 2
+    with pytest.raises(ValueError, match="empty"):
+        mx.argmax(mx.zeros((0,)))
+
+
+@settings(max_examples=50, deadline=None)
+@given(array_and_axes(("float32", "int32", "uint8", "float64", "bool_")), st.booleans(),
+       st.booleans())
+def test_scans(args, reverse, inclusive):
+    shape, dtype, axes, _, transpose = args
+    x, a = prepare(shape, dtype, transpose)
+    axis = None if axes is None else axes[0]
+    flat = a.reshape(-1) if axis is None else a
+    np_axis = 0 if axis is None else axis
+
+    def ref(fn, arr):
+        arr = np.flip(arr, np_axis) if reverse else arr
+        out = fn(arr, axis=np_axis)
+        if not inclusive:
+            out = out - arr if fn is np.cumsum else out
+        return np.flip(out, np_axis) if reverse else out
+
+    got = mx.cumsum(x, axis=axis, reverse=reverse, inclusive=inclusive)
+    want = ref(np.cumsum, flat.astype(np.int64) if dtype in ("int32", "uint8", "bool_") else flat)
+    check(got, want.astype(np.array(got).dtype), "float32" if dtype == "float32" else "float64")
+    if inclusive:
+        check(mx.cummax(x, axis=axis, reverse=reverse), ref(np.maximum.accumulate, flat), dtype)
+        check(mx.cummin(x, axis=axis, reverse=reverse), ref(np.minimum.accumulate, flat), dtype)
+
+
+def test_cumprod():
+    a = np.array([[1, 2, 3], [4, 5, 6]], np.int32)
+    check(mx.cumprod(mx.array(a), axis=1), np.cumprod(a, axis=1), "int64")
+
+
+def test_reduction_errors():
+    x = mx.ones((2, 3))
+    with pytest.raises(ValueError, match=r"\[max\] axis 5"):
+        mx.max(x, axis=5)
+    with pytest.raises(ValueError, match=r"\[argmax\] axis"):
+        mx.argmax(x, axis=-3)
+    with pytest.raises(ValueError, match=r"\[cumsum\] axis"):
+        mx.cumsum(x, axis=2)
+    with pytest.raises(ValueError, match="zero-size"):
+        mx.max(mx.zeros((0, 3)))

@@ -6,6 +6,7 @@
 // so capturing one in a task costs no allocation on either thread.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -71,21 +72,58 @@ StridedPlan<N> make_plan(const Shape& shape, const std::array<const Strides*, N>
   return c;
 }
 
+// True when one array walks the last dimension with unit stride and another
+// walks the second-to-last with unit stride (a transpose): then runs along
+// the last dimension are visited in square tiles, so the array read across
+// its rows stays in cache.
+template <size_t N>
+bool wants_tiles(const StridedPlan<N>& c) {
+  int nd = c.shape.size();
+  if (nd < 2 || c.shape[nd - 1] < 16 || c.shape[nd - 2] < 16) return false;
+  bool row_unit = false, col_unit = false;
+  for (size_t k = 0; k < N; ++k) {
+    row_unit |= c.strides[k][nd - 1] == 1;
+    col_unit |= c.strides[k][nd - 2] == 1;
+  }
+  return row_unit && col_unit;
+}
+
 // Calls inner(offsets, n, inner_strides) for each run along the last
 // (merged) dimension; offsets are in elements.
 template <size_t N, typename F>
 void for_each_strided(const StridedPlan<N>& c, F&& inner) {
   if (c.size == 0) return;
   int nd = c.shape.size();
-  int64_t n = c.shape[nd - 1];
+  bool tiled = wants_tiles(c);
+  // Tiled: the outer loop covers all but the last two dims, which are
+  // walked tile by tile below.
+  int outer_nd = tiled ? nd - 2 : nd - 1;
   std::array<int64_t, N> in_strides, offs{};
   for (size_t k = 0; k < N; ++k) in_strides[k] = c.strides[k][nd - 1];
   Dims idx;
   for (int d = 0; d < nd; ++d) idx.push_back(0);
-  int64_t outer = c.size / n;
+  int64_t outer = 1;
+  for (int d = 0; d < outer_nd; ++d) outer *= c.shape[d];
   for (int64_t o = 0; o < outer; ++o) {
-    inner(offs, n, in_strides);
-    for (int d = nd - 2; d >= 0; --d) {
+    if (tiled) {
+      constexpr int64_t B = 32;
+      int64_t rows = c.shape[nd - 2], cols = c.shape[nd - 1];
+      for (int64_t r0 = 0; r0 < rows; r0 += B) {
+        for (int64_t c0 = 0; c0 < cols; c0 += B) {
+          int64_t n = std::min(B, cols - c0);
+          for (int64_t r = r0; r < std::min(r0 + B, rows); ++r) {
+            std::array<int64_t, N> t;
+            for (size_t k = 0; k < N; ++k) {
+              t[k] = offs[k] + r * c.strides[k][nd - 2] + c0 * c.strides[k][nd - 1];
+            }
+            inner(t, n, in_strides);
+          }
+        }
+      }
+    } else {
+      inner(offs, c.shape[nd - 1], in_strides);
+    }
+    for (int d = outer_nd - 1; d >= 0; --d) {
       if (++idx[d] < c.shape[d]) {
         for (size_t k = 0; k < N; ++k) offs[k] += c.strides[k][d];
         break;

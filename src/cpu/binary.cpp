@@ -2,6 +2,7 @@
 #include <cmath>
 #include <limits>
 
+#include "cpu/parallel.h"
 #include "cpu/strided.h"
 #include "cpu/utils.h"
 #include "primitives/binary.h"
@@ -213,6 +214,15 @@ void binary_kernel(const BinaryArgs& args, Fn fn) {
   const T* pa = static_cast<const T*>(args.a);
   const T* pb = static_cast<const T*>(args.b);
   O* po = static_cast<O*>(args.out);
+  const auto& p = args.plan;
+  if (p.shape.size() == 1 && p.size >= 2 * cpu::kParallelGrain) {
+    // One long run (contiguous or scalar-broadcast): split it across threads.
+    int64_t sa = p.strides[0][0], sb = p.strides[1][0], so = p.strides[2][0];
+    cpu::parallel_for(p.size, cpu::kParallelGrain, [&](int64_t b, int64_t e) {
+      binary_run(pa + b * sa, sa, pb + b * sb, sb, po + b * so, so, e - b, fn);
+    });
+    return;
+  }
   cpu::for_each_strided(args.plan, [&](auto offs, int64_t n, auto st) {
     binary_run(pa + offs[0], st[0], pb + offs[1], st[1], po + offs[2], st[2], n, fn);
   });

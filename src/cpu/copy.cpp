@@ -1,5 +1,6 @@
 #include "cpu/copy.h"
 
+#include "cpu/parallel.h"
 #include "cpu/strided.h"
 
 namespace fastsync::cpu {
@@ -11,7 +12,9 @@ void copy_typed(const array& in, array& out) {
   Out* dst = out.data<Out>();
   auto cast = [](In v) { return static_cast<Out>(static_cast<compute_t<In>>(v)); };
   if (in.flags().row_contiguous && out.flags().row_contiguous && in.shape() == out.shape()) {
-    for (int64_t i = 0, n = out.size(); i < n; ++i) dst[i] = cast(src[i]);
+    parallel_for(out.size(), kParallelGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) dst[i] = cast(src[i]);
+    });
     return;
   }
   for_each_strided<2>(out.shape(), {&in.strides(), &out.strides()},

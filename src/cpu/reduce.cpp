@@ -5,6 +5,7 @@
 
 #include "cpu/copy.h"
 #include "cpu/strided.h"
+#include "cpu/parallel.h"
 #include "cpu/reducer.h"
 #include "cpu/utils.h"
 #include "primitives/reduce.h"
@@ -21,12 +22,12 @@ template <typename In, typename Out>
 using acc_t = std::conditional_t<std::is_floating_point_v<compute_t<Out>>, compute_t<Out>,
                                  std::conditional_t<std::is_same_v<Out, bool>, bool, Out>>;
 
-// Reduces n contiguous values with 8 independent partial results, which the
-// compiler keeps in vector registers.
+// Reduces n contiguous values with 32 independent partial results, enough to
+// cover the latency of the vector adds (the compiler keeps them in vector registers).
 template <ReduceOp op, typename In, typename A>
 A reduce_contiguous(const In* x, int64_t n) {
   using R = Reducer<op, A>;
-  constexpr int L = 8;
+  constexpr int L = 32;
   A part[L];
   for (int l = 0; l < L; ++l) part[l] = R::init();
   int64_t i = 0;
@@ -60,18 +61,41 @@ void reduce_kernel(const array& in, array& out, const std::vector<int>& axes) {
     leading &= axes[k] == static_cast<int>(k);
   }
   if (in.flags().row_contiguous && trailing) {
-    for (int64_t o = 0; o < n_out; ++o) {
-      dst[o] = Out(reduce_contiguous<op, In, A>(src + o * reduce_size, reduce_size));
+    if (n_out == 1) {
+      // One long reduction: per-chunk partial results, combined in order.
+      int64_t chunks = cpu::n_chunks(reduce_size, cpu::kParallelGrain);
+      int64_t chunk = (reduce_size + chunks - 1) / chunks;
+      std::vector<A> part(chunks, R::init());
+      cpu::parallel_for(chunks, 1, [&](int64_t cb, int64_t ce) {
+        for (int64_t c = cb; c < ce; ++c) {
+          int64_t b = c * chunk, e = std::min(reduce_size, b + chunk);
+          part[c] = reduce_contiguous<op, In, A>(src + b, e - b);
+        }
+      });
+      A acc = R::init();
+      for (auto v : part) acc = R::apply(acc, v);
+      dst[0] = Out(acc);
+      return;
     }
+    int64_t grain = std::max<int64_t>(1, cpu::kParallelGrain / reduce_size);
+    cpu::parallel_for(n_out, grain, [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) {
+        dst[o] = Out(reduce_contiguous<op, In, A>(src + o * reduce_size, reduce_size));
+      }
+    });
     return;
   }
   if (in.flags().row_contiguous && leading) {
-    std::vector<A> acc(n_out, R::init());
-    for (int64_t r = 0; r < reduce_size; ++r) {
-      const In* row = src + r * n_out;
-      for (int64_t o = 0; o < n_out; ++o) acc[o] = R::apply(acc[o], A(compute_t<In>(row[o])));
-    }
-    for (int64_t o = 0; o < n_out; ++o) dst[o] = Out(acc[o]);
+    // Column reduce: threads take disjoint column ranges, rows stream by.
+    int64_t grain = std::max<int64_t>(64, cpu::kParallelGrain / reduce_size);
+    cpu::parallel_for(n_out, grain, [&](int64_t b, int64_t e) {
+      std::vector<A> acc(e - b, R::init());
+      for (int64_t r = 0; r < reduce_size; ++r) {
+        const In* row = src + r * n_out;
+        for (int64_t o = b; o < e; ++o) acc[o - b] = R::apply(acc[o - b], A(compute_t<In>(row[o])));
+      }
+      for (int64_t o = b; o < e; ++o) dst[o] = Out(acc[o - b]);
+    });
     return;
   }
   // General: walk the kept axes for each output element, and the reduced

@@ -1,6 +1,7 @@
 // CPU kernels for Unary primitives.
 #include <cmath>
 
+#include "cpu/parallel.h"
 #include "cpu/strided.h"
 #include "cpu/utils.h"
 #include "primitives/unary.h"
@@ -103,7 +104,9 @@ void unary_kernel(const UnaryArgs& args, Fn fn) {
   const T* src = static_cast<const T*>(args.in);
   T* dst = static_cast<T*>(args.out);
   if (args.flat > 0) {
-    for (int64_t i = 0, n = args.flat; i < n; ++i) dst[i] = T(fn(C(src[i])));
+    cpu::parallel_for(args.flat, cpu::kParallelGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) dst[i] = T(fn(C(src[i])));
+    });
     return;
   }
   cpu::for_each_strided(args.plan, [&](auto offs, int64_t n, auto st) {

@@ -172,12 +172,12 @@ array array::unsafe_weak_copy() const {
   return array(std::move(d));
 }
 
-array array::unsafe_weak_copy(Shape shape, Strides strides) const {
+array array::unsafe_weak_copy(Shape shape, Strides strides, int64_t offset) const {
   auto d = std::make_shared<ArrayDesc>(std::move(shape), desc_->dtype);
-  d->flags = compute_flags(d->shape, strides, desc_->data_size);
+  d->flags = compute_flags(d->shape, strides, desc_->data_size - offset);
   d->strides = std::move(strides);
-  d->data_ptr = desc_->data_ptr;
-  d->data_size = desc_->data_size;
+  d->data_ptr = static_cast<char*>(desc_->data_ptr) + offset * itemsize();
+  d->data_size = desc_->data_size - offset;
   d->status.store(Status::available, std::memory_order_relaxed);
   return array(std::move(d));
 }

@@ -154,8 +154,8 @@ class array {
   // A non-owning alias for kernels: same shape, strides and pointer, holds
   // no reference to the buffer (retention tasks keep the buffer alive).
   array unsafe_weak_copy() const;
-  // The same, viewed with another shape and strides.
-  array unsafe_weak_copy(Shape shape, Strides strides) const;
+  // The same, viewed with another shape and strides, `offset` elements in.
+  array unsafe_weak_copy(Shape shape, Strides strides, int64_t offset = 0) const;
 
   uint64_t eval_id() const { return desc_->eval_id; }
   int producer_stream() const { return desc_->producer_stream; }

@@ -203,6 +203,47 @@ void init_ops(nb::module_& m) {
   }, nb::arg("a"), nb::arg("axes") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none(),
         "Permute axes (reverse them by default); a view.");
 
+  m.def("expand_dims", [](nb::handle a, nb::handle axis, nb::handle s) {
+    return expand_dims(array_from_object(a, std::nullopt), *to_axes(axis), to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("axis"), nb::kw_only(), nb::arg("stream") = nb::none(),
+        "Insert axes of size 1 (a view).");
+  m.def("squeeze", [](nb::handle a, nb::handle axis, nb::handle s) {
+    return squeeze(array_from_object(a, std::nullopt), to_axes(axis), to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none(),
+        "Remove axes of size 1 (all of them when None; a view).");
+  m.def("swapaxes", [](nb::handle a, int x, int y, nb::handle s) {
+    return swapaxes(array_from_object(a, std::nullopt), x, y, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("axis1"), nb::arg("axis2"), nb::kw_only(),
+        nb::arg("stream") = nb::none(), "Swap two axes (a view).");
+  m.def("moveaxis", [](nb::handle a, int src, int dst, nb::handle s) {
+    return moveaxis(array_from_object(a, std::nullopt), src, dst, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("source"), nb::arg("destination"), nb::kw_only(),
+        nb::arg("stream") = nb::none(), "Move an axis to a new position (a view).");
+  m.def("concatenate", [](nb::handle arrays, int axis, nb::handle s) {
+    std::vector<array> xs;
+    for (auto h : arrays) xs.push_back(array_from_object(h, std::nullopt));
+    return concatenate(xs, axis, to_stream_or_device(s));
+  }, nb::arg("arrays"), nb::arg("axis") = 0, nb::kw_only(), nb::arg("stream") = nb::none(),
+        "Join arrays along an existing axis (NumPy promotion).");
+  m.def("stack", [](nb::handle arrays, int axis, nb::handle s) {
+    std::vector<array> xs;
+    for (auto h : arrays) xs.push_back(array_from_object(h, std::nullopt));
+    return stack(xs, axis, to_stream_or_device(s));
+  }, nb::arg("arrays"), nb::arg("axis") = 0, nb::kw_only(), nb::arg("stream") = nb::none(),
+        "Join same-shaped arrays along a new axis.");
+  m.def("split", [](nb::handle a, nb::handle indices_or_sections, int axis, nb::handle s) {
+    array x = array_from_object(a, std::nullopt);
+    auto parts = nb::isinstance<nb::int_>(indices_or_sections)
+                     ? split(x, nb::cast<int>(indices_or_sections), axis, to_stream_or_device(s))
+                     : split(x, nb::cast<std::vector<int64_t>>(indices_or_sections), axis,
+                             to_stream_or_device(s));
+    nb::list out;
+    for (auto& p : parts) out.append(p);
+    return out;
+  }, nb::arg("a"), nb::arg("indices_or_sections"), nb::arg("axis") = 0, nb::kw_only(),
+        nb::arg("stream") = nb::none(),
+        "Split into equal sections or at the given indices (views).");
+
   m.def("broadcast_to", [](nb::handle a, nb::handle shape, nb::handle s) {
     return broadcast_to(array_from_object(a, std::nullopt), to_shape(shape),
                         to_stream_or_device(s));

@@ -33,6 +33,19 @@ array slice(const array& a, const std::vector<std::optional<int64_t>>& start,
             const std::vector<std::optional<int64_t>>& stop,
             const std::vector<std::optional<int64_t>>& step, StreamOrDevice s = {});
 
+array expand_dims(const array& a, const std::vector<int>& axes, StreamOrDevice s = {});
+// No axes: every axis of size 1.
+array squeeze(const array& a, const std::optional<std::vector<int>>& axes = {},
+              StreamOrDevice s = {});
+array swapaxes(const array& a, int axis1, int axis2, StreamOrDevice s = {});
+array moveaxis(const array& a, int source, int destination, StreamOrDevice s = {});
+array concatenate(const std::vector<array>& arrays, int axis = 0, StreamOrDevice s = {});
+array stack(const std::vector<array>& arrays, int axis = 0, StreamOrDevice s = {});
+// Split at the given indices, or into `sections` equal parts; views.
+std::vector<array> split(const array& a, const std::vector<int64_t>& indices, int axis = 0,
+                         StreamOrDevice s = {});
+std::vector<array> split(const array& a, int sections, int axis = 0, StreamOrDevice s = {});
+
 // Elementwise, one input. Transcendental ops compute integers in float32.
 array negative(const array& a, StreamOrDevice s = {});
 array abs(const array& a, StreamOrDevice s = {});

@@ -127,3 +127,142 @@ array slice(const array& a, const std::vector<std::optional<int64_t>>& start,
 }
 
 }  // namespace fastsync
+
+namespace fastsync {
+
+namespace {
+int normalize_axis(const char* op, int axis, int ndim) {
+  if (axis < -ndim || axis >= ndim) {
+    throw std::invalid_argument(std::string("[") + op + "] axis " + std::to_string(axis) +
+                                " is out of bounds for an array of " + std::to_string(ndim) +
+                                " dimensions");
+  }
+  return axis < 0 ? axis + ndim : axis;
+}
+}  // namespace
+
+array expand_dims(const array& a, const std::vector<int>& axes, StreamOrDevice s) {
+  int nd = a.ndim() + static_cast<int>(axes.size());
+  std::vector<bool> is_new(nd, false);
+  for (int ax : axes) {
+    int n = normalize_axis("expand_dims", ax, nd);
+    if (is_new[n]) throw std::invalid_argument("[expand_dims] repeated axis");
+    is_new[n] = true;
+  }
+  Shape shape;
+  for (int d = 0, k = 0; d < nd; ++d) shape.push_back(is_new[d] ? 1 : a.shape()[k++]);
+  return reshape(a, shape, s);
+}
+
+array squeeze(const array& a, const std::optional<std::vector<int>>& axes, StreamOrDevice s) {
+  std::vector<bool> drop(a.ndim(), false);
+  if (!axes) {
+    for (int d = 0; d < a.ndim(); ++d) drop[d] = a.shape()[d] == 1;
+  } else {
+    for (int ax : *axes) {
+      int n = normalize_axis("squeeze", ax, a.ndim());
+      if (a.shape()[n] != 1) {
+        throw std::invalid_argument("[squeeze] cannot squeeze axis " + std::to_string(ax) +
+                                    " of size " + std::to_string(a.shape()[n]));
+      }
+      drop[n] = true;
+    }
+  }
+  Shape shape;
+  for (int d = 0; d < a.ndim(); ++d) {
+    if (!drop[d]) shape.push_back(a.shape()[d]);
+  }
+  return reshape(a, shape, s);
+}
+
+array swapaxes(const array& a, int axis1, int axis2, StreamOrDevice s) {
+  int x = normalize_axis("swapaxes", axis1, a.ndim());
+  int y = normalize_axis("swapaxes", axis2, a.ndim());
+  std::vector<int> perm(a.ndim());
+  std::iota(perm.begin(), perm.end(), 0);
+  std::swap(perm[x], perm[y]);
+  return transpose(a, perm, s);
+}
+
+array moveaxis(const array& a, int source, int destination, StreamOrDevice s) {
+  int from = normalize_axis("moveaxis", source, a.ndim());
+  int to = normalize_axis("moveaxis", destination, a.ndim());
+  std::vector<int> perm;
+  for (int d = 0; d < a.ndim(); ++d) {
+    if (d != from) perm.push_back(d);
+  }
+  perm.insert(perm.begin() + to, from);
+  return transpose(a, perm, s);
+}
+
+array concatenate(const std::vector<array>& arrays, int axis, StreamOrDevice s) {
+  if (arrays.empty()) throw std::invalid_argument("[concatenate] needs at least one array");
+  int nd = arrays[0].ndim();
+  if (nd == 0) throw std::invalid_argument("[concatenate] zero-dimensional arrays cannot be joined");
+  int ax = normalize_axis("concatenate", axis, nd);
+  Dtype t = arrays[0].dtype();
+  for (auto& a : arrays) {
+    if (a.ndim() != nd) {
+      throw std::invalid_argument("[concatenate] all arrays must have the same number of dimensions");
+    }
+    for (int d = 0; d < nd; ++d) {
+      if (d != ax && a.shape()[d] != arrays[0].shape()[d]) {
+        throw std::invalid_argument("[concatenate] shapes " + shape_str(arrays[0].shape()) +
+                                    " and " + shape_str(a.shape()) +
+                                    " differ outside the concatenation axis");
+      }
+    }
+    t = promote_types(t, a.dtype());
+  }
+  Stream st = to_stream(s);
+  std::vector<array> ins;
+  for (auto& a : arrays) ins.push_back(astype(a, t, st));
+  auto prim = std::make_shared<Concatenate>(st, ax);
+  Shape shape = prim->output_shapes(ins)[0];
+  return array(std::move(shape), t, std::move(prim), std::move(ins));
+}
+
+array stack(const std::vector<array>& arrays, int axis, StreamOrDevice s) {
+  if (arrays.empty()) throw std::invalid_argument("[stack] needs at least one array");
+  for (auto& a : arrays) {
+    if (a.shape() != arrays[0].shape()) {
+      throw std::invalid_argument("[stack] all arrays must have the same shape");
+    }
+  }
+  int ax = normalize_axis("stack", axis, arrays[0].ndim() + 1);
+  std::vector<array> expanded;
+  for (auto& a : arrays) expanded.push_back(expand_dims(a, {ax}, s));
+  return concatenate(expanded, ax, s);
+}
+
+std::vector<array> split(const array& a, const std::vector<int64_t>& indices, int axis,
+                         StreamOrDevice s) {
+  int ax = normalize_axis("split", axis, a.ndim());
+  std::vector<array> out;
+  int64_t start = 0;
+  std::vector<int64_t> bounds = indices;
+  bounds.push_back(a.shape()[ax]);
+  for (int64_t stop : bounds) {
+    std::vector<std::optional<int64_t>> b(a.ndim()), e(a.ndim()), st(a.ndim());
+    b[ax] = std::min(start, a.shape()[ax]);
+    e[ax] = std::max(std::min(stop, a.shape()[ax]), *b[ax]);
+    out.push_back(slice(a, b, e, st, s));
+    start = stop;
+  }
+  return out;
+}
+
+std::vector<array> split(const array& a, int sections, int axis, StreamOrDevice s) {
+  int ax = normalize_axis("split", axis, a.ndim());
+  if (sections <= 0 || a.shape()[ax] % sections != 0) {
+    throw std::invalid_argument("[split] array split does not result in an equal division: " +
+                                std::to_string(a.shape()[ax]) + " into " +
+                                std::to_string(sections));
+  }
+  std::vector<int64_t> idx;
+  int64_t step = a.shape()[ax] / sections;
+  for (int i = 1; i < sections; ++i) idx.push_back(i * step);
+  return split(a, idx, ax, s);
+}
+
+}  // namespace fastsync

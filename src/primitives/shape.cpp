@@ -27,3 +27,14 @@ std::vector<Shape> AsType::output_shapes(const std::vector<array>& inputs) const
 }
 
 }  // namespace fastsync
+
+namespace fastsync {
+
+std::vector<Shape> Concatenate::output_shapes(const std::vector<array>& inputs) const {
+  Shape out = inputs[0].shape();
+  out[axis_] = 0;
+  for (auto& in : inputs) out[axis_] += in.shape()[axis_];
+  return {out};
+}
+
+}  // namespace fastsync

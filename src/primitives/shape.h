@@ -65,3 +65,19 @@ class AsType : public Primitive {
 };
 
 }  // namespace fastsync
+
+namespace fastsync {
+
+// Inputs of one dtype joined along `axis` (a copy).
+class Concatenate : public Primitive {
+ public:
+  Concatenate(Stream s, int axis) : Primitive(s), axis_(axis) {}
+  const char* name() const override { return "Concatenate"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  int axis_;
+};
+
+}  // namespace fastsync

@@ -1,0 +1,76 @@
+"""Shape and data-movement ops against NumPy."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastsync as mx
+from test_ops import check, random_array, to_mx
+
+
+def test_expand_squeeze_swap_move():
+    a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    x = mx.array(a)
+    check(mx.expand_dims(x, 0), np.expand_dims(a, 0), "float32")
+    check(mx.expand_dims(x, (-1, 1)), np.expand_dims(a, (-1, 1)), "float32")
+    check(mx.squeeze(mx.expand_dims(x, (0, 2))), a, "float32")
+    check(mx.squeeze(mx.array(a[:1]), 0), a[0], "float32")
+    check(mx.swapaxes(x, 0, 2), np.swapaxes(a, 0, 2), "float32")
+    check(mx.moveaxis(x, 0, -1), np.moveaxis(a, 0, -1), "float32")
+    check(mx.moveaxis(x, -1, 0) + 1, np.moveaxis(a, -1, 0) + 1, "float32")
+    with pytest.raises(ValueError, match=r"\[squeeze\] cannot squeeze axis 1 of size 3"):
+        mx.squeeze(x, 1)
+    with pytest.raises(ValueError, match=r"\[swapaxes\] axis 3"):
+        mx.swapaxes(x, 0, 3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=3), st.integers(1, 4), st.data(),
+       st.sampled_from(["float32", "int32", "bool_", "float16"]))
+def test_concatenate_property(shape, count, data, dtype):
+    rng = np.random.default_rng(30)
+    nd = len(shape)
+    axis = data.draw(st.integers(-nd, nd - 1))
+    parts = []
+    for _ in range(count):
+        s = list(shape)
+        s[axis] = data.draw(st.integers(0, 3))
+        parts.append(random_array(rng, tuple(s), dtype))
+    xs = [to_mx(p, dtype) for p in parts]
+    if data.draw(st.booleans()) and nd >= 2:
+        # Non-contiguous inputs: transposed copies of transposed data.
+        xs = [mx.array(np.ascontiguousarray(p.T)).T.astype(x.dtype) for p, x in zip(parts, xs)]
+    check(mx.concatenate(xs, axis=axis), np.concatenate(parts, axis=axis), dtype)
+
+
+def test_concatenate_promotes_and_checks():
+    got = mx.concatenate([mx.array([1, 2], dtype=mx.int8), mx.array([0.5])])
+    assert got.dtype == mx.float32 and got.tolist() == [1.0, 2.0, 0.5]
+    with pytest.raises(ValueError, match=r"\[concatenate\] shapes \(2, 3\) and \(2, 4\)"):
+        mx.concatenate([mx.ones((2, 3)), mx.ones((2, 4))], axis=0)
+    with pytest.raises(ValueError, match="same number of dimensions"):
+        mx.concatenate([mx.ones((2, 3)), mx.ones((3,))])
+
+
+def test_stack_and_split():
+    a = np.arange(12, dtype=np.int32).reshape(3, 4)
+    b = a * 10
+    check(mx.stack([mx.array(a), mx.array(b)]), np.stack([a, b]), "int32")
+    check(mx.stack([mx.array(a), mx.array(b)], axis=-1), np.stack([a, b], axis=-1), "int32")
+    for got, want in zip(mx.split(mx.array(a), 2, axis=1), np.split(a, 2, axis=1)):
+        check(got, want, "int32")
+    for got, want in zip(mx.split(mx.array(a), [1, 3, 10], axis=1), np.split(a, [1, 3, 10], axis=1)):
+        check(got, want, "int32")
+    with pytest.raises(ValueError, match="equal division"):
+        mx.split(mx.array(a), 3, axis=1)
+    with pytest.raises(ValueError, match="same shape"):
+        mx.stack([mx.ones((2,)), mx.ones((3,))])
+
+
+def test_concatenate_across_streams():
+    s1, s2 = mx.new_stream(mx.cpu), mx.new_stream(mx.cpu)
+    a = mx.multiply(mx.ones((1000,)), 2, stream=s1)
+    b = mx.add(mx.ones((500,)), 1, stream=s2)
+    c = mx.concatenate([a, b, a], stream=s2)
+    assert np.array(c).sum() == 2 * 1000 + 2 * 500 + 2 * 1000

@@ -2,9 +2,8 @@
 
 import time
 
-import numpy as np
-
 import fastsync as mx
+import numpy as np
 
 # Nothing is computed while the graph is built.
 x = mx.arange(8).astype(mx.float32)

@@ -1,8 +1,7 @@
 import os
 
-import pytest
-
 import fastsync as mx
+import pytest
 
 
 def pytest_configure(config):

@@ -1,11 +1,10 @@
 """The full elementwise op set against NumPy: every op, dtypes, broadcasting, strided views."""
 
+import fastsync as mx
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import fastsync as mx
 from test_ops import FLOATS, INTS, check, random_array, to_mx
 
 FLOAT_UNARY = ["exp", "expm1", "log", "log1p", "log2", "sqrt", "sin", "cos", "tanh", "floor",

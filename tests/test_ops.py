@@ -1,11 +1,10 @@
 """The first op set against NumPy: dtypes, broadcasting, non-contiguous inputs."""
 
+import fastsync as mx
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import fastsync as mx
 
 FLOATS = ["float16", "bfloat16", "float32", "float64"]
 INTS = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]

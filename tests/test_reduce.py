@@ -1,11 +1,10 @@
 """Reductions, scans and softmax against NumPy over random shapes, axes and dtypes."""
 
+import fastsync as mx
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import fastsync as mx
 from test_ops import check, random_array, to_mx
 
 

@@ -3,10 +3,9 @@
 import gc
 import threading
 
+import fastsync as mx
 import numpy as np
 import pytest
-
-import fastsync as mx
 
 
 def settle():

@@ -1,11 +1,10 @@
 """Shape and data-movement ops against NumPy."""
 
+import fastsync as mx
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import fastsync as mx
 from test_ops import check, random_array, to_mx
 
 
@@ -40,7 +39,8 @@ def test_concatenate_property(shape, count, data, dtype):
     xs = [to_mx(p, dtype) for p in parts]
     if data.draw(st.booleans()) and nd >= 2:
         # Non-contiguous inputs: transposed copies of transposed data.
-        xs = [mx.array(np.ascontiguousarray(p.T)).T.astype(x.dtype) for p, x in zip(parts, xs)]
+        xs = [mx.array(np.ascontiguousarray(p.T)).T.astype(x.dtype)
+              for p, x in zip(parts, xs, strict=True)]
     check(mx.concatenate(xs, axis=axis), np.concatenate(parts, axis=axis), dtype)
 
 
@@ -58,10 +58,11 @@ def test_stack_and_split():
     b = a * 10
     check(mx.stack([mx.array(a), mx.array(b)]), np.stack([a, b]), "int32")
     check(mx.stack([mx.array(a), mx.array(b)], axis=-1), np.stack([a, b], axis=-1), "int32")
-    for got, want in zip(mx.split(mx.array(a), 2, axis=1), np.split(a, 2, axis=1)):
-        check(got, want, "int32")
-    for got, want in zip(mx.split(mx.array(a), [1, 3, 10], axis=1), np.split(a, [1, 3, 10], axis=1)):
-        check(got, want, "int32")
+    pairs = [(mx.split(mx.array(a), 2, axis=1), np.split(a, 2, axis=1)),
+             (mx.split(mx.array(a), [1, 3, 10], axis=1), np.split(a, [1, 3, 10], axis=1))]
+    for got_parts, want_parts in pairs:
+        for got, want in zip(got_parts, want_parts, strict=True):
+            check(got, want, "int32")
     with pytest.raises(ValueError, match="equal division"):
         mx.split(mx.array(a), 3, axis=1)
     with pytest.raises(ValueError, match="same shape"):

@@ -15,6 +15,12 @@ int64_t shape_size(const Shape& shape) {
   return n;
 }
 
+std::string shape_str(const Shape& s) {
+  std::string r = "(";
+  for (size_t k = 0; k < s.size(); ++k) r += (k ? ", " : "") + std::to_string(s[k]);
+  return r + (s.size() == 1 ? ",)" : ")");
+}
+
 Strides row_major_strides(const Shape& shape) {
   Strides s(shape.size());
   int64_t acc = 1;

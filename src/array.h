@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "allocator.h"
@@ -188,5 +189,7 @@ array scalar_array(T v) {
 Strides row_major_strides(const Shape& shape);
 Flags compute_flags(const Shape& shape, const Strides& strides, int64_t data_size);
 int64_t shape_size(const Shape& shape);
+// "(2, 3)" / "(4,)": shapes in error messages, as NumPy prints them.
+std::string shape_str(const Shape& shape);
 
 }  // namespace fastsync

@@ -99,16 +99,6 @@ constexpr bool supported() {
   }
 }
 
-constexpr bool is_comparison_op(BinaryOp op) {
-  switch (op) {
-#define FASTSYNC_CMP(op, Name) case BinaryOp::op:
-    FASTSYNC_BINARY_COMPARE_OPS(FASTSYNC_CMP)
-#undef FASTSYNC_CMP
-    return true;
-    default: return false;
-  }
-}
-
 template <BinaryOp op>
 struct BinaryFn {
   template <typename C>
@@ -234,7 +224,7 @@ void run_binary(const BinaryArgs& args) {
     using T = decltype(tag);
     if constexpr (!supported<op, compute_t<T>>()) {
       throw std::logic_error("[binary] dtype not supported by this op");
-    } else if constexpr (is_comparison_op(op)) {
+    } else if constexpr (is_comparison(op)) {
       binary_kernel<T, bool>(args, BinaryFn<op>{});
     } else {
       binary_kernel<T, T>(args, BinaryFn<op>{});

@@ -133,18 +133,8 @@ void reduce_kernel(const array& in, array& out, const std::vector<int>& axes) {
 
 template <ReduceOp op>
 void run_reduce(const array& in, array& out, const std::vector<int>& axes) {
-  dispatch_dtype(in.dtype(), [&](auto in_tag) {
-    using In = decltype(in_tag);
-    dispatch_dtype(out.dtype(), [&](auto out_tag) {
-      using Out = decltype(out_tag);
-      // The ops layer only pairs an input with its own dtype or its sum type.
-      if constexpr (std::is_same_v<In, Out> || std::is_same_v<Out, int64_t> ||
-                    std::is_same_v<Out, uint64_t>) {
-        reduce_kernel<op, In, Out>(in, out, axes);
-      } else {
-        throw std::logic_error("[reduce] unexpected dtype pair");
-      }
-    });
+  cpu::dispatch_reduce_types(in.dtype(), out.dtype(), [&](auto in_tag, auto out_tag) {
+    reduce_kernel<op, decltype(in_tag), decltype(out_tag)>(in, out, axes);
   });
 }
 

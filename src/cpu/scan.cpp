@@ -70,27 +70,17 @@ void Scan::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
         }
       });
     };
-    dispatch_dtype(in_t, [&](auto in_tag) {
-      dispatch_dtype(out_t, [&](auto out_tag) {
-        using In = decltype(in_tag);
-        using Out = decltype(out_tag);
-        // The ops layer pairs an input with its own dtype or its sum type.
-        if constexpr (std::is_same_v<In, Out> || std::is_same_v<Out, int64_t> ||
-                      std::is_same_v<Out, uint64_t>) {
-          switch (op) {
-            case ReduceOp::sum:
-              return run(std::integral_constant<ReduceOp, ReduceOp::sum>{}, in_tag, out_tag);
-            case ReduceOp::prod:
-              return run(std::integral_constant<ReduceOp, ReduceOp::prod>{}, in_tag, out_tag);
-            case ReduceOp::max:
-              return run(std::integral_constant<ReduceOp, ReduceOp::max>{}, in_tag, out_tag);
-            case ReduceOp::min:
-              return run(std::integral_constant<ReduceOp, ReduceOp::min>{}, in_tag, out_tag);
-          }
-        } else {
-          throw std::logic_error("[scan] unexpected dtype pair");
-        }
-      });
+    cpu::dispatch_reduce_types(in_t, out_t, [&](auto in_tag, auto out_tag) {
+      switch (op) {
+        case ReduceOp::sum:
+          return run(std::integral_constant<ReduceOp, ReduceOp::sum>{}, in_tag, out_tag);
+        case ReduceOp::prod:
+          return run(std::integral_constant<ReduceOp, ReduceOp::prod>{}, in_tag, out_tag);
+        case ReduceOp::max:
+          return run(std::integral_constant<ReduceOp, ReduceOp::max>{}, in_tag, out_tag);
+        case ReduceOp::min:
+          return run(std::integral_constant<ReduceOp, ReduceOp::min>{}, in_tag, out_tag);
+      }
     });
   });
 }

@@ -7,14 +7,6 @@
 
 namespace fastsync {
 
-namespace {
-std::string shape_str(const Shape& s) {
-  std::string r = "(";
-  for (size_t k = 0; k < s.size(); ++k) r += (k ? ", " : "") + std::to_string(s[k]);
-  return r + (s.size() == 1 ? ",)" : ")");
-}
-}  // namespace
-
 array astype(const array& a, Dtype dtype, StreamOrDevice s) {
   if (a.dtype() == dtype) return a;
   return array(a.shape(), dtype, std::make_shared<AsType>(to_stream(s), dtype), {a});

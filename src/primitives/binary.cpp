@@ -14,16 +14,6 @@ const char* Binary::name() const {
   return "Binary";
 }
 
-bool is_comparison(BinaryOp op) {
-  switch (op) {
-#define FASTSYNC_CMP(op, Name) case BinaryOp::op:
-    FASTSYNC_BINARY_COMPARE_OPS(FASTSYNC_CMP)
-#undef FASTSYNC_CMP
-    return true;
-    default: return false;
-  }
-}
-
 Shape broadcast_shapes(const Shape& a, const Shape& b) {
   size_t n = std::max(a.size(), b.size());
   Shape out(n);
@@ -31,12 +21,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
     int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
     if (da != db && da != 1 && db != 1) {
-      auto str = [](const Shape& s) {
-        std::string r = "(";
-        for (size_t k = 0; k < s.size(); ++k) r += (k ? ", " : "") + std::to_string(s[k]);
-        return r + (s.size() == 1 ? ",)" : ")");
-      };
-      throw std::invalid_argument("shapes " + str(a) + " and " + str(b) +
+      throw std::invalid_argument("shapes " + shape_str(a) + " and " + shape_str(b) +
                                   " cannot be broadcast together");
     }
     out[i] = da == 1 ? db : da;

@@ -41,7 +41,15 @@ enum class BinaryOp {
 #undef FASTSYNC_ENUM
 };
 
-bool is_comparison(BinaryOp op);
+constexpr bool is_comparison(BinaryOp op) {
+  switch (op) {
+#define FASTSYNC_CMP(op, Name) case BinaryOp::op:
+    FASTSYNC_BINARY_COMPARE_OPS(FASTSYNC_CMP)
+#undef FASTSYNC_CMP
+    return true;
+    default: return false;
+  }
+}
 
 class Binary : public Primitive {
  public:

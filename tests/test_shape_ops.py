@@ -75,3 +75,36 @@ def test_concatenate_across_streams():
     b = mx.add(mx.ones((500,)), 1, stream=s2)
     c = mx.concatenate([a, b, a], stream=s2)
     assert np.array(c).sum() == 2 * 1000 + 2 * 500 + 2 * 1000
+
+
+def test_creation_helpers():
+    check(mx.linspace(0, 1, 5), np.linspace(0, 1, 5, dtype=np.float32), "float32")
+    check(mx.linspace(-3, 7, 1), np.linspace(-3, 7, 1, dtype=np.float32), "float32")
+    assert mx.linspace(0, 1, 0).shape == (0,)
+    check(mx.eye(3), np.eye(3, dtype=np.float32), "float32")
+    check(mx.eye(3, 4, k=1, dtype=mx.int32), np.eye(3, 4, k=1, dtype=np.int32), "int32")
+    check(mx.identity(2), np.identity(2, dtype=np.float32), "float32")
+    check(mx.tri(3, 4, k=-1), np.tri(3, 4, k=-1, dtype=np.float32), "float32")
+    a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    check(mx.tril(mx.array(a)), np.tril(a), "float32")
+    check(mx.triu(mx.array(a), 1), np.triu(a, 1), "float32")
+    with pytest.raises(ValueError, match="tril"):
+        mx.tril(mx.ones((3,)))
+    with pytest.raises(TypeError, match="linspace"):
+        mx.linspace(0, 1, 3, dtype=mx.int32)
+
+
+def test_tile_repeat_pad():
+    a = np.arange(6, dtype=np.int32).reshape(2, 3)
+    x = mx.array(a)
+    for reps in [2, (2, 1), (1, 2, 3), (0, 2)]:
+        check(mx.tile(x, reps), np.tile(a, reps), "int32")
+    check(mx.repeat(x, 2), np.repeat(a, 2), "int32")
+    check(mx.repeat(x, 3, axis=1), np.repeat(a, 3, axis=1), "int32")
+    check(mx.repeat(x.T, 2, axis=0), np.repeat(a.T, 2, axis=0), "int32")
+    check(mx.pad(x, 1), np.pad(a, 1), "int32")
+    check(mx.pad(x, ((0, 1), (2, 0)), constant_values=7),
+          np.pad(a, ((0, 1), (2, 0)), constant_values=7), "int32")
+    check(mx.pad(x, (1, 2)), np.pad(a, (1, 2)), "int32")
+    with pytest.raises(ValueError, match="pad"):
+        mx.pad(x, ((1, 1),) * 3)

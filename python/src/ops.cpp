@@ -244,6 +244,44 @@ void init_ops(nb::module_& m) {
         nb::arg("stream") = nb::none(),
         "Split into equal sections or at the given indices (views).");
 
+  m.def("tile", [](nb::handle a, nb::handle reps, nb::handle s) {
+    std::vector<int64_t> r = nb::isinstance<nb::int_>(reps)
+                                 ? std::vector<int64_t>{nb::cast<int64_t>(reps)}
+                                 : nb::cast<std::vector<int64_t>>(reps);
+    return tile(array_from_object(a, std::nullopt), r, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("reps"), nb::kw_only(), nb::arg("stream") = nb::none(),
+        "Repeat the whole array reps times along each axis.");
+  m.def("repeat", [](nb::handle a, int64_t repeats, std::optional<int> axis, nb::handle s) {
+    return repeat(array_from_object(a, std::nullopt), repeats, axis, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("repeats"), nb::arg("axis") = nb::none(), nb::kw_only(),
+        nb::arg("stream") = nb::none(), "Repeat each element (flattened when axis is None).");
+  m.def("pad", [](nb::handle a, nb::handle pad_width, nb::handle value, nb::handle s) {
+    array x = array_from_object(a, std::nullopt);
+    std::vector<std::pair<int64_t, int64_t>> w;
+    if (nb::isinstance<nb::int_>(pad_width)) {
+      int64_t v = nb::cast<int64_t>(pad_width);
+      w.assign(x.ndim(), {v, v});
+    } else {
+      auto seq = nb::cast<std::vector<nb::object>>(pad_width);
+      bool single = !seq.empty() && nb::isinstance<nb::int_>(seq[0]);
+      if (single) {
+        auto p = nb::cast<std::vector<int64_t>>(pad_width);
+        if (p.size() != 2) throw std::invalid_argument("[pad] pad_width must be (before, after)");
+        w.assign(x.ndim(), {p[0], p[1]});
+      } else {
+        for (auto& o : seq) {
+          auto p = nb::cast<std::vector<int64_t>>(o);
+          if (p.size() == 1) p.push_back(p[0]);
+          if (p.size() != 2) throw std::invalid_argument("[pad] each pad width is (before, after)");
+          w.push_back({p[0], p[1]});
+        }
+        if (w.size() == 1) w.assign(x.ndim(), w[0]);
+      }
+    }
+    return pad(x, w, to_operand(value, x.dtype()), to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("pad_width"), nb::arg("constant_values") = 0, nb::kw_only(),
+        nb::arg("stream") = nb::none(), "Constant padding, NumPy's pad_width forms.");
+
   m.def("broadcast_to", [](nb::handle a, nb::handle shape, nb::handle s) {
     return broadcast_to(array_from_object(a, std::nullopt), to_shape(shape),
                         to_stream_or_device(s));
@@ -268,6 +306,28 @@ void init_ops(nb::module_& m) {
   m.def("ones_like", [](const array& a, nb::handle s) {
     return ones_like(a, to_stream_or_device(s));
   }, nb::arg("a"), nb::kw_only(), nb::arg("stream") = nb::none());
+
+  m.def("linspace", [](double start, double stop, int64_t num, nb::handle dtype, nb::handle s) {
+    return linspace(start, stop, num, to_dtype(dtype).value_or(float32), to_stream_or_device(s));
+  }, nb::arg("start"), nb::arg("stop"), nb::arg("num") = 50, nb::arg("dtype") = nb::none(),
+        nb::kw_only(), nb::arg("stream") = nb::none(), "num evenly spaced values in [start, stop].");
+  m.def("eye", [](int64_t n, std::optional<int64_t> m_, int k, nb::handle dtype, nb::handle s) {
+    return eye(n, m_, k, to_dtype(dtype).value_or(float32), to_stream_or_device(s));
+  }, nb::arg("n"), nb::arg("m") = nb::none(), nb::arg("k") = 0, nb::arg("dtype") = nb::none(),
+        nb::kw_only(), nb::arg("stream") = nb::none(), "Ones on the k-th diagonal.");
+  m.def("identity", [](int64_t n, nb::handle dtype, nb::handle s) {
+    return identity(n, to_dtype(dtype).value_or(float32), to_stream_or_device(s));
+  }, nb::arg("n"), nb::arg("dtype") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none());
+  m.def("tri", [](int64_t n, std::optional<int64_t> m_, int k, nb::handle dtype, nb::handle s) {
+    return tri(n, m_, k, to_dtype(dtype).value_or(float32), to_stream_or_device(s));
+  }, nb::arg("n"), nb::arg("m") = nb::none(), nb::arg("k") = 0, nb::arg("dtype") = nb::none(),
+        nb::kw_only(), nb::arg("stream") = nb::none(), "Ones on and below the k-th diagonal.");
+  m.def("tril", [](nb::handle a, int k, nb::handle s) {
+    return tril(array_from_object(a, std::nullopt), k, to_stream_or_device(s));
+  }, nb::arg("x"), nb::arg("k") = 0, nb::kw_only(), nb::arg("stream") = nb::none());
+  m.def("triu", [](nb::handle a, int k, nb::handle s) {
+    return triu(array_from_object(a, std::nullopt), k, to_stream_or_device(s));
+  }, nb::arg("x"), nb::arg("k") = 0, nb::kw_only(), nb::arg("stream") = nb::none());
 
   m.def("arange", [](nb::args args, nb::handle dtype, nb::handle s) {
     if (args.size() < 1 || args.size() > 3) {

@@ -41,3 +41,49 @@ array arange(double start, double stop, double step, Dtype dtype, StreamOrDevice
 }
 
 }  // namespace fastsync
+
+namespace fastsync {
+
+array linspace(double start, double stop, int64_t num, Dtype dtype, StreamOrDevice s) {
+  if (num < 0) throw std::invalid_argument("[linspace] num must be non-negative");
+  if (!is_floating(dtype)) {
+    throw type_error(std::string("[linspace] dtype must be floating, got ") + dtype.name());
+  }
+  if (num <= 1) return full({num}, scalar(start), dtype, s);
+  double step = (stop - start) / static_cast<double>(num - 1);
+  auto r = add(multiply(arange(0, static_cast<double>(num), 1, float64, s), weak_scalar(step, float64), s),
+               weak_scalar(start, float64), s);
+  return astype(r, dtype, s);
+}
+
+array tri(int64_t n, std::optional<int64_t> m, int k, Dtype dtype, StreamOrDevice s) {
+  int64_t cols = m.value_or(n);
+  if (n < 0 || cols < 0) throw std::invalid_argument("[tri] dimensions must be non-negative");
+  auto rows = reshape(arange(0, static_cast<double>(n), 1, int64, s), {n, 1}, s);
+  auto cs = reshape(arange(0, static_cast<double>(cols), 1, int64, s), {1, cols}, s);
+  return astype(greater_equal(add(rows, weak_scalar(int64_t(k), int64), s), cs, s), dtype, s);
+}
+
+array eye(int64_t n, std::optional<int64_t> m, int k, Dtype dtype, StreamOrDevice s) {
+  int64_t cols = m.value_or(n);
+  if (n < 0 || cols < 0) throw std::invalid_argument("[eye] dimensions must be non-negative");
+  auto rows = reshape(arange(0, static_cast<double>(n), 1, int64, s), {n, 1}, s);
+  auto cs = reshape(arange(0, static_cast<double>(cols), 1, int64, s), {1, cols}, s);
+  return astype(equal(add(rows, weak_scalar(int64_t(k), int64), s), cs, s), dtype, s);
+}
+
+array identity(int64_t n, Dtype dtype, StreamOrDevice s) { return eye(n, n, 0, dtype, s); }
+
+array tril(const array& a, int k, StreamOrDevice s) {
+  if (a.ndim() < 2) throw std::invalid_argument("[tril] the array must have at least 2 dimensions");
+  auto mask = tri(a.shape(-2), a.shape(-1), k, bool_, s);
+  return where(mask, a, zeros({}, a.dtype(), s), s);
+}
+
+array triu(const array& a, int k, StreamOrDevice s) {
+  if (a.ndim() < 2) throw std::invalid_argument("[triu] the array must have at least 2 dimensions");
+  auto mask = tri(a.shape(-2), a.shape(-1), k - 1, bool_, s);
+  return where(mask, zeros({}, a.dtype(), s), a, s);
+}
+
+}  // namespace fastsync

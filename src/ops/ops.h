@@ -19,6 +19,16 @@ array full(const Shape& shape, const array& value, std::optional<Dtype> dtype = 
            StreamOrDevice s = {});
 array arange(double start, double stop, double step, Dtype dtype, StreamOrDevice s = {});
 array zeros_like(const array& a, StreamOrDevice s = {});
+array linspace(double start, double stop, int64_t num = 50, Dtype dtype = float32,
+               StreamOrDevice s = {});
+// tri: ones on and below the k-th diagonal; eye: ones on it.
+array tri(int64_t n, std::optional<int64_t> m = {}, int k = 0, Dtype dtype = float32,
+          StreamOrDevice s = {});
+array eye(int64_t n, std::optional<int64_t> m = {}, int k = 0, Dtype dtype = float32,
+          StreamOrDevice s = {});
+array identity(int64_t n, Dtype dtype = float32, StreamOrDevice s = {});
+array tril(const array& a, int k = 0, StreamOrDevice s = {});
+array triu(const array& a, int k = 0, StreamOrDevice s = {});
 array ones_like(const array& a, StreamOrDevice s = {});
 
 // Conversion and shape
@@ -45,6 +55,14 @@ array stack(const std::vector<array>& arrays, int axis = 0, StreamOrDevice s = {
 std::vector<array> split(const array& a, const std::vector<int64_t>& indices, int axis = 0,
                          StreamOrDevice s = {});
 std::vector<array> split(const array& a, int sections, int axis = 0, StreamOrDevice s = {});
+
+array tile(const array& a, std::vector<int64_t> reps, StreamOrDevice s = {});
+// No axis: over the flattened array.
+array repeat(const array& a, int64_t repeats, std::optional<int> axis = {},
+             StreamOrDevice s = {});
+// Constant padding: one (before, after) pair per axis.
+array pad(const array& a, const std::vector<std::pair<int64_t, int64_t>>& widths,
+          const array& value, StreamOrDevice s = {});
 
 // Elementwise, one input. Transcendental ops compute integers in float32.
 array negative(const array& a, StreamOrDevice s = {});

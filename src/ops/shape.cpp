@@ -258,3 +258,65 @@ std::vector<array> split(const array& a, int sections, int axis, StreamOrDevice 
 }
 
 }  // namespace fastsync
+
+namespace fastsync {
+
+array tile(const array& a, std::vector<int64_t> reps, StreamOrDevice s) {
+  for (auto r : reps) {
+    if (r < 0) throw std::invalid_argument("[tile] repetitions must be non-negative");
+  }
+  int nd = std::max<int>(a.ndim(), static_cast<int>(reps.size()));
+  reps.insert(reps.begin(), nd - reps.size(), 1);
+  Shape in(nd - a.ndim(), 1);
+  in.insert(in.end(), a.shape().begin(), a.shape().end());
+  // View as (1, d0, 1, d1, ...), broadcast to (r0, d0, r1, d1, ...), flatten
+  // pairs.
+  Shape expanded, target, out;
+  for (int d = 0; d < nd; ++d) {
+    expanded.insert(expanded.end(), {1, in[d]});
+    target.insert(target.end(), {reps[d], in[d]});
+    out.push_back(reps[d] * in[d]);
+  }
+  return reshape(broadcast_to(reshape(a, expanded, s), target, s), out, s);
+}
+
+array repeat(const array& a, int64_t repeats, std::optional<int> axis, StreamOrDevice s) {
+  if (repeats < 0) throw std::invalid_argument("[repeat] repeats must be non-negative");
+  if (!axis) return repeat(reshape(a, {-1}, s), repeats, 0, s);
+  int ax = normalize_axis("repeat", *axis, a.ndim());
+  Shape expanded = a.shape(), target = a.shape(), out = a.shape();
+  expanded.insert(expanded.begin() + ax + 1, 1);
+  target.insert(target.begin() + ax + 1, repeats);
+  out[ax] *= repeats;
+  return reshape(broadcast_to(reshape(a, expanded, s), target, s), out, s);
+}
+
+array pad(const array& a, const std::vector<std::pair<int64_t, int64_t>>& widths,
+          const array& value, StreamOrDevice s) {
+  if (static_cast<int>(widths.size()) != a.ndim()) {
+    throw std::invalid_argument("[pad] need one (before, after) pair per axis, got " +
+                                std::to_string(widths.size()) + " for " +
+                                std::to_string(a.ndim()) + " axes");
+  }
+  array r = a;
+  for (int d = 0; d < a.ndim(); ++d) {
+    auto [before, after] = widths[d];
+    if (before < 0 || after < 0) throw std::invalid_argument("[pad] widths must be non-negative");
+    if (before == 0 && after == 0) continue;
+    std::vector<array> parts;
+    Shape side = r.shape();
+    if (before) {
+      side[d] = before;
+      parts.push_back(full(side, value, r.dtype(), s));
+    }
+    parts.push_back(r);
+    if (after) {
+      side[d] = after;
+      parts.push_back(full(side, value, r.dtype(), s));
+    }
+    r = concatenate(parts, d, s);
+  }
+  return r;
+}
+
+}  // namespace fastsync

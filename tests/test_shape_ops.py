@@ -108,3 +108,32 @@ def test_tile_repeat_pad():
     check(mx.pad(x, (1, 2)), np.pad(a, (1, 2)), "int32")
     with pytest.raises(ValueError, match="pad"):
         mx.pad(x, ((1, 1),) * 3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=3), st.data(),
+       st.sampled_from(["float32", "int32", "uint8", "float16", "bool_"]))
+def test_sort_argsort_topk(shape, data, dtype):
+    rng = np.random.default_rng(31)
+    a = random_array(rng, tuple(shape), dtype)
+    if dtype == "float32":
+        a.flat[0] = np.nan
+    nd = len(shape)
+    axis = data.draw(st.one_of(st.none(), st.integers(-nd, nd - 1)))
+    x = to_mx(a, dtype)
+    check(mx.sort(x, axis=axis), np.sort(a, axis=axis, kind="stable"), dtype)
+    got = mx.argsort(x, axis=axis)
+    assert got.dtype == mx.uint32
+    check(got, np.argsort(a, axis=axis, kind="stable").astype(np.uint32), "uint32")
+    ax = -1 if axis is None else axis
+    flat = a.reshape(-1) if axis is None else a
+    k = data.draw(st.integers(0, flat.shape[ax]))
+    want = np.take(np.sort(flat, axis=ax), np.arange(flat.shape[ax] - k, flat.shape[ax]), axis=ax)
+    check(mx.topk(x, k, axis=axis), want, dtype)
+
+
+def test_sort_errors():
+    with pytest.raises(ValueError, match=r"\[topk\] k must be in \[0, 3\]"):
+        mx.topk(mx.ones((3,)), 4)
+    with pytest.raises(ValueError, match=r"\[sort\] axis 2"):
+        mx.sort(mx.ones((3, 2)), axis=2)

@@ -282,6 +282,19 @@ void init_ops(nb::module_& m) {
   }, nb::arg("a"), nb::arg("pad_width"), nb::arg("constant_values") = 0, nb::kw_only(),
         nb::arg("stream") = nb::none(), "Constant padding, NumPy's pad_width forms.");
 
+  m.def("sort", [](nb::handle a, std::optional<int> axis, nb::handle s) {
+    return sort(array_from_object(a, std::nullopt), axis, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("axis") = -1, nb::kw_only(), nb::arg("stream") = nb::none(),
+        "Sorted copy along an axis (flattened when None); stable, NaN last.");
+  m.def("argsort", [](nb::handle a, std::optional<int> axis, nb::handle s) {
+    return argsort(array_from_object(a, std::nullopt), axis, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("axis") = -1, nb::kw_only(), nb::arg("stream") = nb::none(),
+        "Positions (uint32) that sort the array along an axis; stable.");
+  m.def("topk", [](nb::handle a, int k, std::optional<int> axis, nb::handle s) {
+    return topk(array_from_object(a, std::nullopt), k, axis, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("k"), nb::arg("axis") = -1, nb::kw_only(),
+        nb::arg("stream") = nb::none(), "The k largest values along an axis, ascending.");
+
   m.def("broadcast_to", [](nb::handle a, nb::handle shape, nb::handle s) {
     return broadcast_to(array_from_object(a, std::nullopt), to_shape(shape),
                         to_stream_or_device(s));

@@ -64,6 +64,12 @@ array repeat(const array& a, int64_t repeats, std::optional<int> axis = {},
 array pad(const array& a, const std::vector<std::pair<int64_t, int64_t>>& widths,
           const array& value, StreamOrDevice s = {});
 
+// Stable sorts along an axis (flattened when none); NaN last. argsort gives
+// uint32 positions; topk the k largest, in ascending order.
+array sort(const array& a, std::optional<int> axis = -1, StreamOrDevice s = {});
+array argsort(const array& a, std::optional<int> axis = -1, StreamOrDevice s = {});
+array topk(const array& a, int k, std::optional<int> axis = -1, StreamOrDevice s = {});
+
 // Elementwise, one input. Transcendental ops compute integers in float32.
 array negative(const array& a, StreamOrDevice s = {});
 array abs(const array& a, StreamOrDevice s = {});

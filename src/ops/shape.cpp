@@ -4,6 +4,7 @@
 #include "errors.h"
 #include "ops/ops.h"
 #include "primitives/shape.h"
+#include "primitives/sort.h"
 
 namespace fastsync {
 
@@ -317,6 +318,42 @@ array pad(const array& a, const std::vector<std::pair<int64_t, int64_t>>& widths
     r = concatenate(parts, d, s);
   }
   return r;
+}
+
+}  // namespace fastsync
+
+namespace fastsync {
+
+namespace {
+array sort_impl(const char* op, const array& a, std::optional<int> axis, bool indices,
+                StreamOrDevice s) {
+  if (!axis) return sort_impl(op, reshape(a, {-1}, s), 0, indices, s);
+  if (a.ndim() == 0) throw std::invalid_argument(std::string("[") + op + "] needs at least 1 dimension");
+  int ax = normalize_axis(op, *axis, a.ndim());
+  return array(a.shape(), indices ? uint32 : a.dtype(),
+               std::make_shared<Sort>(to_stream(s), ax, indices), {a});
+}
+}  // namespace
+
+array sort(const array& a, std::optional<int> axis, StreamOrDevice s) {
+  return sort_impl("sort", a, axis, false, s);
+}
+
+array argsort(const array& a, std::optional<int> axis, StreamOrDevice s) {
+  return sort_impl("argsort", a, axis, true, s);
+}
+
+array topk(const array& a, int k, std::optional<int> axis, StreamOrDevice s) {
+  if (!axis) return topk(reshape(a, {-1}, s), k, 0, s);
+  int ax = normalize_axis("topk", *axis, a.ndim());
+  if (k < 0 || k > a.shape()[ax]) {
+    throw std::invalid_argument("[topk] k must be in [0, " + std::to_string(a.shape()[ax]) +
+                                "], got " + std::to_string(k));
+  }
+  auto sorted = sort(a, ax, s);
+  std::vector<std::optional<int64_t>> b(a.ndim()), e(a.ndim()), st(a.ndim());
+  b[ax] = a.shape()[ax] - k;
+  return slice(sorted, b, e, st, s);
 }
 
 }  // namespace fastsync

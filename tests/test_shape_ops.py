@@ -137,3 +137,37 @@ def test_sort_errors():
         mx.topk(mx.ones((3,)), 4)
     with pytest.raises(ValueError, match=r"\[sort\] axis 2"):
         mx.sort(mx.ones((3, 2)), axis=2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=3), st.data(),
+       st.sampled_from(["float32", "int32", "bool_", "float16"]))
+def test_take_property(shape, data, dtype):
+    rng = np.random.default_rng(32)
+    a = random_array(rng, tuple(shape), dtype)
+    nd = len(shape)
+    axis = data.draw(st.one_of(st.none(), st.integers(-nd, nd - 1)))
+    size = a.size if axis is None else shape[axis]
+    idx_shape = tuple(data.draw(st.lists(st.integers(0, 3), max_size=2)))
+    idx = rng.integers(-size, size, size=idx_shape)
+    check(mx.take(to_mx(a, dtype), mx.array(idx), axis=axis), np.take(a, idx, axis=axis), dtype)
+    if axis is not None:
+        along = rng.integers(0, size, size=tuple(s if d != axis % nd else 2
+                                                    for d, s in enumerate(shape)))
+        check(mx.take_along_axis(to_mx(a, dtype), mx.array(along), axis=axis),
+              np.take_along_axis(a, along, axis=axis), dtype)
+
+
+def test_array_indexing_and_errors():
+    a = np.arange(12, dtype=np.float32).reshape(4, 3)
+    x = mx.array(a)
+    check(x[mx.array([3, 0, -1])], a[[3, 0, -1]], "float32")
+    check(x[[1, 1]], a[[1, 1]], "float32")
+    check(x.T[mx.array([[0, 2]])], a.T[[[0, 2]]], "float32")
+    with pytest.raises(IndexError, match=r"\[take\] index 4 is out of bounds"):
+        mx.eval(x[mx.array([4])])
+    assert (x + 1).tolist()[0] == [1.0, 2.0, 3.0]  # the runtime is fine afterwards
+    with pytest.raises(TypeError, match=r"\[take\] indices must be integers"):
+        mx.take(x, mx.array([0.5]))
+    with pytest.raises(ValueError, match=r"\[take_along_axis\] indices must have"):
+        mx.take_along_axis(x, mx.array([0]), axis=0)

@@ -40,6 +40,11 @@ std::string repr(array& a) {
 
 // Basic indexing: ints, slices, None and Ellipsis, as views.
 array getitem(const array& a, nb::handle index) {
+  // One integer array (or list) index: a gather along the first axis.
+  if (nb::isinstance<array>(index) || nb::isinstance<nb::list>(index)) {
+    if (a.ndim() == 0) throw std::invalid_argument("[getitem] too many indices for a 0-d array");
+    return take(a, array_from_object(index, std::nullopt), 0);
+  }
   nb::tuple idx = nb::isinstance<nb::tuple>(index) ? nb::borrow<nb::tuple>(index)
                                                    : nb::make_tuple(index);
   int n_real = 0, n_ellipsis = 0;
@@ -93,8 +98,8 @@ array getitem(const array& a, nb::handle index) {
       keep_axis(i, i + 1, 1);
     } else {
       throw not_implemented(
-          "[getitem] only integers, slices, None and Ellipsis are supported as indices "
-          "(array indexing is not implemented yet)");
+          "[getitem] integer arrays combined with other indices are not implemented yet; "
+          "use take/take_along_axis, or index with one array on its own");
     }
   }
   array v = slice(a, start, stop, step);

@@ -282,6 +282,17 @@ void init_ops(nb::module_& m) {
   }, nb::arg("a"), nb::arg("pad_width"), nb::arg("constant_values") = 0, nb::kw_only(),
         nb::arg("stream") = nb::none(), "Constant padding, NumPy's pad_width forms.");
 
+  m.def("take", [](nb::handle a, nb::handle indices, std::optional<int> axis, nb::handle s) {
+    return take(array_from_object(a, std::nullopt), array_from_object(indices, std::nullopt),
+                axis, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("indices"), nb::arg("axis") = nb::none(), nb::kw_only(),
+        nb::arg("stream") = nb::none(), "Elements at integer indices along an axis.");
+  m.def("take_along_axis", [](nb::handle a, nb::handle indices, std::optional<int> axis,
+                              nb::handle s) {
+    return take_along_axis(array_from_object(a, std::nullopt),
+                           array_from_object(indices, std::nullopt), axis, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("indices"), nb::arg("axis"), nb::kw_only(),
+        nb::arg("stream") = nb::none(), "Elements at per-position indices along an axis.");
   m.def("sort", [](nb::handle a, std::optional<int> axis, nb::handle s) {
     return sort(array_from_object(a, std::nullopt), axis, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("axis") = -1, nb::kw_only(), nb::arg("stream") = nb::none(),

@@ -64,6 +64,13 @@ array repeat(const array& a, int64_t repeats, std::optional<int> axis = {},
 array pad(const array& a, const std::vector<std::pair<int64_t, int64_t>>& widths,
           const array& value, StreamOrDevice s = {});
 
+// Gathers by integer indices (no axis: from the flattened array). An index
+// out of range fails the computation with a clear error.
+array take(const array& a, const array& indices, std::optional<int> axis = {},
+           StreamOrDevice s = {});
+array take_along_axis(const array& a, const array& indices, std::optional<int> axis,
+                      StreamOrDevice s = {});
+
 // Stable sorts along an axis (flattened when none); NaN last. argsort gives
 // uint32 positions; topk the k largest, in ascending order.
 array sort(const array& a, std::optional<int> axis = -1, StreamOrDevice s = {});

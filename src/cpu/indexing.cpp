@@ -1,0 +1,67 @@
+// CPU kernel for Gather. Both forms walk a strided plan in which `a`'s
+// stride on the gathered axis is zero, and add index * that stride per
+// element.
+#include <stdexcept>
+#include <string>
+
+#include "cpu/strided.h"
+#include "cpu/utils.h"
+#include "primitives/indexing.h"
+
+namespace fastsync {
+
+void Gather::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& a = inputs[0];
+  const array& idx = inputs[1];  // int64 (the ops layer converts)
+  array& out = outputs[0];
+  cpu::alloc(out);
+  auto& enc = cpu::encoder_for(*this);
+  enc.set_input_array(a);
+  enc.set_input_array(idx);
+  enc.set_output_array(out);
+
+  // Strides over out's shape of: a (axis zeroed), the indices, out.
+  Strides sa, si;
+  if (along_axis_) {
+    sa = cpu::broadcast_strides(a, out.shape());
+    sa[axis_] = 0;
+    si = cpu::broadcast_strides(idx, out.shape());
+  } else {
+    int k = idx.ndim();
+    for (int d = 0; d < axis_; ++d) {
+      sa.push_back(a.strides()[d]);
+      si.push_back(0);
+    }
+    for (int d = 0; d < k; ++d) {
+      sa.push_back(0);
+      si.push_back(idx.shape()[d] == 1 ? 0 : idx.strides()[d]);
+    }
+    for (int d = axis_ + 1; d < a.ndim(); ++d) {
+      sa.push_back(a.strides()[d]);
+      si.push_back(0);
+    }
+  }
+  enc.dispatch([pa = a.raw_ptr(), pi = static_cast<const int64_t*>(idx.raw_ptr()),
+                po = out.raw_ptr(), dt = a.dtype(), n = a.shape()[axis_],
+                step = a.strides()[axis_],
+                plan = cpu::make_plan<3>(out.shape(), {&sa, &si, &out.strides()})] {
+    dispatch_dtype(dt, [&](auto tag) {
+      using T = decltype(tag);
+      const T* x = static_cast<const T*>(pa);
+      T* y = static_cast<T*>(po);
+      cpu::for_each_strided(plan, [&](auto offs, int64_t m, auto st) {
+        for (int64_t j = 0; j < m; ++j) {
+          int64_t i = pi[offs[1] + j * st[1]];
+          if (i < -n || i >= n) {
+            throw std::out_of_range("[take] index " + std::to_string(i) +
+                                    " is out of bounds for axis of size " + std::to_string(n));
+          }
+          if (i < 0) i += n;
+          y[offs[2] + j * st[2]] = x[offs[0] + j * st[0] + i * step];
+        }
+      });
+    });
+  });
+}
+
+}  // namespace fastsync

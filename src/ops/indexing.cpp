@@ -1,0 +1,66 @@
+#include "errors.h"
+#include "ops/ops.h"
+#include "primitives/binary.h"
+#include "primitives/indexing.h"
+
+namespace fastsync {
+
+namespace {
+array checked_indices(const char* op, const array& indices, StreamOrDevice s) {
+  if (!is_integral(indices.dtype())) {
+    throw type_error(std::string("[") + op + "] indices must be integers, got " +
+                     indices.dtype().name());
+  }
+  return astype(indices, int64, s);
+}
+
+int axis_of(const char* op, int axis, int ndim) {
+  if (axis < -ndim || axis >= ndim) {
+    throw std::invalid_argument(std::string("[") + op + "] axis " + std::to_string(axis) +
+                                " is out of bounds for an array of " + std::to_string(ndim) +
+                                " dimensions");
+  }
+  return axis < 0 ? axis + ndim : axis;
+}
+}  // namespace
+
+array take(const array& a, const array& indices, std::optional<int> axis, StreamOrDevice s) {
+  if (!axis) return take(reshape(a, {-1}, s), indices, 0, s);
+  int ax = axis_of("take", *axis, a.ndim());
+  if (a.shape()[ax] == 0 && indices.size() > 0) {
+    throw std::invalid_argument("[take] cannot take from an empty axis");
+  }
+  auto idx = checked_indices("take", indices, s);
+  Shape shape(a.shape().begin(), a.shape().begin() + ax);
+  shape.insert(shape.end(), idx.shape().begin(), idx.shape().end());
+  shape.insert(shape.end(), a.shape().begin() + ax + 1, a.shape().end());
+  Shape out = shape;
+  return array(std::move(out), a.dtype(),
+               std::make_shared<Gather>(to_stream(s), ax, false, std::move(shape)), {a, idx});
+}
+
+array take_along_axis(const array& a, const array& indices, std::optional<int> axis,
+                      StreamOrDevice s) {
+  if (!axis) return take_along_axis(reshape(a, {-1}, s), reshape(indices, {-1}, s), 0, s);
+  int ax = axis_of("take_along_axis", *axis, a.ndim());
+  if (indices.ndim() != a.ndim()) {
+    throw std::invalid_argument("[take_along_axis] indices must have the array's " +
+                                std::to_string(a.ndim()) + " dimensions, got " +
+                                std::to_string(indices.ndim()));
+  }
+  auto idx = checked_indices("take_along_axis", indices, s);
+  Shape off_axis = a.shape();
+  off_axis[ax] = 1;
+  Shape shape;
+  try {
+    shape = broadcast_shapes(off_axis, idx.shape());
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("[take_along_axis] ") + e.what());
+  }
+  shape[ax] = idx.shape()[ax];
+  Shape out = shape;
+  return array(std::move(out), a.dtype(),
+               std::make_shared<Gather>(to_stream(s), ax, true, std::move(shape)), {a, idx});
+}
+
+}  // namespace fastsync

@@ -1,0 +1,27 @@
+// Gathers by integer indices. Indices are read when the task runs: negative
+// ones count from the end; one out of range fails the task (IndexError-like
+// RuntimeError at the next eval), never reads out of bounds.
+#pragma once
+
+#include "primitive.h"
+
+namespace fastsync {
+
+// take: out = a.shape[:axis] + indices.shape + a.shape[axis+1:].
+// along_axis (take_along_axis): indices have a's ndim and broadcast with it
+// off the axis; out has the broadcast shape.
+class Gather : public Primitive {
+ public:
+  Gather(Stream s, int axis, bool along_axis, Shape out_shape)
+      : Primitive(s), axis_(axis), along_axis_(along_axis), shape_(std::move(out_shape)) {}
+  const char* name() const override { return along_axis_ ? "TakeAlongAxis" : "Take"; }
+  std::vector<Shape> output_shapes(const std::vector<array>&) const override { return {shape_}; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  int axis_;
+  bool along_axis_;
+  Shape shape_;
+};
+
+}  // namespace fastsync

@@ -171,3 +171,24 @@ def test_array_indexing_and_errors():
         mx.take(x, mx.array([0.5]))
     with pytest.raises(ValueError, match=r"\[take_along_axis\] indices must have"):
         mx.take_along_axis(x, mx.array([0]), axis=0)
+
+
+def test_scatter_via_at():
+    a = np.zeros((5, 3), np.float32)
+    x = mx.array(a)
+    idx = np.array([0, 2, 2, -1])
+    vals = np.arange(12, dtype=np.float32).reshape(4, 3)
+    want = a.copy()
+    np.add.at(want, idx, vals)
+    check(x.at[mx.array(idx)].add(mx.array(vals)), want, "float32")
+    check(x.at[1].add(2.0), a + np.array([[0], [2], [0], [0], [0]], np.float32), "float32")
+    want_set = a.copy()
+    want_set[[1, 3]] = 7
+    check(x.at[[1, 3]].set(7), want_set, "float32")
+    assert x.tolist() == a.tolist()  # functional: x itself is unchanged
+    i = mx.array([1, 1, 1], dtype=mx.int32)
+    assert mx.zeros((3,), dtype=mx.int32).at[i].add(1).tolist() == [0, 3, 0]
+    with pytest.raises(IndexError, match="scatter"):
+        mx.eval(x.at[[5]].add(1.0))
+    with pytest.raises(ValueError, match="do not broadcast"):
+        x.at[[0, 1]].add(mx.ones((3, 3)))

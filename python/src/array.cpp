@@ -113,7 +113,36 @@ array getitem(const array& a, nb::handle index) {
 
 }  // namespace
 
+// a.at[indices] -> an object with add(v) and set(v), as MLX and JAX.
+struct AtIndexer {
+  array a;
+};
+struct AtTarget {
+  array a;
+  array indices;
+};
+
 void init_array(nb::module_& m) {
+  nb::class_<AtTarget>(m, "_AtTarget")
+      .def("add", [](const AtTarget& t, nb::handle v) {
+        return scatter_add(t.a, t.indices, to_operand(v, t.a.dtype()));
+      }, nb::arg("values"), "A copy with values added at the indices (repeats accumulate).")
+      .def("set", [](const AtTarget& t, nb::handle v) {
+        return scatter_set(t.a, t.indices, to_operand(v, t.a.dtype()));
+      }, nb::arg("values"), "A copy with values written at the indices.");
+  nb::class_<AtIndexer>(m, "_AtIndexer")
+      .def("__getitem__", [](const AtIndexer& at, nb::handle idx) {
+        if (nb::isinstance<nb::int_>(idx)) {
+          return AtTarget{at.a, array_from_object(nb::make_tuple(idx), std::nullopt)};
+        }
+        if (nb::isinstance<array>(idx) || nb::isinstance<nb::list>(idx) ||
+            nb::isinstance<nb::tuple>(idx)) {
+          return AtTarget{at.a, array_from_object(idx, std::nullopt)};
+        }
+        throw not_implemented("[at] only integer and integer-array indices on the first axis "
+                              "are supported");
+      });
+
   nb::class_<array>(m, "array", "A lazily evaluated N-dimensional array.")
       .def("__init__",
            [](array* self, nb::handle obj, std::optional<Dtype> dtype) {
@@ -176,6 +205,8 @@ void init_array(nb::module_& m) {
              return transpose(a, ax, to_stream_or_device(s));
            }, nb::arg("axes"), nb::kw_only(), nb::arg("stream") = nb::none())
       .def_prop_ro("T", [](const array& a) { return transpose(a); })
+      .def_prop_ro("at", [](const array& a) { return AtIndexer{a}; },
+                   "Functional updates: a.at[idx].add(v) / a.at[idx].set(v).")
       .def("sum", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
              return sum(a, axes_of(axis), keepdims, to_stream_or_device(s));
            }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),

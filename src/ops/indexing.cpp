@@ -64,3 +64,37 @@ array take_along_axis(const array& a, const array& indices, std::optional<int> a
 }
 
 }  // namespace fastsync
+
+namespace fastsync {
+
+namespace {
+array scatter(const char* op, const array& a, const array& indices, const array& updates,
+              ScatterOp kind, StreamOrDevice s) {
+  if (a.ndim() == 0) throw std::invalid_argument(std::string("[") + op + "] needs at least 1 dimension");
+  auto idx = reshape(checked_indices(op, indices, s), {-1}, s);
+  Shape target = idx.shape();
+  target.insert(target.end(), a.shape().begin() + 1, a.shape().end());
+  // Updates broadcast to (len(indices),) + a.shape[1:], in a's dtype.
+  Shape full_idx = indices.shape();
+  full_idx.insert(full_idx.end(), a.shape().begin() + 1, a.shape().end());
+  array u = astype(updates, a.dtype(), s);
+  try {
+    u = reshape(broadcast_to(u, full_idx, s), target, s);
+  } catch (const std::invalid_argument&) {
+    throw std::invalid_argument(std::string("[") + op + "] updates of shape " +
+                                shape_str(updates.shape()) + " do not broadcast to " +
+                                shape_str(full_idx));
+  }
+  return array(a.shape(), a.dtype(), std::make_shared<Scatter>(to_stream(s), kind), {a, idx, u});
+}
+}  // namespace
+
+array scatter_add(const array& a, const array& indices, const array& updates, StreamOrDevice s) {
+  return scatter("scatter_add", a, indices, updates, ScatterOp::add, s);
+}
+
+array scatter_set(const array& a, const array& indices, const array& updates, StreamOrDevice s) {
+  return scatter("scatter", a, indices, updates, ScatterOp::set, s);
+}
+
+}  // namespace fastsync

@@ -71,6 +71,14 @@ array take(const array& a, const array& indices, std::optional<int> axis = {},
 array take_along_axis(const array& a, const array& indices, std::optional<int> axis,
                       StreamOrDevice s = {});
 
+// a with rows a[indices[j]] (first axis) replaced by, or added to,
+// updates[j]; updates broadcast to indices.shape + a.shape[1:]. Repeated
+// indices accumulate for add. Python: a.at[indices].add(v) / .set(v).
+array scatter_add(const array& a, const array& indices, const array& updates,
+                  StreamOrDevice s = {});
+array scatter_set(const array& a, const array& indices, const array& updates,
+                  StreamOrDevice s = {});
+
 // Stable sorts along an axis (flattened when none); NaN last. argsort gives
 // uint32 positions; topk the k largest, in ascending order.
 array sort(const array& a, std::optional<int> axis = -1, StreamOrDevice s = {});

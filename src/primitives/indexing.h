@@ -25,3 +25,24 @@ class Gather : public Primitive {
 };
 
 }  // namespace fastsync
+
+namespace fastsync {
+
+// out = a with rows a[indices[j]] combined with updates[j] along axis 0;
+// repeated indices accumulate (add) or the last write wins (set).
+enum class ScatterOp { set, add };
+
+class Scatter : public Primitive {
+ public:
+  Scatter(Stream s, ScatterOp op) : Primitive(s), op_(op) {}
+  const char* name() const override { return op_ == ScatterOp::add ? "ScatterAdd" : "Scatter"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override {
+    return {inputs[0].shape()};
+  }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  ScatterOp op_;
+};
+
+}  // namespace fastsync

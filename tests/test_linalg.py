@@ -1,0 +1,346 @@
+"""matmul, addmm and @ against NumPy: 1-D operands, batch broadcasting, transposed and
+strided views, half and double precision, errors."""
+
+import threading
+
+import fastsync as mx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+FLOATS = ["float16", "bfloat16", "float32", "float64"]
+# Half types compute in float32 and round once: a result may sit one unit in
+# the last place away from the correctly rounded one.
+TOL = {"float16": 4e-3, "bfloat16": 1.6e-2, "float32": 2e-5, "float64": 1e-12}
+
+
+def make(rng, shape, dtype):
+    """A fastsync array of `dtype` and the exact float64 NumPy values it holds."""
+    vals = np.asarray(rng.standard_normal(shape))
+    if dtype == "float64":
+        x = mx.array(vals)
+    else:
+        x = mx.array(vals.astype(np.float32)).astype(getattr(mx, dtype))
+    return x, np.array(x.astype(mx.float64))
+
+
+def check(got, want, dtype):
+    assert got.dtype == getattr(mx, dtype)
+    got = np.array(got.astype(mx.float64))
+    want = np.asarray(want, dtype=np.float64)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+def layout(x, kind):
+    """The same values as `x` (>= 2-D), laid out as the named kind of view."""
+    dt = x.dtype
+    base = np.array(x.astype(mx.float64 if dt == mx.float64 else mx.float32))
+    nd = base.ndim
+    if kind == "contiguous":
+        return x
+    if kind == "transposed":  # column-major matrices: BLAS reads them transposed
+        axes = list(range(nd - 2)) + [nd - 1, nd - 2]
+        return mx.transpose(mx.array(np.ascontiguousarray(base.transpose(axes))).astype(dt), axes)
+    if kind == "row_strided":  # every other row: BLAS reads them with a larger ld
+        big = np.zeros(base.shape[:-2] + (2 * base.shape[-2], base.shape[-1]), base.dtype)
+        big[..., ::2, :] = base
+        return mx.array(big).astype(dt)[..., ::2, :]
+    if kind == "col_strided":  # neither row- nor column-contiguous: staged copy
+        big = np.zeros(base.shape[:-1] + (2 * base.shape[-1],), base.dtype)
+        big[..., ::2] = base
+        return mx.array(big).astype(dt)[..., ::2]
+    if kind == "reversed":  # negative strides: staged copy
+        return mx.array(np.ascontiguousarray(base[..., ::-1, :])).astype(dt)[..., ::-1, :]
+    raise AssertionError(kind)
+
+
+LAYOUTS = ["contiguous", "transposed", "row_strided", "col_strided", "reversed"]
+
+
+@st.composite
+def product_shapes(draw):
+    m, k, n = draw(st.integers(0, 5)), draw(st.integers(0, 6)), draw(st.integers(0, 5))
+    batch = draw(st.lists(st.integers(0, 3), max_size=3))
+
+    def own_batch():
+        cut = draw(st.integers(0, len(batch)))
+        return tuple(1 if draw(st.booleans()) else d for d in batch[cut:])
+
+    a = (k,) if draw(st.integers(0, 4)) == 0 else own_batch() + (m, k)
+    b = (k,) if draw(st.integers(0, 4)) == 0 else own_batch() + (k, n)
+    return a, b
+
+
+@settings(max_examples=150, deadline=None)
+@given(product_shapes(), st.sampled_from(FLOATS), st.sampled_from(LAYOUTS),
+       st.sampled_from(LAYOUTS), st.integers(0, 2**31))
+def test_matmul_property(shapes, dtype, la, lb, seed):
+    rng = np.random.default_rng(seed)
+    (x, a), (y, b) = make(rng, shapes[0], dtype), make(rng, shapes[1], dtype)
+    if x.ndim >= 2:
+        x = layout(x, la)
+    if y.ndim >= 2:
+        y = layout(y, lb)
+    want = np.matmul(a, b)
+    check(mx.matmul(x, y), want, dtype)
+    check(x @ y, want, dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize(
+    "sa,sb",
+    [((4,), (4,)), ((4,), (4, 3)), ((5, 4), (4,)), ((4,), (2, 4, 3)), ((2, 5, 4), (4,)),
+     ((2, 1, 5, 4), (3, 4, 2)), ((5, 4), (3, 4, 2)), ((3, 5, 4), (4, 2)), ((1, 1), (1, 1)),
+     ((0, 4), (4, 3)), ((3, 0), (0, 2)), ((2, 3, 0), (0,)), ((64, 48), (48, 80))])
+def test_matmul_shapes(sa, sb, dtype):
+    rng = np.random.default_rng(1)
+    (x, a), (y, b) = make(rng, sa, dtype), make(rng, sb, dtype)
+    got = mx.matmul(x, y)
+    want = np.matmul(a, b)
+    assert got.shape == want.shape
+    check(got, want, dtype)
+
+
+def test_matmul_large_float32_and_float64():
+    rng = np.random.default_rng(2)
+    for dt in [np.float32, np.float64]:
+        a = rng.standard_normal((300, 200)).astype(dt)
+        b = rng.standard_normal((200, 150)).astype(dt)
+        got = np.array(mx.array(a) @ mx.array(b))
+        assert got.dtype == dt
+        np.testing.assert_allclose(got, a @ b, rtol=1e-4 if dt == np.float32 else 1e-12,
+                                   atol=1e-3 if dt == np.float32 else 1e-10)
+        # Transposed views both sides.
+        got = np.array(mx.array(a).T @ mx.array(a))
+        np.testing.assert_allclose(got, a.T @ a, rtol=1e-4, atol=1e-3)
+
+
+def test_batch_folded_into_rows():
+    """x @ W with x's batch stacked on its rows is one tall gemm; rows may be spaced."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 6, 5, 7)).astype(np.float32)
+    w = rng.standard_normal((7, 3)).astype(np.float32)
+    x, y = mx.array(a), mx.array(w)
+    for idx in [(Ellipsis,), (slice(None), slice(None), slice(None, None, 2)),
+                (slice(None, None, 2),), (slice(None), slice(1, 4))]:
+        got = np.array(x[idx] @ y)
+        np.testing.assert_allclose(got, a[idx] @ w, rtol=1e-5, atol=1e-5)
+    # A broadcast batch in b is shared too.
+    yb = mx.broadcast_to(y, (6, 7, 3))
+    np.testing.assert_allclose(np.array(x @ yb), a @ w, rtol=1e-5, atol=1e-5)
+    # A broadcast batch in a (stride 0) cannot be stacked.
+    xb = mx.broadcast_to(x[0, 0], (3, 5, 7))
+    np.testing.assert_allclose(np.array(xb @ y), np.broadcast_to(a[0, 0], (3, 5, 7)) @ w,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_broadcast_inside_matrix_is_staged():
+    rng = np.random.default_rng(4)
+    row = rng.standard_normal((5,)).astype(np.float32)
+    b = rng.standard_normal((5, 3)).astype(np.float32)
+    x = mx.broadcast_to(mx.array(row), (4, 5))  # every row the same: row stride 0
+    np.testing.assert_allclose(np.array(x @ mx.array(b)), np.broadcast_to(row, (4, 5)) @ b,
+                               rtol=1e-5, atol=1e-5)
+    col = mx.broadcast_to(mx.array(b[:, :1]), (5, 3))  # column stride 0
+    np.testing.assert_allclose(np.array(mx.array(b.T) @ col),
+                               b.T @ np.broadcast_to(b[:, :1], (5, 3)), rtol=1e-5, atol=1e-5)
+
+
+def test_transposed_operands_are_not_copied():
+    n = 512
+    rng = np.random.default_rng(5)
+    a = mx.array(rng.standard_normal((n, n)).astype(np.float32))
+    b = mx.array(rng.standard_normal((n, n)).astype(np.float32))
+    mx.eval(a, b)
+
+    def extra_peak(f):
+        mx.synchronize()
+        base = mx.get_active_memory()
+        mx.reset_peak_memory()
+        out = f()
+        mx.eval(out)
+        mx.synchronize()
+        return mx.get_peak_memory() - base
+
+    out_bytes = n * n * 4
+    assert extra_peak(lambda: a.T @ b.T) <= out_bytes
+    assert extra_peak(lambda: a[::2] @ b[: n // 2].T) <= out_bytes
+    # A view BLAS cannot read is copied (this is what the check above would see).
+    assert extra_peak(lambda: a[:, ::2] @ b[::2]) > out_bytes
+
+
+def test_mixed_dtypes_promote():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    assert (mx.array(a) @ mx.array(a.T, dtype=mx.float64)).dtype == mx.float64
+    assert (mx.array(a, dtype=mx.float16) @ mx.array(a.T, dtype=mx.bfloat16)).dtype == mx.float32
+    got = mx.array(a.astype(np.int8)) @ mx.array(a.T)
+    assert got.dtype == mx.float32
+    np.testing.assert_allclose(np.array(got), a @ a.T)
+    got = mx.array(a, dtype=mx.float16) @ mx.array(a.T, dtype=mx.float16)
+    assert got.dtype == mx.float16
+    np.testing.assert_array_equal(np.array(got), (a @ a.T).astype(np.float16))
+
+
+def test_half_precision_rounds_once():
+    # Sums of float16 values are exact in float32 and rounded once; a float16
+    # accumulator would round after every term and lose the small ones.
+    y = mx.ones((3, 1), dtype=mx.float16)
+    x = mx.array([[2048.0, 1.0, 1.0]], dtype=mx.float16)
+    assert (x @ y).tolist() == [[2050.0]]
+    x = mx.array([[1.0, 2.0**-11, 2.0**-11]], dtype=mx.float16)
+    assert (x @ y).tolist() == [[1.0 + 2.0**-10]]
+    x = mx.array([[256.0, 1.0, 1.0]], dtype=mx.bfloat16)
+    assert (x @ y.astype(mx.bfloat16)).tolist() == [[258.0]]
+
+
+def test_operator_with_other_operands():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = mx.array(a)
+    np.testing.assert_allclose(np.array(x @ a.T), a @ a.T)  # __matmul__ with NumPy
+    np.testing.assert_allclose(np.array(a.T.tolist() @ x), a.T @ a)  # __rmatmul__ with a list
+    y = x
+    y @= mx.ones((3, 3))
+    assert y.shape == (2, 3) and x.shape == (2, 3)
+
+
+def test_streams_and_concurrency():
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((200, 300)).astype(np.float32)
+    b = rng.standard_normal((300, 100)).astype(np.float32)
+    s1, s2 = mx.new_stream(mx.cpu), mx.new_stream(mx.cpu)
+    x, y = mx.array(a), mx.array(b)
+    outs = [mx.matmul(x, y, stream=s1), mx.matmul(x, y, stream=s2),
+            mx.addmm(mx.ones((100,)), x, y, stream=s1), mx.matmul(x[:64], y, stream=s2)]
+    mx.async_eval(*outs)
+    want = a @ b
+    for got, w in zip(outs, [want, want, want + 1, want[:64]], strict=True):
+        np.testing.assert_allclose(np.array(got), w, rtol=1e-4, atol=1e-4)
+
+    # Several Python threads, each evaluating products on its own stream.
+    errors = []
+
+    def work(i):
+        try:
+            s = mx.new_stream(mx.cpu)
+            z = mx.array(a[:, :100] * (i + 1))
+            for _ in range(20):
+                z = mx.matmul(z, mx.array(b[:100, :100]) / 10, stream=s)
+            mx.eval(z)
+            w = a[:, :100] * (i + 1)
+            for _ in range(20):
+                w = w @ (b[:100, :100] / 10)
+            np.testing.assert_allclose(np.array(z), w, rtol=1e-3, atol=1e-3)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+def test_threaded_products_of_different_layouts_on_many_streams():
+    # Row-major (NN) and column-major (TN) products large enough for OpenBLAS's
+    # pool, from four streams at once (OpenBLAS issue 5836: without one lock
+    # over all variants, such calls could corrupt each other).
+    rng = np.random.default_rng(9)
+    m = 1 << 16
+    nn, w = rng.standard_normal((m, 4)), rng.standard_normal((4, 2))
+    tn = rng.standard_normal((4, m)).T
+    x, xt, y = mx.array(nn), mx.transpose(mx.array(np.ascontiguousarray(tn.T))), mx.array(w)
+    streams = [mx.new_stream(mx.cpu) for _ in range(4)]
+    outs = [mx.matmul(x if i % 2 else xt, y, stream=streams[i % 4]) for i in range(24)]
+    mx.async_eval(*outs)
+    for i, o in enumerate(outs):
+        np.testing.assert_allclose(np.array(o), (nn if i % 2 else tn) @ w, rtol=1e-12, atol=1e-12)
+
+
+def test_dependent_small_matmul_loop():
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((64, 64)).astype(np.float32) / 8
+    x = mx.array(a)
+    z, w = x, a
+    for _ in range(50):
+        z = z @ x
+        w = w @ a
+    mx.async_eval(z)
+    np.testing.assert_allclose(np.array(z), w, rtol=1e-3, atol=1e-6)
+
+
+@settings(max_examples=80, deadline=None)
+@given(product_shapes(), st.sampled_from(FLOATS), st.sampled_from([-1.5, 0.0, 1.0, 2.0]),
+       st.sampled_from([-0.5, 0.0, 1.0, 3.0]), st.integers(0, 2**31), st.data())
+def test_addmm_property(shapes, dtype, alpha, beta, seed, data):
+    rng = np.random.default_rng(seed)
+    (x, a), (y, b) = make(rng, shapes[0], dtype), make(rng, shapes[1], dtype)
+    prod = np.matmul(a, b)
+    cut = data.draw(st.integers(0, prod.ndim))
+    cshape = tuple(1 if data.draw(st.booleans()) else d for d in prod.shape[cut:])
+    z, c = make(rng, cshape, dtype)
+    got = mx.addmm(z, x, y, alpha=alpha, beta=beta)
+    want = beta * c + alpha * prod
+    assert got.shape == prod.shape
+    scale = 1 + abs(alpha) + abs(beta)
+    np.testing.assert_allclose(np.array(got.astype(mx.float64)), want,
+                               rtol=TOL[dtype] * scale, atol=TOL[dtype] * scale)
+    assert got.dtype == getattr(mx, dtype)
+
+
+def test_addmm_basics():
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((4, 5)).astype(np.float32)
+    b = rng.standard_normal((5, 3)).astype(np.float32)
+    c = rng.standard_normal((4, 3)).astype(np.float32)
+    x, y, z = mx.array(a), mx.array(b), mx.array(c)
+    np.testing.assert_allclose(np.array(mx.addmm(z, x, y)), c + a @ b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.array(mx.addmm(z, x, y, 0.5, 2.0)), 2 * c + 0.5 * a @ b,
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.array(mx.addmm(z, x.T.T, y, beta=0.0)), a @ b, rtol=1e-5,
+                               atol=1e-5)
+    # The user's c is never written into; a temporary c may be (donation).
+    mx.eval(mx.addmm(z, x, y))
+    np.testing.assert_array_equal(np.array(z), c)
+    got = mx.addmm(z * 1, x, y, beta=2.0)
+    np.testing.assert_allclose(np.array(got), 2 * c + a @ b, rtol=1e-5, atol=1e-5)
+    # A Python scalar addend takes the product's dtype.
+    got = mx.addmm(1.0, mx.array(a, dtype=mx.float16), mx.array(b, dtype=mx.float16))
+    assert got.dtype == mx.float16
+    # 1-D operands and an empty inner dimension.
+    np.testing.assert_allclose(np.array(mx.addmm(mx.array(c[0]), x[0], y)), c[0] + a[0] @ b,
+                               rtol=1e-5, atol=1e-5)
+    got = mx.addmm(z, mx.zeros((4, 0)), mx.zeros((0, 3)), beta=3.0)
+    np.testing.assert_allclose(np.array(got), 3 * c, rtol=1e-6)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r"\[matmul\] inner dimensions differ \(3 != 4\): a has "
+                                         r"shape \(2, 3\) and b has shape \(4, 5\)"):
+        mx.ones((2, 3)) @ mx.ones((4, 5))
+    with pytest.raises(ValueError, match=r"\[matmul\] .*\(3,\) and b has shape \(4,\)"):
+        mx.matmul(mx.ones((3,)), mx.ones((4,)))
+    with pytest.raises(ValueError, match=r"\[matmul\] batch dimensions cannot be broadcast.*"
+                                         r"\(2, 3, 4\) and b has shape \(3, 4, 5\)"):
+        mx.matmul(mx.ones((2, 3, 4)), mx.ones((3, 4, 5)))
+    with pytest.raises(ValueError, match=r"\[matmul\] operands must have at least one dim"):
+        mx.matmul(mx.array(2.0), mx.ones((2,)))
+    with pytest.raises(ValueError, match=r"\[matmul\]"):
+        mx.ones((2,)) @ 2.0
+    for dt in ["int32", "int8", "uint16", "bool_"]:
+        x = mx.ones((2, 2), dtype=getattr(mx, dt))
+        name = dt.rstrip("_")
+        with pytest.raises(ValueError, match=rf"\[matmul\] only floating point .* {name}"):
+            x @ x
+    with pytest.raises(ValueError, match=r"\[addmm\] only floating point dtypes .*int32"):
+        mx.addmm(mx.ones((2, 2), dtype=mx.int32), mx.ones((2, 2), dtype=mx.int32),
+                 mx.ones((2, 2), dtype=mx.int32))
+    with pytest.raises(ValueError, match=r"\[addmm\] inner dimensions differ"):
+        mx.addmm(mx.ones((2, 2)), mx.ones((2, 3)), mx.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"\[addmm\] c with shape \(3, 2\) cannot be broadcast "
+                                         r"to the shape of a @ b \(2, 2\)"):
+        mx.addmm(mx.ones((3, 2)), mx.ones((2, 3)), mx.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"\[addmm\] c with shape \(1, 2, 2\)"):
+        mx.addmm(mx.ones((1, 2, 2)), mx.ones((2, 3)), mx.ones((3, 2)))

@@ -7,7 +7,7 @@ Use it like ``mlx.core``::
     mx.eval(y)
 """
 
-from . import _core
+from . import _core, distributed  # noqa: F401
 from ._core import *  # noqa: F403
 from ._core import _testing  # noqa: F401
 

@@ -1,0 +1,75 @@
+// Collective and point-to-point communication as graph primitives.
+//
+// Each runs on a CPU stream: eval_cpu (encoding thread, under the eval
+// driver's lock) allocates or donates the output and dispatches one task
+// that calls the group's backend on the stream's worker thread, so a
+// collective is ordered with the stream's other work by the same fences and
+// events as any op. Every primitive holds its Group; the task holds the
+// communicator too (through an InflightTicket), so it outlives the graph.
+#pragma once
+
+#include "distributed/group.h"
+#include "primitive.h"
+
+namespace fastsync::distributed {
+
+// all_sum / all_max / all_min: every rank gets the elementwise reduction.
+class AllReduce : public Primitive {
+ public:
+  AllReduce(Stream s, Group g, ReduceOp op) : Primitive(s), group_(std::move(g)), op_(op) {}
+  const char* name() const override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  ReduceOp op() const { return op_; }
+
+ private:
+  Group group_;
+  ReduceOp op_;
+};
+
+// Concatenation along axis 0 of every rank's array, in rank order (a 0-d
+// input gathers into shape (size,)).
+class AllGather : public Primitive {
+ public:
+  AllGather(Stream s, Group g) : Primitive(s), group_(std::move(g)) {}
+  const char* name() const override { return "AllGather"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  Group group_;
+};
+
+// Sends its input to rank `dst`. The output is the input itself (shared
+// buffer): a handle to evaluate, or to make later work depend on the send.
+class Send : public Primitive {
+ public:
+  Send(Stream s, Group g, int dst) : Primitive(s), group_(std::move(g)), dst_(dst) {}
+  const char* name() const override { return "Send"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  Group group_;
+  int dst_;
+};
+
+// Receives an array of a given shape and dtype from rank `src`; no inputs.
+class Recv : public Primitive {
+ public:
+  Recv(Stream s, Group g, int src, Shape shape)
+      : Primitive(s), group_(std::move(g)), src_(src), shape_(std::move(shape)) {}
+  const char* name() const override { return "Recv"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  Group group_;
+  int src_;
+  Shape shape_;
+};
+
+// The shape all_gather produces from `in` over `group_size` ranks.
+Shape gathered_shape(const Shape& in, int group_size);
+
+}  // namespace fastsync::distributed

@@ -161,3 +161,19 @@ def test_reduction_errors():
         mx.cumsum(x, axis=2)
     with pytest.raises(ValueError, match="zero-size"):
         mx.max(mx.zeros((0, 3)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_fused_softmax_last_axis(dtype):
+    rng = np.random.default_rng(40)
+    a = random_array(rng, (33, 17), dtype) * 5
+    for x, ref in [(to_mx(a, dtype), a), (to_mx(a, dtype).T, a.T)]:
+        got = mx.softmax(x, axis=-1)
+        assert got.dtype == x.dtype
+        r = ref.astype(np.float64)
+        e = np.exp(r - r.max(-1, keepdims=True))
+        check(got, (e / e.sum(-1, keepdims=True)).astype(np.array(got).dtype), dtype)
+    neg = mx.array([[-np.inf, -np.inf], [0.0, -np.inf]])
+    out = np.array(mx.softmax(neg, axis=-1))
+    assert np.isnan(out[0]).all() or (out[0] == 0).all()
+    assert out[1].tolist() == [1.0, 0.0]

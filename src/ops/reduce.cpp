@@ -155,6 +155,10 @@ array logsumexp(const array& a, const std::optional<std::vector<int>>& axes, boo
 array softmax(const array& a, const std::optional<std::vector<int>>& axes, StreamOrDevice s) {
   Dtype t = is_floating(a.dtype()) ? a.dtype() : float32;
   auto x = astype(a, t, s);
+  auto ax = reduction_axes("softmax", a, axes);
+  if (a.ndim() > 0 && ax.size() == 1 && ax[0] == a.ndim() - 1) {
+    return array(a.shape(), t, std::make_shared<Softmax>(to_stream(s)), {x});
+  }
   auto e = exp(subtract(x, max(x, axes, true, s), s), s);
   return divide(e, sum(e, axes, true, s), s);
 }

@@ -57,3 +57,20 @@ class Scan : public Primitive {
 };
 
 }  // namespace fastsync
+
+namespace fastsync {
+
+// softmax over the last axis, fused: one pass for the row maximum and sum of
+// exponentials, one to write. Float inputs; the ops layer handles other axes
+// by composition.
+class Softmax : public Primitive {
+ public:
+  explicit Softmax(Stream s) : Primitive(s) {}
+  const char* name() const override { return "Softmax"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override {
+    return {inputs[0].shape()};
+  }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+};
+
+}  // namespace fastsync

@@ -21,6 +21,40 @@ inline C exp_of(C v) {
   }
 }
 
+// Max and sum with 16 independent partials: a single running value would
+// serialize the loop (float max/add may not be reordered by the compiler).
+template <typename T, typename C = compute_t<T>>
+C row_max(const T* x, int64_t n) {
+  constexpr int L = 16;
+  C part[L];
+  for (int l = 0; l < L; ++l) part[l] = -INFINITY;
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    for (int l = 0; l < L; ++l) {
+      C v = C(x[i + l]);
+      part[l] = (v > part[l] || v != v) ? v : part[l];
+    }
+  }
+  C m = -INFINITY;
+  for (; i < n; ++i) m = (C(x[i]) > m || C(x[i]) != C(x[i])) ? C(x[i]) : m;
+  for (int l = 0; l < L; ++l) m = (part[l] > m || part[l] != part[l]) ? part[l] : m;
+  return m;
+}
+
+template <typename C>
+C row_sum(const C* x, int64_t n) {
+  constexpr int L = 16;
+  C part[L] = {};
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    for (int l = 0; l < L; ++l) part[l] += x[i + l];
+  }
+  C s = 0;
+  for (; i < n; ++i) s += x[i];
+  for (int l = 0; l < L; ++l) s += part[l];
+  return s;
+}
+
 template <typename T>
 void softmax_rows(const T* x, T* y, int64_t rows, int64_t n) {
   using C = compute_t<T>;
@@ -29,19 +63,16 @@ void softmax_rows(const T* x, T* y, int64_t rows, int64_t n) {
     for (int64_t r = b; r < e; ++r) {
       const T* xr = x + r * n;
       T* yr = y + r * n;
-      C m = -INFINITY;
-      for (int64_t i = 0; i < n; ++i) m = std::max(m, C(xr[i]));
+      C m = row_max(xr, n);
       if (!std::isfinite(m)) m = m != m ? m : C(0);  // all -inf rows: exp(-inf) = 0
-      C sum = 0;
       if constexpr (std::is_same_v<T, C>) {
-        // Exponentials go straight into the output, then get scaled.
-        for (int64_t i = 0; i < n; ++i) {
-          yr[i] = exp_of(C(xr[i]) - m);
-          sum += yr[i];
-        }
-        C inv = C(1) / sum;
+        // Exponentials go straight into the output, then get scaled; no
+        // reduction inside the exp loop, so it vectorizes.
+        for (int64_t i = 0; i < n; ++i) yr[i] = exp_of(C(xr[i]) - m);
+        C inv = C(1) / row_sum(yr, n);
         for (int64_t i = 0; i < n; ++i) yr[i] *= inv;
       } else {
+        C sum = 0;
         for (int64_t i = 0; i < n; ++i) sum += exp_of(C(xr[i]) - m);
         C inv = C(1) / sum;
         for (int64_t i = 0; i < n; ++i) yr[i] = T(exp_of(C(xr[i]) - m) * inv);

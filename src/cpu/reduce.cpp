@@ -143,10 +143,7 @@ void run_reduce(const array& in, array& out, const std::vector<int>& axes) {
 void Reduce::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const array& in = inputs[0];
   array& out = outputs[0];
-  cpu::alloc(out);
-  auto& enc = cpu::encoder_for(*this);
-  enc.set_input_array(in);
-  enc.set_output_array(out);
+  auto& enc = cpu::begin_op(*this, in, out);
   void (*kernel)(const array&, array&, const std::vector<int>&) = nullptr;
   switch (op_) {
     case ReduceOp::sum: kernel = run_reduce<ReduceOp::sum>; break;

@@ -35,10 +35,7 @@ AxisSplit split_axis(const array& in, const Strides& out_strides, int axis) {
 void Scan::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const array& in = inputs[0];
   array& out = outputs[0];
-  cpu::alloc(out);
-  auto& enc = cpu::encoder_for(*this);
-  enc.set_input_array(in);
-  enc.set_output_array(out);
+  auto& enc = cpu::begin_op(*this, in, out);
   auto sp = split_axis(in, out.strides(), axis_);
   enc.dispatch([src = in.raw_ptr(), dst = out.raw_ptr(), in_t = in.dtype(), out_t = out.dtype(),
                 op = op_, reverse = reverse_, inclusive = inclusive_, n = sp.n,
@@ -88,10 +85,7 @@ void Scan::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
 void ArgReduce::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const array& in = inputs[0];
   array& out = outputs[0];
-  cpu::alloc(out);
-  auto& enc = cpu::encoder_for(*this);
-  enc.set_input_array(in);
-  enc.set_output_array(out);
+  auto& enc = cpu::begin_op(*this, in, out);
   // The output has no axis: give it a zero stride there to share the split.
   Strides out_strides = out.strides();
   out_strides.insert(out_strides.begin() + axis_, 0);

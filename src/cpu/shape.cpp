@@ -11,10 +11,7 @@ namespace fastsync {
 
 namespace {
 void encode_copy(const Primitive& p, const array& in, array& out) {
-  cpu::alloc(out);
-  auto& enc = cpu::encoder_for(p);
-  enc.set_input_array(in);
-  enc.set_output_array(out);
+  auto& enc = cpu::begin_op(p, in, out);
   enc.dispatch([in = in.unsafe_weak_copy(), out = out.unsafe_weak_copy()]() mutable {
     cpu::copy_kernel(in, out);
   });
@@ -40,10 +37,7 @@ void Reshape::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
     view(in, out, row_major_strides(out.shape()));
   } else {
     // Copy in the input's logical (row-major) order into out's buffer.
-    cpu::alloc(out);
-    auto& enc = cpu::encoder_for(*this);
-    enc.set_input_array(in);
-    enc.set_output_array(out);
+    auto& enc = cpu::begin_op(*this, in, out);
     enc.dispatch([in = in.unsafe_weak_copy(),
                   dst = out.unsafe_weak_copy(in.shape(), row_major_strides(in.shape()))]() mutable {
       cpu::copy_kernel(in, dst);

@@ -25,10 +25,7 @@ bool less_nan_last(C a, C b) {
 void Sort::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const array& in = inputs[0];
   array& out = outputs[0];
-  cpu::alloc(out);
-  auto& enc = cpu::encoder_for(*this);
-  enc.set_input_array(in);
-  enc.set_output_array(out);
+  auto& enc = cpu::begin_op(*this, in, out);
   Shape outer;
   Strides in_outer, out_outer;
   for (int d = 0; d < in.ndim(); ++d) {

@@ -31,4 +31,12 @@ array broadcast_view(const array& in, const Shape& shape) {
 
 CommandEncoder& encoder_for(const Primitive& p) { return get_command_encoder(p.stream()); }
 
+CommandEncoder& begin_op(const Primitive& p, const array& in, array& out) {
+  alloc(out);
+  auto& enc = encoder_for(p);
+  enc.set_input_array(in);
+  enc.set_output_array(out);
+  return enc;
+}
+
 }  // namespace fastsync::cpu

@@ -14,5 +14,8 @@ void alloc(array& out);
 // `in` viewed with the shape `shape` (right-aligned broadcast), no copy.
 array broadcast_view(const array& in, const Shape& shape);
 CommandEncoder& encoder_for(const Primitive& p);
+// The usual start of an eval_cpu: a fresh buffer for `out`, and `in` and
+// `out` declared to the primitive's encoder, which is returned.
+CommandEncoder& begin_op(const Primitive& p, const array& in, array& out);
 
 }  // namespace fastsync::cpu

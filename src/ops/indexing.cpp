@@ -1,4 +1,5 @@
 #include "errors.h"
+#include "ops/axes.h"
 #include "ops/ops.h"
 #include "primitives/binary.h"
 #include "primitives/indexing.h"
@@ -14,19 +15,11 @@ array checked_indices(const char* op, const array& indices, StreamOrDevice s) {
   return astype(indices, int64, s);
 }
 
-int axis_of(const char* op, int axis, int ndim) {
-  if (axis < -ndim || axis >= ndim) {
-    throw std::invalid_argument(std::string("[") + op + "] axis " + std::to_string(axis) +
-                                " is out of bounds for an array of " + std::to_string(ndim) +
-                                " dimensions");
-  }
-  return axis < 0 ? axis + ndim : axis;
-}
 }  // namespace
 
 array take(const array& a, const array& indices, std::optional<int> axis, StreamOrDevice s) {
   if (!axis) return take(reshape(a, {-1}, s), indices, 0, s);
-  int ax = axis_of("take", *axis, a.ndim());
+  int ax = normalize_axis("take", *axis, a.ndim());
   if (a.shape()[ax] == 0 && indices.size() > 0) {
     throw std::invalid_argument("[take] cannot take from an empty axis");
   }
@@ -42,7 +35,7 @@ array take(const array& a, const array& indices, std::optional<int> axis, Stream
 array take_along_axis(const array& a, const array& indices, std::optional<int> axis,
                       StreamOrDevice s) {
   if (!axis) return take_along_axis(reshape(a, {-1}, s), reshape(indices, {-1}, s), 0, s);
-  int ax = axis_of("take_along_axis", *axis, a.ndim());
+  int ax = normalize_axis("take_along_axis", *axis, a.ndim());
   if (indices.ndim() != a.ndim()) {
     throw std::invalid_argument("[take_along_axis] indices must have the array's " +
                                 std::to_string(a.ndim()) + " dimensions, got " +

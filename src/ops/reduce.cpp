@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ops/axes.h"
 #include "ops/ops.h"
 #include "primitives/reduce.h"
 
@@ -65,13 +66,7 @@ void require_nonempty(const char* op, const array& a, const std::optional<std::v
 }
 
 int single_axis(const char* op, const array& a, int axis) {
-  int nd = a.ndim();
-  if (axis < -nd || axis >= nd) {
-    throw std::invalid_argument(std::string("[") + op + "] axis " + std::to_string(axis) +
-                                " is out of bounds for an array of " + std::to_string(nd) +
-                                " dimensions");
-  }
-  return axis < 0 ? axis + nd : axis;
+  return normalize_axis(op, axis, a.ndim());
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <numeric>
 
 #include "errors.h"
+#include "ops/axes.h"
 #include "ops/ops.h"
 #include "primitives/shape.h"
 #include "primitives/sort.h"
@@ -122,17 +123,6 @@ array slice(const array& a, const std::vector<std::optional<int64_t>>& start,
 }  // namespace fastsync
 
 namespace fastsync {
-
-namespace {
-int normalize_axis(const char* op, int axis, int ndim) {
-  if (axis < -ndim || axis >= ndim) {
-    throw std::invalid_argument(std::string("[") + op + "] axis " + std::to_string(axis) +
-                                " is out of bounds for an array of " + std::to_string(ndim) +
-                                " dimensions");
-  }
-  return axis < 0 ? axis + ndim : axis;
-}
-}  // namespace
 
 array expand_dims(const array& a, const std::vector<int>& axes, StreamOrDevice s) {
   int nd = a.ndim() + static_cast<int>(axes.size());

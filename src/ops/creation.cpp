@@ -56,20 +56,25 @@ array linspace(double start, double stop, int64_t num, Dtype dtype, StreamOrDevi
   return astype(r, dtype, s);
 }
 
+namespace {
+// Row and column indices of an (n, m) grid, shaped (n, 1) and (1, m).
+std::pair<array, array> grid(const char* op, int64_t n, int64_t m, StreamOrDevice s) {
+  if (n < 0 || m < 0) {
+    throw std::invalid_argument(std::string("[") + op + "] dimensions must be non-negative");
+  }
+  return {reshape(arange(0, static_cast<double>(n), 1, int64, s), {n, 1}, s),
+          reshape(arange(0, static_cast<double>(m), 1, int64, s), {1, m}, s)};
+}
+}  // namespace
+
 array tri(int64_t n, std::optional<int64_t> m, int k, Dtype dtype, StreamOrDevice s) {
-  int64_t cols = m.value_or(n);
-  if (n < 0 || cols < 0) throw std::invalid_argument("[tri] dimensions must be non-negative");
-  auto rows = reshape(arange(0, static_cast<double>(n), 1, int64, s), {n, 1}, s);
-  auto cs = reshape(arange(0, static_cast<double>(cols), 1, int64, s), {1, cols}, s);
-  return astype(greater_equal(add(rows, weak_scalar(int64_t(k), int64), s), cs, s), dtype, s);
+  auto [rows, cols] = grid("tri", n, m.value_or(n), s);
+  return astype(greater_equal(add(rows, weak_scalar(int64_t(k), int64), s), cols, s), dtype, s);
 }
 
 array eye(int64_t n, std::optional<int64_t> m, int k, Dtype dtype, StreamOrDevice s) {
-  int64_t cols = m.value_or(n);
-  if (n < 0 || cols < 0) throw std::invalid_argument("[eye] dimensions must be non-negative");
-  auto rows = reshape(arange(0, static_cast<double>(n), 1, int64, s), {n, 1}, s);
-  auto cs = reshape(arange(0, static_cast<double>(cols), 1, int64, s), {1, cols}, s);
-  return astype(equal(add(rows, weak_scalar(int64_t(k), int64), s), cs, s), dtype, s);
+  auto [rows, cols] = grid("eye", n, m.value_or(n), s);
+  return astype(equal(add(rows, weak_scalar(int64_t(k), int64), s), cols, s), dtype, s);
 }
 
 array identity(int64_t n, Dtype dtype, StreamOrDevice s) { return eye(n, n, 0, dtype, s); }

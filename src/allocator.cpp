@@ -11,6 +11,8 @@ namespace {
 constexpr size_t kAlign = 64;
 constexpr size_t kPage = 4096;
 
+void* host_alloc(size_t size) { return std::aligned_alloc(kAlign, size); }
+void host_release(void* p) { std::free(p); }
 size_t physical_memory() {
   long pages = sysconf(_SC_PHYS_PAGES);
   long page = sysconf(_SC_PAGESIZE);
@@ -24,8 +26,10 @@ size_t Allocator::bucket_size(size_t nbytes) {
   return (nbytes + kPage - 1) / kPage * kPage;
 }
 
-Allocator::Allocator()
-    : memory_limit_(physical_memory() / 10 * 9), cache_limit_(memory_limit_) {
+Allocator::Allocator() : Allocator(Source{host_alloc, host_release, physical_memory, false}) {}
+
+Allocator::Allocator(Source src)
+    : src_(src), memory_limit_(src.capacity() / 10 * 9), cache_limit_(memory_limit_) {
   limit_relaxed_ = memory_limit_;
 }
 
@@ -40,7 +44,7 @@ Buffer Allocator::malloc(size_t nbytes) {
     for (auto it = cache_.lower_bound(size); it != cache_.end() && it->first <= size + size / 8;
          ++it) {
       if (it->second.empty()) continue;
-      Buffer b{it->second.back(), it->first};
+      Buffer b{it->second.back(), it->first, this};
       it->second.pop_back();
       cached_ -= b.size;
       active_ += b.size;
@@ -49,42 +53,54 @@ Buffer Allocator::malloc(size_t nbytes) {
       return b;
     }
   }
-  void* p = std::aligned_alloc(kAlign, size);
+  void* p = src_.alloc(size);
   if (!p) {
     clear_cache();
-    p = std::aligned_alloc(kAlign, size);
+    p = src_.alloc(size);
     if (!p) throw std::bad_alloc();
   }
   std::lock_guard lk(mutex_);
   active_ += size;
   active_relaxed_.store(active_, std::memory_order_relaxed);
   peak_ = std::max(peak_, active_);
-  return Buffer{p, size};
+  return Buffer{p, size, this};
 }
 
 void Allocator::free(Buffer b) {
   if (!b.ptr) return;
-  std::lock_guard lk(mutex_);
-  active_ -= b.size;
-  active_relaxed_.store(active_, std::memory_order_relaxed);
-  if (b.size > cache_limit_) {
-    std::free(b.ptr);
-    return;
+  std::vector<void*> dropped;
+  {
+    std::lock_guard lk(mutex_);
+    active_ -= b.size;
+    active_relaxed_.store(active_, std::memory_order_relaxed);
+    if (b.size > cache_limit_) {
+      dropped.push_back(b.ptr);
+    } else {
+      cache_[b.size].push_back(b.ptr);
+      cached_ += b.size;
+      if (cached_ > cache_limit_) dropped = trim_cache_locked(cache_limit_);
+    }
   }
-  cache_[b.size].push_back(b.ptr);
-  cached_ += b.size;
-  if (cached_ > cache_limit_) trim_cache_locked(cache_limit_);
+  release(dropped);
 }
 
-void Allocator::trim_cache_locked(size_t target) {
+// Memory goes back to its source outside the lock: cudaFree waits for the
+// device, which may be waiting for a CPU task that frees a buffer.
+void Allocator::release(const std::vector<void*>& ptrs) {
+  for (void* p : ptrs) src_.release(p);
+}
+
+std::vector<void*> Allocator::trim_cache_locked(size_t target) {
   // Drop the largest buffers first: they are the ones worth returning.
+  std::vector<void*> dropped;
   for (auto it = cache_.rbegin(); it != cache_.rend() && cached_ > target; ++it) {
     while (!it->second.empty() && cached_ > target) {
-      std::free(it->second.back());
+      dropped.push_back(it->second.back());
       it->second.pop_back();
       cached_ -= it->first;
     }
   }
+  return dropped;
 }
 
 size_t Allocator::active_memory() const { return active_relaxed_.load(std::memory_order_relaxed); }
@@ -108,14 +124,22 @@ size_t Allocator::set_memory_limit(size_t limit) {
   return limit;
 }
 size_t Allocator::set_cache_limit(size_t limit) {
-  std::lock_guard lk(mutex_);
-  std::swap(limit, cache_limit_);
-  trim_cache_locked(cache_limit_);
+  std::vector<void*> dropped;
+  {
+    std::lock_guard lk(mutex_);
+    std::swap(limit, cache_limit_);
+    dropped = trim_cache_locked(cache_limit_);
+  }
+  release(dropped);
   return limit;
 }
 void Allocator::clear_cache() {
-  std::lock_guard lk(mutex_);
-  trim_cache_locked(0);
+  std::vector<void*> dropped;
+  {
+    std::lock_guard lk(mutex_);
+    dropped = trim_cache_locked(0);
+  }
+  release(dropped);
 }
 
 Allocator& host() {
@@ -124,6 +148,5 @@ Allocator& host() {
   return *a;
 }
 Buffer malloc(size_t nbytes) { return host().malloc(nbytes); }
-void free(Buffer b) { host().free(b); }
 
 }  // namespace fastsync::allocator

@@ -13,14 +13,27 @@
 
 namespace fastsync::allocator {
 
+class Allocator;
+
 struct Buffer {
   void* ptr = nullptr;
   size_t size = 0;  // the bucket size actually reserved
+  Allocator* owner = nullptr;  // who frees it (null: nothing to free)
+};
+
+// Where an allocator's memory comes from. Host memory by default; the GPU
+// backend makes allocators of device and of pinned host memory.
+struct Source {
+  void* (*alloc)(size_t nbytes);  // returns null when out of memory
+  void (*release)(void* p);
+  size_t (*capacity)();  // total memory; the default limit is 9/10 of it
+  bool device;  // memory the CPU cannot read
 };
 
 class Allocator {
  public:
   Allocator();
+  explicit Allocator(Source src);
   ~Allocator();
   Buffer malloc(size_t nbytes);
   void free(Buffer b);
@@ -35,10 +48,13 @@ class Allocator {
   void clear_cache();
 
   static size_t bucket_size(size_t nbytes);
+  bool is_device() const { return src_.device; }
 
  private:
-  void trim_cache_locked(size_t target);
+  std::vector<void*> trim_cache_locked(size_t target);
+  void release(const std::vector<void*>& ptrs);
 
+  Source src_;
   mutable std::mutex mutex_;
   // Mirrors of active_ and memory_limit_ for lock-free reads: the eval
   // driver checks them after every op.
@@ -56,6 +72,9 @@ class Allocator {
 
 Allocator& host();
 Buffer malloc(size_t nbytes);
-void free(Buffer b);
+inline void free(Buffer b) {
+  if (b.owner) b.owner->free(b);
+}
+inline bool is_device(const Buffer& b) { return b.owner && b.owner->is_device(); }
 
 }  // namespace fastsync::allocator

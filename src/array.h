@@ -85,6 +85,9 @@ struct ArrayDesc {
   // Tasks enqueued on the producer stream once this array was encoded: an
   // error at or before this position spoiled it.
   uint64_t position_on_stream = 0;
+  // A copy of this (evaluated, host) array's values in device memory, made
+  // the first time a GPU op read it. Eval driver only, under its lock.
+  std::shared_ptr<struct ArrayDesc> device_copy;
 
   ArrayDesc(Shape s, Dtype d);
 };
@@ -157,6 +160,17 @@ class array {
   array unsafe_weak_copy() const;
   // The same, viewed with another shape and strides, `offset` elements in.
   array unsafe_weak_copy(Shape shape, Strides strides, int64_t offset = 0) const;
+
+  // An evaluated array with this one's shape, strides and dtype over
+  // `data`, whose element (0, ..., 0) is at `ptr` (a copy of this array's
+  // buffer on another device, say).
+  array with_buffer(std::shared_ptr<Data> data, void* ptr) const;
+  // The cached device copy (eval driver only).
+  std::optional<array> device_copy() const {
+    if (!desc_->device_copy) return std::nullopt;
+    return array(desc_->device_copy);
+  }
+  void set_device_copy(const array& a) const { desc_->device_copy = a.desc_; }
 
   uint64_t eval_id() const { return desc_->eval_id; }
   int producer_stream() const { return desc_->producer_stream; }

@@ -111,6 +111,15 @@ FASTSYNC_TYPE_DTYPE(double, float64)
 #undef FASTSYNC_TYPE_DTYPE
 
 // Calls f(T{}) with the C++ type of `d`. Kernels use it to instantiate loops.
+// A float16 zero spelled without a float16 literal, which nvcc's front end
+// turns into a suffix GCC rejects.
+inline float16_t zero_half() {
+  float16_t h;
+  uint16_t zero = 0;
+  std::memcpy(&h, &zero, sizeof h);
+  return h;
+}
+
 template <typename F>
 decltype(auto) dispatch_dtype(Dtype d, F&& f) {
   switch (d.val) {
@@ -123,7 +132,7 @@ decltype(auto) dispatch_dtype(Dtype d, F&& f) {
     case Dtype::Val::int16: return f(int16_t{});
     case Dtype::Val::int32: return f(int32_t{});
     case Dtype::Val::int64: return f(int64_t{});
-    case Dtype::Val::float16: return f(float16_t{});
+    case Dtype::Val::float16: return f(zero_half());
     case Dtype::Val::bfloat16: return f(bfloat16_t{});
     case Dtype::Val::float32: return f(float{});
     case Dtype::Val::float64: return f(double{});

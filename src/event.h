@@ -16,6 +16,7 @@
 #include <exception>
 #include <memory>
 
+#include "backend.h"
 #include "scheduler.h"
 #include "stream.h"
 #include "sync.h"
@@ -46,9 +47,14 @@ class Event {
   const Stream& stream() const { return stream_; }
 
  private:
+  // The error carried (valid once signaled).
+  scheduler::ErrorRef error() const;
+
   struct State {
     sync::Counter counter;
     scheduler::ErrorRef error;  // written before the counter is advanced
+    // GPU streams: the mark placed at signal (the counter is unused).
+    gpu::MarkRef mark;
   };
   std::shared_ptr<State> state_;
   Stream stream_;

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 
+#include "backend.h"
 #include "scheduler.h"
 #include "stream.h"
 #include "sync.h"
@@ -38,6 +39,8 @@ class Fence {
     std::atomic<bool> has_error{false};
     std::mutex mutex;
     scheduler::ErrorRef error;
+    // GPU producers: the mark of the latest update.
+    gpu::MarkRef mark;
   };
   std::shared_ptr<State> state_;
   Stream producer_;

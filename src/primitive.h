@@ -14,6 +14,15 @@
 #include "errors.h"
 #include "stream.h"
 
+// Declares eval_gpu in a primitive that the GPU backend implements (in
+// src/cuda); without a GPU backend the base class's eval_gpu raises.
+#ifdef FASTSYNC_CUDA
+#define FASTSYNC_EVAL_GPU \
+  void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+#else
+#define FASTSYNC_EVAL_GPU
+#endif
+
 namespace fastsync {
 
 class Primitive {

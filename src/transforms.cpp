@@ -26,6 +26,7 @@
 #include <mutex>
 #include <optional>
 
+#include "backend.h"
 #include "cpu/encoder.h"
 #include "fence.h"
 #include "primitive.h"
@@ -63,7 +64,12 @@ class Evaluation {
     }
     for (auto& o : outputs) {
       if (o.eval_id() == id_) {
-        sync_at(o.producer_stream()).retained_outputs.push_back(o.data_shared_ptr());
+        StreamSync& ss = sync_at(o.producer_stream());
+        if (ss.stream.device == Device::Type::gpu) {
+          gpu::retain(ss.stream, o.data_shared_ptr());
+        } else {
+          ss.retained_outputs.push_back(o.data_shared_ptr());
+        }
       }
     }
   }
@@ -149,23 +155,34 @@ class Evaluation {
     const Stream& s = prim.stream();
     StreamSync& ss = sync_for(s);
     std::vector<array> outs = outputs_of(n);
+    bool on_gpu = s.device == Device::Type::gpu;
 
-    for (auto& in : n.inputs) wait_for_input(in, s);
+    for (auto& in : n.inputs) {
+      if (crosses_device(in, on_gpu)) {
+        in = cross(in, s, on_gpu);
+      } else {
+        wait_for_input(in, s);
+      }
+    }
 
     auto& enc = cpu::get_command_encoder(s);
     try {
-      if (s.device == Device::Type::cpu) {
-        prim.eval_cpu(n.inputs, outs);
-      } else {
+      if (on_gpu) {
         prim.eval_gpu(n.inputs, outs);
+      } else {
+        prim.eval_cpu(n.inputs, outs);
       }
     } catch (...) {
-      enc.discard();
+      on_gpu ? gpu::discard(s) : enc.discard();
       throw;
     }
-    enc.commit(n.inputs, outs);
+    if (on_gpu) {
+      gpu::commit(s, n.inputs, outs);
+    } else {
+      enc.commit(n.inputs, outs);
+    }
 
-    uint64_t position = scheduler::enqueued(s);
+    uint64_t position = on_gpu ? gpu::position(s) : scheduler::enqueued(s);
     for (auto& o : outs) {
       o.set_producer(id_, s.index, position);
       o.set_event(ss.event);
@@ -174,6 +191,28 @@ class Evaluation {
     if (n.needs_fence) fence_for(ss).update();
     outs[0].detach();
     throttle();
+  }
+
+  // Whether `in` lives on the other device than the consumer runs on.
+  static bool crosses_device(const array& in, bool consumer_on_gpu) {
+    auto d = in.data_shared_ptr();
+    return d && allocator::is_device(d->buffer) != consumer_on_gpu;
+  }
+
+  // A view of `in` on the consumer's device, ordered after its producer.
+  array cross(const array& in, const Stream& s, bool to_gpu) {
+    std::optional<Stream> producer;
+    if (in.eval_id() == id_) {
+      producer = sync_at(in.producer_stream()).stream;
+    } else if (in.status() == Status::evaluated && in.event()) {
+      const Event& e = *in.event();
+      if (!e.is_signaled()) {
+        producer = e.stream();
+      } else if (auto err = e.error_for(in.position_on_stream())) {
+        std::rethrow_exception(err);
+      }
+    }
+    return to_gpu ? gpu::to_device(in, producer, s) : gpu::to_host(in, producer, s);
   }
 
   std::vector<array> outputs_of(Node& n) {
@@ -221,6 +260,7 @@ class Evaluation {
       if (ss.stream == s) return ss;
     }
     streams_.push_back(StreamSync{s, Event(s), std::nullopt, {}});
+    gpu_used_ |= s.device == Device::Type::gpu;
     bool known = false;
     for (auto& t : touched_streams) known |= (t == s);
     if (!known) touched_streams.push_back(s);
@@ -253,9 +293,15 @@ class Evaluation {
            scheduler::outstanding() > 0) {
       scheduler::wait_for_a_completion();
     }
+    if (gpu_used_) {
+      auto& dev = gpu::device_allocator();
+      while (dev.active_memory() > dev.memory_limit() && gpu::wait_for_memory()) {
+      }
+    }
   }
 
   uint64_t id_;
+  bool gpu_used_ = false;
   std::deque<StreamSync> streams_;  // deque: references stay valid
   std::map<std::pair<int, int>, uint32_t> fence_waits_;
 };

@@ -14,6 +14,7 @@ class FailInTask : public Primitive {
   FailInTask(Stream s, std::string message) : Primitive(s), message_(std::move(message)) {}
   const char* name() const override { return "FailInTask"; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   std::string message_;

@@ -1,0 +1,161 @@
+// Crossings between devices (backend.h): an op reads an array that lives on
+// the other device. Called by the eval driver on the encoding thread, before
+// the consumer's eval_cpu/eval_gpu; the consumer gets a view of a copy.
+//
+// GPU -> CPU: the producer's GPU stream copies the values into pinned
+// memory and places a mark after the copy; the CPU stream waits on the mark
+// (spin, then sleep) before the consumer's task.
+// CPU -> GPU, still in flight: a task on the producer's CPU stream copies
+// the values into pinned memory and raises a pinned flag; the GPU stream
+// waits on the flag with a bounded spin kernel, then copies to the device.
+// CPU -> GPU, already computed: copied on the consumer's stream right away,
+// and the copy is cached on the host array for later GPU ops.
+// Nothing here blocks the encoding thread on compute.
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "backend.h"
+#include "cuda/allocators.h"
+#include "cuda/encoder.h"
+#include "cuda/runtime.h"
+
+namespace fastsync::gpu {
+
+namespace {
+
+// The bytes a view reaches, negative strides included.
+struct Region {
+  char* lo;
+  size_t bytes;
+  size_t offset;  // from lo to the view's first element
+};
+
+Region region_of(const array& a) {
+  int64_t lo = 0, hi = 0;
+  for (int i = 0; i < a.ndim(); ++i) {
+    if (a.shape()[i] <= 1) continue;
+    int64_t reach = (a.shape()[i] - 1) * a.strides()[i];
+    (reach < 0 ? lo : hi) += reach;
+  }
+  size_t item = a.itemsize();
+  if (a.size() == 0) return {static_cast<char*>(a.raw_ptr()), 0, 0};
+  char* first = static_cast<char*>(a.raw_ptr());
+  return {first + lo * static_cast<int64_t>(item), static_cast<size_t>(hi - lo + 1) * item,
+          static_cast<size_t>(-lo) * item};
+}
+
+std::shared_ptr<Data> new_data(allocator::Allocator& a, size_t bytes) {
+  return std::make_shared<Data>(a.malloc(bytes));
+}
+
+array view_over(const array& in, const std::shared_ptr<Data>& d, const Region& r) {
+  return in.with_buffer(d, static_cast<char*>(d->buffer.ptr) + r.offset);
+}
+
+std::exception_ptr timeout_error(const cuda::ErrorRecord& r) {
+  return std::make_exception_ptr(std::runtime_error(
+      "[eval] a GPU stream waited more than " + std::to_string(r.a) +
+      " s for data from a CPU stream and gave up (FASTSYNC_GPU_WAIT_TIMEOUT_S)"));
+}
+
+// Shared by a staging task on a CPU stream and the probe of the GPU stream
+// that waits for it.
+struct Staging {
+  std::atomic<bool> done{false};
+  scheduler::ErrorRef error;  // written before `done`
+};
+
+}  // namespace
+
+array to_device(const array& in, const std::optional<Stream>& producer, const Stream& consumer) {
+  auto& enc = cuda::get_command_encoder(consumer);
+  if (!producer) {
+    if (auto c = in.device_copy()) return *c;
+  }
+  Region r = region_of(in);
+  auto dev = new_data(cuda::device_allocator(), r.bytes);
+  if (r.bytes == 0) return view_over(in, dev, r);
+  if (!producer) {
+    // Computed already: pageable memory is staged by the CUDA driver during
+    // the call, pinned memory is read later (so kept until the copy ran).
+    cuda::check(cudaMemcpyAsync(dev->buffer.ptr, r.lo, r.bytes, cudaMemcpyHostToDevice,
+                                enc.stream()),
+                "cudaMemcpyAsync to the device");
+    if (in.data_shared_ptr()->buffer.owner == &cuda::pinned_allocator()) {
+      enc.keep(in.data_shared_ptr());
+    }
+    array out = view_over(in, dev, r);
+    in.set_device_copy(out);
+    return out;
+  }
+  // In flight on a CPU stream: stage through pinned memory.
+  size_t flag_at = (r.bytes + 63) / 64 * 64;
+  auto pinned = new_data(cuda::pinned_allocator(), flag_at + 64);
+  char* base = static_cast<char*>(pinned->buffer.ptr);
+  auto* flag = reinterpret_cast<uint32_t*>(base + flag_at);
+  *flag = 0;
+  auto st = std::make_shared<Staging>();
+  scheduler::enqueue_control(*producer, [src = in.data_shared_ptr(), r, base, flag, st,
+                                         pos = in.position_on_stream()] {
+    auto e = scheduler::current_error();
+    if (e && pos >= e->position) st->error = std::move(e);
+    std::memcpy(base, r.lo, r.bytes);
+    st->done.store(true, std::memory_order_release);
+    std::atomic_ref<uint32_t>(*flag).store(1, std::memory_order_release);
+  });
+  cuda::wait_flag(enc.stream(), flag, enc.error_record(timeout_error), enc.op_position());
+  cuda::check(cudaMemcpyAsync(dev->buffer.ptr, base, r.bytes, cudaMemcpyHostToDevice,
+                              enc.stream()),
+              "cudaMemcpyAsync to the device");
+  enc.keep(pinned);
+  enc.add_probe([st, from = enc.op_position()]() -> scheduler::ErrorRef {
+    if (!st->done.load(std::memory_order_acquire) || !st->error) return nullptr;
+    auto moved = std::make_shared<scheduler::TaskError>(*st->error);
+    moved->position = from;
+    return moved;
+  });
+  return view_over(in, dev, r);
+}
+
+array to_host(const array& in, const std::optional<Stream>& producer, const Stream& consumer) {
+  Region r = region_of(in);
+  if (!producer) {
+    // Computed already.
+    auto host = new_data(allocator::host(), r.bytes);
+    if (r.bytes) {
+      cuda::bind_device();
+      cuda::check(cudaMemcpy(host->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost),
+                  "cudaMemcpy to the host");
+    }
+    return view_over(in, host, r);
+  }
+  auto& penc = cuda::get_command_encoder(*producer);
+  auto pinned = new_data(cuda::pinned_allocator(), r.bytes);
+  if (r.bytes) {
+    cuda::check(cudaMemcpyAsync(pinned->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost,
+                                penc.stream()),
+                "cudaMemcpyAsync to the host");
+  }
+  penc.retain(in.data_shared_ptr());
+  auto m = make_mark(*producer);
+  place(*m, false);
+  stream_wait(m, consumer, in.position_on_stream());
+  return view_over(in, pinned, r);
+}
+
+array host_copy(const array& in) {
+  Region r = region_of(in);
+  auto host = new_data(allocator::host(), r.bytes);
+  if (r.bytes) {
+    cuda::bind_device();
+    cuda::check(cudaMemcpy(host->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost),
+                "cudaMemcpy to the host");
+  }
+  return view_over(in, host, r);
+}
+
+}  // namespace fastsync::gpu

@@ -1,0 +1,141 @@
+// What GPU kernels and their eval_gpu share: CUDA types for fastsync dtypes,
+// dtype dispatch, strided indexing, launch shapes. Included by *.cu files
+// only.
+//
+// Conventions for an eval_gpu (encoding thread):
+//   auto& enc = cuda::encoder_for(*this);
+//   cuda::alloc(out);                       // or cuda::donate_or_alloc(in, out)
+//   enc.set_input_array(in); enc.set_output_array(out);
+//   kernel<<<grid, block, 0, enc.stream()>>>(...);
+//   cuda::check_launch("[op] kernel");
+// Inputs are already on the device (the driver moved them) and may be
+// strided views; outputs are row-contiguous unless the op makes a view.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include "array.h"
+#include "cpu/strided.h"
+#include "cuda/encoder.h"
+#include "cuda/runtime.h"
+#include "errors.h"
+
+namespace fastsync::cuda {
+
+// The CUDA type that stores each dtype.
+template <typename T>
+struct device_type {
+  using type = T;
+};
+template <>
+struct device_type<float16_t> {
+  using type = __half;
+};
+template <>
+struct device_type<bfloat16_t> {
+  using type = __nv_bfloat16;
+};
+
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+
+// Calls f(TypeTag<T>{}) with the CUDA type T of `d`.
+template <typename F>
+decltype(auto) dispatch_type(Dtype d, F&& f) {
+  return dispatch_dtype(d, [&](auto host) {
+    using T = typename device_type<decltype(host)>::type;
+    return f(TypeTag<T>{});
+  });
+}
+
+template <typename T>
+inline constexpr bool is_half_v =
+    std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
+template <typename T>
+inline constexpr bool is_float_v = std::is_floating_point_v<T> || is_half_v<T>;
+
+// Arithmetic on half types goes through float.
+template <typename T>
+__host__ __device__ inline auto widen(T x) {
+  if constexpr (is_half_v<T>) {
+    return static_cast<float>(x);
+  } else {
+    return x;
+  }
+}
+template <typename T, typename U>
+__host__ __device__ inline T narrow(U x) {
+  if constexpr (std::is_same_v<T, __half>) {
+    return __float2half_rn(static_cast<float>(x));
+  } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    return __float2bfloat16_rn(static_cast<float>(x));
+  } else if constexpr (std::is_same_v<U, __half> || std::is_same_v<U, __nv_bfloat16>) {
+    return static_cast<T>(static_cast<float>(x));
+  } else {
+    return static_cast<T>(x);
+  }
+}
+
+constexpr int kMaxDims = 8;
+
+// Element offsets of N arrays sharing a shape, from a linear row-major
+// index. Passed to kernels by value.
+template <int N>
+struct Indexer {
+  int ndim;
+  int64_t shape[kMaxDims];
+  int64_t strides[N][kMaxDims];
+
+  __device__ inline void offsets(int64_t i, int64_t (&off)[N]) const {
+#pragma unroll
+    for (int k = 0; k < N; ++k) off[k] = 0;
+    for (int d = ndim - 1; d >= 0; --d) {
+      int64_t c = i % shape[d];
+      i /= shape[d];
+#pragma unroll
+      for (int k = 0; k < N; ++k) off[k] += c * strides[k][d];
+    }
+  }
+};
+
+// Merges dims contiguous in every array (cpu/strided.h) and packs them.
+// Raises NotImplementedError past kMaxDims unmergeable dims.
+template <int N>
+Indexer<N> make_indexer(const Shape& shape, const std::array<const Strides*, N>& strides,
+                        const char* op) {
+  auto plan = cpu::make_plan<N>(shape, strides);
+  if (plan.shape.size() > kMaxDims) {
+    throw not_implemented(std::string("[") + op + "] GPU kernels take at most " +
+                          std::to_string(kMaxDims) + " non-contiguous dimensions");
+  }
+  Indexer<N> ix{};
+  ix.ndim = plan.shape.size();
+  for (int d = 0; d < ix.ndim; ++d) {
+    ix.shape[d] = plan.shape[d];
+    for (int k = 0; k < N; ++k) ix.strides[k][d] = plan.strides[k][d];
+  }
+  return ix;
+}
+
+constexpr int kBlock = 256;
+
+// Blocks for a grid-stride loop over n items (at least one block).
+inline unsigned grid_for(int64_t n, int block = kBlock) {
+  int64_t blocks = (n + block - 1) / block;
+  int64_t cap = static_cast<int64_t>(multiprocessor_count()) * 32;
+  if (blocks > cap) blocks = cap;
+  return static_cast<unsigned>(blocks < 1 ? 1 : blocks);
+}
+
+inline void check_launch(const char* what) { check(cudaGetLastError(), what); }
+
+}  // namespace fastsync::cuda

@@ -1,0 +1,50 @@
+// The two hardware-facing halves of CPU/GPU synchronization, encoded on a
+// CUDA stream from the encoding thread:
+//  - write_value: after earlier work on the stream, store a 64-bit value into
+//    pinned host memory (cuStreamWriteValue64 when the driver offers it, a
+//    one-thread kernel otherwise); the CPU spins, then sleeps, on the word.
+//  - wait_flag: later work on the stream starts once a CPU task has stored a
+//    nonzero 32-bit flag in pinned memory. A one-thread spin kernel, which
+//    starts the next kernel sooner than cuStreamWaitValue32 does, and which
+//    gives up after FASTSYNC_GPU_WAIT_TIMEOUT_S seconds (default 120),
+//    recording a timeout error instead of wedging the GPU.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace fastsync::cuda {
+
+// The first failing check on a GPU stream since its last mark. Kernels that
+// can fail write it (device memory; the first writer wins); marks copy it
+// to the host.
+struct ErrorRecord {
+  unsigned long long position;  // 0: no error
+  long long code;
+  long long a;
+  long long b;
+};
+
+enum ErrorCode : long long {
+  kErrorPlanted = 1,      // FailInTask
+  kErrorWaitTimeout = 2,  // wait_flag gave up
+  kErrorIndex = 3,        // an index out of bounds: a = index, b = axis size
+};
+
+void write_value(cudaStream_t s, uint64_t* word, uint64_t value);
+void wait_flag(cudaStream_t s, const uint32_t* flag, ErrorRecord* record, uint64_t position);
+
+#ifdef __CUDACC__
+// Records an error unless an earlier one is recorded. Device code.
+__device__ inline void record_error(ErrorRecord* r, uint64_t position, long long code,
+                                    long long a = 0, long long b = 0) {
+  if (atomicCAS(&r->position, 0ull, static_cast<unsigned long long>(position)) == 0ull) {
+    r->code = code;
+    r->a = a;
+    r->b = b;
+  }
+}
+#endif
+
+}  // namespace fastsync::cuda

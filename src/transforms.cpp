@@ -338,6 +338,18 @@ void eval(std::vector<array> outputs) {
 
 void async_eval(std::vector<array> outputs) { encode(outputs); }
 
+allocator::Allocator& memory_allocator(Device d) {
+  return d.type == Device::Type::gpu && gpu::is_available() ? gpu::device_allocator()
+                                                             : allocator::host();
+}
+
+array host_readable(array a) {
+  a.eval();
+  auto d = a.data_shared_ptr();
+  if (d && allocator::is_device(d->buffer)) return gpu::host_copy(a);
+  return a;
+}
+
 void synchronize(Stream s) {
   Event e(s);
   e.signal(/*report_unreported=*/true);

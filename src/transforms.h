@@ -16,5 +16,10 @@ void async_eval(std::vector<array> outputs);
 void synchronize(Stream s);
 // Waits for every stream that ever received work.
 void synchronize();
+// Evaluates and waits for `a`; returns it, or a host copy of it when it
+// lives in device memory: what readers on the CPU (Python) use.
+array host_readable(array a);
+// The allocator arrays on `d` come from.
+allocator::Allocator& memory_allocator(Device d);
 
 }  // namespace fastsync

@@ -7,7 +7,11 @@ Use it like ``mlx.core``::
     mx.eval(y)
 """
 
-from . import _core, distributed  # noqa: F401
+from . import _core, _cuda_libs, distributed  # noqa: F401
+
+if _core.is_available(_core.gpu):
+    # cuBLAS is loaded at the first GPU matmul; tell the loader where PyPI's wheel put it.
+    _cuda_libs.export_path()
 from ._core import *  # noqa: F403
 from ._core import _testing  # noqa: F401
 

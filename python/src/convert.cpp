@@ -123,9 +123,10 @@ StreamOrDevice to_stream_or_device(nb::handle obj) {
   throw type_error("stream must be None, a Stream, a Device or a DeviceType");
 }
 
-void wait_for(array& a) {
+// Evaluates `a` and returns it, or its host copy when it lives on the GPU.
+array readable(array& a) {
   nb::gil_scoped_release nogil;
-  a.eval();
+  return host_readable(a);
 }
 
 nb::object to_scalar(array& a) {
@@ -133,19 +134,19 @@ nb::object to_scalar(array& a) {
     throw std::invalid_argument("[item] only arrays with one element can be converted to a "
                                 "Python scalar (this one has " + std::to_string(a.size()) + ")");
   }
-  wait_for(a);
-  return dispatch_dtype(a.dtype(), [&](auto tag) -> nb::object {
+  array h = readable(a);
+  return dispatch_dtype(h.dtype(), [&](auto tag) -> nb::object {
     using T = decltype(tag);
-    T v = *a.data<T>();
+    T v = *h.data<T>();
     if constexpr (std::is_same_v<T, bool>) return nb::bool_(v);
     else if constexpr (std::is_integral_v<T>) return nb::int_(v);
     else return nb::float_(static_cast<double>(static_cast<compute_t<T>>(v)));
   });
 }
 
-nb::object to_list(array& a) {
-  wait_for(a);
-  if (a.ndim() == 0) return to_scalar(a);
+nb::object to_list(array& in) {
+  if (in.ndim() == 0) return to_scalar(in);
+  array a = readable(in);
   return dispatch_dtype(a.dtype(), [&](auto tag) -> nb::object {
     using T = decltype(tag);
     auto conv = [](T v) -> nb::object {
@@ -167,8 +168,8 @@ nb::object to_list(array& a) {
 }
 
 nb::object to_numpy(array& a, nb::handle dtype) {
-  array src = a.dtype() == bfloat16 ? astype(a, float32) : a;
-  wait_for(src);
+  array evaluated = a.dtype() == bfloat16 ? astype(a, float32) : a;
+  array src = readable(evaluated);
   std::vector<size_t> shape(src.shape().begin(), src.shape().end());
   std::vector<int64_t> strides(src.strides().begin(), src.strides().end());
   // The capsule owns a handle to the array, so NumPy's view keeps the buffer.

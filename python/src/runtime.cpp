@@ -127,19 +127,22 @@ void init_runtime(nb::module_& m) {
   }, nb::arg("stream") = nb::none(),
         "Wait for all work on `stream` (every stream when None); raises a task's error.");
 
-  auto& a = allocator::host();
-  m.def("get_active_memory", [&a] { return a.active_memory(); });
-  m.def("get_peak_memory", [&a] { return a.peak_memory(); });
-  m.def("reset_peak_memory", [&a] { a.reset_peak_memory(); });
-  m.def("get_cache_memory", [&a] { return a.cache_memory(); });
-  m.def("get_memory_limit", [&a] { return a.memory_limit(); });
-  m.def("set_memory_limit", [&a](size_t limit) { return a.set_memory_limit(limit); },
+  // Memory functions report on the default device's allocator (device
+  // memory when the default device is the GPU), as MLX's do.
+  auto mem = [] -> allocator::Allocator& { return memory_allocator(default_device()); };
+  m.def("get_active_memory", [mem] { return mem().active_memory(); },
+        "Bytes in live arrays on the default device.");
+  m.def("get_peak_memory", [mem] { return mem().peak_memory(); });
+  m.def("reset_peak_memory", [mem] { mem().reset_peak_memory(); });
+  m.def("get_cache_memory", [mem] { return mem().cache_memory(); });
+  m.def("get_memory_limit", [mem] { return mem().memory_limit(); });
+  m.def("set_memory_limit", [mem](size_t limit) { return mem().set_memory_limit(limit); },
         nb::arg("limit"),
-        "Cap on active memory: past it, evaluation waits for running work before encoding "
-        "more. Returns the previous limit.");
-  m.def("set_cache_limit", [&a](size_t limit) { return a.set_cache_limit(limit); },
+        "Cap on active memory of the default device: past it, evaluation waits for running "
+        "work before encoding more. Returns the previous limit.");
+  m.def("set_cache_limit", [mem](size_t limit) { return mem().set_cache_limit(limit); },
         nb::arg("limit"), "Cap on cached free buffers. Returns the previous limit.");
-  m.def("clear_cache", [&a] { a.clear_cache(); });
+  m.def("clear_cache", [mem] { mem().clear_cache(); });
 }
 
 }  // namespace fastsync::py

@@ -27,6 +27,9 @@ namespace fastsync::gpu {
 
 namespace {
 
+// Host values up to this size are copied to the device through pinned memory.
+constexpr size_t kSmallCopy = 64 * 1024;
+
 // The bytes a view reaches, negative strides included.
 struct Region {
   char* lo;
@@ -80,14 +83,22 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
   auto dev = new_data(cuda::device_allocator(), r.bytes);
   if (r.bytes == 0) return view_over(in, dev, r);
   if (!producer) {
-    // Computed already: pageable memory is staged by the CUDA driver during
-    // the call, pinned memory is read later (so kept until the copy ran).
-    cuda::check(cudaMemcpyAsync(dev->buffer.ptr, r.lo, r.bytes, cudaMemcpyHostToDevice,
-                                enc.stream()),
-                "cudaMemcpyAsync to the device");
+    // Computed already. Pinned memory is read by the copy engine later, so
+    // it is kept until the copy ran. Pageable memory is staged by the CUDA
+    // driver during the call, which is slow for the scalars most ops take:
+    // small values go through a pinned buffer of ours instead.
+    const void* src = r.lo;
     if (in.data_shared_ptr()->buffer.owner == &cuda::pinned_allocator()) {
       enc.keep(in.data_shared_ptr());
+    } else if (r.bytes <= kSmallCopy) {
+      auto staged = new_data(cuda::pinned_allocator(), r.bytes);
+      std::memcpy(staged->buffer.ptr, r.lo, r.bytes);
+      src = staged->buffer.ptr;
+      enc.keep(std::move(staged));
     }
+    cuda::check(cudaMemcpyAsync(dev->buffer.ptr, src, r.bytes, cudaMemcpyHostToDevice,
+                                enc.stream()),
+                "cudaMemcpyAsync to the device");
     array out = view_over(in, dev, r);
     in.set_device_copy(out);
     return out;

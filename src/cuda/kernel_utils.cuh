@@ -48,13 +48,27 @@ struct TypeTag {
   using type = T;
 };
 
-// Calls f(TypeTag<T>{}) with the CUDA type T of `d`.
+// Calls f(TypeTag<T>{}) with the CUDA type T of `d`. A switch of its own:
+// going through dispatch_dtype passes _Float16 values, on which nvcc 13.0's
+// code generator fails ("unsupported float variant").
 template <typename F>
 decltype(auto) dispatch_type(Dtype d, F&& f) {
-  return dispatch_dtype(d, [&](auto host) {
-    using T = typename device_type<decltype(host)>::type;
-    return f(TypeTag<T>{});
-  });
+  switch (d.val) {
+    case Dtype::Val::bool_: return f(TypeTag<bool>{});
+    case Dtype::Val::uint8: return f(TypeTag<uint8_t>{});
+    case Dtype::Val::uint16: return f(TypeTag<uint16_t>{});
+    case Dtype::Val::uint32: return f(TypeTag<uint32_t>{});
+    case Dtype::Val::uint64: return f(TypeTag<uint64_t>{});
+    case Dtype::Val::int8: return f(TypeTag<int8_t>{});
+    case Dtype::Val::int16: return f(TypeTag<int16_t>{});
+    case Dtype::Val::int32: return f(TypeTag<int32_t>{});
+    case Dtype::Val::int64: return f(TypeTag<int64_t>{});
+    case Dtype::Val::float16: return f(TypeTag<__half>{});
+    case Dtype::Val::bfloat16: return f(TypeTag<__nv_bfloat16>{});
+    case Dtype::Val::float32: return f(TypeTag<float>{});
+    case Dtype::Val::float64: return f(TypeTag<double>{});
+  }
+  __builtin_unreachable();
 }
 
 template <typename T>

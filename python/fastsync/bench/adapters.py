@@ -60,7 +60,7 @@ class TorchNamespace:
         return None
 
     def _ctx(self, stream):
-        if stream is None or self._device.type != "cuda":
+        if stream is None or isinstance(stream, str) or self._device.type != "cuda":
             return contextlib.nullcontext()
         return self._torch.cuda.stream(stream)
 
@@ -110,6 +110,11 @@ class TorchNamespace:
 
     # -- ops --------------------------------------------------------------------------------
     def add(self, a, b, stream=None):
+        # stream="cpu" runs the op on the host, as a CPU-stream op would (the device hop).
+        if stream == "cpu":
+            return self._torch.add(a.cpu(), b)
+        if isinstance(a, self._torch.Tensor) and a.device != self._device:
+            a = a.to(self._device, non_blocking=True)
         with self._ctx(stream):
             return self._torch.add(a, b)
 

@@ -104,6 +104,23 @@ def cross_stream(mx, dev=None, ops=1000, size=16, pattern="hop") -> Step:
     return step
 
 
+def device_hop(mx, dev=None, iters=100, size=16) -> Step:
+    """Per iteration: a GPU op, then a CPU-stream op on its result, then a GPU op on that,
+    evaluated each iteration (the data crosses devices twice)."""
+    x0 = _small(mx, size)
+
+    def step():
+        x = x0
+        for _ in range(iters):
+            y = mx.add(x, 1.0, stream=dev)
+            z = mx.add(y, 1.0, stream=mx.cpu)
+            x = mx.add(z, 1.0, stream=dev)
+            mx.eval(x)
+        return x
+
+    return step
+
+
 # -- d. async pipeline ----------------------------------------------------------------------
 
 
@@ -279,7 +296,8 @@ class Workload:
     group: str = ""  # rows of one group are sampled round-robin (interleaved)
     kind: str = "time"  # "time", "memory" or "ratio"
     ratio_of: tuple[str, str] = ()  # kind="ratio": (numerator row, denominator row)
-    gpu: bool = True  # has a GPU variant (runs under --device gpu); every row does today
+    gpu: bool = True  # has a GPU variant (runs under --device gpu)
+    cpu: bool = True  # has a CPU variant (runs under --device cpu)
     doc: str = ""
 
     def resolved(self, quick: bool) -> dict:
@@ -341,6 +359,10 @@ WORKLOADS: list[Workload] = [
              ratio_of=("c.cross-stream hop (2 streams)", "c.cross-stream one stream"),
              group="cross", peers=ML,
              doc="per-sample ratio of the two rows above (target <= 1.3)"),
+    Workload("c.device hop gpu->cpu->gpu", "µs/iter", "lower", device_hop,
+             params={"iters": 200}, quick={"iters": 50}, convert=_us_per("iters"),
+             group="cross", peers=ML, cpu=False,
+             doc="GPU op -> CPU-stream op -> GPU op, eval each iteration (target <= 15 µs)"),
 ]
 
 for _n, _steps, _quick_steps in ((64, 200, 20), (256, 200, 10)):
@@ -402,6 +424,8 @@ def missing(lib, w: Workload) -> str | None:
         return f"{lib.name} is not a peer for this workload"
     if lib.device == "gpu" and not w.gpu:
         return "no GPU variant of this workload"
+    if lib.device == "cpu" and not w.cpu:
+        return "a GPU-only workload"
     for feat in w.needs:
         if not has_feature(lib.ns, feat):
             if feat == "new_stream":

@@ -1,0 +1,201 @@
+"""The CUDA backend's runtime: crossings between devices, GPU streams, errors, memory.
+
+Every op test doubles as a GPU test with FASTSYNC_DEFAULT_DEVICE=gpu; these
+cover what only exists with a GPU. They skip where no CUDA device exists.
+"""
+
+import gc
+import threading
+
+import fastsync as mx
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(not mx.is_available(mx.gpu), reason="no CUDA device")
+
+
+def settle():
+    gc.collect()
+    mx.synchronize()
+
+
+def test_gpu_ops_match_numpy():
+    x = np.random.default_rng(0).standard_normal((33, 65)).astype(np.float32)
+    a = mx.array(x)
+    y = mx.exp(mx.multiply(a, 0.5, stream=mx.gpu), stream=mx.gpu)
+    np.testing.assert_allclose(np.array(y), np.exp(x * 0.5), rtol=1e-5)
+    assert mx.add(mx.array(2.0), 1, stream=mx.gpu).item() == 3.0
+
+
+def test_gpu_to_cpu_to_gpu_in_one_eval():
+    x = np.arange(1000, dtype=np.float32)
+    g1 = mx.multiply(mx.array(x), 2, stream=mx.gpu)
+    c = mx.add(g1, 1, stream=mx.cpu)
+    g2 = mx.multiply(c, 3, stream=mx.gpu)
+    mx.eval(g2)
+    np.testing.assert_array_equal(np.array(g2), (x * 2 + 1) * 3)
+    np.testing.assert_array_equal(np.array(c), x * 2 + 1)
+
+
+def test_crossings_across_async_evals():
+    x = np.linspace(-1, 1, 4096, dtype=np.float32)
+    g = mx.exp(mx.array(x), stream=mx.gpu)
+    mx.async_eval(g)
+    c = mx.multiply(g, 2, stream=mx.cpu)  # GPU array still in flight
+    mx.async_eval(c)
+    g2 = mx.add(c, 1, stream=mx.gpu)  # CPU array still in flight
+    np.testing.assert_allclose(np.array(g2), np.exp(x) * 2 + 1, rtol=1e-6)
+
+
+def test_strided_views_cross_devices():
+    x = np.arange(48, dtype=np.float32).reshape(6, 8)
+    g = mx.multiply(mx.array(x), 1, stream=mx.gpu)
+    v = g[::-2, 1:7:3]  # negative and non-unit strides
+    c = mx.add(v, 0, stream=mx.cpu)
+    np.testing.assert_array_equal(np.array(c), x[::-2, 1:7:3])
+    h = mx.array(x)[:, ::-1]
+    np.testing.assert_array_equal(np.array(mx.add(h, 0, stream=mx.gpu)), x[:, ::-1])
+
+
+def test_long_chain_on_gpu_stream_after_one_op_on_another():
+    s1, s2 = mx.new_stream(mx.gpu), mx.new_stream(mx.gpu)
+    x = mx.add(mx.ones((64,), stream=s1), 1, stream=s1)
+    for _ in range(1000):
+        x = mx.add(x, 1, stream=s2)
+    mx.eval(x)
+    assert np.array(x).tolist() == [1002.0] * 64
+
+
+def test_ping_pong_between_gpu_streams_with_tiny_memory_limit():
+    s1, s2 = mx.new_stream(mx.gpu), mx.new_stream(mx.gpu)
+    with mx.stream(s1):
+        old = mx.set_memory_limit(1)
+        try:
+            x = mx.zeros((1000,))
+            for i in range(300):
+                x = mx.add(x, 1, stream=s1 if i % 2 else s2)
+            mx.eval(x)
+        finally:
+            mx.set_memory_limit(old)
+    assert np.array(x).tolist() == [300.0] * 1000
+
+
+def test_ping_pong_gpu_and_cpu_streams():
+    g, c = mx.new_stream(mx.gpu), mx.new_stream(mx.cpu)
+    x = mx.array(np.zeros(257, np.float32))
+    for i in range(200):
+        x = mx.add(x, 1, stream=g if i % 2 else c)
+        if i % 50 == 0:
+            mx.async_eval(x)
+    assert np.array(x).tolist() == [200.0] * 257
+
+
+def test_random_graphs_across_gpu_and_cpu_streams():
+    rng = np.random.default_rng(1)
+    streams = [mx.new_stream(mx.gpu), mx.new_stream(mx.gpu), mx.new_stream(mx.cpu)]
+    for trial in range(12):
+        vals = [mx.array(rng.standard_normal((16,)).astype(np.float32)) for _ in range(3)]
+        refs = [np.array(v) for v in vals]
+        for _ in range(40):
+            i, j = rng.integers(0, len(vals), 2)
+            s = streams[rng.integers(0, len(streams))]
+            if rng.integers(0, 2):
+                vals.append(mx.add(vals[i], vals[j], stream=s))
+                refs.append(refs[i] + refs[j])
+            else:
+                vals.append(mx.maximum(mx.multiply(vals[i], 0.5, stream=s), vals[j], stream=s))
+                refs.append(np.maximum(refs[i] * np.float32(0.5), refs[j]))
+        picks = rng.choice(len(vals), 5, replace=False)
+        (mx.async_eval if trial % 2 else mx.eval)([vals[k] for k in picks])
+        for k in picks:
+            np.testing.assert_allclose(np.array(vals[k]), refs[k], rtol=1e-5, atol=1e-5)
+
+
+def test_error_in_gpu_stream_surfaces_and_runtime_stays_usable():
+    x = mx.ones((4,), stream=mx.gpu)
+    bad = mx._testing.fail_in_task(x, "gpu failure", stream=mx.gpu)
+    y = mx.add(bad, 1, stream=mx.gpu)
+    with pytest.raises(RuntimeError, match="gpu failure"):
+        mx.eval(y)
+    assert mx.add(x, 1, stream=mx.gpu).tolist() == [2.0] * 4
+    # Travels to a CPU stream, and through async_eval to the read.
+    z = mx.add(mx._testing.fail_in_task(x, "crossing failure", stream=mx.gpu), 1, stream=mx.cpu)
+    mx.async_eval(z)
+    with pytest.raises(RuntimeError, match="crossing failure"):
+        np.array(z)
+    # A CPU failure travels into a GPU stream.
+    w = mx.add(mx._testing.fail_in_task(mx.ones((3,)), "cpu failure", stream=mx.cpu), 1,
+               stream=mx.gpu)
+    with pytest.raises(RuntimeError, match="cpu failure"):
+        mx.eval(w)
+    assert mx.multiply(x, 3, stream=mx.gpu).tolist() == [3.0] * 4
+    mx.synchronize()
+
+
+def test_gpu_index_error_surfaces():
+    a = mx.array(np.arange(5, dtype=np.float32))
+    idx = mx.array(np.array([0, 7], dtype=np.int32))
+    with pytest.raises(IndexError, match="out of bounds"):
+        mx.eval(mx.take(a, idx, stream=mx.gpu))
+    assert mx.take(a, mx.array([4]), stream=mx.gpu).tolist() == [4.0]
+
+
+def test_gpu_memory_statistics():
+    settle()
+    mx.set_default_device(mx.gpu)
+    try:
+        mx.clear_cache()
+        base = mx.get_active_memory()
+        x = mx.full((1 << 20,), 2.0)
+        mx.eval(x)
+        assert mx.get_active_memory() >= base + (4 << 20)
+        del x
+        settle()
+        assert mx.get_active_memory() == base
+        assert mx.get_cache_memory() >= 4 << 20
+        mx.clear_cache()
+        assert mx.get_cache_memory() == 0
+        mx.reset_peak_memory()
+        assert mx.get_peak_memory() == mx.get_active_memory()
+    finally:
+        mx.set_default_device(mx.cpu)
+
+
+def test_gpu_long_graph_has_bounded_peak():
+    settle()
+    mx.set_default_device(mx.gpu)
+    try:
+        mx.reset_peak_memory()
+        base = mx.get_active_memory()
+        n = 1 << 22
+        acc = mx.zeros((n,))
+        for i in range(60):
+            acc = acc + mx.full((n,), float(i))
+        mx.eval(acc)
+        peak = mx.get_peak_memory() - base
+        assert acc[0].item() == sum(range(60))
+        assert peak <= 16 * 4 * n, peak / (4 * n)
+    finally:
+        mx.set_default_device(mx.cpu)
+
+
+def test_threads_evaluate_on_gpu_streams_concurrently():
+    errors = []
+
+    def work(k):
+        try:
+            s = mx.new_stream(mx.gpu)
+            x = mx.array(np.full(100, k, np.float32))
+            for _ in range(100):
+                x = mx.add(x, 1, stream=s)
+            mx.eval(x)
+            assert np.array(x).tolist() == [k + 100.0] * 100
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors

@@ -18,6 +18,7 @@ class Matmul : public Primitive {
   const char* name() const override { return "Matmul"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 };
 
 // out = beta * c + alpha * (a @ b); inputs are {c, a, b} and c broadcasts
@@ -28,6 +29,7 @@ class AddMM : public Primitive {
   const char* name() const override { return "AddMM"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
   double alpha() const { return alpha_; }
   double beta() const { return beta_; }
 

@@ -1,0 +1,100 @@
+"""Find and load the CUDA libraries that fastsync's GPU backend opens at run time.
+
+fastsync links only the CUDA runtime. cuBLAS (matrix products) is opened with
+dlopen the first time a GPU product runs (src/cuda/cublas.cpp), which finds it
+already loaded in the process, on the loader's path, or in the directories of
+``FASTSYNC_CUBLAS_PATH``, but not inside a wheel: PyPI's ``nvidia-cublas``
+(cuBLAS 13) unpacks to ``site-packages/nvidia/cu13/lib`` and
+``nvidia-cublas-cu12`` to ``site-packages/nvidia/cublas/lib``, both off every
+search path. ``preload()`` loads such a wheel's libcublasLt and libcublas into
+the process with RTLD_GLOBAL, where the C++ loader's already-loaded check
+finds them; ``export_path()`` instead only names their directory in
+``FASTSYNC_CUBLAS_PATH``, so nothing is loaded until a product needs it.
+
+Both are safe to call where no wheel is installed, no GPU exists, or cuBLAS is
+already loaded (by PyTorch, say): they then do nothing. cuBLAS 13 is preferred
+to 12, in the order the C++ loader tries them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+import re
+from pathlib import Path
+
+# Newest first, as in src/cuda/cublas.cpp.
+_VERSIONS = ("13", "12")
+# Where each wheel generation puts its libraries, under the ``nvidia`` namespace.
+_SUBDIRS = ("cu13/lib", "cublas/lib", "cu12/lib")
+_loaded: list[ctypes.CDLL] = []  # kept referenced: the libraries stay mapped
+
+
+def _nvidia_roots() -> list[Path]:
+    try:
+        spec = importlib.util.find_spec("nvidia")
+    except (ImportError, ValueError):
+        return []
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return [Path(p) for p in spec.submodule_search_locations]
+
+
+def _soname_file(d: Path, stem: str, version: str) -> Path | None:
+    """``d/stem.so.<version>``, or a fully versioned file of that major."""
+    exact = d / f"{stem}.so.{version}"
+    if exact.is_file():
+        return exact
+    pattern = re.compile(re.escape(stem) + r"\.so\." + version + r"(\.[0-9]+)*$")
+    matches = sorted(p for p in d.glob(f"{stem}.so.{version}.*") if pattern.match(p.name))
+    return matches[-1] if matches else None
+
+
+def find_cublas() -> tuple[Path, Path] | None:
+    """(libcublasLt, libcublas) of an installed nvidia-cublas wheel, newest major first."""
+    roots = _nvidia_roots()
+    for version in _VERSIONS:
+        for root in roots:
+            for sub in _SUBDIRS:
+                d = root / sub
+                if not d.is_dir():
+                    continue
+                lib = _soname_file(d, "libcublas", version)
+                lt = _soname_file(d, "libcublasLt", version)
+                if lib is not None and lt is not None:
+                    return lt, lib
+    return None
+
+
+def preload() -> Path | None:
+    """Load an nvidia-cublas wheel's cuBLAS into the process; returns libcublas's path.
+
+    Returns None (and loads nothing) when no wheel is found. A wheel whose
+    libraries fail to load raises OSError, naming the file.
+    """
+    found = find_cublas()
+    if found is None:
+        return None
+    lt, lib = found
+    # libcublasLt first: libcublas finds it by soname, and its directory is
+    # not on the loader's path.
+    for path in (lt, lib):
+        _loaded.append(ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL))
+    return lib
+
+
+def export_path() -> Path | None:
+    """Append an nvidia-cublas wheel's library directory to FASTSYNC_CUBLAS_PATH.
+
+    The lazy alternative to ``preload()``: the C++ loader reads the variable
+    the first time a GPU product runs. Returns the directory, or None.
+    """
+    found = find_cublas()
+    if found is None:
+        return None
+    d = str(found[1].parent)
+    current = os.environ.get("FASTSYNC_CUBLAS_PATH", "")
+    if d not in current.split(os.pathsep):
+        os.environ["FASTSYNC_CUBLAS_PATH"] = os.pathsep.join(filter(None, (current, d)))
+    return found[1].parent

@@ -168,12 +168,12 @@ bool array::is_donatable() const {
   return desc_.use_count() == 1 && desc_->data && desc_->data.use_count() == 1;
 }
 
-array array::with_buffer(std::shared_ptr<Data> data, void* ptr) const {
+array array::with_buffer(std::shared_ptr<Data> data, void* ptr, int64_t data_size) const {
   auto d = std::make_shared<ArrayDesc>(desc_->shape, desc_->dtype);
   d->strides = desc_->strides;
   d->data = std::move(data);
   d->data_ptr = ptr;
-  d->data_size = desc_->data_size;
+  d->data_size = data_size;
   d->flags = desc_->flags;
   d->status.store(Status::available, std::memory_order_relaxed);
   return array(std::move(d));

@@ -163,8 +163,8 @@ class array {
 
   // An evaluated array with this one's shape, strides and dtype over
   // `data`, whose element (0, ..., 0) is at `ptr` (a copy of this array's
-  // buffer on another device, say).
-  array with_buffer(std::shared_ptr<Data> data, void* ptr) const;
+  // buffer on another device, say), spanning `data_size` elements.
+  array with_buffer(std::shared_ptr<Data> data, void* ptr, int64_t data_size) const;
   // The cached device copy (eval driver only).
   std::optional<array> device_copy() const {
     if (!desc_->device_copy) return std::nullopt;

@@ -199,3 +199,29 @@ def test_threads_evaluate_on_gpu_streams_concurrently():
     for t in threads:
         t.join()
     assert not errors, errors
+
+
+def test_gpu_wait_on_a_slow_cpu_stream_is_bounded():
+    # A GPU-side wait for a CPU stream gives up after FASTSYNC_GPU_WAIT_TIMEOUT_S with a
+    # clear error instead of wedging the GPU; the process (and the GPU) stay usable.
+    import subprocess
+    import sys
+
+    code = """
+import fastsync as mx, numpy as np
+a = mx.ones((1500, 1500), stream=mx.cpu)
+for _ in range(12):
+    a = mx.matmul(a, a, stream=mx.cpu) * (1.0 / 1500)
+g = mx.add(a, 1, stream=mx.gpu)
+try:
+    mx.eval(g)
+    print("no error")
+except RuntimeError as e:
+    print("error:", e)
+print("after:", mx.add(mx.ones((2,), stream=mx.gpu), 1, stream=mx.gpu).tolist())
+"""
+    env = {**__import__("os").environ, "FASTSYNC_GPU_WAIT_TIMEOUT_S": "0.05"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert "waited more than" in out.stdout, out.stdout + out.stderr
+    assert "after: [2.0, 2.0]" in out.stdout, out.stdout + out.stderr

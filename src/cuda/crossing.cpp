@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <map>
 #include <stdexcept>
 #include <string>
 
@@ -56,13 +57,15 @@ std::shared_ptr<Data> new_data(allocator::Allocator& a, size_t bytes) {
 }
 
 array view_over(const array& in, const std::shared_ptr<Data>& d, const Region& r) {
-  return in.with_buffer(d, static_cast<char*>(d->buffer.ptr) + r.offset);
+  int64_t item = in.itemsize();
+  return in.with_buffer(d, static_cast<char*>(d->buffer.ptr) + r.offset,
+                        static_cast<int64_t>((r.bytes - r.offset) / item));
 }
 
 std::exception_ptr timeout_error(const cuda::ErrorRecord& r) {
   return std::make_exception_ptr(std::runtime_error(
       "[eval] a GPU stream waited more than " + std::to_string(r.a) +
-      " s for data from a CPU stream and gave up (FASTSYNC_GPU_WAIT_TIMEOUT_S)"));
+      " ms for data from a CPU stream and gave up (FASTSYNC_GPU_WAIT_TIMEOUT_S)"));
 }
 
 // Shared by a staging task on a CPU stream and the probe of the GPU stream
@@ -72,12 +75,35 @@ struct Staging {
   scheduler::ErrorRef error;  // written before `done`
 };
 
+// Scalars: most ops take a Python number, a fresh one-element host array
+// each time. Their device copies are shared by value, so a loop that adds
+// 1.0 a thousand times copies it once. Written synchronously (once per
+// distinct value), so every stream may read them at once. Encoding thread
+// only (the driver's lock guards the cache).
+array device_scalar(const array& in) {
+  static auto* cache = new std::map<std::pair<int, uint64_t>, std::shared_ptr<Data>>();
+  uint64_t bits = 0;
+  std::memcpy(&bits, in.raw_ptr(), in.itemsize());
+  auto key = std::make_pair(static_cast<int>(in.dtype().val), bits);
+  auto it = cache->find(key);
+  if (it == cache->end()) {
+    if (cache->size() >= 4096) cache->clear();  // buffers in use stay retained
+    auto dev = new_data(cuda::device_allocator(), 8);
+    cuda::bind_device();
+    cuda::check(cudaMemcpy(dev->buffer.ptr, &bits, 8, cudaMemcpyHostToDevice),
+                "cudaMemcpy of a scalar");
+    it = cache->emplace(key, std::move(dev)).first;
+  }
+  return in.with_buffer(it->second, it->second->buffer.ptr, 1);
+}
+
 }  // namespace
 
 array to_device(const array& in, const std::optional<Stream>& producer, const Stream& consumer) {
   auto& enc = cuda::get_command_encoder(consumer);
   if (!producer) {
     if (auto c = in.device_copy()) return *c;
+    if (in.size() == 1 && in.itemsize() <= 8) return device_scalar(in);
   }
   Region r = region_of(in);
   auto dev = new_data(cuda::device_allocator(), r.bytes);

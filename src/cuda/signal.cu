@@ -56,7 +56,7 @@ __global__ void wait_flag_kernel(const volatile uint32_t* flag, ErrorRecord* rec
   unsigned ns = 32;
   while (*flag == 0) {
     if (global_ns() - start > timeout) {
-      record_error(record, position, kErrorWaitTimeout, static_cast<long long>(timeout / 1000000000));
+      record_error(record, position, kErrorWaitTimeout, static_cast<long long>(timeout / 1000000));
       return;
     }
     __nanosleep(ns);

@@ -28,7 +28,7 @@ struct ErrorRecord {
 
 enum ErrorCode : long long {
   kErrorPlanted = 1,      // FailInTask
-  kErrorWaitTimeout = 2,  // wait_flag gave up
+  kErrorWaitTimeout = 2,  // wait_flag gave up: a = the timeout in ms
   kErrorIndex = 3,        // an index out of bounds: a = index, b = axis size
 };
 

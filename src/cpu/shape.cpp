@@ -1,7 +1,5 @@
 // CPU eval of shape and layout primitives: views share the input buffer
 // (nothing dispatched), copies go through the strided copy kernel.
-#include <cstdlib>
-
 #include "cpu/copy.h"
 #include "cpu/strided.h"
 #include "cpu/utils.h"
@@ -16,25 +14,13 @@ void encode_copy(const Primitive& p, const array& in, array& out) {
     cpu::copy_kernel(in, out);
   });
 }
-
-// Makes `out` a view of `in`'s buffer starting `offset` elements in. Its
-// data_size is the span its strides reach, so flat loops over a view (say a
-// few rows of a matrix) never run past it.
-void view(const array& in, array& out, Strides strides, int64_t offset = 0) {
-  int64_t span = out.size() == 0 ? 0 : 1;
-  for (int i = 0; i < out.ndim(); ++i) {
-    if (out.shape()[i] > 1) span += (out.shape()[i] - 1) * std::abs(strides[i]);
-  }
-  Flags f = compute_flags(out.shape(), strides, span);
-  out.copy_shared_buffer(in, std::move(strides), f, span, offset);
-}
 }  // namespace
 
 void Reshape::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const array& in = inputs[0];
   array& out = outputs[0];
   if (in.flags().row_contiguous) {
-    view(in, out, row_major_strides(out.shape()));
+    make_view(in, out, row_major_strides(out.shape()));
   } else {
     // Copy in the input's logical (row-major) order into out's buffer.
     auto& enc = cpu::begin_op(*this, in, out);
@@ -49,7 +35,7 @@ void Transpose::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
   const array& in = inputs[0];
   Strides s;
   for (int a : axes_) s.push_back(in.strides()[a]);
-  view(in, outputs[0], std::move(s));
+  make_view(in, outputs[0], std::move(s));
 }
 
 void Slice::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -61,12 +47,12 @@ void Slice::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outpu
     s[i] = in.strides()[i] * step_[i];
     if (out.shape()[i] > 0) offset += start_[i] * in.strides()[i];
   }
-  view(in, out, std::move(s), out.size() > 0 ? offset : 0);
+  make_view(in, out, std::move(s), out.size() > 0 ? offset : 0);
 }
 
 void Broadcast::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const array& in = inputs[0];
-  view(in, outputs[0], cpu::broadcast_strides(in, shape_));
+  make_view(in, outputs[0], cpu::broadcast_strides(in, shape_));
 }
 
 void AsType::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {

@@ -57,6 +57,7 @@ class Binary : public Primitive {
   const char* name() const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
   BinaryOp op() const { return op_; }
 
  private:
@@ -71,6 +72,7 @@ class DivMod : public Primitive {
   const char* name() const override { return "DivMod"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 };
 
 // where(condition, x, y): condition is bool, x and y share a dtype.
@@ -80,6 +82,7 @@ class Select : public Primitive {
   const char* name() const override { return "Select"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 };
 
 Shape broadcast_shapes(const Shape& a, const Shape& b);

@@ -11,6 +11,7 @@ class Full : public Primitive {
   explicit Full(Stream s) : Primitive(s) {}
   const char* name() const override { return "Full"; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 };
 
 class Arange : public Primitive {
@@ -18,6 +19,7 @@ class Arange : public Primitive {
   Arange(Stream s, double start, double step) : Primitive(s), start_(start), step_(step) {}
   const char* name() const override { return "Arange"; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   double start_, step_;

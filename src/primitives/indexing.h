@@ -17,6 +17,7 @@ class Gather : public Primitive {
   const char* name() const override { return along_axis_ ? "TakeAlongAxis" : "Take"; }
   std::vector<Shape> output_shapes(const std::vector<array>&) const override { return {shape_}; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   int axis_;
@@ -40,6 +41,7 @@ class Scatter : public Primitive {
     return {inputs[0].shape()};
   }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   ScatterOp op_;

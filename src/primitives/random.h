@@ -14,6 +14,7 @@ class RandomBits : public Primitive {
   const char* name() const override { return "RandomBits"; }
   std::vector<Shape> output_shapes(const std::vector<array>&) const override { return {shape_}; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   Shape shape_;

@@ -12,6 +12,7 @@ class Reshape : public Primitive {
   const char* name() const override { return "Reshape"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   Shape shape_;
@@ -23,6 +24,7 @@ class Transpose : public Primitive {
   const char* name() const override { return "Transpose"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   std::vector<int> axes_;
@@ -36,6 +38,7 @@ class Slice : public Primitive {
   const char* name() const override { return "Slice"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   Shape start_, stop_, step_;
@@ -47,6 +50,7 @@ class Broadcast : public Primitive {
   const char* name() const override { return "Broadcast"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   Shape shape_;
@@ -59,10 +63,18 @@ class AsType : public Primitive {
   const char* name() const override { return "AsType"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   Dtype dtype_;
 };
+
+// Makes `out` a view of `in`'s buffer with `strides`, starting `offset`
+// elements in. Device-agnostic (no data is touched), so the CPU and GPU
+// evals of the view primitives share it. Its data_size is the span its
+// strides reach, so flat loops over a view (say a few rows of a matrix) never
+// run past it.
+void make_view(const array& in, array& out, Strides strides, int64_t offset = 0);
 
 }  // namespace fastsync
 
@@ -75,6 +87,7 @@ class Concatenate : public Primitive {
   const char* name() const override { return "Concatenate"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   int axis_;

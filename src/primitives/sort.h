@@ -14,6 +14,7 @@ class Sort : public Primitive {
     return {inputs[0].shape()};
   }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   int axis_;

@@ -43,6 +43,7 @@ class Unary : public Primitive {
   const char* name() const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
   UnaryOp op() const { return op_; }
 
  private:

@@ -196,3 +196,13 @@ def test_clip(dtype):
     check(mx.clip(x, lo, None), np.clip(a, lo, None), dtype)
     with pytest.raises(ValueError, match="clip"):
         mx.clip(x, None, None)
+
+
+@pytest.mark.parametrize("op", ["maximum", "minimum"])
+def test_maximum_minimum_propagate_nan_from_either_side(op):
+    a = np.array([1.0, np.nan, 3.0, np.nan], np.float32)
+    b = np.array([np.nan, 2.0, 1.0, np.nan], np.float32)
+    got = np.array(getattr(mx, op)(mx.array(a), mx.array(b)))
+    np.testing.assert_array_equal(got, getattr(np, op)(a, b))
+    got = np.array(getattr(mx, op)(mx.array(b), mx.array(a)))
+    np.testing.assert_array_equal(got, getattr(np, op)(b, a))

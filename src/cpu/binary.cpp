@@ -122,13 +122,13 @@ struct BinaryFn {
       else return int_power(a, b);
     } else if constexpr (op == BinaryOp::maximum) {
       if constexpr (std::is_floating_point_v<C>) {
-        return std::isnan(a) ? a : (a < b ? b : a);  // NaN propagates, as NumPy
+        return std::isnan(a) ? a : (std::isnan(b) || a < b ? b : a);  // NaN propagates, as NumPy
       } else {
         return a < b ? b : a;
       }
     } else if constexpr (op == BinaryOp::minimum) {
       if constexpr (std::is_floating_point_v<C>) {
-        return std::isnan(a) ? a : (b < a ? b : a);
+        return std::isnan(a) ? a : (std::isnan(b) || b < a ? b : a);
       } else {
         return b < a ? b : a;
       }

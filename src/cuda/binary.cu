@@ -182,11 +182,11 @@ struct BinaryFn {
       if constexpr (is_float) return m_pow(a, b);
       else return int_power(a, b);
     } else if constexpr (op == BinaryOp::maximum) {
-      // As the CPU: a NaN `a` propagates (a NaN `b` does not).
-      if constexpr (is_float) return a != a ? a : (a < b ? b : a);
+      // A NaN in either argument propagates, as NumPy (and the CPU).
+      if constexpr (is_float) return a != a ? a : (b != b || a < b ? b : a);
       else return a < b ? b : a;
     } else if constexpr (op == BinaryOp::minimum) {
-      if constexpr (is_float) return a != a ? a : (b < a ? b : a);
+      if constexpr (is_float) return a != a ? a : (b != b || b < a ? b : a);
       else return b < a ? b : a;
     } else if constexpr (op == BinaryOp::arctan2) {
       return m_atan2(a, b);

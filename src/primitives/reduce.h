@@ -15,6 +15,7 @@ class Reduce : public Primitive {
   const char* name() const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   ReduceOp op_;
@@ -35,6 +36,7 @@ class ArgReduce : public Primitive {
   const char* name() const override { return op_ == ArgReduceOp::argmax ? "ArgMax" : "ArgMin"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   ArgReduceOp op_;
@@ -49,6 +51,7 @@ class Scan : public Primitive {
   const char* name() const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   ReduceOp op_;
@@ -71,6 +74,7 @@ class Softmax : public Primitive {
     return {inputs[0].shape()};
   }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 };
 
 }  // namespace fastsync

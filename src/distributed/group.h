@@ -10,6 +10,9 @@
 //     transfer completes. They throw std::runtime_error on a backend error;
 //     the scheduler stores it on the stream and it reaches Python at the next
 //     eval or read that depends on it.
+//   - A backend whose collectives are GPU kernels (NCCL: runs_on_gpu()) has
+//     no CPU kernels: its data methods throw, and the primitives' eval_gpu
+//     enqueue the transfers on a GPU stream instead (src/cuda/distributed.cpp).
 //
 // A Group is a cheap handle (one shared_ptr). Over a group of size 1 (the
 // singleton, which has no backend, or an MPI group of one) collectives are
@@ -35,6 +38,9 @@ class Comm {
   virtual int rank() const = 0;
   virtual int size() const = 0;
   virtual const char* backend() const = 0;
+  // True when collectives run as GPU kernels on a GPU stream (NCCL); the ops
+  // layer then picks a GPU stream instead of a CPU one.
+  virtual bool runs_on_gpu() const { return false; }
   // Collective over this communicator, on the calling (user) thread.
   virtual std::shared_ptr<Comm> split(int color, int key) = 0;
 
@@ -67,7 +73,7 @@ class Group {
 
   int rank() const { return comm_ ? comm_->rank() : 0; }
   int size() const { return comm_ ? comm_->size() : 1; }
-  // "mpi", or "singleton" for a group without a backend.
+  // "mpi", "nccl", or "singleton" for a group without a backend.
   std::string backend() const { return comm_ ? comm_->backend() : "singleton"; }
   // Processes passing the same color form a new group, ranked by key (by
   // their rank in this group when key < 0). Collective: every member calls
@@ -81,23 +87,35 @@ class Group {
   std::shared_ptr<Comm> comm_;
 };
 
-// True when a backend's library can be loaded (it is not initialized).
-bool is_available();
+// True when a backend's library can be loaded (nothing is initialized).
+// "mpi" and "any": MPI loads. "nccl": MPI loads (it bootstraps NCCL), this
+// build has the CUDA backend, a GPU is visible and libnccl loads.
+bool is_available(const std::string& backend = "any");
 
-// The group of all processes. backend: "mpi" or "any" (both mean MPI here).
+// The group of all processes. backend:
+//   "mpi": collectives on the host over MPI (CPU streams);
+//   "nccl": collectives as GPU kernels over NCCL (GPU streams), bootstrapped
+//     through MPI, one GPU per process (device 0 of each: the launcher's
+//     --gpus gives each rank its own);
+//   "any": NCCL when every rank can use it (a CUDA build, a GPU of its own,
+//     libnccl), else MPI. Every rank decides the same, from an exchange.
 // Without MPI, or outside a launcher such as mpirun, returns a singleton
-// group; with strict = true those cases raise std::runtime_error instead
-// (strict outside a launcher initializes MPI as a one-process world). The
-// first group returned is kept: later calls return it again.
+// group; so does "nccl" when some rank cannot use NCCL (with a warning).
+// With strict = true those cases raise std::runtime_error instead (strict
+// outside a launcher initializes MPI as a one-process world). Each
+// backend's group is kept once made: later calls return it again; "any"
+// returns the first group any call returned.
 Group init(bool strict = false, const std::string& backend = "any");
 
-// The group collectives use when none is given: init()'s.
+// The group collectives use when none is given: the first group init
+// returned (init(false, "any") if none was asked for).
 Group default_group();
 
-// Ends the backend at process exit. Waits for collectives in flight, then
-// finalizes MPI if fastsync initialized it. With abort = true (the process
-// is dying of an error) aborts the whole job instead, so that peers blocked
-// in a collective with this process do not wait forever.
+// Ends the backends at process exit. Waits for collectives in flight (the
+// GPU's too), destroys NCCL communicators, then finalizes MPI if fastsync
+// initialized it. With abort = true (the process is dying of an error)
+// aborts NCCL and the whole job instead, so that peers blocked in a
+// collective with this process do not wait forever.
 void finalize(bool abort);
 
 namespace detail {

@@ -1,11 +1,17 @@
 // Collective and point-to-point communication as graph primitives.
 //
-// Each runs on a CPU stream: eval_cpu (encoding thread, under the eval
-// driver's lock) allocates or donates the output and dispatches one task
-// that calls the group's backend on the stream's worker thread, so a
-// collective is ordered with the stream's other work by the same fences and
-// events as any op. Every primitive holds its Group; the task holds the
-// communicator too (through an InflightTicket), so it outlives the graph.
+// Each runs on the stream the ops layer picked for its group's backend, and
+// is ordered with that stream's other work by the same fences and events as
+// any op (encoding thread, under the eval driver's lock):
+//   - MPI, a CPU stream: eval_cpu (distributed/cpu.cpp) allocates or
+//     donates the output and dispatches one task that calls the group's
+//     backend on the stream's worker thread. The task holds the communicator
+//     (through an InflightTicket), so it outlives the graph.
+//   - NCCL, a GPU stream: eval_gpu (cuda/distributed.cpp, CUDA builds only)
+//     allocates or donates the output and enqueues the NCCL call on the
+//     stream's cudaStream_t; nothing waits on the host. NCCL communicators
+//     live until exit, so the GPU work outlives the graph as well.
+// Every primitive holds its Group.
 #pragma once
 
 #include "distributed/group.h"
@@ -20,6 +26,7 @@ class AllReduce : public Primitive {
   const char* name() const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
   ReduceOp op() const { return op_; }
 
  private:
@@ -35,6 +42,7 @@ class AllGather : public Primitive {
   const char* name() const override { return "AllGather"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   Group group_;
@@ -48,6 +56,7 @@ class Send : public Primitive {
   const char* name() const override { return "Send"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   Group group_;
@@ -62,6 +71,7 @@ class Recv : public Primitive {
   const char* name() const override { return "Recv"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   Group group_;

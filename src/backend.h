@@ -73,6 +73,8 @@ array host_copy(const array& in);
 
 // Device memory statistics and limits (allocator::Allocator interface).
 allocator::Allocator& device_allocator();
+// Bytes of device buffers kept for GPU work the host has not seen done.
+size_t inflight_bytes();
 // Memory pressure: wait until some retained device buffers are released.
 // Returns false if nothing is pending.
 bool wait_for_memory();

@@ -29,6 +29,7 @@ array to_device(const array&, const std::optional<Stream>&, const Stream&) { unr
 array to_host(const array&, const std::optional<Stream>&, const Stream&) { unreachable(); }
 array host_copy(const array&) { unreachable(); }
 allocator::Allocator& device_allocator() { unreachable(); }
+size_t inflight_bytes() { return 0; }
 bool wait_for_memory() { return false; }
 void synchronize_all() {}
 

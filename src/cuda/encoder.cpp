@@ -65,6 +65,7 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
   op_outputs_.clear();
   ++committed_;
   if (++ops_since_point_ >= kOpsPerPoint || batch_bytes_ >= kBytesPerPoint) place_point();
+  if (pending_bytes() > 0) reclaim();  // one poll of the pinned word
 }
 
 void CommandEncoder::discard() {
@@ -108,6 +109,8 @@ uint64_t CommandEncoder::place_point() {
   {
     std::lock_guard lk(sealed_mutex_);
     sealed_.emplace_back(v, std::move(batch_));
+    sealed_bytes_.push_back(batch_bytes_);
+    pending_bytes_.fetch_add(batch_bytes_, std::memory_order_relaxed);
   }
   batch_.clear();
   batch_bytes_ = 0;
@@ -123,6 +126,8 @@ void CommandEncoder::reclaim() {
       auto& b = sealed_.front().second;
       done.insert(done.end(), std::make_move_iterator(b.begin()), std::make_move_iterator(b.end()));
       sealed_.pop_front();
+      pending_bytes_.fetch_sub(sealed_bytes_.front(), std::memory_order_relaxed);
+      sealed_bytes_.erase(sealed_bytes_.begin());
     }
   }
   // `done` frees its buffers here, outside the lock.

@@ -26,6 +26,7 @@
 
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -79,6 +80,8 @@ class CommandEncoder {
   void reclaim();
   // Memory pressure: waits for the oldest unreleased batch. False if none.
   bool release_oldest();
+  // Bytes retained by sealed batches the host has not seen completed.
+  size_t pending_bytes() const { return pending_bytes_.load(std::memory_order_relaxed); }
 
   // Error probes of the work since the last end of an eval.
   const std::vector<Probe>& probes() const { return probes_; }
@@ -105,6 +108,8 @@ class CommandEncoder {
   int ops_since_point_ = 0;
   std::mutex sealed_mutex_;
   std::deque<std::pair<uint64_t, std::vector<std::shared_ptr<Data>>>> sealed_;
+  std::vector<size_t> sealed_bytes_;  // parallel to sealed_ (guarded by sealed_mutex_)
+  std::atomic<size_t> pending_bytes_{0};
 
   // Errors.
   ErrorRecord* record_ = nullptr;  // device memory

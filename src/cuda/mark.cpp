@@ -135,6 +135,12 @@ void retain(const Stream& s, std::shared_ptr<Data> d) {
   cuda::get_command_encoder(s).retain(std::move(d));
 }
 
+size_t inflight_bytes() {
+  size_t n = 0;
+  for (auto* e : cuda::all_encoders()) n += e->pending_bytes();
+  return n;
+}
+
 bool wait_for_memory() {
   for (auto* e : cuda::all_encoders()) {
     e->reclaim();

@@ -35,8 +35,11 @@ using MarkRef = std::shared_ptr<Mark>;
 // A mark on `s`, not yet placed: waiters wait until it is placed and reached.
 MarkRef make_mark(const Stream& s);
 // Places `m` after all work encoded on its stream so far. `end_of_eval`
-// closes the stream's error segment (the next mark starts clean).
-void place(Mark& m, bool end_of_eval);
+// closes the stream's error segment (the next mark starts clean). A mark
+// only GPU streams wait on (a fence between GPU streams) need not be
+// host-visible: it skips the timeline write, whose system-wide memory
+// barrier costs the GPU microseconds.
+void place(Mark& m, bool end_of_eval, bool host_visible = true);
 // Any thread: whether `m` is placed and the GPU reached it.
 bool reached(const Mark& m);
 // Any thread: blocks until reached (spins, then sleeps in short steps).

@@ -10,7 +10,7 @@ void Fence::update() {
   uint32_t v = ++count_;
   if (producer_.device == Device::Type::gpu) {
     state_->mark = gpu::make_mark(producer_);
-    gpu::place(*state_->mark, /*end_of_eval=*/false);
+    gpu::place(*state_->mark, /*end_of_eval=*/false, /*host_visible=*/false);
     return;
   }
   scheduler::enqueue_control(producer_, [st = state_, v] {

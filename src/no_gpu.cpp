@@ -16,7 +16,7 @@ namespace {
 bool is_available() { return false; }
 struct Mark {};
 MarkRef make_mark(const Stream&) { unreachable(); }
-void place(Mark&, bool) { unreachable(); }
+void place(Mark&, bool, bool) { unreachable(); }
 bool reached(const Mark&) { unreachable(); }
 void host_wait(const Mark&) { unreachable(); }
 scheduler::ErrorRef error(const Mark&) { unreachable(); }

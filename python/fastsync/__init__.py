@@ -8,12 +8,12 @@ Use it like ``mlx.core``::
 """
 
 from . import _core, _cuda_libs, distributed  # noqa: F401
-
-if _core.is_available(_core.gpu):
-    # cuBLAS is loaded at the first GPU matmul; tell the loader where PyPI's wheel put it.
-    _cuda_libs.export_path()
 from ._core import *  # noqa: F403
 from ._core import _testing  # noqa: F401
+
+# cuBLAS is loaded at the first GPU matmul; tell the loader where PyPI's wheel put it. A file
+# search only: importing fastsync does not initialize CUDA (that waits for the first GPU use).
+_cuda_libs.export_path()
 
 __version__ = "0.1.0"
 __all__ = [name for name in dir(_core) if not name.startswith("_")]

@@ -52,6 +52,7 @@ struct Mark {
   Stream stream;
   cuda::CommandEncoder* encoder;
   std::atomic<uint64_t> value{0};  // 0 until placed; release-published
+  std::atomic<bool> light{false};  // placed without a timeline value
   cudaEvent_t event = nullptr;
   std::vector<cuda::Probe> probes;  // written before `value`
   mutable std::once_flag probed;
@@ -60,17 +61,22 @@ struct Mark {
 
 MarkRef make_mark(const Stream& s) { return std::make_shared<Mark>(s); }
 
-void place(Mark& m, bool end_of_eval) {
+void place(Mark& m, bool end_of_eval, bool host_visible) {
   auto& enc = *m.encoder;
-  uint64_t v = enc.place_point();
+  uint64_t v = host_visible ? enc.place_point() : 0;
   m.event = take_event();
   cuda::check(cudaEventRecord(m.event, enc.stream()), "cudaEventRecord");
   m.probes = enc.probes();
   if (end_of_eval) enc.clear_probes();
-  m.value.store(v, std::memory_order_release);
+  if (host_visible) {
+    m.value.store(v, std::memory_order_release);
+  } else {
+    m.light.store(true, std::memory_order_release);
+  }
 }
 
 bool reached(const Mark& m) {
+  if (m.light.load(std::memory_order_acquire)) return cudaEventQuery(m.event) == cudaSuccess;
   uint64_t v = m.value.load(std::memory_order_acquire);
   return v != 0 && m.encoder->reached(v);
 }
@@ -78,6 +84,11 @@ bool reached(const Mark& m) {
 void host_wait(const Mark& m) {
   uint64_t v = m.value.load(std::memory_order_acquire);
   while (v == 0) {
+    if (m.light.load(std::memory_order_acquire)) {
+      // Not on the timeline (rarely waited on by the host).
+      cuda::check(cudaEventSynchronize(m.event), "cudaEventSynchronize");
+      return;
+    }
     // Placed by the encoding thread within microseconds of being made.
     std::this_thread::yield();
     v = m.value.load(std::memory_order_acquire);
@@ -100,7 +111,8 @@ scheduler::ErrorRef error(const Mark& m) {
 void stream_wait(const MarkRef& m, const Stream& consumer, uint64_t position) {
   if (consumer.device == Device::Type::gpu) {
     auto& enc = cuda::get_command_encoder(consumer);
-    if (m->value.load(std::memory_order_acquire) == 0) {
+    if (m->value.load(std::memory_order_acquire) == 0 &&
+        !m->light.load(std::memory_order_acquire)) {
       throw std::logic_error("[eval] a GPU stream would wait on a mark not yet placed");
     }
     if (!(m->stream == consumer)) {

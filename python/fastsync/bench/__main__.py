@@ -53,12 +53,18 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     libs, skipped = [], []
-    for name in names:
+    # PyTorch is imported before fastsync touches CUDA: on the H100 machine here, importing
+    # torch after fastsync had initialized its (static) CUDA runtime crashed in torch's
+    # import; the other order works. Rows keep the order asked for.
+    order = sorted(names, key=lambda n: n != "torch")
+    loaded = {}
+    for name in order:
         try:
-            libs.append(load(name, args.device))
+            loaded[name] = load(name, args.device)
         except Unavailable as e:
             skipped.append(str(e))
             print(f"note: {e}", file=sys.stderr)
+    libs = [loaded[n] for n in names if n in loaded]
     if not libs:
         # Asking for a GPU where none exists is not an error: say so and measure nothing.
         print(f"no library can run on the {args.device.upper()} here; nothing measured",

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+
 #include "allocator.h"
 
 using namespace fastsync;
@@ -57,4 +59,40 @@ TEST_CASE("allocator: buffers are aligned and usable") {
     static_cast<char*>(b.ptr)[n - 1] = 1;
     a.free(b);
   }
+}
+
+namespace {
+// A memory source that counts what it hands out and takes back, standing in
+// for the GPU backend's device memory.
+int source_live = 0;
+void* counting_alloc(size_t n) {
+  ++source_live;
+  return std::malloc(n);
+}
+void counting_release(void* p) {
+  --source_live;
+  std::free(p);
+}
+size_t small_capacity() { return size_t(1) << 20; }
+}  // namespace
+
+TEST_CASE("allocator: other memory sources; buffers know their owner") {
+  allocator::Allocator dev(
+      allocator::Source{counting_alloc, counting_release, small_capacity, /*device=*/true});
+  CHECK(dev.is_device());
+  CHECK(dev.memory_limit() == small_capacity() / 10 * 9);
+  auto b = dev.malloc(1000);
+  CHECK(b.owner == &dev);
+  CHECK(allocator::is_device(b));
+  CHECK(source_live == 1);
+  allocator::free(b);  // goes back to its owner's cache, not to the host allocator
+  CHECK(dev.cache_memory() == allocator::Allocator::bucket_size(1000));
+  CHECK(source_live == 1);
+  dev.clear_cache();  // returned to the source outside the allocator's lock
+  CHECK(source_live == 0);
+  auto h = allocator::malloc(10);
+  CHECK(h.owner == &allocator::host());
+  CHECK_FALSE(allocator::is_device(h));
+  allocator::free(h);
+  allocator::free(allocator::Buffer{});  // no owner: nothing to free
 }

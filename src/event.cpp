@@ -26,9 +26,13 @@ void Event::signal(bool report_unreported) {
 void Event::wait_quiet() const {
   if (state_->mark) {
     gpu::host_wait(*state_->mark);
-  } else {
-    state_->counter.wait_for(1);
+    return;
   }
+  // Run the stream's queued work here rather than wait for its worker to
+  // wake up and run it (scheduler::help).
+  while (!state_->counter.reached(1) && scheduler::help(stream_)) {
+  }
+  state_->counter.wait_for(1);
 }
 
 scheduler::ErrorRef Event::error() const {

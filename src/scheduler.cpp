@@ -35,27 +35,42 @@ class Worker {
   }
   uint64_t enqueued() const { return enqueued_.load(std::memory_order_relaxed); }
 
-  // Only touched on this worker's thread.
+  // Runs the queued tasks on the calling thread, if no other thread is
+  // running this stream's tasks now; returns whether it ran any. The
+  // stream's tasks still run one at a time and in order: whoever holds
+  // `running_` takes the whole queue.
+  bool run_queued() {
+    if (running_.exchange(true, std::memory_order_acquire)) return false;
+    Worker* prev = std::exchange(current_worker, this);
+    std::vector<Task> batch;
+    {
+      std::lock_guard lk(mutex_);
+      std::swap(batch, queue_);
+    }
+    for (auto& t : batch) run(t);
+    current_worker = prev;
+    running_.store(false, std::memory_order_release);
+    // Tasks pushed while we held the stream: the worker may have seen the
+    // push, failed to take the stream and gone back to sleep. Wake it.
+    bool more;
+    {
+      std::lock_guard lk(mutex_);
+      more = !queue_.empty();
+    }
+    if (more) pushed_.increment();
+    return !batch.empty();
+  }
+
+  // Touched by whoever holds `running_` (the worker, or a thread helping).
   ErrorRef error;       // poisons later compute tasks until taken
   ErrorRef last_error;  // for synchronize
   uint64_t executed = 0;
 
  private:
   void loop() {
-    current_worker = this;
-    std::vector<Task> batch;
     for (;;) {
       uint32_t seen = pushed_.value();
-      {
-        std::lock_guard lk(mutex_);
-        std::swap(batch, queue_);
-      }
-      if (batch.empty()) {
-        pushed_.wait_change(seen);
-        continue;
-      }
-      for (auto& t : batch) run(t);
-      batch.clear();
+      if (!run_queued()) pushed_.wait_change(seen);
     }
   }
 
@@ -80,6 +95,7 @@ class Worker {
 
   alignas(64) std::mutex mutex_;
   std::vector<Task> queue_;
+  std::atomic<bool> running_{false};  // a thread is running this stream's tasks
   std::atomic<uint64_t> enqueued_{0};
   sync::Counter pushed_;  // on its own line: the idle worker spins on it
   std::thread thread_;
@@ -115,6 +131,8 @@ void enqueue(const Stream& s, Task t) {
 }
 
 uint64_t enqueued(const Stream& s) { return worker(s).enqueued(); }
+
+bool help(const Stream& s) { return worker(s).run_queued(); }
 
 int outstanding() { return n_outstanding.load(std::memory_order_acquire); }
 

@@ -32,6 +32,13 @@ inline void enqueue_control(const Stream& s, TaskFn fn) {
 // after the failing task.
 uint64_t enqueued(const Stream& s);
 
+// A thread about to wait for `s` runs the tasks queued there itself, when
+// the stream's worker is not running any: on machines with fewer cores than
+// busy threads a hand-off to a sleeping (or descheduled) worker costs far
+// more than the small tasks most waits are for. Returns whether it ran any.
+// Must not be called from inside a task.
+bool help(const Stream& s);
+
 // Tasks enqueued and not yet finished, over all streams.
 int outstanding();
 // Output bytes of outstanding tasks, over all streams.

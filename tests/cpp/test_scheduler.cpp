@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <mutex>
+#include <vector>
 #include <stdexcept>
 #include <thread>
 
@@ -59,4 +61,49 @@ TEST_CASE("scheduler: a failing task poisons only the work after it, until a sig
   scheduler::enqueue(s, [&ran] { ran += 10; });
   synchronize(s);
   CHECK(ran.load() == 10);
+}
+
+TEST_CASE("scheduler: threads waiting on a stream run its tasks in order, one at a time") {
+  // Waiters help (scheduler::help): several threads and the worker compete
+  // for the same streams' queues. Each stream's tasks must still run in
+  // enqueue order and never two at once.
+  std::vector<Stream> streams = {new_stream(cpu_device), new_stream(cpu_device)};
+  struct Log {
+    std::atomic<int> running{0};
+    std::atomic<bool> overlap{false};
+    std::vector<int> order;  // written by one task at a time
+  };
+  std::vector<Log> logs(streams.size());
+  std::mutex enqueue_mutex;  // the driver's encoding lock, here
+  std::vector<int> next(streams.size(), 0);
+  auto work = [&](int tid) {
+    for (int round = 0; round < 200; ++round) {
+      size_t k = (tid + round) % streams.size();
+      Event e(streams[k]);
+      {
+        std::lock_guard lk(enqueue_mutex);
+        for (int j = 0; j < 3; ++j) {
+          int id = next[k]++;
+          scheduler::enqueue(streams[k], [&log = logs[k], id] {
+            if (log.running.fetch_add(1) != 0) log.overlap = true;
+            log.order.push_back(id);
+            log.running.fetch_sub(1);
+          });
+        }
+        e.signal();
+      }
+      e.wait();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back(work, t);
+  for (auto& t : threads) t.join();
+  for (size_t k = 0; k < streams.size(); ++k) {
+    synchronize(streams[k]);
+    CHECK_FALSE(logs[k].overlap.load());
+    REQUIRE(static_cast<int>(logs[k].order.size()) == next[k]);
+    bool in_order = true;
+    for (int i = 0; i < next[k]; ++i) in_order &= logs[k].order[i] == i;
+    CHECK(in_order);
+  }
 }

@@ -391,12 +391,9 @@ void Select::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   enc.set_output_array(out);
   if (out.size() == 0) return;
   auto r = reads_for<3>({&cond, &x, &y}, out, "select");
-  switch (out.itemsize()) {
-    case 1: launch_select<uint8_t>(enc, inputs, out, r); break;
-    case 2: launch_select<uint16_t>(enc, inputs, out, r); break;
-    case 4: launch_select<uint32_t>(enc, inputs, out, r); break;
-    default: launch_select<uint64_t>(enc, inputs, out, r); break;
-  }
+  cuda::dispatch_bits(out.itemsize(), [&](auto tag) {
+    launch_select<typename decltype(tag)::type>(enc, inputs, out, r);
+  });
 }
 
 }  // namespace fastsync

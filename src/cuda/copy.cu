@@ -112,12 +112,10 @@ void copy_gpu(CommandEncoder& enc, const array& src, const array& dst) {
   auto ix = make_indexer<2>(dst.shape(), {&src.strides(), &dst.strides()}, "copy");
   if (src.dtype() == dst.dtype()) {
     // Same-dtype copies move bits: one kernel per element size.
-    switch (src.itemsize()) {
-      case 1: launch_copy<uint8_t, uint8_t>(enc, src, dst, ix); break;
-      case 2: launch_copy<uint16_t, uint16_t>(enc, src, dst, ix); break;
-      case 4: launch_copy<uint32_t, uint32_t>(enc, src, dst, ix); break;
-      default: launch_copy<uint64_t, uint64_t>(enc, src, dst, ix); break;
-    }
+    dispatch_bits(src.itemsize(), [&](auto tag) {
+      using U = typename decltype(tag)::type;
+      launch_copy<U, U>(enc, src, dst, ix);
+    });
     return;
   }
   dispatch_type(src.dtype(), [&](auto in_tag) {

@@ -17,42 +17,6 @@ namespace fastsync {
 
 namespace {
 
-// cuda::dispatch_type passes a host _Float16 through dispatch_dtype, which
-// crashes nvcc 13.0 ("unsupported float variant"); this one never makes a
-// host half value.
-template <typename F>
-decltype(auto) dispatch_device_type(Dtype d, F&& f) {
-  using cuda::TypeTag;
-  switch (d.val) {
-    case Dtype::Val::bool_: return f(TypeTag<bool>{});
-    case Dtype::Val::uint8: return f(TypeTag<uint8_t>{});
-    case Dtype::Val::uint16: return f(TypeTag<uint16_t>{});
-    case Dtype::Val::uint32: return f(TypeTag<uint32_t>{});
-    case Dtype::Val::uint64: return f(TypeTag<uint64_t>{});
-    case Dtype::Val::int8: return f(TypeTag<int8_t>{});
-    case Dtype::Val::int16: return f(TypeTag<int16_t>{});
-    case Dtype::Val::int32: return f(TypeTag<int32_t>{});
-    case Dtype::Val::int64: return f(TypeTag<int64_t>{});
-    case Dtype::Val::float16: return f(TypeTag<__half>{});
-    case Dtype::Val::bfloat16: return f(TypeTag<__nv_bfloat16>{});
-    case Dtype::Val::float32: return f(TypeTag<float>{});
-    case Dtype::Val::float64: return f(TypeTag<double>{});
-  }
-  __builtin_unreachable();
-}
-
-// Filling only copies bytes: one instantiation per element size serves
-// every dtype.
-template <typename F>
-void dispatch_bits(int itemsize, F&& f) {
-  switch (itemsize) {
-    case 1: return f(cuda::TypeTag<uint8_t>{});
-    case 2: return f(cuda::TypeTag<uint16_t>{});
-    case 4: return f(cuda::TypeTag<uint32_t>{});
-    default: return f(cuda::TypeTag<uint64_t>{});
-  }
-}
-
 // 16-byte stores reach full write bandwidth for 1- and 2-byte dtypes too;
 // `vec` is false when the buffer is not 16-byte aligned.
 template <typename U>
@@ -129,7 +93,7 @@ void Full::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
     value = t;
   }
   bool vec = reinterpret_cast<uintptr_t>(out.raw_ptr()) % 16 == 0;
-  dispatch_bits(out.itemsize(), [&](auto tag) {
+  cuda::dispatch_bits(out.itemsize(), [&](auto tag) {
     using U = typename decltype(tag)::type;
     int64_t items = vec ? n / (16 / sizeof(U)) : n;
     fill_kernel<U><<<cuda::grid_for(items), cuda::kBlock, 0, enc.stream()>>>(
@@ -145,7 +109,7 @@ void Arange::eval_gpu(const std::vector<array>&, std::vector<array>& outputs) {
   enc.set_output_array(out);
   int64_t n = out.size();
   if (n == 0) return;
-  dispatch_device_type(out.dtype(), [&](auto tag) {
+  cuda::dispatch_type(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     arange_kernel<T><<<cuda::grid_for(n), cuda::kBlock, 0, enc.stream()>>>(
         static_cast<T*>(out.raw_ptr()), n, start_, step_);

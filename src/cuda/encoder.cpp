@@ -111,6 +111,7 @@ uint64_t CommandEncoder::place_point() {
     sealed_.emplace_back(v, std::move(batch_));
     sealed_bytes_.push_back(batch_bytes_);
     pending_bytes_.fetch_add(batch_bytes_, std::memory_order_relaxed);
+    total_pending_.fetch_add(batch_bytes_, std::memory_order_relaxed);
   }
   batch_.clear();
   batch_bytes_ = 0;
@@ -127,6 +128,7 @@ void CommandEncoder::reclaim() {
       done.insert(done.end(), std::make_move_iterator(b.begin()), std::make_move_iterator(b.end()));
       sealed_.pop_front();
       pending_bytes_.fetch_sub(sealed_bytes_.front(), std::memory_order_relaxed);
+      total_pending_.fetch_sub(sealed_bytes_.front(), std::memory_order_relaxed);
       sealed_bytes_.erase(sealed_bytes_.begin());
     }
   }

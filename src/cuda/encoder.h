@@ -82,6 +82,8 @@ class CommandEncoder {
   bool release_oldest();
   // Bytes retained by sealed batches the host has not seen completed.
   size_t pending_bytes() const { return pending_bytes_.load(std::memory_order_relaxed); }
+  // The same over every GPU stream (the driver checks it after every op).
+  static size_t total_pending_bytes() { return total_pending_.load(std::memory_order_relaxed); }
 
   // Error probes of the work since the last end of an eval.
   const std::vector<Probe>& probes() const { return probes_; }
@@ -110,6 +112,7 @@ class CommandEncoder {
   std::deque<std::pair<uint64_t, std::vector<std::shared_ptr<Data>>>> sealed_;
   std::vector<size_t> sealed_bytes_;  // parallel to sealed_ (guarded by sealed_mutex_)
   std::atomic<size_t> pending_bytes_{0};
+  static inline std::atomic<size_t> total_pending_{0};
 
   // Errors.
   ErrorRecord* record_ = nullptr;  // device memory

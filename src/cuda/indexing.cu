@@ -35,40 +35,6 @@ namespace {
 using cuda::Indexer;
 using cuda::TypeTag;
 
-// cuda::dispatch_type passes a host _Float16 through dispatch_dtype, which
-// crashes nvcc 13.0 ("unsupported float variant"); this one never makes a
-// host half value.
-template <typename F>
-decltype(auto) dispatch_device_type(Dtype d, F&& f) {
-  switch (d.val) {
-    case Dtype::Val::bool_: return f(TypeTag<bool>{});
-    case Dtype::Val::uint8: return f(TypeTag<uint8_t>{});
-    case Dtype::Val::uint16: return f(TypeTag<uint16_t>{});
-    case Dtype::Val::uint32: return f(TypeTag<uint32_t>{});
-    case Dtype::Val::uint64: return f(TypeTag<uint64_t>{});
-    case Dtype::Val::int8: return f(TypeTag<int8_t>{});
-    case Dtype::Val::int16: return f(TypeTag<int16_t>{});
-    case Dtype::Val::int32: return f(TypeTag<int32_t>{});
-    case Dtype::Val::int64: return f(TypeTag<int64_t>{});
-    case Dtype::Val::float16: return f(TypeTag<__half>{});
-    case Dtype::Val::bfloat16: return f(TypeTag<__nv_bfloat16>{});
-    case Dtype::Val::float32: return f(TypeTag<float>{});
-    case Dtype::Val::float64: return f(TypeTag<double>{});
-  }
-  __builtin_unreachable();
-}
-
-// Moving elements needs only their size: one instantiation per size.
-template <typename F>
-void dispatch_bits(int itemsize, F&& f) {
-  switch (itemsize) {
-    case 1: return f(TypeTag<uint8_t>{});
-    case 2: return f(TypeTag<uint16_t>{});
-    case 4: return f(TypeTag<uint32_t>{});
-    default: return f(TypeTag<uint64_t>{});
-  }
-}
-
 std::exception_ptr index_error(const char* op, const cuda::ErrorRecord& r) {
   return std::make_exception_ptr(std::out_of_range(std::string("[") + op + "] index " +
                                                    std::to_string(r.a) +
@@ -250,7 +216,7 @@ void Gather::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   auto* record =
       enc.error_record([](const cuda::ErrorRecord& r) { return index_error("take", r); });
   int64_t n = a.shape()[axis_], step = a.strides()[axis_];
-  dispatch_bits(a.itemsize(), [&](auto tag) {
+  cuda::dispatch_bits(a.itemsize(), [&](auto tag) {
     using U = typename decltype(tag)::type;
     gather_kernel<U><<<cuda::grid_for(total), cuda::kBlock, 0, enc.stream()>>>(
         static_cast<const U*>(a.raw_ptr()), static_cast<const int64_t*>(idx.raw_ptr()),
@@ -304,14 +270,14 @@ void Scatter::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
   if (!visit) return;
 
   if (add) {
-    dispatch_device_type(out.dtype(), [&](auto tag) {
+    cuda::dispatch_type(out.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       scatter_kernel<T, true><<<cuda::grid_for(total), cuda::kBlock, 0, enc.stream()>>>(
           static_cast<const T*>(upd.raw_ptr()), pi, is, static_cast<T*>(out.raw_ptr()), total,
           row, n, nullptr, ix, record, position);
     });
   } else {
-    dispatch_bits(out.itemsize(), [&](auto tag) {
+    cuda::dispatch_bits(out.itemsize(), [&](auto tag) {
       using U = typename decltype(tag)::type;
       scatter_kernel<U, false><<<cuda::grid_for(total), cuda::kBlock, 0, enc.stream()>>>(
           static_cast<const U*>(upd.raw_ptr()), pi, is, static_cast<U*>(out.raw_ptr()), total,

@@ -71,6 +71,18 @@ decltype(auto) dispatch_type(Dtype d, F&& f) {
   __builtin_unreachable();
 }
 
+// Calls f(TypeTag<U>{}) with the unsigned type of `itemsize` bytes: kernels
+// that only move elements need one instantiation per size, not per dtype.
+template <typename F>
+decltype(auto) dispatch_bits(int itemsize, F&& f) {
+  switch (itemsize) {
+    case 1: return f(TypeTag<uint8_t>{});
+    case 2: return f(TypeTag<uint16_t>{});
+    case 4: return f(TypeTag<uint32_t>{});
+    default: return f(TypeTag<uint64_t>{});
+  }
+}
+
 template <typename T>
 inline constexpr bool is_half_v =
     std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;

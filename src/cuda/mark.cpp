@@ -147,11 +147,7 @@ void retain(const Stream& s, std::shared_ptr<Data> d) {
   cuda::get_command_encoder(s).retain(std::move(d));
 }
 
-size_t inflight_bytes() {
-  size_t n = 0;
-  for (auto* e : cuda::all_encoders()) n += e->pending_bytes();
-  return n;
-}
+size_t inflight_bytes() { return cuda::CommandEncoder::total_pending_bytes(); }
 
 bool wait_for_memory() {
   for (auto* e : cuda::all_encoders()) {

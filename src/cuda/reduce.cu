@@ -39,28 +39,6 @@ namespace {
 using cuda::Indexer;
 using cuda::TypeTag;
 
-// cuda::dispatch_type without its host _Float16 value, which crashes nvcc
-// 13.0 ("unsupported float variant"); use cuda::dispatch_type once fixed.
-template <typename F>
-decltype(auto) dispatch_device_type(Dtype d, F&& f) {
-  switch (d.val) {
-    case Dtype::Val::bool_: return f(TypeTag<bool>{});
-    case Dtype::Val::uint8: return f(TypeTag<uint8_t>{});
-    case Dtype::Val::uint16: return f(TypeTag<uint16_t>{});
-    case Dtype::Val::uint32: return f(TypeTag<uint32_t>{});
-    case Dtype::Val::uint64: return f(TypeTag<uint64_t>{});
-    case Dtype::Val::int8: return f(TypeTag<int8_t>{});
-    case Dtype::Val::int16: return f(TypeTag<int16_t>{});
-    case Dtype::Val::int32: return f(TypeTag<int32_t>{});
-    case Dtype::Val::int64: return f(TypeTag<int64_t>{});
-    case Dtype::Val::float16: return f(TypeTag<__half>{});
-    case Dtype::Val::bfloat16: return f(TypeTag<__nv_bfloat16>{});
-    case Dtype::Val::float32: return f(TypeTag<float>{});
-    case Dtype::Val::float64: return f(TypeTag<double>{});
-  }
-  __builtin_unreachable();
-}
-
 constexpr int kRowBlock = 256;
 constexpr int kColBlock = 256;
 
@@ -699,7 +677,7 @@ Dtype dtype_of() {
 template <ReduceOp op>
 void dispatch_reduce(cuda::CommandEncoder& enc, const array& in, array& out, const Layout& l,
                      Kernel kind, const char* name) {
-  dispatch_device_type(in.dtype(), [&](auto in_tag) {
+  cuda::dispatch_type(in.dtype(), [&](auto in_tag) {
     using In = typename decltype(in_tag)::type;
     using Out = decltype(reduce_out_type<op, In>());
     if (out.dtype() != dtype_of<Out>()) {
@@ -749,7 +727,7 @@ void ArgReduce::eval_gpu(const std::vector<array>& inputs, std::vector<array>& o
   Kernel kind;
   array src = readable_input(enc, in, {axis_}, l, kind);
   bool is_max = op_ == ArgReduceOp::argmax;
-  dispatch_device_type(in.dtype(), [&](auto tag) {
+  cuda::dispatch_type(in.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using C = decltype(cuda::widen(T{}));
     if (is_max) {

@@ -40,28 +40,6 @@ namespace {
 using cuda::Indexer;
 using cuda::TypeTag;
 
-// cuda::dispatch_type without its host _Float16 value, which crashes nvcc
-// 13.0 ("unsupported float variant"); use cuda::dispatch_type once fixed.
-template <typename F>
-decltype(auto) dispatch_device_type(Dtype d, F&& f) {
-  switch (d.val) {
-    case Dtype::Val::bool_: return f(TypeTag<bool>{});
-    case Dtype::Val::uint8: return f(TypeTag<uint8_t>{});
-    case Dtype::Val::uint16: return f(TypeTag<uint16_t>{});
-    case Dtype::Val::uint32: return f(TypeTag<uint32_t>{});
-    case Dtype::Val::uint64: return f(TypeTag<uint64_t>{});
-    case Dtype::Val::int8: return f(TypeTag<int8_t>{});
-    case Dtype::Val::int16: return f(TypeTag<int16_t>{});
-    case Dtype::Val::int32: return f(TypeTag<int32_t>{});
-    case Dtype::Val::int64: return f(TypeTag<int64_t>{});
-    case Dtype::Val::float16: return f(TypeTag<__half>{});
-    case Dtype::Val::bfloat16: return f(TypeTag<__nv_bfloat16>{});
-    case Dtype::Val::float32: return f(TypeTag<float>{});
-    case Dtype::Val::float64: return f(TypeTag<double>{});
-  }
-  __builtin_unreachable();
-}
-
 constexpr int kBlock = 256;
 constexpr int kItems = 8;                        // elements per thread per tile
 constexpr int kTile = kBlock * kItems;           // elements staged per block
@@ -544,7 +522,7 @@ Dtype dtype_of() {
 template <ReduceOp op>
 void dispatch_scan(cuda::CommandEncoder& enc, const array& in, array& out, int axis,
                    bool reverse, bool inclusive, const char* name) {
-  dispatch_device_type(in.dtype(), [&](auto in_tag) {
+  cuda::dispatch_type(in.dtype(), [&](auto in_tag) {
     using In = typename decltype(in_tag)::type;
     using Out = decltype(scan_out_type<op, In>());
     if (out.dtype() != dtype_of<Out>()) {

@@ -32,39 +32,6 @@ namespace {
 
 using cuda::TypeTag;
 
-// cuda::dispatch_type passes a host _Float16 through dispatch_dtype, which
-// crashes nvcc 13.0 ("unsupported float variant"); this one never makes a
-// host half value.
-template <typename F>
-decltype(auto) dispatch_device_type(Dtype d, F&& f) {
-  switch (d.val) {
-    case Dtype::Val::bool_: return f(TypeTag<bool>{});
-    case Dtype::Val::uint8: return f(TypeTag<uint8_t>{});
-    case Dtype::Val::uint16: return f(TypeTag<uint16_t>{});
-    case Dtype::Val::uint32: return f(TypeTag<uint32_t>{});
-    case Dtype::Val::uint64: return f(TypeTag<uint64_t>{});
-    case Dtype::Val::int8: return f(TypeTag<int8_t>{});
-    case Dtype::Val::int16: return f(TypeTag<int16_t>{});
-    case Dtype::Val::int32: return f(TypeTag<int32_t>{});
-    case Dtype::Val::int64: return f(TypeTag<int64_t>{});
-    case Dtype::Val::float16: return f(TypeTag<__half>{});
-    case Dtype::Val::bfloat16: return f(TypeTag<__nv_bfloat16>{});
-    case Dtype::Val::float32: return f(TypeTag<float>{});
-    case Dtype::Val::float64: return f(TypeTag<double>{});
-  }
-  __builtin_unreachable();
-}
-
-template <typename F>
-void dispatch_bits(int itemsize, F&& f) {
-  switch (itemsize) {
-    case 1: return f(TypeTag<uint8_t>{});
-    case 2: return f(TypeTag<uint16_t>{});
-    case 4: return f(TypeTag<uint32_t>{});
-    default: return f(TypeTag<uint64_t>{});
-  }
-}
-
 template <int kBytes>
 struct UnsignedOf;
 template <>
@@ -282,7 +249,7 @@ void Sort::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   uint32_t* pos[2] = {static_cast<uint32_t*>(p0.raw_ptr()), static_cast<uint32_t*>(p1.raw_ptr())};
 
   int sel = 0;
-  dispatch_device_type(in.dtype(), [&](auto tag) {
+  cuda::dispatch_type(in.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using U = key_t<T>;
     U* keys[2] = {static_cast<U*>(k0.raw_ptr()), static_cast<U*>(k1.raw_ptr())};
@@ -296,7 +263,7 @@ void Sort::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   array result = sorted_pos;  // row-major over `shape`
   if (!indices_) {
     result = last ? out : temporary(enc, shape, out.dtype());
-    dispatch_bits(out.itemsize(), [&](auto tag) {
+    cuda::dispatch_bits(out.itemsize(), [&](auto tag) {
       using U = typename decltype(tag)::type;
       take_rows_kernel<U><<<cuda::grid_for(total), cuda::kBlock, 0, enc.stream()>>>(
           static_cast<const U*>(x.raw_ptr()), pos[sel], static_cast<U*>(result.raw_ptr()),

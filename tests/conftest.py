@@ -13,6 +13,45 @@ def pytest_configure(config):
         mx.set_default_device(mx.gpu)
 
 
+def _defaults():
+    """The default device and default streams, by name.
+
+    Cheap, and starts nothing on a GPU that is not already the default device: the GPU's
+    default stream is asked for only when the GPU is the default device (then the suite
+    runs on it anyway); the CPU's always, since every CPU op uses it.
+    """
+    device = mx.default_device()
+    found = {"default device": device, "default stream of the CPU": mx.default_stream(mx.cpu)}
+    if device == mx.gpu:
+        found["default stream of the GPU"] = mx.default_stream(mx.gpu)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def keep_defaults():
+    """Fails a test that leaves the default device or a default stream changed, and puts
+    them back, so that the tests after it run where the suite meant them to."""
+    before = _defaults()
+    yield
+    # Names in both only (the GPU's stream is asked for only while the GPU is the default
+    # device, whose change is reported itself); and no comparison with None, which Stream's
+    # __eq__ rejects with a TypeError.
+    after = _defaults()
+    changed = [f"{name}: {value!r} -> {after[name]!r}"
+               for name, value in before.items() if name in after and after[name] != value]
+    if not changed:
+        return
+    mx.set_default_device(before["default device"])
+    for name, value in before.items():
+        if name.startswith("default stream"):
+            mx.set_default_stream(value)
+    now = _defaults()
+    left = [name for name, value in before.items() if name in now and now[name] != value]
+    note = (f"; still changed after restoring ({', '.join(left)}): a `with mx.stream(...)` "
+            "block left open?" if left else "; restored")
+    pytest.fail("the test left " + "; ".join(changed) + note, pytrace=False)
+
+
 @pytest.fixture
 def memory_limit():
     """Restores the memory limit a test changes."""

@@ -3,9 +3,9 @@
 import fastsync as mx
 import numpy as np
 import pytest
+from helpers import FLOATS, INTS, check, random_array, to_mx
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_ops import FLOATS, INTS, check, random_array, to_mx
 
 FLOAT_UNARY = ["exp", "expm1", "log", "log1p", "log2", "sqrt", "sin", "cos", "tanh", "floor",
                "ceil", "round", "sign", "abs", "negative", "square"]

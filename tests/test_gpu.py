@@ -10,6 +10,7 @@ import threading
 import fastsync as mx
 import numpy as np
 import pytest
+from helpers import needs_test_hooks
 
 pytestmark = pytest.mark.skipif(not mx.is_available(mx.gpu), reason="no CUDA device")
 
@@ -17,6 +18,18 @@ pytestmark = pytest.mark.skipif(not mx.is_available(mx.gpu), reason="no CUDA dev
 def settle():
     gc.collect()
     mx.synchronize()
+
+
+@pytest.fixture
+def gpu_default():
+    """The GPU as default device for one test; then the device before it (the GPU itself
+    under FASTSYNC_DEFAULT_DEVICE=gpu), not the CPU."""
+    prev = mx.default_device()
+    mx.set_default_device(mx.gpu)
+    try:
+        yield
+    finally:
+        mx.set_default_device(prev)
 
 
 def test_gpu_ops_match_numpy():
@@ -111,6 +124,7 @@ def test_random_graphs_across_gpu_and_cpu_streams():
             np.testing.assert_allclose(np.array(vals[k]), refs[k], rtol=1e-5, atol=1e-5)
 
 
+@needs_test_hooks
 def test_error_in_gpu_stream_surfaces_and_runtime_stays_usable():
     x = mx.ones((4,), stream=mx.gpu)
     bad = mx._testing.fail_in_task(x, "gpu failure", stream=mx.gpu)
@@ -140,43 +154,35 @@ def test_gpu_index_error_surfaces():
     assert mx.take(a, mx.array([4]), stream=mx.gpu).tolist() == [4.0]
 
 
-def test_gpu_memory_statistics():
+def test_gpu_memory_statistics(gpu_default):
     settle()
-    mx.set_default_device(mx.gpu)
-    try:
-        mx.clear_cache()
-        base = mx.get_active_memory()
-        x = mx.full((1 << 20,), 2.0)
-        mx.eval(x)
-        assert mx.get_active_memory() >= base + (4 << 20)
-        del x
-        settle()
-        assert mx.get_active_memory() == base
-        assert mx.get_cache_memory() >= 4 << 20
-        mx.clear_cache()
-        assert mx.get_cache_memory() == 0
-        mx.reset_peak_memory()
-        assert mx.get_peak_memory() == mx.get_active_memory()
-    finally:
-        mx.set_default_device(mx.cpu)
+    mx.clear_cache()
+    base = mx.get_active_memory()
+    x = mx.full((1 << 20,), 2.0)
+    mx.eval(x)
+    assert mx.get_active_memory() >= base + (4 << 20)
+    del x
+    settle()
+    assert mx.get_active_memory() == base
+    assert mx.get_cache_memory() >= 4 << 20
+    mx.clear_cache()
+    assert mx.get_cache_memory() == 0
+    mx.reset_peak_memory()
+    assert mx.get_peak_memory() == mx.get_active_memory()
 
 
-def test_gpu_long_graph_has_bounded_peak():
+def test_gpu_long_graph_has_bounded_peak(gpu_default):
     settle()
-    mx.set_default_device(mx.gpu)
-    try:
-        mx.reset_peak_memory()
-        base = mx.get_active_memory()
-        n = 1 << 22
-        acc = mx.zeros((n,))
-        for i in range(60):
-            acc = acc + mx.full((n,), float(i))
-        mx.eval(acc)
-        peak = mx.get_peak_memory() - base
-        assert acc[0].item() == sum(range(60))
-        assert peak <= 16 * 4 * n, peak / (4 * n)
-    finally:
-        mx.set_default_device(mx.cpu)
+    mx.reset_peak_memory()
+    base = mx.get_active_memory()
+    n = 1 << 22
+    acc = mx.zeros((n,))
+    for i in range(60):
+        acc = acc + mx.full((n,), float(i))
+    mx.eval(acc)
+    peak = mx.get_peak_memory() - base
+    assert acc[0].item() == sum(range(60))
+    assert peak <= 16 * 4 * n, peak / (4 * n)
 
 
 def test_threads_evaluate_on_gpu_streams_concurrently():

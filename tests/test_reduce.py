@@ -3,9 +3,9 @@
 import fastsync as mx
 import numpy as np
 import pytest
+from helpers import check, random_array, to_mx
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_ops import check, random_array, to_mx
 
 
 @st.composite

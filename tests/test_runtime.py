@@ -1,11 +1,13 @@
 """The evaluation runtime: eval/async_eval, streams, fences, events, memory, errors, threads."""
 
 import gc
+import os
 import threading
 
 import fastsync as mx
 import numpy as np
 import pytest
+from helpers import needs_test_hooks
 
 
 def settle():
@@ -110,6 +112,7 @@ def test_random_graphs_across_streams():
             np.testing.assert_allclose(np.array(vals[k]), refs[k], rtol=1e-5, atol=1e-5)
 
 
+@needs_test_hooks
 def test_error_in_task_surfaces_and_runtime_stays_usable():
     x = mx.ones((4,))
     bad = mx._testing.fail_in_task(x, "deliberate failure")
@@ -132,6 +135,7 @@ def test_error_in_task_surfaces_and_runtime_stays_usable():
     mx.synchronize()
 
 
+@needs_test_hooks
 def test_error_surfaces_at_synchronize():
     s = mx.new_stream(mx.cpu)
     y = mx._testing.fail_in_task(mx.ones((2,)), "sync failure", stream=s)
@@ -221,7 +225,13 @@ def test_memory_functions():
 
 
 def test_streams_and_devices():
-    assert mx.default_device() in (mx.cpu, mx.gpu)  # the GPU under FASTSYNC_DEFAULT_DEVICE
+    # The CPU unless the suite runs with FASTSYNC_DEFAULT_DEVICE=gpu (tests/conftest.py).
+    want, other = mx.cpu, mx.gpu
+    if os.environ.get("FASTSYNC_DEFAULT_DEVICE") == "gpu":
+        want, other = mx.gpu, mx.cpu
+    assert mx.default_device() == want and mx.default_device().type == want
+    assert mx.default_device() != other
+    assert mx.Device(mx.cpu) != mx.Device(mx.gpu)
     s = mx.default_stream(mx.cpu)
     assert s.device == mx.cpu
     t = mx.new_stream(mx.cpu)

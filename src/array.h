@@ -85,9 +85,10 @@ struct ArrayDesc {
   // Tasks enqueued on the producer stream once this array was encoded: an
   // error at or before this position spoiled it.
   uint64_t position_on_stream = 0;
-  // A copy of this (evaluated, host) array's values in device memory, made
-  // the first time a GPU op read it. Eval driver only, under its lock.
-  std::shared_ptr<struct ArrayDesc> device_copy;
+  // The same values in another device's memory, made the first time an op
+  // there read this (evaluated) array: a backend's cache, so a constant
+  // crosses once. Encoding thread only, under the driver's lock.
+  std::shared_ptr<struct ArrayDesc> crossed_copy;
 
   ArrayDesc(Shape s, Dtype d);
 };
@@ -165,12 +166,12 @@ class array {
   // `data`, whose element (0, ..., 0) is at `ptr` (a copy of this array's
   // buffer on another device, say), spanning `data_size` elements.
   array with_buffer(std::shared_ptr<Data> data, void* ptr, int64_t data_size) const;
-  // The cached device copy (eval driver only).
-  std::optional<array> device_copy() const {
-    if (!desc_->device_copy) return std::nullopt;
-    return array(desc_->device_copy);
+  // The cached copy in another device's memory (encoding thread only).
+  std::optional<array> crossed_copy() const {
+    if (!desc_->crossed_copy) return std::nullopt;
+    return array(desc_->crossed_copy);
   }
-  void set_device_copy(const array& a) const { desc_->device_copy = a.desc_; }
+  void set_crossed_copy(const array& a) const { desc_->crossed_copy = a.desc_; }
 
   uint64_t eval_id() const { return desc_->eval_id; }
   int producer_stream() const { return desc_->producer_stream; }

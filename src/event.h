@@ -1,4 +1,5 @@
-// Event: synchronization across evaluations.
+// Event: synchronization across evaluations; a handle over a backend's mark
+// (backend/backend.h).
 //
 // The eval driver creates one event per stream that received work and
 // signals it after that work (signal is encoded, never blocking). Arrays keep
@@ -9,29 +10,32 @@
 // waiters of the arrays that error spoiled (those at or after the failing
 // task), and to whoever waits on the whole event.
 //
-// Thread-safety: all methods may be called from any thread.
+// Thread-safety: signal and wait(Stream, ...) encode, so they are called
+// where encoding is allowed (under the driver's lock); the other methods
+// may be called from any thread.
 #pragma once
 
 #include <cstdint>
 #include <exception>
 #include <memory>
 
-#include "backend.h"
-#include "scheduler.h"
 #include "stream.h"
-#include "sync.h"
 
 namespace fastsync {
+
+class Mark;
+enum class MarkKind;
 
 class Event {
  public:
   explicit Event(Stream s);
 
-  // Encodes on the event's stream: after all earlier work there, take that
-  // stream's error (if any) and mark the event signaled. With
-  // `report_unreported`, also take the stream's latest error nobody has seen
-  // (synchronize uses this).
-  void signal(bool report_unreported = false);
+  // Encodes on the event's stream: the event is reached after all earlier
+  // work there, and takes that stream's error. `kind` is MarkKind::event,
+  // or MarkKind::sync to also take the stream's latest error nobody has
+  // seen (synchronize uses this).
+  void signal(MarkKind kind);
+  void signal();
   // Host wait; rethrows any carried error. Callers holding the GIL release
   // it first.
   void wait() const;
@@ -47,16 +51,7 @@ class Event {
   const Stream& stream() const { return stream_; }
 
  private:
-  // The error carried (valid once signaled).
-  scheduler::ErrorRef error() const;
-
-  struct State {
-    sync::Counter counter;
-    scheduler::ErrorRef error;  // written before the counter is advanced
-    // GPU streams: the mark placed at signal (the counter is unused).
-    gpu::MarkRef mark;
-  };
-  std::shared_ptr<State> state_;
+  std::shared_ptr<Mark> mark_;
   Stream stream_;
 };
 

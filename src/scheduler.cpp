@@ -11,15 +11,14 @@
 namespace fastsync::scheduler {
 
 namespace {
-
-class Worker;
-// The worker whose thread is running; lets control tasks reach their stream's
-// error slot.
+// The worker whose tasks the calling thread is running; lets control tasks
+// reach their stream's error slot.
 thread_local Worker* current_worker = nullptr;
 
 sync::Counter completed;  // tasks finished, ever
 alignas(64) std::atomic<int> n_outstanding{0};
 std::atomic<size_t> n_inflight_bytes{0};
+}  // namespace
 
 class Worker {
  public:
@@ -101,23 +100,20 @@ class Worker {
   std::thread thread_;
 };
 
-// One slot per stream index, filled on first use under workers_mutex and
-// read lock-free after. Workers are never destroyed: their threads are
-// detached and parked when idle, so process exit needs no join.
-constexpr int kMaxStreams = 4096;
+namespace {
+// A stream's worker is started on first use under workers_mutex and kept in
+// its StreamState, read lock-free after. Workers are never destroyed: their
+// threads are detached and parked when idle, so process exit needs no join.
 std::mutex workers_mutex;
-std::atomic<Worker*> workers[kMaxStreams];
 
 Worker& worker(const Stream& s) {
-  if (s.index < 0 || s.index >= kMaxStreams) {
-    throw std::runtime_error("[scheduler] at most 4096 streams are supported");
-  }
-  if (Worker* w = workers[s.index].load(std::memory_order_acquire)) return *w;
+  auto& slot = stream_state(s).worker;
+  if (Worker* w = slot.load(std::memory_order_acquire)) return *w;
   std::lock_guard lk(workers_mutex);
-  Worker* w = workers[s.index].load(std::memory_order_relaxed);
+  Worker* w = slot.load(std::memory_order_relaxed);
   if (!w) {
     w = new Worker();
-    workers[s.index].store(w, std::memory_order_release);
+    slot.store(w, std::memory_order_release);
   }
   return *w;
 }
@@ -133,6 +129,8 @@ void enqueue(const Stream& s, Task t) {
 uint64_t enqueued(const Stream& s) { return worker(s).enqueued(); }
 
 bool help(const Stream& s) { return worker(s).run_queued(); }
+
+bool in_task() { return current_worker != nullptr; }
 
 int outstanding() { return n_outstanding.load(std::memory_order_acquire); }
 

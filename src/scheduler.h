@@ -1,4 +1,5 @@
-// One worker thread per CPU stream, running that stream's tasks in order.
+// One worker thread per CPU stream, running that stream's tasks in order
+// (the Worker lives in the stream's StreamState, stream.h).
 //
 // Tasks are enqueued by the eval driver (under its encoding lock) and by
 // host-side synchronization (`synchronize`, which only enqueues control
@@ -38,6 +39,8 @@ uint64_t enqueued(const Stream& s);
 // more than the small tasks most waits are for. Returns whether it ran any.
 // Must not be called from inside a task.
 bool help(const Stream& s);
+// Whether the calling thread is running a stream's task now.
+bool in_task();
 
 // Tasks enqueued and not yet finished, over all streams.
 int outstanding();

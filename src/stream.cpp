@@ -2,10 +2,11 @@
 
 #include <atomic>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <vector>
 
-#include "backend.h"
+#include "backend/backend.h"
 
 namespace fastsync {
 
@@ -19,15 +20,20 @@ std::string Stream::str() const {
          ", " + std::to_string(index) + ")";
 }
 
-bool gpu_available() { return gpu::is_available(); }
+bool gpu_available() { return gpu_backend().is_available(); }
 
 namespace {
-// Guarded by registry_mutex: every stream ever created. The defaults are
-// atomics so ops, which ask for them on every call, take no lock: the index
-// of each device type's default stream (-1 until first use) and the default
-// device type.
+// The registry: states in chunks of kChunk, chunk pointers in a fixed table.
+// Chunks and states are made under registry_mutex and published with
+// release stores of the chunk pointer and of n_streams, then read without
+// the lock. The defaults are atomics too, so ops, which ask for them on
+// every call, take no lock: the index of each device type's default stream
+// (-1 until first use) and the default device type.
+constexpr int kChunk = 256;
+constexpr int kMaxChunks = 1024;  // 262,144 streams
 std::mutex registry_mutex;
-std::vector<Stream> all_streams;
+std::atomic<StreamState*> chunks[kMaxChunks];
+std::atomic<int> n_streams{0};
 std::atomic<int> default_index[2] = {-1, -1};
 std::atomic<Device::Type> default_dev{Device::Type::cpu};
 thread_local std::optional<Stream> tls_stream;
@@ -35,13 +41,27 @@ thread_local std::optional<Stream> tls_stream;
 int slot(Device d) { return d.type == Device::Type::cpu ? 0 : 1; }
 
 Stream make_stream_locked(Device d) {
-  if (d.type == Device::Type::gpu && !gpu::is_available()) {
+  Backend& b = backend(d.type);
+  if (!b.is_available()) {
     throw std::invalid_argument(
         "[stream] no GPU is available: this build of fastsync has no GPU "
         "backend or no CUDA device was found");
   }
-  Stream s(static_cast<int>(all_streams.size()), d);
-  all_streams.push_back(s);
+  int i = n_streams.load(std::memory_order_relaxed);
+  if (i >= kChunk * kMaxChunks) {
+    throw std::runtime_error("[new_stream] at most " + std::to_string(kChunk * kMaxChunks) +
+                             " streams can be made in one process");
+  }
+  StreamState* chunk = chunks[i / kChunk].load(std::memory_order_relaxed);
+  if (!chunk) {
+    // Never freed, like the states in it.
+    chunk = static_cast<StreamState*>(::operator new(sizeof(StreamState) * kChunk));
+    chunks[i / kChunk].store(chunk, std::memory_order_release);
+  }
+  Stream s(i, d);
+  auto* state = new (chunk + i % kChunk) StreamState(s);
+  state->encoder = b.make_encoder(s).release();
+  n_streams.store(i + 1, std::memory_order_release);
   return s;
 }
 
@@ -60,7 +80,7 @@ Device default_device() {
 }
 
 void set_default_device(Device d) {
-  if (d.type == Device::Type::gpu && !gpu::is_available()) {
+  if (!backend(d.type).is_available()) {
     throw std::invalid_argument(
         "[set_default_device] no GPU is available: this build of fastsync has "
         "no GPU backend or no CUDA device was found");
@@ -83,10 +103,16 @@ Stream new_stream(Device d) {
   return make_stream_locked(d);
 }
 
-int num_streams() {
-  std::lock_guard lk(registry_mutex);
-  return static_cast<int>(all_streams.size());
+int num_streams() { return n_streams.load(std::memory_order_acquire); }
+
+StreamState& stream_state(int index) {
+  if (index < 0 || index >= n_streams.load(std::memory_order_acquire)) {
+    throw std::invalid_argument("[stream] no stream has index " + std::to_string(index));
+  }
+  return chunks[index / kChunk].load(std::memory_order_acquire)[index % kChunk];
 }
+
+StreamState& stream_state(const Stream& s) { return stream_state(s.index); }
 
 Stream to_stream(const StreamOrDevice& s) {
   if (auto* st = std::get_if<Stream>(&s)) return *st;

@@ -1,4 +1,6 @@
-// The eval driver. Called from any thread (the Python bindings release the
+// The eval driver. It reaches backends only through the per-stream encoder
+// and the Backend interface (backend/backend.h): no device branches here.
+// Called from any thread (the Python bindings release the
 // GIL first). One process-wide mutex serializes *encoding*: the graph walk,
 // the calls to eval_cpu/eval_gpu and the enqueueing of tasks take
 // microseconds; compute runs on the stream workers, and every host wait on
@@ -11,8 +13,10 @@
 //      frontier is narrow, depth-first past a width limit, so independent
 //      branches interleave across streams yet memory stays bounded;
 //   3. encode each node: stream waits for cross-stream inputs (fences) and
-//      for inputs still in flight from earlier evals (events), eval_cpu or
-//      eval_gpu, commit with retention, fence update, detach, throttle;
+//      for inputs still in flight from earlier evals (events), crossings for
+//      inputs in another device's memory, the op itself (the stream's
+//      encoder runs eval_cpu or eval_gpu and retains what the compute
+//      reads), fence update, detach, throttle;
 //   4. retain the outputs and signal one event per stream touched; eval waits
 //      on those events, async_eval returns.
 // If encoding throws, the events are still signalled after the work already
@@ -26,11 +30,9 @@
 #include <mutex>
 #include <optional>
 
-#include "backend.h"
-#include "cpu/encoder.h"
+#include "backend/backend.h"
 #include "fence.h"
 #include "primitive.h"
-#include "scheduler.h"
 
 namespace fastsync {
 
@@ -39,17 +41,17 @@ namespace {
 // Guards everything below and all Node scratch fields.
 std::mutex encode_mutex;
 uint64_t eval_counter = 0;
-std::vector<Stream> touched_streams;  // every stream that ever got work
 
 // Past this many nodes in the frontier the tape goes depth-first.
 constexpr size_t kMaxTapeWidth = 16;
 
 // Per-eval, per-stream synchronization state.
 struct StreamSync {
+  explicit StreamSync(const Stream& s) : stream(s), encoder(&fastsync::encoder(s)), event(s), fence(s) {}
   Stream stream;
+  StreamEncoder* encoder;
   Event event;
-  std::optional<Fence> fence;
-  scheduler::KeepList retained_outputs;
+  Fence fence;
 };
 
 class Evaluation {
@@ -62,15 +64,9 @@ class Evaluation {
       encode(*node);
       node.reset();  // drop the inputs as soon as they are encoded
     }
+    // The outputs live until their stream's event, whatever the user drops.
     for (auto& o : outputs) {
-      if (o.eval_id() == id_) {
-        StreamSync& ss = sync_at(o.producer_stream());
-        if (ss.stream.device == Device::Type::gpu) {
-          gpu::retain(ss.stream, o.data_shared_ptr());
-        } else {
-          ss.retained_outputs.push_back(o.data_shared_ptr());
-        }
-      }
+      if (o.eval_id() == id_) sync_at(o.producer_stream()).encoder->retain(o.data_shared_ptr());
     }
   }
 
@@ -78,9 +74,6 @@ class Evaluation {
   std::vector<Event> finish() {
     std::vector<Event> events;
     for (auto& ss : streams_) {
-      if (ss.retained_outputs.size() > 0) {
-        scheduler::enqueue(ss.stream, scheduler::Task{[] {}, std::move(ss.retained_outputs), true});
-      }
       ss.event.signal();
       events.push_back(ss.event);
     }
@@ -155,52 +148,36 @@ class Evaluation {
     const Stream& s = prim.stream();
     StreamSync& ss = sync_for(s);
     std::vector<array> outs = outputs_of(n);
-    bool on_gpu = s.device == Device::Type::gpu;
 
     for (auto& in : n.inputs) {
-      if (crosses_device(in, on_gpu)) {
-        in = cross(in, s, on_gpu);
+      if (in_foreign_memory(in, s)) {
+        in = cross(in, s);
       } else {
         wait_for_input(in, s);
       }
     }
+    ss.encoder->encode(prim, n.inputs, outs);
 
-    auto& enc = cpu::get_command_encoder(s);
-    try {
-      if (on_gpu) {
-        prim.eval_gpu(n.inputs, outs);
-      } else {
-        prim.eval_cpu(n.inputs, outs);
-      }
-    } catch (...) {
-      on_gpu ? gpu::discard(s) : enc.discard();
-      throw;
-    }
-    if (on_gpu) {
-      gpu::commit(s, n.inputs, outs);
-    } else {
-      enc.commit(n.inputs, outs);
-    }
-
-    uint64_t position = on_gpu ? gpu::position(s) : scheduler::enqueued(s);
+    uint64_t position = ss.encoder->position();
     for (auto& o : outs) {
       o.set_producer(id_, s.index, position);
       o.set_event(ss.event);
       o.set_status(Status::evaluated);
     }
-    if (n.needs_fence) fence_for(ss).update();
+    if (n.needs_fence) ss.fence.update();
     outs[0].detach();
-    throttle();
+    for (Backend* b : backends_) b->throttle();
   }
 
-  // Whether `in` lives on the other device than the consumer runs on.
-  static bool crosses_device(const array& in, bool consumer_on_gpu) {
+  // Whether `in` lives in memory the consumer's backend cannot read.
+  static bool in_foreign_memory(const array& in, const Stream& s) {
     auto d = in.data_shared_ptr();
-    return d && allocator::is_device(d->buffer) != consumer_on_gpu;
+    return d && !backend(s.device.type).reads(d->buffer);
   }
 
-  // A view of `in` on the consumer's device, ordered after its producer.
-  array cross(const array& in, const Stream& s, bool to_gpu) {
+  // A view of `in` that `s` can read, ordered after its producer. The
+  // backend that is not the host moves the data, in either direction.
+  array cross(const array& in, const Stream& s) {
     std::optional<Stream> producer;
     if (in.eval_id() == id_) {
       producer = sync_at(in.producer_stream()).stream;
@@ -212,7 +189,9 @@ class Evaluation {
         std::rethrow_exception(err);
       }
     }
-    return to_gpu ? gpu::to_device(in, producer, s) : gpu::to_host(in, producer, s);
+    Backend& consumer = backend(s.device.type);
+    Backend& mover = consumer.is_host() ? home_backend(in.data_shared_ptr()->buffer) : consumer;
+    return mover.cross(in, producer, s);
   }
 
   std::vector<array> outputs_of(Node& n) {
@@ -232,15 +211,14 @@ class Evaluation {
 
   void wait_for_input(const array& in, const Stream& s) {
     if (in.eval_id() == id_) {
-      // Produced in this eval: a fence orders it if another stream made it.
+      // Produced in this eval: a fence orders it if another stream made it,
+      // once per fence update and consumer.
       if (in.producer_stream() != s.index) {
-        StreamSync& producer = sync_at(in.producer_stream());
-        Fence& f = fence_for(producer);
-        auto key = std::make_pair(s.index, producer.stream.index);
-        auto it = fence_waits_.find(key);
-        if (it == fence_waits_.end() || it->second != f.count()) {
+        Fence& f = sync_at(in.producer_stream()).fence;
+        auto& seen = fence_waits_[{s.index, in.producer_stream()}];
+        if (seen != f.latest()) {
           f.wait(s);
-          fence_waits_[key] = f.count();
+          seen = f.latest();
         }
       }
       return;
@@ -259,11 +237,12 @@ class Evaluation {
     for (auto& ss : streams_) {
       if (ss.stream == s) return ss;
     }
-    streams_.push_back(StreamSync{s, Event(s), std::nullopt, {}});
-    gpu_used_ |= s.device == Device::Type::gpu;
-    bool known = false;
-    for (auto& t : touched_streams) known |= (t == s);
-    if (!known) touched_streams.push_back(s);
+    streams_.emplace_back(s);
+    stream_state(s).used.store(true, std::memory_order_relaxed);
+    Backend* b = &backend(s.device.type);
+    if (std::find(backends_.begin(), backends_.end(), b) == backends_.end()) {
+      backends_.push_back(b);
+    }
     return streams_.back();
   }
 
@@ -275,38 +254,12 @@ class Evaluation {
     throw std::logic_error("[eval] no work was encoded on the producer stream");
   }
 
-  Fence& fence_for(StreamSync& ss) {
-    if (!ss.fence) ss.fence.emplace(ss.stream);
-    return *ss.fence;
-  }
-
-  // Keeps encoding from running far ahead of compute: at most a fixed number
-  // of tasks, and of bytes their outputs hold, may be outstanding; over the
-  // memory limit, compute catches up (and frees) before more is encoded.
-  // Waiting cannot help once nothing is outstanding.
-  void throttle() {
-    int cap = scheduler::max_outstanding();
-    if (scheduler::outstanding() > cap) scheduler::wait_outstanding_at_most(cap * 3 / 4);
-    auto& alloc = allocator::host();
-    while ((scheduler::inflight_bytes() > scheduler::max_inflight_bytes() ||
-            alloc.active_memory() > alloc.memory_limit()) &&
-           scheduler::outstanding() > 0) {
-      scheduler::wait_for_a_completion();
-    }
-    if (gpu_used_) {
-      // As on the CPU: buffers kept for GPU work in flight are capped too.
-      auto& dev = gpu::device_allocator();
-      while ((gpu::inflight_bytes() > scheduler::max_inflight_bytes() ||
-              dev.active_memory() > dev.memory_limit()) &&
-             gpu::wait_for_memory()) {
-      }
-    }
-  }
-
   uint64_t id_;
-  bool gpu_used_ = false;
   std::deque<StreamSync> streams_;  // deque: references stay valid
-  std::map<std::pair<int, int>, uint32_t> fence_waits_;
+  // The backends this eval encoded work on: each throttles after every op.
+  std::vector<Backend*> backends_;
+  // (consumer, producer) -> the producer's fence update last waited on.
+  std::map<std::pair<int, int>, const Mark*> fence_waits_;
 };
 
 std::vector<Event> encode(const std::vector<array>& outputs) {
@@ -342,33 +295,36 @@ void eval(std::vector<array> outputs) {
 void async_eval(std::vector<array> outputs) { encode(outputs); }
 
 allocator::Allocator& memory_allocator(Device d) {
-  return d.type == Device::Type::gpu && gpu::is_available() ? gpu::device_allocator()
-                                                             : allocator::host();
+  Backend& b = backend(d.type);
+  return b.is_available() ? b.allocator() : cpu_backend().allocator();
 }
 
 array host_readable(array a) {
   a.eval();
   auto d = a.data_shared_ptr();
-  if (d && allocator::is_device(d->buffer)) return gpu::host_copy(a);
+  if (d && !cpu_backend().reads(d->buffer)) return home_backend(d->buffer).host_copy(a);
   return a;
 }
 
 void synchronize(Stream s) {
-  Event e(s);
-  e.signal(/*report_unreported=*/true);
-  e.wait();
+  // The mark is placed under the encoding lock (an eval on another thread
+  // may be encoding on `s`) and waited for outside it.
+  std::optional<Event> e;
+  {
+    std::lock_guard lk(encode_mutex);
+    e.emplace(s);
+    e->signal(MarkKind::sync);
+  }
+  e->wait();
 }
 
 void synchronize() {
-  std::vector<Stream> streams;
-  {
-    std::lock_guard lk(encode_mutex);
-    streams = touched_streams;
-  }
   std::exception_ptr first;
-  for (auto& s : streams) {
+  for (int i = 0, n = num_streams(); i < n; ++i) {
+    auto& st = stream_state(i);
+    if (!st.used.load(std::memory_order_relaxed)) continue;
     try {
-      synchronize(s);
+      synchronize(st.stream);
     } catch (...) {
       if (!first) first = std::current_exception();
     }

@@ -6,10 +6,10 @@ import threading
 import fastsync as mx
 import numpy as np
 import pytest
+from helpers import FLOATS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-FLOATS = ["float16", "bfloat16", "float32", "float64"]
 # Half types compute in float32 and round once: a result may sit one unit in
 # the last place away from the correctly rounded one.
 TOL = {"float16": 4e-3, "bfloat16": 1.6e-2, "float32": 2e-5, "float64": 1e-12}
@@ -173,6 +173,18 @@ def test_transposed_operands_are_not_copied():
     assert extra_peak(lambda: a[:, ::2] @ b[::2]) > out_bytes
 
 
+def test_batch_of_one_element_matrices_with_permuted_batch_axes():
+    # The batch loop must visit batches in the order the output is written, also when a
+    # permuted operand gives its last batch axes unit strides (1x1 matrices), which the
+    # strided-loop planner would otherwise walk in tiles.
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((64, 64, 1, 1)).astype(np.float32)
+    y = rng.standard_normal((64, 64, 1, 1)).astype(np.float32)
+    a = mx.array(x).transpose(1, 0, 2, 3)
+    got = np.array(a @ mx.array(y))
+    np.testing.assert_allclose(got, x.transpose(1, 0, 2, 3) @ y, rtol=1e-6, atol=1e-6)
+
+
 def test_mixed_dtypes_promote():
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
     assert (mx.array(a) @ mx.array(a.T, dtype=mx.float64)).dtype == mx.float64
@@ -202,9 +214,12 @@ def test_operator_with_other_operands():
     x = mx.array(a)
     np.testing.assert_allclose(np.array(x @ a.T), a @ a.T)  # __matmul__ with NumPy
     np.testing.assert_allclose(np.array(a.T.tolist() @ x), a.T @ a)  # __rmatmul__ with a list
+    # @= makes a new array and leaves x as it was ((2, 3) @ (3, 3) keeps the shape, so only
+    # the values tell).
     y = x
-    y @= mx.ones((3, 3))
-    assert y.shape == (2, 3) and x.shape == (2, 3)
+    y @= mx.array(a.T @ a)
+    np.testing.assert_allclose(np.array(y), a @ a.T @ a)  # small integers: exact
+    np.testing.assert_array_equal(np.array(x), a)
 
 
 def test_streams_and_concurrency():

@@ -9,7 +9,11 @@ Use it like ``mlx.core``::
 
 from . import _core, _cuda_libs, distributed  # noqa: F401
 from ._core import *  # noqa: F403
-from ._core import _testing  # noqa: F401
+
+# Hooks for fastsync's own tests (mx._testing): only in builds configured with
+# FASTSYNC_BUILD_TESTS=ON.
+if hasattr(_core, "_testing"):
+    from ._core import _testing  # noqa: F401
 
 # cuBLAS is loaded at the first GPU matmul; tell the loader where PyPI's wheel put it. A file
 # search only: importing fastsync does not initialize CUDA (that waits for the first GPU use).

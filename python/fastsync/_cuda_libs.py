@@ -1,7 +1,7 @@
 """Find and load the CUDA libraries that fastsync's GPU backend opens at run time.
 
 fastsync links only the CUDA runtime. cuBLAS (matrix products) is opened with
-dlopen the first time a GPU product runs (src/cuda/cublas.cpp), which finds it
+dlopen the first time a GPU product runs (src/backend/cuda/cublas.cpp), which finds it
 already loaded in the process, on the loader's path, or in the directories of
 ``FASTSYNC_CUBLAS_PATH``, but not inside a wheel: PyPI's ``nvidia-cublas``
 (cuBLAS 13) unpacks to ``site-packages/nvidia/cu13/lib`` and
@@ -16,7 +16,7 @@ already loaded (by PyTorch, say): they then do nothing. cuBLAS 13 is preferred
 to 12, in the order the C++ loader tries them.
 
 NCCL (``fastsync.distributed`` with backend "nccl") is found the same way by
-src/cuda/nccl.cpp, through ``FASTSYNC_NCCL_PATH``. PyPI's ``nvidia-nccl-cu13``
+src/backend/cuda/nccl.cpp, through ``FASTSYNC_NCCL_PATH``. PyPI's ``nvidia-nccl-cu13``
 and ``nvidia-nccl-cu12`` both unpack ``libnccl.so.2`` to
 ``site-packages/nvidia/nccl/lib`` (``nvidia/cu13/lib`` is looked in too, for
 wheels that share the CUDA 13 directory). ``find_nccl()``, ``export_nccl_path()``
@@ -31,7 +31,7 @@ import os
 import re
 from pathlib import Path
 
-# Newest first, as in src/cuda/cublas.cpp.
+# Newest first, as in src/backend/cuda/cublas.cpp.
 _VERSIONS = ("13", "12")
 # Where each wheel generation puts its libraries, under the ``nvidia`` namespace.
 _SUBDIRS = ("cu13/lib", "cublas/lib", "cu12/lib")

@@ -22,10 +22,13 @@ array rbin(const array& a, nb::handle other, BinaryFn f) {
   return f(to_operand(other, a.dtype()), a, {});
 }
 
-std::optional<std::vector<int>> axes_of(nb::handle axis) {
-  if (axis.is_none()) return std::nullopt;
-  if (nb::isinstance<nb::int_>(axis)) return std::vector<int>{nb::cast<int>(axis)};
-  return nb::cast<std::vector<int>>(axis);
+// a.reshape(2, 3) or a.reshape((2, 3)); the same for a.transpose.
+template <class T>
+std::vector<T> ints_or_sequence(const nb::args& args) {
+  if (args.size() == 1 && !nb::isinstance<nb::int_>(args[0])) {
+    return nb::cast<std::vector<T>>(args[0]);
+  }
+  return nb::cast<std::vector<T>>(args);
 }
 
 std::string repr(array& a) {
@@ -43,7 +46,7 @@ array getitem(const array& a, nb::handle index) {
   // One integer array (or list) index: a gather along the first axis.
   if (nb::isinstance<array>(index) || nb::isinstance<nb::list>(index)) {
     if (a.ndim() == 0) throw std::invalid_argument("[getitem] too many indices for a 0-d array");
-    return take(a, array_from_object(index, std::nullopt), 0);
+    return take(a, to_array(index), 0);
   }
   nb::tuple idx = nb::isinstance<nb::tuple>(index) ? nb::borrow<nb::tuple>(index)
                                                    : nb::make_tuple(index);
@@ -133,11 +136,11 @@ void init_array(nb::module_& m) {
   nb::class_<AtIndexer>(m, "_AtIndexer")
       .def("__getitem__", [](const AtIndexer& at, nb::handle idx) {
         if (nb::isinstance<nb::int_>(idx)) {
-          return AtTarget{at.a, array_from_object(nb::make_tuple(idx), std::nullopt)};
+          return AtTarget{at.a, to_array(nb::make_tuple(idx))};
         }
         if (nb::isinstance<array>(idx) || nb::isinstance<nb::list>(idx) ||
             nb::isinstance<nb::tuple>(idx)) {
-          return AtTarget{at.a, array_from_object(idx, std::nullopt)};
+          return AtTarget{at.a, to_array(idx)};
         }
         throw not_implemented("[at] only integer and integer-array indices on the first axis "
                               "are supported");
@@ -189,50 +192,41 @@ void init_array(nb::module_& m) {
              return astype(a, d, to_stream_or_device(s));
            }, nb::arg("dtype"), nb::arg("stream") = nb::none())
       .def("reshape", [](const array& a, nb::args shape, nb::handle s) {
-             Shape sh;
-             if (shape.size() == 1 && !nb::isinstance<nb::int_>(shape[0])) {
-               sh = nb::cast<Shape>(shape[0]);
-             } else {
-               sh = nb::cast<Shape>(shape);
-             }
-             return reshape(a, sh, to_stream_or_device(s));
+             return reshape(a, ints_or_sequence<int64_t>(shape), to_stream_or_device(s));
            }, nb::arg("shape"), nb::kw_only(), nb::arg("stream") = nb::none())
       .def("transpose", [](const array& a, nb::args axes, nb::handle s) {
              if (axes.size() == 0) return transpose(a, to_stream_or_device(s));
-             std::vector<int> ax = axes.size() == 1 && !nb::isinstance<nb::int_>(axes[0])
-                                       ? nb::cast<std::vector<int>>(axes[0])
-                                       : nb::cast<std::vector<int>>(axes);
-             return transpose(a, ax, to_stream_or_device(s));
+             return transpose(a, ints_or_sequence<int>(axes), to_stream_or_device(s));
            }, nb::arg("axes"), nb::kw_only(), nb::arg("stream") = nb::none())
       .def_prop_ro("T", [](const array& a) { return transpose(a); })
       .def_prop_ro("at", [](const array& a) { return AtIndexer{a}; },
                    "Functional updates: a.at[idx].add(v) / a.at[idx].set(v).")
       .def("sum", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
-             return sum(a, axes_of(axis), keepdims, to_stream_or_device(s));
+             return sum(a, to_axes(axis), keepdims, to_stream_or_device(s));
            }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
            nb::arg("stream") = nb::none())
       .def("prod", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
-             return prod(a, axes_of(axis), keepdims, to_stream_or_device(s));
+             return prod(a, to_axes(axis), keepdims, to_stream_or_device(s));
            }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
            nb::arg("stream") = nb::none())
       .def("max", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
-             return max(a, axes_of(axis), keepdims, to_stream_or_device(s));
+             return max(a, to_axes(axis), keepdims, to_stream_or_device(s));
            }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
            nb::arg("stream") = nb::none())
       .def("min", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
-             return min(a, axes_of(axis), keepdims, to_stream_or_device(s));
+             return min(a, to_axes(axis), keepdims, to_stream_or_device(s));
            }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
            nb::arg("stream") = nb::none())
       .def("mean", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
-             return mean(a, axes_of(axis), keepdims, to_stream_or_device(s));
+             return mean(a, to_axes(axis), keepdims, to_stream_or_device(s));
            }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
            nb::arg("stream") = nb::none())
       .def("all", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
-             return all(a, axes_of(axis), keepdims, to_stream_or_device(s));
+             return all(a, to_axes(axis), keepdims, to_stream_or_device(s));
            }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
            nb::arg("stream") = nb::none())
       .def("any", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
-             return any(a, axes_of(axis), keepdims, to_stream_or_device(s));
+             return any(a, to_axes(axis), keepdims, to_stream_or_device(s));
            }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
            nb::arg("stream") = nb::none())
       .def("argmax", [](const array& a, std::optional<int> axis, bool keepdims, nb::handle s) {
@@ -287,9 +281,7 @@ void init_array(nb::module_& m) {
       .def("__rlshift__", [](const array& a, nb::handle o) { return rbin(a, o, left_shift); })
       .def("__rshift__", [](const array& a, nb::handle o) { return bin(a, o, right_shift); })
       .def("__rrshift__", [](const array& a, nb::handle o) { return rbin(a, o, right_shift); })
-      .def("__invert__", [](const array& a) {
-        return a.dtype() == bool_ ? logical_not(a) : bitwise_invert(a);
-      })
+      .def("__invert__", [](const array& a) { return bitwise_invert(a); })
       .def("__hash__", [](const array& a) { return reinterpret_cast<intptr_t>(a.id()); })
       .def("__iadd__", [](const array& a, nb::handle o) { return bin(a, o, add); })
       .def("__isub__", [](const array& a, nb::handle o) { return bin(a, o, subtract); })

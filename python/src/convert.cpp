@@ -1,6 +1,7 @@
 #include "convert.h"
 
 #include <nanobind/ndarray.h>
+#include <nanobind/stl/vector.h>
 
 #include "errors.h"
 #include "ops/ops.h"
@@ -107,12 +108,29 @@ array array_from_object(nb::handle obj, std::optional<Dtype> dtype) {
   return dtype ? astype(a, *dtype) : a;
 }
 
+array to_array(nb::handle obj) { return array_from_object(obj, std::nullopt); }
+
+std::vector<array> to_arrays(nb::handle seq) {
+  std::vector<array> out;
+  for (auto h : seq) out.push_back(to_array(h));
+  return out;
+}
+
 array to_operand(nb::handle obj, Dtype peer) {
   if (nb::isinstance<array>(obj)) return nb::cast<array>(obj);
   if (nb::isinstance<nb::bool_>(obj)) return weak_scalar(nb::cast<bool>(obj), peer);
   if (nb::isinstance<nb::int_>(obj)) return weak_scalar(nb::cast<int64_t>(obj), peer);
   if (nb::isinstance<nb::float_>(obj)) return weak_scalar(nb::cast<double>(obj), peer);
-  return array_from_object(obj, std::nullopt);
+  return to_array(obj);
+}
+
+std::pair<array, array> to_operands(nb::handle a, nb::handle b) {
+  if (is_python_scalar(a) && !is_python_scalar(b)) {
+    array y = to_array(b);
+    return {to_operand(a, y.dtype()), y};
+  }
+  array x = to_array(a);
+  return {x, to_operand(b, x.dtype())};
 }
 
 StreamOrDevice to_stream_or_device(nb::handle obj) {
@@ -123,11 +141,44 @@ StreamOrDevice to_stream_or_device(nb::handle obj) {
   throw type_error("stream must be None, a Stream, a Device or a DeviceType");
 }
 
-// Evaluates `a` and returns it, or its host copy when it lives on the GPU.
+Shape to_shape(nb::handle shape) {
+  if (nb::isinstance<nb::int_>(shape)) return {nb::cast<int64_t>(shape)};
+  return nb::cast<Shape>(shape);
+}
+
+std::optional<Shape> to_optional_shape(nb::handle shape) {
+  if (shape.is_none()) return std::nullopt;
+  return to_shape(shape);
+}
+
+std::vector<int> to_axis_list(nb::handle axis) {
+  if (nb::isinstance<nb::int_>(axis)) return {nb::cast<int>(axis)};
+  return nb::cast<std::vector<int>>(axis);
+}
+
+std::optional<std::vector<int>> to_axes(nb::handle axis) {
+  if (axis.is_none()) return std::nullopt;
+  return to_axis_list(axis);
+}
+
+namespace {
+
+// Evaluates `a` (with the GIL released) and returns it, or its host copy when
+// it lives on the GPU.
 array readable(array& a) {
   nb::gil_scoped_release nogil;
   return host_readable(a);
 }
+
+// One element as a Python bool, int or float.
+template <class T>
+nb::object py_scalar(T v) {
+  if constexpr (std::is_same_v<T, bool>) return nb::bool_(v);
+  else if constexpr (std::is_integral_v<T>) return nb::int_(v);
+  else return nb::float_(static_cast<double>(static_cast<compute_t<T>>(v)));
+}
+
+}  // namespace
 
 nb::object to_scalar(array& a) {
   if (a.size() != 1) {
@@ -137,10 +188,7 @@ nb::object to_scalar(array& a) {
   array h = readable(a);
   return dispatch_dtype(h.dtype(), [&](auto tag) -> nb::object {
     using T = decltype(tag);
-    T v = *h.data<T>();
-    if constexpr (std::is_same_v<T, bool>) return nb::bool_(v);
-    else if constexpr (std::is_integral_v<T>) return nb::int_(v);
-    else return nb::float_(static_cast<double>(static_cast<compute_t<T>>(v)));
+    return py_scalar(*h.data<T>());
   });
 }
 
@@ -149,17 +197,12 @@ nb::object to_list(array& in) {
   array a = readable(in);
   return dispatch_dtype(a.dtype(), [&](auto tag) -> nb::object {
     using T = decltype(tag);
-    auto conv = [](T v) -> nb::object {
-      if constexpr (std::is_same_v<T, bool>) return nb::bool_(v);
-      else if constexpr (std::is_integral_v<T>) return nb::int_(v);
-      else return nb::float_(static_cast<double>(static_cast<compute_t<T>>(v)));
-    };
     const T* base = a.data<T>();
     auto rec = [&](auto& self, int dim, int64_t off) -> nb::object {
       nb::list l;
       for (int64_t i = 0; i < a.shape()[dim]; ++i) {
         int64_t o = off + i * a.strides()[dim];
-        l.append(dim + 1 == a.ndim() ? conv(base[o]) : self(self, dim + 1, o));
+        l.append(dim + 1 == a.ndim() ? py_scalar(base[o]) : self(self, dim + 1, o));
       }
       return l;
     };

@@ -5,6 +5,10 @@
 
 #include <nanobind/nanobind.h>
 
+#include <optional>
+#include <utility>
+#include <vector>
+
 #include "array.h"
 #include "stream.h"
 
@@ -15,18 +19,39 @@ namespace fastsync::py {
 // mx.array(obj, dtype): Python scalars, nested lists, NumPy arrays and
 // anything NumPy can convert.
 array array_from_object(nb::handle obj, std::optional<Dtype> dtype);
+// An array argument of an op: array_from_object without a dtype.
+array to_array(nb::handle obj);
+// A sequence of array arguments (concatenate, stack).
+std::vector<array> to_arrays(nb::handle seq);
 // An operand of a binary op: arrays pass through, Python scalars take the
 // weak-scalar dtype next to `peer`.
 array to_operand(nb::handle obj, Dtype peer);
+// Both operands of a binary op, either of which may be a Python scalar; an
+// array operand sets the dtype a scalar takes.
+std::pair<array, array> to_operands(nb::handle a, nb::handle b);
 // True for Python bool/int/float (not arrays).
 bool is_python_scalar(nb::handle obj);
 // stream= arguments: None, Stream, Device or DeviceType.
 StreamOrDevice to_stream_or_device(nb::handle obj);
+// shape= (and reps=) arguments: an int or a sequence of ints.
+Shape to_shape(nb::handle shape);
+// The same, where None means "not given".
+std::optional<Shape> to_optional_shape(nb::handle shape);
+// axis= arguments: an int or a sequence of ints.
+std::vector<int> to_axis_list(nb::handle axis);
+// The same, where None means all axes.
+std::optional<std::vector<int>> to_axes(nb::handle axis);
+// An optional argument: None gives nullopt, anything else nb::cast<T>.
+template <class T>
+std::optional<T> to_optional(nb::handle obj) {
+  if (obj.is_none()) return std::nullopt;
+  return nb::cast<T>(obj);
+}
+// dtype= arguments: a Dtype, or None for the op's default.
+inline std::optional<Dtype> to_dtype(nb::handle dtype) { return to_optional<Dtype>(dtype); }
 // Evaluated array -> Python scalar / nested list / NumPy array.
 nb::object to_scalar(array& a);
 nb::object to_list(array& a);
 nb::object to_numpy(array& a, nb::handle dtype);
-// Evaluates (or waits for) `a` with the GIL released.
-void wait_for(array& a);
 
 }  // namespace fastsync::py

@@ -8,9 +8,8 @@
 
 #include "convert.h"
 #include "distributed/group.h"
-#include "distributed/mpi.h"
+#include "distributed/mpi/mpi.h"
 #include "distributed/ops.h"
-#include "registry.h"
 
 namespace fastsync::py {
 
@@ -20,17 +19,14 @@ namespace d = fastsync::distributed;
 using OptGroup = std::optional<d::Group>;
 using ReduceFn = array (*)(const array&, OptGroup, StreamOrDevice);
 
-Shape to_shape(nb::handle shape) {
-  if (nb::isinstance<nb::int_>(shape)) return {nb::cast<int64_t>(shape)};
-  return nb::cast<Shape>(shape);
-}
-
 void def_reduce(nb::module_& m, const char* name, ReduceFn f, const char* doc) {
   m.def(name, [f](nb::handle x, OptGroup group, nb::handle stream) {
-    return f(array_from_object(x, std::nullopt), std::move(group), to_stream_or_device(stream));
+    return f(to_array(x), std::move(group), to_stream_or_device(stream));
   }, nb::arg("x"), nb::kw_only(), nb::arg("group") = nb::none(), nb::arg("stream") = nb::none(),
         doc);
 }
+
+}  // namespace
 
 void init_distributed(nb::module_& m) {
   nb::module_ dm = m.def_submodule(
@@ -87,8 +83,7 @@ void init_distributed(nb::module_& m) {
              "into shape (size,)). Every process must pass the same shape and dtype.");
 
   dm.def("send", [](nb::handle x, int dst, OptGroup group, nb::handle stream) {
-    return d::send(array_from_object(x, std::nullopt), dst, std::move(group),
-                   to_stream_or_device(stream));
+    return d::send(to_array(x), dst, std::move(group), to_stream_or_device(stream));
   }, nb::arg("x"), nb::arg("dst"), nb::kw_only(), nb::arg("group") = nb::none(),
          nb::arg("stream") = nb::none(),
          "Send x to rank dst. Returns x: evaluate the result to perform the send.");
@@ -107,9 +102,5 @@ void init_distributed(nb::module_& m) {
          "Exit hook: wait for transfers in flight (the GPU's too), destroy NCCL communicators "
          "and finalize MPI, or with abort=True abort NCCL and end the whole job (MPI_Abort).");
 }
-
-static Registrar reg(init_distributed);
-
-}  // namespace
 
 }  // namespace fastsync::py

@@ -1,12 +1,32 @@
 // The fastsync._core extension module.
+//
+// Every binding family lives in its own file and exports one
+// init_<family>(m); this is the only place that calls them, in this order:
+//   runtime      Dtype, Device, Stream, eval and memory functions: first,
+//                so that later families may use these types (e.g. as
+//                argument defaults).
+//   array        the array class (operators, indexing, conversion out).
+//   ops          the graph-building ops.
+//   linalg       matmul, addmm, and __matmul__/__rmatmul__ set on the array
+//                class: after array.
+//   random       the random submodule.
+//   distributed  the _distributed submodule (python/fastsync/distributed.py).
+//   testing      the _testing submodule: only in builds with the test hooks
+//                (FASTSYNC_BUILD_TESTS=ON defines FASTSYNC_TEST_HOOKS).
+// A new family adds its file under python/src, a declaration and a call here.
 #include "convert.h"
 #include "errors.h"
-#include "registry.h"
 
 namespace fastsync::py {
 void init_runtime(nb::module_& m);
 void init_array(nb::module_& m);
 void init_ops(nb::module_& m);
+void init_linalg(nb::module_& m);
+void init_random(nb::module_& m);
+void init_distributed(nb::module_& m);
+#ifdef FASTSYNC_TEST_HOOKS
+void init_testing(nb::module_& m);
+#endif
 }  // namespace fastsync::py
 
 NB_MODULE(_core, m) {
@@ -23,5 +43,10 @@ NB_MODULE(_core, m) {
   py::init_runtime(m);
   py::init_array(m);
   py::init_ops(m);
-  for (auto f : py::registered_inits()) f(m);
+  py::init_linalg(m);
+  py::init_random(m);
+  py::init_distributed(m);
+#ifdef FASTSYNC_TEST_HOOKS
+  py::init_testing(m);
+#endif
 }

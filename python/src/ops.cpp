@@ -1,7 +1,6 @@
 // Bindings for the graph-building ops. Arguments are converted here; all
 // checking happens in the C++ ops.
 #include <nanobind/stl/optional.h>
-#include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
 #include "convert.h"
@@ -14,35 +13,17 @@ namespace {
 using UnaryFn = array (*)(const array&, StreamOrDevice);
 using BinaryFn = array (*)(const array&, const array&, StreamOrDevice);
 
-// Both operands may be Python scalars; an array operand sets the dtype a
-// scalar takes.
-std::pair<array, array> operands(nb::handle a, nb::handle b) {
-  bool sa = is_python_scalar(a), sb = is_python_scalar(b);
-  if (sa && !sb) {
-    array y = array_from_object(b, std::nullopt);
-    return {to_operand(a, y.dtype()), y};
-  }
-  array x = array_from_object(a, std::nullopt);
-  return {x, to_operand(b, x.dtype())};
-}
-
 void def_unary(nb::module_& m, const char* name, UnaryFn f, const char* doc) {
   m.def(name, [f](nb::handle a, nb::handle s) {
-    return f(array_from_object(a, std::nullopt), to_stream_or_device(s));
+    return f(to_array(a), to_stream_or_device(s));
   }, nb::arg("a"), nb::kw_only(), nb::arg("stream") = nb::none(), doc);
 }
 
 void def_binary(nb::module_& m, const char* name, BinaryFn f, const char* doc) {
   m.def(name, [f](nb::handle a, nb::handle b, nb::handle s) {
-    auto [x, y] = operands(a, b);
+    auto [x, y] = to_operands(a, b);
     return f(x, y, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("b"), nb::kw_only(), nb::arg("stream") = nb::none(), doc);
-}
-
-std::optional<std::vector<int>> to_axes(nb::handle axis) {
-  if (axis.is_none()) return std::nullopt;
-  if (nb::isinstance<nb::int_>(axis)) return std::vector<int>{nb::cast<int>(axis)};
-  return nb::cast<std::vector<int>>(axis);
 }
 
 using ReduceFn = array (*)(const array&, const Axes&, bool, StreamOrDevice);
@@ -51,14 +32,14 @@ using ScanFn = array (*)(const array&, std::optional<int>, bool, bool, StreamOrD
 
 void def_reduce(nb::module_& m, const char* name, ReduceFn f, const char* doc) {
   m.def(name, [f](nb::handle a, nb::handle axis, bool keepdims, nb::handle s) {
-    return f(array_from_object(a, std::nullopt), to_axes(axis), keepdims, to_stream_or_device(s));
+    return f(to_array(a), to_axes(axis), keepdims, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
         nb::arg("stream") = nb::none(), doc);
 }
 
 void def_arg_reduce(nb::module_& m, const char* name, ArgReduceFn f, const char* doc) {
   m.def(name, [f](nb::handle a, std::optional<int> axis, bool keepdims, nb::handle s) {
-    return f(array_from_object(a, std::nullopt), axis, keepdims, to_stream_or_device(s));
+    return f(to_array(a), axis, keepdims, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
         nb::arg("stream") = nb::none(), doc);
 }
@@ -66,20 +47,32 @@ void def_arg_reduce(nb::module_& m, const char* name, ArgReduceFn f, const char*
 void def_scan(nb::module_& m, const char* name, ScanFn f, const char* doc) {
   m.def(name, [f](nb::handle a, std::optional<int> axis, bool reverse, bool inclusive,
                   nb::handle s) {
-    return f(array_from_object(a, std::nullopt), axis, reverse, inclusive,
-             to_stream_or_device(s));
+    return f(to_array(a), axis, reverse, inclusive, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::kw_only(), nb::arg("reverse") = false,
         nb::arg("inclusive") = true, nb::arg("stream") = nb::none(), doc);
 }
 
-Shape to_shape(nb::handle shape) {
-  if (nb::isinstance<nb::int_>(shape)) return {nb::cast<int64_t>(shape)};
-  return nb::cast<Shape>(shape);
-}
-
-std::optional<Dtype> to_dtype(nb::handle d) {
-  if (d.is_none()) return std::nullopt;
-  return nb::cast<Dtype>(d);
+// pad_width: n, (before, after), or ((before, after) or (n,), ...) with one
+// entry per axis; a single pair the op applies to every axis.
+std::vector<std::pair<int64_t, int64_t>> to_pad_widths(nb::handle pad_width) {
+  if (nb::isinstance<nb::int_>(pad_width)) {
+    int64_t v = nb::cast<int64_t>(pad_width);
+    return {{v, v}};
+  }
+  auto seq = nb::cast<std::vector<nb::object>>(pad_width);
+  if (!seq.empty() && nb::isinstance<nb::int_>(seq[0])) {
+    auto p = nb::cast<std::vector<int64_t>>(pad_width);
+    if (p.size() != 2) throw std::invalid_argument("[pad] pad_width must be (before, after)");
+    return {{p[0], p[1]}};
+  }
+  std::vector<std::pair<int64_t, int64_t>> w;
+  for (auto& o : seq) {
+    auto p = nb::cast<std::vector<int64_t>>(o);
+    if (p.size() == 1) p.push_back(p[0]);
+    if (p.size() != 2) throw std::invalid_argument("[pad] each pad width is (before, after)");
+    w.push_back({p[0], p[1]});
+  }
+  return w;
 }
 
 }  // namespace
@@ -106,7 +99,7 @@ void init_ops(nb::module_& m) {
   def_unary(m, "logical_not", logical_not, "Elementwise logical not (output bool).");
   def_unary(m, "bitwise_invert", bitwise_invert, "Elementwise bitwise not of integers.");
   m.def("round", [](nb::handle a, int decimals, nb::handle s) {
-    return round(array_from_object(a, std::nullopt), decimals, to_stream_or_device(s));
+    return round(to_array(a), decimals, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("decimals") = 0, nb::kw_only(), nb::arg("stream") = nb::none(),
         "Round half to even to `decimals` places (integers unchanged).");
 
@@ -135,12 +128,12 @@ void init_ops(nb::module_& m) {
   def_binary(m, "greater_equal", greater_equal, "Elementwise a >= b (output bool).");
 
   m.def("where", [](nb::handle c, nb::handle x, nb::handle y, nb::handle s) {
-    auto [a, b] = operands(x, y);
-    return where(array_from_object(c, std::nullopt), a, b, to_stream_or_device(s));
+    auto [a, b] = to_operands(x, y);
+    return where(to_array(c), a, b, to_stream_or_device(s));
   }, nb::arg("condition"), nb::arg("x"), nb::arg("y"), nb::kw_only(),
         nb::arg("stream") = nb::none(), "Elements of x where condition holds, else of y.");
   m.def("clip", [](nb::handle a, nb::handle lo, nb::handle hi, nb::handle s) {
-    array x = array_from_object(a, std::nullopt);
+    array x = to_array(a);
     auto bound = [&](nb::handle h) -> std::optional<array> {
       if (h.is_none()) return std::nullopt;
       return to_operand(h, x.dtype());
@@ -150,7 +143,7 @@ void init_ops(nb::module_& m) {
         nb::arg("stream") = nb::none(), "Limit values to [a_min, a_max] (either may be None).");
 
   m.def("divmod", [](nb::handle a, nb::handle b, nb::handle s) {
-    auto [x, y] = operands(a, b);
+    auto [x, y] = to_operands(a, b);
     auto r = divmod(x, y, to_stream_or_device(s));
     return nb::make_tuple(r[0], r[1]);
   }, nb::arg("a"), nb::arg("b"), nb::kw_only(), nb::arg("stream") = nb::none(),
@@ -165,19 +158,16 @@ void init_ops(nb::module_& m) {
   def_reduce(m, "mean", mean, "Mean over the given axes (integers in float32).");
   def_reduce(m, "logsumexp", logsumexp, "log(sum(exp(a))) over the axes, computed stably.");
   m.def("var", [](nb::handle a, nb::handle axis, bool keepdims, int ddof, nb::handle s) {
-    return var(array_from_object(a, std::nullopt), to_axes(axis), keepdims, ddof,
-               to_stream_or_device(s));
+    return var(to_array(a), to_axes(axis), keepdims, ddof, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::arg("keepdims") = false,
         nb::arg("ddof") = 0, nb::kw_only(), nb::arg("stream") = nb::none(), "Variance.");
   m.def("std", [](nb::handle a, nb::handle axis, bool keepdims, int ddof, nb::handle s) {
-    return std(array_from_object(a, std::nullopt), to_axes(axis), keepdims, ddof,
-               to_stream_or_device(s));
+    return std(to_array(a), to_axes(axis), keepdims, ddof, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::arg("keepdims") = false,
         nb::arg("ddof") = 0, nb::kw_only(), nb::arg("stream") = nb::none(),
         "Standard deviation.");
   m.def("softmax", [](nb::handle a, nb::handle axis, nb::handle s) {
-    auto axes = axis.is_none() ? std::optional<std::vector<int>>{} : to_axes(axis);
-    return softmax(array_from_object(a, std::nullopt), axes, to_stream_or_device(s));
+    return softmax(to_array(a), to_axes(axis), to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none(),
         "exp(a) / sum(exp(a)) over the axes (all when None), computed stably.");
   def_arg_reduce(m, "argmax", argmax, "Index of the maximum along an axis (flattened if None).");
@@ -188,51 +178,47 @@ void init_ops(nb::module_& m) {
   def_scan(m, "cummin", cummin, "Running minimum along an axis (flattened if None).");
 
   m.def("astype", [](nb::handle a, Dtype d, nb::handle s) {
-    return astype(array_from_object(a, std::nullopt), d, to_stream_or_device(s));
+    return astype(to_array(a), d, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("dtype"), nb::kw_only(), nb::arg("stream") = nb::none());
 
   m.def("reshape", [](nb::handle a, nb::handle shape, nb::handle s) {
-    return reshape(array_from_object(a, std::nullopt), to_shape(shape), to_stream_or_device(s));
+    return reshape(to_array(a), to_shape(shape), to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("shape"), nb::kw_only(), nb::arg("stream") = nb::none(),
         "Reshape; a view when the input is row-contiguous, a copy otherwise.");
 
   m.def("transpose", [](nb::handle a, nb::handle axes, nb::handle s) {
-    array x = array_from_object(a, std::nullopt);
+    array x = to_array(a);
     if (axes.is_none()) return transpose(x, to_stream_or_device(s));
     return transpose(x, nb::cast<std::vector<int>>(axes), to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("axes") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none(),
         "Permute axes (reverse them by default); a view.");
 
   m.def("expand_dims", [](nb::handle a, nb::handle axis, nb::handle s) {
-    return expand_dims(array_from_object(a, std::nullopt), *to_axes(axis), to_stream_or_device(s));
+    return expand_dims(to_array(a), to_axis_list(axis), to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("axis"), nb::kw_only(), nb::arg("stream") = nb::none(),
         "Insert axes of size 1 (a view).");
   m.def("squeeze", [](nb::handle a, nb::handle axis, nb::handle s) {
-    return squeeze(array_from_object(a, std::nullopt), to_axes(axis), to_stream_or_device(s));
+    return squeeze(to_array(a), to_axes(axis), to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none(),
         "Remove axes of size 1 (all of them when None; a view).");
   m.def("swapaxes", [](nb::handle a, int x, int y, nb::handle s) {
-    return swapaxes(array_from_object(a, std::nullopt), x, y, to_stream_or_device(s));
+    return swapaxes(to_array(a), x, y, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("axis1"), nb::arg("axis2"), nb::kw_only(),
         nb::arg("stream") = nb::none(), "Swap two axes (a view).");
   m.def("moveaxis", [](nb::handle a, int src, int dst, nb::handle s) {
-    return moveaxis(array_from_object(a, std::nullopt), src, dst, to_stream_or_device(s));
+    return moveaxis(to_array(a), src, dst, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("source"), nb::arg("destination"), nb::kw_only(),
         nb::arg("stream") = nb::none(), "Move an axis to a new position (a view).");
   m.def("concatenate", [](nb::handle arrays, int axis, nb::handle s) {
-    std::vector<array> xs;
-    for (auto h : arrays) xs.push_back(array_from_object(h, std::nullopt));
-    return concatenate(xs, axis, to_stream_or_device(s));
+    return concatenate(to_arrays(arrays), axis, to_stream_or_device(s));
   }, nb::arg("arrays"), nb::arg("axis") = 0, nb::kw_only(), nb::arg("stream") = nb::none(),
         "Join arrays along an existing axis (NumPy promotion).");
   m.def("stack", [](nb::handle arrays, int axis, nb::handle s) {
-    std::vector<array> xs;
-    for (auto h : arrays) xs.push_back(array_from_object(h, std::nullopt));
-    return stack(xs, axis, to_stream_or_device(s));
+    return stack(to_arrays(arrays), axis, to_stream_or_device(s));
   }, nb::arg("arrays"), nb::arg("axis") = 0, nb::kw_only(), nb::arg("stream") = nb::none(),
         "Join same-shaped arrays along a new axis.");
   m.def("split", [](nb::handle a, nb::handle indices_or_sections, int axis, nb::handle s) {
-    array x = array_from_object(a, std::nullopt);
+    array x = to_array(a);
     auto parts = nb::isinstance<nb::int_>(indices_or_sections)
                      ? split(x, nb::cast<int>(indices_or_sections), axis, to_stream_or_device(s))
                      : split(x, nb::cast<std::vector<int64_t>>(indices_or_sections), axis,
@@ -245,70 +231,43 @@ void init_ops(nb::module_& m) {
         "Split into equal sections or at the given indices (views).");
 
   m.def("tile", [](nb::handle a, nb::handle reps, nb::handle s) {
-    std::vector<int64_t> r = nb::isinstance<nb::int_>(reps)
-                                 ? std::vector<int64_t>{nb::cast<int64_t>(reps)}
-                                 : nb::cast<std::vector<int64_t>>(reps);
-    return tile(array_from_object(a, std::nullopt), r, to_stream_or_device(s));
+    return tile(to_array(a), to_shape(reps), to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("reps"), nb::kw_only(), nb::arg("stream") = nb::none(),
         "Repeat the whole array reps times along each axis.");
   m.def("repeat", [](nb::handle a, int64_t repeats, std::optional<int> axis, nb::handle s) {
-    return repeat(array_from_object(a, std::nullopt), repeats, axis, to_stream_or_device(s));
+    return repeat(to_array(a), repeats, axis, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("repeats"), nb::arg("axis") = nb::none(), nb::kw_only(),
         nb::arg("stream") = nb::none(), "Repeat each element (flattened when axis is None).");
   m.def("pad", [](nb::handle a, nb::handle pad_width, nb::handle value, nb::handle s) {
-    array x = array_from_object(a, std::nullopt);
-    std::vector<std::pair<int64_t, int64_t>> w;
-    if (nb::isinstance<nb::int_>(pad_width)) {
-      int64_t v = nb::cast<int64_t>(pad_width);
-      w.assign(x.ndim(), {v, v});
-    } else {
-      auto seq = nb::cast<std::vector<nb::object>>(pad_width);
-      bool single = !seq.empty() && nb::isinstance<nb::int_>(seq[0]);
-      if (single) {
-        auto p = nb::cast<std::vector<int64_t>>(pad_width);
-        if (p.size() != 2) throw std::invalid_argument("[pad] pad_width must be (before, after)");
-        w.assign(x.ndim(), {p[0], p[1]});
-      } else {
-        for (auto& o : seq) {
-          auto p = nb::cast<std::vector<int64_t>>(o);
-          if (p.size() == 1) p.push_back(p[0]);
-          if (p.size() != 2) throw std::invalid_argument("[pad] each pad width is (before, after)");
-          w.push_back({p[0], p[1]});
-        }
-        if (w.size() == 1) w.assign(x.ndim(), w[0]);
-      }
-    }
-    return pad(x, w, to_operand(value, x.dtype()), to_stream_or_device(s));
+    array x = to_array(a);
+    return pad(x, to_pad_widths(pad_width), to_operand(value, x.dtype()), to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("pad_width"), nb::arg("constant_values") = 0, nb::kw_only(),
         nb::arg("stream") = nb::none(), "Constant padding, NumPy's pad_width forms.");
 
   m.def("take", [](nb::handle a, nb::handle indices, std::optional<int> axis, nb::handle s) {
-    return take(array_from_object(a, std::nullopt), array_from_object(indices, std::nullopt),
-                axis, to_stream_or_device(s));
+    return take(to_array(a), to_array(indices), axis, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("indices"), nb::arg("axis") = nb::none(), nb::kw_only(),
         nb::arg("stream") = nb::none(), "Elements at integer indices along an axis.");
   m.def("take_along_axis", [](nb::handle a, nb::handle indices, std::optional<int> axis,
                               nb::handle s) {
-    return take_along_axis(array_from_object(a, std::nullopt),
-                           array_from_object(indices, std::nullopt), axis, to_stream_or_device(s));
+    return take_along_axis(to_array(a), to_array(indices), axis, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("indices"), nb::arg("axis"), nb::kw_only(),
         nb::arg("stream") = nb::none(), "Elements at per-position indices along an axis.");
   m.def("sort", [](nb::handle a, std::optional<int> axis, nb::handle s) {
-    return sort(array_from_object(a, std::nullopt), axis, to_stream_or_device(s));
+    return sort(to_array(a), axis, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("axis") = -1, nb::kw_only(), nb::arg("stream") = nb::none(),
         "Sorted copy along an axis (flattened when None); stable, NaN last.");
   m.def("argsort", [](nb::handle a, std::optional<int> axis, nb::handle s) {
-    return argsort(array_from_object(a, std::nullopt), axis, to_stream_or_device(s));
+    return argsort(to_array(a), axis, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("axis") = -1, nb::kw_only(), nb::arg("stream") = nb::none(),
         "Positions (uint32) that sort the array along an axis; stable.");
   m.def("topk", [](nb::handle a, int k, std::optional<int> axis, nb::handle s) {
-    return topk(array_from_object(a, std::nullopt), k, axis, to_stream_or_device(s));
+    return topk(to_array(a), k, axis, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("k"), nb::arg("axis") = -1, nb::kw_only(),
         nb::arg("stream") = nb::none(), "The k largest values along an axis, ascending.");
 
   m.def("broadcast_to", [](nb::handle a, nb::handle shape, nb::handle s) {
-    return broadcast_to(array_from_object(a, std::nullopt), to_shape(shape),
-                        to_stream_or_device(s));
+    return broadcast_to(to_array(a), to_shape(shape), to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("shape"), nb::kw_only(), nb::arg("stream") = nb::none());
 
   m.def("zeros", [](nb::handle shape, nb::handle dtype, nb::handle s) {
@@ -320,8 +279,7 @@ void init_ops(nb::module_& m) {
   }, nb::arg("shape"), nb::arg("dtype") = nb::none(), nb::kw_only(),
         nb::arg("stream") = nb::none());
   m.def("full", [](nb::handle shape, nb::handle vals, nb::handle dtype, nb::handle s) {
-    return full(to_shape(shape), array_from_object(vals, std::nullopt), to_dtype(dtype),
-                to_stream_or_device(s));
+    return full(to_shape(shape), to_array(vals), to_dtype(dtype), to_stream_or_device(s));
   }, nb::arg("shape"), nb::arg("vals"), nb::arg("dtype") = nb::none(), nb::kw_only(),
         nb::arg("stream") = nb::none());
   m.def("zeros_like", [](const array& a, nb::handle s) {
@@ -347,10 +305,10 @@ void init_ops(nb::module_& m) {
   }, nb::arg("n"), nb::arg("m") = nb::none(), nb::arg("k") = 0, nb::arg("dtype") = nb::none(),
         nb::kw_only(), nb::arg("stream") = nb::none(), "Ones on and below the k-th diagonal.");
   m.def("tril", [](nb::handle a, int k, nb::handle s) {
-    return tril(array_from_object(a, std::nullopt), k, to_stream_or_device(s));
+    return tril(to_array(a), k, to_stream_or_device(s));
   }, nb::arg("x"), nb::arg("k") = 0, nb::kw_only(), nb::arg("stream") = nb::none());
   m.def("triu", [](nb::handle a, int k, nb::handle s) {
-    return triu(array_from_object(a, std::nullopt), k, to_stream_or_device(s));
+    return triu(to_array(a), k, to_stream_or_device(s));
   }, nb::arg("x"), nb::arg("k") = 0, nb::kw_only(), nb::arg("stream") = nb::none());
 
   m.def("arange", [](nb::args args, nb::handle dtype, nb::handle s) {
@@ -375,12 +333,6 @@ void init_ops(nb::module_& m) {
   }, nb::arg("args"), nb::arg("dtype") = nb::none(), nb::arg("stream") = nb::none(),
         "arange(stop) / arange(start, stop[, step]): int32 for integer arguments, else "
         "float32.");
-
-  nb::module_ t = m.def_submodule("_testing", "Hooks for fastsync's own tests.");
-  t.def("fail_in_task", [](const array& a, const std::string& msg, nb::handle s) {
-    return fail_in_task(a, msg, to_stream_or_device(s));
-  }, nb::arg("a"), nb::arg("message"), nb::kw_only(), nb::arg("stream") = nb::none(),
-        "An op whose compute task raises RuntimeError(message) on the worker thread.");
 }
 
 }  // namespace fastsync::py

@@ -4,28 +4,18 @@
 
 #include "convert.h"
 #include "ops/random.h"
-#include "registry.h"
 
 namespace fastsync::py {
 
 namespace {
 
-Shape to_shape(nb::handle shape) {
-  if (shape.is_none()) return {};
-  if (nb::isinstance<nb::int_>(shape)) return {nb::cast<int64_t>(shape)};
-  return nb::cast<Shape>(shape);
-}
+// key= arguments: a key array, or None for the process-wide key.
+std::optional<array> to_key(nb::handle key) { return to_optional<array>(key); }
 
-std::optional<array> to_key(nb::handle key) {
-  if (key.is_none()) return std::nullopt;
-  return nb::cast<array>(key);
-}
+// shape= of the samplers: None, like the default (), gives one sample.
+Shape sample_shape(nb::handle shape) { return to_optional_shape(shape).value_or(Shape{}); }
 
-Dtype dtype_or(nb::handle d, Dtype fallback) {
-  return d.is_none() ? fallback : nb::cast<Dtype>(d);
-}
-
-array operand(nb::handle v, Dtype peer) { return to_operand(v, peer); }
+}  // namespace
 
 void init_random(nb::module_& m) {
   nb::module_ r = m.def_submodule("random", "Counter-based random numbers (threefry-2x32).");
@@ -38,36 +28,35 @@ void init_random(nb::module_& m) {
   }, nb::arg("key"), nb::arg("num") = 2, nb::kw_only(), nb::arg("stream") = nb::none(),
         "`num` independent keys, shape (num, 2).");
   r.def("bits", [](nb::handle shape, nb::handle key, nb::handle s) {
-    return random::bits(to_shape(shape), to_key(key), to_stream_or_device(s));
+    return random::bits(sample_shape(shape), to_key(key), to_stream_or_device(s));
   }, nb::arg("shape") = nb::make_tuple(), nb::kw_only(), nb::arg("key") = nb::none(),
         nb::arg("stream") = nb::none(), "Random uint32 bits.");
   r.def("uniform", [](nb::handle low, nb::handle high, nb::handle shape, nb::handle dtype,
                       nb::handle key, nb::handle s) {
-    Dtype d = dtype_or(dtype, float32);
-    return random::uniform(operand(low, d), operand(high, d), to_shape(shape), d, to_key(key),
-                           to_stream_or_device(s));
+    Dtype d = to_dtype(dtype).value_or(float32);
+    return random::uniform(to_operand(low, d), to_operand(high, d), sample_shape(shape), d,
+                           to_key(key), to_stream_or_device(s));
   }, nb::arg("low") = 0.0, nb::arg("high") = 1.0, nb::arg("shape") = nb::make_tuple(),
         nb::arg("dtype") = nb::none(), nb::kw_only(), nb::arg("key") = nb::none(),
         nb::arg("stream") = nb::none(), "Uniform samples in [low, high).");
   r.def("normal", [](nb::handle shape, nb::handle dtype, double loc, double scale,
                      nb::handle key, nb::handle s) {
-    return random::normal(to_shape(shape), dtype_or(dtype, float32), loc, scale, to_key(key),
-                          to_stream_or_device(s));
+    return random::normal(sample_shape(shape), to_dtype(dtype).value_or(float32), loc, scale,
+                          to_key(key), to_stream_or_device(s));
   }, nb::arg("shape") = nb::make_tuple(), nb::arg("dtype") = nb::none(), nb::arg("loc") = 0.0,
         nb::arg("scale") = 1.0, nb::kw_only(), nb::arg("key") = nb::none(),
         nb::arg("stream") = nb::none(), "Normal samples with mean loc and deviation scale.");
   r.def("randint", [](nb::handle low, nb::handle high, nb::handle shape, nb::handle dtype,
                       nb::handle key, nb::handle s) {
-    Dtype d = dtype_or(dtype, int32);
-    return random::randint(operand(low, d), operand(high, d), to_shape(shape), d, to_key(key),
-                           to_stream_or_device(s));
+    Dtype d = to_dtype(dtype).value_or(int32);
+    return random::randint(to_operand(low, d), to_operand(high, d), sample_shape(shape), d,
+                           to_key(key), to_stream_or_device(s));
   }, nb::arg("low"), nb::arg("high"), nb::arg("shape") = nb::make_tuple(),
         nb::arg("dtype") = nb::none(), nb::kw_only(), nb::arg("key") = nb::none(),
         nb::arg("stream") = nb::none(), "Integers in [low, high).");
   r.def("bernoulli", [](nb::handle p, nb::handle shape, nb::handle key, nb::handle s) {
-    std::optional<Shape> sh;
-    if (!shape.is_none()) sh = to_shape(shape);
-    return random::bernoulli(operand(p, float32), sh, to_key(key), to_stream_or_device(s));
+    return random::bernoulli(to_operand(p, float32), to_optional_shape(shape), to_key(key),
+                             to_stream_or_device(s));
   }, nb::arg("p") = 0.5, nb::arg("shape") = nb::none(), nb::kw_only(),
         nb::arg("key") = nb::none(), nb::arg("stream") = nb::none(),
         "True with probability p.");
@@ -76,9 +65,5 @@ void init_random(nb::module_& m) {
   }, nb::arg("logits"), nb::arg("axis") = -1, nb::kw_only(), nb::arg("key") = nb::none(),
         nb::arg("stream") = nb::none(), "Samples of indices with probabilities softmax(logits).");
 }
-
-Registrar reg(init_random);
-
-}  // namespace
 
 }  // namespace fastsync::py

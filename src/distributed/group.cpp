@@ -1,8 +1,10 @@
 // Groups, init and finalize: the backend-neutral part of distributed.
 //
-// Called on user threads (the Python bindings release the GIL first). One
-// mutex guards the groups kept and the finalized flag; tickets are counted
-// with atomics because stream workers release them.
+// Called on user threads (the Python bindings release the GIL first), but
+// for host_collectives/device_collectives (collectives.h), which the
+// primitives' encodings call on the encoding thread and which touch no
+// shared state. One mutex guards the groups kept and the finalized flag;
+// tickets are counted with atomics because stream workers release them.
 //
 // Choosing NCCL. NCCL is bootstrapped over a private split of MPI's world,
 // so its set-up never interleaves with an MPI group's collectives. Over it
@@ -22,8 +24,9 @@
 #include <thread>
 #include <vector>
 
-#include "distributed/mpi.h"
-#include "distributed/nccl.h"
+#include "distributed/collectives.h"
+#include "distributed/mpi/mpi.h"
+#include "distributed/nccl/nccl.h"
 
 namespace fastsync::distributed {
 
@@ -69,13 +72,14 @@ struct Offer {
 };
 static_assert(sizeof(Offer) == 20, "Offer travels as 20 bytes");
 
-// Every rank's offer, in rank order. Collective over `boot`.
-std::vector<Offer> exchange_offers(Comm& boot, const nccl::Probe& mine) {
+// Every rank's offer, in rank order. Collective over `boot` (MPI's).
+std::vector<Offer> exchange_offers(const Group& boot, const nccl::Probe& mine) {
   Offer o{};
   o.status = static_cast<int32_t>(mine.status);
   std::memcpy(o.gpu, mine.gpu.data(), sizeof(o.gpu));
   std::vector<Offer> all(static_cast<size_t>(boot.size()));
-  boot.all_gather("distributed.init", &o, all.data(), sizeof(Offer), uint8, 0);
+  host_collectives(boot, "distributed.init")
+      .all_gather("distributed.init", &o, all.data(), sizeof(Offer), uint8, 0);
   return all;
 }
 
@@ -113,7 +117,7 @@ bool some_rank_has_a_gpu(const std::vector<Offer>& all) {
 Group nccl_or_fallback(bool strict, bool any, const std::shared_ptr<Comm>& mpi) {
   std::shared_ptr<Comm> boot = Group(mpi).split(0).comm();
   nccl::Probe mine = nccl::probe();
-  auto offers = exchange_offers(*boot, mine);
+  auto offers = exchange_offers(Group(boot), mine);
   std::string why = nccl_verdict(offers);
   if (why.empty()) {
     try {
@@ -185,6 +189,33 @@ void wait_inflight() { wait_zero(inflight); }
 
 }  // namespace detail
 
+namespace {
+
+// "[what] only an NCCL group's collectives run on a GPU stream; this
+// group's backend is mpi: pass stream=mx.cpu" (the hint when it has the
+// other kind).
+[[noreturn]] void no_collectives(const Group& g, const char* what, const char* owner,
+                                 const char* device, const char* hint) {
+  throw std::runtime_error(std::string("[") + what + "] only an " + owner +
+                           " group's collectives run on a " + device +
+                           " stream; this group's backend is " + g.backend() +
+                           (hint ? std::string(": pass stream=") + hint : ""));
+}
+
+}  // namespace
+
+HostCollectives& host_collectives(const Group& g, const char* what) {
+  Comm* c = g.comm().get();
+  if (HostCollectives* h = c ? c->host() : nullptr) return *h;
+  no_collectives(g, what, "MPI", "CPU", c && c->device() ? "mx.gpu" : nullptr);
+}
+
+DeviceCollectives& device_collectives(const Group& g, const char* what) {
+  Comm* c = g.comm().get();
+  if (DeviceCollectives* d = c ? c->device() : nullptr) return *d;
+  no_collectives(g, what, "NCCL", "GPU", c && c->host() ? "mx.cpu" : nullptr);
+}
+
 Group Group::split(int color, int key) const {
   if (color < 0) {
     throw std::invalid_argument("[Group.split] color must be non-negative, got " +
@@ -225,7 +256,7 @@ Group init(bool strict, const std::string& backend) {
   // "any" made one backend's world: asking for that backend by name later
   // must return the same group, not make a second communicator.
   if (g.comm()) {
-    auto& mine = g.comm()->runs_on_gpu() ? nccl_world : mpi_world;
+    auto& mine = g.backend() == "nccl" ? nccl_world : mpi_world;
     if (!mine || !mine->comm()) mine = g;
   }
   return g;

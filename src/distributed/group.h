@@ -4,15 +4,19 @@
 //   - init, is_available, Group::split and finalize run on a Python (user)
 //     thread, never under the eval driver's lock. init and finalize take a
 //     private mutex, so concurrent calls are safe.
-//   - Comm's data methods (all_reduce, all_gather, send, recv) are the
-//     kernels: they run on a CPU stream's worker thread, inside a task that a
-//     collective primitive dispatched, and block that worker until the
-//     transfer completes. They throw std::runtime_error on a backend error;
-//     the scheduler stores it on the stream and it reaches Python at the next
-//     eval or read that depends on it.
-//   - A backend whose collectives are GPU kernels (NCCL: runs_on_gpu()) has
-//     no CPU kernels: its data methods throw, and the primitives' eval_gpu
-//     enqueue the transfers on a GPU stream instead (src/cuda/distributed.cpp).
+//   - A Comm is a communicator: rank, size, backend name, split. Its
+//     collectives are in one of two kernel interfaces
+//     (distributed/collectives.h), and Comm::host() / Comm::device() say
+//     which it provides (null when not):
+//       HostCollectives (MPI): blocking calls on host memory, made by a
+//         task on a CPU stream's worker thread that the primitives' eval_cpu
+//         dispatched (src/backend/cpu/distributed.cpp), and by init on its
+//         user thread to bootstrap NCCL;
+//       DeviceCollectives (NCCL): calls that enqueue the transfer on a GPU
+//         stream, made by the primitives' eval_gpu on the encoding thread
+//         (src/backend/cuda/distributed.cpp).
+//     The ops layer puts a group's collectives on a GPU stream when its Comm
+//     provides device collectives, on a CPU stream otherwise.
 //
 // A Group is a cheap handle (one shared_ptr). Over a group of size 1 (the
 // singleton, which has no backend, or an MPI group of one) collectives are
@@ -31,6 +35,19 @@ namespace fastsync::distributed {
 
 enum class ReduceOp { sum, max, min };
 
+// The op's user-facing name ("all_sum", ...), which its errors are tagged with.
+inline const char* op_name(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::sum: return "all_sum";
+    case ReduceOp::max: return "all_max";
+    case ReduceOp::min: return "all_min";
+  }
+  return "all_reduce";
+}
+
+class HostCollectives;
+class DeviceCollectives;
+
 // One communicator of a backend.
 class Comm {
  public:
@@ -38,26 +55,14 @@ class Comm {
   virtual int rank() const = 0;
   virtual int size() const = 0;
   virtual const char* backend() const = 0;
-  // True when collectives run as GPU kernels on a GPU stream (NCCL); the ops
-  // layer then picks a GPU stream instead of a CPU one.
-  virtual bool runs_on_gpu() const { return false; }
   // Collective over this communicator, on the calling (user) thread.
   virtual std::shared_ptr<Comm> split(int color, int key) = 0;
 
-  // Kernels (stream worker thread). `what` names the op for error messages.
-  // all_reduce: out[i] = op over ranks of in[i]; in == nullptr means in place
-  // (out holds this rank's contribution). Ranks passing different counts are
-  // only detected when FASTSYNC_DISTRIBUTED_CHECKS=1 (it costs a collective).
-  virtual void all_reduce(const char* what, const void* in, void* out, int64_t n, Dtype d,
-                          ReduceOp op) = 0;
-  // all_gather: out holds size() blocks of n elements in rank order;
-  // in == nullptr means this rank's block is already in place in out.
-  // Checks that every rank passes the same count, dtype and `shape_tag`.
-  virtual void all_gather(const char* what, const void* in, void* out, int64_t n, Dtype d,
-                          int64_t shape_tag) = 0;
-  virtual void send(const char* what, const void* buf, int64_t n, Dtype d, int dst) = 0;
-  // Fails (on this rank) unless the message holds exactly n elements.
-  virtual void recv(const char* what, void* buf, int64_t n, Dtype d, int src) = 0;
+  // The kernels this backend provides, or null: host ones for CPU streams
+  // (MPI), device ones for GPU streams (NCCL). See distributed/collectives.h.
+  // The returned interface lives as long as this Comm.
+  virtual HostCollectives* host() { return nullptr; }
+  virtual DeviceCollectives* device() { return nullptr; }
 
   // Collectives on this communicator encoded and not yet finished: split
   // waits for zero, so every rank issues the split after the same

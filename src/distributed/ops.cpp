@@ -18,11 +18,12 @@ std::string tagged(const char* op, const std::string& msg) {
 }
 
 // MPI computes on the host, NCCL on the GPU: the stream must be on the
-// device of the group's backend. A group of one process runs nothing, so any
-// stream does (code written for NCCL's GPU streams runs in one process).
+// device of the group's backend (a GPU one when its Comm provides device
+// collectives). A group of one process runs nothing, so any stream does
+// (code written for NCCL's GPU streams runs in one process).
 Stream stream_for(const char* op, const Group& g, const StreamOrDevice& s) {
-  const Comm* comm = g.comm().get();
-  bool on_gpu = comm && comm->runs_on_gpu();
+  Comm* comm = g.comm().get();
+  bool on_gpu = comm && comm->device();
   if (std::holds_alternative<std::monostate>(s)) {
     return default_stream(on_gpu ? gpu_device : cpu_device);
   }
@@ -64,7 +65,7 @@ void check_dtype(const char* op, Dtype d) {
 // NCCL has no 16-bit integer type to reduce (moving them is fine: bytes).
 // Raised here, when the op is built, rather than at eval.
 void check_reducible(const char* op, Dtype d, const Group& g) {
-  if (!g.comm() || !g.comm()->runs_on_gpu()) return;
+  if (!g.comm() || !g.comm()->device()) return;
   if (d == int16 || d == uint16) {
     throw type_error(tagged(op, std::string("the NCCL backend cannot reduce ") + d.name() +
                                     " arrays (NCCL has no 16-bit integer type); cast to int32 "

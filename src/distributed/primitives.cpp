@@ -1,5 +1,5 @@
-// Names and output shapes of the communication primitives; their CPU
-// encoding is in distributed/cpu.cpp.
+// Names and output shapes of the communication primitives; their encodings
+// are in backend/cpu/distributed.cpp and backend/cuda/distributed.cpp.
 #include "distributed/primitives.h"
 
 namespace fastsync::distributed {

@@ -3,14 +3,18 @@
 // Each runs on the stream the ops layer picked for its group's backend, and
 // is ordered with that stream's other work by the same fences and events as
 // any op (encoding thread, under the eval driver's lock):
-//   - MPI, a CPU stream: eval_cpu (distributed/cpu.cpp) allocates or
-//     donates the output and dispatches one task that calls the group's
-//     backend on the stream's worker thread. The task holds the communicator
-//     (through an InflightTicket), so it outlives the graph.
-//   - NCCL, a GPU stream: eval_gpu (cuda/distributed.cpp, CUDA builds only)
-//     allocates or donates the output and enqueues the NCCL call on the
-//     stream's cudaStream_t; nothing waits on the host. NCCL communicators
-//     live until exit, so the GPU work outlives the graph as well.
+//   - MPI, a CPU stream: eval_cpu (backend/cpu/distributed.cpp) allocates
+//     or donates the output and dispatches one task that calls the group's
+//     HostCollectives (distributed/collectives.h) on the stream's worker
+//     thread. The task holds the communicator (through an InflightTicket),
+//     so it outlives the graph.
+//   - NCCL, a GPU stream: eval_gpu (backend/cuda/distributed.cpp, CUDA
+//     builds only) allocates or donates the output and enqueues the call on
+//     the stream through the group's DeviceCollectives; nothing waits on the
+//     host. NCCL communicators live until exit, so the GPU work outlives the
+//     graph as well.
+// Either raises std::runtime_error naming the op when the group's backend
+// lacks that kind of collectives (a primitive made by hand, not by ops.h).
 // Every primitive holds its Group.
 #pragma once
 

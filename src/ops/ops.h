@@ -60,7 +60,7 @@ array tile(const array& a, std::vector<int64_t> reps, StreamOrDevice s = {});
 // No axis: over the flattened array.
 array repeat(const array& a, int64_t repeats, std::optional<int> axis = {},
              StreamOrDevice s = {});
-// Constant padding: one (before, after) pair per axis.
+// Constant padding: one (before, after) pair per axis, or one pair for all.
 array pad(const array& a, const std::vector<std::pair<int64_t, int64_t>>& widths,
           const array& value, StreamOrDevice s = {});
 
@@ -177,8 +177,5 @@ array weak_scalar(double v, Dtype peer);
 array scalar(bool v);
 array scalar(int64_t v);
 array scalar(double v);
-
-// Testing: an op whose compute task throws `message` on the worker.
-array fail_in_task(const array& a, const std::string& message, StreamOrDevice s = {});
 
 }  // namespace fastsync

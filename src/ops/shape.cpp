@@ -282,10 +282,14 @@ array repeat(const array& a, int64_t repeats, std::optional<int> axis, StreamOrD
   return reshape(broadcast_to(reshape(a, expanded, s), target, s), out, s);
 }
 
-array pad(const array& a, const std::vector<std::pair<int64_t, int64_t>>& widths,
+array pad(const array& a, const std::vector<std::pair<int64_t, int64_t>>& pad_widths,
           const array& value, StreamOrDevice s) {
+  // One pair pads every axis alike, as NumPy's pad_width.
+  const auto widths = pad_widths.size() == 1
+                          ? std::vector<std::pair<int64_t, int64_t>>(a.ndim(), pad_widths[0])
+                          : pad_widths;
   if (static_cast<int>(widths.size()) != a.ndim()) {
-    throw std::invalid_argument("[pad] need one (before, after) pair per axis, got " +
+    throw std::invalid_argument("[pad] need one (before, after) pair, or one per axis, got " +
                                 std::to_string(widths.size()) + " for " +
                                 std::to_string(a.ndim()) + " axes");
   }

@@ -1,17 +1,8 @@
 #include "primitives/shape.h"
 
-#include <cstdlib>
+#include <algorithm>
 
 namespace fastsync {
-
-void make_view(const array& in, array& out, Strides strides, int64_t offset) {
-  int64_t span = out.size() == 0 ? 0 : 1;
-  for (int i = 0; i < out.ndim(); ++i) {
-    if (out.shape()[i] > 1) span += (out.shape()[i] - 1) * std::abs(strides[i]);
-  }
-  Flags f = compute_flags(out.shape(), strides, span);
-  out.copy_shared_buffer(in, std::move(strides), f, span, offset);
-}
 
 std::vector<Shape> Reshape::output_shapes(const std::vector<array>&) const { return {shape_}; }
 

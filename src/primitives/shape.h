@@ -6,6 +6,20 @@
 
 namespace fastsync {
 
+// A primitive whose output is a view of its input's buffer: nothing is
+// computed or encoded, so one eval serves every backend
+// (backend/common/views.cpp).
+class ViewPrimitive : public Primitive {
+ public:
+  using Primitive::Primitive;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) final;
+  void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) final;
+
+ protected:
+  // Sets outputs[0] to a view of inputs[0] (make_view).
+  virtual void view(const array& in, array& out) const = 0;
+};
+
 class Reshape : public Primitive {
  public:
   Reshape(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
@@ -18,41 +32,38 @@ class Reshape : public Primitive {
   Shape shape_;
 };
 
-class Transpose : public Primitive {
+class Transpose : public ViewPrimitive {
  public:
-  Transpose(Stream s, std::vector<int> axes) : Primitive(s), axes_(std::move(axes)) {}
+  Transpose(Stream s, std::vector<int> axes) : ViewPrimitive(s), axes_(std::move(axes)) {}
   const char* name() const override { return "Transpose"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
-  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
-  FASTSYNC_EVAL_GPU
 
  private:
+  void view(const array& in, array& out) const override;
   std::vector<int> axes_;
 };
 
 // Basic slicing: start/stop/step per axis, as a strided view.
-class Slice : public Primitive {
+class Slice : public ViewPrimitive {
  public:
   Slice(Stream s, Shape start, Shape stop, Shape step)
-      : Primitive(s), start_(std::move(start)), stop_(std::move(stop)), step_(std::move(step)) {}
+      : ViewPrimitive(s), start_(std::move(start)), stop_(std::move(stop)), step_(std::move(step)) {}
   const char* name() const override { return "Slice"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
-  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
-  FASTSYNC_EVAL_GPU
 
  private:
+  void view(const array& in, array& out) const override;
   Shape start_, stop_, step_;
 };
 
-class Broadcast : public Primitive {
+class Broadcast : public ViewPrimitive {
  public:
-  Broadcast(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
+  Broadcast(Stream s, Shape shape) : ViewPrimitive(s), shape_(std::move(shape)) {}
   const char* name() const override { return "Broadcast"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
-  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
-  FASTSYNC_EVAL_GPU
 
  private:
+  void view(const array& in, array& out) const override;
   Shape shape_;
 };
 
@@ -70,11 +81,13 @@ class AsType : public Primitive {
 };
 
 // Makes `out` a view of `in`'s buffer with `strides`, starting `offset`
-// elements in. Device-agnostic (no data is touched), so the CPU and GPU
-// evals of the view primitives share it. Its data_size is the span its
-// strides reach, so flat loops over a view (say a few rows of a matrix) never
-// run past it.
+// elements in (backend/common/views.cpp). Its data_size is the span its
+// strides reach, so flat loops over a view (say a few rows of a matrix)
+// never run past it.
 void make_view(const array& in, array& out, Strides strides, int64_t offset = 0);
+// Reshape without a copy: when `in` is row-contiguous, makes `out` a view
+// of it and returns true.
+bool reshape_view(const array& in, array& out);
 
 }  // namespace fastsync
 

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "cpu/fast_math.h"
+#include "backend/cpu/fast_math.h"
 
 TEST_CASE("fast_expf: within a few ulp of std::exp, exact at the edges") {
   float worst = 0;

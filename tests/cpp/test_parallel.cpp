@@ -5,7 +5,7 @@
 #include <thread>
 #include <vector>
 
-#include "cpu/parallel.h"
+#include "backend/cpu/parallel.h"
 
 using namespace fastsync;
 

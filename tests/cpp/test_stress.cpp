@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ops/ops.h"
+#include "testing/testing.h"
 #include "transforms.h"
 
 using namespace fastsync;

@@ -1,0 +1,19 @@
+// Bindings for fastsync._core._testing: hooks for fastsync's own tests (see
+// src/testing/testing.h). CMake compiles this file, and module.cpp calls
+// init_testing, only when FASTSYNC_BUILD_TESTS is ON (FASTSYNC_TEST_HOOKS).
+#include <nanobind/stl/string.h>
+
+#include "convert.h"
+#include "testing/testing.h"
+
+namespace fastsync::py {
+
+void init_testing(nb::module_& m) {
+  nb::module_ t = m.def_submodule("_testing", "Hooks for fastsync's own tests.");
+  t.def("fail_in_task", [](const array& a, const std::string& msg, nb::handle s) {
+    return fail_in_task(a, msg, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("message"), nb::kw_only(), nb::arg("stream") = nb::none(),
+        "An op whose compute task raises RuntimeError(message) on the worker thread.");
+}
+
+}  // namespace fastsync::py

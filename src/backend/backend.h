@@ -1,0 +1,149 @@
+// The seam between the eval driver and the backends.
+//
+// The driver (transforms.cpp) sees a backend through three interfaces and
+// nothing else:
+//   - Backend: one per device type (cpu_backend(), gpu_backend()). Makes a
+//     stream's encoder, owns the memory its kernels read, moves data across
+//     devices, and throttles encoding when its work in flight grows.
+//   - StreamEncoder: one per stream, made when the stream is created and
+//     kept in the stream registry (stream.h). Encodes an op, a wait on a
+//     mark, a mark, and keeps buffers alive until the work encoded so far is
+//     done.
+//   - Mark: a point in one stream's work. Events (across evals) and fences
+//     (across streams inside one eval) are handles over marks.
+//
+// Threads. Encoding methods run on the encoding thread, under the driver's
+// lock. Mark's methods are safe from any thread, including a CPU stream's
+// worker inside a task (a CPU stream waiting on a mark of another stream).
+//
+// A build without a GPU backend links backend/no_gpu, whose Backend reports
+// itself unavailable; no GPU stream can be made then, so nothing else of it
+// is reached.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "allocator.h"
+#include "device.h"
+#include "scheduler.h"
+#include "stream.h"
+
+namespace fastsync {
+
+class array;
+class Primitive;
+struct Data;
+
+// A point in one stream's work: reached once everything encoded on that
+// stream before it is done. Made by the stream's encoder, placed once
+// (waiters wait until it is placed, then until it is reached). Carries the
+// first error of the work before it.
+class Mark {
+ public:
+  virtual ~Mark() = default;
+  // Any thread: placed, and the work before it done.
+  virtual bool reached() const = 0;
+  // Any thread: blocks until reached (spins, then sleeps). From a thread
+  // that is not a stream worker, it may run the stream's queued work itself.
+  virtual void wait() const = 0;
+  // Once reached: the error of the work before the mark, or null.
+  virtual scheduler::ErrorRef error() const = 0;
+};
+using MarkRef = std::shared_ptr<Mark>;
+
+// What a mark is placed for, which decides which errors it carries.
+enum class MarkKind {
+  // A fence: another stream of the same eval waits on it. Carries the
+  // stream's error without clearing it (the stream's event reports it).
+  fence,
+  // An eval's event: carries the stream's error and clears it, so the next
+  // eval on the stream starts clean.
+  event,
+  // synchronize(): an event that also reports the stream's latest error
+  // nobody has seen.
+  sync,
+};
+
+class StreamEncoder {
+ public:
+  explicit StreamEncoder(Stream s) : stream_(s) {}
+  virtual ~StreamEncoder() = default;
+  StreamEncoder(const StreamEncoder&) = delete;
+  StreamEncoder& operator=(const StreamEncoder&) = delete;
+
+  const Stream& stream() const { return stream_; }
+
+  // Encodes one op: the primitive's eval for this backend, which allocates
+  // (or donates) `outputs` and encodes its compute, then the retention of
+  // every buffer the compute reads until it is done, except a buffer
+  // donated to an output. If the primitive throws, what it declared is
+  // dropped and the exception propagates.
+  virtual void encode(Primitive& p, const std::vector<array>& inputs,
+                      std::vector<array>& outputs) = 0;
+  // Ops encoded on this stream so far: the position of the latest one.
+  virtual uint64_t position() const = 0;
+
+  virtual MarkRef make_mark() = 0;
+  // Places `m` (made by this encoder) after all work encoded here so far.
+  virtual void place(const MarkRef& m, MarkKind kind) = 0;
+  // Later work on this stream starts once `m` (of any stream) is reached.
+  // If m's error spoiled `position` of m's stream, it poisons this stream.
+  // Never blocks the calling thread.
+  virtual void wait(const MarkRef& m, uint64_t position) = 0;
+  // Keeps `d` alive until the work encoded here so far is done.
+  virtual void retain(std::shared_ptr<Data> d) = 0;
+
+ private:
+  Stream stream_;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Any thread.
+  virtual bool is_available() const = 0;
+  // The host backend runs on the CPU and reads host memory; the others
+  // move data to and from it (cross).
+  virtual bool is_host() const = 0;
+  // Memory this backend's kernels read and write.
+  virtual allocator::Allocator& allocator() = 0;
+  // Whether `b` is memory this backend's kernels can read.
+  virtual bool reads(const allocator::Buffer& b) const = 0;
+
+  // Stream creation (any thread, under the stream registry's lock).
+  virtual std::unique_ptr<StreamEncoder> make_encoder(Stream s) = 0;
+
+  // A non-host backend only. `in` is read by an op on `consumer` and lives
+  // in memory the consumer's backend cannot read: returns a view of the
+  // same values that it can read, and encodes the movement ordered after
+  // `in`'s producer (`producer`, if it may still be in flight) and before
+  // the consumer. Encoding thread.
+  virtual array cross(const array& in, const std::optional<Stream>& producer,
+                      const Stream& consumer) = 0;
+  // A non-host backend only. Any thread: a host copy of an evaluated,
+  // computed array in this backend's memory (for reads from Python). Blocks.
+  virtual array host_copy(const array& in) = 0;
+
+  // Encoding thread, after each op of an eval that used this backend: waits
+  // while this backend's work in flight holds too many tasks or bytes, or
+  // its memory is over the limit, and waiting can help.
+  virtual void throttle() = 0;
+  // Any thread: blocks until all work encoded on this backend is done.
+  virtual void synchronize() = 0;
+};
+
+Backend& cpu_backend();
+// The CUDA backend, or the no-GPU stub.
+Backend& gpu_backend();
+inline Backend& backend(Device::Type t) {
+  return t == Device::Type::cpu ? cpu_backend() : gpu_backend();
+}
+// The backend whose memory `b` is.
+inline Backend& home_backend(const allocator::Buffer& b) {
+  return cpu_backend().reads(b) ? cpu_backend() : gpu_backend();
+}
+
+}  // namespace fastsync

@@ -1,0 +1,16 @@
+#include "backend/common/buffers.h"
+
+namespace fastsync {
+
+void alloc(array& out, allocator::Allocator& a) { out.set_data(a.malloc(out.nbytes())); }
+
+void donate_or_alloc(const array& in, array& out, allocator::Allocator& a) {
+  if (in.is_donatable() && in.dtype() == out.dtype() && in.flags().row_contiguous &&
+      in.size() == out.size() && in.data_size() == in.size() && in.size() > 0) {
+    out.copy_shared_buffer(in, row_major_strides(out.shape()), Flags{}, out.size());
+  } else {
+    alloc(out, a);
+  }
+}
+
+}  // namespace fastsync

@@ -1,0 +1,347 @@
+// The scalar semantics of the Binary, DivMod and Unary primitives, written
+// once for both backends: per op, which compute types it supports and what
+// it computes for one element. The CPU inlines these functors into its
+// vectorized loops (backend/cpu/{binary,unary}.cpp), the GPU calls them per
+// element in its kernels (backend/cuda/{binary,unary}.cu), so the two
+// backends give identical results wherever the math is exact (all integer
+// ops, comparisons, min/max, floor/ceil/round, divide, fmod, sqrt; a NaN
+// result may carry other sign/payload bits) and differ only where the
+// platforms' libm differ (exp, pow, atan2, ...).
+//
+// Functors take the compute type C of the stored type: the type itself,
+// except that half types (float16, bfloat16) compute in float
+// (compute_t<T>, dtype.h; CUDA's __half/__nv_bfloat16 map the same way in
+// kernel_utils.cuh). Converting to C and back is the backend's business.
+//
+// Semantics (NumPy's, except where NumPy raises and a kernel cannot):
+//   - integer arithmetic wraps (two's complement), computed in unsigned
+//     types so there is no signed overflow on either side (undefined in
+//     device code; the CPU also builds with -fwrapv);
+//   - floor_divide / remainder floor (the remainder takes the divisor's
+//     sign); integer division by zero gives 0, and x // -1 wraps for the
+//     lowest value instead of trapping;
+//   - an integer to a negative power is the exact integer answer (0 unless
+//     the base is 1 or -1);
+//   - shifts by a negative count or by at least the bit width give 0 (or
+//     -1 for a right shift of a negative value);
+//   - maximum / minimum propagate a NaN from either argument;
+//   - round is half to even.
+#pragma once
+
+#include <math.h>
+
+#include <cstdint>
+#include <type_traits>
+
+#include "backend/common/host_device.h"
+#include "primitives/binary.h"
+#include "primitives/unary.h"
+
+namespace fastsync::elementwise {
+
+// ---------------------------------------------------------------------------
+// Which compute types each op supports. The ops layer only sends these;
+// a backend asked for another pair raises rather than instantiate it.
+
+template <BinaryOp op, typename C>
+constexpr bool binary_supports() {
+  constexpr bool is_bool = std::is_same_v<C, bool>;
+  constexpr bool is_int = std::is_integral_v<C> && !is_bool;
+  switch (op) {
+    case BinaryOp::subtract:
+    case BinaryOp::floor_divide:
+    case BinaryOp::remainder:
+    case BinaryOp::power: return !is_bool;
+    case BinaryOp::divide:
+    case BinaryOp::arctan2: return std::is_floating_point_v<C>;
+    case BinaryOp::logical_and:
+    case BinaryOp::logical_or: return is_bool;
+    case BinaryOp::bitwise_and:
+    case BinaryOp::bitwise_or:
+    case BinaryOp::bitwise_xor: return is_int || is_bool;
+    case BinaryOp::left_shift:
+    case BinaryOp::right_shift: return is_int;
+    default: return true;
+  }
+}
+
+// Comparisons output bool, every other op its compute type.
+template <BinaryOp op, typename C>
+using binary_result_t = std::conditional_t<is_comparison(op), bool, C>;
+
+template <UnaryOp op, typename C>
+constexpr bool unary_supports() {
+  switch (op) {
+    case UnaryOp::negative:
+    case UnaryOp::abs:
+    case UnaryOp::sign:
+    case UnaryOp::square:
+    case UnaryOp::floor:
+    case UnaryOp::ceil:
+    case UnaryOp::round: return !std::is_same_v<C, bool>;
+    case UnaryOp::logical_not: return std::is_same_v<C, bool>;
+    case UnaryOp::bitwise_invert: return std::is_integral_v<C>;
+    default: return std::is_floating_point_v<C>;  // transcendental: the ops layer sends floats
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Scalar helpers.
+
+namespace math {
+// The float and double flavours of a C math function, picked by overload so
+// float math never goes through double. The C names, not std::: those are
+// host-only in device code, and ::floorf and friends exist on both sides
+// (on the host they are the same builtins std::floor(float) calls, so CPU
+// loops vectorize as before).
+#define FASTSYNC_MATH1(name)                                                 \
+  FASTSYNC_HD inline float name(float x) { return ::name##f(x); }            \
+  FASTSYNC_HD inline double name(double x) { return ::name(x); }
+#define FASTSYNC_MATH2(name)                                                 \
+  FASTSYNC_HD inline float name(float a, float b) { return ::name##f(a, b); } \
+  FASTSYNC_HD inline double name(double a, double b) { return ::name(a, b); }
+FASTSYNC_MATH1(floor)
+FASTSYNC_MATH1(ceil)
+FASTSYNC_MATH1(nearbyint)
+FASTSYNC_MATH1(exp)
+FASTSYNC_MATH1(expm1)
+FASTSYNC_MATH1(log)
+FASTSYNC_MATH1(log1p)
+FASTSYNC_MATH1(log2)
+FASTSYNC_MATH1(sqrt)
+FASTSYNC_MATH1(sin)
+FASTSYNC_MATH1(cos)
+FASTSYNC_MATH1(tanh)
+FASTSYNC_MATH1(erf)
+FASTSYNC_MATH2(fmod)
+FASTSYNC_MATH2(pow)
+FASTSYNC_MATH2(atan2)
+#undef FASTSYNC_MATH1
+#undef FASTSYNC_MATH2
+}  // namespace math
+
+// Integer arithmetic in an unsigned type of at least int's width: wraps
+// with no signed overflow on the way, which small types would otherwise
+// hit after promotion to int (uint16 * uint16). Integer types only (not
+// bool). The CPU compiler narrows these back to the element width when it
+// vectorizes, as it did for the plain `C(a * b)`.
+template <typename C>
+using wrap_t = std::conditional_t<(sizeof(C) < 4), uint32_t, std::make_unsigned_t<C>>;
+template <typename C>
+FASTSYNC_HD inline C wrap_add(C a, C b) {
+  return C(wrap_t<C>(a) + wrap_t<C>(b));
+}
+template <typename C>
+FASTSYNC_HD inline C wrap_sub(C a, C b) {
+  return C(wrap_t<C>(a) - wrap_t<C>(b));
+}
+template <typename C>
+FASTSYNC_HD inline C wrap_mul(C a, C b) {
+  return C(wrap_t<C>(a) * wrap_t<C>(b));
+}
+
+// NumPy's floor division (not bool: the dtype table excludes it).
+template <typename C>
+FASTSYNC_HD inline C floor_div(C a, C b) {
+  if constexpr (std::is_floating_point_v<C>) {
+    return math::floor(a / b);
+  } else {
+    // NumPy gives 0 for division by zero; lowest // -1 overflows, so -1 takes
+    // the wrapping negation and never reaches the divide.
+    if (b == 0) return 0;
+    if constexpr (std::is_signed_v<C>) {
+      if (b == C(-1)) return wrap_sub(C(0), a);
+      C q = a / b;
+      return (a % b != 0 && ((a < 0) != (b < 0))) ? C(q - 1) : q;
+    } else {
+      return a / b;
+    }
+  }
+}
+
+// Python's remainder: the sign of the divisor (not bool, as floor_div).
+template <typename C>
+FASTSYNC_HD inline C py_mod(C a, C b) {
+  if constexpr (std::is_floating_point_v<C>) {
+    C r = math::fmod(a, b);
+    if (r != 0 && ((r < 0) != (b < 0))) r += b;
+    return r;
+  } else {
+    if (b == 0) return 0;
+    if constexpr (std::is_signed_v<C>) {
+      if (b == C(-1)) return 0;  // lowest % -1 traps; the answer is 0 anyway
+      C r = a % b;
+      return (r != 0 && ((r < 0) != (b < 0))) ? C(r + b) : r;
+    } else {
+      return a % b;
+    }
+  }
+}
+
+template <typename C>
+FASTSYNC_HD inline C int_power(C base, C exp) {
+  if constexpr (std::is_signed_v<C>) {
+    // A negative power: NumPy raises; a kernel cannot, so the exact integer
+    // answer is given.
+    if (exp < 0) return base == 1 ? C(1) : base == C(-1) ? C(exp % 2 ? -1 : 1) : C(0);
+  }
+  C r = 1;
+  while (exp) {
+    if (exp & 1) r = wrap_mul(r, base);
+    base = wrap_mul(base, base);
+    exp = C(exp >> 1);
+  }
+  return r;
+}
+
+// Shifts defined for every count: C++ leaves counts < 0 or >= the width
+// undefined (and x86 and the GPU disagree on them).
+template <typename C>
+FASTSYNC_HD inline C shift(C a, C b, bool left) {
+  constexpr int bits = sizeof(C) * 8;
+  if constexpr (std::is_signed_v<C>) {
+    if (b < 0) return 0;
+  }
+  if (b >= bits) return left ? C(0) : (std::is_signed_v<C> && a < 0 ? C(-1) : C(0));
+  if (left) return C(wrap_t<C>(a) << b);  // unsigned: shifting into the sign bit is defined
+  return C(a >> b);
+}
+
+// ---------------------------------------------------------------------------
+// The functors. Called only for (op, C) pairs binary_supports /
+// unary_supports accept.
+
+template <BinaryOp op>
+struct BinaryFn {
+  template <typename C>
+  FASTSYNC_HD binary_result_t<op, C> operator()(C a, C b) const {
+    constexpr bool is_float = std::is_floating_point_v<C>;
+    constexpr bool is_bool = std::is_same_v<C, bool>;
+    if constexpr (op == BinaryOp::add) {
+      if constexpr (is_bool) return a || b;
+      else if constexpr (is_float) return a + b;
+      else return wrap_add(a, b);
+    } else if constexpr (op == BinaryOp::subtract) {
+      if constexpr (is_float) return a - b;
+      else return wrap_sub(a, b);
+    } else if constexpr (op == BinaryOp::multiply) {
+      if constexpr (is_bool) return a && b;
+      else if constexpr (is_float) return a * b;
+      else return wrap_mul(a, b);
+    } else if constexpr (op == BinaryOp::divide) {
+      return a / b;
+    } else if constexpr (op == BinaryOp::floor_divide) {
+      return floor_div(a, b);
+    } else if constexpr (op == BinaryOp::remainder) {
+      return py_mod(a, b);
+    } else if constexpr (op == BinaryOp::power) {
+      if constexpr (is_float) return math::pow(a, b);
+      else return int_power(a, b);
+    } else if constexpr (op == BinaryOp::maximum) {
+      if constexpr (is_float) return hd::is_nan(a) ? a : (hd::is_nan(b) || a < b ? b : a);
+      else return a < b ? b : a;
+    } else if constexpr (op == BinaryOp::minimum) {
+      if constexpr (is_float) return hd::is_nan(a) ? a : (hd::is_nan(b) || b < a ? b : a);
+      else return b < a ? b : a;
+    } else if constexpr (op == BinaryOp::arctan2) {
+      return math::atan2(a, b);
+    } else if constexpr (op == BinaryOp::logical_and) {
+      return a && b;
+    } else if constexpr (op == BinaryOp::logical_or) {
+      return a || b;
+    } else if constexpr (op == BinaryOp::bitwise_and) {
+      return C(a & b);
+    } else if constexpr (op == BinaryOp::bitwise_or) {
+      return C(a | b);
+    } else if constexpr (op == BinaryOp::bitwise_xor) {
+      return C(a ^ b);
+    } else if constexpr (op == BinaryOp::left_shift) {
+      return shift(a, b, true);
+    } else if constexpr (op == BinaryOp::right_shift) {
+      return shift(a, b, false);
+    } else if constexpr (op == BinaryOp::equal) {
+      return a == b;
+    } else if constexpr (op == BinaryOp::not_equal) {
+      return a != b;
+    } else if constexpr (op == BinaryOp::less) {
+      return a < b;
+    } else if constexpr (op == BinaryOp::less_equal) {
+      return a <= b;
+    } else if constexpr (op == BinaryOp::greater) {
+      return a > b;
+    } else {
+      return a >= b;
+    }
+  }
+};
+
+template <UnaryOp op>
+struct UnaryFn {
+  template <typename C>
+  FASTSYNC_HD C operator()(C x) const {
+    constexpr bool is_float = std::is_floating_point_v<C>;
+    if constexpr (op == UnaryOp::negative) {
+      if constexpr (is_float) return -x;
+      else return wrap_sub(C(0), x);
+    } else if constexpr (op == UnaryOp::abs) {
+      // `x < 0 ? -x : x` keeps -0.0 as -0.0 (NumPy gives 0.0); both
+      // backends have always done this. The lowest integer stays itself.
+      if constexpr (std::is_unsigned_v<C>) return x;
+      else if constexpr (is_float) return x < C(0) ? -x : x;
+      else return x < C(0) ? wrap_sub(C(0), x) : x;
+    } else if constexpr (op == UnaryOp::sign) {
+      if constexpr (is_float) {
+        if (x != x) return x;  // NaN stays NaN
+      }
+      if constexpr (std::is_unsigned_v<C>) return C(x > 0);
+      else return C((x > C(0)) - (x < C(0)));
+    } else if constexpr (op == UnaryOp::square) {
+      if constexpr (is_float) return x * x;
+      else return wrap_mul(x, x);
+    } else if constexpr (op == UnaryOp::floor) {
+      if constexpr (is_float) return math::floor(x);
+      else return x;
+    } else if constexpr (op == UnaryOp::ceil) {
+      if constexpr (is_float) return math::ceil(x);
+      else return x;
+    } else if constexpr (op == UnaryOp::round) {
+      // Half to even, as NumPy: the current (default) rounding mode, not
+      // round(), which rounds halves away from zero.
+      if constexpr (is_float) return math::nearbyint(x);
+      else return x;
+    } else if constexpr (op == UnaryOp::logical_not) {
+      return !x;
+    } else if constexpr (op == UnaryOp::bitwise_invert) {
+      if constexpr (std::is_same_v<C, bool>) return !x;
+      else return C(~x);
+    } else if constexpr (op == UnaryOp::exp) {
+      return math::exp(x);
+    } else if constexpr (op == UnaryOp::expm1) {
+      return math::expm1(x);
+    } else if constexpr (op == UnaryOp::log) {
+      return math::log(x);
+    } else if constexpr (op == UnaryOp::log1p) {
+      return math::log1p(x);
+    } else if constexpr (op == UnaryOp::log2) {
+      return math::log2(x);
+    } else if constexpr (op == UnaryOp::sqrt) {
+      return math::sqrt(x);
+    } else if constexpr (op == UnaryOp::rsqrt) {
+      // A correctly rounded quotient, not CUDA's approximate rsqrt(), so
+      // both backends agree.
+      return C(1) / math::sqrt(x);
+    } else if constexpr (op == UnaryOp::sin) {
+      return math::sin(x);
+    } else if constexpr (op == UnaryOp::cos) {
+      return math::cos(x);
+    } else if constexpr (op == UnaryOp::tanh) {
+      return math::tanh(x);
+    } else if constexpr (op == UnaryOp::sigmoid) {
+      return C(1) / (C(1) + math::exp(-x));
+    } else {
+      return math::erf(x);
+    }
+  }
+};
+
+}  // namespace fastsync::elementwise

@@ -1,0 +1,63 @@
+// The view primitives and the layout helpers every backend uses: a view
+// shares its input's buffer with other strides and an offset, so nothing is
+// computed or encoded and one eval serves every backend.
+#include <cstdlib>
+
+#include "backend/common/strided.h"
+#include "primitives/shape.h"
+
+namespace fastsync {
+
+Strides broadcast_strides(const array& in, const Shape& shape) {
+  Strides s(shape.size(), 0);
+  size_t off = shape.size() - in.ndim();
+  for (int i = 0; i < in.ndim(); ++i) {
+    s[off + i] = in.shape()[i] == 1 ? 0 : in.strides()[i];
+  }
+  return s;
+}
+
+void make_view(const array& in, array& out, Strides strides, int64_t offset) {
+  int64_t span = out.size() == 0 ? 0 : 1;
+  for (int i = 0; i < out.ndim(); ++i) {
+    if (out.shape()[i] > 1) span += (out.shape()[i] - 1) * std::abs(strides[i]);
+  }
+  Flags f = compute_flags(out.shape(), strides, span);
+  out.copy_shared_buffer(in, std::move(strides), f, span, offset);
+}
+
+bool reshape_view(const array& in, array& out) {
+  if (!in.flags().row_contiguous) return false;
+  make_view(in, out, row_major_strides(out.shape()));
+  return true;
+}
+
+void ViewPrimitive::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  view(inputs[0], outputs[0]);
+}
+
+void ViewPrimitive::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  view(inputs[0], outputs[0]);
+}
+
+void Transpose::view(const array& in, array& out) const {
+  Strides s;
+  for (int a : axes_) s.push_back(in.strides()[a]);
+  make_view(in, out, std::move(s));
+}
+
+void Slice::view(const array& in, array& out) const {
+  Strides s(in.ndim());
+  int64_t offset = 0;
+  for (int i = 0; i < in.ndim(); ++i) {
+    s[i] = in.strides()[i] * step_[i];
+    if (out.shape()[i] > 0) offset += start_[i] * in.strides()[i];
+  }
+  make_view(in, out, std::move(s), out.size() > 0 ? offset : 0);
+}
+
+void Broadcast::view(const array& in, array& out) const {
+  make_view(in, out, broadcast_strides(in, shape_));
+}
+
+}  // namespace fastsync

@@ -1,0 +1,56 @@
+// The CPU backend (backend/backend.h): host memory, one worker thread per
+// stream (scheduler.h), and the throttle on CPU work in flight.
+#include <stdexcept>
+
+#include "array.h"
+#include "backend/backend.h"
+#include "backend/cpu/encoder.h"
+
+namespace fastsync {
+
+namespace {
+
+class CpuBackend : public Backend {
+ public:
+  bool is_available() const override { return true; }
+  bool is_host() const override { return true; }
+  allocator::Allocator& allocator() override { return allocator::host(); }
+  bool reads(const allocator::Buffer& b) const override { return !allocator::is_device(b); }
+
+  std::unique_ptr<StreamEncoder> make_encoder(Stream s) override {
+    return std::make_unique<cpu::CommandEncoder>(s);
+  }
+
+  array cross(const array&, const std::optional<Stream>&, const Stream&) override {
+    throw std::logic_error("[eval] the host backend moves no data across devices");
+  }
+  array host_copy(const array&) override {
+    throw std::logic_error("[eval] host arrays need no host copy");
+  }
+
+  // At most a fixed number of tasks, and of bytes their outputs hold, may be
+  // outstanding; over the memory limit, compute catches up (and frees)
+  // before more is encoded. Waiting cannot help once nothing is outstanding.
+  void throttle() override {
+    int cap = scheduler::max_outstanding();
+    if (scheduler::outstanding() > cap) scheduler::wait_outstanding_at_most(cap * 3 / 4);
+    auto& alloc = allocator::host();
+    while ((scheduler::inflight_bytes() > scheduler::max_inflight_bytes() ||
+            alloc.active_memory() > alloc.memory_limit()) &&
+           scheduler::outstanding() > 0) {
+      scheduler::wait_for_a_completion();
+    }
+  }
+
+  void synchronize() override { scheduler::wait_outstanding_at_most(0); }
+};
+
+}  // namespace
+
+Backend& cpu_backend() {
+  // Never destroyed: workers may reach it during static teardown.
+  static auto* b = new CpuBackend();
+  return *b;
+}
+
+}  // namespace fastsync

@@ -1,0 +1,176 @@
+// CPU kernels for Binary, DivMod and Select primitives. What each op
+// computes, and for which dtypes, is backend/common/elementwise.h (shared
+// with the GPU); this file runs it over strided runs on worker threads.
+#include <stdexcept>
+
+#include "backend/common/elementwise.h"
+#include "backend/common/strided.h"
+#include "backend/cpu/parallel.h"
+#include "backend/cpu/utils.h"
+#include "primitives/binary.h"
+
+namespace fastsync {
+
+namespace {
+
+using elementwise::BinaryFn;
+
+// One pass over a run of n elements; the compiler vectorizes the unit-stride
+// and scalar-operand cases separately.
+template <typename T, typename O, typename Fn>
+inline void binary_run(const T* a, int64_t sa, const T* b, int64_t sb, O* o, int64_t so,
+                       int64_t n, Fn fn) {
+  using C = compute_t<T>;
+  if (sa == 1 && sb == 1 && so == 1) {
+    for (int64_t i = 0; i < n; ++i) o[i] = O(fn(C(a[i]), C(b[i])));
+  } else if (sa == 0 && sb == 1 && so == 1) {
+    C av = C(*a);
+    for (int64_t i = 0; i < n; ++i) o[i] = O(fn(av, C(b[i])));
+  } else if (sa == 1 && sb == 0 && so == 1) {
+    C bv = C(*b);
+    for (int64_t i = 0; i < n; ++i) o[i] = O(fn(C(a[i]), bv));
+  } else {
+    for (int64_t i = 0; i < n; ++i) o[i * so] = O(fn(C(a[i * sa]), C(b[i * sb])));
+  }
+}
+
+// What a binary task needs: pointers and a strided plan, no allocation.
+struct BinaryArgs {
+  const void* a;
+  const void* b;
+  void* out;
+  Dtype dtype;
+  StridedPlan<3> plan;
+};
+
+BinaryArgs binary_args(const array& a, const array& b, const array& out) {
+  Strides sa = broadcast_strides(a, out.shape());
+  Strides sb = broadcast_strides(b, out.shape());
+  return {a.raw_ptr(), b.raw_ptr(), out.raw_ptr(), a.dtype(),
+          make_plan<3>(out.shape(), {&sa, &sb, &out.strides()})};
+}
+
+template <typename T, typename O, typename Fn>
+void binary_kernel(const BinaryArgs& args, Fn fn) {
+  const T* pa = static_cast<const T*>(args.a);
+  const T* pb = static_cast<const T*>(args.b);
+  O* po = static_cast<O*>(args.out);
+  const auto& p = args.plan;
+  if (p.shape.size() == 1 && p.size >= 2 * cpu::kParallelGrain) {
+    // One long run (contiguous or scalar-broadcast): split it across threads.
+    int64_t sa = p.strides[0][0], sb = p.strides[1][0], so = p.strides[2][0];
+    cpu::parallel_for(p.size, cpu::kParallelGrain, [&](int64_t b, int64_t e) {
+      binary_run(pa + b * sa, sa, pb + b * sb, sb, po + b * so, so, e - b, fn);
+    });
+    return;
+  }
+  for_each_strided(args.plan, [&](auto offs, int64_t n, auto st) {
+    binary_run(pa + offs[0], st[0], pb + offs[1], st[1], po + offs[2], st[2], n, fn);
+  });
+}
+
+template <BinaryOp op>
+void run_binary(const BinaryArgs& args) {
+  dispatch_dtype(args.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (!elementwise::binary_supports<op, compute_t<T>>()) {
+      throw std::logic_error("[binary] dtype not supported by this op");
+    } else {
+      binary_kernel<T, elementwise::binary_result_t<op, T>>(args, BinaryFn<op>{});  // bool or T
+    }
+  });
+}
+
+using BinaryKernel = void (*)(const BinaryArgs&);
+
+BinaryKernel kernel_for(BinaryOp op) {
+  switch (op) {
+#define FASTSYNC_CASE(op, Name) \
+  case BinaryOp::op: return run_binary<BinaryOp::op>;
+    FASTSYNC_BINARY_OPS(FASTSYNC_CASE)
+#undef FASTSYNC_CASE
+  }
+  return nullptr;
+}
+
+// Allocates `out`, donating a same-shaped input's buffer when possible.
+void binary_alloc(const array& a, const array& b, array& out) {
+  if (a.shape() == out.shape() && a.is_donatable() && a.dtype() == out.dtype()) {
+    cpu::donate_or_alloc(a, out);
+  } else if (b.shape() == out.shape() && b.is_donatable() && b.dtype() == out.dtype()) {
+    cpu::donate_or_alloc(b, out);
+  } else {
+    cpu::alloc(out);
+  }
+}
+
+}  // namespace
+
+void Binary::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& a = inputs[0];
+  const array& b = inputs[1];
+  array& out = outputs[0];
+  binary_alloc(a, b, out);
+  auto& enc = cpu::encoder_for(*this);
+  enc.set_input_array(a);
+  enc.set_input_array(b);
+  enc.set_output_array(out);
+  enc.dispatch([k = kernel_for(op()), args = binary_args(a, b, out)] { k(args); });
+}
+
+void DivMod::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& a = inputs[0];
+  const array& b = inputs[1];
+  // Siblings are never donated into: both outputs get fresh buffers.
+  cpu::alloc(outputs[0]);
+  cpu::alloc(outputs[1]);
+  auto& enc = cpu::encoder_for(*this);
+  enc.set_input_array(a);
+  enc.set_input_array(b);
+  enc.dispatch([q = binary_args(a, b, outputs[0]), r = binary_args(a, b, outputs[1])] {
+    run_binary<BinaryOp::floor_divide>(q);
+    run_binary<BinaryOp::remainder>(r);
+  });
+}
+
+}  // namespace fastsync
+
+namespace fastsync {
+
+void Select::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& cond = inputs[0];
+  const array& x = inputs[1];
+  const array& y = inputs[2];
+  array& out = outputs[0];
+  if (x.shape() == out.shape() && x.is_donatable()) {
+    cpu::donate_or_alloc(x, out);
+  } else if (y.shape() == out.shape() && y.is_donatable()) {
+    cpu::donate_or_alloc(y, out);
+  } else {
+    cpu::alloc(out);
+  }
+  auto& enc = cpu::encoder_for(*this);
+  for (auto& in : inputs) enc.set_input_array(in);
+  enc.set_output_array(out);
+  Strides sc = broadcast_strides(cond, out.shape());
+  Strides sx = broadcast_strides(x, out.shape());
+  Strides sy = broadcast_strides(y, out.shape());
+  enc.dispatch([c = static_cast<const bool*>(cond.raw_ptr()), px = x.raw_ptr(), py = y.raw_ptr(),
+                po = out.raw_ptr(), dtype = out.dtype(),
+                plan = make_plan<4>(out.shape(), {&sc, &sx, &sy, &out.strides()})] {
+    dispatch_dtype(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      const T* a = static_cast<const T*>(px);
+      const T* b = static_cast<const T*>(py);
+      T* o = static_cast<T*>(po);
+      for_each_strided(plan, [&](auto offs, int64_t n, auto st) {
+        for (int64_t i = 0; i < n; ++i) {
+          o[offs[3] + i * st[3]] =
+              c[offs[0] + i * st[0]] ? a[offs[1] + i * st[1]] : b[offs[2] + i * st[2]];
+        }
+      });
+    });
+  });
+}
+
+}  // namespace fastsync

@@ -1,0 +1,151 @@
+#include "backend/cpu/encoder.h"
+
+#include <algorithm>
+
+#include "primitive.h"
+#include "sync.h"
+
+namespace fastsync::cpu {
+
+namespace {
+
+// A point on a CPU stream: reached when the control task placing it ran.
+class CpuMark : public Mark {
+ public:
+  explicit CpuMark(Stream s) : stream_(s) {}
+
+  bool reached() const override { return counter_.reached(1); }
+  void wait() const override {
+    // A host thread runs the stream's queued work itself rather than wait
+    // for the worker to wake up and run it (scheduler::help).
+    if (!scheduler::in_task()) {
+      while (!reached() && scheduler::help(stream_)) {
+      }
+    }
+    counter_.wait_for(1);
+  }
+  scheduler::ErrorRef error() const override { return error_; }
+
+  // The placing control task, on the stream's worker.
+  void reach(scheduler::ErrorRef e) {
+    error_ = std::move(e);
+    // Release order on the counter publishes `error_` to waiters.
+    counter_.advance_to(1);
+  }
+
+ private:
+  Stream stream_;
+  sync::Counter counter_;
+  scheduler::ErrorRef error_;
+};
+
+}  // namespace
+
+void CommandEncoder::keep(std::shared_ptr<Data> d) {
+  if (d) inputs_.push_back(std::move(d));
+}
+
+void CommandEncoder::set_input_array(const array& a) { keep(a.data_shared_ptr()); }
+
+void CommandEncoder::set_output_array(const array& a) {
+  if (auto d = a.data_shared_ptr()) outputs_.push_back(d.get());
+}
+
+void CommandEncoder::add_temporary(array a) { keep(a.data_shared_ptr()); }
+
+void CommandEncoder::add_temporaries(std::vector<array> arrays) {
+  for (auto& a : arrays) keep(a.data_shared_ptr());
+}
+
+void CommandEncoder::dispatch(scheduler::TaskFn fn) {
+  if (pending_) scheduler::enqueue(stream(), std::move(*pending_));
+  pending_ = scheduler::Task{std::move(fn), {}, false};
+}
+
+void CommandEncoder::commit(const std::vector<array>& inputs,
+                            const std::vector<array>& outputs) {
+  if (pending_) {
+    for (auto& in : inputs) keep(in.data_shared_ptr());
+    for (auto& out : outputs) set_output_array(out);
+    auto& keep_list = pending_->keep;
+    for (auto& d : inputs_) {
+      // A buffer donated to an output lives on in that output; holding it
+      // here would stop the next op in a chain from reusing it.
+      if (std::find(outputs_.begin(), outputs_.end(), d.get()) != outputs_.end()) continue;
+      keep_list.push_back(std::move(d));
+    }
+    if (outputs.size() > 1) {
+      for (auto& out : outputs) keep_list.push_back(out.data_shared_ptr());
+    }
+    for (auto& out : outputs) {
+      bool donated = false;
+      for (auto& in : inputs) donated |= in.raw_ptr() == out.raw_ptr();
+      if (!donated) pending_->bytes += out.nbytes();
+    }
+    scheduler::enqueue(stream(), std::move(*pending_));
+    pending_.reset();
+  }
+  // Without a dispatch nothing reads the inputs asynchronously (views).
+  inputs_.clear();
+  outputs_.clear();
+}
+
+void CommandEncoder::discard() {
+  pending_.reset();
+  inputs_.clear();
+  outputs_.clear();
+}
+
+void CommandEncoder::encode(Primitive& p, const std::vector<array>& inputs,
+                            std::vector<array>& outputs) {
+  try {
+    p.eval_cpu(inputs, outputs);
+  } catch (...) {
+    discard();
+    throw;
+  }
+  commit(inputs, outputs);
+}
+
+uint64_t CommandEncoder::position() const { return scheduler::enqueued(stream()); }
+
+MarkRef CommandEncoder::make_mark() { return std::make_shared<CpuMark>(stream()); }
+
+void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
+  // Made by make_mark above.
+  auto mark = std::static_pointer_cast<CpuMark>(m);
+  scheduler::TaskFn fn = [mark = std::move(mark), kind] {
+    scheduler::ErrorRef e;
+    switch (kind) {
+      case MarkKind::fence: e = scheduler::current_error(); break;
+      case MarkKind::event: e = scheduler::take_error(); break;
+      case MarkKind::sync:
+        e = scheduler::take_error();
+        if (!e) e = scheduler::take_unreported();
+        break;
+    }
+    mark->reach(std::move(e));
+  };
+  // The buffers retained so far are released with the mark.
+  scheduler::enqueue(stream(), scheduler::Task{std::move(fn), std::move(retained_), true});
+  retained_ = {};
+}
+
+void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
+  scheduler::enqueue_control(stream(), [m, position] {
+    m->wait();
+    auto e = m->error();
+    if (e && position >= e->position) scheduler::set_error(e);
+  });
+}
+
+void CommandEncoder::retain(std::shared_ptr<Data> d) {
+  if (d) retained_.push_back(std::move(d));
+}
+
+CommandEncoder& get_command_encoder(const Stream& s) {
+  // The CPU backend made it (backend/cpu/backend.cpp).
+  return static_cast<CommandEncoder&>(encoder(s));
+}
+
+}  // namespace fastsync::cpu

@@ -1,0 +1,67 @@
+// The CPU command encoder: one per CPU stream (the StreamEncoder of the CPU
+// backend, backend/backend.h).
+//
+// Used on the encoding thread only (under the eval driver's lock). A
+// primitive's eval_cpu declares the buffers its compute reads and writes and
+// dispatches the compute; encode() then commits the op, which sends the
+// compute to the stream's worker together with a retention list: every
+// declared input and temporary buffer, minus buffers that became an output's
+// (donated), so they stay alive exactly until the compute that reads them is
+// done.
+//
+// Marks on a CPU stream are a counter advanced by a control task on the
+// stream's worker; a CPU stream waits on any mark with a control task that
+// blocks its worker until the mark is reached.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "array.h"
+#include "backend/backend.h"
+#include "scheduler.h"
+
+namespace fastsync::cpu {
+
+class CommandEncoder : public StreamEncoder {
+ public:
+  explicit CommandEncoder(Stream s) : StreamEncoder(s) {}
+
+  void set_input_array(const array& a);
+  void set_output_array(const array& a);
+  void add_temporary(array a);
+  void add_temporaries(std::vector<array> arrays);
+  // Queues `fn` to run on the stream's worker after all earlier work there.
+  void dispatch(scheduler::TaskFn fn);
+  // Ends the current op: sends its last dispatched compute with the retained
+  // buffers, the op's `inputs` (except those donated to one of `outputs`)
+  // and, for multi-output ops, the `outputs` themselves, which the user may
+  // drop before the compute writes them.
+  void commit(const std::vector<array>& inputs, const std::vector<array>& outputs);
+  // Drops what the current op declared and dispatched: its encoding failed.
+  void discard();
+
+  // StreamEncoder.
+  void encode(Primitive& p, const std::vector<array>& inputs,
+              std::vector<array>& outputs) override;
+  uint64_t position() const override;
+  MarkRef make_mark() override;
+  void place(const MarkRef& m, MarkKind kind) override;
+  void wait(const MarkRef& m, uint64_t position) override;
+  void retain(std::shared_ptr<Data> d) override;
+
+ private:
+  void keep(std::shared_ptr<Data> d);
+
+  std::optional<scheduler::Task> pending_;
+  std::vector<std::shared_ptr<Data>> inputs_;
+  std::vector<const Data*> outputs_;
+  // Buffers to keep until the next mark (retain()).
+  scheduler::KeepList retained_;
+};
+
+// The encoder of a CPU stream.
+CommandEncoder& get_command_encoder(const Stream& s);
+
+}  // namespace fastsync::cpu

@@ -1,0 +1,33 @@
+// The dtype dispatch of the CPU's reduce and scan kernels. The reduction
+// operators themselves (identity, combine, accumulator type) are shared
+// with the GPU: backend/common/reducer.h.
+#pragma once
+
+#include <stdexcept>
+#include <type_traits>
+
+#include "backend/common/reducer.h"
+#include "dtype.h"
+
+namespace fastsync::cpu {
+
+// Calls f(In{}, Out{}) for a reduction's (input, output) dtypes. The ops
+// layer only pairs an input with its own dtype or with its sum type
+// (int64/uint64); other pairs are never instantiated.
+template <typename F>
+void dispatch_reduce_types(Dtype in, Dtype out, F&& f) {
+  dispatch_dtype(in, [&](auto in_tag) {
+    dispatch_dtype(out, [&](auto out_tag) {
+      using In = decltype(in_tag);
+      using Out = decltype(out_tag);
+      if constexpr (std::is_same_v<In, Out> || std::is_same_v<Out, int64_t> ||
+                    std::is_same_v<Out, uint64_t>) {
+        f(in_tag, out_tag);
+      } else {
+        throw std::logic_error("[reduce] unexpected dtype pair");
+      }
+    });
+  });
+}
+
+}  // namespace fastsync::cpu

@@ -1,0 +1,119 @@
+// CPU kernel for Softmax over the last axis. Rows are split across the kernel
+// thread pool; per row: a max pass, an exp-and-sum pass writing the output,
+// a scaling pass; in float (double for float64) with a vectorizable exp.
+#include <cmath>
+
+#include "backend/cpu/copy.h"
+#include "backend/cpu/fast_math.h"
+#include "backend/cpu/parallel.h"
+#include "backend/cpu/utils.h"
+#include "primitives/reduce.h"
+
+namespace fastsync {
+
+namespace {
+template <typename C>
+inline C exp_of(C v) {
+  if constexpr (std::is_same_v<C, float>) {
+    return cpu::fast_expf(v);
+  } else {
+    return std::exp(v);
+  }
+}
+
+// Max and sum with 16 independent partials: a single running value would
+// serialize the loop (float max/add may not be reordered by the compiler).
+template <typename T, typename C = compute_t<T>>
+C row_max(const T* x, int64_t n) {
+  constexpr int L = 16;
+  C part[L];
+  for (int l = 0; l < L; ++l) part[l] = -INFINITY;
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    for (int l = 0; l < L; ++l) {
+      C v = C(x[i + l]);
+      part[l] = (v > part[l] || v != v) ? v : part[l];
+    }
+  }
+  C m = -INFINITY;
+  for (; i < n; ++i) m = (C(x[i]) > m || C(x[i]) != C(x[i])) ? C(x[i]) : m;
+  for (int l = 0; l < L; ++l) m = (part[l] > m || part[l] != part[l]) ? part[l] : m;
+  return m;
+}
+
+template <typename C>
+C row_sum(const C* x, int64_t n) {
+  constexpr int L = 16;
+  C part[L] = {};
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    for (int l = 0; l < L; ++l) part[l] += x[i + l];
+  }
+  C s = 0;
+  for (; i < n; ++i) s += x[i];
+  for (int l = 0; l < L; ++l) s += part[l];
+  return s;
+}
+
+template <typename T>
+void softmax_rows(const T* x, T* y, int64_t rows, int64_t n) {
+  using C = compute_t<T>;
+  int64_t grain = std::max<int64_t>(1, cpu::kParallelGrain / std::max<int64_t>(n, 1));
+  cpu::parallel_for(rows, grain, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const T* xr = x + r * n;
+      T* yr = y + r * n;
+      C m = row_max(xr, n);
+      if (!std::isfinite(m)) m = m != m ? m : C(0);  // all -inf rows: exp(-inf) = 0
+      if constexpr (std::is_same_v<T, C>) {
+        // Exponentials go straight into the output, then get scaled; no
+        // reduction inside the exp loop, so it vectorizes.
+        for (int64_t i = 0; i < n; ++i) yr[i] = exp_of(C(xr[i]) - m);
+        C inv = C(1) / row_sum(yr, n);
+        for (int64_t i = 0; i < n; ++i) yr[i] *= inv;
+      } else {
+        C sum = 0;
+        for (int64_t i = 0; i < n; ++i) sum += exp_of(C(xr[i]) - m);
+        C inv = C(1) / sum;
+        for (int64_t i = 0; i < n; ++i) yr[i] = T(exp_of(C(xr[i]) - m) * inv);
+      }
+    }
+  });
+}
+}  // namespace
+
+void Softmax::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& in = inputs[0];
+  array& out = outputs[0];
+  auto& enc = cpu::encoder_for(*this);
+  // Rows must be contiguous: copy a strided input first (a temporary).
+  array src = in;
+  if (!in.flags().row_contiguous) {
+    src = array(in.shape(), in.dtype(), nullptr, {});
+    src.detach();
+    cpu::alloc(src);
+    enc.set_input_array(in);
+    enc.dispatch([a = in.unsafe_weak_copy(), b = src.unsafe_weak_copy()]() mutable {
+      cpu::copy_kernel(a, b);
+    });
+    enc.add_temporary(src);
+  } else {
+    enc.set_input_array(in);
+  }
+  cpu::donate_or_alloc(src.id() == in.id() ? in : src, out);
+  enc.set_output_array(out);
+  int64_t n = in.ndim() ? in.shape().back() : 1;
+  int64_t rows = n ? in.size() / n : 0;
+  enc.dispatch([x = src.raw_ptr(), y = out.raw_ptr(), dt = in.dtype(), rows, n] {
+    dispatch_dtype(dt, [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (std::is_floating_point_v<compute_t<T>>) {
+        softmax_rows(static_cast<const T*>(x), static_cast<T*>(y), rows, n);
+      } else {
+        throw std::logic_error("[softmax] the ops layer sends floats only");
+      }
+    });
+  });
+}
+
+}  // namespace fastsync

@@ -1,0 +1,93 @@
+// CPU kernels for Unary primitives. What each op computes, and for which
+// dtypes, is backend/common/elementwise.h (shared with the GPU); this file
+// runs it over flat or strided runs on worker threads.
+#include <stdexcept>
+
+#include "backend/common/elementwise.h"
+#include "backend/common/strided.h"
+#include "backend/cpu/parallel.h"
+#include "backend/cpu/utils.h"
+#include "primitives/unary.h"
+
+namespace fastsync {
+
+namespace {
+
+using elementwise::UnaryFn;
+
+// What a unary task needs; `flat` > 0 means one pass over that many
+// elements (input and output share a dense layout), else the plan is walked.
+struct UnaryArgs {
+  const void* in;
+  void* out;
+  Dtype dtype;
+  int64_t flat;
+  StridedPlan<2> plan;
+};
+
+template <typename T, typename Fn>
+void unary_kernel(const UnaryArgs& args, Fn fn) {
+  using C = compute_t<T>;
+  const T* src = static_cast<const T*>(args.in);
+  T* dst = static_cast<T*>(args.out);
+  if (args.flat > 0) {
+    cpu::parallel_for(args.flat, cpu::kParallelGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) dst[i] = T(fn(C(src[i])));
+    });
+    return;
+  }
+  for_each_strided(args.plan, [&](auto offs, int64_t n, auto st) {
+    const T* s = src + offs[0];
+    T* d = dst + offs[1];
+    for (int64_t i = 0; i < n; ++i) d[i * st[1]] = T(fn(C(s[i * st[0]])));
+  });
+}
+
+template <UnaryOp op>
+void run_unary(const UnaryArgs& args) {
+  dispatch_dtype(args.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (elementwise::unary_supports<op, compute_t<T>>()) {
+      unary_kernel<T>(args, UnaryFn<op>{});
+    } else {
+      throw std::logic_error("[unary] dtype not supported by this op");
+    }
+  });
+}
+
+}  // namespace
+
+void Unary::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& in = inputs[0];
+  array& out = outputs[0];
+  auto& enc = cpu::encoder_for(*this);
+  if (in.flags().contiguous) {
+    // Keep the input's layout so the loop is one flat pass over the buffer.
+    if (in.is_donatable() && in.dtype() == out.dtype()) {
+      out.copy_shared_buffer(in);
+    } else {
+      out.set_data(allocator::malloc(in.data_size() * in.itemsize()));
+      out.copy_shared_buffer(out, in.strides(), in.flags(), in.data_size());
+    }
+  } else {
+    cpu::alloc(out);
+  }
+  enc.set_input_array(in);
+  enc.set_output_array(out);
+  void (*kernel)(const UnaryArgs&) = nullptr;
+  switch (op()) {
+#define FASTSYNC_CASE(op, Name) \
+  case UnaryOp::op: kernel = run_unary<UnaryOp::op>; break;
+    FASTSYNC_UNARY_OPS(FASTSYNC_CASE)
+#undef FASTSYNC_CASE
+  }
+  UnaryArgs args{in.raw_ptr(), out.raw_ptr(), in.dtype(), 0, {}};
+  if (in.flags().contiguous && out.strides() == in.strides()) {
+    args.flat = in.data_size();
+  } else {
+    args.plan = make_plan<2>(out.shape(), {&in.strides(), &out.strides()});
+  }
+  enc.dispatch([kernel, args = std::move(args)] { kernel(args); });
+}
+
+}  // namespace fastsync

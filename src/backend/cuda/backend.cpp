@@ -1,0 +1,72 @@
+// The CUDA backend (backend/backend.h): device memory, one CommandEncoder
+// per GPU stream, crossings to and from the host, and the throttle on bytes
+// kept for GPU work in flight.
+#include <cuda_runtime.h>
+
+#include "backend/backend.h"
+#include "backend/cuda/allocators.h"
+#include "backend/cuda/crossing.h"
+#include "backend/cuda/encoder.h"
+#include "backend/cuda/runtime.h"
+
+namespace fastsync {
+
+namespace {
+
+// Memory pressure: releases what the GPU is done with; if nothing was,
+// waits for some stream's oldest retained batch. False if nothing is
+// pending anywhere.
+bool wait_for_memory() {
+  auto encoders = cuda::all_encoders();
+  for (auto* e : encoders) e->reclaim();
+  for (auto* e : encoders) {
+    if (e->release_oldest()) return true;
+  }
+  return false;
+}
+
+class CudaBackend : public Backend {
+ public:
+  bool is_available() const override { return cuda::device_count() > 0; }
+  bool is_host() const override { return false; }
+  allocator::Allocator& allocator() override { return cuda::device_allocator(); }
+  bool reads(const allocator::Buffer& b) const override { return allocator::is_device(b); }
+
+  std::unique_ptr<StreamEncoder> make_encoder(Stream s) override {
+    return std::make_unique<cuda::CommandEncoder>(s);
+  }
+
+  array cross(const array& in, const std::optional<Stream>& producer,
+              const Stream& consumer) override {
+    return consumer.device.type == Device::Type::gpu ? cuda::to_device(in, producer, consumer)
+                                                     : cuda::to_host(in, producer, consumer);
+  }
+  array host_copy(const array& in) override { return cuda::host_copy(in); }
+
+  // As on the CPU: buffers kept for GPU work in flight are capped, and the
+  // device memory limit is honoured while waiting can free something.
+  void throttle() override {
+    auto& dev = cuda::device_allocator();
+    while ((cuda::CommandEncoder::total_pending_bytes() > scheduler::max_inflight_bytes() ||
+            dev.active_memory() > dev.memory_limit()) &&
+           wait_for_memory()) {
+    }
+  }
+
+  void synchronize() override {
+    for (auto* e : cuda::all_encoders()) {
+      cuda::check(cudaStreamSynchronize(e->cuda_stream()), "cudaStreamSynchronize");
+      e->reclaim();
+    }
+  }
+};
+
+}  // namespace
+
+Backend& gpu_backend() {
+  // Never destroyed: GPU work may release buffers during static teardown.
+  static auto* b = new CudaBackend();
+  return *b;
+}
+
+}  // namespace fastsync

@@ -1,0 +1,220 @@
+// GPU eval of Binary, DivMod and Select: one grid-stride kernel per (op,
+// dtype) pair the CPU supports. What an op computes, and for which dtypes,
+// is backend/common/elementwise.h, the functors cpu/binary.cpp runs too
+// (NumPy's floor division and remainder, 0 for integer division by zero,
+// its NaN handling in maximum/minimum, wrapping integer arithmetic); half
+// types compute in float and round back to nearest even.
+//
+// Outputs are row-contiguous (fresh, or a donated same-shaped input), so the
+// kernels write element i at i. Inputs are read at i when they are
+// row-contiguous with the output's shape, else through their broadcast
+// strides, merged by make_indexer: a scalar or a contiguous operand then
+// costs one multiply per element, not a division per dimension.
+#include <stdexcept>
+
+#include "backend/common/elementwise.h"
+#include "backend/cuda/kernel_utils.cuh"
+#include "primitives/binary.h"
+
+namespace fastsync {
+
+namespace {
+
+using cuda::Indexer;
+using elementwise::BinaryFn;
+
+// Offsets of N operands at row-major index i: i itself when all are
+// row-contiguous like the output, one multiply for one merged dimension.
+template <int N>
+__device__ inline void offsets_at(const Indexer<N>& ix, bool flat, int64_t i,
+                                  int64_t (&off)[N]) {
+  if (flat) {
+#pragma unroll
+    for (int k = 0; k < N; ++k) off[k] = i;
+  } else if (ix.ndim == 1) {
+#pragma unroll
+    for (int k = 0; k < N; ++k) off[k] = i * ix.strides[k][0];
+  } else {
+    ix.offsets(i, off);
+  }
+}
+
+template <BinaryOp op, typename T, typename O>
+__global__ void binary_kernel(const T* a, const T* b, O* out, int64_t n, bool flat,
+                              Indexer<2> ix) {
+  int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += step) {
+    int64_t off[2];
+    offsets_at(ix, flat, i, off);
+    out[i] = cuda::narrow<O>(BinaryFn<op>{}(cuda::widen(a[off[0]]), cuda::widen(b[off[1]])));
+  }
+}
+
+template <typename T>
+__global__ void divmod_kernel(const T* a, const T* b, T* q, T* r, int64_t n, bool flat,
+                              Indexer<2> ix) {
+  int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += step) {
+    int64_t off[2];
+    offsets_at(ix, flat, i, off);
+    auto x = cuda::widen(a[off[0]]);
+    auto y = cuda::widen(b[off[1]]);
+    q[i] = cuda::narrow<T>(BinaryFn<BinaryOp::floor_divide>{}(x, y));
+    r[i] = cuda::narrow<T>(BinaryFn<BinaryOp::remainder>{}(x, y));
+  }
+}
+
+// Select moves values without looking at them: one kernel per element size.
+template <typename B>
+__global__ void select_kernel(const bool* cond, const B* x, const B* y, B* out, int64_t n,
+                              bool flat, Indexer<3> ix) {
+  int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += step) {
+    int64_t off[3];
+    offsets_at(ix, flat, i, off);
+    out[i] = cond[off[0]] ? x[off[1]] : y[off[2]];
+  }
+}
+
+// How N inputs are read for a row-contiguous output: flat when every input
+// is row-contiguous with the output's shape, else through broadcast strides.
+template <int N>
+struct Reads {
+  bool flat = true;
+  Indexer<N> ix{};
+};
+
+template <int N>
+Reads<N> reads_for(const std::array<const array*, N>& ins, const array& out, const char* op) {
+  Reads<N> r;
+  for (auto* in : ins) {
+    r.flat = r.flat && in->flags().row_contiguous && in->shape() == out.shape();
+  }
+  if (r.flat) return r;
+  std::array<Strides, N> strides;
+  std::array<const Strides*, N> ptrs;
+  for (int k = 0; k < N; ++k) {
+    strides[k] = broadcast_strides(*ins[k], out.shape());
+    ptrs[k] = &strides[k];
+  }
+  r.ix = cuda::make_indexer<N>(out.shape(), ptrs, op);
+  return r;
+}
+
+template <BinaryOp op>
+void launch_binary(cuda::CommandEncoder& enc, const array& a, const array& b, const array& out) {
+  auto r = reads_for<2>({&a, &b}, out, "binary");
+  int64_t n = out.size();
+  cuda::dispatch_type(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!elementwise::binary_supports<op, compute_t<T>>()) {
+      throw std::logic_error("[binary] dtype not supported by this op");
+    } else {
+      using O = elementwise::binary_result_t<op, T>;  // bool or T
+      binary_kernel<op, T, O><<<cuda::grid_for(n), cuda::kBlock, 0, enc.cuda_stream()>>>(
+          static_cast<const T*>(a.raw_ptr()), static_cast<const T*>(b.raw_ptr()),
+          static_cast<O*>(out.raw_ptr()), n, r.flat, r.ix);
+      cuda::check_launch("[binary] kernel");
+    }
+  });
+}
+
+// Allocates `out`, donating a same-shaped input's buffer when possible.
+void binary_alloc(const array& a, const array& b, array& out) {
+  if (a.shape() == out.shape() && a.is_donatable() && a.dtype() == out.dtype()) {
+    cuda::donate_or_alloc(a, out);
+  } else if (b.shape() == out.shape() && b.is_donatable() && b.dtype() == out.dtype()) {
+    cuda::donate_or_alloc(b, out);
+  } else {
+    cuda::alloc(out);
+  }
+}
+
+}  // namespace
+
+void Binary::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& a = inputs[0];
+  const array& b = inputs[1];
+  array& out = outputs[0];
+  binary_alloc(a, b, out);
+  auto& enc = cuda::encoder_for(*this);
+  enc.set_input_array(a);
+  enc.set_input_array(b);
+  enc.set_output_array(out);
+  if (out.size() == 0) return;
+  switch (op()) {
+#define FASTSYNC_CASE(op, Name) \
+  case BinaryOp::op: launch_binary<BinaryOp::op>(enc, a, b, out); break;
+    FASTSYNC_BINARY_OPS(FASTSYNC_CASE)
+#undef FASTSYNC_CASE
+  }
+}
+
+void DivMod::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& a = inputs[0];
+  const array& b = inputs[1];
+  // Siblings are never donated into: both outputs get fresh buffers.
+  cuda::alloc(outputs[0]);
+  cuda::alloc(outputs[1]);
+  auto& enc = cuda::encoder_for(*this);
+  enc.set_input_array(a);
+  enc.set_input_array(b);
+  enc.set_output_array(outputs[0]);
+  enc.set_output_array(outputs[1]);
+  int64_t n = outputs[0].size();
+  if (n == 0) return;
+  auto r = reads_for<2>({&a, &b}, outputs[0], "divmod");
+  cuda::dispatch_type(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using C = compute_t<T>;
+    if constexpr (!elementwise::binary_supports<BinaryOp::floor_divide, C>() ||
+                  !elementwise::binary_supports<BinaryOp::remainder, C>()) {
+      throw std::logic_error("[divmod] dtype not supported by this op");
+    } else {
+      divmod_kernel<T><<<cuda::grid_for(n), cuda::kBlock, 0, enc.cuda_stream()>>>(
+          static_cast<const T*>(a.raw_ptr()), static_cast<const T*>(b.raw_ptr()),
+          static_cast<T*>(outputs[0].raw_ptr()), static_cast<T*>(outputs[1].raw_ptr()), n,
+          r.flat, r.ix);
+      cuda::check_launch("[divmod] kernel");
+    }
+  });
+}
+
+namespace {
+template <typename B>
+void launch_select(cuda::CommandEncoder& enc, const std::vector<array>& in, const array& out,
+                   const Reads<3>& r) {
+  int64_t n = out.size();
+  select_kernel<B><<<cuda::grid_for(n), cuda::kBlock, 0, enc.cuda_stream()>>>(
+      static_cast<const bool*>(in[0].raw_ptr()), static_cast<const B*>(in[1].raw_ptr()),
+      static_cast<const B*>(in[2].raw_ptr()), static_cast<B*>(out.raw_ptr()), n, r.flat, r.ix);
+  cuda::check_launch("[select] kernel");
+}
+}  // namespace
+
+void Select::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& cond = inputs[0];
+  const array& x = inputs[1];
+  const array& y = inputs[2];
+  array& out = outputs[0];
+  if (x.shape() == out.shape() && x.is_donatable()) {
+    cuda::donate_or_alloc(x, out);
+  } else if (y.shape() == out.shape() && y.is_donatable()) {
+    cuda::donate_or_alloc(y, out);
+  } else {
+    cuda::alloc(out);
+  }
+  auto& enc = cuda::encoder_for(*this);
+  for (auto& in : inputs) enc.set_input_array(in);
+  enc.set_output_array(out);
+  if (out.size() == 0) return;
+  auto r = reads_for<3>({&cond, &x, &y}, out, "select");
+  cuda::dispatch_bits(out.itemsize(), [&](auto tag) {
+    launch_select<typename decltype(tag)::type>(enc, inputs, out, r);
+  });
+}
+
+}  // namespace fastsync

@@ -1,0 +1,197 @@
+// Crossings between devices (crossing.h): an op reads an array that lives on
+// the other device. Called by the eval driver on the encoding thread, before
+// the consumer's eval_cpu/eval_gpu; the consumer gets a view of a copy.
+//
+// GPU -> CPU: the producer's GPU stream copies the values into pinned
+// memory and places a mark after the copy; the CPU stream waits on the mark
+// (spin, then sleep) before the consumer's task.
+// CPU -> GPU, still in flight: a task on the producer's CPU stream copies
+// the values into pinned memory and raises a pinned flag; the GPU stream
+// waits on the flag with a bounded spin kernel, then copies to the device.
+// CPU -> GPU, already computed: copied on the consumer's stream right away,
+// and the copy is cached on the host array for later GPU ops.
+// Nothing here blocks the encoding thread on compute.
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include "backend/cuda/crossing.h"
+
+#include "backend/cuda/allocators.h"
+#include "backend/cuda/encoder.h"
+#include "backend/cuda/runtime.h"
+
+namespace fastsync::cuda {
+
+namespace {
+
+// Host values up to this size are copied to the device through pinned memory.
+constexpr size_t kSmallCopy = 64 * 1024;
+
+// The bytes a view reaches, negative strides included.
+struct Region {
+  char* lo;
+  size_t bytes;
+  size_t offset;  // from lo to the view's first element
+};
+
+Region region_of(const array& a) {
+  int64_t lo = 0, hi = 0;
+  for (int i = 0; i < a.ndim(); ++i) {
+    if (a.shape()[i] <= 1) continue;
+    int64_t reach = (a.shape()[i] - 1) * a.strides()[i];
+    (reach < 0 ? lo : hi) += reach;
+  }
+  size_t item = a.itemsize();
+  if (a.size() == 0) return {static_cast<char*>(a.raw_ptr()), 0, 0};
+  char* first = static_cast<char*>(a.raw_ptr());
+  return {first + lo * static_cast<int64_t>(item), static_cast<size_t>(hi - lo + 1) * item,
+          static_cast<size_t>(-lo) * item};
+}
+
+std::shared_ptr<Data> new_data(allocator::Allocator& a, size_t bytes) {
+  return std::make_shared<Data>(a.malloc(bytes));
+}
+
+array view_over(const array& in, const std::shared_ptr<Data>& d, const Region& r) {
+  int64_t item = in.itemsize();
+  return in.with_buffer(d, static_cast<char*>(d->buffer.ptr) + r.offset,
+                        static_cast<int64_t>((r.bytes - r.offset) / item));
+}
+
+std::exception_ptr timeout_error(const ErrorRecord& r) {
+  return std::make_exception_ptr(std::runtime_error(
+      "[eval] a GPU stream waited more than " + std::to_string(r.a) +
+      " ms for data from a CPU stream and gave up (FASTSYNC_GPU_WAIT_TIMEOUT_S)"));
+}
+
+// Shared by a staging task on a CPU stream and the probe of the GPU stream
+// that waits for it.
+struct Staging {
+  std::atomic<bool> done{false};
+  scheduler::ErrorRef error;  // written before `done`
+};
+
+// Scalars: most ops take a Python number, a fresh one-element host array
+// each time. Their device copies are shared by value, so a loop that adds
+// 1.0 a thousand times copies it once. Written synchronously (once per
+// distinct value), so every stream may read them at once. Encoding thread
+// only (the driver's lock guards the cache).
+array device_scalar(const array& in) {
+  static auto* cache = new std::map<std::pair<int, uint64_t>, std::shared_ptr<Data>>();
+  uint64_t bits = 0;
+  std::memcpy(&bits, in.raw_ptr(), in.itemsize());
+  auto key = std::make_pair(static_cast<int>(in.dtype().val), bits);
+  auto it = cache->find(key);
+  if (it == cache->end()) {
+    if (cache->size() >= 4096) cache->clear();  // buffers in use stay retained
+    auto dev = new_data(device_allocator(), 8);
+    bind_device();
+    check(cudaMemcpy(dev->buffer.ptr, &bits, 8, cudaMemcpyHostToDevice),
+                "cudaMemcpy of a scalar");
+    it = cache->emplace(key, std::move(dev)).first;
+  }
+  return in.with_buffer(it->second, it->second->buffer.ptr, 1);
+}
+
+}  // namespace
+
+array to_device(const array& in, const std::optional<Stream>& producer, const Stream& consumer) {
+  auto& enc = get_command_encoder(consumer);
+  if (!producer) {
+    if (auto c = in.crossed_copy()) return *c;
+    if (in.size() == 1 && in.itemsize() <= 8) return device_scalar(in);
+  }
+  Region r = region_of(in);
+  auto dev = new_data(device_allocator(), r.bytes);
+  if (r.bytes == 0) return view_over(in, dev, r);
+  if (!producer) {
+    // Computed already. Pinned memory is read by the copy engine later, so
+    // it is kept until the copy ran. Pageable memory is staged by the CUDA
+    // driver during the call, which is slow for the scalars most ops take:
+    // small values go through a pinned buffer of ours instead.
+    const void* src = r.lo;
+    if (in.data_shared_ptr()->buffer.owner == &pinned_allocator()) {
+      enc.keep(in.data_shared_ptr());
+    } else if (r.bytes <= kSmallCopy) {
+      auto staged = new_data(pinned_allocator(), r.bytes);
+      std::memcpy(staged->buffer.ptr, r.lo, r.bytes);
+      src = staged->buffer.ptr;
+      enc.keep(std::move(staged));
+    }
+    check(cudaMemcpyAsync(dev->buffer.ptr, src, r.bytes, cudaMemcpyHostToDevice,
+                                enc.cuda_stream()),
+                "cudaMemcpyAsync to the device");
+    array out = view_over(in, dev, r);
+    in.set_crossed_copy(out);
+    return out;
+  }
+  // In flight on a CPU stream: stage through pinned memory.
+  size_t flag_at = (r.bytes + 63) / 64 * 64;
+  auto pinned = new_data(pinned_allocator(), flag_at + 64);
+  char* base = static_cast<char*>(pinned->buffer.ptr);
+  auto* flag = reinterpret_cast<uint32_t*>(base + flag_at);
+  *flag = 0;
+  auto st = std::make_shared<Staging>();
+  scheduler::enqueue_control(*producer, [src = in.data_shared_ptr(), r, base, flag, st,
+                                         pos = in.position_on_stream()] {
+    auto e = scheduler::current_error();
+    if (e && pos >= e->position) st->error = std::move(e);
+    std::memcpy(base, r.lo, r.bytes);
+    st->done.store(true, std::memory_order_release);
+    std::atomic_ref<uint32_t>(*flag).store(1, std::memory_order_release);
+  });
+  wait_flag(enc.cuda_stream(), flag, enc.error_record(timeout_error), enc.op_position());
+  check(cudaMemcpyAsync(dev->buffer.ptr, base, r.bytes, cudaMemcpyHostToDevice,
+                              enc.cuda_stream()),
+              "cudaMemcpyAsync to the device");
+  enc.keep(pinned);
+  enc.add_probe([st, from = enc.op_position()]() -> scheduler::ErrorRef {
+    if (!st->done.load(std::memory_order_acquire) || !st->error) return nullptr;
+    auto moved = std::make_shared<scheduler::TaskError>(*st->error);
+    moved->position = from;
+    return moved;
+  });
+  return view_over(in, dev, r);
+}
+
+array to_host(const array& in, const std::optional<Stream>& producer, const Stream& consumer) {
+  Region r = region_of(in);
+  if (!producer) {
+    // Computed already.
+    auto host = new_data(allocator::host(), r.bytes);
+    if (r.bytes) {
+      bind_device();
+      check(cudaMemcpy(host->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost),
+                  "cudaMemcpy to the host");
+    }
+    return view_over(in, host, r);
+  }
+  auto& penc = get_command_encoder(*producer);
+  auto pinned = new_data(pinned_allocator(), r.bytes);
+  if (r.bytes) {
+    check(cudaMemcpyAsync(pinned->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost,
+                                penc.cuda_stream()),
+                "cudaMemcpyAsync to the host");
+  }
+  penc.retain(in.data_shared_ptr());
+  encoder(consumer).wait(penc.mark_for_host(), in.position_on_stream());
+  return view_over(in, pinned, r);
+}
+
+array host_copy(const array& in) {
+  Region r = region_of(in);
+  auto host = new_data(allocator::host(), r.bytes);
+  if (r.bytes) {
+    bind_device();
+    check(cudaMemcpy(host->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost),
+                "cudaMemcpy to the host");
+  }
+  return view_over(in, host, r);
+}
+
+}  // namespace fastsync::cuda

@@ -1,0 +1,214 @@
+#include "backend/cuda/encoder.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+#include "backend/common/buffers.h"
+#include "backend/cuda/allocators.h"
+#include "backend/cuda/runtime.h"
+#include "sync.h"
+
+namespace fastsync::cuda {
+
+namespace {
+// A pinned buffer kept alive by shared ownership (probes, staging).
+std::shared_ptr<Data> pinned_data(size_t nbytes) {
+  return std::make_shared<Data>(pinned_allocator().malloc(nbytes));
+}
+}  // namespace
+
+CommandEncoder::CommandEncoder(Stream s) : StreamEncoder(s) {
+  bind_device();
+  check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+  // Never freed: the encoder lives as long as the process.
+  timeline_ = static_cast<uint64_t*>(pinned_allocator().malloc(64).ptr);
+  *timeline_ = 0;
+  auto rec = device_allocator().malloc(sizeof(ErrorRecord));
+  record_ = static_cast<ErrorRecord*>(rec.ptr);
+  check(cudaMemsetAsync(record_, 0, sizeof(ErrorRecord), stream_), "cudaMemsetAsync");
+}
+
+void CommandEncoder::keep(std::shared_ptr<Data> d) {
+  if (d) op_inputs_.push_back(std::move(d));
+}
+
+void CommandEncoder::retain(std::shared_ptr<Data> d) {
+  if (!d) return;
+  batch_bytes_ += d->buffer.size;
+  batch_.push_back(std::move(d));
+}
+
+void CommandEncoder::set_output_array(const array& a) {
+  if (auto d = a.data_shared_ptr()) op_outputs_.push_back(d.get());
+}
+
+ErrorRecord* CommandEncoder::error_record(ErrorBuilder build) {
+  builders_.emplace_back(op_position(), std::move(build));
+  return record_;
+}
+
+void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<array>& outputs) {
+  for (auto& in : inputs) keep(in.data_shared_ptr());
+  for (auto& out : outputs) set_output_array(out);
+  for (auto& d : op_inputs_) {
+    // A donated buffer lives on in the output: keeping it would stop the
+    // next op of a chain from reusing it.
+    if (std::find(op_outputs_.begin(), op_outputs_.end(), d.get()) != op_outputs_.end()) continue;
+    batch_bytes_ += d->buffer.size;
+    batch_.push_back(std::move(d));
+  }
+  if (outputs.size() > 1) {
+    for (auto& out : outputs) batch_.push_back(out.data_shared_ptr());
+  }
+  op_inputs_.clear();
+  op_outputs_.clear();
+  ++committed_;
+  if (++ops_since_point_ >= kOpsPerPoint || batch_bytes_ >= kBytesPerPoint) place_point();
+  if (pending_bytes() > 0) reclaim();  // one poll of the pinned word
+}
+
+void CommandEncoder::encode(Primitive& p, const std::vector<array>& inputs,
+                            std::vector<array>& outputs) {
+  try {
+    p.eval_gpu(inputs, outputs);
+  } catch (...) {
+    discard();
+    throw;
+  }
+  commit(inputs, outputs);
+}
+
+void CommandEncoder::discard() {
+  // Kernels or copies of the op may have been launched before it threw:
+  // what it declared stays alive until the GPU is past them.
+  for (auto& d : op_inputs_) retain(std::move(d));
+  op_inputs_.clear();
+  op_outputs_.clear();
+  while (!builders_.empty() && builders_.back().first == op_position()) builders_.pop_back();
+}
+
+uint64_t CommandEncoder::place_point() {
+  if (!builders_.empty()) {
+    // Some op since the last point may have written the error record:
+    // bring it to the host with this point and start clean.
+    auto slot = pinned_data(sizeof(ErrorRecord));
+    check(cudaMemcpyAsync(slot->buffer.ptr, record_, sizeof(ErrorRecord), cudaMemcpyDeviceToHost,
+                          stream_),
+          "cudaMemcpyAsync");
+    check(cudaMemsetAsync(record_, 0, sizeof(ErrorRecord), stream_), "cudaMemsetAsync");
+    probes_.push_back([slot, builders = std::move(builders_)]() -> scheduler::ErrorRef {
+      auto* r = static_cast<const ErrorRecord*>(slot->buffer.ptr);
+      if (r->position == 0) return nullptr;
+      for (auto& [pos, build] : builders) {
+        if (pos == r->position) {
+          auto e = std::make_shared<scheduler::TaskError>();
+          e->error = build(*r);
+          e->position = pos;
+          return e;
+        }
+      }
+      auto e = std::make_shared<scheduler::TaskError>();
+      e->error = std::make_exception_ptr(std::runtime_error("[gpu] a kernel reported an error"));
+      e->position = r->position;
+      return e;
+    });
+    builders_.clear();
+  }
+  uint64_t v = ++next_value_;
+  write_value(stream_, timeline_, v);
+  {
+    std::lock_guard lk(sealed_mutex_);
+    sealed_.emplace_back(v, std::move(batch_));
+    sealed_bytes_.push_back(batch_bytes_);
+    pending_bytes_.fetch_add(batch_bytes_, std::memory_order_relaxed);
+    total_pending_.fetch_add(batch_bytes_, std::memory_order_relaxed);
+  }
+  batch_.clear();
+  batch_bytes_ = 0;
+  ops_since_point_ = 0;
+  return v;
+}
+
+void CommandEncoder::reclaim() {
+  std::vector<std::shared_ptr<Data>> done;
+  {
+    std::lock_guard lk(sealed_mutex_);
+    while (!sealed_.empty() && reached(sealed_.front().first)) {
+      auto& b = sealed_.front().second;
+      done.insert(done.end(), std::make_move_iterator(b.begin()), std::make_move_iterator(b.end()));
+      sealed_.pop_front();
+      pending_bytes_.fetch_sub(sealed_bytes_.front(), std::memory_order_relaxed);
+      total_pending_.fetch_sub(sealed_bytes_.front(), std::memory_order_relaxed);
+      sealed_bytes_.erase(sealed_bytes_.begin());
+    }
+  }
+  // `done` frees its buffers here, outside the lock.
+}
+
+void CommandEncoder::wait_for(uint64_t v) {
+  wait_word(timeline_, v);
+  reclaim();
+}
+
+bool CommandEncoder::release_oldest() {
+  uint64_t v = 0;
+  {
+    std::lock_guard lk(sealed_mutex_);
+    if (!sealed_.empty()) v = sealed_.front().first;
+  }
+  if (v == 0) {
+    if (batch_.empty()) return false;
+    v = place_point();
+  }
+  wait_for(v);
+  return true;
+}
+
+CommandEncoder& get_command_encoder(const Stream& s) {
+  // The CUDA backend made it (backend.cpp).
+  return static_cast<CommandEncoder&>(encoder(s));
+}
+
+std::vector<CommandEncoder*> all_encoders() {
+  std::vector<CommandEncoder*> out;
+  for (int i = 0, n = num_streams(); i < n; ++i) {
+    auto& st = stream_state(i);
+    if (st.stream.device.type == Device::Type::gpu) {
+      out.push_back(static_cast<CommandEncoder*>(st.encoder));
+    }
+  }
+  return out;
+}
+
+CommandEncoder& encoder_for(const Primitive& p) { return get_command_encoder(p.stream()); }
+
+void wait_word(const volatile uint64_t* word, uint64_t value) {
+  if (*word >= value) return;
+  auto start = std::chrono::steady_clock::now();
+  auto spin = std::chrono::nanoseconds(sync::spin_ns());
+  while (*word < value) {
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    if (elapsed < spin) {
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
+    } else if (elapsed < spin + std::chrono::microseconds(200)) {
+      std::this_thread::yield();
+    } else {
+      // Nothing wakes a sleeper when the GPU writes: poll in short sleeps,
+      // longer the longer the wait.
+      auto step = std::min<std::chrono::nanoseconds>(elapsed / 16, std::chrono::microseconds(500));
+      std::this_thread::sleep_for(step);
+    }
+  }
+}
+
+void alloc(array& out) { fastsync::alloc(out, device_allocator()); }
+
+void donate_or_alloc(const array& in, array& out) {
+  fastsync::donate_or_alloc(in, out, device_allocator());
+}
+
+}  // namespace fastsync::cuda

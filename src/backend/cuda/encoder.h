@@ -1,0 +1,149 @@
+// The CUDA command encoder: one per GPU stream, owning that stream's
+// cudaStream_t (the StreamEncoder of the CUDA backend, backend/backend.h).
+//
+// Used on the encoding thread (under the eval driver's lock), except
+// reclaim() and wait_for(), which any thread may call. A primitive's
+// eval_gpu allocates its outputs (alloc / donate_or_alloc below) and launches
+// its kernels on stream() right away: nothing is deferred to another thread.
+// The driver then commits the op: its input buffers (minus donated ones)
+// and temporaries join the stream's current retention batch.
+//
+// The timeline. Each GPU stream has a 64-bit word in pinned host memory and
+// a counter of values handed out. place_point() encodes a write of the next
+// value after all earlier work and seals the retention batch under that
+// value; once the CPU sees the word reach it, the batch's buffers are
+// released (reclaim). Points are placed by marks (events, fences,
+// crossings) and every kOpsPerPoint ops or kBytesPerPoint retained bytes,
+// so a long graph in one eval frees memory as the GPU goes.
+//
+// Errors. Kernels that can fail (bad indices, planted failures, timed-out
+// waits) write the stream's ErrorRecord in device memory. A point placed
+// after such an op copies the record to pinned memory and clears it, and
+// leaves a probe: a function the host runs once the point is reached, which
+// turns the record into an exception for the arrays at or after the failing
+// op. Errors that travel in from other streams are probes too.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "array.h"
+#include "backend/backend.h"
+#include "backend/cuda/signal.h"
+#include "primitive.h"
+#include "scheduler.h"
+
+namespace fastsync::cuda {
+
+using ErrorBuilder = std::function<std::exception_ptr(const ErrorRecord&)>;
+using Probe = std::function<scheduler::ErrorRef()>;
+
+class CommandEncoder : public StreamEncoder {
+ public:
+  explicit CommandEncoder(Stream s);
+
+  cudaStream_t cuda_stream() const { return stream_; }
+
+  // Buffers the current op's kernels read (kept alive until the GPU is
+  // past the op) and write (so a donated input is not kept).
+  void set_input_array(const array& a) { keep(a.data_shared_ptr()); }
+  void set_output_array(const array& a);
+  void add_temporary(const array& a) { keep(a.data_shared_ptr()); }
+  void keep(std::shared_ptr<Data> d);
+  // The record the current op's kernels write on failure, and how to turn
+  // it into an exception.
+  ErrorRecord* error_record(ErrorBuilder build);
+  // The stream position of the op being encoded (that of its outputs).
+  uint64_t op_position() const { return committed_ + 1; }
+  uint64_t committed() const { return committed_; }
+
+  void commit(const std::vector<array>& inputs, const std::vector<array>& outputs);
+  void discard();
+
+  // StreamEncoder (marks in mark.cpp).
+  void encode(Primitive& p, const std::vector<array>& inputs,
+              std::vector<array>& outputs) override;
+  uint64_t position() const override { return committed_; }
+  MarkRef make_mark() override;
+  void place(const MarkRef& m, MarkKind kind) override;
+  void wait(const MarkRef& m, uint64_t position) override;
+  // Keeps `d` alive until the GPU is past the work encoded so far.
+  void retain(std::shared_ptr<Data> d) override;
+  // A mark placed now that host threads can wait on (crossings to the
+  // host); the error segment stays open.
+  MarkRef mark_for_host();
+
+  // Encodes the next timeline value after all earlier work; returns it.
+  uint64_t place_point();
+  bool reached(uint64_t v) const { return *timeline_ >= v; }
+  // Any thread: blocks until the GPU reached `v`, then reclaims.
+  void wait_for(uint64_t v);
+  // Any thread: releases the retention batches the GPU is past.
+  void reclaim();
+  // Memory pressure: waits for the oldest unreleased batch. False if none.
+  bool release_oldest();
+  // Bytes retained by sealed batches the host has not seen completed.
+  size_t pending_bytes() const { return pending_bytes_.load(std::memory_order_relaxed); }
+  // The same over every GPU stream (the driver checks it after every op).
+  static size_t total_pending_bytes() { return total_pending_.load(std::memory_order_relaxed); }
+
+  // Error probes of the work since the last end of an eval.
+  const std::vector<Probe>& probes() const { return probes_; }
+  void add_probe(Probe p) { probes_.push_back(std::move(p)); }
+  void clear_probes() { probes_.clear(); }
+
+ private:
+  void place_mark(Mark& m, bool host_visible, bool end_of_eval);
+
+  static constexpr int kOpsPerPoint = 64;
+  static constexpr size_t kBytesPerPoint = size_t(64) << 20;
+
+  cudaStream_t stream_ = nullptr;
+  uint64_t* timeline_ = nullptr;  // pinned; written by the GPU
+  uint64_t next_value_ = 0;
+  uint64_t committed_ = 0;
+
+  // The current op's declarations.
+  std::vector<std::shared_ptr<Data>> op_inputs_;
+  std::vector<const Data*> op_outputs_;
+
+  // Retention: the batch being filled, and sealed batches by value.
+  std::vector<std::shared_ptr<Data>> batch_;
+  size_t batch_bytes_ = 0;
+  int ops_since_point_ = 0;
+  std::mutex sealed_mutex_;
+  std::deque<std::pair<uint64_t, std::vector<std::shared_ptr<Data>>>> sealed_;
+  std::vector<size_t> sealed_bytes_;  // parallel to sealed_ (guarded by sealed_mutex_)
+  std::atomic<size_t> pending_bytes_{0};
+  static inline std::atomic<size_t> total_pending_{0};
+
+  // Errors.
+  ErrorRecord* record_ = nullptr;  // device memory
+  std::vector<std::pair<uint64_t, ErrorBuilder>> builders_;  // since the last point
+  std::vector<Probe> probes_;
+};
+
+// The encoder of a GPU stream. Encoding thread.
+CommandEncoder& get_command_encoder(const Stream& s);
+// The encoders of every GPU stream made so far (for memory pressure and
+// synchronize). Any thread.
+std::vector<CommandEncoder*> all_encoders();
+CommandEncoder& encoder_for(const Primitive& p);
+
+// Host waits on pinned words written by the GPU: spin, then sleep in
+// growing steps.
+void wait_word(const volatile uint64_t* word, uint64_t value);
+
+// A row-contiguous device buffer for `out`.
+void alloc(array& out);
+// `in`'s buffer when `in` is donatable and matches `out`, else a fresh one.
+void donate_or_alloc(const array& in, array& out);
+
+}  // namespace fastsync::cuda

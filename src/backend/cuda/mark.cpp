@@ -1,0 +1,154 @@
+// Marks on GPU streams: points on a stream's timeline (encoder.h), the GPU
+// half of events and fences. A mark is made on the encoding thread and
+// placed there later (events are placed at the end of an eval); waiters on
+// any thread wait until it is placed, then until the GPU writes the stream's
+// timeline word up to its value. A GPU stream waiting on a mark waits on the
+// CUDA event recorded at the same point: no host thread blocks.
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "backend/cuda/encoder.h"
+#include "backend/cuda/runtime.h"
+
+namespace fastsync::cuda {
+
+namespace {
+// Recycled CUDA events (creating one costs microseconds). Any thread.
+std::mutex event_pool_mutex;
+std::vector<cudaEvent_t>& event_pool() {
+  static auto* p = new std::vector<cudaEvent_t>();
+  return *p;
+}
+cudaEvent_t take_event() {
+  {
+    std::lock_guard lk(event_pool_mutex);
+    auto& p = event_pool();
+    if (!p.empty()) {
+      cudaEvent_t e = p.back();
+      p.pop_back();
+      return e;
+    }
+  }
+  cudaEvent_t e;
+  check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
+  return e;
+}
+void give_event(cudaEvent_t e) {
+  std::lock_guard lk(event_pool_mutex);
+  event_pool().push_back(e);
+}
+
+class GpuMark : public Mark {
+ public:
+  explicit GpuMark(CommandEncoder& enc) : encoder(&enc) {}
+  ~GpuMark() override {
+    if (event) give_event(event);
+  }
+
+  bool reached() const override {
+    if (light.load(std::memory_order_acquire)) return cudaEventQuery(event) == cudaSuccess;
+    uint64_t v = value.load(std::memory_order_acquire);
+    return v != 0 && encoder->reached(v);
+  }
+
+  void wait() const override {
+    uint64_t v = value.load(std::memory_order_acquire);
+    while (v == 0) {
+      if (light.load(std::memory_order_acquire)) {
+        // Not on the timeline (rarely waited on by the host).
+        check(cudaEventSynchronize(event), "cudaEventSynchronize");
+        return;
+      }
+      // Placed by the encoding thread within microseconds of being made.
+      std::this_thread::yield();
+      v = value.load(std::memory_order_acquire);
+    }
+    encoder->wait_for(v);
+  }
+
+  scheduler::ErrorRef error() const override {
+    std::call_once(probed, [&] {
+      for (auto& p : probes) {
+        if (auto e = p()) {
+          error_ = std::move(e);
+          break;
+        }
+      }
+    });
+    return error_;
+  }
+
+  bool placed() const {
+    return value.load(std::memory_order_acquire) != 0 || light.load(std::memory_order_acquire);
+  }
+
+  CommandEncoder* encoder;
+  std::atomic<uint64_t> value{0};  // 0 until placed; release-published
+  std::atomic<bool> light{false};  // placed without a timeline value
+  cudaEvent_t event = nullptr;
+  std::vector<Probe> probes;  // written before `value`
+
+ private:
+  mutable std::once_flag probed;
+  mutable scheduler::ErrorRef error_;
+};
+
+}  // namespace
+
+MarkRef CommandEncoder::make_mark() { return std::make_shared<GpuMark>(*this); }
+
+void CommandEncoder::place(const MarkRef& mark, MarkKind kind) {
+  // A mark only GPU streams wait on (a fence between GPU streams: CPU
+  // consumers of GPU data wait on crossing marks) skips the timeline write,
+  // whose system-wide memory barrier costs the GPU microseconds. The end of
+  // an eval closes the stream's error segment: the next mark starts clean.
+  place_mark(*mark, /*host_visible=*/kind != MarkKind::fence,
+             /*end_of_eval=*/kind != MarkKind::fence);
+}
+
+MarkRef CommandEncoder::mark_for_host() {
+  auto m = make_mark();
+  place_mark(*m, /*host_visible=*/true, /*end_of_eval=*/false);
+  return m;
+}
+
+void CommandEncoder::place_mark(Mark& mark, bool host_visible, bool end_of_eval) {
+  // Made by make_mark above.
+  auto& m = static_cast<GpuMark&>(mark);
+  uint64_t v = host_visible ? place_point() : 0;
+  m.event = take_event();
+  check(cudaEventRecord(m.event, stream_), "cudaEventRecord");
+  m.probes = probes();
+  if (end_of_eval) clear_probes();
+  if (host_visible) {
+    m.value.store(v, std::memory_order_release);
+  } else {
+    m.light.store(true, std::memory_order_release);
+  }
+}
+
+void CommandEncoder::wait(const MarkRef& mark, uint64_t position) {
+  auto* m = dynamic_cast<GpuMark*>(mark.get());
+  if (!m) {
+    // Crossings (crossing.cpp) order CPU producers before GPU consumers.
+    throw std::logic_error("[eval] a GPU stream cannot wait on a CPU stream's mark directly");
+  }
+  if (!m->placed()) throw std::logic_error("[eval] a GPU stream would wait on a mark not yet placed");
+  if (m->encoder != this) {
+    check(cudaStreamWaitEvent(stream_, m->event, 0), "cudaStreamWaitEvent");
+  }
+  // An error before the mark spoils this stream from its next op on.
+  add_probe([mark, position, from = op_position()]() -> scheduler::ErrorRef {
+    auto e = mark->error();
+    if (!e || position < e->position) return nullptr;
+    auto moved = std::make_shared<scheduler::TaskError>(*e);
+    moved->position = from;
+    return moved;
+  });
+}
+
+}  // namespace fastsync::cuda

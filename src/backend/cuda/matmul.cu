@@ -1,0 +1,200 @@
+// GPU eval of Matmul and AddMM: cuBLAS gemms (loaded at run time, see
+// cuda/cublas.h) on the op's stream, with the CPU kernels' semantics
+// (src/backend/cpu/matmul.cpp).
+//
+// Products are computed by cuBLAS in float64 for float64 and in float32 for
+// everything else (CUBLAS_COMPUTE_32F, never TF32), writing the output dtype
+// directly: float16 and bfloat16 products are rounded once, as on the CPU.
+// AddMM copies c (broadcast) into the output, unless it can donate c's
+// buffer, and lets the gemm scale it by beta; with beta == 0, c is not read.
+// An empty sum (k == 0) gives zeros, or beta * c.
+//
+// The layout planning is the CPU kernels' (backend/common/matmul_plan.h).
+// Operands are read where they are when the matrix slices (the last two
+// axes; a 1-D a is a row, a 1-D b a column) are row- or column-contiguous:
+// cuBLAS gets them through its transpose flags and leading dimension.
+// Anything else is first made contiguous (cuda::contiguous_gpu), with
+// broadcast batch axes kept at size 1 so only distinct matrices are copied.
+// cuBLAS is column-major: the row-major C = A @ B is computed as the
+// column-major C^T = B^T A^T, which reads the same buffers. Batch axes
+// (broadcast, any strides) become strided-batched gemms, one per run of the
+// innermost merged batch axis; when b has no batch of its own and a's rows
+// are evenly spaced, a's batch folds into the rows of one tall gemm.
+//
+// Encoding thread only; everything is launched before eval_gpu returns.
+#include <algorithm>
+#include <climits>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "backend/common/matmul_plan.h"
+#include "backend/common/strided.h"
+#include "backend/cuda/copy.h"
+#include "backend/cuda/cublas.h"
+#include "backend/cuda/kernel_utils.cuh"
+#include "primitives/linalg.h"
+
+namespace fastsync {
+
+namespace {
+
+namespace cb = cuda::cublas;
+
+// Where the gemms read operand a (is_a) or b: x itself when the plan can
+// read it, otherwise a contiguous copy (of the distinct matrices only) that
+// the plan is told about.
+const char* prepare(cuda::CommandEncoder& enc, MatmulPlan& plan, const char* op, const array& x,
+                    bool is_a) {
+  if (plan.operand(is_a).layout) return static_cast<const char*>(x.raw_ptr());
+  // The view holds no reference: x itself is an input the op keeps.
+  array t = cuda::contiguous_gpu(enc, x.unsafe_weak_copy(matmul_staging_shape(x), x.strides()));
+  plan.restage(is_a, t.shape(), t.strides(), op);
+  return static_cast<const char*>(t.raw_ptr());
+}
+
+// cuBLAS's types for a product of dtype d.
+struct GemmTypes {
+  cudaDataType data;
+  cb::cublasComputeType_t compute;
+};
+GemmTypes gemm_types(Dtype d, const char* op) {
+  if (d == float32) return {CUDA_R_32F, cb::CUBLAS_COMPUTE_32F};
+  if (d == float64) return {CUDA_R_64F, cb::CUBLAS_COMPUTE_64F};
+  if (d == float16) return {CUDA_R_16F, cb::CUBLAS_COMPUTE_32F};
+  if (d == bfloat16) return {CUDA_R_16BF, cb::CUBLAS_COMPUTE_32F};
+  // The ops layer rejects these; a graph built another way gets the same.
+  throw std::invalid_argument(std::string("[") + op +
+                              "] only floating point dtypes are supported, got " + d.name());
+}
+
+// alpha and beta in the compute type; cuBLAS reads them from the host
+// before the call returns.
+struct Scalars {
+  double d[2];
+  float f[2];
+  const void* alpha(bool dbl) const { return dbl ? static_cast<const void*>(&d[0]) : &f[0]; }
+  const void* beta(bool dbl) const { return dbl ? static_cast<const void*>(&d[1]) : &f[1]; }
+};
+
+// x *= beta over n contiguous elements, in the compute type, as the CPU
+// kernel does for an empty sum (a zero beta gives zeros, even for inf/NaN).
+template <typename T>
+__global__ void scale_kernel(T* x, int64_t n, double beta) {
+  using W = decltype(cuda::widen(x[0]));
+  W b = static_cast<W>(beta);
+  int64_t step = int64_t(blockDim.x) * gridDim.x;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += step) {
+    x[i] = b == W(0) ? cuda::narrow<T>(W(0)) : cuda::narrow<T>(b * cuda::widen(x[i]));
+  }
+}
+
+// Encodes out = beta * c + alpha * (a @ b) (c may be null: beta is unused).
+void encode_product(const Primitive& p, const char* op, const array* c, const array& a,
+                    const array& b, array& out, double alpha, double beta) {
+  Dtype dtype = out.dtype();
+  GemmTypes types = gemm_types(dtype, op);
+  auto& enc = cuda::encoder_for(p);
+  bool prefill = c != nullptr && beta != 0.0;
+  if (prefill) {
+    cuda::donate_or_alloc(*c, out);
+  } else {
+    cuda::alloc(out);
+  }
+  enc.set_input_array(a);
+  enc.set_input_array(b);
+  if (c) enc.set_input_array(*c);
+  enc.set_output_array(out);
+  if (out.size() == 0) return;
+
+  MatmulPlan plan = plan_matmul(a, b, out.shape());
+
+  // Loaded before anything is launched, so a missing cuBLAS leaves no work
+  // behind.
+  cb::cublasHandle_t handle = plan.K > 0 ? cb::handle(enc, op) : nullptr;
+  if (prefill && out.raw_ptr() != c->raw_ptr()) {
+    cuda::copy_gpu(enc, c->unsafe_weak_copy(out.shape(), broadcast_strides(*c, out.shape())),
+                   out);
+  }
+  if (plan.K == 0) {
+    if (!prefill) {
+      cuda::check(cudaMemsetAsync(out.raw_ptr(), 0, out.nbytes(), enc.cuda_stream()),
+                  "cudaMemsetAsync");
+    } else if (beta != 1.0) {
+      // A switch, not cuda::dispatch_type: instantiating anything on
+      // _Float16 crashes nvcc 13.0's host code generation.
+      auto launch = [&](auto* x) {
+        using T = std::remove_pointer_t<decltype(x)>;
+        scale_kernel<T><<<cuda::grid_for(out.size()), cuda::kBlock, 0, enc.cuda_stream()>>>(
+            x, out.size(), beta);
+      };
+      void* x = out.raw_ptr();
+      if (dtype == float32) launch(static_cast<float*>(x));
+      else if (dtype == float64) launch(static_cast<double*>(x));
+      else if (dtype == float16) launch(static_cast<__half*>(x));
+      else launch(static_cast<__nv_bfloat16*>(x));
+      cuda::check_launch("[addmm] scale kernel");
+    }
+    return;
+  }
+
+  const cb::Api& api = cb::api(op);
+  const char* pa = prepare(enc, plan, op, a, true);
+  const char* pb = prepare(enc, plan, op, b, false);
+  plan.fold_batch();
+
+  Scalars s{{alpha, prefill ? beta : 0.0}, {float(alpha), prefill ? float(beta) : 0.0f}};
+  bool dbl = dtype == float64;
+  // Column-major C^T (N x rows) = op(B^T) op(A^T): b first, then a.
+  auto op_b = plan.b.layout->trans ? cb::CUBLAS_OP_T : cb::CUBLAS_OP_N;
+  auto op_a = plan.a.layout->trans ? cb::CUBLAS_OP_T : cb::CUBLAS_OP_N;
+  int m = static_cast<int>(plan.N), n = static_cast<int>(plan.rows), k = static_cast<int>(plan.K);
+  int ld_b = static_cast<int>(plan.b.layout->ld), ld_a = static_cast<int>(plan.lda), ldc = m;
+  int64_t isz = out.itemsize();
+  char* cptr = static_cast<char*>(out.raw_ptr());
+
+  auto gemm = [&](int64_t oa_off, int64_t ob_off, int64_t oc_off) {
+    cb::check(api.GemmEx(handle, op_b, op_a, m, n, k, s.alpha(dbl), pb + ob_off * isz,
+                         types.data, ld_b, pa + oa_off * isz, types.data, ld_a, s.beta(dbl),
+                         cptr + oc_off * isz, types.data, ldc, types.compute,
+                         cb::CUBLAS_GEMM_DEFAULT),
+              op, "cublasGemmEx");
+  };
+  // The batch axes (none when folded: one gemm) with a's, b's and c's
+  // offsets.
+  Strides c_strides = plan.c_batch_strides();
+  auto batches = make_plan<3>(plan.gemm_batch(),
+                              {&plan.a.batch_strides, &plan.b.batch_strides, &c_strides});
+  for_each_strided(batches, [&](auto offs, int64_t count, auto st) {
+    if (count == 1 || st[0] < 0 || st[1] < 0) {
+      // Negative batch strides: one gemm per matrix rather than rely on
+      // cuBLAS accepting them.
+      for (int64_t i = 0; i < count; ++i) {
+        gemm(offs[0] + i * st[0], offs[1] + i * st[1], offs[2] + i * st[2]);
+      }
+      return;
+    }
+    for (int64_t done = 0; done < count; done += INT_MAX) {
+      int part = static_cast<int>(std::min<int64_t>(count - done, INT_MAX));
+      cb::check(api.GemmStridedBatchedEx(
+                    handle, op_b, op_a, m, n, k, s.alpha(dbl),
+                    pb + (offs[1] + done * st[1]) * isz, types.data, ld_b, st[1],
+                    pa + (offs[0] + done * st[0]) * isz, types.data, ld_a, st[0], s.beta(dbl),
+                    cptr + (offs[2] + done * st[2]) * isz, types.data, ldc, st[2], part,
+                    types.compute, cb::CUBLAS_GEMM_DEFAULT),
+                op, "cublasGemmStridedBatchedEx");
+    }
+  });
+}
+
+}  // namespace
+
+void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  encode_product(*this, "matmul", nullptr, inputs[0], inputs[1], outputs[0], 1.0, 0.0);
+}
+
+void AddMM::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  encode_product(*this, "addmm", &inputs[0], inputs[1], inputs[2], outputs[0], alpha_, beta_);
+}
+
+}  // namespace fastsync

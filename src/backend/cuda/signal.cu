@@ -1,0 +1,84 @@
+#include "backend/cuda/signal.h"
+
+#include <cuda.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "backend/cuda/runtime.h"
+
+namespace fastsync::cuda {
+
+namespace {
+
+using WriteValue64 = CUresult (*)(CUstream, CUdeviceptr, cuuint64_t, unsigned int);
+
+WriteValue64 driver_write_value() {
+  static WriteValue64 fn = [] {
+    void* p = nullptr;
+    cudaDriverEntryPointQueryResult q;
+    if (cudaGetDriverEntryPointByVersion("cuStreamWriteValue64", &p, 12000, cudaEnableDefault,
+                                         &q) != cudaSuccess ||
+        q != cudaDriverEntryPointSuccess) {
+      cudaGetLastError();
+      return WriteValue64{nullptr};
+    }
+    return reinterpret_cast<WriteValue64>(p);
+  }();
+  return fn;
+}
+
+uint64_t timeout_ns() {
+  static uint64_t ns = [] {
+    const char* v = std::getenv("FASTSYNC_GPU_WAIT_TIMEOUT_S");
+    double s = v ? std::atof(v) : 120.0;
+    if (s <= 0) s = 120.0;
+    return static_cast<uint64_t>(s * 1e9);
+  }();
+  return ns;
+}
+
+__device__ inline uint64_t global_ns() {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+__global__ void write_value_kernel(volatile uint64_t* word, uint64_t value) {
+  __threadfence_system();
+  *word = value;
+  __threadfence_system();
+}
+
+__global__ void wait_flag_kernel(const volatile uint32_t* flag, ErrorRecord* record,
+                                 uint64_t position, uint64_t timeout) {
+  uint64_t start = global_ns();
+  unsigned ns = 32;
+  while (*flag == 0) {
+    if (global_ns() - start > timeout) {
+      record_error(record, position, kErrorWaitTimeout, static_cast<long long>(timeout / 1000000));
+      return;
+    }
+    __nanosleep(ns);
+    if (ns < 1024) ns *= 2;
+  }
+  __threadfence_system();
+}
+
+}  // namespace
+
+void write_value(cudaStream_t s, uint64_t* word, uint64_t value) {
+  if (auto fn = driver_write_value()) {
+    CUresult r = fn(reinterpret_cast<CUstream>(s), reinterpret_cast<CUdeviceptr>(word), value, 0);
+    if (r == CUDA_SUCCESS) return;
+  }
+  write_value_kernel<<<1, 1, 0, s>>>(word, value);
+  check(cudaGetLastError(), "launching the timeline write");
+}
+
+void wait_flag(cudaStream_t s, const uint32_t* flag, ErrorRecord* record, uint64_t position) {
+  wait_flag_kernel<<<1, 1, 0, s>>>(flag, record, position, timeout_ns());
+  check(cudaGetLastError(), "launching a wait on a CPU stream");
+}
+
+}  // namespace fastsync::cuda

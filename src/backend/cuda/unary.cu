@@ -1,0 +1,92 @@
+// GPU eval of Unary primitives: one grid-stride kernel per (op, dtype) pair
+// the CPU supports. What an op computes, and for which dtypes, is
+// backend/common/elementwise.h, the functors cpu/unary.cpp runs too.
+//
+// Half types compute in float and round back to nearest even. The output
+// takes the layout the CPU gives it: a dense input (in any axis order) keeps
+// its strides and is walked as one flat buffer, donated when possible; any
+// other input is read through its strides into a row-contiguous output.
+#include <stdexcept>
+
+#include "backend/common/elementwise.h"
+#include "backend/cuda/allocators.h"
+#include "backend/cuda/kernel_utils.cuh"
+#include "primitives/unary.h"
+
+namespace fastsync {
+
+namespace {
+
+using cuda::Indexer;
+using elementwise::UnaryFn;
+
+// `flat`: input and output share a dense layout; element i of the buffer
+// maps to element i. Otherwise i is the row-major index, the input is read
+// through `ix` and the output is row-contiguous.
+template <UnaryOp op, typename T>
+__global__ void unary_kernel(const T* in, T* out, int64_t n, bool flat, Indexer<1> ix) {
+  int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += step) {
+    int64_t off;
+    if (flat) {
+      off = i;
+    } else if (ix.ndim == 1) {
+      off = i * ix.strides[0][0];  // one merged dim: no division
+    } else {
+      int64_t o[1];
+      ix.offsets(i, o);
+      off = o[0];
+    }
+    out[i] = cuda::narrow<T>(UnaryFn<op>{}(cuda::widen(in[off])));
+  }
+}
+
+template <UnaryOp op>
+void launch_unary(cuda::CommandEncoder& enc, const array& in, const array& out, int64_t n,
+                  bool flat) {
+  Indexer<1> ix{};
+  if (!flat) ix = cuda::make_indexer<1>(out.shape(), {&in.strides()}, "unary");
+  cuda::dispatch_type(in.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (elementwise::unary_supports<op, compute_t<T>>()) {
+      unary_kernel<op, T><<<cuda::grid_for(n), cuda::kBlock, 0, enc.cuda_stream()>>>(
+          static_cast<const T*>(in.raw_ptr()), static_cast<T*>(out.raw_ptr()), n, flat, ix);
+      cuda::check_launch("[unary] kernel");
+    } else {
+      throw std::logic_error("[unary] dtype not supported by this op");
+    }
+  });
+}
+
+}  // namespace
+
+void Unary::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& in = inputs[0];
+  array& out = outputs[0];
+  auto& enc = cuda::encoder_for(*this);
+  bool flat = in.flags().contiguous;
+  if (flat) {
+    // Keep the input's layout so the kernel is one flat pass over the buffer.
+    if (in.is_donatable() && in.dtype() == out.dtype()) {
+      out.copy_shared_buffer(in);
+    } else {
+      out.set_data(cuda::device_allocator().malloc(in.data_size() * in.itemsize()));
+      out.copy_shared_buffer(out, in.strides(), in.flags(), in.data_size());
+    }
+  } else {
+    cuda::alloc(out);
+  }
+  enc.set_input_array(in);
+  enc.set_output_array(out);
+  int64_t n = flat ? in.data_size() : out.size();
+  if (out.size() == 0 || n == 0) return;
+  switch (op()) {
+#define FASTSYNC_CASE(op, Name) \
+  case UnaryOp::op: launch_unary<UnaryOp::op>(enc, in, out, n, flat); break;
+    FASTSYNC_UNARY_OPS(FASTSYNC_CASE)
+#undef FASTSYNC_CASE
+  }
+}
+
+}  // namespace fastsync

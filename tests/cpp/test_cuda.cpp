@@ -25,10 +25,11 @@ bool have_gpu() {
   return false;
 }
 
-// The values of a float32 array, read on the host: a CPU op on GPU data
-// crosses to the host (a copy of a strided array is made row-major).
+// The values of a float32 array, read on the host: host_readable copies a
+// device array to the host; a reshape there makes it row-major (a no-op for
+// an array that already is).
 std::vector<float> host_values(const array& a) {
-  array c = reshape(a, {a.size()}, cpu_device);
+  array c = reshape(host_readable(a), {a.size()}, cpu_device);
   eval({c});
   auto* p = static_cast<const float*>(c.raw_ptr());
   return std::vector<float>(p, p + c.size());

@@ -11,6 +11,7 @@ void Fence::update() {
   auto& enc = encoder(producer_);
   mark_ = enc.make_mark();
   enc.place(mark_, MarkKind::fence);
+  ++count_;
 }
 
 void Fence::wait(Stream consumer) const {

@@ -11,6 +11,7 @@
 // Thread-safety: encoding thread only (under the driver's lock).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "stream.h"
@@ -25,12 +26,14 @@ class Fence {
   void update();
   void wait(Stream consumer) const;
   const Stream& stream() const { return producer_; }
-  // Identifies the latest update (null before the first).
-  const Mark* latest() const { return mark_.get(); }
+  // Updates so far: identifies the latest (a mark's address would not: a
+  // freed mark's memory may hold the next one).
+  uint32_t count() const { return count_; }
 
  private:
   Stream producer_;
   std::shared_ptr<Mark> mark_;
+  uint32_t count_ = 0;
 };
 
 }  // namespace fastsync

@@ -216,9 +216,9 @@ class Evaluation {
       if (in.producer_stream() != s.index) {
         Fence& f = sync_at(in.producer_stream()).fence;
         auto& seen = fence_waits_[{s.index, in.producer_stream()}];
-        if (seen != f.latest()) {
+        if (seen != f.count()) {
           f.wait(s);
-          seen = f.latest();
+          seen = f.count();
         }
       }
       return;
@@ -259,7 +259,7 @@ class Evaluation {
   // The backends this eval encoded work on: each throttles after every op.
   std::vector<Backend*> backends_;
   // (consumer, producer) -> the producer's fence update last waited on.
-  std::map<std::pair<int, int>, const Mark*> fence_waits_;
+  std::map<std::pair<int, int>, uint32_t> fence_waits_;
 };
 
 std::vector<Event> encode(const std::vector<array>& outputs) {

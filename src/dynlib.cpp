@@ -63,8 +63,9 @@ std::optional<Library> load(const std::vector<Candidate>& candidates,
     }
     return Library{h, cand.path};
   }
-  *why = "cannot load " + describe.name + ". Tried:" +
-         (tried.empty() ? std::string("\n  (nothing found)") : tried) + "\n" + describe.hint;
+  *why = "cannot load " + describe.name +
+         ". Tried:" + (tried.empty() ? std::string("\n  (nothing found)") : tried) + "\n" +
+         describe.hint;
   return std::nullopt;
 }
 

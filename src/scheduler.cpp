@@ -1,8 +1,8 @@
 #include "scheduler.h"
 
 #include <cstdlib>
-#include <stdexcept>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 

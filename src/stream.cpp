@@ -11,13 +11,13 @@
 namespace fastsync {
 
 std::string Device::str() const {
-  return std::string(type == Type::cpu ? "Device(cpu, " : "Device(gpu, ") +
-         std::to_string(index) + ")";
+  return std::string(type == Type::cpu ? "Device(cpu, " : "Device(gpu, ") + std::to_string(index) +
+         ")";
 }
 
 std::string Stream::str() const {
-  return "Stream(" + std::string(device.type == Device::Type::cpu ? "cpu" : "gpu") +
-         ", " + std::to_string(index) + ")";
+  return "Stream(" + std::string(device.type == Device::Type::cpu ? "cpu" : "gpu") + ", " +
+         std::to_string(index) + ")";
 }
 
 bool gpu_available() { return gpu_backend().is_available(); }
@@ -121,9 +121,7 @@ Stream to_stream(const StreamOrDevice& s) {
   return default_stream(default_device());
 }
 
-StreamContext::StreamContext(StreamOrDevice s) : prev_(tls_stream) {
-  tls_stream = to_stream(s);
-}
+StreamContext::StreamContext(StreamOrDevice s) : prev_(tls_stream) { tls_stream = to_stream(s); }
 
 StreamContext::~StreamContext() { tls_stream = prev_; }
 

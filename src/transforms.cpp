@@ -47,7 +47,8 @@ constexpr size_t kMaxTapeWidth = 16;
 
 // Per-eval, per-stream synchronization state.
 struct StreamSync {
-  explicit StreamSync(const Stream& s) : stream(s), encoder(&fastsync::encoder(s)), event(s), fence(s) {}
+  explicit StreamSync(const Stream& s)
+      : stream(s), encoder(&fastsync::encoder(s)), event(s), fence(s) {}
   Stream stream;
   StreamEncoder* encoder;
   Event event;

@@ -69,8 +69,7 @@ class DeviceCollectives {
                                   void* stream) = 0;
   virtual void enqueue_send(const char* what, const void* buf, size_t bytes, int dst,
                             void* stream) = 0;
-  virtual void enqueue_recv(const char* what, void* buf, size_t bytes, int src,
-                            void* stream) = 0;
+  virtual void enqueue_recv(const char* what, void* buf, size_t bytes, int src, void* stream) = 0;
 
  protected:
   ~DeviceCollectives() = default;  // owned as its Comm

@@ -117,7 +117,7 @@ TEST_CASE("cuda crossings: host data in flight on a CPU stream reaches a GPU op"
     array h = full({1 << 16}, scalar(float(round)), float32, c);
     for (int i = 0; i < 5; ++i) h = add(h, scalar(1.0), c);
     array d = multiply(h, scalar(3.0), g);  // CPU -> GPU, staged in pinned memory
-    array back = add(d, scalar(1.0), c);     // GPU -> CPU
+    array back = add(d, scalar(1.0), c);    // GPU -> CPU
     eval({back});
     auto* p = static_cast<const float*>(back.raw_ptr());
     CHECK(p[0] == 3.0f * (round + 5) + 1.0f);

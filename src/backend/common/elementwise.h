@@ -94,10 +94,10 @@ namespace math {
 // host-only in device code, and ::floorf and friends exist on both sides
 // (on the host they are the same builtins std::floor(float) calls, so CPU
 // loops vectorize as before).
-#define FASTSYNC_MATH1(name)                                                 \
-  FASTSYNC_HD inline float name(float x) { return ::name##f(x); }            \
+#define FASTSYNC_MATH1(name)                                      \
+  FASTSYNC_HD inline float name(float x) { return ::name##f(x); } \
   FASTSYNC_HD inline double name(double x) { return ::name(x); }
-#define FASTSYNC_MATH2(name)                                                 \
+#define FASTSYNC_MATH2(name)                                                  \
   FASTSYNC_HD inline float name(float a, float b) { return ::name##f(a, b); } \
   FASTSYNC_HD inline double name(double a, double b) { return ::name(a, b); }
 FASTSYNC_MATH1(floor)
@@ -218,16 +218,24 @@ struct BinaryFn {
     constexpr bool is_float = std::is_floating_point_v<C>;
     constexpr bool is_bool = std::is_same_v<C, bool>;
     if constexpr (op == BinaryOp::add) {
-      if constexpr (is_bool) return a || b;
-      else if constexpr (is_float) return a + b;
-      else return wrap_add(a, b);
+      if constexpr (is_bool)
+        return a || b;
+      else if constexpr (is_float)
+        return a + b;
+      else
+        return wrap_add(a, b);
     } else if constexpr (op == BinaryOp::subtract) {
-      if constexpr (is_float) return a - b;
-      else return wrap_sub(a, b);
+      if constexpr (is_float)
+        return a - b;
+      else
+        return wrap_sub(a, b);
     } else if constexpr (op == BinaryOp::multiply) {
-      if constexpr (is_bool) return a && b;
-      else if constexpr (is_float) return a * b;
-      else return wrap_mul(a, b);
+      if constexpr (is_bool)
+        return a && b;
+      else if constexpr (is_float)
+        return a * b;
+      else
+        return wrap_mul(a, b);
     } else if constexpr (op == BinaryOp::divide) {
       return a / b;
     } else if constexpr (op == BinaryOp::floor_divide) {
@@ -235,14 +243,20 @@ struct BinaryFn {
     } else if constexpr (op == BinaryOp::remainder) {
       return py_mod(a, b);
     } else if constexpr (op == BinaryOp::power) {
-      if constexpr (is_float) return math::pow(a, b);
-      else return int_power(a, b);
+      if constexpr (is_float)
+        return math::pow(a, b);
+      else
+        return int_power(a, b);
     } else if constexpr (op == BinaryOp::maximum) {
-      if constexpr (is_float) return hd::is_nan(a) ? a : (hd::is_nan(b) || a < b ? b : a);
-      else return a < b ? b : a;
+      if constexpr (is_float)
+        return hd::is_nan(a) ? a : (hd::is_nan(b) || a < b ? b : a);
+      else
+        return a < b ? b : a;
     } else if constexpr (op == BinaryOp::minimum) {
-      if constexpr (is_float) return hd::is_nan(a) ? a : (hd::is_nan(b) || b < a ? b : a);
-      else return b < a ? b : a;
+      if constexpr (is_float)
+        return hd::is_nan(a) ? a : (hd::is_nan(b) || b < a ? b : a);
+      else
+        return b < a ? b : a;
     } else if constexpr (op == BinaryOp::arctan2) {
       return math::atan2(a, b);
     } else if constexpr (op == BinaryOp::logical_and) {
@@ -281,39 +295,56 @@ struct UnaryFn {
   FASTSYNC_HD C operator()(C x) const {
     constexpr bool is_float = std::is_floating_point_v<C>;
     if constexpr (op == UnaryOp::negative) {
-      if constexpr (is_float) return -x;
-      else return wrap_sub(C(0), x);
+      if constexpr (is_float)
+        return -x;
+      else
+        return wrap_sub(C(0), x);
     } else if constexpr (op == UnaryOp::abs) {
       // `x < 0 ? -x : x` keeps -0.0 as -0.0 (NumPy gives 0.0); both
       // backends have always done this. The lowest integer stays itself.
-      if constexpr (std::is_unsigned_v<C>) return x;
-      else if constexpr (is_float) return x < C(0) ? -x : x;
-      else return x < C(0) ? wrap_sub(C(0), x) : x;
+      if constexpr (std::is_unsigned_v<C>)
+        return x;
+      else if constexpr (is_float)
+        return x < C(0) ? -x : x;
+      else
+        return x < C(0) ? wrap_sub(C(0), x) : x;
     } else if constexpr (op == UnaryOp::sign) {
       if constexpr (is_float) {
         if (x != x) return x;  // NaN stays NaN
       }
-      if constexpr (std::is_unsigned_v<C>) return C(x > 0);
-      else return C((x > C(0)) - (x < C(0)));
+      if constexpr (std::is_unsigned_v<C>)
+        return C(x > 0);
+      else
+        return C((x > C(0)) - (x < C(0)));
     } else if constexpr (op == UnaryOp::square) {
-      if constexpr (is_float) return x * x;
-      else return wrap_mul(x, x);
+      if constexpr (is_float)
+        return x * x;
+      else
+        return wrap_mul(x, x);
     } else if constexpr (op == UnaryOp::floor) {
-      if constexpr (is_float) return math::floor(x);
-      else return x;
+      if constexpr (is_float)
+        return math::floor(x);
+      else
+        return x;
     } else if constexpr (op == UnaryOp::ceil) {
-      if constexpr (is_float) return math::ceil(x);
-      else return x;
+      if constexpr (is_float)
+        return math::ceil(x);
+      else
+        return x;
     } else if constexpr (op == UnaryOp::round) {
       // Half to even, as NumPy: the current (default) rounding mode, not
       // round(), which rounds halves away from zero.
-      if constexpr (is_float) return math::nearbyint(x);
-      else return x;
+      if constexpr (is_float)
+        return math::nearbyint(x);
+      else
+        return x;
     } else if constexpr (op == UnaryOp::logical_not) {
       return !x;
     } else if constexpr (op == UnaryOp::bitwise_invert) {
-      if constexpr (std::is_same_v<C, bool>) return !x;
-      else return C(~x);
+      if constexpr (std::is_same_v<C, bool>)
+        return !x;
+      else
+        return C(~x);
     } else if constexpr (op == UnaryOp::exp) {
       return math::exp(x);
     } else if constexpr (op == UnaryOp::expm1) {

@@ -13,9 +13,9 @@
 namespace fastsync {
 
 struct GatherPlan {
-  Strides a;    // a's strides over out's shape; 0 on the axes the indices fill
-  Strides idx;  // the indices' strides over out's shape; 0 where broadcast
-  int64_t n;    // length of a's gathered axis: indices lie in [-n, n)
+  Strides a;     // a's strides over out's shape; 0 on the axes the indices fill
+  Strides idx;   // the indices' strides over out's shape; 0 where broadcast
+  int64_t n;     // length of a's gathered axis: indices lie in [-n, n)
   int64_t step;  // a's stride along the gathered axis
 };
 

@@ -89,8 +89,8 @@ void MatmulPlan::fold_batch() {
   rows = M;
   lda = a.layout->ld;
   folded = false;
-  bool b_shared = std::all_of(b.batch_strides.begin(), b.batch_strides.end(),
-                              [](int64_t s) { return s == 0; });
+  bool b_shared =
+      std::all_of(b.batch_strides.begin(), b.batch_strides.end(), [](int64_t s) { return s == 0; });
   if (!b_shared || a.layout->trans || batch.empty()) return;
   // a's batch and row axes as one: a single gemm with M * batch rows, when
   // they merge into one evenly strided axis.

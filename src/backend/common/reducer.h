@@ -47,14 +47,20 @@ using reduce_out_t = std::conditional_t<
 template <ReduceOp op, typename A>
 struct Reducer {
   FASTSYNC_HD static constexpr A init() {
-    if constexpr (op == ReduceOp::sum) return A(0);
-    else if constexpr (op == ReduceOp::prod) return A(1);
+    if constexpr (op == ReduceOp::sum)
+      return A(0);
+    else if constexpr (op == ReduceOp::prod)
+      return A(1);
     else if constexpr (op == ReduceOp::max) {
-      if constexpr (std::is_floating_point_v<A>) return -std::numeric_limits<A>::infinity();
-      else return std::numeric_limits<A>::lowest();
+      if constexpr (std::is_floating_point_v<A>)
+        return -std::numeric_limits<A>::infinity();
+      else
+        return std::numeric_limits<A>::lowest();
     } else {
-      if constexpr (std::is_floating_point_v<A>) return std::numeric_limits<A>::infinity();
-      else return std::numeric_limits<A>::max();
+      if constexpr (std::is_floating_point_v<A>)
+        return std::numeric_limits<A>::infinity();
+      else
+        return std::numeric_limits<A>::max();
     }
   }
   // bool sum/prod (reached only through the dtype dispatch; the ops layer
@@ -65,12 +71,18 @@ struct Reducer {
   // `v != v`, not hd::is_nan: on the host that is __builtin_isnan, which
   // vectorizes to a different mask sequence than these loops were tuned with.
   FASTSYNC_HD static A apply(A acc, A v) {
-    if constexpr (std::is_same_v<A, bool> && op == ReduceOp::sum) return acc || v;
-    else if constexpr (std::is_same_v<A, bool> && op == ReduceOp::prod) return acc && v;
-    else if constexpr (op == ReduceOp::sum) return acc + v;
-    else if constexpr (op == ReduceOp::prod) return acc * v;
-    else if constexpr (op == ReduceOp::max) return (v > acc || v != v) ? v : acc;
-    else return (v < acc || v != v) ? v : acc;
+    if constexpr (std::is_same_v<A, bool> && op == ReduceOp::sum)
+      return acc || v;
+    else if constexpr (std::is_same_v<A, bool> && op == ReduceOp::prod)
+      return acc && v;
+    else if constexpr (op == ReduceOp::sum)
+      return acc + v;
+    else if constexpr (op == ReduceOp::prod)
+      return acc * v;
+    else if constexpr (op == ReduceOp::max)
+      return (v > acc || v != v) ? v : acc;
+    else
+      return (v < acc || v != v) ? v : acc;
   }
 };
 

@@ -1,9 +1,10 @@
 // The CPU backend (backend/backend.h): host memory, one worker thread per
 // stream (scheduler.h), and the throttle on CPU work in flight.
+#include "backend/backend.h"
+
 #include <stdexcept>
 
 #include "array.h"
-#include "backend/backend.h"
 #include "backend/cpu/encoder.h"
 
 namespace fastsync {

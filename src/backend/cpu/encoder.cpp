@@ -62,8 +62,7 @@ void CommandEncoder::dispatch(scheduler::TaskFn fn) {
   pending_ = scheduler::Task{std::move(fn), {}, false};
 }
 
-void CommandEncoder::commit(const std::vector<array>& inputs,
-                            const std::vector<array>& outputs) {
+void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<array>& outputs) {
   if (pending_) {
     for (auto& in : inputs) keep(in.data_shared_ptr());
     for (auto& out : outputs) set_output_array(out);

@@ -43,8 +43,7 @@ class CommandEncoder : public StreamEncoder {
   void discard();
 
   // StreamEncoder.
-  void encode(Primitive& p, const std::vector<array>& inputs,
-              std::vector<array>& outputs) override;
+  void encode(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) override;
   uint64_t position() const override;
   MarkRef make_mark() override;
   void place(const MarkRef& m, MarkKind kind) override;

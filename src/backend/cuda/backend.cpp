@@ -1,9 +1,10 @@
 // The CUDA backend (backend/backend.h): device memory, one CommandEncoder
 // per GPU stream, crossings to and from the host, and the throttle on bytes
 // kept for GPU work in flight.
+#include "backend/backend.h"
+
 #include <cuda_runtime.h>
 
-#include "backend/backend.h"
 #include "backend/cuda/allocators.h"
 #include "backend/cuda/crossing.h"
 #include "backend/cuda/encoder.h"

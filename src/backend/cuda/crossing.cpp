@@ -11,6 +11,8 @@
 // CPU -> GPU, already computed: copied on the consumer's stream right away,
 // and the copy is cached on the host array for later GPU ops.
 // Nothing here blocks the encoding thread on compute.
+#include "backend/cuda/crossing.h"
+
 #include <cuda_runtime.h>
 
 #include <atomic>
@@ -18,8 +20,6 @@
 #include <map>
 #include <stdexcept>
 #include <string>
-
-#include "backend/cuda/crossing.h"
 
 #include "backend/cuda/allocators.h"
 #include "backend/cuda/encoder.h"
@@ -91,8 +91,7 @@ array device_scalar(const array& in) {
     if (cache->size() >= 4096) cache->clear();  // buffers in use stay retained
     auto dev = new_data(device_allocator(), 8);
     bind_device();
-    check(cudaMemcpy(dev->buffer.ptr, &bits, 8, cudaMemcpyHostToDevice),
-                "cudaMemcpy of a scalar");
+    check(cudaMemcpy(dev->buffer.ptr, &bits, 8, cudaMemcpyHostToDevice), "cudaMemcpy of a scalar");
     it = cache->emplace(key, std::move(dev)).first;
   }
   return in.with_buffer(it->second, it->second->buffer.ptr, 1);
@@ -123,9 +122,8 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
       src = staged->buffer.ptr;
       enc.keep(std::move(staged));
     }
-    check(cudaMemcpyAsync(dev->buffer.ptr, src, r.bytes, cudaMemcpyHostToDevice,
-                                enc.cuda_stream()),
-                "cudaMemcpyAsync to the device");
+    check(cudaMemcpyAsync(dev->buffer.ptr, src, r.bytes, cudaMemcpyHostToDevice, enc.cuda_stream()),
+          "cudaMemcpyAsync to the device");
     array out = view_over(in, dev, r);
     in.set_crossed_copy(out);
     return out;
@@ -137,18 +135,17 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
   auto* flag = reinterpret_cast<uint32_t*>(base + flag_at);
   *flag = 0;
   auto st = std::make_shared<Staging>();
-  scheduler::enqueue_control(*producer, [src = in.data_shared_ptr(), r, base, flag, st,
-                                         pos = in.position_on_stream()] {
-    auto e = scheduler::current_error();
-    if (e && pos >= e->position) st->error = std::move(e);
-    std::memcpy(base, r.lo, r.bytes);
-    st->done.store(true, std::memory_order_release);
-    std::atomic_ref<uint32_t>(*flag).store(1, std::memory_order_release);
-  });
+  scheduler::enqueue_control(
+      *producer, [src = in.data_shared_ptr(), r, base, flag, st, pos = in.position_on_stream()] {
+        auto e = scheduler::current_error();
+        if (e && pos >= e->position) st->error = std::move(e);
+        std::memcpy(base, r.lo, r.bytes);
+        st->done.store(true, std::memory_order_release);
+        std::atomic_ref<uint32_t>(*flag).store(1, std::memory_order_release);
+      });
   wait_flag(enc.cuda_stream(), flag, enc.error_record(timeout_error), enc.op_position());
-  check(cudaMemcpyAsync(dev->buffer.ptr, base, r.bytes, cudaMemcpyHostToDevice,
-                              enc.cuda_stream()),
-              "cudaMemcpyAsync to the device");
+  check(cudaMemcpyAsync(dev->buffer.ptr, base, r.bytes, cudaMemcpyHostToDevice, enc.cuda_stream()),
+        "cudaMemcpyAsync to the device");
   enc.keep(pinned);
   enc.add_probe([st, from = enc.op_position()]() -> scheduler::ErrorRef {
     if (!st->done.load(std::memory_order_acquire) || !st->error) return nullptr;
@@ -167,7 +164,7 @@ array to_host(const array& in, const std::optional<Stream>& producer, const Stre
     if (r.bytes) {
       bind_device();
       check(cudaMemcpy(host->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost),
-                  "cudaMemcpy to the host");
+            "cudaMemcpy to the host");
     }
     return view_over(in, host, r);
   }
@@ -175,8 +172,8 @@ array to_host(const array& in, const std::optional<Stream>& producer, const Stre
   auto pinned = new_data(pinned_allocator(), r.bytes);
   if (r.bytes) {
     check(cudaMemcpyAsync(pinned->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost,
-                                penc.cuda_stream()),
-                "cudaMemcpyAsync to the host");
+                          penc.cuda_stream()),
+          "cudaMemcpyAsync to the host");
   }
   penc.retain(in.data_shared_ptr());
   encoder(consumer).wait(penc.mark_for_host(), in.position_on_stream());
@@ -189,7 +186,7 @@ array host_copy(const array& in) {
   if (r.bytes) {
     bind_device();
     check(cudaMemcpy(host->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost),
-                "cudaMemcpy to the host");
+          "cudaMemcpy to the host");
   }
   return view_over(in, host, r);
 }

@@ -68,8 +68,7 @@ class CommandEncoder : public StreamEncoder {
   void discard();
 
   // StreamEncoder (marks in mark.cpp).
-  void encode(Primitive& p, const std::vector<array>& inputs,
-              std::vector<array>& outputs) override;
+  void encode(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) override;
   uint64_t position() const override { return committed_; }
   MarkRef make_mark() override;
   void place(const MarkRef& m, MarkKind kind) override;
@@ -125,7 +124,7 @@ class CommandEncoder : public StreamEncoder {
   static inline std::atomic<size_t> total_pending_{0};
 
   // Errors.
-  ErrorRecord* record_ = nullptr;  // device memory
+  ErrorRecord* record_ = nullptr;                            // device memory
   std::vector<std::pair<uint64_t, ErrorBuilder>> builders_;  // since the last point
   std::vector<Probe> probes_;
 };

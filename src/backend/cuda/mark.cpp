@@ -137,7 +137,8 @@ void CommandEncoder::wait(const MarkRef& mark, uint64_t position) {
     // Crossings (crossing.cpp) order CPU producers before GPU consumers.
     throw std::logic_error("[eval] a GPU stream cannot wait on a CPU stream's mark directly");
   }
-  if (!m->placed()) throw std::logic_error("[eval] a GPU stream would wait on a mark not yet placed");
+  if (!m->placed())
+    throw std::logic_error("[eval] a GPU stream would wait on a mark not yet placed");
   if (m->encoder != this) {
     check(cudaStreamWaitEvent(stream_, m->event, 0), "cudaStreamWaitEvent");
   }

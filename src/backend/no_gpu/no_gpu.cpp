@@ -21,9 +21,7 @@ class NoGpuBackend : public Backend {
   allocator::Allocator& allocator() override { unreachable(); }
   bool reads(const allocator::Buffer&) const override { return false; }
   std::unique_ptr<StreamEncoder> make_encoder(Stream) override { unreachable(); }
-  array cross(const array&, const std::optional<Stream>&, const Stream&) override {
-    unreachable();
-  }
+  array cross(const array&, const std::optional<Stream>&, const Stream&) override { unreachable(); }
   array host_copy(const array&) override { unreachable(); }
   void throttle() override {}
   void synchronize() override {}

@@ -81,8 +81,15 @@ class StreamEncoder {
   // every buffer the compute reads until it is done, except a buffer
   // donated to an output. If the primitive throws, what it declared is
   // dropped and the exception propagates.
-  virtual void encode(Primitive& p, const std::vector<array>& inputs,
-                      std::vector<array>& outputs) = 0;
+  void encode(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
+    try {
+      eval(p, inputs, outputs);
+    } catch (...) {
+      discard();
+      throw;
+    }
+    commit(inputs, outputs);
+  }
   // Ops encoded on this stream so far: the position of the latest one.
   virtual uint64_t position() const = 0;
 
@@ -95,6 +102,15 @@ class StreamEncoder {
   virtual void wait(const MarkRef& m, uint64_t position) = 0;
   // Keeps `d` alive until the work encoded here so far is done.
   virtual void retain(std::shared_ptr<Data> d) = 0;
+
+  // The steps of encode(). eval: the primitive's eval for this backend.
+  // commit: ends the op, retaining the buffers it declared and `inputs`,
+  // except those donated to one of `outputs` (and, for multi-output ops,
+  // the outputs themselves). discard: eval threw; drops what it declared.
+  virtual void eval(Primitive& p, const std::vector<array>& inputs,
+                    std::vector<array>& outputs) = 0;
+  virtual void commit(const std::vector<array>& inputs, const std::vector<array>& outputs) = 0;
+  virtual void discard() = 0;
 
  private:
   Stream stream_;

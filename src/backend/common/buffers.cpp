@@ -13,4 +13,15 @@ void donate_or_alloc(const array& in, array& out, allocator::Allocator& a) {
   }
 }
 
+void donate_any_or_alloc(std::initializer_list<const array*> candidates, array& out,
+                         allocator::Allocator& a) {
+  for (const array* in : candidates) {
+    if (in->shape() == out.shape() && in->dtype() == out.dtype() && in->is_donatable()) {
+      donate_or_alloc(*in, out, a);
+      return;
+    }
+  }
+  alloc(out, a);
+}
+
 }  // namespace fastsync

@@ -2,6 +2,8 @@
 // passes its own allocator). Encoding thread.
 #pragma once
 
+#include <initializer_list>
+
 #include "allocator.h"
 #include "array.h"
 
@@ -12,5 +14,10 @@ void alloc(array& out, allocator::Allocator& a);
 // Gives `out` a row-contiguous buffer: `in`'s, when `in` is donatable and
 // matches in dtype and size, otherwise a fresh one from `a`.
 void donate_or_alloc(const array& in, array& out, allocator::Allocator& a);
+// The same over several inputs: the first of `candidates` with out's shape
+// and dtype that is donatable gives its buffer (elementwise ops with
+// broadcasting), otherwise a fresh one from `a`.
+void donate_any_or_alloc(std::initializer_list<const array*> candidates, array& out,
+                         allocator::Allocator& a);
 
 }  // namespace fastsync

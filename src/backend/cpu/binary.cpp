@@ -3,6 +3,7 @@
 // with the GPU); this file runs it over strided runs on worker threads.
 #include <stdexcept>
 
+#include "backend/common/buffers.h"
 #include "backend/common/elementwise.h"
 #include "backend/common/strided.h"
 #include "backend/cpu/parallel.h"
@@ -93,16 +94,6 @@ BinaryKernel kernel_for(BinaryOp op) {
   return nullptr;
 }
 
-// Allocates `out`, donating a same-shaped input's buffer when possible.
-void binary_alloc(const array& a, const array& b, array& out) {
-  if (a.shape() == out.shape() && a.is_donatable() && a.dtype() == out.dtype()) {
-    cpu::donate_or_alloc(a, out);
-  } else if (b.shape() == out.shape() && b.is_donatable() && b.dtype() == out.dtype()) {
-    cpu::donate_or_alloc(b, out);
-  } else {
-    cpu::alloc(out);
-  }
-}
 
 }  // namespace
 
@@ -110,7 +101,7 @@ void Binary::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   const array& a = inputs[0];
   const array& b = inputs[1];
   array& out = outputs[0];
-  binary_alloc(a, b, out);
+  donate_any_or_alloc({&a, &b}, out, allocator::host());
   auto& enc = cpu::encoder_for(*this);
   enc.set_input_array(a);
   enc.set_input_array(b);
@@ -142,13 +133,7 @@ void Select::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   const array& x = inputs[1];
   const array& y = inputs[2];
   array& out = outputs[0];
-  if (x.shape() == out.shape() && x.is_donatable()) {
-    cpu::donate_or_alloc(x, out);
-  } else if (y.shape() == out.shape() && y.is_donatable()) {
-    cpu::donate_or_alloc(y, out);
-  } else {
-    cpu::alloc(out);
-  }
+  donate_any_or_alloc({&x, &y}, out, allocator::host());
   auto& enc = cpu::encoder_for(*this);
   for (auto& in : inputs) enc.set_input_array(in);
   enc.set_output_array(out);

@@ -95,15 +95,9 @@ void CommandEncoder::discard() {
   outputs_.clear();
 }
 
-void CommandEncoder::encode(Primitive& p, const std::vector<array>& inputs,
-                            std::vector<array>& outputs) {
-  try {
-    p.eval_cpu(inputs, outputs);
-  } catch (...) {
-    discard();
-    throw;
-  }
-  commit(inputs, outputs);
+void CommandEncoder::eval(Primitive& p, const std::vector<array>& inputs,
+                          std::vector<array>& outputs) {
+  p.eval_cpu(inputs, outputs);
 }
 
 uint64_t CommandEncoder::position() const { return scheduler::enqueued(stream()); }

@@ -38,12 +38,12 @@ class CommandEncoder : public StreamEncoder {
   // buffers, the op's `inputs` (except those donated to one of `outputs`)
   // and, for multi-output ops, the `outputs` themselves, which the user may
   // drop before the compute writes them.
-  void commit(const std::vector<array>& inputs, const std::vector<array>& outputs);
+  void commit(const std::vector<array>& inputs, const std::vector<array>& outputs) override;
   // Drops what the current op declared and dispatched: its encoding failed.
-  void discard();
+  void discard() override;
 
   // StreamEncoder.
-  void encode(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) override;
   uint64_t position() const override;
   MarkRef make_mark() override;
   void place(const MarkRef& m, MarkKind kind) override;

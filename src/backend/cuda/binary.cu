@@ -12,7 +12,9 @@
 // costs one multiply per element, not a division per dimension.
 #include <stdexcept>
 
+#include "backend/common/buffers.h"
 #include "backend/common/elementwise.h"
+#include "backend/cuda/allocators.h"
 #include "backend/cuda/kernel_utils.cuh"
 #include "primitives/binary.h"
 
@@ -122,16 +124,6 @@ void launch_binary(cuda::CommandEncoder& enc, const array& a, const array& b, co
   });
 }
 
-// Allocates `out`, donating a same-shaped input's buffer when possible.
-void binary_alloc(const array& a, const array& b, array& out) {
-  if (a.shape() == out.shape() && a.is_donatable() && a.dtype() == out.dtype()) {
-    cuda::donate_or_alloc(a, out);
-  } else if (b.shape() == out.shape() && b.is_donatable() && b.dtype() == out.dtype()) {
-    cuda::donate_or_alloc(b, out);
-  } else {
-    cuda::alloc(out);
-  }
-}
 
 }  // namespace
 
@@ -139,7 +131,7 @@ void Binary::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   const array& a = inputs[0];
   const array& b = inputs[1];
   array& out = outputs[0];
-  binary_alloc(a, b, out);
+  donate_any_or_alloc({&a, &b}, out, cuda::device_allocator());
   auto& enc = cuda::encoder_for(*this);
   enc.set_input_array(a);
   enc.set_input_array(b);
@@ -200,13 +192,7 @@ void Select::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   const array& x = inputs[1];
   const array& y = inputs[2];
   array& out = outputs[0];
-  if (x.shape() == out.shape() && x.is_donatable()) {
-    cuda::donate_or_alloc(x, out);
-  } else if (y.shape() == out.shape() && y.is_donatable()) {
-    cuda::donate_or_alloc(y, out);
-  } else {
-    cuda::alloc(out);
-  }
+  donate_any_or_alloc({&x, &y}, out, cuda::device_allocator());
   auto& enc = cuda::encoder_for(*this);
   for (auto& in : inputs) enc.set_input_array(in);
   enc.set_output_array(out);

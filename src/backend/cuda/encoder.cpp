@@ -69,15 +69,9 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
   if (pending_bytes() > 0) reclaim();  // one poll of the pinned word
 }
 
-void CommandEncoder::encode(Primitive& p, const std::vector<array>& inputs,
-                            std::vector<array>& outputs) {
-  try {
-    p.eval_gpu(inputs, outputs);
-  } catch (...) {
-    discard();
-    throw;
-  }
-  commit(inputs, outputs);
+void CommandEncoder::eval(Primitive& p, const std::vector<array>& inputs,
+                          std::vector<array>& outputs) {
+  p.eval_gpu(inputs, outputs);
 }
 
 void CommandEncoder::discard() {

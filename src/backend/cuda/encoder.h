@@ -64,11 +64,11 @@ class CommandEncoder : public StreamEncoder {
   uint64_t op_position() const { return committed_ + 1; }
   uint64_t committed() const { return committed_; }
 
-  void commit(const std::vector<array>& inputs, const std::vector<array>& outputs);
-  void discard();
+  void commit(const std::vector<array>& inputs, const std::vector<array>& outputs) override;
+  void discard() override;
 
   // StreamEncoder (marks in mark.cpp).
-  void encode(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) override;
   uint64_t position() const override { return committed_; }
   MarkRef make_mark() override;
   void place(const MarkRef& m, MarkKind kind) override;

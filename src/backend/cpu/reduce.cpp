@@ -3,6 +3,7 @@
 // block reduced (row reduce), and a leading block reduced (column reduce).
 #include <limits>
 
+#include "backend/common/axes.h"
 #include "backend/cpu/copy.h"
 #include "backend/common/reducer.h"
 #include "backend/common/strided.h"
@@ -93,19 +94,7 @@ void reduce_kernel(const array& in, array& out, const std::vector<int>& axes) {
   }
   // General: walk the kept axes for each output element, and the reduced
   // axes inside it.
-  Shape kept_shape, red_shape;
-  Strides kept_strides, red_strides;
-  size_t k = 0;
-  for (int d = 0; d < nd; ++d) {
-    if (k < axes.size() && axes[k] == d) {
-      red_shape.push_back(in.shape()[d]);
-      red_strides.push_back(in.strides()[d]);
-      ++k;
-    } else {
-      kept_shape.push_back(in.shape()[d]);
-      kept_strides.push_back(in.strides()[d]);
-    }
-  }
+  auto [kept_shape, red_shape, kept_strides, red_strides] = split_reduced(in, axes);
   Strides out_strides = row_major_strides(kept_shape);
   for_each_strided<2>(kept_shape, {&kept_strides, &out_strides},
                       [&](auto offs, int64_t n, auto st) {

@@ -1,5 +1,6 @@
 // CPU kernels for Scan (cumulative reductions) and ArgReduce. Both walk every
 // position off the axis with a strided plan and run along the axis inside.
+#include "backend/common/axes.h"
 #include "backend/cpu/reducer.h"
 #include "backend/common/reducer.h"
 #include "backend/common/strided.h"
@@ -7,31 +8,6 @@
 #include "primitives/reduce.h"
 
 namespace fastsync {
-
-namespace {
-
-// The input's shape and strides without `axis`, and the axis' own extent.
-struct AxisSplit {
-  Shape outer_shape;
-  Strides in_outer, out_outer;
-  int64_t n, in_stride, out_stride;
-};
-
-AxisSplit split_axis(const array& in, const Strides& out_strides, int axis) {
-  AxisSplit s;
-  for (int d = 0; d < in.ndim(); ++d) {
-    if (d == axis) continue;
-    s.outer_shape.push_back(in.shape()[d]);
-    s.in_outer.push_back(in.strides()[d]);
-    s.out_outer.push_back(out_strides[d]);
-  }
-  s.n = in.shape()[axis];
-  s.in_stride = in.strides()[axis];
-  s.out_stride = out_strides[axis];
-  return s;
-}
-
-}  // namespace
 
 void Scan::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const array& in = inputs[0];

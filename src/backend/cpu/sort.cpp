@@ -4,6 +4,7 @@
 #include <numeric>
 #include <vector>
 
+#include "backend/common/axes.h"
 #include "backend/cpu/parallel.h"
 #include "backend/common/strided.h"
 #include "backend/cpu/utils.h"
@@ -26,17 +27,10 @@ void Sort::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
   const array& in = inputs[0];
   array& out = outputs[0];
   auto& enc = cpu::begin_op(*this, in, out);
-  Shape outer;
-  Strides in_outer, out_outer;
-  for (int d = 0; d < in.ndim(); ++d) {
-    if (d == axis_) continue;
-    outer.push_back(in.shape()[d]);
-    in_outer.push_back(in.strides()[d]);
-    out_outer.push_back(out.strides()[d]);
-  }
+  auto sp = split_axis(in, out.strides(), axis_);
   enc.dispatch([src = in.raw_ptr(), dst = out.raw_ptr(), dt = in.dtype(), indices = indices_,
-                n = in.shape()[axis_], si = in.strides()[axis_], so = out.strides()[axis_],
-                plan = make_plan<2>(outer, {&in_outer, &out_outer})] {
+                n = sp.n, si = sp.in_stride, so = sp.out_stride,
+                plan = make_plan<2>(sp.outer_shape, {&sp.in_outer, &sp.out_outer})] {
     dispatch_dtype(dt, [&](auto tag) {
       using T = decltype(tag);
       using C = compute_t<T>;

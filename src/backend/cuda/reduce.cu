@@ -28,6 +28,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "backend/common/axes.h"
 #include "backend/common/reducer.h"
 #include "backend/common/strided.h"
 #include "backend/cuda/copy.h"
@@ -426,20 +427,9 @@ struct Layout {
 };
 
 Layout make_layout(const array& in, const std::vector<int>& axes) {
-  Shape ks, rs;
-  Strides kst, rst;
-  size_t k = 0;
-  for (int d = 0; d < in.ndim(); ++d) {
-    if (k < axes.size() && axes[k] == d) {
-      rs.push_back(in.shape()[d]);
-      rst.push_back(in.strides()[d]);
-      ++k;
-    } else {
-      ks.push_back(in.shape()[d]);
-      kst.push_back(in.strides()[d]);
-    }
-  }
-  Layout l{make_plan<1>(ks, {&kst}), make_plan<1>(rs, {&rst}), 0, 0};
+  auto sp = split_reduced(in, axes);
+  Layout l{make_plan<1>(sp.kept_shape, {&sp.kept_strides}),
+           make_plan<1>(sp.red_shape, {&sp.red_strides}), 0, 0};
   l.n_out = l.kept.size;
   l.m = l.red.size;
   return l;

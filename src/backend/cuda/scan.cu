@@ -29,6 +29,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "backend/common/axes.h"
 #include "backend/common/reducer.h"
 #include "backend/cuda/copy.h"
 #include "backend/cuda/kernel_utils.cuh"
@@ -406,22 +407,15 @@ void launch_seq(cuda::CommandEncoder& enc, const In* x, Out* y, const ScanGeom& 
 
 // The lines of `in` along `axis` into `out` (same shape, any strides).
 ScanGeom make_geom(const array& in, const array& out, int axis, bool reverse, bool inclusive) {
-  Shape shape;
-  Strides si, so;
-  for (int d = 0; d < in.ndim(); ++d) {
-    if (d == axis) continue;
-    shape.push_back(in.shape()[d]);
-    si.push_back(in.strides()[d]);
-    so.push_back(out.strides()[d]);
-  }
+  auto sp = split_axis(in, out.strides(), axis);
   ScanGeom g{};
-  g.n = in.shape()[axis];
+  g.n = sp.n;
   g.lines = in.size() / g.n;
-  g.si = in.strides()[axis];
-  g.so = out.strides()[axis];
+  g.si = sp.in_stride;
+  g.so = sp.out_stride;
   g.reverse = reverse;
   g.inclusive = inclusive;
-  g.ix = cuda::make_indexer<2>(shape, {&si, &so}, "scan");
+  g.ix = cuda::make_indexer<2>(sp.outer_shape, {&sp.in_outer, &sp.out_outer}, "scan");
   return g;
 }
 

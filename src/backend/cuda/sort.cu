@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/common/axes.h"
 #include "backend/cuda/copy.h"
 #include "backend/cuda/kernel_utils.cuh"
 #include "primitives/sort.h"
@@ -226,17 +227,12 @@ void Sort::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   }
 
   // The sorted axis moved last, for the input and for out.
-  Shape shape;
-  Strides in_strides, out_strides;
-  for (int d = 0; d < in.ndim(); ++d) {
-    if (d == axis_) continue;
-    shape.push_back(in.shape()[d]);
-    in_strides.push_back(in.strides()[d]);
-    out_strides.push_back(out.strides()[d]);
-  }
+  auto sp = split_axis(in, out.strides(), axis_);
+  Shape shape = std::move(sp.outer_shape);
+  Strides in_strides = std::move(sp.in_outer), out_strides = std::move(sp.out_outer);
   shape.push_back(n);
-  in_strides.push_back(in.strides()[axis_]);
-  out_strides.push_back(out.strides()[axis_]);
+  in_strides.push_back(sp.in_stride);
+  out_strides.push_back(sp.out_stride);
   bool last = axis_ == in.ndim() - 1;
   array x = cuda::contiguous_gpu(enc, in.unsafe_weak_copy(shape, in_strides));
   int64_t segments = total / n;

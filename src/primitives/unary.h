@@ -25,6 +25,17 @@ namespace fastsync {
   X(tanh, Tanh)                  \
   X(sigmoid, Sigmoid)            \
   X(erf, Erf)                    \
+  X(erfinv, ErfInv)              \
+  X(tan, Tan)                    \
+  X(arcsin, ArcSin)              \
+  X(arccos, ArcCos)              \
+  X(arctan, ArcTan)              \
+  X(sinh, Sinh)                  \
+  X(cosh, Cosh)                  \
+  X(arcsinh, ArcSinh)            \
+  X(arccosh, ArcCosh)            \
+  X(arctanh, ArcTanh)            \
+  X(log10, Log10)                \
   X(floor, Floor)                \
   X(ceil, Ceil)                  \
   X(round, Round)                \

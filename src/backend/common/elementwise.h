@@ -113,11 +113,75 @@ FASTSYNC_MATH1(sin)
 FASTSYNC_MATH1(cos)
 FASTSYNC_MATH1(tanh)
 FASTSYNC_MATH1(erf)
+FASTSYNC_MATH1(tan)
+FASTSYNC_MATH1(asin)
+FASTSYNC_MATH1(acos)
+FASTSYNC_MATH1(atan)
+FASTSYNC_MATH1(sinh)
+FASTSYNC_MATH1(cosh)
+FASTSYNC_MATH1(asinh)
+FASTSYNC_MATH1(acosh)
+FASTSYNC_MATH1(atanh)
+FASTSYNC_MATH1(log10)
 FASTSYNC_MATH2(fmod)
 FASTSYNC_MATH2(pow)
 FASTSYNC_MATH2(atan2)
 #undef FASTSYNC_MATH1
 #undef FASTSYNC_MATH2
+
+// The inverse error function. CUDA has it; C's libm does not, so the host
+// starts from Giles' single-precision approximation ("Approximating the
+// erfinv function", GPU Computing Gems, 2011) and polishes it with Newton
+// steps on erf, which bring it to the type's precision.
+template <typename C>
+FASTSYNC_HD inline C erfinv(C y) {
+#ifdef __CUDA_ARCH__
+  if constexpr (std::is_same_v<C, float>)
+    return ::erfinvf(y);
+  else
+    return ::erfinv(y);
+#else
+  if (!(y > C(-1) && y < C(1))) {
+    if (y == C(1)) return C(INFINITY);
+    if (y == C(-1)) return C(-INFINITY);
+    return C(NAN);
+  }
+  float yf = static_cast<float>(y);
+  float w = -::logf((1.0f - yf) * (1.0f + yf));
+  float p;
+  if (w < 5.0f) {
+    w -= 2.5f;
+    p = 2.81022636e-08f;
+    p = 3.43273939e-07f + p * w;
+    p = -3.5233877e-06f + p * w;
+    p = -4.39150654e-06f + p * w;
+    p = 0.00021858087f + p * w;
+    p = -0.00125372503f + p * w;
+    p = -0.00417768164f + p * w;
+    p = 0.246640727f + p * w;
+    p = 1.50140941f + p * w;
+  } else {
+    w = ::sqrtf(w) - 3.0f;
+    p = -0.000200214257f;
+    p = 0.000100950558f + p * w;
+    p = 0.00134934322f + p * w;
+    p = -0.00367342844f + p * w;
+    p = 0.00573950773f + p * w;
+    p = -0.0076224613f + p * w;
+    p = 0.00943887047f + p * w;
+    p = 1.00167406f + p * w;
+    p = 2.83297682f + p * w;
+  }
+  C x = static_cast<C>(p * yf);
+  // d/dx erf(x) = 2/sqrt(pi) exp(-x^2)
+  constexpr int steps = std::is_same_v<C, float> ? 1 : 2;
+  for (int i = 0; i < steps; ++i) {
+    C err = math::erf(x) - y;
+    x -= err / (C(1.1283791670955126) * math::exp(-x * x));
+  }
+  return x;
+#endif
+}
 }  // namespace math
 
 // Integer arithmetic in an unsigned type of at least int's width: wraps
@@ -369,8 +433,31 @@ struct UnaryFn {
       return math::tanh(x);
     } else if constexpr (op == UnaryOp::sigmoid) {
       return C(1) / (C(1) + math::exp(-x));
-    } else {
+    } else if constexpr (op == UnaryOp::erf) {
       return math::erf(x);
+    } else if constexpr (op == UnaryOp::erfinv) {
+      return math::erfinv(x);
+    } else if constexpr (op == UnaryOp::tan) {
+      return math::tan(x);
+    } else if constexpr (op == UnaryOp::arcsin) {
+      return math::asin(x);
+    } else if constexpr (op == UnaryOp::arccos) {
+      return math::acos(x);
+    } else if constexpr (op == UnaryOp::arctan) {
+      return math::atan(x);
+    } else if constexpr (op == UnaryOp::sinh) {
+      return math::sinh(x);
+    } else if constexpr (op == UnaryOp::cosh) {
+      return math::cosh(x);
+    } else if constexpr (op == UnaryOp::arcsinh) {
+      return math::asinh(x);
+    } else if constexpr (op == UnaryOp::arccosh) {
+      return math::acosh(x);
+    } else if constexpr (op == UnaryOp::arctanh) {
+      return math::atanh(x);
+    } else {
+      static_assert(op == UnaryOp::log10, "every UnaryOp has a branch above");
+      return math::log10(x);
     }
   }
 };

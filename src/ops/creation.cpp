@@ -36,6 +36,12 @@ array arange(double start, double stop, double step, Dtype dtype, StreamOrDevice
   }
   if (dtype == bool_) throw type_error("[arange] bool dtype is not supported");
   double n = std::ceil((stop - start) / step);
+  // MLX's limit: a size beyond int32 is almost always a mistake (2**40
+  // elements), so it is refused before anything is allocated.
+  if (n > 2147483647.0) {
+    throw std::invalid_argument("[arange] the range has " + std::to_string(n) +
+                                " elements, more than the 2**31 - 1 allowed");
+  }
   int64_t size = n > 0 ? static_cast<int64_t>(n) : 0;
   return array({size}, dtype, std::make_shared<Arange>(to_stream(s), start, step), {});
 }
@@ -44,13 +50,14 @@ array arange(double start, double stop, double step, Dtype dtype, StreamOrDevice
 
 namespace fastsync {
 
-array linspace(double start, double stop, int64_t num, Dtype dtype, StreamOrDevice s) {
+array linspace(double start, double stop, int64_t num, Dtype dtype, bool endpoint,
+               StreamOrDevice s) {
   if (num < 0) throw std::invalid_argument("[linspace] num must be non-negative");
   if (!is_floating(dtype)) {
     throw type_error(std::string("[linspace] dtype must be floating, got ") + dtype.name());
   }
   if (num <= 1) return full({num}, scalar(start), dtype, s);
-  double step = (stop - start) / static_cast<double>(num - 1);
+  double step = (stop - start) / static_cast<double>(endpoint ? num - 1 : num);
   auto r = add(multiply(arange(0, static_cast<double>(num), 1, float64, s), weak_scalar(step, float64), s),
                weak_scalar(start, float64), s);
   return astype(r, dtype, s);
@@ -89,6 +96,46 @@ array triu(const array& a, int k, StreamOrDevice s) {
   if (a.ndim() < 2) throw std::invalid_argument("[triu] the array must have at least 2 dimensions");
   auto mask = tri(a.shape(-2), a.shape(-1), k - 1, bool_, s);
   return where(mask, zeros({}, a.dtype(), s), a, s);
+}
+
+}  // namespace fastsync
+
+namespace fastsync {
+
+namespace {
+// n = 0 .. m-1 as float32, and the phase 2*pi*n/(m-1) of the cosine windows.
+array window_phase(int64_t m, double cycles, StreamOrDevice s) {
+  array n = arange(0, static_cast<double>(m), 1, float32, s);
+  return multiply(n, weak_scalar(cycles * 2 * M_PI / static_cast<double>(m - 1), float32), s);
+}
+
+array cosine_window(const char* op, int64_t m, std::vector<double> coeffs, StreamOrDevice s) {
+  if (m < 0) throw std::invalid_argument(std::string("[") + op + "] M must be non-negative");
+  if (m <= 1) return ones({m}, float32, s);
+  // sum_k (-1)^k coeffs[k] cos(2 pi k n / (M - 1))
+  array w = full({m}, scalar(coeffs[0]), float32, s);
+  for (size_t k = 1; k < coeffs.size(); ++k) {
+    double c = (k % 2 ? -1.0 : 1.0) * coeffs[k];
+    w = add(w, multiply(cos(window_phase(m, static_cast<double>(k), s), s),
+                        weak_scalar(c, float32), s),
+            s);
+  }
+  return w;
+}
+}  // namespace
+
+array hanning(int64_t m, StreamOrDevice s) { return cosine_window("hanning", m, {0.5, 0.5}, s); }
+array hamming(int64_t m, StreamOrDevice s) { return cosine_window("hamming", m, {0.54, 0.46}, s); }
+array blackman(int64_t m, StreamOrDevice s) {
+  return cosine_window("blackman", m, {0.42, 0.5, 0.08}, s);
+}
+array bartlett(int64_t m, StreamOrDevice s) {
+  if (m < 0) throw std::invalid_argument("[bartlett] M must be non-negative");
+  if (m <= 1) return ones({m}, float32, s);
+  array n = arange(0, static_cast<double>(m), 1, float32, s);
+  array t = subtract(multiply(n, weak_scalar(2.0 / static_cast<double>(m - 1), float32), s),
+                     weak_scalar(1.0, float32), s);
+  return subtract(weak_scalar(1.0, float32), abs(t, s), s);
 }
 
 }  // namespace fastsync

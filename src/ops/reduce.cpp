@@ -213,3 +213,25 @@ array cummin(const array& a, std::optional<int> axis, bool reverse, bool inclusi
 }
 
 }  // namespace fastsync
+
+namespace fastsync {
+
+array count_nonzero(const array& a, const Axes& axes, bool keepdims, StreamOrDevice s) {
+  array nz = a.dtype() == bool_ ? a : not_equal(a, weak_scalar(int64_t{0}, a.dtype()), s);
+  return astype(sum(nz, axes, keepdims, s), int32, s);
+}
+
+// log(cumsum(exp(a - m))) + m with m the maximum along the axis, so the
+// exponentials cannot overflow (an all -inf or infinite maximum shifts by 0).
+array logcumsumexp(const array& a, std::optional<int> axis, bool reverse, bool inclusive,
+                   StreamOrDevice s) {
+  if (!axis) return logcumsumexp(reshape(a, {-1}, s), 0, reverse, inclusive, s);
+  int ax = single_axis("logcumsumexp", a, *axis);
+  array x = is_floating(a.dtype()) ? a : astype(a, float32, s);
+  array m = max(x, std::vector<int>{ax}, true, s);
+  m = where(equal(abs(m, s), weak_scalar(INFINITY, x.dtype()), s), zeros_like(m, s), m, s);
+  array c = cumsum(exp(subtract(x, m, s), s), ax, reverse, inclusive, s);
+  return add(log(c, s), m, s);
+}
+
+}  // namespace fastsync

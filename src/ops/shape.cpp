@@ -282,17 +282,52 @@ array repeat(const array& a, int64_t repeats, std::optional<int> axis, StreamOrD
   return reshape(broadcast_to(reshape(a, expanded, s), target, s), out, s);
 }
 
-array pad(const array& a, const std::vector<std::pair<int64_t, int64_t>>& pad_widths,
-          const array& value, StreamOrDevice s) {
-  // One pair pads every axis alike, as NumPy's pad_width.
-  const auto widths = pad_widths.size() == 1
-                          ? std::vector<std::pair<int64_t, int64_t>>(a.ndim(), pad_widths[0])
-                          : pad_widths;
+namespace {
+// One pair pads every axis alike, as NumPy's pad_width.
+std::vector<std::pair<int64_t, int64_t>> pad_widths_per_axis(
+    const array& a, const std::vector<std::pair<int64_t, int64_t>>& pad_widths) {
+  auto widths = pad_widths.size() == 1
+                    ? std::vector<std::pair<int64_t, int64_t>>(a.ndim(), pad_widths[0])
+                    : pad_widths;
   if (static_cast<int>(widths.size()) != a.ndim()) {
     throw std::invalid_argument("[pad] need one (before, after) pair, or one per axis, got " +
                                 std::to_string(widths.size()) + " for " +
                                 std::to_string(a.ndim()) + " axes");
   }
+  return widths;
+}
+}  // namespace
+
+array pad_edge(const array& a, const std::vector<std::pair<int64_t, int64_t>>& pad_widths,
+               StreamOrDevice s) {
+  auto widths = pad_widths_per_axis(a, pad_widths);
+  array r = a;
+  for (int d = 0; d < a.ndim(); ++d) {
+    auto [before, after] = widths[d];
+    if (before < 0 || after < 0) throw std::invalid_argument("[pad] widths must be non-negative");
+    if (before == 0 && after == 0) continue;
+    int64_t n = r.shape()[d];
+    if (n == 0) throw std::invalid_argument("[pad] mode='edge' cannot pad an empty axis");
+    auto edge = [&](int64_t at, int64_t count) {
+      std::vector<std::optional<int64_t>> b(r.ndim()), e(r.ndim()), st(r.ndim());
+      b[d] = at;
+      e[d] = at + 1;
+      Shape shape = r.shape();
+      shape[d] = count;
+      return broadcast_to(slice(r, b, e, st, s), shape, s);
+    };
+    std::vector<array> parts;
+    if (before) parts.push_back(edge(0, before));
+    parts.push_back(r);
+    if (after) parts.push_back(edge(n - 1, after));
+    r = concatenate(parts, d, s);
+  }
+  return r;
+}
+
+array pad(const array& a, const std::vector<std::pair<int64_t, int64_t>>& pad_widths,
+          const array& value, StreamOrDevice s) {
+  const auto widths = pad_widths_per_axis(a, pad_widths);
   array r = a;
   for (int d = 0; d < a.ndim(); ++d) {
     auto [before, after] = widths[d];
@@ -348,6 +383,90 @@ array topk(const array& a, int k, std::optional<int> axis, StreamOrDevice s) {
   std::vector<std::optional<int64_t>> b(a.ndim()), e(a.ndim()), st(a.ndim());
   b[ax] = a.shape()[ax] - k;
   return slice(sorted, b, e, st, s);
+}
+
+}  // namespace fastsync
+
+namespace fastsync {
+
+// A full sort is a valid partition (every element before the kth is not
+// greater, every one after not smaller); O(n log n) instead of O(n).
+array partition(const array& a, int kth, std::optional<int> axis, StreamOrDevice s) {
+  if (!axis) return partition(reshape(a, {-1}, s), kth, 0, s);
+  int ax = normalize_axis("partition", *axis, a.ndim());
+  int64_t n = a.shape()[ax];
+  if (kth < -n || kth >= n) {
+    throw std::invalid_argument("[partition] kth " + std::to_string(kth) +
+                                " is out of bounds for an axis of size " + std::to_string(n));
+  }
+  return sort(a, ax, s);
+}
+
+array argpartition(const array& a, int kth, std::optional<int> axis, StreamOrDevice s) {
+  if (!axis) return argpartition(reshape(a, {-1}, s), kth, 0, s);
+  int ax = normalize_axis("argpartition", *axis, a.ndim());
+  int64_t n = a.shape()[ax];
+  if (kth < -n || kth >= n) {
+    throw std::invalid_argument("[argpartition] kth " + std::to_string(kth) +
+                                " is out of bounds for an axis of size " + std::to_string(n));
+  }
+  return argsort(a, ax, s);
+}
+
+// For each value, how many sorted entries come before it: a comparison
+// against every entry, O(len(a) * len(v)) work and memory.
+array searchsorted(const array& a, const array& v, bool right, StreamOrDevice s) {
+  if (a.ndim() != 1) throw std::invalid_argument("[searchsorted] a must be 1-D");
+  Dtype t = promote_types(a.dtype(), v.dtype());
+  Shape vs = v.shape();
+  vs.push_back(1);
+  array x = astype(a, t, s), y = reshape(astype(v, t, s), vs, s);
+  array before = right ? less_equal(x, y, s) : less(x, y, s);
+  return astype(sum(before, std::vector<int>{-1}, false, s), uint32, s);
+}
+
+array median(const array& a, const Axes& axes, bool keepdims, StreamOrDevice s) {
+  std::vector<int> ax;
+  if (axes) {
+    for (int x : *axes) ax.push_back(normalize_axis("median", x, a.ndim()));
+    std::sort(ax.begin(), ax.end());
+    if (std::adjacent_find(ax.begin(), ax.end()) != ax.end()) {
+      throw std::invalid_argument("[median] repeated axis");
+    }
+  } else {
+    for (int i = 0; i < a.ndim(); ++i) ax.push_back(i);
+  }
+  // Move the reduced axes last, flatten them, sort, and average the middle.
+  std::vector<int> perm, kept;
+  Shape out, kept_shape;
+  for (int i = 0; i < a.ndim(); ++i) {
+    if (std::find(ax.begin(), ax.end(), i) == ax.end()) {
+      perm.push_back(i);
+      kept_shape.push_back(a.shape()[i]);
+    }
+  }
+  perm.insert(perm.end(), ax.begin(), ax.end());
+  Shape flat = kept_shape;
+  flat.push_back(-1);
+  array x = a.ndim() == 0 ? reshape(a, {1}, s) : reshape(transpose(a, perm, s), flat, s);
+  int64_t n = x.shape().back();
+  if (n == 0) throw std::invalid_argument("[median] cannot take the median of an empty array");
+  Dtype t = is_floating(a.dtype()) ? a.dtype() : float32;
+  array sorted = astype(sort(x, -1, s), t, s);
+  auto at = [&](int64_t i) {
+    return take(sorted, scalar(i), static_cast<int>(sorted.ndim()) - 1, s);
+  };
+  array m = n % 2 ? at(n / 2)
+                  : multiply(add(at(n / 2 - 1), at(n / 2), s), weak_scalar(0.5, t), s);
+  // A NaN anywhere makes the median NaN (sort put it last).
+  if (is_floating(t)) {
+    array last = at(n - 1);
+    m = where(not_equal(last, last, s), last, m, s);
+  }
+  if (!keepdims) return m;
+  Shape kd = a.shape();
+  for (int i : ax) kd[i] = 1;
+  return reshape(m, kd, s);
 }
 
 }  // namespace fastsync

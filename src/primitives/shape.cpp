@@ -24,6 +24,20 @@ std::vector<Shape> Slice::output_shapes(const std::vector<array>&) const {
 
 std::vector<Shape> Broadcast::output_shapes(const std::vector<array>&) const { return {shape_}; }
 
+std::vector<Shape> Diagonal::output_shapes(const std::vector<array>& inputs) const {
+  const Shape& in = inputs[0].shape();
+  Shape out;
+  for (int i = 0; i < static_cast<int>(in.size()); ++i) {
+    if (i != axis1_ && i != axis2_) out.push_back(in[i]);
+  }
+  int64_t rows = in[axis1_] - (offset_ < 0 ? -offset_ : 0);
+  int64_t cols = in[axis2_] - (offset_ > 0 ? offset_ : 0);
+  out.push_back(std::max<int64_t>(0, std::min(rows, cols)));
+  return {out};
+}
+
+std::vector<Shape> AsStrided::output_shapes(const std::vector<array>&) const { return {shape_}; }
+
 std::vector<Shape> AsType::output_shapes(const std::vector<array>& inputs) const {
   return {inputs[0].shape()};
 }

@@ -67,6 +67,36 @@ class Broadcast : public ViewPrimitive {
   Shape shape_;
 };
 
+// The k-th diagonal of the plane (axis1, axis2), as a last axis: a view.
+class Diagonal : public ViewPrimitive {
+ public:
+  Diagonal(Stream s, int64_t offset, int axis1, int axis2)
+      : ViewPrimitive(s), offset_(offset), axis1_(axis1), axis2_(axis2) {}
+  const char* name() const override { return "Diagonal"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+
+ private:
+  void view(const array& in, array& out) const override;
+  int64_t offset_;
+  int axis1_, axis2_;
+};
+
+// Any shape, strides and offset (in elements) over a row-contiguous input:
+// the ops layer checks the view stays inside the input.
+class AsStrided : public ViewPrimitive {
+ public:
+  AsStrided(Stream s, Shape shape, Strides strides, int64_t offset)
+      : ViewPrimitive(s), shape_(std::move(shape)), strides_(std::move(strides)), offset_(offset) {}
+  const char* name() const override { return "AsStrided"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+
+ private:
+  void view(const array& in, array& out) const override;
+  Shape shape_;
+  Strides strides_;
+  int64_t offset_;
+};
+
 // Conversion to another dtype (and to a row-contiguous copy).
 class AsType : public Primitive {
  public:

@@ -60,4 +60,18 @@ void Broadcast::view(const array& in, array& out) const {
   make_view(in, out, broadcast_strides(in, shape_));
 }
 
+void Diagonal::view(const array& in, array& out) const {
+  Strides s;
+  for (int i = 0; i < in.ndim(); ++i) {
+    if (i != axis1_ && i != axis2_) s.push_back(in.strides()[i]);
+  }
+  s.push_back(in.strides()[axis1_] + in.strides()[axis2_]);
+  int64_t start = offset_ >= 0 ? offset_ * in.strides()[axis2_] : -offset_ * in.strides()[axis1_];
+  make_view(in, out, std::move(s), out.size() > 0 ? start : 0);
+}
+
+void AsStrided::view(const array& in, array& out) const {
+  make_view(in, out, strides_, out.size() > 0 ? offset_ : 0);
+}
+
 }  // namespace fastsync

@@ -6,6 +6,7 @@
 
 #include "convert.h"
 #include "errors.h"
+#include "ops/index.h"
 #include "ops/ops.h"
 
 namespace fastsync::py {
@@ -41,77 +42,54 @@ std::string repr(array& a) {
   return body.substr(0, body.size() - 1) + ", dtype=" + a.dtype().name() + ")";
 }
 
-// Basic indexing: ints, slices, None and Ellipsis, as views.
-array getitem(const array& a, nb::handle index) {
-  // One integer array (or list) index: a gather along the first axis.
-  if (nb::isinstance<array>(index) || nb::isinstance<nb::list>(index)) {
-    if (a.ndim() == 0) throw std::invalid_argument("[getitem] too many indices for a 0-d array");
-    return take(a, to_array(index), 0);
+// A Python index (int, slice, None, Ellipsis, array, list, or a tuple of
+// these) as the ops layer's index items.
+Index to_index_item(nb::handle h) {
+  if (h.is_none()) return Index::new_axis();
+  if (h.is(nb::ellipsis())) return Index::ellipsis();
+  if (nb::isinstance<nb::slice>(h)) {
+    auto get = [&](const char* f) -> std::optional<int64_t> {
+      nb::object v = h.attr(f);
+      if (v.is_none()) return std::nullopt;
+      return nb::cast<int64_t>(nb::int_(v));  // __index__ objects too
+    };
+    return Index::slice(get("start"), get("stop"), get("step"));
   }
-  nb::tuple idx = nb::isinstance<nb::tuple>(index) ? nb::borrow<nb::tuple>(index)
-                                                   : nb::make_tuple(index);
-  int n_real = 0, n_ellipsis = 0;
-  for (auto h : idx) {
-    if (h.is(nb::ellipsis())) ++n_ellipsis;
-    else if (!h.is_none()) ++n_real;
+  if (nb::isinstance<nb::bool_>(h)) {
+    throw std::invalid_argument("[getitem] a Python bool is not a valid index");
   }
-  if (n_ellipsis > 1) throw std::invalid_argument("[getitem] an index can only have one ellipsis");
-  if (n_real > a.ndim()) {
-    throw std::invalid_argument("[getitem] too many indices for an array of " +
-                                std::to_string(a.ndim()) + " dimensions");
-  }
-  std::vector<std::optional<int64_t>> start, stop, step;
-  Shape final_shape;
-  int axis = 0;
-  auto keep_axis = [&](std::optional<int64_t> b, std::optional<int64_t> e,
-                       std::optional<int64_t> s) {
-    start.push_back(b);
-    stop.push_back(e);
-    step.push_back(s);
-    ++axis;
-  };
-  std::vector<std::pair<int, bool>> layout;  // (axis in slice result, keep) or new axis
-  for (auto h : idx) {
-    if (h.is(nb::ellipsis())) {
-      int span = a.ndim() - n_real;
-      for (int k = 0; k < span; ++k) {
-        layout.push_back({axis, true});
-        keep_axis(std::nullopt, std::nullopt, std::nullopt);
-      }
-    } else if (h.is_none()) {
-      layout.push_back({-1, true});
-    } else if (nb::isinstance<nb::slice>(h)) {
-      auto get = [&](const char* f) -> std::optional<int64_t> {
-        nb::object v = h.attr(f);
-        if (v.is_none()) return std::nullopt;
-        return nb::cast<int64_t>(v);
-      };
-      layout.push_back({axis, true});
-      keep_axis(get("start"), get("stop"), get("step"));
-    } else if (nb::isinstance<nb::int_>(h) && !nb::isinstance<nb::bool_>(h)) {
-      int64_t i = nb::cast<int64_t>(h);
-      int64_t n = a.shape()[axis];
-      if (i < -n || i >= n) {
-        throw std::out_of_range("[getitem] index " + std::to_string(i) +
-                                " is out of bounds for axis " + std::to_string(axis) +
-                                " with size " + std::to_string(n));
-      }
-      if (i < 0) i += n;
-      layout.push_back({axis, false});
-      keep_axis(i, i + 1, 1);
-    } else {
-      throw not_implemented(
-          "[getitem] integer arrays combined with other indices are not implemented yet; "
-          "use take/take_along_axis, or index with one array on its own");
+  if (nb::isinstance<nb::int_>(h)) {
+    int64_t v;
+    if (!nb::try_cast<int64_t>(h, v, false)) {
+      throw std::out_of_range("[getitem] index " + nb::cast<std::string>(nb::str(h)) +
+                              " is out of bounds");
     }
+    return Index::integer(v);
   }
-  array v = slice(a, start, stop, step);
-  for (auto& [ax, keep] : layout) {
-    if (ax < 0) final_shape.push_back(1);
-    else if (keep) final_shape.push_back(v.shape()[ax]);
+  if (nb::isinstance<array>(h) || nb::isinstance<nb::list>(h) || nb::hasattr(h, "__array__")) {
+    return Index::of(to_array(h));
   }
-  for (int k = axis; k < a.ndim(); ++k) final_shape.push_back(v.shape()[k]);
-  return final_shape == v.shape() ? v : reshape(v, final_shape);
+  if (nb::hasattr(h, "__index__")) return Index::integer(nb::cast<int64_t>(nb::int_(h)));
+  throw type_error(std::string("[getitem] cannot index with an object of type ") +
+                   nb::cast<std::string>(nb::str(h.type().attr("__name__"))));
+}
+
+std::vector<Index> to_index(nb::handle index) {
+  std::vector<Index> out;
+  if (nb::isinstance<nb::tuple>(index)) {
+    for (auto h : index) out.push_back(to_index_item(h));
+  } else {
+    out.push_back(to_index_item(index));
+  }
+  return out;
+}
+
+// In-place operators rebind the Python object to the result, so every
+// reference to this array object sees the new value (as MLX's do).
+nb::object inplace(nb::handle self, nb::handle other, BinaryFn f) {
+  array& a = nb::cast<array&>(self);
+  a = bin(a, other, f);
+  return nb::borrow(self);
 }
 
 }  // namespace
@@ -126,6 +104,17 @@ struct AtTarget {
 };
 
 void init_array(nb::module_& m) {
+  m.def("from_dlpack", [](nb::handle x) { return from_dlpack(x); }, nb::arg("x"),
+        "An array from any DLPack exporter (NumPy, PyTorch, ...), holding a copy of its values.");
+  m.def("asarray", [](nb::handle a, std::optional<Dtype> dtype, std::optional<bool> copy) {
+    if (copy && !*copy) {
+      throw std::invalid_argument(
+          "[asarray] copy=False: fastsync cannot adopt foreign memory, so the values must be "
+          "copied (pass copy=None or copy=True)");
+    }
+    return array_from_object(a, dtype);
+  }, nb::arg("a"), nb::arg("dtype") = nb::none(), nb::arg("copy") = nb::none(),
+        "An array from a, as mx.array (arrays pass through unconverted when no dtype is given).");
   nb::class_<AtTarget>(m, "_AtTarget")
       .def("add", [](const AtTarget& t, nb::handle v) {
         return scatter_add(t.a, t.indices, to_operand(v, t.a.dtype()));
@@ -146,7 +135,8 @@ void init_array(nb::module_& m) {
                               "are supported");
       });
 
-  nb::class_<array>(m, "array", "A lazily evaluated N-dimensional array.")
+  nb::class_<array>(m, "array", nb::is_weak_referenceable(),
+                    "A lazily evaluated N-dimensional array.")
       .def("__init__",
            [](array* self, nb::handle obj, std::optional<Dtype> dtype) {
              new (self) array(array_from_object(obj, dtype));
@@ -178,6 +168,25 @@ void init_array(nb::module_& m) {
            [](array& a, nb::handle dtype, nb::handle) { return to_numpy(a, dtype); },
            nb::arg("dtype") = nb::none(), nb::arg("copy") = nb::none())
       .def("__repr__", [](array& a) { return repr(a); })
+      .def("__format__", [](nb::handle self, nb::handle spec) {
+             array& a = nb::cast<array&>(self);
+             if (nb::len(spec) == 0) return nb::str(self);
+             if (a.size() != 1) {
+               throw type_error("[format] a format spec applies only to one-element arrays");
+             }
+             return nb::str(nb::module_::import_("builtins").attr("format")(to_scalar(a), spec));
+           })
+      // The capsule is a view of the array's buffer; the data is computed
+      // before it is handed out, so the consumer's stream need not wait.
+      .def("__dlpack__", [](array& a, nb::kwargs) { return nb::cast(to_dlpack(a)); },
+           "The array as a DLPack capsule (no copy; evaluates and waits first).")
+      .def("__dlpack_device__", [](array& a) {
+             auto nd = to_dlpack(a);
+             return nb::make_tuple(nd.device_type(), nd.device_id());
+           })
+      .def("__array_namespace__", [](const array&, nb::handle) {
+             return nb::module_::import_("fastsync");
+           }, nb::arg("api_version") = nb::none())
       .def("__bool__",
            [](array& a) {
              if (a.size() != 1) {
@@ -237,7 +246,12 @@ void init_array(nb::module_& m) {
              return argmin(a, axis, keepdims, to_stream_or_device(s));
            }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
            nb::arg("stream") = nb::none())
-      .def("__getitem__", [](const array& a, nb::handle idx) { return getitem(a, idx); })
+      .def("__getitem__", [](const array& a, nb::handle idx) {
+             return get_index(a, to_index(idx));
+           })
+      .def("__setitem__", [](array& a, nb::handle idx, nb::handle v) {
+             a = set_index(a, to_index(idx), to_operand(v, a.dtype()));
+           }, "Replace the selected elements (the array object is updated in place).")
       .def("__neg__", [](const array& a) { return negative(a); })
       .def("__abs__", [](const array& a) { return abs(a); })
       .def("__add__", [](const array& a, nb::handle o) { return bin(a, o, add); })
@@ -265,8 +279,16 @@ void init_array(nb::module_& m) {
            })
       .def("__pow__", [](const array& a, nb::handle o) { return bin(a, o, power); })
       .def("__rpow__", [](const array& a, nb::handle o) { return rbin(a, o, power); })
-      .def("__eq__", [](const array& a, nb::handle o) { return bin(a, o, equal); })
-      .def("__ne__", [](const array& a, nb::handle o) { return bin(a, o, not_equal); })
+      // == and != compare elementwise with arrays and Python scalars; any other
+      // object (a list, a tuple, None) is simply unequal, as in MLX.
+      .def("__eq__", [](const array& a, nb::handle o) -> nb::object {
+             if (!nb::isinstance<array>(o) && !is_python_scalar(o)) return nb::bool_(false);
+             return nb::cast(bin(a, o, equal));
+           })
+      .def("__ne__", [](const array& a, nb::handle o) -> nb::object {
+             if (!nb::isinstance<array>(o) && !is_python_scalar(o)) return nb::bool_(true);
+             return nb::cast(bin(a, o, not_equal));
+           })
       .def("__lt__", [](const array& a, nb::handle o) { return bin(a, o, less); })
       .def("__le__", [](const array& a, nb::handle o) { return bin(a, o, less_equal); })
       .def("__gt__", [](const array& a, nb::handle o) { return bin(a, o, greater); })
@@ -283,10 +305,18 @@ void init_array(nb::module_& m) {
       .def("__rrshift__", [](const array& a, nb::handle o) { return rbin(a, o, right_shift); })
       .def("__invert__", [](const array& a) { return bitwise_invert(a); })
       .def("__hash__", [](const array& a) { return reinterpret_cast<intptr_t>(a.id()); })
-      .def("__iadd__", [](const array& a, nb::handle o) { return bin(a, o, add); })
-      .def("__isub__", [](const array& a, nb::handle o) { return bin(a, o, subtract); })
-      .def("__imul__", [](const array& a, nb::handle o) { return bin(a, o, multiply); })
-      .def("__itruediv__", [](const array& a, nb::handle o) { return bin(a, o, divide); });
+      .def("__iadd__", [](nb::handle a, nb::handle o) { return inplace(a, o, add); })
+      .def("__isub__", [](nb::handle a, nb::handle o) { return inplace(a, o, subtract); })
+      .def("__imul__", [](nb::handle a, nb::handle o) { return inplace(a, o, multiply); })
+      .def("__itruediv__", [](nb::handle a, nb::handle o) { return inplace(a, o, divide); })
+      .def("__ifloordiv__", [](nb::handle a, nb::handle o) { return inplace(a, o, floor_divide); })
+      .def("__imod__", [](nb::handle a, nb::handle o) { return inplace(a, o, remainder); })
+      .def("__ipow__", [](nb::handle a, nb::handle o) { return inplace(a, o, power); })
+      .def("__iand__", [](nb::handle a, nb::handle o) { return inplace(a, o, bitwise_and); })
+      .def("__ior__", [](nb::handle a, nb::handle o) { return inplace(a, o, bitwise_or); })
+      .def("__ixor__", [](nb::handle a, nb::handle o) { return inplace(a, o, bitwise_xor); })
+      .def("__ilshift__", [](nb::handle a, nb::handle o) { return inplace(a, o, left_shift); })
+      .def("__irshift__", [](nb::handle a, nb::handle o) { return inplace(a, o, right_shift); });
 }
 
 }  // namespace fastsync::py

@@ -1,0 +1,208 @@
+#include "ops/index.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "errors.h"
+#include "ops/ops.h"
+#include "primitives/binary.h"
+
+namespace fastsync {
+
+namespace {
+
+using Kind = Index::Kind;
+
+// The index with its ellipsis expanded into full slices (one is appended
+// when there is none), so every item but new_axis consumes one axis.
+std::vector<Index> expand(const array& a, const std::vector<Index>& index) {
+  int consumed = 0, ellipses = 0;
+  for (auto& i : index) {
+    if (i.kind == Kind::ellipsis) ++ellipses;
+    else if (i.kind != Kind::new_axis) ++consumed;
+  }
+  if (ellipses > 1) throw std::invalid_argument("[getitem] an index can only have one ellipsis");
+  if (consumed > a.ndim()) {
+    throw std::out_of_range("[getitem] too many indices for an array of " +
+                            std::to_string(a.ndim()) + " dimensions");
+  }
+  std::vector<Index> out;
+  for (auto& i : index) {
+    if (i.kind != Kind::ellipsis) {
+      out.push_back(i);
+      continue;
+    }
+    for (int k = 0; k < a.ndim() - consumed; ++k) out.push_back(Index::slice({}, {}, {}));
+  }
+  if (ellipses == 0) {
+    for (int k = consumed; k < a.ndim(); ++k) out.push_back(Index::slice({}, {}, {}));
+  }
+  return out;
+}
+
+// Array indices as int64 positions, negatives counted from the end.
+array positions(const array& idx, int64_t n, StreamOrDevice s) {
+  if (!is_integral(idx.dtype())) {
+    throw std::invalid_argument(std::string("[getitem] array indices must be integers, got ") +
+                                idx.dtype().name());
+  }
+  if (is_unsigned(idx.dtype())) return idx;
+  return where(less(idx, weak_scalar(int64_t{0}, idx.dtype()), s),
+               add(astype(idx, int64, s), weak_scalar(n, int64), s), idx, s);
+}
+
+}  // namespace
+
+array get_index(const array& a, const std::vector<Index>& index, StreamOrDevice s) {
+  std::vector<Index> items = expand(a, index);
+  bool advanced = std::any_of(items.begin(), items.end(),
+                              [](const Index& i) { return i.kind == Kind::array; });
+  // 1. The basic part as one strided view: slices keep their axis, integers
+  // drop it (or, next to array indices, act as 0-d arrays), array-indexed
+  // axes stay whole for step 2.
+  std::vector<std::optional<int64_t>> b, e, st;
+  Shape shape;                  // the view's shape after dropping/inserting axes
+  std::vector<int> adv_axes;    // axes of that shape indexed by arrays
+  std::vector<array> adv_index;
+  int axis = 0;
+  std::vector<std::pair<int, bool>> layout;  // (axis of the slice view or -1 new, keep)
+  for (auto& it : items) {
+    switch (it.kind) {
+      case Kind::new_axis: layout.push_back({-1, true}); continue;
+      case Kind::slice:
+        b.push_back(it.start);
+        e.push_back(it.stop);
+        st.push_back(it.step);
+        layout.push_back({axis++, true});
+        continue;
+      case Kind::integer: {
+        int64_t n = a.shape()[axis];
+        int64_t i = it.value;
+        if (i < -n || i >= n) {
+          throw std::out_of_range("[getitem] index " + std::to_string(i) +
+                                  " is out of bounds for axis " + std::to_string(axis) +
+                                  " with size " + std::to_string(n));
+        }
+        if (i < 0) i += n;
+        if (advanced) {
+          b.push_back({}), e.push_back({}), st.push_back({});
+          adv_index.push_back(scalar(i));
+          layout.push_back({axis++, true});
+          adv_axes.push_back(static_cast<int>(layout.size()) - 1);
+        } else {
+          b.push_back(i), e.push_back(i + 1), st.push_back(1);
+          layout.push_back({axis++, false});
+        }
+        continue;
+      }
+      case Kind::array: {
+        const array& idx = *it.indices;
+        if (idx.dtype() == bool_) {
+          throw std::invalid_argument(
+              "[getitem] boolean mask indices give data-dependent shapes and are only "
+              "supported in assignment (a[mask] = v); use where() to select");
+        }
+        b.push_back({}), e.push_back({}), st.push_back({});
+        adv_index.push_back(positions(idx, a.shape()[axis], s));
+        layout.push_back({axis++, true});
+        adv_axes.push_back(static_cast<int>(layout.size()) - 1);
+        continue;
+      }
+      case Kind::ellipsis: break;
+    }
+  }
+  array v = slice(a, b, e, st, s);
+  // Axis k of the result so far is layout entry k among the kept ones.
+  std::vector<int> kept_pos(layout.size(), -1);
+  for (size_t k = 0; k < layout.size(); ++k) {
+    auto [ax, keep] = layout[k];
+    if (!keep) continue;
+    kept_pos[k] = static_cast<int>(shape.size());
+    shape.push_back(ax < 0 ? 1 : v.shape()[ax]);
+  }
+  if (shape != v.shape()) v = reshape(v, shape, s);
+  if (!advanced) return v;
+
+  // 2. Gather: the array-indexed axes first and merged into one, indexed
+  // by the row-major combination of the (broadcast) index arrays.
+  std::vector<int> adv;
+  for (int k : adv_axes) adv.push_back(kept_pos[k]);
+  std::vector<array> idx = adv_index;
+  Shape bshape;
+  for (auto& i : idx) {
+    try {
+      bshape = broadcast_shapes(bshape, i.shape());
+    } catch (const std::invalid_argument&) {
+      throw std::invalid_argument("[getitem] the index arrays do not broadcast together");
+    }
+  }
+  std::vector<int> perm = adv, rest;
+  for (int k = 0; k < v.ndim(); ++k) {
+    if (std::find(adv.begin(), adv.end(), k) == adv.end()) rest.push_back(k);
+  }
+  perm.insert(perm.end(), rest.begin(), rest.end());
+  Shape merged{-1};
+  for (int k : rest) merged.push_back(v.shape()[k]);
+  int64_t total = 1;
+  for (int k : adv) total *= v.shape()[k];
+  if (total == 0) merged[0] = 0;
+  array flat = reshape(transpose(v, perm, s), merged, s);
+  array lin = zeros({}, int64, s);
+  int64_t stride = 1;
+  for (int j = static_cast<int>(adv.size()) - 1; j >= 0; --j) {
+    lin = add(lin, multiply(astype(idx[j], int64, s), weak_scalar(stride, int64), s), s);
+    stride *= v.shape()[adv[j]];
+  }
+  lin = broadcast_to(lin, bshape, s);
+  array g = take(flat, lin, 0, s);
+  // 3. NumPy's placement: adjacent array indices put the broadcast
+  // dimensions where the first of them was; separated ones put them first.
+  bool adjacent = adv.back() - adv.front() + 1 == static_cast<int>(adv.size());
+  if (!adjacent || adv.front() == 0) return g;
+  int nb = static_cast<int>(bshape.size());
+  std::vector<int> order;
+  for (int k = 0; k < adv.front(); ++k) order.push_back(nb + k);
+  for (int k = 0; k < nb; ++k) order.push_back(k);
+  for (int k = nb + adv.front(); k < g.ndim(); ++k) order.push_back(k);
+  return transpose(g, order, s);
+}
+
+array set_index(const array& a, const std::vector<Index>& index, const array& value,
+                StreamOrDevice s) {
+  array v = astype(value, a.dtype(), s);
+  // A bool mask over leading axes: a select, no positions needed.
+  if (index.size() == 1 && index[0].kind == Kind::array && index[0].indices->dtype() == bool_) {
+    const array& mask = *index[0].indices;
+    if (mask.ndim() > a.ndim() ||
+        !std::equal(mask.shape().begin(), mask.shape().end(), a.shape().begin())) {
+      throw std::invalid_argument("[setitem] a boolean mask of shape " +
+                                  shape_str(mask.shape()) + " does not match the array's " +
+                                  shape_str(a.shape()));
+    }
+    Shape m = mask.shape();
+    m.insert(m.end(), a.ndim() - mask.ndim(), 1);
+    return where(reshape(mask, m, s), v, a, s);
+  }
+  // Everything else: the element positions the index selects, scattered to.
+  Dtype pos_type = a.size() <= (int64_t{1} << 31) - 1 ? int32 : int64;
+  array all_pos = reshape(arange(0, static_cast<double>(a.size()), 1, pos_type, s), a.shape(), s);
+  array pos = get_index(all_pos, index, s);
+  // The value may carry extra leading axes of size 1, as NumPy allows.
+  while (v.ndim() > pos.ndim() && v.shape()[0] == 1) {
+    v = squeeze(v, std::vector<int>{0}, s);
+  }
+  array vals = [&] {
+    try {
+      return broadcast_to(v, pos.shape(), s);
+    } catch (const std::invalid_argument&) {
+      throw std::invalid_argument("[setitem] cannot assign a value of shape " +
+                                  shape_str(value.shape()) + " to a selection of shape " +
+                                  shape_str(pos.shape()));
+    }
+  }();
+  array flat = reshape(a, {-1}, s);
+  return reshape(scatter_set(flat, reshape(pos, {-1}, s), reshape(vals, {-1}, s), s), a.shape(),
+                 s);
+}
+
+}  // namespace fastsync

@@ -1,0 +1,42 @@
+// NumPy-style indexing expressions, a[...] and a[...] = v, as ops (see
+// ops/ops.h for the op contract). Basic indices (integers, slices, new
+// axes, an ellipsis) make views; integer arrays gather, with NumPy's
+// placement of the broadcast index dimensions; assignment scatters.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "array.h"
+#include "stream.h"
+
+namespace fastsync {
+
+struct Index {
+  enum class Kind { integer, slice, new_axis, ellipsis, array };
+  Kind kind;
+  int64_t value = 0;                            // integer
+  std::optional<int64_t> start, stop, step;     // slice
+  std::optional<fastsync::array> indices;       // array (integer, or bool in assignment)
+
+  static Index integer(int64_t v) { return {Kind::integer, v, {}, {}, {}, {}}; }
+  static Index slice(std::optional<int64_t> b, std::optional<int64_t> e,
+                     std::optional<int64_t> st) {
+    return {Kind::slice, 0, b, e, st, {}};
+  }
+  static Index new_axis() { return {Kind::new_axis, 0, {}, {}, {}, {}}; }
+  static Index ellipsis() { return {Kind::ellipsis, 0, {}, {}, {}, {}}; }
+  static Index of(const fastsync::array& a) { return {Kind::array, 0, {}, {}, {}, a}; }
+};
+
+// a[index...]. Out-of-range integers raise IndexError (std::out_of_range);
+// out-of-range array entries fail the computation.
+array get_index(const array& a, const std::vector<Index>& index, StreamOrDevice s = {});
+
+// A copy of `a` with a[index...] replaced by `value` (broadcast to the
+// selection, converted to a's dtype). A bool array of a's leading shape
+// selects by mask.
+array set_index(const array& a, const std::vector<Index>& index, const array& value,
+                StreamOrDevice s = {});
+
+}  // namespace fastsync

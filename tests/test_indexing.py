@@ -1,0 +1,138 @@
+"""NumPy indexing: a[...] with integer arrays combined with slices, integers, None and an
+ellipsis (NumPy's placement of the broadcast dimensions), and item assignment a[...] = v for
+every index form, including boolean masks; in-place operators update the array object."""
+
+import fastsync as mx
+import numpy as np
+import pytest
+
+A = np.arange(3 * 4 * 5, dtype=np.int32).reshape(3, 4, 5)
+
+GET_INDICES = [
+    (0, slice(1, 3)),
+    (Ellipsis, 2),
+    (None, 1, Ellipsis, None),
+    (slice(None, None, -1), slice(1, None, 2)),
+    np.array([2, 0, -1]),
+    (np.array([0, 2]), slice(None), np.array([1, 4])),          # separated: dims go first
+    (slice(None), np.array([[0, 1], [3, 2]]), np.array([4, 0])),  # adjacent: stay in place
+    (1, np.array([0, 3])),                                      # int + array are adjacent
+    (np.array([1, 0]), 2),
+    (np.array([1]), slice(None), 3),                            # int separated from array
+    (Ellipsis, np.array([[1], [2]]), np.array([0, 3, 4])),
+    (None, np.array([0, 2]), None, slice(1, 3)),
+    (slice(None), [0, 0, 2]),
+    (np.array(1), np.array([[2, 3]])),
+]
+
+
+@pytest.mark.parametrize("index", GET_INDICES, ids=range(len(GET_INDICES)))
+def test_getitem_matches_numpy(index):
+    x = mx.array(A)
+    mx_index = tuple(mx.array(i) if isinstance(i, np.ndarray) else i for i in index) \
+        if isinstance(index, tuple) else mx.array(index)
+    np.testing.assert_array_equal(np.array(x[mx_index]), A[index])
+    # The same on a strided view.
+    v = A.transpose(2, 0, 1)[::2]
+    xv = x.transpose(2, 0, 1)[::2]
+    try:
+        want = v[index]
+    except IndexError:
+        return
+    np.testing.assert_array_equal(np.array(xv[mx_index]), want)
+
+
+def test_getitem_errors():
+    x = mx.array(A)
+    with pytest.raises(IndexError):
+        x[3]
+    with pytest.raises(IndexError):
+        x[0, 0, 0, 0]
+    with pytest.raises(ValueError):
+        x[..., ...]
+    with pytest.raises(ValueError, match="mask"):
+        x[mx.array(A > 3)]
+    with pytest.raises(ValueError):
+        x[mx.array([1.5])]
+    assert x[1, 2, 3].item() == A[1, 2, 3]  # usable afterwards
+
+
+SET_INDICES = [
+    1,
+    (slice(1, 3), 2),
+    (Ellipsis, slice(None, None, 2)),
+    np.array([2, 0]),
+    (np.array([0, 2]), slice(None), np.array([1, 4])),
+    (slice(None), np.array([3, 1])),
+    (None, 0),
+    (-1, -1, -1),
+]
+
+
+@pytest.mark.parametrize("index", SET_INDICES, ids=range(len(SET_INDICES)))
+@pytest.mark.parametrize("value_kind", ["scalar", "broadcast", "full"])
+def test_setitem_matches_numpy(index, value_kind):
+    want = A.copy()
+    sel_shape = want[index].shape
+    if value_kind == "scalar" or not sel_shape:
+        value = -7
+    elif value_kind == "broadcast":
+        value = -np.arange(sel_shape[-1] if sel_shape else 1, dtype=np.int32)
+    else:
+        value = -np.arange(int(np.prod(sel_shape)), dtype=np.int32).reshape(sel_shape)
+    want[index] = value
+    x = mx.array(A)
+    alias = x
+    mx_index = tuple(mx.array(i) if isinstance(i, np.ndarray) else i for i in index) \
+        if isinstance(index, tuple) else (mx.array(index) if isinstance(index, np.ndarray)
+                                          else index)
+    x[mx_index] = value if np.isscalar(value) else mx.array(value)
+    np.testing.assert_array_equal(np.array(x), want)
+    np.testing.assert_array_equal(np.array(alias), want)  # the same object was updated
+
+
+def test_setitem_with_mask_and_dtype_conversion():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    x = mx.array(a)
+    x[x > 5] = 0
+    a[a > 5] = 0
+    np.testing.assert_array_equal(np.array(x), a)
+    rows = np.array([True, False, True])
+    x[mx.array(rows)] = mx.array([1.0, 2.0, 3.0, 4.0])
+    a[rows] = [1.0, 2.0, 3.0, 4.0]
+    np.testing.assert_array_equal(np.array(x), a)
+    y = mx.array([1, 2, 3])
+    y[1] = 2.7  # converted to the array's dtype
+    assert y.dtype == mx.int32 and y.tolist() == [1, 2, 3]
+    with pytest.raises(ValueError):
+        y[mx.array([True, False])] = 1
+    with pytest.raises(ValueError):
+        y[0:2] = mx.array([1, 2, 3])
+    assert y.tolist() == [1, 2, 3]  # a failed assignment leaves the array as it was
+
+
+def test_inplace_operators_update_the_object():
+    x = mx.array([1, 2, 3])
+    alias = x
+    x += 1
+    x *= 2
+    x -= 1
+    x //= 2
+    x **= 2
+    x %= 7
+    x <<= 1
+    x >>= 1
+    x |= 8
+    x &= 12
+    x ^= 1
+    want = np.array([1, 2, 3])
+    for f in (lambda v: v + 1, lambda v: v * 2, lambda v: v - 1, lambda v: v // 2,
+              lambda v: v ** 2, lambda v: v % 7, lambda v: v << 1, lambda v: v >> 1,
+              lambda v: v | 8, lambda v: v & 12, lambda v: v ^ 1):
+        want = f(want)
+    assert alias is x
+    assert alias.tolist() == want.tolist()
+    f = mx.array([1.0, 2.0])
+    g = f
+    f /= 4
+    assert g.tolist() == [0.25, 0.5]

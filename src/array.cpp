@@ -76,6 +76,25 @@ void array::init_from_host(const void* src) {
   desc_->status.store(Status::available, std::memory_order_release);
 }
 
+Node::~Node() {
+  // Inputs this node holds the last reference to are unlinked from their
+  // own nodes (when nothing else holds those either) before they die, so
+  // each destructor below sees a node with no inputs left. Whoever holds
+  // the only reference is the only one who can copy it: the checks cannot
+  // race with another thread.
+  std::vector<array> pending = std::move(inputs);
+  while (!pending.empty()) {
+    array a = std::move(pending.back());
+    pending.pop_back();
+    auto& d = a.desc_;
+    if (d && d.use_count() == 1 && d->node && d->node.use_count() == 1) {
+      auto& in = d->node->inputs;
+      for (auto& x : in) pending.push_back(std::move(x));
+      in.clear();
+    }
+  }
+}
+
 array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive,
              std::vector<array> inputs)
     : desc_(std::make_shared<ArrayDesc>(std::move(shape), dtype)) {

@@ -42,6 +42,13 @@ struct Node {
   uint64_t visit_mark = 0;
   int pending_consumers = 0;
   bool needs_fence = false;
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Releases the inputs without recursion: a dropped chain of a million
+  // unevaluated ops would otherwise unwind a million nested destructors.
+  ~Node();
 };
 
 // Owns one allocator buffer; frees it when the last view or task drops it.
@@ -94,6 +101,8 @@ struct ArrayDesc {
 };
 
 class array {
+  friend struct Node;  // ~Node takes its inputs' graphs apart iteratively
+
  public:
   // An evaluated array holding a copy of contiguous host data.
   array(const void* src, Shape shape, Dtype dtype);

@@ -46,17 +46,12 @@ Dtype signed_of_size(int bytes) {
     default: return int64;
   }
 }
-Dtype float_of_size(int bytes) {
-  switch (bytes) {
-    case 2: return float16;
-    case 4: return float32;
-    default: return float64;
-  }
-}
-// The smallest float that holds every value of an integer type (NumPy).
-int float_bytes_for_int(Dtype d) { return d.size() <= 1 ? 2 : d.size() <= 2 ? 4 : 8; }
 }  // namespace
 
+// MLX's (and JAX's) lattice, not NumPy's: a float beats any integer without
+// widening (int32 with float32 stays float32, int64 with float16 stays
+// float16), and uint64 with a signed integer, which no integer type holds,
+// gives float32.
 Dtype promote_types(Dtype a, Dtype b) {
   if (a == b) return a;
   auto ka = a.kind(), kb = b.kind();
@@ -68,17 +63,13 @@ Dtype promote_types(Dtype a, Dtype b) {
       if (a.size() == b.size()) return float32;
       return a.size() > b.size() ? a : b;
     }
-    Dtype f = ka == Dtype::Kind::f ? a : b;
-    Dtype i = ka == Dtype::Kind::f ? b : a;
-    int need = float_bytes_for_int(i);
-    if (f == bfloat16) return need <= 2 ? bfloat16 : float_of_size(need);
-    return float_of_size(std::max(f.size(), need));
+    return ka == Dtype::Kind::f ? a : b;
   }
   if (ka == kb) return a.size() >= b.size() ? a : b;
   Dtype u = ka == Dtype::Kind::u ? a : b;
   Dtype s = ka == Dtype::Kind::u ? b : a;
   if (s.size() > u.size()) return s;
-  if (u.size() >= 8) return float64;
+  if (u.size() >= 8) return float32;
   return signed_of_size(u.size() * 2);
 }
 

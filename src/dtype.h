@@ -78,7 +78,8 @@ bool is_floating(Dtype d);
 bool is_integral(Dtype d);  // bool excluded
 bool is_unsigned(Dtype d);
 
-// NumPy's promotion table between two array dtypes.
+// MLX's promotion between two array dtypes (JAX's lattice; a float beats
+// any integer, see dtype.cpp).
 Dtype promote_types(Dtype a, Dtype b);
 // The dtype a Python scalar of the given kind takes next to an array of dtype
 // `peer` (MLX's weak-scalar rule: a scalar never upcasts an array).

@@ -67,6 +67,23 @@ array from_numpy(nb::handle np_obj) {
   return array(nd.data(), std::move(shape), dt);
 }
 
+// A Python int as an array: int32 when it fits, else int64, else uint64;
+// beyond uint64 an OverflowError naming the value (never a wrap).
+array int_scalar(nb::handle obj, std::optional<Dtype> peer) {
+  int64_t v;
+  if (nb::try_cast<int64_t>(obj, v, false)) return peer ? weak_scalar(v, *peer) : scalar(v);
+  uint64_t u;
+  if (nb::try_cast<uint64_t>(obj, u, false)) {
+    if (peer && is_floating(*peer)) return weak_scalar(static_cast<double>(u), *peer);
+    return scalar(u);
+  }
+  if (peer && is_floating(*peer)) return weak_scalar(nb::cast<double>(obj), *peer);
+  std::string text = nb::cast<std::string>(nb::str(obj));
+  PyErr_SetString(PyExc_OverflowError,
+                  ("Python int " + text + " is too large for any fastsync integer dtype").c_str());
+  throw nb::python_error();
+}
+
 }  // namespace
 
 bool is_python_scalar(nb::handle obj) {
@@ -78,11 +95,12 @@ array array_from_object(nb::handle obj, std::optional<Dtype> dtype) {
   array a = [&] {
     if (nb::isinstance<array>(obj)) return nb::cast<array>(obj);
     if (nb::isinstance<nb::bool_>(obj)) return scalar(nb::cast<bool>(obj));
-    if (nb::isinstance<nb::int_>(obj)) {
-      // Out-of-int64 Python ints raise OverflowError in the cast.
-      return dtype ? weak_scalar(nb::cast<int64_t>(obj), *dtype) : scalar(nb::cast<int64_t>(obj));
+    if (nb::isinstance<nb::int_>(obj)) return int_scalar(obj, dtype);
+    if (nb::isinstance<nb::float_>(obj)) {
+      // With a dtype the value converts once, from double (float64 keeps it).
+      double v = nb::cast<double>(obj);
+      return dtype ? weak_scalar(v, *dtype) : scalar(v);
     }
-    if (nb::isinstance<nb::float_>(obj)) return scalar(nb::cast<double>(obj));
     if (nb::isinstance<nb::list>(obj) || nb::isinstance<nb::tuple>(obj)) {
       // Python lists take MLX's defaults: int32 and float32.
       auto np = nb::module_::import_("numpy");
@@ -92,7 +110,13 @@ array array_from_object(nb::handle obj, std::optional<Dtype> dtype) {
         throw type_error("[array] lists must hold numbers or booleans of one nesting depth");
       }
       if (!dtype) {
-        if (kind == "i") arr = arr.attr("astype")("int32");
+        // int32 unless a value needs int64 (as a Python int on its own).
+        if (kind == "i") {
+          bool fits = nb::cast<int64_t>(arr.attr("size")) == 0 ||
+                      (nb::cast<int64_t>(nb::int_(arr.attr("min")())) >= INT32_MIN &&
+                       nb::cast<int64_t>(nb::int_(arr.attr("max")())) <= INT32_MAX);
+          if (fits) arr = arr.attr("astype")("int32");
+        }
         if (kind == "f") arr = arr.attr("astype")("float32");
       }
       return from_numpy(arr);
@@ -119,7 +143,7 @@ std::vector<array> to_arrays(nb::handle seq) {
 array to_operand(nb::handle obj, Dtype peer) {
   if (nb::isinstance<array>(obj)) return nb::cast<array>(obj);
   if (nb::isinstance<nb::bool_>(obj)) return weak_scalar(nb::cast<bool>(obj), peer);
-  if (nb::isinstance<nb::int_>(obj)) return weak_scalar(nb::cast<int64_t>(obj), peer);
+  if (nb::isinstance<nb::int_>(obj)) return int_scalar(obj, peer);
   if (nb::isinstance<nb::float_>(obj)) return weak_scalar(nb::cast<double>(obj), peer);
   return to_array(obj);
 }
@@ -223,6 +247,49 @@ nb::object to_numpy(array& a, nb::handle dtype) {
   nb::object out = nb::cast(nd, nb::rv_policy::reference);
   if (!dtype.is_none()) out = out.attr("astype")(dtype);
   return out;
+}
+
+}  // namespace fastsync::py
+
+namespace fastsync::py {
+
+nb::ndarray<> to_dlpack(array& in) {
+  array a = in;
+  {
+    nb::gil_scoped_release nogil;
+    a.eval();
+  }
+  bool on_gpu = a.data_shared_ptr() && allocator::is_device(a.data_shared_ptr()->buffer);
+  std::vector<size_t> shape(a.shape().begin(), a.shape().end());
+  std::vector<int64_t> strides(a.strides().begin(), a.strides().end());
+  auto* owner = new array(a);
+  nb::capsule cap(owner, [](void* p) noexcept { delete static_cast<array*>(p); });
+  int32_t dev_type = on_gpu ? nb::device::cuda::value : nb::device::cpu::value;
+  return nb::ndarray<>(a.raw_ptr(), a.ndim(), shape.data(), cap, strides.data(),
+                       dlpack_of(a.dtype()), dev_type, 0);
+}
+
+array from_dlpack(nb::handle obj) {
+  auto nd = nb::cast<nb::ndarray<nb::ro>>(obj);
+  if (nd.device_type() != nb::device::cpu::value) {
+    // Device memory: let the exporter stage it on the host (NumPy reads
+    // DLPack from CPU only, so ask the object itself).
+    if (nb::hasattr(obj, "cpu")) return from_dlpack(obj.attr("cpu")());
+    throw not_implemented("[from_dlpack] only host (CPU) DLPack tensors, or objects with a "
+                          ".cpu() method, can be imported");
+  }
+  Dtype dt = dtype_from_dlpack(nd.dtype());
+  Shape shape;
+  for (size_t i = 0; i < nd.ndim(); ++i) shape.push_back(static_cast<int64_t>(nd.shape(i)));
+  bool contiguous = true;
+  int64_t expect = 1;
+  for (int i = static_cast<int>(nd.ndim()) - 1; i >= 0; --i) {
+    if (nd.shape(i) != 1 && nd.stride(i) != expect) contiguous = false;
+    expect *= static_cast<int64_t>(nd.shape(i));
+  }
+  if (contiguous) return array(nd.data(), std::move(shape), dt);
+  // A strided source: NumPy makes the row-major copy.
+  return from_numpy(nb::module_::import_("numpy").attr("from_dlpack")(obj));
 }
 
 }  // namespace fastsync::py

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
 
 #include <optional>
 #include <utility>
@@ -53,5 +54,11 @@ inline std::optional<Dtype> to_dtype(nb::handle dtype) { return to_optional<Dtyp
 nb::object to_scalar(array& a);
 nb::object to_list(array& a);
 nb::object to_numpy(array& a, nb::handle dtype);
+// Evaluated array -> a DLPack-exporting view of its memory (host or CUDA),
+// which keeps the array's buffer alive.
+nb::ndarray<> to_dlpack(array& a);
+// Any DLPack exporter (NumPy, PyTorch on CPU or CUDA, ...) -> a new array
+// holding a copy of its values.
+array from_dlpack(nb::handle obj);
 
 }  // namespace fastsync::py

@@ -1,6 +1,7 @@
 // Bindings for the graph-building ops. Arguments are converted here; all
 // checking happens in the C++ ops.
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
 #include "convert.h"
@@ -238,11 +239,17 @@ void init_ops(nb::module_& m) {
     return repeat(to_array(a), repeats, axis, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("repeats"), nb::arg("axis") = nb::none(), nb::kw_only(),
         nb::arg("stream") = nb::none(), "Repeat each element (flattened when axis is None).");
-  m.def("pad", [](nb::handle a, nb::handle pad_width, nb::handle value, nb::handle s) {
+  m.def("pad", [](nb::handle a, nb::handle pad_width, const std::string& mode, nb::handle value,
+                  nb::handle s) {
     array x = to_array(a);
+    if (mode == "edge") return pad_edge(x, to_pad_widths(pad_width), to_stream_or_device(s));
+    if (mode != "constant") {
+      throw std::invalid_argument("[pad] mode must be 'constant' or 'edge', got '" + mode + "'");
+    }
     return pad(x, to_pad_widths(pad_width), to_operand(value, x.dtype()), to_stream_or_device(s));
-  }, nb::arg("a"), nb::arg("pad_width"), nb::arg("constant_values") = 0, nb::kw_only(),
-        nb::arg("stream") = nb::none(), "Constant padding, NumPy's pad_width forms.");
+  }, nb::arg("a"), nb::arg("pad_width"), nb::arg("mode") = "constant",
+        nb::arg("constant_values") = 0, nb::kw_only(), nb::arg("stream") = nb::none(),
+        "Constant or edge padding, NumPy's pad_width forms.");
 
   m.def("take", [](nb::handle a, nb::handle indices, std::optional<int> axis, nb::handle s) {
     return take(to_array(a), to_array(indices), axis, to_stream_or_device(s));
@@ -279,7 +286,8 @@ void init_ops(nb::module_& m) {
   }, nb::arg("shape"), nb::arg("dtype") = nb::none(), nb::kw_only(),
         nb::arg("stream") = nb::none());
   m.def("full", [](nb::handle shape, nb::handle vals, nb::handle dtype, nb::handle s) {
-    return full(to_shape(shape), to_array(vals), to_dtype(dtype), to_stream_or_device(s));
+    auto d = to_dtype(dtype);
+    return full(to_shape(shape), array_from_object(vals, d), d, to_stream_or_device(s));
   }, nb::arg("shape"), nb::arg("vals"), nb::arg("dtype") = nb::none(), nb::kw_only(),
         nb::arg("stream") = nb::none());
   m.def("zeros_like", [](const array& a, nb::handle s) {
@@ -289,10 +297,13 @@ void init_ops(nb::module_& m) {
     return ones_like(a, to_stream_or_device(s));
   }, nb::arg("a"), nb::kw_only(), nb::arg("stream") = nb::none());
 
-  m.def("linspace", [](double start, double stop, int64_t num, nb::handle dtype, nb::handle s) {
-    return linspace(start, stop, num, to_dtype(dtype).value_or(float32), to_stream_or_device(s));
+  m.def("linspace", [](double start, double stop, int64_t num, nb::handle dtype, bool endpoint,
+                       nb::handle s) {
+    return linspace(start, stop, num, to_dtype(dtype).value_or(float32), endpoint,
+                    to_stream_or_device(s));
   }, nb::arg("start"), nb::arg("stop"), nb::arg("num") = 50, nb::arg("dtype") = nb::none(),
-        nb::kw_only(), nb::arg("stream") = nb::none(), "num evenly spaced values in [start, stop].");
+        nb::kw_only(), nb::arg("endpoint") = true, nb::arg("stream") = nb::none(),
+        "num evenly spaced values in [start, stop] (stop left out when endpoint=False).");
   m.def("eye", [](int64_t n, std::optional<int64_t> m_, int k, nb::handle dtype, nb::handle s) {
     return eye(n, m_, k, to_dtype(dtype).value_or(float32), to_stream_or_device(s));
   }, nb::arg("n"), nb::arg("m") = nb::none(), nb::arg("k") = 0, nb::arg("dtype") = nb::none(),
@@ -317,9 +328,13 @@ void init_ops(nb::module_& m) {
                                   "stop | start, stop[, step]");
     }
     double start = 0, stop, step = 1;
-    bool all_int = true;
+    bool all_int = true, wide = false;
     for (auto h : args) {
       all_int &= nb::isinstance<nb::int_>(h);
+      if (nb::isinstance<nb::int_>(h)) {
+        double v = nb::cast<double>(h);
+        wide |= v > 2147483647.0 || v < -2147483648.0;
+      }
     }
     if (args.size() == 1) {
       stop = nb::cast<double>(args[0]);
@@ -328,7 +343,8 @@ void init_ops(nb::module_& m) {
       stop = nb::cast<double>(args[1]);
       if (args.size() == 3) step = nb::cast<double>(args[2]);
     }
-    Dtype d = to_dtype(dtype).value_or(all_int ? int32 : float32);
+    // Integers that need int64 make an int64 range, as mx.array's inference.
+    Dtype d = to_dtype(dtype).value_or(all_int ? (wide ? int64 : int32) : float32);
     return arange(start, stop, step, d, to_stream_or_device(s));
   }, nb::arg("args"), nb::arg("dtype") = nb::none(), nb::arg("stream") = nb::none(),
         "arange(stop) / arange(start, stop[, step]): int32 for integer arguments, else "

@@ -7,6 +7,8 @@
 //                argument defaults).
 //   array        the array class (operators, indexing, conversion out).
 //   ops          the graph-building ops.
+//   math         elementwise compositions and float functions.
+//   rearrange    rearranging/combining ops, sort-based ops, windows.
 //   linalg       matmul, addmm, and __matmul__/__rmatmul__ set on the array
 //                class: after array.
 //   random       the random submodule.
@@ -21,6 +23,8 @@ namespace fastsync::py {
 void init_runtime(nb::module_& m);
 void init_array(nb::module_& m);
 void init_ops(nb::module_& m);
+void init_math(nb::module_& m);
+void init_rearrange(nb::module_& m);
 void init_linalg(nb::module_& m);
 void init_random(nb::module_& m);
 void init_distributed(nb::module_& m);
@@ -38,11 +42,16 @@ NB_MODULE(_core, m) {
       PyErr_SetString(PyExc_TypeError, e.what());
     } catch (const not_implemented& e) {
       PyErr_SetString(PyExc_NotImplementedError, e.what());
+    } catch (const nb::cast_error&) {
+      // An argument of the wrong Python type reached a conversion.
+      PyErr_SetString(PyExc_TypeError, "an argument has a type this function cannot convert");
     }
   });
   py::init_runtime(m);
   py::init_array(m);
   py::init_ops(m);
+  py::init_math(m);
+  py::init_rearrange(m);
   py::init_linalg(m);
   py::init_random(m);
   py::init_distributed(m);

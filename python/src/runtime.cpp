@@ -1,12 +1,15 @@
 // Bindings for dtypes, devices, streams, evaluation and memory functions.
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/variant.h>
 #include <nanobind/stl/vector.h>
 
 #include <memory>
 
 #include "allocator.h"
+#include "backend/backend.h"
 #include "convert.h"
+#include "graph.h"
 #include "transforms.h"
 
 namespace fastsync::py {
@@ -96,6 +99,30 @@ void init_runtime(nb::module_& m) {
   m.def("is_available", [](nb::handle d) {
     return to_device(d).type == Device::Type::cpu || gpu_available();
   }, nb::arg("device"));
+
+  m.def("export_to_dot", [](nb::handle file, nb::args arrays) {
+    file.attr("write")(to_dot(collect_args(arrays)));
+  }, nb::arg("file"), nb::arg("arrays"),
+        "Write the graph behind the arrays to `file` in Graphviz's DOT language.");
+  m.def("device_count", [](nb::handle d) { return backend(to_device(d).type).device_count(); },
+        nb::arg("device"), "How many devices of this type there are (the CPU is one).");
+  m.def("device_info", [](nb::handle d) {
+    Device dev = d.is_none() ? default_device() : to_device(d);
+    Backend& b = backend(dev.type);
+    if (dev.index < 0 || dev.index >= b.device_count()) {
+      throw std::invalid_argument("[device_info] no such device: " + dev.str());
+    }
+    nb::dict info;
+    for (auto& [k, v] : b.device_info(dev.index)) info[k.c_str()] = nb::cast(v);
+    return info;
+  }, nb::arg("device") = nb::none(),
+        "A dict describing the device: device_name, architecture, memory_size, ...");
+  // mx.cuda and mx.metal answer truthfully; Metal is never available here.
+  nb::module_ cuda = m.def_submodule("cuda", "The CUDA backend.");
+  cuda.def("is_available", [] { return gpu_available(); },
+           "Whether a CUDA GPU can be used (this build has the backend and a device exists).");
+  nb::module_ metal = m.def_submodule("metal", "Apple's Metal backend: not built in fastsync.");
+  metal.def("is_available", [] { return false; }, "Always False: fastsync has no Metal backend.");
 
   nb::class_<StreamScope>(m, "StreamContext")
       .def("__enter__", [](StreamScope& s) { s.ctx = std::make_unique<StreamContext>(s.target); })

@@ -24,6 +24,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "allocator.h"
@@ -116,11 +119,19 @@ class StreamEncoder {
   Stream stream_;
 };
 
+// What device_info reports: (key, text or number) pairs, as MLX's dict
+// ("device_name", "architecture", "memory_size", ...).
+using DeviceInfo = std::vector<std::pair<std::string, std::variant<std::string, int64_t>>>;
+
 class Backend {
  public:
   virtual ~Backend() = default;
   // Any thread.
   virtual bool is_available() const = 0;
+  // Devices of this kind (the CPU counts as one); any thread.
+  virtual int device_count() const = 0;
+  // Any thread; index < device_count().
+  virtual DeviceInfo device_info(int index) const = 0;
   // The host backend runs on the CPU and reads host memory; the others
   // move data to and from it (cross).
   virtual bool is_host() const = 0;

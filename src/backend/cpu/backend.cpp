@@ -2,7 +2,11 @@
 // stream (scheduler.h), and the throttle on CPU work in flight.
 #include "backend/backend.h"
 
+#include <unistd.h>
+
+#include <fstream>
 #include <stdexcept>
+#include <string>
 
 #include "array.h"
 #include "backend/cpu/encoder.h"
@@ -11,9 +15,37 @@ namespace fastsync {
 
 namespace {
 
+#if defined(__x86_64__)
+#define FASTSYNC_CPU_ARCH "x86_64"
+#elif defined(__aarch64__)
+#define FASTSYNC_CPU_ARCH "arm64"
+#else
+#define FASTSYNC_CPU_ARCH "unknown"
+#endif
+
+// The processor's model name from /proc/cpuinfo (Linux), else the
+// architecture.
+std::string cpu_name() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
+    }
+  }
+  return FASTSYNC_CPU_ARCH;
+}
+
 class CpuBackend : public Backend {
  public:
   bool is_available() const override { return true; }
+  int device_count() const override { return 1; }
+  DeviceInfo device_info(int) const override {
+    return {{"device_name", cpu_name()},
+            {"architecture", std::string(FASTSYNC_CPU_ARCH)},
+            {"memory_size", static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE)}};
+  }
   bool is_host() const override { return true; }
   allocator::Allocator& allocator() override { return allocator::host(); }
   bool reads(const allocator::Buffer& b) const override { return !allocator::is_device(b); }

@@ -29,6 +29,15 @@ bool wait_for_memory() {
 class CudaBackend : public Backend {
  public:
   bool is_available() const override { return cuda::device_count() > 0; }
+  int device_count() const override { return cuda::device_count(); }
+  DeviceInfo device_info(int index) const override {
+    cudaDeviceProp p{};
+    cuda::check(cudaGetDeviceProperties(&p, index), "cudaGetDeviceProperties");
+    return {{"device_name", std::string(p.name)},
+            {"architecture", "sm_" + std::to_string(p.major) + std::to_string(p.minor)},
+            {"memory_size", static_cast<int64_t>(p.totalGlobalMem)},
+            {"multiprocessor_count", static_cast<int64_t>(p.multiProcessorCount)}};
+  }
   bool is_host() const override { return false; }
   allocator::Allocator& allocator() override { return cuda::device_allocator(); }
   bool reads(const allocator::Buffer& b) const override { return allocator::is_device(b); }

@@ -17,6 +17,8 @@ namespace {
 class NoGpuBackend : public Backend {
  public:
   bool is_available() const override { return false; }
+  int device_count() const override { return 0; }
+  DeviceInfo device_info(int) const override { unreachable(); }
   bool is_host() const override { return false; }
   allocator::Allocator& allocator() override { unreachable(); }
   bool reads(const allocator::Buffer&) const override { return false; }

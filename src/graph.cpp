@@ -1,0 +1,51 @@
+#include "graph.h"
+
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "primitive.h"
+
+namespace fastsync {
+
+namespace {
+
+std::string array_label(const array& a) {
+  std::ostringstream s;
+  s << shape_str(a.shape()) << " " << a.dtype().name();
+  return s.str();
+}
+
+}  // namespace
+
+std::string to_dot(const std::vector<array>& outputs) {
+  std::ostringstream dot;
+  dot << "digraph {\n";
+  std::unordered_map<const void*, int> ids;  // array descriptors and nodes
+  auto id_of = [&](const void* key) {
+    return ids.try_emplace(key, static_cast<int>(ids.size())).first->second;
+  };
+  std::unordered_set<const void*> seen;
+  // An explicit stack: graphs can be a million nodes deep.
+  std::vector<array> stack(outputs.begin(), outputs.end());
+  while (!stack.empty()) {
+    array a = stack.back();
+    stack.pop_back();
+    if (!seen.insert(a.id()).second) continue;
+    int aid = id_of(a.id());
+    dot << "  a" << aid << " [label=\"" << array_label(a) << "\", shape=box];\n";
+    if (!a.has_node()) continue;
+    int nid = id_of(a.node().get());
+    dot << "  p" << nid << " -> a" << aid << ";\n";
+    if (!seen.insert(a.node().get()).second) continue;
+    dot << "  p" << nid << " [label=\"" << a.primitive().name() << "\"];\n";
+    for (const array& in : a.inputs()) {
+      dot << "  a" << id_of(in.id()) << " -> p" << nid << ";\n";
+      stack.push_back(in);
+    }
+  }
+  dot << "}\n";
+  return dot.str();
+}
+
+}  // namespace fastsync

@@ -1,0 +1,18 @@
+// Graph inspection for people: the unevaluated graph behind some arrays in
+// Graphviz's DOT language. Reads the graph only; call it on the thread that
+// builds the graph (not concurrently with an eval of the same arrays).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "array.h"
+
+namespace fastsync {
+
+// Nodes are the primitives (labelled with their names) and the arrays
+// without a primitive (inputs, evaluated arrays: labelled with shape and
+// dtype); edges run from inputs to the primitives that read them.
+std::string to_dot(const std::vector<array>& outputs);
+
+}  // namespace fastsync

@@ -1,0 +1,144 @@
+"""Python-facing parity: Python ints as MLX treats them (no silent wraps), deep graphs that do
+not recurse on the C++ stack, DLPack in and out, asarray, __format__, weak references,
+__array_namespace__, devices (device_count, device_info, mx.cuda / mx.metal)."""
+
+import gc
+import weakref
+
+import fastsync as mx
+import numpy as np
+import pytest
+
+
+@pytest.mark.parametrize("value", [2**31, 2**40, -(2**31) - 1, -(2**40), 2**63 - 1])
+def test_wide_python_ints_make_int64(value):
+    assert mx.array(value).dtype == mx.int64
+    assert mx.array(value).item() == value
+    for make in (lambda v: [v], lambda v: [[v, 1]], lambda v: (v,)):
+        x = mx.array(make(value))
+        assert x.dtype == mx.int64 and x.flatten()[0].item() == value
+
+
+def test_narrow_ints_keep_int32_and_uint64_and_overflow():
+    for v in (0, 2**31 - 1, -(2**31)):
+        assert mx.array(v).dtype == mx.int32 and mx.array([v]).dtype == mx.int32
+    assert mx.array(2**64 - 1).dtype == mx.uint64
+    assert mx.array(2**64 - 1).item() == 2**64 - 1
+    with pytest.raises(OverflowError, match=str(2**70)):
+        mx.array(2**70)
+    assert mx.array([2**40, 1.5]).dtype == mx.float32
+
+
+def test_scalars_that_do_not_fit_the_array_dtype_promote_instead_of_wrapping():
+    assert (mx.array([3]) < 2**32).tolist() == [True]
+    y = mx.array([1, 2], mx.int32) + 2**33
+    assert y.dtype == mx.int64 and y.tolist() == [2**33 + 1, 2**33 + 2]
+    assert (mx.array([1], mx.int64) + 0x80000000).dtype == mx.int64
+    assert (mx.array([1], mx.uint8) + 255).dtype == mx.uint8
+    assert (mx.array([1], mx.uint8) + 256).tolist() == [257]
+    assert (mx.array([1.5], mx.float16) + 2**40).dtype == mx.float16
+
+
+def test_arange_with_wide_ints_and_too_many_elements():
+    a = mx.arange(2**40, 2**40 + 3)
+    assert a.dtype == mx.int64 and a.tolist() == [2**40, 2**40 + 1, 2**40 + 2]
+    with pytest.raises(ValueError):
+        mx.arange(0, 2**40)
+
+
+@pytest.mark.parametrize("shape", ["chain", "shared", "siblings"])
+def test_deep_graphs_are_dropped_and_evaluated_without_recursion(shape):
+    n = 1_000_000 if shape == "chain" else 200_000
+    x = mx.array(1.0)
+    y = x
+    if shape == "chain":
+        for _ in range(n):
+            y = y + 1
+    elif shape == "shared":
+        for _ in range(n):
+            y = y * 1 + x  # every node also reads the same leaf
+    else:
+        for _ in range(n):
+            q, _r = mx.divmod(y, 3.0)  # a dropped sibling at each step
+            y = q + 1
+    del y
+    gc.collect()
+    z = x
+    for _ in range(100_000):
+        z = z + 1
+    assert z.item() == 100_001.0
+
+
+def test_dlpack_round_trips_with_numpy_without_copying():
+    x = mx.array(np.arange(12, dtype=np.float32).reshape(3, 4))
+    n = np.from_dlpack(x)
+    np.testing.assert_array_equal(n, np.arange(12).reshape(3, 4))
+    assert x.__dlpack_device__() == (1, 0)
+    n2 = np.from_dlpack(x)
+    assert n.ctypes.data == n2.ctypes.data  # both views of the array's own buffer
+    t = x.T[::2]
+    np.testing.assert_array_equal(np.from_dlpack(t), np.arange(12).reshape(3, 4).T[::2])
+    back = mx.from_dlpack(np.arange(6, dtype=np.int16).reshape(2, 3)[:, ::2])
+    assert back.dtype == mx.int16 and back.tolist() == [[0, 2], [3, 5]]
+    with pytest.raises(TypeError):
+        mx.from_dlpack(object())
+
+
+def test_dlpack_with_torch_when_installed():
+    torch = pytest.importorskip("torch")
+    t = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    x = mx.from_dlpack(t)
+    assert x.tolist() == t.tolist()
+    back = torch.from_dlpack(mx.array([[1.0, 2.0]]))
+    assert back.tolist() == [[1.0, 2.0]]
+
+
+def test_asarray_and_copy_flag():
+    a = np.arange(5, dtype=np.int32)
+    x = mx.asarray(a)
+    a[0] = 99
+    assert x.tolist() == [0, 1, 2, 3, 4]
+    assert mx.asarray([1.0, 2.0], mx.float16).dtype == mx.float16
+    with pytest.raises(ValueError, match="copy=False"):
+        mx.asarray(a, copy=False)
+
+
+def test_format_weakref_namespace():
+    assert f"{mx.array(1.23456):.2f}" == "1.23"
+    assert f"{mx.array([7]):>3}" == "  7"
+    assert f"{mx.array([1, 2])}" == str(mx.array([1, 2]))
+    with pytest.raises(TypeError):
+        f"{mx.array([1, 2]):.2f}"
+    x = mx.array([1.0])
+    r = weakref.ref(x)
+    assert r() is x
+    del x
+    gc.collect()
+    assert r() is None
+    assert mx.array(1).__array_namespace__() is mx
+
+
+def test_devices():
+    assert mx.device_count(mx.cpu) == 1
+    assert mx.device_count(mx.gpu) >= 0
+    info = mx.device_info(mx.cpu)
+    assert info["device_name"] and info["architecture"] and info["memory_size"] > 0
+    assert "device_name" in mx.device_info()
+    assert mx.metal.is_available() is False
+    assert mx.cuda.is_available() == mx.is_available(mx.gpu)
+    if mx.device_count(mx.gpu) > 0:
+        g = mx.device_info(mx.Device(mx.gpu, 0))
+        assert g["device_name"] and g["architecture"].startswith("sm_")
+    with pytest.raises(ValueError):
+        mx.device_info(mx.Device(mx.cpu, 3))
+
+
+def test_array_methods_forward_to_ops():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = mx.array(a)
+    np.testing.assert_array_equal(np.array(x.swapaxes(0, 1)), a.swapaxes(0, 1))
+    np.testing.assert_array_equal(np.array(x.moveaxis(0, 1)), np.moveaxis(a, 0, 1))
+    np.testing.assert_array_equal(np.array(x.flatten()), a.flatten())
+    np.testing.assert_array_equal(np.array((-x).abs()), a)
+    np.testing.assert_allclose(np.array(x.exp()), np.exp(a), rtol=1e-6)
+    assert x.copy().tolist() == x.tolist()

@@ -7,8 +7,13 @@ Use it like ``mlx.core``::
     mx.eval(y)
 """
 
-from . import _core, _cuda_libs, distributed  # noqa: F401
+from . import _core, _cuda_libs, _dtypes, distributed, io  # noqa: F401
+from ._array_methods import attach as _attach_array_methods
 from ._core import *  # noqa: F403
+from ._dtypes import *  # noqa: F403
+from .io import load, save, save_gguf, save_safetensors, savez, savez_compressed  # noqa: F401
+
+_attach_array_methods()
 
 # Hooks for fastsync's own tests (mx._testing): only in builds configured with
 # FASTSYNC_BUILD_TESTS=ON.
@@ -21,3 +26,4 @@ _cuda_libs.export_path()
 
 __version__ = "0.1.0"
 __all__ = [name for name in dir(_core) if not name.startswith("_")]
+__all__ += [*_dtypes.__all__, *(n for n in io.__all__ if n.islower())]

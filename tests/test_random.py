@@ -383,8 +383,13 @@ def test_multivariate_normal_batches():
     np.testing.assert_allclose(d[:, 0].var(axis=0), [1, 1], atol=0.05)
     np.testing.assert_allclose(d[:, 1].var(axis=0), [4, 4], atol=0.2)
     # Not positive semi-definite: NaN, never silent garbage.
-    bad = np.array(mx.random.multivariate_normal(mx.zeros((2,)), mx.array([[1.0, 2], [2, 1]])))
-    assert np.isnan(bad).any()
+    for cov in ([[1.0, 2], [2, 1]], [[0.0, 1], [1, 1]]):
+        bad = np.array(mx.random.multivariate_normal(mx.zeros((2,)), mx.array(cov)))
+        assert np.isnan(bad).any()
+    # A zero variance is fine: that coordinate is its mean.
+    z = np.array(mx.random.multivariate_normal(mx.array([3.0, 0]), mx.array([[0.0, 0], [0, 1]]),
+                                               (100,), key=k))
+    assert (z[:, 0] == 3.0).all() and z[:, 1].std() > 0.5
 
 
 def test_multivariate_normal_errors():

@@ -93,13 +93,14 @@ array unit_uniform(const Shape& shape, const array& key, StreamOrDevice s, Dtype
   auto top = [&](const array& k, int n) {
     return right_shift(bits(shape, k, s), scalar_of_u32(32 - n), s);
   };
-  array m = compute == float64 ? [&] {
+  auto grid = [&]() -> array {
+    if (compute != float64) return astype(top(key, nbits), float32, s);
     auto [k1, k2] = split2(key, s);
-    return add(multiply(astype(top(k1, nbits - 26), float64, s),
-                        weak_scalar(std::ldexp(1.0, 26), float64), s),
-               astype(top(k2, 26), float64, s), s);
-  }()
-                               : astype(top(key, nbits), float32, s);
+    auto high = multiply(astype(top(k1, nbits - 26), float64, s),
+                         weak_scalar(std::ldexp(1.0, 26), float64), s);
+    return add(high, astype(top(k2, 26), float64, s), s);
+  };
+  array m = grid();
   if (open) m = add(m, weak_scalar(0.5, compute), s);
   return multiply(m, weak_scalar(std::ldexp(1.0, -nbits), compute), s);
 }
@@ -124,8 +125,8 @@ array polynomial(const array& w, std::initializer_list<double> c, StreamOrDevice
 }
 
 // The inverse error function on [-1, 1] (float32 or float64), composed of
-// ops since there is no erfinv kernel: Giles' single-precision
-// approximation ("Approximating the erfinv function", GPU Gems / 2010),
+// ops since there is no erfinv kernel: M. Giles' single-precision
+// approximation ("Approximating the erfinv function", GPU Computing Gems),
 // relative error about 1e-7 while (1 - y)(1 + y) stays above ~1e-7, i.e.
 // |erfinv| below ~3.9; past that the fit extrapolates (still monotone).
 // Both branches are computed and one is selected; +-1 give +-inf.
@@ -153,7 +154,8 @@ array erfinv(const array& y, StreamOrDevice s) {
 // complement, divides it by the square root of its pivot, and subtracts its
 // outer product. A pivot within tol = 8 n eps times the original diagonal
 // entry is rank deficiency (the column is zero: semi-definite matrices are
-// fine); one below -tol means cov is not PSD, and its column is NaN. Cost:
+// fine); one below -tol, or a zero pivot whose column is not, means cov is
+// not PSD, and NaN (as for NaN entries) fills that column of L. Cost:
 // O(n) graph nodes and n^3 / 3 multiply-adds in elementwise ops, which suits
 // the small covariances this serves (n up to a few hundred).
 array psd_cholesky(const array& cov, Dtype t, StreamOrDevice s) {
@@ -168,6 +170,7 @@ array psd_cholesky(const array& cov, Dtype t, StreamOrDevice s) {
   double eps = t == float64 ? 2.2e-16 : 1.2e-7;
   auto zero = weak_scalar(0.0, t);
   array c = astype(cov, t, s);
+  array diag = sum(multiply(c, eye(n, {}, 0, t, s), s), std::vector<int>{-1}, false, s);
   array a = c;
   std::vector<array> cols;
   for (int64_t j = 0; j < n; ++j) {
@@ -179,7 +182,15 @@ array psd_cholesky(const array& cov, Dtype t, StreamOrDevice s) {
     auto pos = greater(pivot, tol, s);
     auto l =
         where(pos, divide(col, sqrt(where(pos, pivot, weak_scalar(1.0, t), s), s), s), zero, s);
-    l = where(less(pivot, negative(tol, s), s), weak_scalar(NAN, t), l, s);
+    // PSD bounds the column: a_kj^2 <= a_jj a_kk <= tol diag_k when a_jj is
+    // a zero pivot (a Schur complement's diagonal never exceeds cov's).
+    auto bounded = all(
+        less_equal(square(col, s),
+                   multiply(weak_scalar(4.0, t), multiply(tol, last(diag, nd - 2, j, n), s), s), s),
+        std::vector<int>{-1}, true, s);
+    auto psd =
+        logical_and(greater_equal(pivot, negative(tol, s), s), logical_or(pos, bounded, s), s);
+    l = where(psd, l, weak_scalar(NAN, t), s);
     std::vector<std::pair<int64_t, int64_t>> widths(nd - 1, {0, 0});
     widths.back() = {j, 0};
     cols.push_back(pad(l, widths, zero, s));

@@ -1,11 +1,21 @@
-// Bindings for matrix products: matmul, addmm and the @ operator on the
-// array class (set here, so module.cpp must call init_linalg after
-// init_array registered the class). Arguments are converted here; all
-// checking happens in the C++ ops.
+// Bindings for matrix products: matmul, addmm, gather_mm, segmented_mm,
+// block_masked_mm and the @ operator on the array class (set here, so
+// module.cpp must call init_linalg after init_array registered the class).
+// Arguments are converted here; all checking happens in the C++ ops.
 #include "convert.h"
 #include "ops/linalg.h"
 
 namespace fastsync::py {
+
+namespace {
+
+// An optional array argument: None, or anything to_array converts.
+std::optional<array> to_optional_array(nb::handle x) {
+  if (x.is_none()) return std::nullopt;
+  return to_array(x);
+}
+
+}  // namespace
 
 void init_linalg(nb::module_& m) {
   m.def("matmul", [](nb::handle a, nb::handle b, nb::handle s) {
@@ -27,6 +37,43 @@ void init_linalg(nb::module_& m) {
         nb::kw_only(), nb::arg("stream") = nb::none(),
         "beta * c + alpha * (a @ b), with c broadcast to the shape of a @ b; one BLAS call "
         "per matrix.");
+
+  m.def("gather_mm", [](nb::handle a, nb::handle b, nb::handle lhs_indices,
+                        nb::handle rhs_indices, bool sorted_indices, nb::handle s) {
+    return gather_mm(to_array(a), to_array(b), to_optional_array(lhs_indices),
+                     to_optional_array(rhs_indices), sorted_indices, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("b"), nb::arg("lhs_indices") = nb::none(),
+        nb::arg("rhs_indices") = nb::none(), nb::kw_only(), nb::arg("sorted_indices") = false,
+        nb::arg("stream") = nb::none(),
+        "Matrix products with a matrix-level gather: a[lhs_indices] @ b[rhs_indices], the "
+        "indices flat over the batch axes of a (..., M, K) and b (..., K, N) and broadcast "
+        "together; a missing index is arange over its operand's batch, in its shape. "
+        "Composed of take and matmul: either the indexed matrices are gathered (copies) and "
+        "multiplied pairwise, or, when the indices reuse few matrices (mixture-of-experts), "
+        "every pair is multiplied in large gemms and the wanted products are taken; the "
+        "cheaper is picked from the shapes. sorted_indices is accepted as a hint.");
+
+  m.def("segmented_mm", [](nb::handle a, nb::handle b, nb::handle segments, nb::handle s) {
+    return segmented_mm(to_array(a), to_array(b), to_array(segments), to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("b"), nb::arg("segments"), nb::kw_only(),
+        nb::arg("stream") = nb::none(),
+        "a[:, start:end] @ b[start:end, :] for each (start, end) pair of segments (..., 2); "
+        "a (M, K) and b (K, N) are matrices. Composed of a select and one batched matmul: "
+        "S segments cost S * M * K * N multiply-adds.");
+
+  m.def("block_masked_mm", [](nb::handle a, nb::handle b, int block_size, nb::handle mask_out,
+                              nb::handle mask_lhs, nb::handle mask_rhs, nb::handle s) {
+    return block_masked_mm(to_array(a), to_array(b), block_size, to_optional_array(mask_out),
+                           to_optional_array(mask_lhs), to_optional_array(mask_rhs),
+                           to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("b"), nb::arg("block_size") = 64, nb::arg("mask_out") = nb::none(),
+        nb::arg("mask_lhs") = nb::none(), nb::arg("mask_rhs") = nb::none(), nb::kw_only(),
+        nb::arg("stream") = nb::none(),
+        "a @ b with block_size x block_size blocks of a (mask_lhs: (..., ceil(M / bs), "
+        "ceil(K / bs))), b (mask_rhs) and the product (mask_out) masked: a bool mask zeroes "
+        "blocks, a floating one scales them. Any positive block_size (MLX takes 32 or 64). "
+        "The masks are expanded and applied elementwise around a full matmul: no work is "
+        "skipped.");
 
   nb::object cls = m.attr("array");
   cls.attr("__matmul__") = nb::cpp_function(

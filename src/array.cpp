@@ -170,8 +170,8 @@ void array::set_data(allocator::Buffer buf) {
   desc_->flags = Flags{};
 }
 
-void array::copy_shared_buffer(const array& other, Strides strides, Flags flags,
-                               int64_t data_size, int64_t offset) {
+void array::copy_shared_buffer(const array& other, Strides strides, Flags flags, int64_t data_size,
+                               int64_t offset) {
   desc_->data = other.desc_->data;
   desc_->data_ptr = static_cast<char*>(other.desc_->data_ptr) + offset * itemsize();
   desc_->strides = std::move(strides);

@@ -107,11 +107,9 @@ class array {
   // An evaluated array holding a copy of contiguous host data.
   array(const void* src, Shape shape, Dtype dtype);
   // An unevaluated array produced by `primitive` from `inputs`.
-  array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive,
-        std::vector<array> inputs);
+  array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive, std::vector<array> inputs);
   // Several outputs of one primitive.
-  static std::vector<array> make_arrays(std::vector<Shape> shapes,
-                                        std::vector<Dtype> dtypes,
+  static std::vector<array> make_arrays(std::vector<Shape> shapes, std::vector<Dtype> dtypes,
                                         std::shared_ptr<Primitive> primitive,
                                         std::vector<array> inputs);
 
@@ -158,8 +156,8 @@ class array {
   // Allocates a row-contiguous buffer for this output.
   void set_data(allocator::Buffer buf);
   // Makes this array a view of `other`'s buffer.
-  void copy_shared_buffer(const array& other, Strides strides, Flags flags,
-                          int64_t data_size, int64_t offset = 0);
+  void copy_shared_buffer(const array& other, Strides strides, Flags flags, int64_t data_size,
+                          int64_t offset = 0);
   void copy_shared_buffer(const array& other);
   // True when nothing but the calling graph edge references this array or
   // its buffer, so an output may write into it.

@@ -6,9 +6,9 @@ namespace fastsync {
 
 namespace {
 constexpr int kSizes[kNumDtypes] = {1, 1, 2, 4, 8, 1, 2, 4, 8, 2, 2, 4, 8};
-constexpr const char* kNames[kNumDtypes] = {
-    "bool",  "uint8", "uint16",  "uint32",   "uint64",  "int8",   "int16",
-    "int32", "int64", "float16", "bfloat16", "float32", "float64"};
+constexpr const char* kNames[kNumDtypes] = {"bool",     "uint8",   "uint16", "uint32", "uint64",
+                                            "int8",     "int16",   "int32",  "int64",  "float16",
+                                            "bfloat16", "float32", "float64"};
 int idx(Dtype d) { return static_cast<int>(d.val); }
 }  // namespace
 
@@ -32,9 +32,7 @@ Dtype::Kind Dtype::kind() const {
 const char* Dtype::name() const { return kNames[idx(*this)]; }
 
 bool is_floating(Dtype d) { return d.kind() == Dtype::Kind::f; }
-bool is_integral(Dtype d) {
-  return d.kind() == Dtype::Kind::u || d.kind() == Dtype::Kind::i;
-}
+bool is_integral(Dtype d) { return d.kind() == Dtype::Kind::u || d.kind() == Dtype::Kind::i; }
 bool is_unsigned(Dtype d) { return d.kind() == Dtype::Kind::u; }
 
 namespace {

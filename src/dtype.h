@@ -91,9 +91,9 @@ Dtype dtype_from_name(const std::string& name);  // throws std::invalid_argument
 
 template <typename T>
 struct type_to_dtype;
-#define FASTSYNC_TYPE_DTYPE(T, D) \
-  template <>                     \
-  struct type_to_dtype<T> {       \
+#define FASTSYNC_TYPE_DTYPE(T, D)     \
+  template <>                         \
+  struct type_to_dtype<T> {           \
     static constexpr Dtype value = D; \
   };
 FASTSYNC_TYPE_DTYPE(bool, bool_)

@@ -136,3 +136,49 @@ def test_inplace_operators_update_the_object():
     g = f
     f /= 4
     assert g.tolist() == [0.25, 0.5]
+
+
+@pytest.mark.parametrize("op", ["add", "subtract", "multiply", "divide", "maximum", "minimum"])
+def test_at_updates_combine_repeated_positions(op):
+    rng = np.random.default_rng(9)
+    a = rng.uniform(1, 2, (6, 4)).astype(np.float32)
+    rows = np.array([0, 2, 2, 5, 0])
+    v = rng.uniform(1, 2, (5, 4)).astype(np.float32)
+    want = a.astype(np.float64)
+    ufunc = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply,
+             "divide": np.divide, "maximum": np.maximum, "minimum": np.minimum}[op]
+    ufunc.at(want, rows, v)
+    got = getattr(mx.array(a).at[mx.array(rows)], op)(mx.array(v))
+    np.testing.assert_allclose(np.array(got), want, rtol=1e-5)
+    # Mixed indices (an array with a slice and an integer) and a broadcast value.
+    got = getattr(mx.array(a).at[mx.array([1, 1]), 1:3], op)(2.0)
+    want = a.astype(np.float64)
+    ufunc.at(want, (np.array([1, 1]), slice(1, 3)), 2.0)
+    np.testing.assert_allclose(np.array(got), want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int32", "uint16", "float16", "bool_"])
+def test_scatter_reductions_per_dtype(dtype):
+    base = np.array([3, 1, 2, 0], dtype=dtype.rstrip("_"))
+    x = mx.array(base)
+    upd = np.array([2, 5, 1], dtype=dtype.rstrip("_"))
+    idx = np.array([1, 1, 3])
+    for op, uf in (("maximum", np.maximum), ("minimum", np.minimum)):
+        want = base.copy()
+        uf.at(want, idx, upd)
+        assert getattr(x.at[mx.array(idx)], op)(mx.array(upd)).tolist() == want.tolist()
+
+
+def test_at_needs_an_index():
+    with pytest.raises(ValueError, match="index the array first"):
+        mx.array([1, 2]).at.add(1)
+    assert mx.array(1).at[None].add(1).item() == 2
+
+
+def test_mask_assignment_with_one_value_per_selected_position():
+    a = mx.array([1.0, 2.0, 3.0])
+    a[mx.array([True, False, True])] = mx.array([5.0, 6.0])
+    assert a.tolist() == [5.0, 2.0, 6.0]
+    m = mx.zeros((3, 2))
+    m[mx.array([False, True, True])] = mx.array([[1.0, 2.0], [3.0, 4.0]])
+    assert m.tolist() == [[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]]

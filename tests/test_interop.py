@@ -142,3 +142,47 @@ def test_array_methods_forward_to_ops():
     np.testing.assert_array_equal(np.array((-x).abs()), a)
     np.testing.assert_allclose(np.array(x.exp()), np.exp(a), rtol=1e-6)
     assert x.copy().tolist() == x.tolist()
+
+
+def test_repr_as_mlx_prints():
+    assert repr(mx.array(True)) == "array(True, dtype=bool)"
+    assert repr(mx.array(1.0)) == "array(1, dtype=float32)"
+    assert str(mx.array([1.12345678])) == "array([1.12346], dtype=float32)"
+    assert str(mx.array([1] * 7)) == "array([1, 1, 1, ..., 1, 1, 1], dtype=int32)"
+    assert str(mx.array([[1, 2], [3, 4]])) == "array([[1, 2],\n       [3, 4]], dtype=int32)"
+    assert str(mx.array([float("nan"), float("-inf")])) == "array([nan, -inf], dtype=float32)"
+    assert str(mx.array([1.5], mx.bfloat16)) == "array([1.5], dtype=bfloat16)"
+
+
+def test_buffer_protocol_and_bytes():
+    x = mx.array([[1, 2], [3, 4]], mx.int16)
+    mv = memoryview(x)
+    assert mv.format == "h" and mv.shape == (2, 2) and mv.tolist() == [[1, 2], [3, 4]]
+    assert memoryview(x.T).tolist() == [[1, 3], [2, 4]]
+    with pytest.raises(BufferError):
+        memoryview(mx.array([1.0], mx.bfloat16))
+    b = mx.array(b"Hello")
+    assert b.dtype == mx.uint8 and b.tolist() == list(b"Hello")
+
+
+def test_view_flip_trunc():
+    x = mx.array(np.array([1.0, -2.0], np.float32))
+    np.testing.assert_array_equal(np.array(mx.view(x, mx.int32)),
+                                  np.array([1.0, -2.0], np.float32).view(np.int32))
+    assert x.view(mx.uint8).shape == (8,)
+    with pytest.raises(ValueError):
+        mx.view(mx.array([1, 2, 3], mx.uint8), mx.int32)
+    a = np.arange(6).reshape(2, 3)
+    for axis in (None, 0, 1, (0, 1)):
+        np.testing.assert_array_equal(np.array(mx.flip(mx.array(a), axis)), np.flip(a, axis))
+    assert mx.trunc(mx.array([-1.5, -0.5, 0.5, 2.7])).tolist() == [-1.0, 0.0, 0.0, 2.0]
+
+
+def test_conversion_errors_are_value_errors_and_comparisons_with_other_objects():
+    with pytest.raises(ValueError):
+        mx.array([[0, 1], ["hello", 1]])
+    with pytest.raises(ValueError):
+        _ = mx.array([1, 2]) < "a"
+    assert (mx.array([1, 2]) == [1, 2]) is False
+    assert (mx.array([1, 2]) != (1, 2)) is True
+    assert mx.default_stream(mx.cpu) != None  # noqa: E711

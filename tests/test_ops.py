@@ -266,9 +266,9 @@ def test_array_construction_and_conversion():
     assert mx.array(2.5).tolist() == 2.5
     with pytest.raises(ValueError, match="one element"):
         mx.array([1, 2]).item()
-    with pytest.raises(TypeError, match="cannot convert"):
+    with pytest.raises(ValueError, match="cannot convert"):
         mx.array(object())
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError):
         mx.array(["a", "b"])
 
 

@@ -188,7 +188,7 @@ def test_scatter_via_at():
     assert x.tolist() == a.tolist()  # functional: x itself is unchanged
     i = mx.array([1, 1, 1], dtype=mx.int32)
     assert mx.zeros((3,), dtype=mx.int32).at[i].add(1).tolist() == [0, 3, 0]
-    with pytest.raises(IndexError, match="scatter"):
+    with pytest.raises(IndexError, match="out of bounds"):
         mx.eval(x.at[[5]].add(1.0))
-    with pytest.raises(ValueError, match="do not broadcast"):
+    with pytest.raises(ValueError, match="cannot combine"):
         x.at[[0, 1]].add(mx.ones((3, 3)))

@@ -7,6 +7,7 @@
 #include "convert.h"
 #include "errors.h"
 #include "ops/index.h"
+#include "transforms.h"
 #include "ops/ops.h"
 
 namespace fastsync::py {
@@ -30,16 +31,6 @@ std::vector<T> ints_or_sequence(const nb::args& args) {
     return nb::cast<std::vector<T>>(args[0]);
   }
   return nb::cast<std::vector<T>>(args);
-}
-
-std::string repr(array& a) {
-  nb::object np_arr = to_numpy(a, nb::none());
-  std::string body = nb::cast<std::string>(nb::repr(np_arr));
-  // "array([...], dtype=...)" from NumPy, with our dtype name.
-  auto pos = body.find(", dtype=");
-  if (pos != std::string::npos) body = body.substr(0, pos) + ")";
-  if (body.back() != ')') body += ")";
-  return body.substr(0, body.size() - 1) + ", dtype=" + a.dtype().name() + ")";
 }
 
 // A Python index (int, slice, None, Ellipsis, array, list, or a tuple of
@@ -92,19 +83,95 @@ nb::object inplace(nb::handle self, nb::handle other, BinaryFn f) {
   return nb::borrow(self);
 }
 
-}  // namespace
+// The Python buffer protocol (memoryview(a), bytes(a)): a view of the
+// evaluated host data; the view holds the array (and so its buffer).
+struct BufferView {
+  array a;
+  std::vector<Py_ssize_t> shape, strides;
+};
 
-// a.at[indices] -> an object with add(v) and set(v), as MLX and JAX.
+const char* buffer_format(Dtype d) {
+  switch (d.val) {
+    case Dtype::Val::bool_: return "?";
+    case Dtype::Val::uint8: return "B";
+    case Dtype::Val::uint16: return "H";
+    case Dtype::Val::uint32: return "I";
+    case Dtype::Val::uint64: return "Q";
+    case Dtype::Val::int8: return "b";
+    case Dtype::Val::int16: return "h";
+    case Dtype::Val::int32: return "i";
+    case Dtype::Val::int64: return "q";
+    case Dtype::Val::float16: return "e";
+    case Dtype::Val::float32: return "f";
+    case Dtype::Val::float64: return "d";
+    default: return nullptr;  // bfloat16 has no buffer format character
+  }
+}
+
+int get_buffer(PyObject* self, Py_buffer* view, int) {
+  try {
+    array& a = nb::cast<array&>(nb::handle(self));
+    const char* format = buffer_format(a.dtype());
+    if (!format) {
+      PyErr_SetString(PyExc_BufferError, (std::string("[buffer] ") + a.dtype().name() +
+                                          " has no buffer format; convert with astype first")
+                                             .c_str());
+      return -1;
+    }
+    auto* keep = new BufferView{[&] {
+      nb::gil_scoped_release nogil;
+      return host_readable(a);
+    }(), {}, {}};
+    for (int i = 0; i < keep->a.ndim(); ++i) {
+      keep->shape.push_back(keep->a.shape()[i]);
+      keep->strides.push_back(keep->a.strides()[i] * keep->a.itemsize());
+    }
+    view->buf = keep->a.raw_ptr();
+    view->obj = Py_NewRef(self);
+    view->len = keep->a.nbytes();
+    view->readonly = 0;
+    view->itemsize = keep->a.itemsize();
+    view->format = const_cast<char*>(format);
+    view->ndim = keep->a.ndim();
+    view->shape = keep->shape.data();
+    view->strides = keep->strides.data();
+    view->suboffsets = nullptr;
+    view->internal = keep;
+    return 0;
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_BufferError, e.what());
+    return -1;
+  }
+}
+
+void release_buffer(PyObject*, Py_buffer* view) { delete static_cast<BufferView*>(view->internal); }
+
+PyType_Slot array_slots[] = {{Py_bf_getbuffer, reinterpret_cast<void*>(get_buffer)},
+                             {Py_bf_releasebuffer, reinterpret_cast<void*>(release_buffer)},
+                             {0, nullptr}};
+
+// a.at[index] -> an object with add(v), set(v), ..., as MLX and JAX.
 struct AtIndexer {
   array a;
 };
 struct AtTarget {
   array a;
-  array indices;
+  std::vector<Index> index;
 };
 
+}  // namespace
+
 void init_array(nb::module_& m) {
-  m.def("from_dlpack", [](nb::handle x) { return from_dlpack(x); }, nb::arg("x"),
+  m.def("from_dlpack", [](nb::handle x, nb::handle device, std::optional<bool> copy) {
+    if (copy && !*copy) {
+      throw std::invalid_argument(
+          "[from_dlpack] copy=False: fastsync cannot adopt foreign memory");
+    }
+    if (!device.is_none() && !nb::borrow<nb::tuple>(device)[0].equal(nb::int_(1))) {
+      throw std::invalid_argument("[from_dlpack] only device=(kDLCPU, 0) or None is supported");
+    }
+    return from_dlpack(x);
+  }, nb::arg("x"), nb::kw_only(), nb::arg("device") = nb::none(), nb::arg("copy") = nb::none(),
         "An array from any DLPack exporter (NumPy, PyTorch, ...), holding a copy of its values.");
   m.def("asarray", [](nb::handle a, std::optional<Dtype> dtype, std::optional<bool> copy) {
     if (copy && !*copy) {
@@ -115,27 +182,39 @@ void init_array(nb::module_& m) {
     return array_from_object(a, dtype);
   }, nb::arg("a"), nb::arg("dtype") = nb::none(), nb::arg("copy") = nb::none(),
         "An array from a, as mx.array (arrays pass through unconverted when no dtype is given).");
+
+  auto update = [](IndexUpdate op) {
+    return [op](const AtTarget& t, nb::handle v) {
+      return update_index(t.a, t.index, to_operand(v, t.a.dtype()), op);
+    };
+  };
   nb::class_<AtTarget>(m, "_AtTarget")
-      .def("add", [](const AtTarget& t, nb::handle v) {
-        return scatter_add(t.a, t.indices, to_operand(v, t.a.dtype()));
-      }, nb::arg("values"), "A copy with values added at the indices (repeats accumulate).")
+      .def("add", update(IndexUpdate::add), nb::arg("values"),
+           "A copy with values added at the index (repeats accumulate).")
+      .def("subtract", update(IndexUpdate::subtract), nb::arg("values"))
+      .def("multiply", update(IndexUpdate::multiply), nb::arg("values"))
+      .def("divide", update(IndexUpdate::divide), nb::arg("values"))
+      .def("maximum", update(IndexUpdate::maximum), nb::arg("values"))
+      .def("minimum", update(IndexUpdate::minimum), nb::arg("values"))
       .def("set", [](const AtTarget& t, nb::handle v) {
-        return scatter_set(t.a, t.indices, to_operand(v, t.a.dtype()));
-      }, nb::arg("values"), "A copy with values written at the indices.");
+        return set_index(t.a, t.index, to_operand(v, t.a.dtype()));
+      }, nb::arg("values"), "A copy with values written at the index.");
+  auto unindexed = [](const AtIndexer&, nb::args, nb::kwargs) -> array {
+    throw std::invalid_argument("[at] index the array first: a.at[index].add(values)");
+  };
   nb::class_<AtIndexer>(m, "_AtIndexer")
       .def("__getitem__", [](const AtIndexer& at, nb::handle idx) {
-        if (nb::isinstance<nb::int_>(idx)) {
-          return AtTarget{at.a, to_array(nb::make_tuple(idx))};
-        }
-        if (nb::isinstance<array>(idx) || nb::isinstance<nb::list>(idx) ||
-            nb::isinstance<nb::tuple>(idx)) {
-          return AtTarget{at.a, to_array(idx)};
-        }
-        throw not_implemented("[at] only integer and integer-array indices on the first axis "
-                              "are supported");
-      });
+        return AtTarget{at.a, to_index(idx)};
+      }, nb::arg("index").none())
+      .def("add", unindexed)
+      .def("subtract", unindexed)
+      .def("multiply", unindexed)
+      .def("divide", unindexed)
+      .def("maximum", unindexed)
+      .def("minimum", unindexed)
+      .def("set", unindexed);
 
-  nb::class_<array>(m, "array", nb::is_weak_referenceable(),
+  nb::class_<array>(m, "array", nb::is_weak_referenceable(), nb::type_slots(array_slots),
                     "A lazily evaluated N-dimensional array.")
       .def("__init__",
            [](array* self, nb::handle obj, std::optional<Dtype> dtype) {
@@ -167,7 +246,7 @@ void init_array(nb::module_& m) {
       .def("__array__",
            [](array& a, nb::handle dtype, nb::handle) { return to_numpy(a, dtype); },
            nb::arg("dtype") = nb::none(), nb::arg("copy") = nb::none())
-      .def("__repr__", [](array& a) { return repr(a); })
+      .def("__repr__", [](array& a) { return to_text(a); })
       .def("__format__", [](nb::handle self, nb::handle spec) {
              array& a = nb::cast<array&>(self);
              if (nb::len(spec) == 0) return nb::str(self);
@@ -248,10 +327,11 @@ void init_array(nb::module_& m) {
            nb::arg("stream") = nb::none())
       .def("__getitem__", [](const array& a, nb::handle idx) {
              return get_index(a, to_index(idx));
-           })
+           }, nb::arg("index").none())
       .def("__setitem__", [](array& a, nb::handle idx, nb::handle v) {
              a = set_index(a, to_index(idx), to_operand(v, a.dtype()));
-           }, "Replace the selected elements (the array object is updated in place).")
+           }, nb::arg("index").none(), nb::arg("value").none(),
+           "Replace the selected elements (the array object is updated in place).")
       .def("__neg__", [](const array& a) { return negative(a); })
       .def("__abs__", [](const array& a) { return abs(a); })
       .def("__add__", [](const array& a, nb::handle o) { return bin(a, o, add); })

@@ -4,6 +4,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "errors.h"
+#include "format.h"
 #include "ops/ops.h"
 #include "transforms.h"
 
@@ -45,7 +46,8 @@ Dtype dtype_from_dlpack(nb::dlpack::dtype dt) {
       break;
     default: break;
   }
-  throw type_error("[array] unsupported input dtype (complex and object arrays are not supported)");
+  throw std::invalid_argument(
+      "[array] unsupported input dtype (complex and object arrays are not supported)");
 }
 
 nb::dlpack::dtype dlpack_of(Dtype d) {
@@ -107,7 +109,8 @@ array array_from_object(nb::handle obj, std::optional<Dtype> dtype) {
       nb::object arr = np.attr("asarray")(obj);
       std::string kind = nb::cast<std::string>(arr.attr("dtype").attr("kind"));
       if (kind == "O" || kind == "U" || kind == "S") {
-        throw type_error("[array] lists must hold numbers or booleans of one nesting depth");
+        throw std::invalid_argument(
+            "[array] lists must hold numbers, booleans or arrays of one nesting depth");
       }
       if (!dtype) {
         // int32 unless a value needs int64 (as a Python int on its own).
@@ -125,9 +128,16 @@ array array_from_object(nb::handle obj, std::optional<Dtype> dtype) {
         nb::hasattr(obj, "dtype")) {
       return from_numpy(obj);
     }
-    throw type_error(std::string("[array] cannot convert object of type ") +
-                     nb::cast<std::string>(nb::str(obj.type().attr("__name__"))) +
-                     " to an array");
+    auto np = nb::module_::import_("numpy");
+    // Raw bytes are uint8 values; other buffers (memoryview, array.array)
+    // keep their element format.
+    if (PyBytes_Check(obj.ptr()) || PyByteArray_Check(obj.ptr())) {
+      return from_numpy(np.attr("frombuffer")(obj, nb::arg("dtype") = "uint8"));
+    }
+    if (PyObject_CheckBuffer(obj.ptr())) return from_numpy(np.attr("asarray")(obj));
+    throw std::invalid_argument(std::string("[array] cannot convert object of type ") +
+                                nb::cast<std::string>(nb::str(obj.type().attr("__name__"))) +
+                                " to an array");
   }();
   return dtype ? astype(a, *dtype) : a;
 }
@@ -233,6 +243,8 @@ nb::object to_list(array& in) {
     return rec(rec, 0, 0);
   });
 }
+
+std::string to_text(array& a) { return format_array(readable(a)); }
 
 nb::object to_numpy(array& a, nb::handle dtype) {
   array evaluated = a.dtype() == bfloat16 ? astype(a, float32) : a;

@@ -7,6 +7,7 @@
 #include <nanobind/ndarray.h>
 
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -54,6 +55,8 @@ inline std::optional<Dtype> to_dtype(nb::handle dtype) { return to_optional<Dtyp
 nb::object to_scalar(array& a);
 nb::object to_list(array& a);
 nb::object to_numpy(array& a, nb::handle dtype);
+// Evaluated array -> MLX's text form (repr and str).
+std::string to_text(array& a);
 // Evaluated array -> a DLPack-exporting view of its memory (host or CUDA),
 // which keeps the array's buffer alive.
 nb::ndarray<> to_dlpack(array& a);

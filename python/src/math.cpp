@@ -14,16 +14,19 @@ using UnaryFn = array (*)(const array&, StreamOrDevice);
 using BinaryFn = array (*)(const array&, const array&, StreamOrDevice);
 
 void def_unary(nb::module_& m, const char* name, UnaryFn f, const char* doc) {
-  m.def(name, [f](nb::handle a, nb::handle s) {
-    return f(to_array(a), to_stream_or_device(s));
-  }, nb::arg("a"), nb::kw_only(), nb::arg("stream") = nb::none(), doc);
+  m.def(
+      name, [f](nb::handle a, nb::handle s) { return f(to_array(a), to_stream_or_device(s)); },
+      nb::arg("a"), nb::kw_only(), nb::arg("stream") = nb::none(), doc);
 }
 
 void def_binary(nb::module_& m, const char* name, BinaryFn f, const char* doc) {
-  m.def(name, [f](nb::handle a, nb::handle b, nb::handle s) {
-    auto [x, y] = to_operands(a, b);
-    return f(x, y, to_stream_or_device(s));
-  }, nb::arg("a"), nb::arg("b"), nb::kw_only(), nb::arg("stream") = nb::none(), doc);
+  m.def(
+      name,
+      [f](nb::handle a, nb::handle b, nb::handle s) {
+        auto [x, y] = to_operands(a, b);
+        return f(x, y, to_stream_or_device(s));
+      },
+      nb::arg("a"), nb::arg("b"), nb::kw_only(), nb::arg("stream") = nb::none(), doc);
 }
 
 }  // namespace
@@ -40,6 +43,7 @@ void init_math(nb::module_& m) {
   def_unary(m, "arccosh", arccosh, "Elementwise inverse hyperbolic cosine.");
   def_unary(m, "arctanh", arctanh, "Elementwise inverse hyperbolic tangent.");
   def_unary(m, "log10", log10, "Elementwise base-10 logarithm.");
+  def_unary(m, "trunc", trunc, "Round toward zero (integers unchanged).");
   def_unary(m, "reciprocal", reciprocal, "Elementwise 1 / x (integers compute in float32).");
   def_unary(m, "degrees", degrees, "Radians to degrees.");
   def_unary(m, "radians", radians, "Degrees to radians.");
@@ -51,31 +55,41 @@ void init_math(nb::module_& m) {
   def_binary(m, "logical_xor", logical_xor, "Elementwise logical exclusive or (output bool).");
   def_binary(m, "logaddexp", logaddexp, "Elementwise log(exp(a) + exp(b)), computed stably.");
 
-  m.def("nan_to_num", [](nb::handle a, double nan, std::optional<double> posinf,
-                         std::optional<double> neginf, nb::handle s) {
-    return nan_to_num(to_array(a), nan, posinf, neginf, to_stream_or_device(s));
-  }, nb::arg("a"), nb::arg("nan") = 0.0, nb::arg("posinf") = nb::none(),
-        nb::arg("neginf") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none(),
-        "Replace NaN and infinities (by default with 0 and the dtype's finite extremes).");
-  m.def("isclose", [](nb::handle a, nb::handle b, double rtol, double atol, bool equal_nan,
-                      nb::handle s) {
-    auto [x, y] = to_operands(a, b);
-    return isclose(x, y, rtol, atol, equal_nan, to_stream_or_device(s));
-  }, nb::arg("a"), nb::arg("b"), nb::arg("rtol") = 1e-5, nb::arg("atol") = 1e-8, nb::kw_only(),
-        nb::arg("equal_nan") = false, nb::arg("stream") = nb::none(),
-        "Elementwise |a - b| <= atol + rtol * |b|, with broadcasting.");
-  m.def("allclose", [](nb::handle a, nb::handle b, double rtol, double atol, bool equal_nan,
-                       nb::handle s) {
-    auto [x, y] = to_operands(a, b);
-    return allclose(x, y, rtol, atol, equal_nan, to_stream_or_device(s));
-  }, nb::arg("a"), nb::arg("b"), nb::arg("rtol") = 1e-5, nb::arg("atol") = 1e-8, nb::kw_only(),
-        nb::arg("equal_nan") = false, nb::arg("stream") = nb::none(),
-        "True (a 0-d bool array) when every element of a is close to b.");
-  m.def("array_equal", [](nb::handle a, nb::handle b, bool equal_nan, nb::handle s) {
-    return array_equal(to_array(a), to_array(b), equal_nan, to_stream_or_device(s));
-  }, nb::arg("a"), nb::arg("b"), nb::arg("equal_nan") = false, nb::kw_only(),
-        nb::arg("stream") = nb::none(),
-        "True (a 0-d bool array) when a and b have one shape and equal values.");
+  m.def(
+      "nan_to_num",
+      [](nb::handle a, double nan, std::optional<double> posinf, std::optional<double> neginf,
+         nb::handle s) {
+        return nan_to_num(to_array(a), nan, posinf, neginf, to_stream_or_device(s));
+      },
+      nb::arg("a"), nb::arg("nan") = 0.0, nb::arg("posinf") = nb::none(),
+      nb::arg("neginf") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none(),
+      "Replace NaN and infinities (by default with 0 and the dtype's finite extremes).");
+  m.def(
+      "isclose",
+      [](nb::handle a, nb::handle b, double rtol, double atol, bool equal_nan, nb::handle s) {
+        auto [x, y] = to_operands(a, b);
+        return isclose(x, y, rtol, atol, equal_nan, to_stream_or_device(s));
+      },
+      nb::arg("a"), nb::arg("b"), nb::arg("rtol") = 1e-5, nb::arg("atol") = 1e-8, nb::kw_only(),
+      nb::arg("equal_nan") = false, nb::arg("stream") = nb::none(),
+      "Elementwise |a - b| <= atol + rtol * |b|, with broadcasting.");
+  m.def(
+      "allclose",
+      [](nb::handle a, nb::handle b, double rtol, double atol, bool equal_nan, nb::handle s) {
+        auto [x, y] = to_operands(a, b);
+        return allclose(x, y, rtol, atol, equal_nan, to_stream_or_device(s));
+      },
+      nb::arg("a"), nb::arg("b"), nb::arg("rtol") = 1e-5, nb::arg("atol") = 1e-8, nb::kw_only(),
+      nb::arg("equal_nan") = false, nb::arg("stream") = nb::none(),
+      "True (a 0-d bool array) when every element of a is close to b.");
+  m.def(
+      "array_equal",
+      [](nb::handle a, nb::handle b, bool equal_nan, nb::handle s) {
+        return array_equal(to_array(a), to_array(b), equal_nan, to_stream_or_device(s));
+      },
+      nb::arg("a"), nb::arg("b"), nb::arg("equal_nan") = false, nb::kw_only(),
+      nb::arg("stream") = nb::none(),
+      "True (a 0-d bool array) when a and b have one shape and equal values.");
 }
 
 }  // namespace fastsync::py

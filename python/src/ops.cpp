@@ -63,6 +63,7 @@ std::vector<std::pair<int64_t, int64_t>> to_pad_widths(nb::handle pad_width) {
   auto seq = nb::cast<std::vector<nb::object>>(pad_width);
   if (!seq.empty() && nb::isinstance<nb::int_>(seq[0])) {
     auto p = nb::cast<std::vector<int64_t>>(pad_width);
+    if (p.size() == 1) p.push_back(p[0]);  // (n,): n on both sides
     if (p.size() != 2) throw std::invalid_argument("[pad] pad_width must be (before, after)");
     return {{p[0], p[1]}};
   }
@@ -167,9 +168,12 @@ void init_ops(nb::module_& m) {
   }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::arg("keepdims") = false,
         nb::arg("ddof") = 0, nb::kw_only(), nb::arg("stream") = nb::none(),
         "Standard deviation.");
-  m.def("softmax", [](nb::handle a, nb::handle axis, nb::handle s) {
+  // precise: accepted for MLX code; half-precision inputs always accumulate
+  // in float32 here.
+  m.def("softmax", [](nb::handle a, nb::handle axis, bool, nb::handle s) {
     return softmax(to_array(a), to_axes(axis), to_stream_or_device(s));
-  }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none(),
+  }, nb::arg("a"), nb::arg("axis") = nb::none(), nb::kw_only(), nb::arg("precise") = false,
+        nb::arg("stream") = nb::none(),
         "exp(a) / sum(exp(a)) over the axes (all when None), computed stably.");
   def_arg_reduce(m, "argmax", argmax, "Index of the maximum along an axis (flattened if None).");
   def_arg_reduce(m, "argmin", argmin, "Index of the minimum along an axis (flattened if None).");
@@ -210,10 +214,14 @@ void init_ops(nb::module_& m) {
     return moveaxis(to_array(a), src, dst, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("source"), nb::arg("destination"), nb::kw_only(),
         nb::arg("stream") = nb::none(), "Move an axis to a new position (a view).");
-  m.def("concatenate", [](nb::handle arrays, int axis, nb::handle s) {
-    return concatenate(to_arrays(arrays), axis, to_stream_or_device(s));
-  }, nb::arg("arrays"), nb::arg("axis") = 0, nb::kw_only(), nb::arg("stream") = nb::none(),
-        "Join arrays along an existing axis (NumPy promotion).");
+  m.def("concatenate", [](nb::handle arrays, std::optional<int> axis, nb::handle s) {
+    auto xs = to_arrays(arrays);
+    if (!axis) {  // None: the flattened arrays, end to end
+      for (auto& x : xs) x = flatten(x, 0, -1, to_stream_or_device(s));
+    }
+    return concatenate(xs, axis.value_or(0), to_stream_or_device(s));
+  }, nb::arg("arrays"), nb::arg("axis").none() = 0, nb::kw_only(), nb::arg("stream") = nb::none(),
+        "Join arrays along an existing axis (flattened when axis is None).");
   m.def("stack", [](nb::handle arrays, int axis, nb::handle s) {
     return stack(to_arrays(arrays), axis, to_stream_or_device(s));
   }, nb::arg("arrays"), nb::arg("axis") = 0, nb::kw_only(), nb::arg("stream") = nb::none(),
@@ -296,6 +304,10 @@ void init_ops(nb::module_& m) {
   m.def("ones_like", [](const array& a, nb::handle s) {
     return ones_like(a, to_stream_or_device(s));
   }, nb::arg("a"), nb::kw_only(), nb::arg("stream") = nb::none());
+  // Contents unspecified, as MLX's; fastsync fills zeros.
+  m.def("empty_like", [](const array& a, nb::handle dtype, nb::handle s) {
+    return zeros(a.shape(), to_dtype(dtype).value_or(a.dtype()), to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("dtype") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none());
 
   m.def("linspace", [](double start, double stop, int64_t num, nb::handle dtype, bool endpoint,
                        nb::handle s) {
@@ -322,31 +334,39 @@ void init_ops(nb::module_& m) {
     return triu(to_array(a), k, to_stream_or_device(s));
   }, nb::arg("x"), nb::arg("k") = 0, nb::kw_only(), nb::arg("stream") = nb::none());
 
-  m.def("arange", [](nb::args args, nb::handle dtype, nb::handle s) {
-    if (args.size() < 1 || args.size() > 3) {
-      throw std::invalid_argument("[arange] takes 1 to 3 positional arguments: "
-                                  "stop | start, stop[, step]");
+  m.def("arange", [](nb::args args, nb::handle start_kw, nb::handle stop_kw, nb::handle step_kw,
+                     nb::handle dtype, nb::handle s) {
+    // MLX's forms: arange(stop), arange(start, stop[, step]), and any of
+    // start/stop/step as keywords (arange(-3, step=-1) counts down from 0).
+    if (args.size() > 3) {
+      throw std::invalid_argument("[arange] takes at most 3 positional arguments");
     }
-    double start = 0, stop, step = 1;
-    bool all_int = true, wide = false;
-    for (auto h : args) {
-      all_int &= nb::isinstance<nb::int_>(h);
-      if (nb::isinstance<nb::int_>(h)) {
-        double v = nb::cast<double>(h);
-        wide |= v > 2147483647.0 || v < -2147483648.0;
-      }
-    }
-    if (args.size() == 1) {
-      stop = nb::cast<double>(args[0]);
+    nb::object start, stop, step = nb::borrow(step_kw);
+    if (args.size() == 1 && stop_kw.is_none()) {
+      stop = args[0];
     } else {
-      start = nb::cast<double>(args[0]);
-      stop = nb::cast<double>(args[1]);
-      if (args.size() == 3) step = nb::cast<double>(args[2]);
+      if (args.size() >= 1) start = args[0];
+      if (args.size() >= 2) stop = args[1];
+      if (args.size() == 3) step = args[2];
     }
+    if (!start_kw.is_none()) start = nb::borrow(start_kw);
+    if (!stop_kw.is_none()) stop = nb::borrow(stop_kw);
+    if (!stop.is_valid() || stop.is_none()) throw std::invalid_argument("[arange] needs a stop");
+    bool all_int = true, wide = false;
+    auto value = [&](const nb::object& h, double dflt) {
+      if (!h.is_valid() || h.is_none()) return dflt;
+      bool is_int = nb::isinstance<nb::int_>(h);
+      all_int &= is_int;
+      double v = nb::cast<double>(h);
+      if (is_int) wide |= v > 2147483647.0 || v < -2147483648.0;
+      return v;
+    };
+    double b = value(start, 0), e = value(stop, 0), st = value(step, 1);
     // Integers that need int64 make an int64 range, as mx.array's inference.
     Dtype d = to_dtype(dtype).value_or(all_int ? (wide ? int64 : int32) : float32);
-    return arange(start, stop, step, d, to_stream_or_device(s));
-  }, nb::arg("args"), nb::arg("dtype") = nb::none(), nb::arg("stream") = nb::none(),
+    return arange(b, e, st, d, to_stream_or_device(s));
+  }, nb::arg("args"), nb::arg("start") = nb::none(), nb::arg("stop") = nb::none(),
+        nb::arg("step") = nb::none(), nb::arg("dtype") = nb::none(), nb::arg("stream") = nb::none(),
         "arange(stop) / arange(start, stop[, step]): int32 for integer arguments, else "
         "float32.");
 }

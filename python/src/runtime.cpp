@@ -76,7 +76,7 @@ void init_runtime(nb::module_& m) {
       .def("__eq__", [](const Device& a, nb::handle b) {
         if (nb::isinstance<Device::Type>(b)) return a.type == nb::cast<Device::Type>(b);
         return nb::isinstance<Device>(b) && nb::cast<Device>(b) == a;
-      });
+      }, nb::arg("other").none());
   nb::implicitly_convertible<Device::Type, Device>();
 
   nb::class_<Stream>(m, "Stream", "A device plus an index; work on one stream runs in order.")
@@ -85,7 +85,7 @@ void init_runtime(nb::module_& m) {
       .def("__repr__", &Stream::str)
       .def("__eq__", [](const Stream& a, nb::handle b) {
         return nb::isinstance<Stream>(b) && nb::cast<Stream>(b) == a;
-      })
+      }, nb::arg("other").none())
       .def("__hash__", [](const Stream& s) { return s.index; });
 
   m.def("default_device", &default_device);

@@ -1,8 +1,9 @@
+#include "primitives/creation.h"
+
 #include <cmath>
 
 #include "errors.h"
 #include "ops/ops.h"
-#include "primitives/creation.h"
 
 namespace fastsync {
 
@@ -31,11 +32,14 @@ array ones_like(const array& a, StreamOrDevice s) { return ones(a.shape(), a.dty
 
 array arange(double start, double stop, double step, Dtype dtype, StreamOrDevice s) {
   if (step == 0) throw std::invalid_argument("[arange] step must be nonzero");
-  if (!std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step)) {
-    throw std::invalid_argument("[arange] start, stop and step must be finite");
+  if (!std::isfinite(start) || !std::isfinite(stop) || std::isnan(step)) {
+    throw std::invalid_argument("[arange] start and stop must be finite, step not NaN");
   }
   if (dtype == bool_) throw type_error("[arange] bool dtype is not supported");
-  double n = std::ceil((stop - start) / step);
+  // An infinite step reaches past stop at once: just start, when it is
+  // before stop in the step's direction (NumPy).
+  double n = std::isinf(step) ? ((step > 0 ? start < stop : start > stop) ? 1.0 : 0.0)
+                              : std::ceil((stop - start) / step);
   // MLX's limit: a size beyond int32 is almost always a mistake (2**40
   // elements), so it is refused before anything is allocated.
   if (n > 2147483647.0) {
@@ -58,8 +62,9 @@ array linspace(double start, double stop, int64_t num, Dtype dtype, bool endpoin
   }
   if (num <= 1) return full({num}, scalar(start), dtype, s);
   double step = (stop - start) / static_cast<double>(endpoint ? num - 1 : num);
-  auto r = add(multiply(arange(0, static_cast<double>(num), 1, float64, s), weak_scalar(step, float64), s),
-               weak_scalar(start, float64), s);
+  auto r = add(
+      multiply(arange(0, static_cast<double>(num), 1, float64, s), weak_scalar(step, float64), s),
+      weak_scalar(start, float64), s);
   return astype(r, dtype, s);
 }
 
@@ -116,9 +121,9 @@ array cosine_window(const char* op, int64_t m, std::vector<double> coeffs, Strea
   array w = full({m}, scalar(coeffs[0]), float32, s);
   for (size_t k = 1; k < coeffs.size(); ++k) {
     double c = (k % 2 ? -1.0 : 1.0) * coeffs[k];
-    w = add(w, multiply(cos(window_phase(m, static_cast<double>(k), s), s),
-                        weak_scalar(c, float32), s),
-            s);
+    w = add(
+        w, multiply(cos(window_phase(m, static_cast<double>(k), s), s), weak_scalar(c, float32), s),
+        s);
   }
   return w;
 }

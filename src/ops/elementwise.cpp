@@ -42,10 +42,13 @@ array binary(const char* name, const array& a, const array& b, BinaryOp op, Dtyp
 
 Dtype promoted(const array& a, const array& b) { return promote_types(a.dtype(), b.dtype()); }
 
+// A dtype an op cannot take is a ValueError, as in MLX (the argument's type,
+// an array, is right).
 void require_integer(const char* op, Dtype t, bool allow_bool) {
   if (is_integral(t) || (allow_bool && t == bool_)) return;
-  throw type_error(std::string("[") + op + "] only integer" + (allow_bool ? " and bool" : "") +
-                   " arrays are supported, got " + t.name());
+  throw std::invalid_argument(std::string("[") + op + "] only integer" +
+                              (allow_bool ? " and bool" : "") + " arrays are supported, got " +
+                              t.name());
 }
 
 }  // namespace
@@ -155,11 +158,11 @@ array logical_or(const array& a, const array& b, StreamOrDevice s) {
   return binary("logical_or", a, b, BinaryOp::logical_or, bool_, s);
 }
 
-#define FASTSYNC_INT_BINARY(op, allow_bool)                          \
-  array op(const array& a, const array& b, StreamOrDevice s) {       \
-    Dtype t = promoted(a, b);                                        \
-    require_integer(#op, t, allow_bool);                             \
-    return binary(#op, a, b, BinaryOp::op, t, s);                    \
+#define FASTSYNC_INT_BINARY(op, allow_bool)                    \
+  array op(const array& a, const array& b, StreamOrDevice s) { \
+    Dtype t = promoted(a, b);                                  \
+    require_integer(#op, t, allow_bool);                       \
+    return binary(#op, a, b, BinaryOp::op, t, s);              \
   }
 FASTSYNC_INT_BINARY(bitwise_and, true)
 FASTSYNC_INT_BINARY(bitwise_or, true)
@@ -168,9 +171,9 @@ FASTSYNC_INT_BINARY(left_shift, false)
 FASTSYNC_INT_BINARY(right_shift, false)
 #undef FASTSYNC_INT_BINARY
 
-#define FASTSYNC_COMPARE(op)                                            \
-  array op(const array& a, const array& b, StreamOrDevice s) {          \
-    return binary(#op, a, b, BinaryOp::op, promoted(a, b), s);          \
+#define FASTSYNC_COMPARE(op)                                   \
+  array op(const array& a, const array& b, StreamOrDevice s) { \
+    return binary(#op, a, b, BinaryOp::op, promoted(a, b), s); \
   }
 FASTSYNC_COMPARE(equal)
 FASTSYNC_COMPARE(not_equal)

@@ -18,8 +18,10 @@ using Kind = Index::Kind;
 std::vector<Index> expand(const array& a, const std::vector<Index>& index) {
   int consumed = 0, ellipses = 0;
   for (auto& i : index) {
-    if (i.kind == Kind::ellipsis) ++ellipses;
-    else if (i.kind != Kind::new_axis) ++consumed;
+    if (i.kind == Kind::ellipsis)
+      ++ellipses;
+    else if (i.kind != Kind::new_axis)
+      ++consumed;
   }
   if (ellipses > 1) throw std::invalid_argument("[getitem] an index can only have one ellipsis");
   if (consumed > a.ndim()) {
@@ -51,18 +53,23 @@ array positions(const array& idx, int64_t n, StreamOrDevice s) {
                add(astype(idx, int64, s), weak_scalar(n, int64), s), idx, s);
 }
 
+// The flat positions an index selects in `a` and `v` broadcast to them, both
+// 1-D: what a scatter into the flattened array takes.
+std::pair<array, array> selection(const char* op, const array& a, const std::vector<Index>& index,
+                                  const array& value, StreamOrDevice s);
+
 }  // namespace
 
 array get_index(const array& a, const std::vector<Index>& index, StreamOrDevice s) {
   std::vector<Index> items = expand(a, index);
-  bool advanced = std::any_of(items.begin(), items.end(),
-                              [](const Index& i) { return i.kind == Kind::array; });
+  bool advanced =
+      std::any_of(items.begin(), items.end(), [](const Index& i) { return i.kind == Kind::array; });
   // 1. The basic part as one strided view: slices keep their axis, integers
   // drop it (or, next to array indices, act as 0-d arrays), array-indexed
   // axes stay whole for step 2.
   std::vector<std::optional<int64_t>> b, e, st;
-  Shape shape;                  // the view's shape after dropping/inserting axes
-  std::vector<int> adv_axes;    // axes of that shape indexed by arrays
+  Shape shape;                // the view's shape after dropping/inserting axes
+  std::vector<int> adv_axes;  // axes of that shape indexed by arrays
   std::vector<array> adv_index;
   int axis = 0;
   std::vector<std::pair<int, bool>> layout;  // (axis of the slice view or -1 new, keep)
@@ -167,6 +174,28 @@ array get_index(const array& a, const std::vector<Index>& index, StreamOrDevice 
   return transpose(g, order, s);
 }
 
+namespace {
+std::pair<array, array> selection(const char* op, const array& a, const std::vector<Index>& index,
+                                  const array& value, StreamOrDevice s) {
+  Dtype pos_type = a.size() <= (int64_t{1} << 31) - 1 ? int32 : int64;
+  array all_pos = reshape(arange(0, static_cast<double>(a.size()), 1, pos_type, s), a.shape(), s);
+  array pos = get_index(all_pos, index, s);
+  // The value may carry extra leading axes of size 1, as NumPy allows.
+  array v = value;
+  while (v.ndim() > pos.ndim() && v.shape()[0] == 1) v = squeeze(v, std::vector<int>{0}, s);
+  array vals = [&] {
+    try {
+      return broadcast_to(v, pos.shape(), s);
+    } catch (const std::invalid_argument&) {
+      throw std::invalid_argument(std::string("[") + op + "] cannot combine a value of shape " +
+                                  shape_str(value.shape()) + " with a selection of shape " +
+                                  shape_str(pos.shape()));
+    }
+  }();
+  return {reshape(pos, {-1}, s), reshape(vals, {-1}, s)};
+}
+}  // namespace
+
 array set_index(const array& a, const std::vector<Index>& index, const array& value,
                 StreamOrDevice s) {
   array v = astype(value, a.dtype(), s);
@@ -175,34 +204,59 @@ array set_index(const array& a, const std::vector<Index>& index, const array& va
     const array& mask = *index[0].indices;
     if (mask.ndim() > a.ndim() ||
         !std::equal(mask.shape().begin(), mask.shape().end(), a.shape().begin())) {
-      throw std::invalid_argument("[setitem] a boolean mask of shape " +
-                                  shape_str(mask.shape()) + " does not match the array's " +
-                                  shape_str(a.shape()));
+      throw std::invalid_argument("[setitem] a boolean mask of shape " + shape_str(mask.shape()) +
+                                  " does not match the array's " + shape_str(a.shape()));
     }
     Shape m = mask.shape();
     m.insert(m.end(), a.ndim() - mask.ndim(), 1);
-    return where(reshape(mask, m, s), v, a, s);
-  }
-  // Everything else: the element positions the index selects, scattered to.
-  Dtype pos_type = a.size() <= (int64_t{1} << 31) - 1 ? int32 : int64;
-  array all_pos = reshape(arange(0, static_cast<double>(a.size()), 1, pos_type, s), a.shape(), s);
-  array pos = get_index(all_pos, index, s);
-  // The value may carry extra leading axes of size 1, as NumPy allows.
-  while (v.ndim() > pos.ndim() && v.shape()[0] == 1) {
-    v = squeeze(v, std::vector<int>{0}, s);
-  }
-  array vals = [&] {
+    array expanded = reshape(mask, m, s);
+    bool broadcasts = true;
     try {
-      return broadcast_to(v, pos.shape(), s);
+      broadcast_shapes(v.shape(), a.shape());
     } catch (const std::invalid_argument&) {
-      throw std::invalid_argument("[setitem] cannot assign a value of shape " +
-                                  shape_str(value.shape()) + " to a selection of shape " +
-                                  shape_str(pos.shape()));
+      broadcasts = false;
+    }
+    if (broadcasts && v.ndim() <= a.ndim()) return where(expanded, v, a, s);
+    if (v.size() == 0) return a;  // nothing selected, nothing to write
+    // NumPy's other form: one value (row) per selected position, in order.
+    // The k-th true entry of the mask takes value row k, found by a running
+    // count; a value with too few rows fails the gather when it runs.
+    Shape rows{-1};
+    rows.insert(rows.end(), a.shape().begin() + mask.ndim(), a.shape().end());
+    array src = reshape(v, rows, s);
+    array k = subtract(cumsum(astype(reshape(mask, {-1}, s), int32, s), 0, false, true, s),
+                       weak_scalar(int64_t{1}, int32), s);
+    k = reshape(maximum(k, weak_scalar(int64_t{0}, int32), s), mask.shape(), s);
+    return where(expanded, take(src, k, 0, s), a, s);
+  }
+  auto [pos, vals] = selection("setitem", a, index, v, s);
+  return reshape(scatter_set(reshape(a, {-1}, s), pos, vals, s), a.shape(), s);
+}
+
+array update_index(const array& a, const std::vector<Index>& index, const array& value,
+                   IndexUpdate op, StreamOrDevice s) {
+  array v = astype(value, a.dtype(), s);
+  if (op == IndexUpdate::subtract) v = negative(v, s);
+  if (op == IndexUpdate::divide) {
+    if (!is_floating(a.dtype())) {
+      throw std::invalid_argument("[at] divide needs a floating array, got " +
+                                  std::string(a.dtype().name()));
+    }
+    v = divide(weak_scalar(1.0, a.dtype()), v, s);
+  }
+  auto [pos, vals] = selection("at", a, index, v, s);
+  array flat = reshape(a, {-1}, s);
+  array out = [&] {
+    switch (op) {
+      case IndexUpdate::add:
+      case IndexUpdate::subtract: return scatter_add(flat, pos, vals, s);
+      case IndexUpdate::multiply:
+      case IndexUpdate::divide: return scatter_prod(flat, pos, vals, s);
+      case IndexUpdate::maximum: return scatter_max(flat, pos, vals, s);
+      default: return scatter_min(flat, pos, vals, s);
     }
   }();
-  array flat = reshape(a, {-1}, s);
-  return reshape(scatter_set(flat, reshape(pos, {-1}, s), reshape(vals, {-1}, s), s), a.shape(),
-                 s);
+  return reshape(out, a.shape(), s);
 }
 
 }  // namespace fastsync

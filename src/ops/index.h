@@ -15,9 +15,9 @@ namespace fastsync {
 struct Index {
   enum class Kind { integer, slice, new_axis, ellipsis, array };
   Kind kind;
-  int64_t value = 0;                            // integer
-  std::optional<int64_t> start, stop, step;     // slice
-  std::optional<fastsync::array> indices;       // array (integer, or bool in assignment)
+  int64_t value = 0;                         // integer
+  std::optional<int64_t> start, stop, step;  // slice
+  std::optional<fastsync::array> indices;    // array (integer, or bool in assignment)
 
   static Index integer(int64_t v) { return {Kind::integer, v, {}, {}, {}, {}}; }
   static Index slice(std::optional<int64_t> b, std::optional<int64_t> e,
@@ -38,5 +38,12 @@ array get_index(const array& a, const std::vector<Index>& index, StreamOrDevice 
 // selects by mask.
 array set_index(const array& a, const std::vector<Index>& index, const array& value,
                 StreamOrDevice s = {});
+
+// a.at[index...].add(value) and friends: a copy of `a` with `value` combined
+// into the selection; a position selected several times combines every
+// value aimed at it (unlike assignment, where one wins).
+enum class IndexUpdate { add, subtract, multiply, divide, maximum, minimum };
+array update_index(const array& a, const std::vector<Index>& index, const array& value,
+                   IndexUpdate op, StreamOrDevice s = {});
 
 }  // namespace fastsync

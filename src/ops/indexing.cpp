@@ -1,8 +1,9 @@
+#include "primitives/indexing.h"
+
 #include "errors.h"
 #include "ops/axes.h"
 #include "ops/ops.h"
 #include "primitives/binary.h"
-#include "primitives/indexing.h"
 
 namespace fastsync {
 
@@ -63,7 +64,8 @@ namespace fastsync {
 namespace {
 array scatter(const char* op, const array& a, const array& indices, const array& updates,
               ScatterOp kind, StreamOrDevice s) {
-  if (a.ndim() == 0) throw std::invalid_argument(std::string("[") + op + "] needs at least 1 dimension");
+  if (a.ndim() == 0)
+    throw std::invalid_argument(std::string("[") + op + "] needs at least 1 dimension");
   auto idx = reshape(checked_indices(op, indices, s), {-1}, s);
   Shape target = idx.shape();
   target.insert(target.end(), a.shape().begin() + 1, a.shape().end());
@@ -88,6 +90,18 @@ array scatter_add(const array& a, const array& indices, const array& updates, St
 
 array scatter_set(const array& a, const array& indices, const array& updates, StreamOrDevice s) {
   return scatter("scatter", a, indices, updates, ScatterOp::set, s);
+}
+
+array scatter_prod(const array& a, const array& indices, const array& updates, StreamOrDevice s) {
+  return scatter("scatter_prod", a, indices, updates, ScatterOp::prod, s);
+}
+
+array scatter_max(const array& a, const array& indices, const array& updates, StreamOrDevice s) {
+  return scatter("scatter_max", a, indices, updates, ScatterOp::max, s);
+}
+
+array scatter_min(const array& a, const array& indices, const array& updates, StreamOrDevice s) {
+  return scatter("scatter_min", a, indices, updates, ScatterOp::min, s);
 }
 
 }  // namespace fastsync

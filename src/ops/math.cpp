@@ -33,6 +33,11 @@ array reciprocal(const array& a, StreamOrDevice s) {
   return divide(weak_scalar(1.0, float_of(a.dtype())), as_float(a, s), s);
 }
 
+array trunc(const array& a, StreamOrDevice s) {
+  if (!is_floating(a.dtype())) return a;
+  return where(less(a, weak_scalar(0.0, a.dtype()), s), ceil(a, s), floor(a, s), s);
+}
+
 array degrees(const array& a, StreamOrDevice s) {
   return multiply(as_float(a, s), weak_scalar(180.0 / M_PI, float_of(a.dtype())), s);
 }

@@ -64,8 +64,7 @@ std::vector<array> split(const array& a, int sections, int axis = 0, StreamOrDev
 
 array tile(const array& a, std::vector<int64_t> reps, StreamOrDevice s = {});
 // No axis: over the flattened array.
-array repeat(const array& a, int64_t repeats, std::optional<int> axis = {},
-             StreamOrDevice s = {});
+array repeat(const array& a, int64_t repeats, std::optional<int> axis = {}, StreamOrDevice s = {});
 // Constant padding: one (before, after) pair per axis, or one pair for all.
 array pad(const array& a, const std::vector<std::pair<int64_t, int64_t>>& widths,
           const array& value, StreamOrDevice s = {});
@@ -85,6 +84,8 @@ std::vector<array> broadcast_arrays(const std::vector<array>& arrays, StreamOrDe
 // No axes: roll the flattened array, keep the shape.
 array roll(const array& a, const std::vector<int64_t>& shift,
            const std::optional<std::vector<int>>& axes = {}, StreamOrDevice s = {});
+// Reversed along the axes (all when none): a view.
+array flip(const array& a, const std::optional<std::vector<int>>& axes = {}, StreamOrDevice s = {});
 // The k-th diagonal of the (axis1, axis2) planes as a last axis (a view).
 array diagonal(const array& a, int64_t offset = 0, int axis1 = 0, int axis2 = 1,
                StreamOrDevice s = {});
@@ -99,6 +100,8 @@ array diff(const array& a, int n = 1, int axis = -1, StreamOrDevice s = {});
 // row-major order of `a`; it must stay inside `a`.
 array as_strided(const array& a, const Shape& shape, const Strides& strides, int64_t offset = 0,
                  StreamOrDevice s = {});
+// The same bytes as another dtype; the last axis scales by the size ratio.
+array view(const array& a, Dtype dtype, StreamOrDevice s = {});
 // a[start[0]:start[0]+size[0], ...] along `axes`, the starts an array (so
 // they may be computed lazily); starts are clamped to fit. Python: mx.slice.
 array dynamic_slice(const array& a, const array& start, const std::vector<int>& axes,
@@ -131,6 +134,13 @@ array take_along_axis(const array& a, const array& indices, std::optional<int> a
 array scatter_add(const array& a, const array& indices, const array& updates,
                   StreamOrDevice s = {});
 array scatter_set(const array& a, const array& indices, const array& updates,
+                  StreamOrDevice s = {});
+// The same combining by product, maximum or minimum (repeats combine).
+array scatter_prod(const array& a, const array& indices, const array& updates,
+                   StreamOrDevice s = {});
+array scatter_max(const array& a, const array& indices, const array& updates,
+                  StreamOrDevice s = {});
+array scatter_min(const array& a, const array& indices, const array& updates,
                   StreamOrDevice s = {});
 
 // Stable sorts along an axis (flattened when none); NaN last. argsort gives
@@ -210,6 +220,8 @@ array clip(const array& a, const std::optional<array>& lo, const std::optional<a
 // Elementwise compositions (ops/math.cpp): built from the primitives
 // above, so they run on every backend.
 array reciprocal(const array& a, StreamOrDevice s = {});
+// Rounded toward zero (integers unchanged).
+array trunc(const array& a, StreamOrDevice s = {});
 array degrees(const array& a, StreamOrDevice s = {});
 array radians(const array& a, StreamOrDevice s = {});
 array logical_xor(const array& a, const array& b, StreamOrDevice s = {});

@@ -115,38 +115,6 @@ array standard_normal(const Shape& shape, const array& key, Dtype compute, Strea
   return multiply(radius, cos(multiply(u2, weak_scalar(2 * M_PI, compute), s), s), s);
 }
 
-// c[0] * w^(n-1) + ... + c[n-1], by Horner's rule (at least two terms).
-array polynomial(const array& w, std::initializer_list<double> c, StreamOrDevice s) {
-  auto it = c.begin();
-  array p = multiply(w, weak_scalar(*it++, w.dtype()), s);
-  p = add(p, weak_scalar(*it++, w.dtype()), s);
-  for (; it != c.end(); ++it) p = add(multiply(p, w, s), weak_scalar(*it, w.dtype()), s);
-  return p;
-}
-
-// The inverse error function on [-1, 1] (float32 or float64), composed of
-// ops since there is no erfinv kernel: M. Giles' single-precision
-// approximation ("Approximating the erfinv function", GPU Computing Gems),
-// relative error about 1e-7 while (1 - y)(1 + y) stays above ~1e-7, i.e.
-// |erfinv| below ~3.9; past that the fit extrapolates (still monotone).
-// Both branches are computed and one is selected; +-1 give +-inf.
-array erfinv(const array& y, StreamOrDevice s) {
-  Dtype t = y.dtype();
-  auto one = weak_scalar(1.0, t);
-  auto w = negative(log(multiply(subtract(one, y, s), add(one, y, s), s), s), s);
-  auto central =
-      polynomial(subtract(w, weak_scalar(2.5, t), s),
-                 {2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
-                  -0.00125372503, -0.00417768164, 0.246640727, 1.50140941},
-                 s);
-  auto tail = polynomial(subtract(sqrt(w, s), weak_scalar(3.0, t), s),
-                         {-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844,
-                          0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682},
-                         s);
-  auto x = multiply(where(less(w, weak_scalar(5.0, t), s), central, tail, s), y, s);
-  return where(equal(abs(y, s), one, s), multiply(y, weak_scalar(INFINITY, t), s), x, s);
-}
-
 // Lower-triangular L with L L^T = cov (..., n, n), for symmetric positive
 // semi-definite cov, in dtype t. fastsync has no factorization kernels, so
 // this is right-looking Cholesky composed of ops and runs on every backend:

@@ -17,7 +17,9 @@ namespace fastsync {
 
 namespace {
 
-std::vector<std::optional<int64_t>> none_of(int n) { return std::vector<std::optional<int64_t>>(n); }
+std::vector<std::optional<int64_t>> none_of(int n) {
+  return std::vector<std::optional<int64_t>>(n);
+}
 
 // a[..., lo:hi, ...] along one axis.
 array slice_axis(const array& a, int axis, std::optional<int64_t> lo, std::optional<int64_t> hi,
@@ -115,8 +117,9 @@ std::vector<array> broadcast_arrays(const std::vector<array>& arrays, StreamOrDe
 
 array roll(const array& a, const std::vector<int64_t>& shift, const Axes& axes, StreamOrDevice s) {
   if (!axes) {
-    if (shift.size() != 1) throw std::invalid_argument("[roll] without axes, shift must be one int");
-    return reshape(roll(flatten(a, 0, -1, s), shift, std::vector<int>{0}, s), a.shape(), s);
+    // Shifts of the flattened array add up (NumPy).
+    int64_t total = std::accumulate(shift.begin(), shift.end(), int64_t{0});
+    return reshape(roll(flatten(a, 0, -1, s), {total}, std::vector<int>{0}, s), a.shape(), s);
   }
   std::vector<int64_t> shifts = shift;
   if (shifts.size() == 1 && axes->size() > 1) shifts.assign(axes->size(), shift[0]);
@@ -136,8 +139,19 @@ array roll(const array& a, const std::vector<int64_t>& shift, const Axes& axes, 
   return r;
 }
 
+array flip(const array& a, const std::optional<std::vector<int>>& axes, StreamOrDevice s) {
+  std::vector<std::optional<int64_t>> b(a.ndim()), e(a.ndim()), st(a.ndim());
+  if (!axes) {
+    for (auto& x : st) x = -1;
+  } else {
+    for (int ax : *axes) st[normalize_axis("flip", ax, a.ndim())] = -1;
+  }
+  return slice(a, b, e, st, s);
+}
+
 array diagonal(const array& a, int64_t offset, int axis1, int axis2, StreamOrDevice s) {
-  if (a.ndim() < 2) throw std::invalid_argument("[diagonal] needs an array of at least 2 dimensions");
+  if (a.ndim() < 2)
+    throw std::invalid_argument("[diagonal] needs an array of at least 2 dimensions");
   int a1 = normalize_axis("diagonal", axis1, a.ndim());
   int a2 = normalize_axis("diagonal", axis2, a.ndim());
   if (a1 == a2) throw std::invalid_argument("[diagonal] axis1 and axis2 must differ");
@@ -217,6 +231,25 @@ array as_strided(const array& a, const Shape& shape, const Strides& strides, int
                {contiguous(a, s)});
 }
 
+array view(const array& a, Dtype dtype, StreamOrDevice s) {
+  if (dtype == a.dtype()) return a;
+  int in = a.dtype().size(), out = dtype.size();
+  Shape shape = a.shape();
+  if (shape.empty()) {
+    if (in != out) {
+      throw std::invalid_argument("[view] a 0-d array can only be viewed as a dtype of its size");
+    }
+  } else if (in != out) {
+    int64_t bytes = shape.back() * in;
+    if (bytes % out != 0) {
+      throw std::invalid_argument("[view] the last axis (" + std::to_string(bytes) +
+                                  " bytes) does not divide into " + dtype.name() + " elements");
+    }
+    shape.back() = bytes / out;
+  }
+  return array(shape, dtype, std::make_shared<BitCast>(to_stream(s), shape), {contiguous(a, s)});
+}
+
 array dynamic_slice(const array& a, const array& start, const std::vector<int>& axes,
                     const Shape& size, StreamOrDevice s) {
   if (axes.size() != size.size()) {
@@ -271,18 +304,19 @@ array slice_update(const array& a, const array& update, const array& start,
   array pos = block_positions(a.shape(), block, starts, s);
   array flat = reshape(a, {-1}, s);
   array vals = astype(broadcast_to(update, block, s), a.dtype(), s);
-  return reshape(scatter_set(flat, reshape(pos, {-1}, s), reshape(vals, {-1}, s), s), a.shape(),
-                 s);
+  return reshape(scatter_set(flat, reshape(pos, {-1}, s), reshape(vals, {-1}, s), s), a.shape(), s);
 }
 
 array put_along_axis(const array& a, const array& indices, const array& values,
                      std::optional<int> axis, StreamOrDevice s) {
   if (!axis) {
+    if (indices.size() == 0 && values.size() == 0) return a;
     return reshape(put_along_axis(reshape(a, {-1}, s), reshape(indices, {-1}, s),
                                   reshape(values, {-1}, s), 0, s),
                    a.shape(), s);
   }
   int ax = normalize_axis("put_along_axis", *axis, a.ndim());
+  if (indices.size() == 0 && values.size() == 0) return a;  // nothing to write
   if (indices.ndim() != a.ndim()) {
     throw std::invalid_argument("[put_along_axis] indices must have as many dimensions as a");
   }
@@ -303,15 +337,15 @@ array put_along_axis(const array& a, const array& indices, const array& values,
   // Row-major positions: the index along `axis`, the position elsewhere.
   int64_t n = a.shape()[ax];
   array idx = astype(indices, int64, s);
-  idx = where(less(idx, weak_scalar(int64_t{0}, int64), s), add(idx, weak_scalar(n, int64), s),
-              idx, s);
+  idx = where(less(idx, weak_scalar(int64_t{0}, int64), s), add(idx, weak_scalar(n, int64), s), idx,
+              s);
   array pos = zeros({}, int64, s);
   int64_t stride = 1;
   for (int i = a.ndim() - 1; i >= 0; --i) {
     Shape along(a.ndim(), 1);
     along[i] = shape[i];
-    array p = i == ax ? idx
-                      : reshape(arange(0, static_cast<double>(shape[i]), 1, int64, s), along, s);
+    array p =
+        i == ax ? idx : reshape(arange(0, static_cast<double>(shape[i]), 1, int64, s), along, s);
     pos = add(pos, multiply(p, weak_scalar(stride, int64), s), s);
     stride *= a.shape()[i];
   }
@@ -345,9 +379,8 @@ array tensordot(const array& a, const array& b, const std::vector<int>& axes_a,
     int x = normalize_axis("tensordot", axes_a[i], a.ndim());
     int y = normalize_axis("tensordot", axes_b[i], b.ndim());
     if (a.shape()[x] != b.shape()[y]) {
-      throw std::invalid_argument("[tensordot] contracted dimensions of a " +
-                                  shape_str(a.shape()) + " and b " + shape_str(b.shape()) +
-                                  " differ");
+      throw std::invalid_argument("[tensordot] contracted dimensions of a " + shape_str(a.shape()) +
+                                  " and b " + shape_str(b.shape()) + " differ");
     }
     ca.push_back(x);
     cb.push_back(y);
@@ -403,7 +436,8 @@ array vecdot(const array& a, const array& b, int axis, StreamOrDevice s) {
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(std::string("[vecdot] ") + e.what());
   }
-  if (shape.empty()) throw std::invalid_argument("[vecdot] inputs must have at least one dimension");
+  if (shape.empty())
+    throw std::invalid_argument("[vecdot] inputs must have at least one dimension");
   int ax = normalize_axis("vecdot", axis, static_cast<int>(shape.size()));
   return sum(multiply(a, b, s), std::vector<int>{ax}, false, s);
 }

@@ -1,9 +1,10 @@
+#include "primitives/reduce.h"
+
 #include <algorithm>
 #include <cmath>
 
 #include "ops/axes.h"
 #include "ops/ops.h"
-#include "primitives/reduce.h"
 
 namespace fastsync {
 
@@ -40,7 +41,6 @@ array keep_dims(const array& r, const array& a, const std::vector<int>& axes, bo
   return reshape(r, shape, s);
 }
 
-
 array reduce(const char* name, const array& a, ReduceOp op, Dtype out,
              const std::optional<std::vector<int>>& axes, bool keepdims, StreamOrDevice s) {
   auto ax = reduction_axes(name, a, axes);
@@ -50,8 +50,7 @@ array reduce(const char* name, const array& a, ReduceOp op, Dtype out,
   return keep_dims(r, a, ax, keepdims, s);
 }
 
-int64_t reduced_size(const char* op, const array& a,
-                     const std::optional<std::vector<int>>& axes) {
+int64_t reduced_size(const char* op, const array& a, const std::optional<std::vector<int>>& axes) {
   auto ax = reduction_axes(op, a, axes);
   int64_t n = 1;
   for (int x : ax) n *= a.shape()[x];
@@ -164,7 +163,8 @@ array argmax(const array& a, std::optional<int> axis, bool keepdims, StreamOrDev
     return keepdims ? reshape(r, Shape(a.ndim(), 1), s) : r;
   }
   int ax = single_axis("argmax", a, *axis);
-  if (a.shape()[ax] == 0) throw std::invalid_argument("[argmax] attempt to get argmax of an empty sequence");
+  if (a.shape()[ax] == 0)
+    throw std::invalid_argument("[argmax] attempt to get argmax of an empty sequence");
   auto prim = std::make_shared<ArgReduce>(to_stream(s), ArgReduceOp::argmax, ax);
   Shape shape = prim->output_shapes({a})[0];
   array r(std::move(shape), uint32, std::move(prim), {a});
@@ -177,7 +177,8 @@ array argmin(const array& a, std::optional<int> axis, bool keepdims, StreamOrDev
     return keepdims ? reshape(r, Shape(a.ndim(), 1), s) : r;
   }
   int ax = single_axis("argmin", a, *axis);
-  if (a.shape()[ax] == 0) throw std::invalid_argument("[argmin] attempt to get argmin of an empty sequence");
+  if (a.shape()[ax] == 0)
+    throw std::invalid_argument("[argmin] attempt to get argmin of an empty sequence");
   auto prim = std::make_shared<ArgReduce>(to_stream(s), ArgReduceOp::argmin, ax);
   Shape shape = prim->output_shapes({a})[0];
   array r(std::move(shape), uint32, std::move(prim), {a});
@@ -190,8 +191,8 @@ array scan(const char* name, const array& a, ReduceOp op, std::optional<int> axi
   if (!axis) return scan(name, reshape(a, {-1}, s), op, 0, reverse, inclusive, s);
   int ax = single_axis(name, a, *axis);
   Dtype out = (op == ReduceOp::sum || op == ReduceOp::prod) ? sum_type(a.dtype()) : a.dtype();
-  return array(a.shape(), out,
-               std::make_shared<Scan>(to_stream(s), op, ax, reverse, inclusive), {a});
+  return array(a.shape(), out, std::make_shared<Scan>(to_stream(s), op, ax, reverse, inclusive),
+               {a});
 }
 }  // namespace
 

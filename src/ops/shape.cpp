@@ -1,10 +1,11 @@
+#include "primitives/shape.h"
+
 #include <algorithm>
 #include <numeric>
 
 #include "errors.h"
 #include "ops/axes.h"
 #include "ops/ops.h"
-#include "primitives/shape.h"
 #include "primitives/sort.h"
 
 namespace fastsync {
@@ -93,8 +94,8 @@ array slice(const array& a, const std::vector<std::optional<int64_t>>& start,
             const std::vector<std::optional<int64_t>>& step, StreamOrDevice s) {
   int nd = a.ndim();
   if (static_cast<int>(start.size()) > nd) {
-    throw std::invalid_argument("[slice] too many indices for an array of " +
-                                std::to_string(nd) + " dimensions");
+    throw std::invalid_argument("[slice] too many indices for an array of " + std::to_string(nd) +
+                                " dimensions");
   }
   Shape b(nd), e(nd), st(nd);
   bool identity = true;
@@ -181,12 +182,14 @@ array moveaxis(const array& a, int source, int destination, StreamOrDevice s) {
 array concatenate(const std::vector<array>& arrays, int axis, StreamOrDevice s) {
   if (arrays.empty()) throw std::invalid_argument("[concatenate] needs at least one array");
   int nd = arrays[0].ndim();
-  if (nd == 0) throw std::invalid_argument("[concatenate] zero-dimensional arrays cannot be joined");
+  if (nd == 0)
+    throw std::invalid_argument("[concatenate] zero-dimensional arrays cannot be joined");
   int ax = normalize_axis("concatenate", axis, nd);
   Dtype t = arrays[0].dtype();
   for (auto& a : arrays) {
     if (a.ndim() != nd) {
-      throw std::invalid_argument("[concatenate] all arrays must have the same number of dimensions");
+      throw std::invalid_argument(
+          "[concatenate] all arrays must have the same number of dimensions");
     }
     for (int d = 0; d < nd; ++d) {
       if (d != ax && a.shape()[d] != arrays[0].shape()[d]) {
@@ -291,8 +294,8 @@ std::vector<std::pair<int64_t, int64_t>> pad_widths_per_axis(
                     : pad_widths;
   if (static_cast<int>(widths.size()) != a.ndim()) {
     throw std::invalid_argument("[pad] need one (before, after) pair, or one per axis, got " +
-                                std::to_string(widths.size()) + " for " +
-                                std::to_string(a.ndim()) + " axes");
+                                std::to_string(widths.size()) + " for " + std::to_string(a.ndim()) +
+                                " axes");
   }
   return widths;
 }
@@ -357,7 +360,8 @@ namespace {
 array sort_impl(const char* op, const array& a, std::optional<int> axis, bool indices,
                 StreamOrDevice s) {
   if (!axis) return sort_impl(op, reshape(a, {-1}, s), 0, indices, s);
-  if (a.ndim() == 0) throw std::invalid_argument(std::string("[") + op + "] needs at least 1 dimension");
+  if (a.ndim() == 0)
+    throw std::invalid_argument(std::string("[") + op + "] needs at least 1 dimension");
   int ax = normalize_axis(op, *axis, a.ndim());
   return array(a.shape(), indices ? uint32 : a.dtype(),
                std::make_shared<Sort>(to_stream(s), ax, indices), {a});
@@ -456,8 +460,7 @@ array median(const array& a, const Axes& axes, bool keepdims, StreamOrDevice s) 
   auto at = [&](int64_t i) {
     return take(sorted, scalar(i), static_cast<int>(sorted.ndim()) - 1, s);
   };
-  array m = n % 2 ? at(n / 2)
-                  : multiply(add(at(n / 2 - 1), at(n / 2), s), weak_scalar(0.5, t), s);
+  array m = n % 2 ? at(n / 2) : multiply(add(at(n / 2 - 1), at(n / 2), s), weak_scalar(0.5, t), s);
   // A NaN anywhere makes the median NaN (sort put it last).
   if (is_floating(t)) {
     array last = at(n - 1);

@@ -30,13 +30,22 @@ class Gather : public Primitive {
 namespace fastsync {
 
 // out = a with rows a[indices[j]] combined with updates[j] along axis 0;
-// repeated indices accumulate (add) or the last write wins (set).
-enum class ScatterOp { set, add };
+// repeated indices accumulate (add, prod, max, min: each update applies
+// once, in no particular order) or the last write wins (set).
+enum class ScatterOp { set, add, prod, max, min };
 
 class Scatter : public Primitive {
  public:
   Scatter(Stream s, ScatterOp op) : Primitive(s), op_(op) {}
-  const char* name() const override { return op_ == ScatterOp::add ? "ScatterAdd" : "Scatter"; }
+  const char* name() const override {
+    switch (op_) {
+      case ScatterOp::add: return "ScatterAdd";
+      case ScatterOp::prod: return "ScatterProd";
+      case ScatterOp::max: return "ScatterMax";
+      case ScatterOp::min: return "ScatterMin";
+      default: return "Scatter";
+    }
+  }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override {
     return {inputs[0].shape()};
   }

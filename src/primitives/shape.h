@@ -47,7 +47,10 @@ class Transpose : public ViewPrimitive {
 class Slice : public ViewPrimitive {
  public:
   Slice(Stream s, Shape start, Shape stop, Shape step)
-      : ViewPrimitive(s), start_(std::move(start)), stop_(std::move(stop)), step_(std::move(step)) {}
+      : ViewPrimitive(s),
+        start_(std::move(start)),
+        stop_(std::move(stop)),
+        step_(std::move(step)) {}
   const char* name() const override { return "Slice"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
 
@@ -95,6 +98,19 @@ class AsStrided : public ViewPrimitive {
   Shape shape_;
   Strides strides_;
   int64_t offset_;
+};
+
+// The same bytes read as another dtype (the last axis scales by the size
+// ratio), over a row-contiguous input: a view.
+class BitCast : public ViewPrimitive {
+ public:
+  BitCast(Stream s, Shape shape) : ViewPrimitive(s), shape_(std::move(shape)) {}
+  const char* name() const override { return "BitCast"; }
+  std::vector<Shape> output_shapes(const std::vector<array>&) const override { return {shape_}; }
+
+ private:
+  void view(const array& in, array& out) const override;
+  Shape shape_;
 };
 
 // Conversion to another dtype (and to a row-contiguous copy).

@@ -70,6 +70,12 @@ void Diagonal::view(const array& in, array& out) const {
   make_view(in, out, std::move(s), out.size() > 0 ? start : 0);
 }
 
+void BitCast::view(const array& in, array& out) const {
+  // Offsets count elements of the output's dtype; the input's data pointer
+  // already sits where the view starts.
+  make_view(in, out, row_major_strides(out.shape()));
+}
+
 void AsStrided::view(const array& in, array& out) const {
   make_view(in, out, strides_, out.size() > 0 ? offset_ : 0);
 }

@@ -2,14 +2,16 @@
 // stride on the gathered axis is zero, and add index * that stride per
 // element; the strides come from backend/common/gather.h, shared with the
 // CUDA kernel.
+#include "primitives/indexing.h"
+
 #include <stdexcept>
 #include <string>
 
+#include "backend/common/elementwise.h"
 #include "backend/common/gather.h"
 #include "backend/common/strided.h"
 #include "backend/cpu/copy.h"
 #include "backend/cpu/utils.h"
-#include "primitives/indexing.h"
 
 namespace fastsync {
 
@@ -65,7 +67,7 @@ void Scatter::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
   Strides o_row(out.strides().begin() + 1, out.strides().end());
   enc.dispatch([a = a.unsafe_weak_copy(), out = out.unsafe_weak_copy(),
                 pi = static_cast<const int64_t*>(idx.raw_ptr()), is = idx.strides()[0],
-                m = idx.size(), pu = upd.raw_ptr(), us = upd.strides()[0], add = op_ == ScatterOp::add,
+                m = idx.size(), pu = upd.raw_ptr(), us = upd.strides()[0], op = op_,
                 plan = make_plan<2>(row, {&u_row, &o_row})]() mutable {
     cpu::copy_kernel(a, out);
     int64_t n = out.shape()[0], os = out.strides()[0];
@@ -84,12 +86,20 @@ void Scatter::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
         for_each_strided(plan, [&](auto offs, int64_t k, auto st) {
           const T* src = u + j * us + offs[0];
           T* dst = y + i * os + offs[1];
-          for (int64_t q = 0; q < k; ++q) {
-            if constexpr (std::is_same_v<T, bool>) {
-              dst[q * st[1]] = add ? (dst[q * st[1]] || src[q * st[0]]) : src[q * st[0]];
-            } else {
-              dst[q * st[1]] = add ? T(C(dst[q * st[1]]) + C(src[q * st[0]])) : src[q * st[0]];
+          auto combine = [&](auto fn) {
+            for (int64_t q = 0; q < k; ++q) {
+              T& d = dst[q * st[1]];
+              d = T(fn(C(d), C(src[q * st[0]])));
             }
+          };
+          switch (op) {
+            case ScatterOp::set:
+              for (int64_t q = 0; q < k; ++q) dst[q * st[1]] = src[q * st[0]];
+              break;
+            case ScatterOp::add: combine(elementwise::BinaryFn<BinaryOp::add>{}); break;
+            case ScatterOp::prod: combine(elementwise::BinaryFn<BinaryOp::multiply>{}); break;
+            case ScatterOp::max: combine(elementwise::BinaryFn<BinaryOp::maximum>{}); break;
+            case ScatterOp::min: combine(elementwise::BinaryFn<BinaryOp::minimum>{}); break;
           }
         });
       }

@@ -23,6 +23,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "backend/common/elementwise.h"
 #include "backend/common/gather.h"
 #include "backend/cuda/copy.h"
 #include "backend/cuda/kernel_utils.cuh"
@@ -37,10 +38,9 @@ using cuda::Indexer;
 using cuda::TypeTag;
 
 std::exception_ptr index_error(const char* op, const cuda::ErrorRecord& r) {
-  return std::make_exception_ptr(std::out_of_range(std::string("[") + op + "] index " +
-                                                   std::to_string(r.a) +
-                                                   " is out of bounds for axis of size " +
-                                                   std::to_string(r.b)));
+  return std::make_exception_ptr(
+      std::out_of_range(std::string("[") + op + "] index " + std::to_string(r.a) +
+                        " is out of bounds for axis of size " + std::to_string(r.b)));
 }
 
 __device__ inline int64_t thread_index() {
@@ -116,6 +116,60 @@ __device__ inline void atomic_accumulate(T* p, T v) {
   }
 }
 
+// Atomic out = fn(out, v) for any combining functor, by compare-and-swap on
+// the aligned 32- or 64-bit word that holds *p (8- and 16-bit types share
+// their word with neighbours, which the CAS leaves untouched).
+template <typename T, typename Fn>
+__device__ inline void atomic_combine(T* p, T v, Fn fn) {
+  auto apply = [&](T cur) { return cuda::narrow<T>(fn(cuda::widen(cur), cuda::widen(v))); };
+  if constexpr (sizeof(T) == 8) {
+    auto* word = reinterpret_cast<unsigned long long*>(p);
+    unsigned long long old = *word, assumed;
+    do {
+      assumed = old;
+      T cur, next;
+      memcpy(&cur, &assumed, 8);
+      next = apply(cur);
+      unsigned long long bits;
+      memcpy(&bits, &next, 8);
+      old = atomicCAS(word, assumed, bits);
+    } while (old != assumed);
+  } else {
+    auto addr = reinterpret_cast<uintptr_t>(p);
+    auto* word = reinterpret_cast<unsigned int*>(addr & ~uintptr_t(3));
+    unsigned shift = static_cast<unsigned>(addr & 3) * 8;
+    constexpr unsigned kMask = sizeof(T) == 4 ? 0xffffffffu : (1u << (8 * sizeof(T))) - 1;
+    unsigned old = *word, assumed;
+    do {
+      assumed = old;
+      unsigned bits = (assumed >> shift) & kMask;
+      T cur, next;
+      memcpy(&cur, &bits, sizeof(T));
+      next = apply(cur);
+      unsigned nb = 0;
+      memcpy(&nb, &next, sizeof(T));
+      unsigned merged = sizeof(T) == 4 ? nb : (assumed & ~(kMask << shift)) | (nb << shift);
+      old = atomicCAS(word, assumed, merged);
+    } while (old != assumed);
+  }
+}
+
+template <ScatterOp op>
+struct ScatterCombine {
+  template <typename T>
+  __device__ void operator()(T* p, T v) const {
+    if constexpr (op == ScatterOp::add) {
+      atomic_accumulate(p, v);
+    } else if constexpr (op == ScatterOp::prod) {
+      atomic_combine(p, v, elementwise::BinaryFn<BinaryOp::multiply>{});
+    } else if constexpr (op == ScatterOp::max) {
+      atomic_combine(p, v, elementwise::BinaryFn<BinaryOp::maximum>{});
+    } else {
+      atomic_combine(p, v, elementwise::BinaryFn<BinaryOp::minimum>{});
+    }
+  }
+};
+
 // Validates every index and, for set, elects per target row the largest
 // update position j aiming at it (winner starts at -1). Runs over the m
 // indices, so bad indices are found even when rows are empty.
@@ -136,24 +190,26 @@ __global__ void scatter_index_kernel(const int64_t* idx, int64_t is, int64_t m, 
 // Element t of the updates ((m,) + row shape, linear) is update row
 // j = t / row, column r = t % row, and goes to out[idx[j] * row + r].
 // Set (winner given): stored only by the elected j; bad indices were
-// recorded by scatter_index_kernel. Add: accumulated atomically; bad
-// indices recorded here.
-template <typename T, bool kAdd>
-__global__ void scatter_kernel(const T* upd, const int64_t* idx, int64_t is, T* out,
-                               int64_t total, int64_t row, int64_t n, const long long* winner,
-                               Indexer<1> ix, cuda::ErrorRecord* record, uint64_t position) {
+// recorded by scatter_index_kernel. Add, prod, max, min: combined
+// atomically; bad indices recorded here.
+template <typename T, ScatterOp kOp>
+__global__ void scatter_kernel(const T* upd, const int64_t* idx, int64_t is, T* out, int64_t total,
+                               int64_t row, int64_t n, const long long* winner, Indexer<1> ix,
+                               cuda::ErrorRecord* record, uint64_t position) {
   for (int64_t t = thread_index(); t < total; t += grid_stride()) {
     int64_t j = t / row, r = t - j * row;
     int64_t k = idx[j * is];
     if (k < -n || k >= n) {
-      if constexpr (kAdd) cuda::record_error(record, position, cuda::kErrorIndex, k, n);
+      if constexpr (kOp != ScatterOp::set) {
+        cuda::record_error(record, position, cuda::kErrorIndex, k, n);
+      }
       continue;
     }
     if (k < 0) k += n;
     int64_t off[1];
     offsets_at(ix, t, off);
-    if constexpr (kAdd) {
-      atomic_accumulate(out + k * row + r, upd[off[0]]);
+    if constexpr (kOp != ScatterOp::set) {
+      ScatterCombine<kOp>{}(out + k * row + r, upd[off[0]]);
     } else {
       if (winner[k] == j) out[k * row + r] = upd[off[0]];
     }
@@ -231,7 +287,7 @@ void Scatter::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
   auto position = enc.op_position();
   const auto* pi = static_cast<const int64_t*>(idx.raw_ptr());
   int64_t is = idx.strides()[0];
-  bool add = op_ == ScatterOp::add;
+  bool add = op_ != ScatterOp::set;  // combining ops: no winner election
   // With no element to visit (empty rows, or an empty axis that every index
   // misses) only the index check runs.
   bool visit = total > 0 && n > 0;
@@ -251,18 +307,28 @@ void Scatter::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
   if (!visit) return;
 
   if (add) {
-    cuda::dispatch_type(out.dtype(), [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      scatter_kernel<T, true><<<cuda::grid_for(total), cuda::kBlock, 0, enc.cuda_stream()>>>(
-          static_cast<const T*>(upd.raw_ptr()), pi, is, static_cast<T*>(out.raw_ptr()), total,
-          row, n, nullptr, ix, record, position);
-    });
+    auto launch = [&](auto op_tag) {
+      constexpr ScatterOp kOp = decltype(op_tag)::value;
+      cuda::dispatch_type(out.dtype(), [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        scatter_kernel<T, kOp><<<cuda::grid_for(total), cuda::kBlock, 0, enc.cuda_stream()>>>(
+            static_cast<const T*>(upd.raw_ptr()), pi, is, static_cast<T*>(out.raw_ptr()), total,
+            row, n, nullptr, ix, record, position);
+      });
+    };
+    switch (op_) {
+      case ScatterOp::prod: launch(std::integral_constant<ScatterOp, ScatterOp::prod>{}); break;
+      case ScatterOp::max: launch(std::integral_constant<ScatterOp, ScatterOp::max>{}); break;
+      case ScatterOp::min: launch(std::integral_constant<ScatterOp, ScatterOp::min>{}); break;
+      default: launch(std::integral_constant<ScatterOp, ScatterOp::add>{}); break;
+    }
   } else {
     cuda::dispatch_bits(out.itemsize(), [&](auto tag) {
       using U = typename decltype(tag)::type;
-      scatter_kernel<U, false><<<cuda::grid_for(total), cuda::kBlock, 0, enc.cuda_stream()>>>(
-          static_cast<const U*>(upd.raw_ptr()), pi, is, static_cast<U*>(out.raw_ptr()), total,
-          row, n, winner, ix, record, position);
+      scatter_kernel<U, ScatterOp::set>
+          <<<cuda::grid_for(total), cuda::kBlock, 0, enc.cuda_stream()>>>(
+              static_cast<const U*>(upd.raw_ptr()), pi, is, static_cast<U*>(out.raw_ptr()), total,
+              row, n, winner, ix, record, position);
     });
   }
   cuda::check_launch("[scatter] kernel");

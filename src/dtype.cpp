@@ -80,11 +80,13 @@ Dtype weak_scalar_type(ScalarKind k, Dtype peer) {
   return peer;
 }
 
+// MLX's accumulator types: small integers (and bools) sum in 32 bits, so
+// the result dtype never depends on how many elements are reduced.
 Dtype sum_type(Dtype d) {
   switch (d.kind()) {
-    case Dtype::Kind::b:
-    case Dtype::Kind::i: return int64;
-    case Dtype::Kind::u: return uint64;
+    case Dtype::Kind::b: return int32;
+    case Dtype::Kind::i: return d == int64 ? int64 : int32;
+    case Dtype::Kind::u: return d == uint64 ? uint64 : uint32;
     default: return d;
   }
 }

@@ -85,7 +85,8 @@ Dtype promote_types(Dtype a, Dtype b);
 // `peer` (MLX's weak-scalar rule: a scalar never upcasts an array).
 enum class ScalarKind { boolean, integer, floating };
 Dtype weak_scalar_type(ScalarKind k, Dtype peer);
-// The dtype NumPy's `sum` accumulates and returns for an input dtype.
+// The dtype sum/prod/cumsum accumulate in and return (MLX's: int32 or
+// uint32 for narrower integers and bools, 64-bit types keep theirs).
 Dtype sum_type(Dtype d);
 Dtype dtype_from_name(const std::string& name);  // throws std::invalid_argument
 

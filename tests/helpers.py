@@ -36,8 +36,8 @@ def bf16_round(x):
 
 
 def to_mx(x, dtype):
-    a = mx.array(x)
-    return a.astype(getattr(mx, dtype))
+    # The dtype goes to mx.array: without one, float64 data would become float32 (as MLX).
+    return mx.array(x, getattr(mx, dtype))
 
 
 def tol(dtype):

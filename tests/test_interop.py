@@ -29,14 +29,30 @@ def test_narrow_ints_keep_int32_and_uint64_and_overflow():
     assert mx.array([2**40, 1.5]).dtype == mx.float32
 
 
-def test_scalars_that_do_not_fit_the_array_dtype_promote_instead_of_wrapping():
-    assert (mx.array([3]) < 2**32).tolist() == [True]
-    y = mx.array([1, 2], mx.int32) + 2**33
-    assert y.dtype == mx.int64 and y.tolist() == [2**33 + 1, 2**33 + 2]
-    assert (mx.array([1], mx.int64) + 0x80000000).dtype == mx.int64
+def test_scalars_that_do_not_fit_the_array_dtype_raise_instead_of_wrapping():
+    with pytest.raises(ValueError, match="out of range for int32"):
+        _ = mx.array([3]) < 2**32
+    with pytest.raises(ValueError, match="out of range"):
+        mx.add(mx.array([1, 2], mx.int32), 2**33)
+    with pytest.raises(ValueError, match="out of range for uint8"):
+        mx.array([1], mx.uint8) + 256
+    with pytest.raises(ValueError):
+        mx.array([1], mx.uint8) + (-1)
+    assert (mx.array([1], mx.int64) + 0x80000000).tolist() == [0x80000001]
     assert (mx.array([1], mx.uint8) + 255).dtype == mx.uint8
-    assert (mx.array([1], mx.uint8) + 256).tolist() == [257]
     assert (mx.array([1.5], mx.float16) + 2**40).dtype == mx.float16
+    assert mx.array([1.0]).item() == 1.0  # usable afterwards
+
+
+def test_inplace_operators_keep_the_dtype():
+    a = mx.array([1, 2])
+    with pytest.raises(ValueError, match="dtype"):
+        a /= 2
+    assert a.tolist() == [1, 2]
+    with pytest.raises(ValueError):
+        a += [1, 2]
+    with pytest.raises(ValueError):
+        a *= "x"
 
 
 def test_arange_with_wide_ints_and_too_many_elements():

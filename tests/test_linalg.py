@@ -19,7 +19,7 @@ def make(rng, shape, dtype):
     """A fastsync array of `dtype` and the exact float64 NumPy values it holds."""
     vals = np.asarray(rng.standard_normal(shape))
     if dtype == "float64":
-        x = mx.array(vals)
+        x = mx.array(vals, mx.float64)
     else:
         x = mx.array(vals.astype(np.float32)).astype(getattr(mx, dtype))
     return x, np.array(x.astype(mx.float64))
@@ -42,17 +42,17 @@ def layout(x, kind):
         return x
     if kind == "transposed":  # column-major matrices: BLAS reads them transposed
         axes = list(range(nd - 2)) + [nd - 1, nd - 2]
-        return mx.transpose(mx.array(np.ascontiguousarray(base.transpose(axes))).astype(dt), axes)
+        return mx.transpose(mx.array(np.ascontiguousarray(base.transpose(axes)), dt), axes)
     if kind == "row_strided":  # every other row: BLAS reads them with a larger ld
         big = np.zeros(base.shape[:-2] + (2 * base.shape[-2], base.shape[-1]), base.dtype)
         big[..., ::2, :] = base
-        return mx.array(big).astype(dt)[..., ::2, :]
+        return mx.array(big, dt)[..., ::2, :]
     if kind == "col_strided":  # neither row- nor column-contiguous: staged copy
         big = np.zeros(base.shape[:-1] + (2 * base.shape[-1],), base.dtype)
         big[..., ::2] = base
-        return mx.array(big).astype(dt)[..., ::2]
+        return mx.array(big, dt)[..., ::2]
     if kind == "reversed":  # negative strides: staged copy
-        return mx.array(np.ascontiguousarray(base[..., ::-1, :])).astype(dt)[..., ::-1, :]
+        return mx.array(np.ascontiguousarray(base[..., ::-1, :]), dt)[..., ::-1, :]
     raise AssertionError(kind)
 
 
@@ -108,12 +108,13 @@ def test_matmul_large_float32_and_float64():
     for dt in [np.float32, np.float64]:
         a = rng.standard_normal((300, 200)).astype(dt)
         b = rng.standard_normal((200, 150)).astype(dt)
-        got = np.array(mx.array(a) @ mx.array(b))
+        mdt = mx.float64 if dt == np.float64 else mx.float32
+        got = np.array(mx.array(a, mdt) @ mx.array(b, mdt))
         assert got.dtype == dt
         np.testing.assert_allclose(got, a @ b, rtol=1e-4 if dt == np.float32 else 1e-12,
                                    atol=1e-3 if dt == np.float32 else 1e-10)
         # Transposed views both sides.
-        got = np.array(mx.array(a).T @ mx.array(a))
+        got = np.array(mx.array(a, mdt).T @ mx.array(a, mdt))
         np.testing.assert_allclose(got, a.T @ a, rtol=1e-4, atol=1e-3)
 
 
@@ -268,7 +269,9 @@ def test_threaded_products_of_different_layouts_on_many_streams():
     m = 1 << 16
     nn, w = rng.standard_normal((m, 4)), rng.standard_normal((4, 2))
     tn = rng.standard_normal((4, m)).T
-    x, xt, y = mx.array(nn), mx.transpose(mx.array(np.ascontiguousarray(tn.T))), mx.array(w)
+    f64 = mx.float64
+    x, y = mx.array(nn, f64), mx.array(w, f64)
+    xt = mx.transpose(mx.array(np.ascontiguousarray(tn.T), f64))
     streams = [mx.new_stream(mx.cpu) for _ in range(4)]
     outs = [mx.matmul(x if i % 2 else xt, y, stream=streams[i % 4]) for i in range(24)]
     mx.async_eval(*outs)

@@ -149,6 +149,9 @@ def test_sum_property(shape, dtype, data, keepdims):
     if dtype == "float16":
         want = np.sum(a.astype(np.float32), axis=None if axes is None else tuple(axes),
                       keepdims=keepdims).astype(np.float16)
+    # MLX's sum types: narrow integers and bools sum in int32 / uint32.
+    want = want.astype({"int32": np.int32, "bool_": np.int32, "uint8": np.uint32}.get(dtype,
+                                                                                   want.dtype))
     check(got, want, "float32" if dtype != "float16" else dtype)
     assert np.array(got).dtype == want.dtype
 
@@ -252,7 +255,8 @@ def test_array_construction_and_conversion():
     assert mx.array([1.5, 2]).dtype == mx.float32
     assert mx.array([[True, False]]).shape == (1, 2)
     assert mx.array(np.arange(3, dtype=np.int64)).dtype == mx.int64
-    assert mx.array(np.ones(2, np.float64)).dtype == mx.float64
+    assert mx.array(np.ones(2, np.float64)).dtype == mx.float32  # as MLX: float64 data -> float32
+    assert mx.array(np.ones(2, np.float64), mx.float64).dtype == mx.float64
     assert mx.array([1, 2], dtype=mx.float16).dtype == mx.float16
     a = np.arange(12, dtype=np.float32).reshape(3, 4)
     x = mx.array(a[:, ::2])  # NumPy views are copied in
@@ -318,7 +322,7 @@ def test_indexing_views():
         check(x[idx], a[idx], "float32")
     with pytest.raises(IndexError, match="out of bounds"):
         x[3]
-    with pytest.raises(IndexError, match="too many indices"):
+    with pytest.raises(ValueError, match="too many indices"):
         x[0, 0, 0, 0]
 
 

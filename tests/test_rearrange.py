@@ -246,7 +246,13 @@ def test_pad_edge_and_linspace_endpoint():
     for pw in (1, (1, 2), ((0, 1), (2, 0))):
         np.testing.assert_array_equal(np.array(mx.pad(mx.array(a), pw, mode="edge")),
                                       np.pad(a, pw, mode="edge"))
+    for mode in ("reflect", "symmetric"):
+        for pw in (1, (2, 3), ((0, 1), (4, 0))):
+            np.testing.assert_array_equal(np.array(mx.pad(mx.array(a), pw, mode=mode)),
+                                          np.pad(a, pw, mode=mode))
+    np.testing.assert_array_equal(np.array(mx.pad(mx.array([7]), 2, mode="reflect")),
+                                  np.pad([7], 2, mode="reflect"))
     with pytest.raises(ValueError):
-        mx.pad(mx.array(a), 1, mode="reflect")
+        mx.pad(mx.array(a), 1, mode="wrap")
     np.testing.assert_allclose(np.array(mx.linspace(0, 1, 4, endpoint=False)),
                                np.linspace(0, 1, 4, endpoint=False), rtol=1e-6)

@@ -230,7 +230,10 @@ def result_type(*arrays_and_dtypes):
         elif isinstance(x, _core.Dtype):
             dt = x
         elif isinstance(x, (np.ndarray, np.generic, np.dtype)):  # before float: np.float64
-            dt = _core.array(np.zeros((), getattr(x, "dtype", x))).dtype
+            name = np.dtype(getattr(x, "dtype", x)).name
+            dt = getattr(_core, "bool_" if name == "bool" else name, None)
+            if not isinstance(dt, _core.Dtype):
+                raise TypeError(f"[result_type] unsupported NumPy dtype {name}")
         elif isinstance(x, (bool, int, float, complex)):
             scalars.append(x)
             continue

@@ -16,13 +16,19 @@ namespace {
 
 using BinaryFn = array (*)(const array&, const array&, StreamOrDevice);
 
-// a OP other, with Python scalars taking a's dtype (weak-scalar rule).
-array bin(const array& a, nb::handle other, BinaryFn f) {
-  return f(a, to_operand(other, a.dtype()), {});
+// The other operand of a Python operator: an array or a Python scalar
+// (taking a's dtype, the weak-scalar rule). Lists, strings and other
+// objects are a ValueError, as in MLX.
+array operand(const array& a, nb::handle other) {
+  if (!nb::isinstance<array>(other) && !is_python_scalar(other) &&
+      !nb::hasattr(other, "__array__")) {
+    throw std::invalid_argument(std::string("operators take arrays and Python scalars, not ") +
+                                nb::cast<std::string>(nb::str(other.type().attr("__name__"))));
+  }
+  return to_operand(other, a.dtype());
 }
-array rbin(const array& a, nb::handle other, BinaryFn f) {
-  return f(to_operand(other, a.dtype()), a, {});
-}
+array bin(const array& a, nb::handle other, BinaryFn f) { return f(a, operand(a, other), {}); }
+array rbin(const array& a, nb::handle other, BinaryFn f) { return f(operand(a, other), a, {}); }
 
 // a.reshape(2, 3) or a.reshape((2, 3)); the same for a.transpose.
 template <class T>
@@ -42,18 +48,22 @@ Index to_index_item(nb::handle h) {
     auto get = [&](const char* f) -> std::optional<int64_t> {
       nb::object v = h.attr(f);
       if (v.is_none()) return std::nullopt;
-      return nb::cast<int64_t>(nb::int_(v));  // __index__ objects too
+      int64_t x;
+      if (!nb::try_cast<int64_t>(nb::int_(v), x, false) || x > INT32_MAX || x < INT32_MIN) {
+        throw std::invalid_argument("[getitem] slice bound " + nb::cast<std::string>(nb::str(v)) +
+                                    " is outside the supported (int32) range");
+      }
+      return x;  // __index__ objects too
     };
     return Index::slice(get("start"), get("stop"), get("step"));
   }
-  if (nb::isinstance<nb::bool_>(h)) {
-    throw std::invalid_argument("[getitem] a Python bool is not a valid index");
-  }
+  // A Python bool is a 0-d mask (selects everything or nothing).
+  if (nb::isinstance<nb::bool_>(h)) return Index::of(scalar(nb::cast<bool>(h)));
   if (nb::isinstance<nb::int_>(h)) {
     int64_t v;
-    if (!nb::try_cast<int64_t>(h, v, false)) {
-      throw std::out_of_range("[getitem] index " + nb::cast<std::string>(nb::str(h)) +
-                              " is out of bounds");
+    if (!nb::try_cast<int64_t>(h, v, false) || v > INT32_MAX || v < INT32_MIN) {
+      throw std::invalid_argument("[getitem] index " + nb::cast<std::string>(nb::str(h)) +
+                                  " is outside the supported (int32) range");
     }
     return Index::integer(v);
   }
@@ -77,9 +87,15 @@ std::vector<Index> to_index(nb::handle index) {
 
 // In-place operators rebind the Python object to the result, so every
 // reference to this array object sees the new value (as MLX's do).
+// The result must keep the array's dtype (a /= 2 on integers is an error).
 nb::object inplace(nb::handle self, nb::handle other, BinaryFn f) {
   array& a = nb::cast<array&>(self);
-  a = bin(a, other, f);
+  array r = bin(a, other, f);
+  if (r.dtype() != a.dtype()) {
+    throw std::invalid_argument(std::string("in-place operation would change the dtype from ") +
+                                a.dtype().name() + " to " + r.dtype().name());
+  }
+  a = r;
   return nb::borrow(self);
 }
 

@@ -65,7 +65,15 @@ array from_numpy(nb::handle np_obj) {
   auto nd = nb::cast<nb::ndarray<nb::ro, nb::c_contig>>(c);
   Dtype dt = dtype_from_dlpack(nd.dtype());
   Shape shape;
-  for (size_t i = 0; i < nd.ndim(); ++i) shape.push_back(static_cast<int64_t>(nd.shape(i)));
+  for (size_t i = 0; i < nd.ndim(); ++i) {
+    int64_t d = static_cast<int64_t>(nd.shape(i));
+    if (d > INT32_MAX) {
+      PyErr_SetString(PyExc_OverflowError,
+                      ("shape dimension " + std::to_string(d) + " does not fit in int32").c_str());
+      throw nb::python_error();
+    }
+    shape.push_back(d);
+  }
   return array(nd.data(), std::move(shape), dt);
 }
 
@@ -81,6 +89,7 @@ array int_scalar(nb::handle obj, std::optional<Dtype> peer) {
   }
   if (peer && is_floating(*peer)) return weak_scalar(nb::cast<double>(obj), *peer);
   std::string text = nb::cast<std::string>(nb::str(obj));
+  if (peer) throw std::invalid_argument("integer " + text + " is out of range for " + peer->name());
   PyErr_SetString(PyExc_OverflowError,
                   ("Python int " + text + " is too large for any fastsync integer dtype").c_str());
   throw nb::python_error();
@@ -126,7 +135,9 @@ array array_from_object(nb::handle obj, std::optional<Dtype> dtype) {
     }
     if (nb::hasattr(obj, "__array__") || nb::hasattr(obj, "__array_interface__") ||
         nb::hasattr(obj, "dtype")) {
-      return from_numpy(obj);
+      array x = from_numpy(obj);
+      // As MLX: float64 data becomes float32 unless float64 is asked for.
+      return !dtype && x.dtype() == float64 ? astype(x, float32) : x;
     }
     auto np = nb::module_::import_("numpy");
     // Raw bytes are uint8 values; other buffers (memoryview, array.array)
@@ -176,8 +187,21 @@ StreamOrDevice to_stream_or_device(nb::handle obj) {
 }
 
 Shape to_shape(nb::handle shape) {
-  if (nb::isinstance<nb::int_>(shape)) return {nb::cast<int64_t>(shape)};
-  return nb::cast<Shape>(shape);
+  // Each dimension must fit int32 (MLX's limit): an OverflowError names it.
+  auto dim = [](nb::handle h) {
+    int64_t d;
+    if (!nb::try_cast<int64_t>(h, d) || d > INT32_MAX || d < INT32_MIN) {
+      std::string text = nb::cast<std::string>(nb::str(h));
+      PyErr_SetString(PyExc_OverflowError,
+                      ("shape dimension " + text + " does not fit in int32").c_str());
+      throw nb::python_error();
+    }
+    return d;
+  };
+  if (nb::isinstance<nb::int_>(shape)) return {dim(shape)};
+  Shape out;
+  for (auto h : shape) out.push_back(dim(h));
+  return out;
 }
 
 std::optional<Shape> to_optional_shape(nb::handle shape) {

@@ -151,8 +151,8 @@ void init_ops(nb::module_& m) {
   }, nb::arg("a"), nb::arg("b"), nb::kw_only(), nb::arg("stream") = nb::none(),
         "Floor quotient and remainder, two outputs of one primitive.");
 
-  def_reduce(m, "sum", sum, "Sum over the given axes (all when None); integers sum in int64.");
-  def_reduce(m, "prod", prod, "Product over the given axes; integers multiply in int64.");
+  def_reduce(m, "sum", sum, "Sum over the given axes (all when None); narrow integers sum in int32.");
+  def_reduce(m, "prod", prod, "Product over the given axes; narrow integers multiply in int32.");
   def_reduce(m, "max", max, "Maximum over the given axes; NaN propagates.");
   def_reduce(m, "min", min, "Minimum over the given axes; NaN propagates.");
   def_reduce(m, "all", all, "True where every element over the axes is nonzero.");
@@ -251,8 +251,12 @@ void init_ops(nb::module_& m) {
                   nb::handle s) {
     array x = to_array(a);
     if (mode == "edge") return pad_edge(x, to_pad_widths(pad_width), to_stream_or_device(s));
+    if (mode == "reflect" || mode == "symmetric") {
+      return pad_mirror(x, to_pad_widths(pad_width), mode == "symmetric", to_stream_or_device(s));
+    }
     if (mode != "constant") {
-      throw std::invalid_argument("[pad] mode must be 'constant' or 'edge', got '" + mode + "'");
+      throw std::invalid_argument(
+          "[pad] mode must be 'constant', 'edge', 'reflect' or 'symmetric', got '" + mode + "'");
     }
     return pad(x, to_pad_widths(pad_width), to_operand(value, x.dtype()), to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("pad_width"), nb::arg("mode") = "constant",
@@ -298,12 +302,12 @@ void init_ops(nb::module_& m) {
     return full(to_shape(shape), array_from_object(vals, d), d, to_stream_or_device(s));
   }, nb::arg("shape"), nb::arg("vals"), nb::arg("dtype") = nb::none(), nb::kw_only(),
         nb::arg("stream") = nb::none());
-  m.def("zeros_like", [](const array& a, nb::handle s) {
-    return zeros_like(a, to_stream_or_device(s));
-  }, nb::arg("a"), nb::kw_only(), nb::arg("stream") = nb::none());
-  m.def("ones_like", [](const array& a, nb::handle s) {
-    return ones_like(a, to_stream_or_device(s));
-  }, nb::arg("a"), nb::kw_only(), nb::arg("stream") = nb::none());
+  m.def("zeros_like", [](const array& a, nb::handle dtype, nb::handle s) {
+    return zeros(a.shape(), to_dtype(dtype).value_or(a.dtype()), to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("dtype") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none());
+  m.def("ones_like", [](const array& a, nb::handle dtype, nb::handle s) {
+    return ones(a.shape(), to_dtype(dtype).value_or(a.dtype()), to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("dtype") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none());
   // Contents unspecified, as MLX's; fastsync fills zeros.
   m.def("empty_like", [](const array& a, nb::handle dtype, nb::handle s) {
     return zeros(a.shape(), to_dtype(dtype).value_or(a.dtype()), to_stream_or_device(s));
@@ -342,8 +346,12 @@ void init_ops(nb::module_& m) {
       throw std::invalid_argument("[arange] takes at most 3 positional arguments");
     }
     nb::object start, stop, step = nb::borrow(step_kw);
-    if (args.size() == 1 && stop_kw.is_none()) {
+    // arange(stop), and arange(stop, None, step): the single bound is stop.
+    bool only_stop = (args.size() == 1 && stop_kw.is_none()) ||
+                     (args.size() >= 2 && args[1].is_none() && stop_kw.is_none());
+    if (only_stop) {
       stop = args[0];
+      if (args.size() == 3) step = args[2];
     } else {
       if (args.size() >= 1) start = args[0];
       if (args.size() >= 2) stop = args[1];

@@ -16,4 +16,15 @@ inline int normalize_axis(const char* op, int axis, int ndim) {
   return axis < 0 ? axis + ndim : axis;
 }
 
+// A dimension an op computes (or is given) that does not fit int32: MLX's
+// limit on one axis, kept so that code moving between the two fails the same
+// way, with the value in the message.
+inline int64_t checked_dim(const char* op, int64_t d) {
+  if (d > 2147483647LL || d < -2147483648LL) {
+    throw std::overflow_error(std::string("[") + op + "] dimension " + std::to_string(d) +
+                              " does not fit in int32");
+  }
+  return d;
+}
+
 }  // namespace fastsync

@@ -47,6 +47,7 @@ array arange(double start, double stop, double step, Dtype dtype, StreamOrDevice
                                 " elements, more than the 2**31 - 1 allowed");
   }
   int64_t size = n > 0 ? static_cast<int64_t>(n) : 0;
+  if (std::isinf(step)) step = 1;  // only `start` is produced
   return array({size}, dtype, std::make_shared<Arange>(to_stream(s), start, step), {});
 }
 

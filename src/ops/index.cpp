@@ -25,8 +25,8 @@ std::vector<Index> expand(const array& a, const std::vector<Index>& index) {
   }
   if (ellipses > 1) throw std::invalid_argument("[getitem] an index can only have one ellipsis");
   if (consumed > a.ndim()) {
-    throw std::out_of_range("[getitem] too many indices for an array of " +
-                            std::to_string(a.ndim()) + " dimensions");
+    throw std::invalid_argument("[getitem] too many indices for an array of " +
+                                std::to_string(a.ndim()) + " dimensions");
   }
   std::vector<Index> out;
   for (auto& i : index) {

@@ -68,6 +68,10 @@ array repeat(const array& a, int64_t repeats, std::optional<int> axis = {}, Stre
 // Constant padding: one (before, after) pair per axis, or one pair for all.
 array pad(const array& a, const std::vector<std::pair<int64_t, int64_t>>& widths,
           const array& value, StreamOrDevice s = {});
+// Padding that mirrors each axis at its ends: without repeating the edge
+// value (NumPy's mode="reflect") or with it (mode="symmetric").
+array pad_mirror(const array& a, const std::vector<std::pair<int64_t, int64_t>>& widths,
+                 bool symmetric, StreamOrDevice s = {});
 // Padding that repeats each axis's edge values (NumPy's mode="edge").
 array pad_edge(const array& a, const std::vector<std::pair<int64_t, int64_t>>& widths,
                StreamOrDevice s = {});
@@ -246,8 +250,9 @@ array allclose(const array& a, const array& b, double rtol = 1e-5, double atol =
 // different shapes, never an error.
 array array_equal(const array& a, const array& b, bool equal_nan = false, StreamOrDevice s = {});
 
-// Reductions; no axes means all axes. sum/prod of integers and bools give
-// int64 (uint64 for unsigned), as NumPy; mean/var/std of integers float32.
+// Reductions; no axes means all axes. sum/prod of narrow integers and bools
+// give int32 (uint32 for unsigned; sum_type, as MLX); mean/var/std of
+// integers float32.
 using Axes = std::optional<std::vector<int>>;
 array sum(const array& a, const Axes& axes = {}, bool keepdims = false, StreamOrDevice s = {});
 array prod(const array& a, const Axes& axes = {}, bool keepdims = false, StreamOrDevice s = {});
@@ -287,7 +292,7 @@ array logcumsumexp(const array& a, std::optional<int> axis = {}, bool reverse = 
                    bool inclusive = true, StreamOrDevice s = {});
 
 // A Python scalar next to an array of dtype `peer` (weak-scalar rule); an
-// integer the peer's dtype cannot hold takes int64 instead of wrapping.
+// integer the peer's dtype cannot hold raises std::invalid_argument.
 array weak_scalar(bool v, Dtype peer);
 array weak_scalar(int64_t v, Dtype peer);
 array weak_scalar(double v, Dtype peer);

@@ -121,14 +121,17 @@ array roll(const array& a, const std::vector<int64_t>& shift, const Axes& axes, 
     int64_t total = std::accumulate(shift.begin(), shift.end(), int64_t{0});
     return reshape(roll(flatten(a, 0, -1, s), {total}, std::vector<int>{0}, s), a.shape(), s);
   }
+  // One shift for many axes, or many shifts along one axis, broadcast.
   std::vector<int64_t> shifts = shift;
-  if (shifts.size() == 1 && axes->size() > 1) shifts.assign(axes->size(), shift[0]);
-  if (shifts.size() != axes->size()) {
+  std::vector<int> ax_list = *axes;
+  if (shifts.size() == 1 && ax_list.size() > 1) shifts.assign(ax_list.size(), shift[0]);
+  if (ax_list.size() == 1 && shifts.size() > 1) ax_list.assign(shifts.size(), ax_list[0]);
+  if (shifts.size() != ax_list.size()) {
     throw std::invalid_argument("[roll] shift and axis must have the same length");
   }
   array r = a;
-  for (size_t k = 0; k < axes->size(); ++k) {
-    int ax = normalize_axis("roll", (*axes)[k], a.ndim());
+  for (size_t k = 0; k < ax_list.size(); ++k) {
+    int ax = normalize_axis("roll", ax_list[k], a.ndim());
     int64_t n = a.shape()[ax];
     if (n == 0) continue;
     int64_t sh = ((shifts[k] % n) + n) % n;
@@ -443,6 +446,9 @@ array vecdot(const array& a, const array& b, int axis, StreamOrDevice s) {
 }
 
 array kron(const array& a, const array& b, StreamOrDevice s) {
+  if (a.size() == 0 || b.size() == 0) {
+    throw std::invalid_argument("[kron] inputs must not be empty");
+  }
   int nd = std::max(a.ndim(), b.ndim());
   auto lead_ones = [&](const array& v) {
     Shape p(nd - v.ndim(), 1);
@@ -455,7 +461,7 @@ array kron(const array& a, const array& b, StreamOrDevice s) {
   for (int i = 0; i < nd; ++i) {
     xs.insert(xs.end(), {x.shape()[i], 1});
     ys.insert(ys.end(), {1, y.shape()[i]});
-    out.push_back(x.shape()[i] * y.shape()[i]);
+    out.push_back(checked_dim("kron", x.shape()[i] * y.shape()[i]));
   }
   return reshape(multiply(reshape(x, xs, s), reshape(y, ys, s), s), out, s);
 }

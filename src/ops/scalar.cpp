@@ -1,4 +1,6 @@
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 #include "ops/ops.h"
 
@@ -42,9 +44,13 @@ bool fits(int64_t v, Dtype d) {
 
 array weak_scalar(int64_t v, Dtype peer) {
   Dtype d = weak_scalar_type(ScalarKind::integer, peer);
-  // An integer the peer's dtype cannot hold is not wrapped: it keeps int64
-  // and promotes the other operand as an array would.
-  return scalar_of(v, fits(v, d) ? d : int64);
+  // An integer the peer's dtype cannot hold is an error, as in MLX, never a
+  // silent wrap.
+  if (!fits(v, d)) {
+    throw std::invalid_argument("integer " + std::to_string(v) + " is out of range for " +
+                                d.name());
+  }
+  return scalar_of(v, d);
 }
 array weak_scalar(double v, Dtype peer) {
   return scalar_of(v, weak_scalar_type(ScalarKind::floating, peer));

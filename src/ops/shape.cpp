@@ -205,6 +205,7 @@ array concatenate(const std::vector<array>& arrays, int axis, StreamOrDevice s) 
   for (auto& a : arrays) ins.push_back(astype(a, t, st));
   auto prim = std::make_shared<Concatenate>(st, ax);
   Shape shape = prim->output_shapes(ins)[0];
+  checked_dim("concatenate", shape[ax]);
   return array(std::move(shape), t, std::move(prim), std::move(ins));
 }
 
@@ -269,7 +270,7 @@ array tile(const array& a, std::vector<int64_t> reps, StreamOrDevice s) {
   for (int d = 0; d < nd; ++d) {
     expanded.insert(expanded.end(), {1, in[d]});
     target.insert(target.end(), {reps[d], in[d]});
-    out.push_back(reps[d] * in[d]);
+    out.push_back(checked_dim("tile", reps[d] * in[d]));
   }
   return reshape(broadcast_to(reshape(a, expanded, s), target, s), out, s);
 }
@@ -281,7 +282,7 @@ array repeat(const array& a, int64_t repeats, std::optional<int> axis, StreamOrD
   Shape expanded = a.shape(), target = a.shape(), out = a.shape();
   expanded.insert(expanded.begin() + ax + 1, 1);
   target.insert(target.begin() + ax + 1, repeats);
-  out[ax] *= repeats;
+  out[ax] = checked_dim("repeat", out[ax] * repeats);
   return reshape(broadcast_to(reshape(a, expanded, s), target, s), out, s);
 }
 
@@ -324,6 +325,36 @@ array pad_edge(const array& a, const std::vector<std::pair<int64_t, int64_t>>& p
     parts.push_back(r);
     if (after) parts.push_back(edge(n - 1, after));
     r = concatenate(parts, d, s);
+  }
+  return r;
+}
+
+array pad_mirror(const array& a, const std::vector<std::pair<int64_t, int64_t>>& pad_widths,
+                 bool symmetric, StreamOrDevice s) {
+  auto widths = pad_widths_per_axis(a, pad_widths);
+  array r = a;
+  for (int d = 0; d < a.ndim(); ++d) {
+    auto [before, after] = widths[d];
+    if (before < 0 || after < 0) throw std::invalid_argument("[pad] widths must be non-negative");
+    if (before == 0 && after == 0) continue;
+    int64_t n = r.shape()[d];
+    // One period of the mirrored sequence, then as many periods as needed:
+    // reflect repeats 0 1 .. n-1 n-2 .. 1, symmetric 0 .. n-1 n-1 .. 0.
+    int64_t period = symmetric ? 2 * n : 2 * n - 2;
+    if (n == 0 || period <= 0) {
+      if (n == 1 && !symmetric)
+        period = 1;
+      else
+        throw std::invalid_argument("[pad] cannot mirror an empty axis");
+    }
+    std::vector<int64_t> idx;
+    for (int64_t i = -before; i < n + after; ++i) {
+      int64_t p = ((i % period) + period) % period;
+      if (p >= n) p = symmetric ? period - 1 - p : period - p;
+      idx.push_back(p);
+    }
+    array positions(idx.data(), {static_cast<int64_t>(idx.size())}, int64);
+    r = take(r, positions, d, s);
   }
   return r;
 }
@@ -426,6 +457,11 @@ array searchsorted(const array& a, const array& v, bool right, StreamOrDevice s)
   vs.push_back(1);
   array x = astype(a, t, s), y = reshape(astype(v, t, s), vs, s);
   array before = right ? less_equal(x, y, s) : less(x, y, s);
+  if (is_floating(t)) {
+    // Sort's order: NaN after everything (and, for right, after other NaNs).
+    array nan_v = not_equal(y, y, s), nan_a = not_equal(x, x, s);
+    before = logical_or(before, logical_and(nan_v, right ? nan_v : logical_not(nan_a, s), s), s);
+  }
   return astype(sum(before, std::vector<int>{-1}, false, s), uint32, s);
 }
 

@@ -166,4 +166,4 @@ def from_numpy(data, dtype):
         out = _core.array(f32).astype(_core.bfloat16)
         _core.eval(out)  # drop the float32 copy now
         return out
-    return _core.array(data)
+    return _core.array(data, dtype)  # the file's dtype (mx.array alone makes float64 float32)

@@ -38,6 +38,7 @@ _VAL_OF = {
     _core.int32: 5, _core.float32: 6, _core.bool_: 7, _core.uint64: 10, _core.int64: 11,
     _core.float64: 12,
 }
+_MX_OF = {v: k for k, v in _VAL_OF.items()}
 # Tensor types stored as plain arrays.
 _PLAIN = {0: _core.float32, 1: _core.float16, 24: _core.int8, 25: _core.int16, 26: _core.int32,
           27: _core.int64, 28: _core.float64, 30: _core.bfloat16}
@@ -128,7 +129,7 @@ class _Reader:
             return self.string(f"metadata {key!r}")
         if t in _VAL:
             (v,) = self.take(np.dtype(_VAL[t]).itemsize, f"metadata {key!r}").view(_VAL[t])
-            return _core.array(np.array(v).astype(np.dtype(_VAL[t]).newbyteorder("=")))
+            return _core.array(np.array(v).astype(np.dtype(_VAL[t]).newbyteorder("=")), _MX_OF[t])
         if t == _ARRAY and not nested:
             et, n = self.unpack("<IQ", f"metadata {key!r}")
             if et == _STRING:
@@ -138,7 +139,8 @@ class _Reader:
                     f"[load] {self.where}: metadata {key!r}: unsupported array element type {et}"
                 )
             raw = self.take(n * np.dtype(_VAL[et]).itemsize, f"metadata {key!r}")
-            return _core.array(raw.view(_VAL[et]).astype(np.dtype(_VAL[et]).newbyteorder("=")))
+            return _core.array(raw.view(_VAL[et]).astype(np.dtype(_VAL[et]).newbyteorder("=")),
+                               _MX_OF[et])
         raise FileFormatError(f"[load] {self.where}: metadata {key!r}: unsupported value type {t}")
 
 

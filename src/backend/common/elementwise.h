@@ -20,8 +20,8 @@
 //   - floor_divide / remainder floor (the remainder takes the divisor's
 //     sign); integer division by zero gives 0, and x // -1 wraps for the
 //     lowest value instead of trapping;
-//   - an integer to a negative power is the exact integer answer (0 unless
-//     the base is 1 or -1);
+//   - an integer to a negative power is 0, whatever the base (MLX's rule;
+//     NumPy raises, which a kernel cannot);
 //   - shifts by a negative count or by at least the bit width give 0 (or
 //     -1 for a right shift of a negative value);
 //   - maximum / minimum propagate a NaN from either argument;
@@ -245,9 +245,8 @@ FASTSYNC_HD inline C py_mod(C a, C b) {
 template <typename C>
 FASTSYNC_HD inline C int_power(C base, C exp) {
   if constexpr (std::is_signed_v<C>) {
-    // A negative power: NumPy raises; a kernel cannot, so the exact integer
-    // answer is given.
-    if (exp < 0) return base == 1 ? C(1) : base == C(-1) ? C(exp % 2 ? -1 : 1) : C(0);
+    // A negative power gives 0 (MLX), 1 and -1 as bases included.
+    if (exp < 0) return C(0);
   }
   C r = 1;
   while (exp) {

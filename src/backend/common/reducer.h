@@ -20,7 +20,8 @@ namespace fastsync {
 // type. So half floats accumulate in float (each partial result rounded to
 // half would lose most of a long sum), bool max/min stay bool (or/and), and
 // integer sums accumulate in the output type, which the ops layer already
-// widened to int64/uint64 (sum_type). The input type plays no part: an
+// widened to the sum type (int32/uint32, or 64 bits for 64-bit inputs;
+// sum_type, dtype.h). The input type plays no part: an
 // element is converted to the accumulator before it is combined.
 template <typename Out>
 struct reduce_acc {
@@ -33,12 +34,16 @@ using reduce_acc_t = typename reduce_acc<Out>::type;
 
 // The output type the ops layer gives a reduction or scan of storage type
 // In: max/min keep the dtype; sum/prod keep float dtypes and widen bool and
-// integers to int64/uint64 (sum_type, dtype.h). The GPU instantiates its
-// kernels for these (In, Out) pairs only.
+// narrower integers to int32/uint32, 64-bit ones keep theirs (sum_type,
+// dtype.h). The GPU instantiates its kernels for these (In, Out) pairs only.
+template <typename In>
+using integer_sum_t = std::conditional_t<std::is_same_v<In, bool> || std::is_signed_v<In>,
+                                         std::conditional_t<sizeof(In) == 8, int64_t, int32_t>,
+                                         std::conditional_t<sizeof(In) == 8, uint64_t, uint32_t>>;
 template <ReduceOp op, typename In>
-using reduce_out_t = std::conditional_t<
-    op == ReduceOp::max || op == ReduceOp::min || std::is_floating_point_v<compute_t<In>>, In,
-    std::conditional_t<std::is_same_v<In, bool> || std::is_signed_v<In>, int64_t, uint64_t>>;
+using reduce_out_t = std::conditional_t<op == ReduceOp::max || op == ReduceOp::min ||
+                                            std::is_floating_point_v<compute_t<In>>,
+                                        In, integer_sum_t<In>>;
 
 // init(): the identity (0, 1, -inf / lowest, +inf / max), which an empty
 // reduction writes and an exclusive scan starts from. apply(acc, v): the

@@ -3,7 +3,7 @@
 // Contract: same results as src/backend/cpu/reduce.cpp and the CPU ArgReduce
 // (src/backend/cpu/scan.cpp): the CPU's accumulator types and operators, one
 // definition for both in backend/common/reducer.h (half floats sum in float,
-// small ints in the int64/uint64 output, bool max/min as or/and), NaN
+// small ints in the int32/uint32 or 64-bit output, bool max/min as or/and), NaN
 // propagating through max/min, argmax/argmin giving the first index of the
 // extreme or of the first NaN, as uint32. An empty reduction writes the
 // identity. Float sums may round differently from the CPU (another order of

@@ -1,7 +1,8 @@
 #include "format.h"
 
+#include <cinttypes>
 #include <cmath>
-#include <sstream>
+#include <cstdio>
 
 namespace fastsync {
 
@@ -9,33 +10,42 @@ namespace {
 
 constexpr int64_t kEdge = 3;  // entries kept at each end of a long axis
 
+// snprintf, not iostreams: the same text ("%g": six significant digits)
+// without the stream and locale machinery, which has crashed in processes
+// that also load PyTorch's libraries.
 template <typename T>
-void put(std::ostringstream& os, T v) {
+void put(std::string& os, T v) {
+  char buf[64];
   if constexpr (std::is_same_v<T, bool>) {
-    os << (v ? "True" : "False");
+    std::snprintf(buf, sizeof buf, "%s", v ? "True" : "False");
+  } else if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    std::snprintf(buf, sizeof buf, "%" PRId64, static_cast<int64_t>(v));
   } else if constexpr (std::is_integral_v<T>) {
-    os << +v;  // int8/uint8 as numbers, not characters
+    std::snprintf(buf, sizeof buf, "%" PRIu64, static_cast<uint64_t>(v));
   } else {
     double d = static_cast<double>(static_cast<compute_t<T>>(v));
-    if (std::isnan(d))
-      os << "nan";
-    else if (std::isinf(d))
-      os << (d > 0 ? "inf" : "-inf");
-    else
-      os << d;  // the stream's default: six significant digits
+    if (std::isnan(d)) {
+      std::snprintf(buf, sizeof buf, "nan");
+    } else if (std::isinf(d)) {
+      std::snprintf(buf, sizeof buf, "%s", d > 0 ? "inf" : "-inf");
+    } else {
+      std::snprintf(buf, sizeof buf, "%g", d);
+    }
   }
+  os += buf;
 }
 
 template <typename T>
-void put_axis(std::ostringstream& os, const array& a, const T* base, int dim, int64_t off) {
+void put_axis(std::string& os, const array& a, const T* base, int dim, int64_t off) {
   int64_t n = a.shape()[dim];
   bool last = dim + 1 == a.ndim();
   bool cut = n > 2 * kEdge;
   std::string sep = last ? ", " : ",\n" + std::string(7 + dim, ' ');
-  os << "[";
+  os += "[";
   for (int64_t i = 0; i < n; ++i) {
     if (cut && i == kEdge) {
-      os << "..." << sep;
+      os += "...";
+      os += sep;
       i = n - kEdge;
     }
     int64_t o = off + i * a.strides()[dim];
@@ -43,16 +53,15 @@ void put_axis(std::ostringstream& os, const array& a, const T* base, int dim, in
       put(os, base[o]);
     else
       put_axis(os, a, base, dim + 1, o);
-    if (i + 1 < n) os << sep;
+    if (i + 1 < n) os += sep;
   }
-  os << "]";
+  os += "]";
 }
 
 }  // namespace
 
 std::string format_array(const array& a) {
-  std::ostringstream os;
-  os << "array(";
+  std::string os = "array(";
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* base = a.data<T>();
@@ -61,8 +70,10 @@ std::string format_array(const array& a) {
     else
       put_axis(os, a, base, 0, 0);
   });
-  os << ", dtype=" << a.dtype().name() << ")";
-  return os.str();
+  os += ", dtype=";
+  os += a.dtype().name();
+  os += ")";
+  return os;
 }
 
 }  // namespace fastsync

@@ -1,6 +1,5 @@
 #include "graph.h"
 
-#include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -11,16 +10,14 @@ namespace fastsync {
 namespace {
 
 std::string array_label(const array& a) {
-  std::ostringstream s;
-  s << shape_str(a.shape()) << " " << a.dtype().name();
-  return s.str();
+  return shape_str(a.shape()) + " " + a.dtype().name();
 }
 
 }  // namespace
 
 std::string to_dot(const std::vector<array>& outputs) {
-  std::ostringstream dot;
-  dot << "digraph {\n";
+  // Plain strings, not iostreams (see format.cpp).
+  std::string dot = "digraph {\n";
   std::unordered_map<const void*, int> ids;  // array descriptors and nodes
   auto id_of = [&](const void* key) {
     return ids.try_emplace(key, static_cast<int>(ids.size())).first->second;
@@ -33,19 +30,19 @@ std::string to_dot(const std::vector<array>& outputs) {
     stack.pop_back();
     if (!seen.insert(a.id()).second) continue;
     int aid = id_of(a.id());
-    dot << "  a" << aid << " [label=\"" << array_label(a) << "\", shape=box];\n";
+    dot += "  a" + std::to_string(aid) + " [label=\"" + array_label(a) + "\", shape=box];\n";
     if (!a.has_node()) continue;
     int nid = id_of(a.node().get());
-    dot << "  p" << nid << " -> a" << aid << ";\n";
+    dot += "  p" + std::to_string(nid) + " -> a" + std::to_string(aid) + ";\n";
     if (!seen.insert(a.node().get()).second) continue;
-    dot << "  p" << nid << " [label=\"" << a.primitive().name() << "\"];\n";
+    dot += "  p" + std::to_string(nid) + " [label=\"" + a.primitive().name() + "\"];\n";
     for (const array& in : a.inputs()) {
-      dot << "  a" << id_of(in.id()) << " -> p" << nid << ";\n";
+      dot += "  a" + std::to_string(id_of(in.id())) + " -> p" + std::to_string(nid) + ";\n";
       stack.push_back(in);
     }
   }
-  dot << "}\n";
-  return dot.str();
+  dot += "}\n";
+  return dot;
 }
 
 }  // namespace fastsync

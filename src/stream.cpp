@@ -1,9 +1,11 @@
 #include "stream.h"
 
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 #include <new>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "backend/backend.h"
@@ -35,7 +37,26 @@ std::mutex registry_mutex;
 std::atomic<StreamState*> chunks[kMaxChunks];
 std::atomic<int> n_streams{0};
 std::atomic<int> default_index[2] = {-1, -1};
-std::atomic<Device::Type> default_dev{Device::Type::cpu};
+// The default device: resolved at first use, not at import (so importing
+// fastsync initializes no GPU driver): FASTSYNC_DEFAULT_DEVICE=cpu|gpu if
+// set, else the GPU when one is available (as MLX), else the CPU. -1 until
+// then; any thread may resolve it, they agree.
+std::atomic<int> default_dev{-1};
+
+Device::Type resolve_default_device() {
+  int d = default_dev.load(std::memory_order_acquire);
+  if (d >= 0) return static_cast<Device::Type>(d);
+  const char* env = std::getenv("FASTSYNC_DEFAULT_DEVICE");
+  std::string want = env ? env : "";
+  Device::Type t = want == "cpu"   ? Device::Type::cpu
+                   : want == "gpu" ? Device::Type::gpu
+                   : gpu_available() ? Device::Type::gpu
+                                     : Device::Type::cpu;
+  if (t == Device::Type::gpu && !gpu_available()) t = Device::Type::cpu;
+  int expected = -1;
+  default_dev.compare_exchange_strong(expected, static_cast<int>(t), std::memory_order_acq_rel);
+  return static_cast<Device::Type>(default_dev.load(std::memory_order_acquire));
+}
 thread_local std::optional<Stream> tls_stream;
 
 int slot(Device d) { return d.type == Device::Type::cpu ? 0 : 1; }
@@ -76,7 +97,7 @@ Stream default_stream_locked(Device d) {
 
 Device default_device() {
   if (tls_stream) return tls_stream->device;
-  return Device(default_dev.load(std::memory_order_relaxed));
+  return Device(resolve_default_device());
 }
 
 void set_default_device(Device d) {
@@ -85,7 +106,7 @@ void set_default_device(Device d) {
         "[set_default_device] no GPU is available: this build of fastsync has "
         "no GPU backend or no CUDA device was found");
   }
-  default_dev.store(d.type);
+  default_dev.store(static_cast<int>(d.type), std::memory_order_release);
 }
 
 Stream default_stream(Device d) {

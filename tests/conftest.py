@@ -5,12 +5,15 @@ import pytest
 
 
 def pytest_configure(config):
-    # FASTSYNC_DEFAULT_DEVICE=gpu runs the whole suite on the GPU.
+    # FASTSYNC_DEFAULT_DEVICE=gpu runs the whole suite on the GPU; otherwise it runs on the
+    # CPU, also where a GPU would be fastsync's default device (as MLX's).
     dev = os.environ.get("FASTSYNC_DEFAULT_DEVICE")
     if dev == "gpu":
         if not mx.is_available(mx.gpu):
             raise pytest.UsageError("FASTSYNC_DEFAULT_DEVICE=gpu but no GPU is available")
         mx.set_default_device(mx.gpu)
+    else:
+        mx.set_default_device(mx.cpu)
 
 
 def _defaults():

@@ -203,3 +203,20 @@ def test_conversion_errors_are_value_errors_and_comparisons_with_other_objects()
     assert (mx.array([1, 2]) == [1, 2]) is False
     assert (mx.array([1, 2]) != (1, 2)) is True
     assert mx.default_stream(mx.cpu) != None  # noqa: E711
+
+
+@pytest.mark.parametrize("env,want", [("cpu", "cpu"), ("gpu", None), (None, None)])
+def test_default_device_is_the_gpu_when_there_is_one(env, want):
+    import os
+    import subprocess
+    import sys
+
+    e = {k: v for k, v in os.environ.items() if k != "FASTSYNC_DEFAULT_DEVICE"}
+    if env:
+        e["FASTSYNC_DEFAULT_DEVICE"] = env
+    out = subprocess.run([sys.executable, "-c", "import fastsync as mx; "
+                          "print(mx.default_device().type.name, mx.is_available(mx.gpu))"],
+                         capture_output=True, text=True, env=e, check=True).stdout.split()
+    if want is None:  # the GPU when one is available, else the CPU
+        want = "gpu" if out[1] == "True" else "cpu"
+    assert out[0] == want

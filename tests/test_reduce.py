@@ -140,7 +140,13 @@ def test_scans(args, reverse, inclusive):
 
     got = mx.cumsum(x, axis=axis, reverse=reverse, inclusive=inclusive)
     want = ref(np.cumsum, flat.astype(np.int64) if dtype in ("int32", "uint8", "bool_") else flat)
-    check(got, want.astype(np.array(got).dtype), "float32" if dtype == "float32" else "float64")
+    if dtype == "float32":
+        # Running sums cancel: the error bound scales with the partial sums' magnitude and
+        # the length, not the result (the GPU adds in another order than NumPy).
+        scale = np.abs(flat).max(initial=0) * max(flat.shape[np_axis] if flat.ndim else 1, 1)
+        np.testing.assert_allclose(np.array(got), want, rtol=1e-5, atol=1e-6 * max(scale, 1))
+    else:
+        check(got, want.astype(np.array(got).dtype), "float64")
     if inclusive:
         check(mx.cummax(x, axis=axis, reverse=reverse), ref(np.maximum.accumulate, flat), dtype)
         check(mx.cummin(x, axis=axis, reverse=reverse), ref(np.minimum.accumulate, flat), dtype)

@@ -112,9 +112,10 @@ size_t Allocator::cache_memory() const {
   std::lock_guard lk(mutex_);
   return cached_;
 }
+// To zero, as MLX: the next allocation raises it to what is then active.
 void Allocator::reset_peak_memory() {
   std::lock_guard lk(mutex_);
-  peak_ = active_;
+  peak_ = 0;
 }
 size_t Allocator::memory_limit() const { return limit_relaxed_.load(std::memory_order_relaxed); }
 size_t Allocator::set_memory_limit(size_t limit) {

@@ -1,14 +1,19 @@
 #include "format.h"
 
+#include <atomic>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 
 namespace fastsync {
 
 namespace {
 
 constexpr int64_t kEdge = 3;  // entries kept at each end of a long axis
+
+// set_printoptions(precision=): process-wide, as NumPy's and MLX's.
+std::atomic<int> g_precision{-1};
 
 // snprintf, not iostreams: the same text ("%g": six significant digits)
 // without the stream and locale machinery, which has crashed in processes
@@ -29,7 +34,12 @@ void put(std::string& os, T v) {
     } else if (std::isinf(d)) {
       std::snprintf(buf, sizeof buf, "%s", d > 0 ? "inf" : "-inf");
     } else {
-      std::snprintf(buf, sizeof buf, "%g", d);
+      int p = g_precision.load(std::memory_order_relaxed);
+      if (p < 0) {
+        std::snprintf(buf, sizeof buf, "%g", d);
+      } else {
+        std::snprintf(buf, sizeof buf, "%.*f", p, d);
+      }
     }
   }
   os += buf;
@@ -59,6 +69,15 @@ void put_axis(std::string& os, const array& a, const T* base, int dim, int64_t o
 }
 
 }  // namespace
+
+void set_print_precision(int digits) {
+  if (digits < -1 || digits > 60) {
+    throw std::invalid_argument("[set_printoptions] precision must be in [0, 60]");
+  }
+  g_precision.store(digits, std::memory_order_relaxed);
+}
+
+int print_precision() { return g_precision.load(std::memory_order_relaxed); }
 
 std::string format_array(const array& a) {
   std::string os = "array(";

@@ -13,4 +13,9 @@ namespace fastsync {
 // readable on the host.
 std::string format_array(const array& a);
 
+// Digits after the point for floats (fixed notation), or -1 for the default
+// six significant digits. Process-wide; any thread (an atomic).
+void set_print_precision(int digits);
+int print_precision();
+
 }  // namespace fastsync

@@ -9,9 +9,7 @@ namespace fastsync {
 
 namespace {
 
-std::string array_label(const array& a) {
-  return shape_str(a.shape()) + " " + a.dtype().name();
-}
+std::string array_label(const array& a) { return shape_str(a.shape()) + " " + a.dtype().name(); }
 
 }  // namespace
 

@@ -48,8 +48,8 @@ Device::Type resolve_default_device() {
   if (d >= 0) return static_cast<Device::Type>(d);
   const char* env = std::getenv("FASTSYNC_DEFAULT_DEVICE");
   std::string want = env ? env : "";
-  Device::Type t = want == "cpu"   ? Device::Type::cpu
-                   : want == "gpu" ? Device::Type::gpu
+  Device::Type t = want == "cpu"     ? Device::Type::cpu
+                   : want == "gpu"   ? Device::Type::gpu
                    : gpu_available() ? Device::Type::gpu
                                      : Device::Type::cpu;
   if (t == Device::Type::gpu && !gpu_available()) t = Device::Type::cpu;

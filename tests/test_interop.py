@@ -220,3 +220,17 @@ def test_default_device_is_the_gpu_when_there_is_one(env, want):
     if want is None:  # the GPU when one is available, else the CPU
         want = "gpu" if out[1] == "True" else "cpu"
     assert out[0] == want
+
+
+def test_printoptions_precision():
+    x = mx.array([1.123456789])
+    with mx.printoptions(precision=3):
+        assert str(x) == "array([1.123], dtype=float32)"
+    assert str(x) == "array([1.12346], dtype=float32)"
+    mx.set_printoptions(precision=1)
+    try:
+        assert str(x) == "array([1.1], dtype=float32)"
+    finally:
+        mx.set_printoptions(precision=None)
+    with pytest.raises(ValueError):
+        mx.set_printoptions(precision=-5)

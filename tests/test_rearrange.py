@@ -256,3 +256,19 @@ def test_pad_edge_and_linspace_endpoint():
         mx.pad(mx.array(a), 1, mode="wrap")
     np.testing.assert_allclose(np.array(mx.linspace(0, 1, 4, endpoint=False)),
                                np.linspace(0, 1, 4, endpoint=False), rtol=1e-6)
+
+
+def test_depends_returns_the_inputs_after_the_dependencies():
+    a = mx.array([1.0, 2.0, 3.0])
+    b, c = mx.exp(a), mx.log(a)
+    (out,) = mx.depends([b], [c])
+    np.testing.assert_allclose(np.array(out), np.exp([1.0, 2.0, 3.0]), rtol=1e-6)
+    single = mx.depends(b, c)
+    assert isinstance(single, mx.array) and single.shape == (3,)
+    # The dependency is computed too, on another stream.
+    s = mx.new_stream(mx.cpu)
+    d = mx.add(a, 1, stream=s)
+    (out,) = mx.depends([a * 2], [d])
+    assert out.tolist() == [2.0, 4.0, 6.0]
+    with pytest.raises(ValueError):
+        mx.depends([], [c])

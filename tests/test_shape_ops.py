@@ -90,8 +90,9 @@ def test_creation_helpers():
     check(mx.triu(mx.array(a), 1), np.triu(a, 1), "float32")
     with pytest.raises(ValueError, match="tril"):
         mx.tril(mx.ones((3,)))
+    assert mx.linspace(0, 10, 5, dtype=mx.int32).tolist() == [0, 2, 5, 7, 10]  # truncated
     with pytest.raises(TypeError, match="linspace"):
-        mx.linspace(0, 1, 3, dtype=mx.int32)
+        mx.linspace(0, 1, 3, dtype=mx.bool_)
 
 
 def test_tile_repeat_pad():

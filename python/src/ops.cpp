@@ -5,6 +5,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "convert.h"
+#include "errors.h"
 #include "ops/ops.h"
 
 namespace fastsync::py {
@@ -313,12 +314,13 @@ void init_ops(nb::module_& m) {
     return zeros(a.shape(), to_dtype(dtype).value_or(a.dtype()), to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("dtype") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none());
 
-  m.def("linspace", [](double start, double stop, int64_t num, nb::handle dtype, bool endpoint,
+  // NumPy's argument order: endpoint before dtype.
+  m.def("linspace", [](double start, double stop, int64_t num, bool endpoint, nb::handle dtype,
                        nb::handle s) {
     return linspace(start, stop, num, to_dtype(dtype).value_or(float32), endpoint,
                     to_stream_or_device(s));
-  }, nb::arg("start"), nb::arg("stop"), nb::arg("num") = 50, nb::arg("dtype") = nb::none(),
-        nb::kw_only(), nb::arg("endpoint") = true, nb::arg("stream") = nb::none(),
+  }, nb::arg("start"), nb::arg("stop"), nb::arg("num") = 50, nb::arg("endpoint") = true,
+        nb::arg("dtype") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none(),
         "num evenly spaced values in [start, stop] (stop left out when endpoint=False).");
   m.def("eye", [](int64_t n, std::optional<int64_t> m_, int k, nb::handle dtype, nb::handle s) {
     return eye(n, m_, k, to_dtype(dtype).value_or(float32), to_stream_or_device(s));
@@ -359,7 +361,7 @@ void init_ops(nb::module_& m) {
     }
     if (!start_kw.is_none()) start = nb::borrow(start_kw);
     if (!stop_kw.is_none()) stop = nb::borrow(stop_kw);
-    if (!stop.is_valid() || stop.is_none()) throw std::invalid_argument("[arange] needs a stop");
+    if (!stop.is_valid() || stop.is_none()) throw type_error("[arange] needs a stop");
     bool all_int = true, wide = false;
     auto value = [&](const nb::object& h, double dflt) {
       if (!h.is_valid() || h.is_none()) return dflt;

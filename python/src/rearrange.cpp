@@ -189,6 +189,17 @@ void init_rearrange(nb::module_& m) {
       nb::kw_only(), nb::arg("stream") = nb::none(),
       "a with values written at per-position indices along an axis.");
 
+  m.def("depends", [](nb::handle inputs, nb::handle deps, nb::handle s) -> nb::object {
+    // A single array in gives a single array out, a list gives a list (MLX).
+    bool single = nb::isinstance<array>(inputs);
+    auto ins = single ? std::vector<array>{nb::cast<array>(inputs)} : to_arrays(inputs);
+    auto ds = nb::isinstance<array>(deps) ? std::vector<array>{nb::cast<array>(deps)}
+                                          : to_arrays(deps);
+    auto out = depends(ins, ds, to_stream_or_device(s));
+    if (single) return nb::cast(out[0]);
+    return to_list_of(out);
+  }, nb::arg("inputs"), nb::arg("dependencies"), nb::kw_only(), nb::arg("stream") = nb::none(),
+        "The inputs, unchanged, computed only after the dependencies.");
   m.def(
       "outer",
       [](nb::handle a, nb::handle b, nb::handle s) {

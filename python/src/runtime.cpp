@@ -9,6 +9,7 @@
 #include "allocator.h"
 #include "backend/backend.h"
 #include "convert.h"
+#include "format.h"
 #include "graph.h"
 #include "transforms.h"
 
@@ -100,6 +101,16 @@ void init_runtime(nb::module_& m) {
     return to_device(d).type == Device::Type::cpu || gpu_available();
   }, nb::arg("device"));
 
+  m.def("set_printoptions", [](std::optional<int> precision) {
+    set_print_precision(precision.value_or(-1));
+  }, nb::arg("precision") = nb::none(),
+        "Digits after the point when arrays print (None: six significant digits).");
+  m.def("get_printoptions", [] {
+    nb::dict d;
+    int p = print_precision();
+    d["precision"] = p < 0 ? nb::none() : nb::cast(p);
+    return d;
+  });
   m.def("export_to_dot", [](nb::handle file, nb::args arrays) {
     file.attr("write")(to_dot(collect_args(arrays)));
   }, nb::arg("file"), nb::arg("arrays"),

@@ -58,9 +58,10 @@ namespace fastsync {
 array linspace(double start, double stop, int64_t num, Dtype dtype, bool endpoint,
                StreamOrDevice s) {
   if (num < 0) throw std::invalid_argument("[linspace] num must be non-negative");
-  if (!is_floating(dtype)) {
-    throw type_error(std::string("[linspace] dtype must be floating, got ") + dtype.name());
-  }
+  if (dtype == bool_) throw type_error("[linspace] bool dtype is not supported");
+  // Integer dtypes take the float values truncated toward zero (NumPy).
+  if (!is_floating(dtype))
+    return astype(linspace(start, stop, num, float64, endpoint, s), dtype, s);
   if (num <= 1) return full({num}, scalar(start), dtype, s);
   double step = (stop - start) / static_cast<double>(endpoint ? num - 1 : num);
   auto r = add(

@@ -117,6 +117,10 @@ array slice_update(const array& a, const array& update, const array& start,
 // into the flattened array).
 array put_along_axis(const array& a, const array& indices, const array& values,
                      std::optional<int> axis, StreamOrDevice s = {});
+// The inputs, unchanged, evaluated only after `dependencies` (an ordering
+// edge; views, nothing is copied).
+std::vector<array> depends(const std::vector<array>& inputs, const std::vector<array>& dependencies,
+                           StreamOrDevice s = {});
 array outer(const array& a, const array& b, StreamOrDevice s = {});
 array inner(const array& a, const array& b, StreamOrDevice s = {});
 array tensordot(const array& a, const array& b, const std::vector<int>& axes_a,

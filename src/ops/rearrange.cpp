@@ -358,6 +358,22 @@ array put_along_axis(const array& a, const array& indices, const array& values,
                  a.shape(), s);
 }
 
+std::vector<array> depends(const std::vector<array>& inputs, const std::vector<array>& deps,
+                           StreamOrDevice s) {
+  if (inputs.empty()) throw std::invalid_argument("[depends] needs at least one input");
+  std::vector<Shape> shapes;
+  std::vector<Dtype> dtypes;
+  for (auto& x : inputs) {
+    shapes.push_back(x.shape());
+    dtypes.push_back(x.dtype());
+  }
+  std::vector<array> all = inputs;
+  all.insert(all.end(), deps.begin(), deps.end());
+  return array::make_arrays(
+      std::move(shapes), std::move(dtypes),
+      std::make_shared<Depends>(to_stream(s), static_cast<int>(inputs.size())), std::move(all));
+}
+
 array outer(const array& a, const array& b, StreamOrDevice s) {
   return multiply(reshape(a, {-1, 1}, s), reshape(b, {1, -1}, s), s);
 }

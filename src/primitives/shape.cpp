@@ -36,6 +36,12 @@ std::vector<Shape> Diagonal::output_shapes(const std::vector<array>& inputs) con
   return {out};
 }
 
+std::vector<Shape> Depends::output_shapes(const std::vector<array>& inputs) const {
+  std::vector<Shape> out;
+  for (int i = 0; i < n_; ++i) out.push_back(inputs[i].shape());
+  return out;
+}
+
 std::vector<Shape> AsStrided::output_shapes(const std::vector<array>&) const { return {shape_}; }
 
 std::vector<Shape> AsType::output_shapes(const std::vector<array>& inputs) const {

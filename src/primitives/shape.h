@@ -113,6 +113,20 @@ class BitCast : public ViewPrimitive {
   Shape shape_;
 };
 
+// Outputs that are the first n inputs, computed only after the remaining
+// inputs: an ordering edge in the graph (mx.depends). Views; nothing runs.
+class Depends : public Primitive {
+ public:
+  Depends(Stream s, int n) : Primitive(s), n_(n) {}
+  const char* name() const override { return "Depends"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  int n_;
+};
+
 // Conversion to another dtype (and to a row-contiguous copy).
 class AsType : public Primitive {
  public:

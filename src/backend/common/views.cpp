@@ -76,6 +76,14 @@ void BitCast::view(const array& in, array& out) const {
   make_view(in, out, row_major_strides(out.shape()));
 }
 
+void Depends::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  for (int i = 0; i < n_; ++i) outputs[i].copy_shared_buffer(inputs[i]);
+}
+
+void Depends::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  eval_cpu(inputs, outputs);
+}
+
 void AsStrided::view(const array& in, array& out) const {
   make_view(in, out, strides_, out.size() > 0 ? offset_ : 0);
 }

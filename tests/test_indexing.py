@@ -182,3 +182,13 @@ def test_mask_assignment_with_one_value_per_selected_position():
     m = mx.zeros((3, 2))
     m[mx.array([False, True, True])] = mx.array([[1.0, 2.0], [3.0, 4.0]])
     assert m.tolist() == [[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]]
+
+
+def test_inplace_matmul_updates_the_object():
+    a = mx.array([[1.0, 2.0], [3.0, 4.0]])
+    b = a
+    b @= a
+    assert a.tolist() == [[7.0, 10.0], [15.0, 22.0]] and a is b
+    with pytest.raises(ValueError):
+        v = mx.ones((2, 3))
+        v @= mx.ones((3, 1))

@@ -82,6 +82,18 @@ void init_linalg(nb::module_& m) {
   cls.attr("__rmatmul__") = nb::cpp_function(
       [](const array& a, nb::handle other) { return matmul(to_array(other), a); },
       nb::scope(cls), nb::name("__rmatmul__"), nb::is_method());
+  // a @= b rebinds the array object, as the other in-place operators do.
+  cls.attr("__imatmul__") = nb::cpp_function(
+      [](nb::handle self, nb::handle other) {
+        array& a = nb::cast<array&>(self);
+        array r = matmul(a, to_array(other));
+        if (r.dtype() != a.dtype() || r.shape() != a.shape()) {
+          throw std::invalid_argument("[matmul] a @= b must keep a's shape and dtype");
+        }
+        a = r;
+        return nb::borrow(self);
+      },
+      nb::scope(cls), nb::name("__imatmul__"), nb::is_method());
 }
 
 }  // namespace fastsync::py

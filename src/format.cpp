@@ -15,6 +15,17 @@ void put(std::ostringstream& os, T v) {
     os << (v ? "True" : "False");
   } else if constexpr (std::is_integral_v<T>) {
     os << +v;  // int8/uint8 as numbers, not characters
+  } else if constexpr (is_complex_v<T>) {
+    // MLX's (and Python's) form: 1+2j, 1-2j, nan+nanj.
+    put(os, v.re);
+    if (v.im < 0 || (v.im == 0 && std::signbit(v.im))) {
+      os << "-";
+      put(os, -v.im);
+    } else {
+      os << "+";
+      put(os, v.im);
+    }
+    os << "j";
   } else {
     double d = static_cast<double>(static_cast<compute_t<T>>(v));
     if (std::isnan(d))

@@ -26,19 +26,29 @@ template <typename Out>
 struct reduce_acc {
   using type = compute_t<Out>;
   // CUDA's half types get their compute type in backend/cuda/kernel_utils.cuh.
-  static_assert(std::is_arithmetic_v<type>, "half type without a compute_type specialization");
+  static_assert(std::is_arithmetic_v<type> || is_complex_v<type>,
+                "half type without a compute_type specialization");
 };
 template <typename Out>
 using reduce_acc_t = typename reduce_acc<Out>::type;
 
 // The output type the ops layer gives a reduction or scan of storage type
-// In: max/min keep the dtype; sum/prod keep float dtypes and widen bool and
-// integers to int64/uint64 (sum_type, dtype.h). The GPU instantiates its
-// kernels for these (In, Out) pairs only.
+// In: max/min keep the dtype; sum/prod keep float and complex dtypes and
+// widen bool and integers to int64/uint64 (sum_type, dtype.h). The GPU
+// instantiates its kernels for these (In, Out) pairs only.
 template <ReduceOp op, typename In>
 using reduce_out_t = std::conditional_t<
-    op == ReduceOp::max || op == ReduceOp::min || std::is_floating_point_v<compute_t<In>>, In,
-    std::conditional_t<std::is_same_v<In, bool> || std::is_signed_v<In>, int64_t, uint64_t>>;
+    op == ReduceOp::max || op == ReduceOp::min || std::is_floating_point_v<compute_t<In>> ||
+        is_complex_v<In>,
+    In, std::conditional_t<std::is_same_v<In, bool> || std::is_signed_v<In>, int64_t, uint64_t>>;
+
+// Whether the operator is defined for accumulator A: complex values have
+// sums and products but no order, so no max or min (the ops layer rejects
+// those; a backend asked for one raises).
+template <ReduceOp op, typename A>
+constexpr bool reduce_supports() {
+  return !is_complex_v<A> || op == ReduceOp::sum || op == ReduceOp::prod;
+}
 
 // init(): the identity (0, 1, -inf / lowest, +inf / max), which an empty
 // reduction writes and an exclusive scan starts from. apply(acc, v): the
@@ -52,11 +62,13 @@ struct Reducer {
     else if constexpr (op == ReduceOp::prod)
       return A(1);
     else if constexpr (op == ReduceOp::max) {
+      static_assert(reduce_supports<op, A>());
       if constexpr (std::is_floating_point_v<A>)
         return -std::numeric_limits<A>::infinity();
       else
         return std::numeric_limits<A>::lowest();
     } else {
+      static_assert(reduce_supports<op, A>());
       if constexpr (std::is_floating_point_v<A>)
         return std::numeric_limits<A>::infinity();
       else

@@ -13,15 +13,18 @@ namespace fastsync::cpu {
 
 // Calls f(In{}, Out{}) for a reduction's (input, output) dtypes. The ops
 // layer only pairs an input with its own dtype or with its sum type
-// (int64/uint64); other pairs are never instantiated.
+// (int64/uint64); other pairs are never instantiated. Complex pairs are
+// complex64 -> complex64 only.
 template <typename F>
 void dispatch_reduce_types(Dtype in, Dtype out, F&& f) {
   dispatch_dtype(in, [&](auto in_tag) {
     dispatch_dtype(out, [&](auto out_tag) {
       using In = decltype(in_tag);
       using Out = decltype(out_tag);
-      if constexpr (std::is_same_v<In, Out> || std::is_same_v<Out, int64_t> ||
-                    std::is_same_v<Out, uint64_t>) {
+      if constexpr (is_complex_v<In> != is_complex_v<Out>) {
+        throw std::logic_error("[reduce] unexpected dtype pair");
+      } else if constexpr (std::is_same_v<In, Out> || std::is_same_v<Out, int64_t> ||
+                           std::is_same_v<Out, uint64_t>) {
         f(in_tag, out_tag);
       } else {
         throw std::logic_error("[reduce] unexpected dtype pair");

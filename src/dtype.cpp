@@ -5,10 +5,10 @@
 namespace fastsync {
 
 namespace {
-constexpr int kSizes[kNumDtypes] = {1, 1, 2, 4, 8, 1, 2, 4, 8, 2, 2, 4, 8};
-constexpr const char* kNames[kNumDtypes] = {"bool",     "uint8",   "uint16", "uint32", "uint64",
-                                            "int8",     "int16",   "int32",  "int64",  "float16",
-                                            "bfloat16", "float32", "float64"};
+constexpr int kSizes[kNumDtypes] = {1, 1, 2, 4, 8, 1, 2, 4, 8, 2, 2, 4, 8, 8};
+constexpr const char* kNames[kNumDtypes] = {
+    "bool",  "uint8",   "uint16",   "uint32",  "uint64",  "int8",    "int16",
+    "int32", "int64",   "float16",  "bfloat16", "float32", "float64", "complex64"};
 int idx(Dtype d) { return static_cast<int>(d.val); }
 }  // namespace
 
@@ -25,6 +25,7 @@ Dtype::Kind Dtype::kind() const {
     case Val::int16:
     case Val::int32:
     case Val::int64: return Kind::i;
+    case Val::complex64: return Kind::c;
     default: return Kind::f;
   }
 }
@@ -34,6 +35,8 @@ const char* Dtype::name() const { return kNames[idx(*this)]; }
 bool is_floating(Dtype d) { return d.kind() == Dtype::Kind::f; }
 bool is_integral(Dtype d) { return d.kind() == Dtype::Kind::u || d.kind() == Dtype::Kind::i; }
 bool is_unsigned(Dtype d) { return d.kind() == Dtype::Kind::u; }
+bool is_complex(Dtype d) { return d.kind() == Dtype::Kind::c; }
+bool is_inexact(Dtype d) { return is_floating(d) || is_complex(d); }
 
 namespace {
 Dtype signed_of_size(int bytes) {
@@ -49,9 +52,11 @@ Dtype signed_of_size(int bytes) {
 // MLX's (and JAX's) lattice, not NumPy's: a float beats any integer without
 // widening (int32 with float32 stays float32, int64 with float16 stays
 // float16), and uint64 with a signed integer, which no integer type holds,
-// gives float32.
+// gives float32. complex64 sits on top: anything with it gives complex64
+// (float64 too, as in MLX).
 Dtype promote_types(Dtype a, Dtype b) {
   if (a == b) return a;
+  if (is_complex(a) || is_complex(b)) return complex64;
   auto ka = a.kind(), kb = b.kind();
   if (ka == Dtype::Kind::b) return b;
   if (kb == Dtype::Kind::b) return a;
@@ -75,7 +80,8 @@ Dtype weak_scalar_type(ScalarKind k, Dtype peer) {
   switch (k) {
     case ScalarKind::boolean: return peer;
     case ScalarKind::integer: return peer == bool_ ? int32 : peer;
-    case ScalarKind::floating: return is_floating(peer) ? peer : float32;
+    case ScalarKind::floating: return is_inexact(peer) ? peer : float32;
+    case ScalarKind::complex: return complex64;
   }
   return peer;
 }

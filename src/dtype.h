@@ -6,6 +6,8 @@
 #include <cstring>
 #include <string>
 
+#include "complex.h"
+
 namespace fastsync {
 
 // bfloat16 stored as raw bits; arithmetic goes through float.
@@ -47,8 +49,9 @@ struct Dtype {
     bfloat16,
     float32,
     float64,
+    complex64,  // two float32s, real part first (complex.h)
   };
-  enum class Kind : uint8_t { b, u, i, f };
+  enum class Kind : uint8_t { b, u, i, f, c };
 
   Val val;
   constexpr Dtype(Val v) : val(v) {}  // NOLINT
@@ -72,9 +75,12 @@ inline constexpr Dtype float16{Dtype::Val::float16};
 inline constexpr Dtype bfloat16{Dtype::Val::bfloat16};
 inline constexpr Dtype float32{Dtype::Val::float32};
 inline constexpr Dtype float64{Dtype::Val::float64};
-inline constexpr int kNumDtypes = 13;
+inline constexpr Dtype complex64{Dtype::Val::complex64};
+inline constexpr int kNumDtypes = 14;
 
-bool is_floating(Dtype d);
+bool is_floating(Dtype d);  // real floating types only (not complex64)
+bool is_complex(Dtype d);
+bool is_inexact(Dtype d);  // floating or complex
 bool is_integral(Dtype d);  // bool excluded
 bool is_unsigned(Dtype d);
 
@@ -83,7 +89,7 @@ bool is_unsigned(Dtype d);
 Dtype promote_types(Dtype a, Dtype b);
 // The dtype a Python scalar of the given kind takes next to an array of dtype
 // `peer` (MLX's weak-scalar rule: a scalar never upcasts an array).
-enum class ScalarKind { boolean, integer, floating };
+enum class ScalarKind { boolean, integer, floating, complex };
 Dtype weak_scalar_type(ScalarKind k, Dtype peer);
 // The dtype sum/prod/cumsum accumulate in and return (MLX's: int32 or
 // uint32 for narrower integers and bools, 64-bit types keep theirs).
@@ -110,6 +116,7 @@ FASTSYNC_TYPE_DTYPE(float16_t, float16)
 FASTSYNC_TYPE_DTYPE(bfloat16_t, bfloat16)
 FASTSYNC_TYPE_DTYPE(float, float32)
 FASTSYNC_TYPE_DTYPE(double, float64)
+FASTSYNC_TYPE_DTYPE(complex64_t, complex64)
 #undef FASTSYNC_TYPE_DTYPE
 
 // Calls f(T{}) with the C++ type of `d`. Kernels use it to instantiate loops.
@@ -138,6 +145,7 @@ decltype(auto) dispatch_dtype(Dtype d, F&& f) {
     case Dtype::Val::bfloat16: return f(bfloat16_t{});
     case Dtype::Val::float32: return f(float{});
     case Dtype::Val::float64: return f(double{});
+    case Dtype::Val::complex64: return f(complex64_t{});
   }
   __builtin_unreachable();
 }

@@ -27,6 +27,18 @@ void put(std::string& os, T v) {
     std::snprintf(buf, sizeof buf, "%" PRId64, static_cast<int64_t>(v));
   } else if constexpr (std::is_integral_v<T>) {
     std::snprintf(buf, sizeof buf, "%" PRIu64, static_cast<uint64_t>(v));
+  } else if constexpr (is_complex_v<T>) {
+    // MLX's (and Python's) form: 1+2j, 1-2j, nan+nanj.
+    put(os, v.re);
+    if (v.im < 0 || (v.im == 0 && std::signbit(v.im))) {
+      os += "-";
+      put(os, -v.im);
+    } else {
+      os += "+";
+      put(os, v.im);
+    }
+    os += "j";
+    return;
   } else {
     double d = static_cast<double>(static_cast<compute_t<T>>(v));
     if (std::isnan(d)) {

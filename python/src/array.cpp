@@ -120,6 +120,7 @@ const char* buffer_format(Dtype d) {
     case Dtype::Val::float16: return "e";
     case Dtype::Val::float32: return "f";
     case Dtype::Val::float64: return "d";
+    case Dtype::Val::complex64: return "Zf";
     default: return nullptr;  // bfloat16 has no buffer format character
   }
 }
@@ -292,6 +293,17 @@ void init_array(nb::module_& m) {
            })
       .def("__int__", [](array& a) { return nb::int_(to_scalar(a)); })
       .def("__float__", [](array& a) { return nb::float_(to_scalar(a)); })
+      .def("__complex__",
+           [](array& a) {
+             nb::object v = to_scalar(a);
+             Py_complex c = PyComplex_AsCComplex(v.ptr());
+             if (c.real == -1.0 && PyErr_Occurred()) throw nb::python_error();
+             return nb::steal(PyComplex_FromCComplex(c));
+           })
+      .def_prop_ro("real", [](const array& a) { return real(a); },
+                   "The real part (the array itself when it is not complex).")
+      .def_prop_ro("imag", [](const array& a) { return imag(a); },
+                   "The imaginary part (zeros when the array is not complex).")
       .def("astype", [](const array& a, Dtype d, nb::handle s) {
              return astype(a, d, to_stream_or_device(s));
            }, nb::arg("dtype"), nb::arg("stream") = nb::none())

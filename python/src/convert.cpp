@@ -44,10 +44,14 @@ Dtype dtype_from_dlpack(nb::dlpack::dtype dt) {
     case C::Bfloat:
       if (dt.bits == 16) return bfloat16;
       break;
+    case C::Complex:
+      if (dt.bits == 64) return complex64;
+      break;
     default: break;
   }
-  throw std::invalid_argument(
-      "[array] unsupported input dtype (complex and object arrays are not supported)");
+  throw std::invalid_argument("[array] unsupported input dtype (code " + std::to_string(dt.code) +
+                              ", " + std::to_string(dt.bits) +
+                              " bits): complex32 and object arrays are not supported");
 }
 
 nb::dlpack::dtype dlpack_of(Dtype d) {
@@ -55,6 +59,7 @@ nb::dlpack::dtype dlpack_of(Dtype d) {
   C code = d == bool_ ? C::Bool
            : d.kind() == Dtype::Kind::i ? C::Int
            : d.kind() == Dtype::Kind::u ? C::UInt
+           : d.kind() == Dtype::Kind::c ? C::Complex
                                          : C::Float;
   return nb::dlpack::dtype{static_cast<uint8_t>(code), static_cast<uint8_t>(d.size() * 8), 1};
 }
@@ -62,6 +67,11 @@ nb::dlpack::dtype dlpack_of(Dtype d) {
 array from_numpy(nb::handle np_obj) {
   auto np = nb::module_::import_("numpy");
   nb::object c = np.attr("asarray")(np_obj, nb::arg("order") = "C");
+  // complex128 (NumPy's default complex) becomes complex64, as in MLX.
+  if (nb::cast<std::string>(c.attr("dtype").attr("kind")) == "c" &&
+      nb::cast<int>(c.attr("dtype").attr("itemsize")) == 16) {
+    c = c.attr("astype")("complex64");
+  }
   auto nd = nb::cast<nb::ndarray<nb::ro, nb::c_contig>>(c);
   Dtype dt = dtype_from_dlpack(nd.dtype());
   Shape shape;
@@ -84,10 +94,10 @@ array int_scalar(nb::handle obj, std::optional<Dtype> peer) {
   if (nb::try_cast<int64_t>(obj, v, false)) return peer ? weak_scalar(v, *peer) : scalar(v);
   uint64_t u;
   if (nb::try_cast<uint64_t>(obj, u, false)) {
-    if (peer && is_floating(*peer)) return weak_scalar(static_cast<double>(u), *peer);
+    if (peer && is_inexact(*peer)) return weak_scalar(static_cast<double>(u), *peer);
     return scalar(u);
   }
-  if (peer && is_floating(*peer)) return weak_scalar(nb::cast<double>(obj), *peer);
+  if (peer && is_inexact(*peer)) return weak_scalar(nb::cast<double>(obj), *peer);
   std::string text = nb::cast<std::string>(nb::str(obj));
   if (peer) throw std::invalid_argument("integer " + text + " is out of range for " + peer->name());
   PyErr_SetString(PyExc_OverflowError,
@@ -99,8 +109,16 @@ array int_scalar(nb::handle obj, std::optional<Dtype> peer) {
 
 bool is_python_scalar(nb::handle obj) {
   return nb::isinstance<nb::bool_>(obj) || nb::isinstance<nb::int_>(obj) ||
-         nb::isinstance<nb::float_>(obj);
+         nb::isinstance<nb::float_>(obj) || PyComplex_Check(obj.ptr());
 }
+
+namespace {
+complex64_t to_complex(nb::handle obj) {
+  Py_complex c = PyComplex_AsCComplex(obj.ptr());
+  if (c.real == -1.0 && PyErr_Occurred()) throw nb::python_error();
+  return {static_cast<float>(c.real), static_cast<float>(c.imag)};
+}
+}  // namespace
 
 array array_from_object(nb::handle obj, std::optional<Dtype> dtype) {
   array a = [&] {
@@ -112,6 +130,7 @@ array array_from_object(nb::handle obj, std::optional<Dtype> dtype) {
       double v = nb::cast<double>(obj);
       return dtype ? weak_scalar(v, *dtype) : scalar(v);
     }
+    if (PyComplex_Check(obj.ptr())) return scalar(to_complex(obj));
     if (nb::isinstance<nb::list>(obj) || nb::isinstance<nb::tuple>(obj)) {
       // Python lists take MLX's defaults: int32 and float32.
       auto np = nb::module_::import_("numpy");
@@ -130,6 +149,7 @@ array array_from_object(nb::handle obj, std::optional<Dtype> dtype) {
           if (fits) arr = arr.attr("astype")("int32");
         }
         if (kind == "f") arr = arr.attr("astype")("float32");
+        if (kind == "c") arr = arr.attr("astype")("complex64");
       }
       return from_numpy(arr);
     }
@@ -166,6 +186,7 @@ array to_operand(nb::handle obj, Dtype peer) {
   if (nb::isinstance<nb::bool_>(obj)) return weak_scalar(nb::cast<bool>(obj), peer);
   if (nb::isinstance<nb::int_>(obj)) return int_scalar(obj, peer);
   if (nb::isinstance<nb::float_>(obj)) return weak_scalar(nb::cast<double>(obj), peer);
+  if (PyComplex_Check(obj.ptr())) return weak_scalar(to_complex(obj), peer);
   return to_array(obj);
 }
 
@@ -228,11 +249,12 @@ array readable(array& a) {
   return host_readable(a);
 }
 
-// One element as a Python bool, int or float.
+// One element as a Python bool, int, float or complex.
 template <class T>
 nb::object py_scalar(T v) {
   if constexpr (std::is_same_v<T, bool>) return nb::bool_(v);
   else if constexpr (std::is_integral_v<T>) return nb::int_(v);
+  else if constexpr (is_complex_v<T>) return nb::steal(PyComplex_FromDoubles(v.re, v.im));
   else return nb::float_(static_cast<double>(static_cast<compute_t<T>>(v)));
 }
 
@@ -313,6 +335,11 @@ array from_dlpack(nb::handle obj) {
     if (nb::hasattr(obj, "cpu")) return from_dlpack(obj.attr("cpu")());
     throw not_implemented("[from_dlpack] only host (CPU) DLPack tensors, or objects with a "
                           ".cpu() method, can be imported");
+  }
+  auto code = static_cast<nb::dlpack::dtype_code>(nd.dtype().code);
+  if (code == nb::dlpack::dtype_code::Complex && nd.dtype().bits == 128) {
+    // complex128 becomes complex64 (MLX): NumPy converts.
+    return from_numpy(nb::module_::import_("numpy").attr("from_dlpack")(obj));
   }
   Dtype dt = dtype_from_dlpack(nd.dtype());
   Shape shape;

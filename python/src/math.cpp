@@ -47,6 +47,10 @@ void init_math(nb::module_& m) {
   def_unary(m, "reciprocal", reciprocal, "Elementwise 1 / x (integers compute in float32).");
   def_unary(m, "degrees", degrees, "Radians to degrees.");
   def_unary(m, "radians", radians, "Degrees to radians.");
+  def_unary(m, "real", real, "The real part (a real array is returned as it is).");
+  def_unary(m, "imag", imag, "The imaginary part (zeros for a real array).");
+  def_unary(m, "conjugate", conjugate, "The complex conjugate (a real array is its own).");
+  def_unary(m, "conj", conjugate, "The complex conjugate (same as conjugate).");
   def_unary(m, "isnan", isnan, "True where the element is NaN.");
   def_unary(m, "isinf", isinf, "True where the element is +inf or -inf.");
   def_unary(m, "isposinf", isposinf, "True where the element is +inf.");

@@ -60,7 +60,7 @@ void init_runtime(nb::module_& m) {
       {"bool_", bool_},     {"uint8", uint8},     {"uint16", uint16},   {"uint32", uint32},
       {"uint64", uint64},   {"int8", int8},       {"int16", int16},     {"int32", int32},
       {"int64", int64},     {"float16", float16}, {"bfloat16", bfloat16}, {"float32", float32},
-      {"float64", float64}};
+      {"float64", float64},   {"complex64", complex64}};
   for (auto& [name, d] : dtypes) m.attr(name) = nb::cast(d);
 
   nb::enum_<Device::Type>(m, "DeviceType")

@@ -36,6 +36,7 @@ array arange(double start, double stop, double step, Dtype dtype, StreamOrDevice
     throw std::invalid_argument("[arange] start and stop must be finite, step not NaN");
   }
   if (dtype == bool_) throw type_error("[arange] bool dtype is not supported");
+  if (is_complex(dtype)) throw std::invalid_argument("[arange] complex64 is not supported");
   // An infinite step reaches past stop at once: just start, when it is
   // before stop in the step's direction (NumPy).
   double n = std::isinf(step) ? ((step > 0 ? start < stop : start > stop) ? 1.0 : 0.0)

@@ -1,6 +1,8 @@
 #include <cmath>
+#include <optional>
 
 #include "errors.h"
+#include "ops/dtype_checks.h"
 #include "ops/ops.h"
 #include "primitives/binary.h"
 #include "primitives/unary.h"
@@ -9,17 +11,27 @@ namespace fastsync {
 
 namespace {
 
-array unary(const array& a, UnaryOp op, Dtype compute, StreamOrDevice s) {
+// `out`: the output dtype when it is not `compute` (float32 for the parts
+// and magnitude of complex64).
+array unary(const array& a, UnaryOp op, Dtype compute, StreamOrDevice s,
+            std::optional<Dtype> out = {}) {
   Stream st = to_stream(s);
   auto in = a.dtype() == compute ? a : astype(a, compute, st);
-  return array(a.shape(), compute, std::make_shared<Unary>(st, op), {in});
+  return array(a.shape(), out.value_or(compute), std::make_shared<Unary>(st, op), {in});
 }
 
-// Transcendental ops on integer or bool inputs compute in float32 (MLX).
-Dtype float_result(Dtype d) { return is_floating(d) ? d : float32; }
+// Transcendental ops on integer or bool inputs compute in float32 (MLX);
+// float and complex inputs keep their dtype.
+Dtype float_result(Dtype d) { return is_inexact(d) ? d : float32; }
 
 array float_unary(const array& a, UnaryOp op, StreamOrDevice s) {
   return unary(a, op, float_result(a.dtype()), s);
+}
+
+// The transcendental functions NumPy and MLX define on the reals only.
+array real_only_unary(const char* name, const array& a, UnaryOp op, StreamOrDevice s) {
+  reject_complex(name, a.dtype(), "defined for real arrays only");
+  return float_unary(a, op, s);
 }
 
 Shape checked_broadcast(const char* op, const Shape& a, const Shape& b) {
@@ -60,7 +72,20 @@ array negative(const array& a, StreamOrDevice s) {
   return unary(a, UnaryOp::negative, a.dtype(), s);
 }
 array abs(const array& a, StreamOrDevice s) {
+  if (is_complex(a.dtype())) return unary(a, UnaryOp::abs, a.dtype(), s, float32);
   return a.dtype() == bool_ ? a : unary(a, UnaryOp::abs, a.dtype(), s);
+}
+array real(const array& a, StreamOrDevice s) {
+  if (!is_complex(a.dtype())) return a;
+  return unary(a, UnaryOp::real, a.dtype(), s, float32);
+}
+array imag(const array& a, StreamOrDevice s) {
+  if (!is_complex(a.dtype())) return zeros_like(a, s);
+  return unary(a, UnaryOp::imag, a.dtype(), s, float32);
+}
+array conjugate(const array& a, StreamOrDevice s) {
+  if (!is_complex(a.dtype())) return a;
+  return unary(a, UnaryOp::conj, a.dtype(), s);
 }
 array sign(const array& a, StreamOrDevice s) {
   if (a.dtype() == bool_) throw type_error("[sign] not supported for bool arrays");
@@ -70,13 +95,16 @@ array square(const array& a, StreamOrDevice s) {
   return a.dtype() == bool_ ? a : unary(a, UnaryOp::square, a.dtype(), s);
 }
 array floor(const array& a, StreamOrDevice s) {
+  reject_complex("floor", a.dtype());
   return is_floating(a.dtype()) ? unary(a, UnaryOp::floor, a.dtype(), s) : a;
 }
 array ceil(const array& a, StreamOrDevice s) {
+  reject_complex("ceil", a.dtype());
   return is_floating(a.dtype()) ? unary(a, UnaryOp::ceil, a.dtype(), s) : a;
 }
 array round(const array& a, int decimals, StreamOrDevice s) {
-  if (!is_floating(a.dtype())) return a;
+  // complex64: each part rounds (MLX, NumPy).
+  if (!is_inexact(a.dtype())) return a;
   if (decimals == 0) return unary(a, UnaryOp::round, a.dtype(), s);
   auto scale = weak_scalar(std::pow(10.0, decimals), a.dtype());
   return divide(unary(multiply(a, scale, s), UnaryOp::round, a.dtype(), s), scale, s);
@@ -92,7 +120,6 @@ array bitwise_invert(const array& a, StreamOrDevice s) {
 #define FASTSYNC_FLOAT_UNARY(op) \
   array op(const array& a, StreamOrDevice s) { return float_unary(a, UnaryOp::op, s); }
 FASTSYNC_FLOAT_UNARY(exp)
-FASTSYNC_FLOAT_UNARY(expm1)
 FASTSYNC_FLOAT_UNARY(log)
 FASTSYNC_FLOAT_UNARY(log1p)
 FASTSYNC_FLOAT_UNARY(log2)
@@ -101,9 +128,6 @@ FASTSYNC_FLOAT_UNARY(rsqrt)
 FASTSYNC_FLOAT_UNARY(sin)
 FASTSYNC_FLOAT_UNARY(cos)
 FASTSYNC_FLOAT_UNARY(tanh)
-FASTSYNC_FLOAT_UNARY(sigmoid)
-FASTSYNC_FLOAT_UNARY(erf)
-FASTSYNC_FLOAT_UNARY(erfinv)
 FASTSYNC_FLOAT_UNARY(tan)
 FASTSYNC_FLOAT_UNARY(arcsin)
 FASTSYNC_FLOAT_UNARY(arccos)
@@ -115,6 +139,14 @@ FASTSYNC_FLOAT_UNARY(arccosh)
 FASTSYNC_FLOAT_UNARY(arctanh)
 FASTSYNC_FLOAT_UNARY(log10)
 #undef FASTSYNC_FLOAT_UNARY
+
+#define FASTSYNC_REAL_UNARY(op) \
+  array op(const array& a, StreamOrDevice s) { return real_only_unary(#op, a, UnaryOp::op, s); }
+FASTSYNC_REAL_UNARY(expm1)
+FASTSYNC_REAL_UNARY(sigmoid)
+FASTSYNC_REAL_UNARY(erf)
+FASTSYNC_REAL_UNARY(erfinv)
+#undef FASTSYNC_REAL_UNARY
 
 array add(const array& a, const array& b, StreamOrDevice s) {
   return binary("add", a, b, BinaryOp::add, promoted(a, b), s);
@@ -132,10 +164,12 @@ array divide(const array& a, const array& b, StreamOrDevice s) {
 }
 array floor_divide(const array& a, const array& b, StreamOrDevice s) {
   Dtype t = promoted(a, b);
+  reject_complex("floor_divide", t);
   return binary("floor_divide", a, b, BinaryOp::floor_divide, t == bool_ ? int8 : t, s);
 }
 array remainder(const array& a, const array& b, StreamOrDevice s) {
   Dtype t = promoted(a, b);
+  reject_complex("remainder", t);
   return binary("remainder", a, b, BinaryOp::remainder, t == bool_ ? int8 : t, s);
 }
 array power(const array& a, const array& b, StreamOrDevice s) {
@@ -143,12 +177,15 @@ array power(const array& a, const array& b, StreamOrDevice s) {
   return binary("power", a, b, BinaryOp::power, t == bool_ ? int8 : t, s);
 }
 array maximum(const array& a, const array& b, StreamOrDevice s) {
+  reject_complex("maximum", promoted(a, b));
   return binary("maximum", a, b, BinaryOp::maximum, promoted(a, b), s);
 }
 array minimum(const array& a, const array& b, StreamOrDevice s) {
+  reject_complex("minimum", promoted(a, b));
   return binary("minimum", a, b, BinaryOp::minimum, promoted(a, b), s);
 }
 array arctan2(const array& a, const array& b, StreamOrDevice s) {
+  reject_complex("arctan2", promoted(a, b), "defined for real arrays only");
   return binary("arctan2", a, b, BinaryOp::arctan2, float_result(promoted(a, b)), s);
 }
 array logical_and(const array& a, const array& b, StreamOrDevice s) {
@@ -177,6 +214,15 @@ FASTSYNC_INT_BINARY(right_shift, false)
   }
 FASTSYNC_COMPARE(equal)
 FASTSYNC_COMPARE(not_equal)
+#undef FASTSYNC_COMPARE
+
+// The ordered comparisons: not for complex64.
+#define FASTSYNC_COMPARE(op)                                   \
+  array op(const array& a, const array& b, StreamOrDevice s) { \
+    Dtype t = promoted(a, b);                                  \
+    reject_complex(#op, t);                                    \
+    return binary(#op, a, b, BinaryOp::op, t, s);              \
+  }
 FASTSYNC_COMPARE(less)
 FASTSYNC_COMPARE(less_equal)
 FASTSYNC_COMPARE(greater)
@@ -187,6 +233,7 @@ std::vector<array> divmod(const array& a, const array& b, StreamOrDevice s) {
   Shape shape = checked_broadcast("divmod", a.shape(), b.shape());
   Stream st = to_stream(s);
   Dtype t = promoted(a, b);
+  reject_complex("divmod", t);
   if (t == bool_) t = int8;
   auto x = a.dtype() == t ? a : astype(a, t, st);
   auto y = b.dtype() == t ? b : astype(b, t, st);
@@ -207,6 +254,9 @@ array where(const array& condition, const array& x, const array& y, StreamOrDevi
 array clip(const array& a, const std::optional<array>& lo, const std::optional<array>& hi,
            StreamOrDevice s) {
   if (!lo && !hi) throw std::invalid_argument("[clip] at least one of a_min and a_max is needed");
+  reject_complex("clip", a.dtype());
+  if (lo) reject_complex("clip", lo->dtype());
+  if (hi) reject_complex("clip", hi->dtype());
   array r = a;
   if (lo) r = maximum(r, *lo, s);
   if (hi) r = minimum(r, *hi, s);

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "errors.h"
+#include "ops/dtype_checks.h"
 #include "ops/ops.h"
 #include "primitives/binary.h"
 
@@ -235,10 +236,13 @@ array set_index(const array& a, const std::vector<Index>& index, const array& va
 
 array update_index(const array& a, const std::vector<Index>& index, const array& value,
                    IndexUpdate op, StreamOrDevice s) {
+  if (op == IndexUpdate::maximum || op == IndexUpdate::minimum) {
+    reject_complex(op == IndexUpdate::maximum ? "at.maximum" : "at.minimum", a.dtype());
+  }
   array v = astype(value, a.dtype(), s);
   if (op == IndexUpdate::subtract) v = negative(v, s);
   if (op == IndexUpdate::divide) {
-    if (!is_floating(a.dtype())) {
+    if (!is_inexact(a.dtype())) {
       throw std::invalid_argument("[at] divide needs a floating array, got " +
                                   std::string(a.dtype().name()));
     }

@@ -2,6 +2,7 @@
 
 #include "errors.h"
 #include "ops/axes.h"
+#include "ops/dtype_checks.h"
 #include "ops/ops.h"
 #include "primitives/binary.h"
 
@@ -97,10 +98,12 @@ array scatter_prod(const array& a, const array& indices, const array& updates, S
 }
 
 array scatter_max(const array& a, const array& indices, const array& updates, StreamOrDevice s) {
+  reject_complex("scatter_max", a.dtype());
   return scatter("scatter_max", a, indices, updates, ScatterOp::max, s);
 }
 
 array scatter_min(const array& a, const array& indices, const array& updates, StreamOrDevice s) {
+  reject_complex("scatter_min", a.dtype());
   return scatter("scatter_min", a, indices, updates, ScatterOp::min, s);
 }
 

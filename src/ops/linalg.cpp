@@ -13,17 +13,18 @@ namespace {
 
 
 // MLX rejects integer and bool products rather than computing them in
-// float; so do we, so MLX code behaves the same here.
+// float; so do we, so MLX code behaves the same here. complex64 is a BLAS
+// type (cgemm, cublasCgemm).
 Dtype float_operands(const char* op, const std::vector<array>& xs) {
   Dtype t = xs[0].dtype();
   for (size_t i = 1; i < xs.size(); ++i) t = promote_types(t, xs[i].dtype());
-  if (!is_floating(t)) {
+  if (!is_inexact(t)) {
     std::string got;
     for (size_t i = 0; i < xs.size(); ++i) {
       got += std::string(i ? " and " : "") + xs[i].dtype().name();
     }
     throw std::invalid_argument(std::string("[") + op +
-                                "] only floating point dtypes are supported, got " + got +
+                                "] only floating point dtypes (and complex64) are supported, got " + got +
                                 " (which promote to " + t.name() +
                                 "); cast the operands with astype first");
   }

@@ -126,6 +126,7 @@ array inner(const array& a, const array& b, StreamOrDevice s = {});
 array tensordot(const array& a, const array& b, const std::vector<int>& axes_a,
                 const std::vector<int>& axes_b, StreamOrDevice s = {});
 array tensordot(const array& a, const array& b, int axes = 2, StreamOrDevice s = {});
+// sum(conj(a) * b) along axis (the first operand conjugated, as NumPy).
 array vecdot(const array& a, const array& b, int axis = -1, StreamOrDevice s = {});
 array kron(const array& a, const array& b, StreamOrDevice s = {});
 
@@ -164,8 +165,14 @@ array searchsorted(const array& a, const array& v, bool right = false, StreamOrD
 
 // Elementwise, one input. Transcendental ops compute integers in float32.
 array negative(const array& a, StreamOrDevice s = {});
+// abs of complex64 is its magnitude (float32).
 array abs(const array& a, StreamOrDevice s = {});
 array sign(const array& a, StreamOrDevice s = {});
+// The parts of complex64 (float32) and its conjugate; a real array is its own
+// real part and conjugate, with imaginary part zeros.
+array real(const array& a, StreamOrDevice s = {});
+array imag(const array& a, StreamOrDevice s = {});
+array conjugate(const array& a, StreamOrDevice s = {});
 array exp(const array& a, StreamOrDevice s = {});
 array expm1(const array& a, StreamOrDevice s = {});
 array log(const array& a, StreamOrDevice s = {});
@@ -300,11 +307,13 @@ array logcumsumexp(const array& a, std::optional<int> axis = {}, bool reverse = 
 array weak_scalar(bool v, Dtype peer);
 array weak_scalar(int64_t v, Dtype peer);
 array weak_scalar(double v, Dtype peer);
+array weak_scalar(complex64_t v, Dtype peer);  // always complex64
 // A Python scalar on its own: bool, int32 or float32, as MLX; integers
 // beyond int32 take int64 (uint64 beyond int64).
 array scalar(bool v);
 array scalar(int64_t v);
 array scalar(uint64_t v);
 array scalar(double v);
+array scalar(complex64_t v);  // complex64
 
 }  // namespace fastsync

@@ -428,7 +428,7 @@ array tensordot(const array& a, const array& b, const std::vector<int>& axes_a,
   array x = reshape(transpose(a, pa, s), {m, k}, s);
   array y = reshape(transpose(b, pb, s), {k, n}, s);
   Dtype t = promote_types(a.dtype(), b.dtype());
-  if (!is_floating(t)) {
+  if (!is_inexact(t)) {
     // matmul takes floats only: contract integers by broadcasting instead.
     array prod = multiply(reshape(x, {m, k, 1}, s), reshape(y, {1, k, n}, s), s);
     return reshape(astype(sum(prod, std::vector<int>{1}, false, s), t, s), out, s);
@@ -458,7 +458,8 @@ array vecdot(const array& a, const array& b, int axis, StreamOrDevice s) {
   if (shape.empty())
     throw std::invalid_argument("[vecdot] inputs must have at least one dimension");
   int ax = normalize_axis("vecdot", axis, static_cast<int>(shape.size()));
-  return sum(multiply(a, b, s), std::vector<int>{ax}, false, s);
+  // The first operand is conjugated (NumPy's vecdot and vdot, MLX).
+  return sum(multiply(conjugate(a, s), b, s), std::vector<int>{ax}, false, s);
 }
 
 array kron(const array& a, const array& b, StreamOrDevice s) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/axes.h"
+#include "ops/dtype_checks.h"
 #include "ops/ops.h"
 
 namespace fastsync {
@@ -82,12 +83,14 @@ array prod(const array& a, const std::optional<std::vector<int>>& axes, bool kee
 
 array max(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims,
           StreamOrDevice s) {
+  reject_complex("max", a.dtype());
   require_nonempty("max", a, axes);
   return reduce("max", a, ReduceOp::max, a.dtype(), axes, keepdims, s);
 }
 
 array min(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims,
           StreamOrDevice s) {
+  reject_complex("min", a.dtype());
   require_nonempty("min", a, axes);
   return reduce("min", a, ReduceOp::min, a.dtype(), axes, keepdims, s);
 }
@@ -104,16 +107,21 @@ array any(const array& a, const std::optional<std::vector<int>>& axes, bool keep
 
 array mean(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims,
            StreamOrDevice s) {
-  Dtype t = is_floating(a.dtype()) ? a.dtype() : float32;
+  Dtype t = is_inexact(a.dtype()) ? a.dtype() : float32;
   auto total = sum(astype(a, t, s), axes, keepdims, s);
   return divide(total, weak_scalar(static_cast<double>(reduced_size("mean", a, axes)), t), s);
 }
 
 array var(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims, int ddof,
           StreamOrDevice s) {
-  Dtype t = is_floating(a.dtype()) ? a.dtype() : float32;
+  Dtype t = is_inexact(a.dtype()) ? a.dtype() : float32;
   auto x = astype(a, t, s);
   auto centered = subtract(x, mean(x, axes, true, s), s);
+  // complex64: the mean squared magnitude, float32 (NumPy).
+  if (is_complex(t)) {
+    centered = abs(centered, s);
+    t = float32;
+  }
   auto ss = sum(square(centered, s), axes, keepdims, s);
   double n = static_cast<double>(reduced_size("var", a, axes)) - ddof;
   // NumPy gives inf/nan for n <= 0; dividing by 0 does the same.
@@ -127,6 +135,7 @@ array std(const array& a, const std::optional<std::vector<int>>& axes, bool keep
 
 array logsumexp(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims,
                 StreamOrDevice s) {
+  reject_complex("logsumexp", a.dtype());
   Dtype t = is_floating(a.dtype()) ? a.dtype() : float32;
   auto x = astype(a, t, s);
   auto m = max(x, axes, true, s);
@@ -147,6 +156,7 @@ array logsumexp(const array& a, const std::optional<std::vector<int>>& axes, boo
 }
 
 array softmax(const array& a, const std::optional<std::vector<int>>& axes, StreamOrDevice s) {
+  reject_complex("softmax", a.dtype());
   Dtype t = is_floating(a.dtype()) ? a.dtype() : float32;
   auto x = astype(a, t, s);
   auto ax = reduction_axes("softmax", a, axes);
@@ -158,6 +168,7 @@ array softmax(const array& a, const std::optional<std::vector<int>>& axes, Strea
 }
 
 array argmax(const array& a, std::optional<int> axis, bool keepdims, StreamOrDevice s) {
+  reject_complex("argmax", a.dtype());
   if (!axis) {
     auto r = argmax(reshape(a, {-1}, s), 0, false, s);
     return keepdims ? reshape(r, Shape(a.ndim(), 1), s) : r;
@@ -172,6 +183,7 @@ array argmax(const array& a, std::optional<int> axis, bool keepdims, StreamOrDev
 }
 
 array argmin(const array& a, std::optional<int> axis, bool keepdims, StreamOrDevice s) {
+  reject_complex("argmin", a.dtype());
   if (!axis) {
     auto r = argmin(reshape(a, {-1}, s), 0, false, s);
     return keepdims ? reshape(r, Shape(a.ndim(), 1), s) : r;
@@ -206,10 +218,12 @@ array cumprod(const array& a, std::optional<int> axis, bool reverse, bool inclus
 }
 array cummax(const array& a, std::optional<int> axis, bool reverse, bool inclusive,
              StreamOrDevice s) {
+  reject_complex("cummax", a.dtype());
   return scan("cummax", a, ReduceOp::max, axis, reverse, inclusive, s);
 }
 array cummin(const array& a, std::optional<int> axis, bool reverse, bool inclusive,
              StreamOrDevice s) {
+  reject_complex("cummin", a.dtype());
   return scan("cummin", a, ReduceOp::min, axis, reverse, inclusive, s);
 }
 
@@ -226,6 +240,7 @@ array count_nonzero(const array& a, const Axes& axes, bool keepdims, StreamOrDev
 // exponentials cannot overflow (an all -inf or infinite maximum shifts by 0).
 array logcumsumexp(const array& a, std::optional<int> axis, bool reverse, bool inclusive,
                    StreamOrDevice s) {
+  reject_complex("logcumsumexp", a.dtype());
   if (!axis) return logcumsumexp(reshape(a, {-1}, s), 0, reverse, inclusive, s);
   int ax = single_axis("logcumsumexp", a, *axis);
   array x = is_floating(a.dtype()) ? a : astype(a, float32, s);

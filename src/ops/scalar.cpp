@@ -63,5 +63,9 @@ array scalar(uint64_t v) {
              : scalar_of(v, uint64);
 }
 array scalar(double v) { return scalar_of(v, float32); }
+array weak_scalar(complex64_t v, Dtype peer) {
+  return scalar_of(v, weak_scalar_type(ScalarKind::complex, peer));
+}
+array scalar(complex64_t v) { return scalar_of(v, complex64); }
 
 }  // namespace fastsync

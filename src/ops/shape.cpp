@@ -5,6 +5,7 @@
 
 #include "errors.h"
 #include "ops/axes.h"
+#include "ops/dtype_checks.h"
 #include "ops/ops.h"
 #include "primitives/sort.h"
 
@@ -390,6 +391,7 @@ namespace fastsync {
 namespace {
 array sort_impl(const char* op, const array& a, std::optional<int> axis, bool indices,
                 StreamOrDevice s) {
+  reject_complex(op, a.dtype());
   if (!axis) return sort_impl(op, reshape(a, {-1}, s), 0, indices, s);
   if (a.ndim() == 0)
     throw std::invalid_argument(std::string("[") + op + "] needs at least 1 dimension");
@@ -408,6 +410,7 @@ array argsort(const array& a, std::optional<int> axis, StreamOrDevice s) {
 }
 
 array topk(const array& a, int k, std::optional<int> axis, StreamOrDevice s) {
+  reject_complex("topk", a.dtype());
   if (!axis) return topk(reshape(a, {-1}, s), k, 0, s);
   int ax = normalize_axis("topk", *axis, a.ndim());
   if (k < 0 || k > a.shape()[ax]) {
@@ -427,6 +430,7 @@ namespace fastsync {
 // A full sort is a valid partition (every element before the kth is not
 // greater, every one after not smaller); O(n log n) instead of O(n).
 array partition(const array& a, int kth, std::optional<int> axis, StreamOrDevice s) {
+  reject_complex("partition", a.dtype());
   if (!axis) return partition(reshape(a, {-1}, s), kth, 0, s);
   int ax = normalize_axis("partition", *axis, a.ndim());
   int64_t n = a.shape()[ax];
@@ -438,6 +442,7 @@ array partition(const array& a, int kth, std::optional<int> axis, StreamOrDevice
 }
 
 array argpartition(const array& a, int kth, std::optional<int> axis, StreamOrDevice s) {
+  reject_complex("argpartition", a.dtype());
   if (!axis) return argpartition(reshape(a, {-1}, s), kth, 0, s);
   int ax = normalize_axis("argpartition", *axis, a.ndim());
   int64_t n = a.shape()[ax];
@@ -453,6 +458,7 @@ array argpartition(const array& a, int kth, std::optional<int> axis, StreamOrDev
 array searchsorted(const array& a, const array& v, bool right, StreamOrDevice s) {
   if (a.ndim() != 1) throw std::invalid_argument("[searchsorted] a must be 1-D");
   Dtype t = promote_types(a.dtype(), v.dtype());
+  reject_complex("searchsorted", t);
   Shape vs = v.shape();
   vs.push_back(1);
   array x = astype(a, t, s), y = reshape(astype(v, t, s), vs, s);
@@ -466,6 +472,7 @@ array searchsorted(const array& a, const array& v, bool right, StreamOrDevice s)
 }
 
 array median(const array& a, const Axes& axes, bool keepdims, StreamOrDevice s) {
+  reject_complex("median", a.dtype());
   std::vector<int> ax;
   if (axes) {
     for (int x : *axes) ax.push_back(normalize_axis("median", x, a.ndim()));

@@ -1,5 +1,6 @@
 // Elementwise primitives of one input. The ops layer converts the input to
-// the dtype the op computes in; the output has that dtype.
+// the dtype the op computes in; the output has that dtype, except abs, real
+// and imag of complex64, which output float32.
 #pragma once
 
 #include "primitive.h"
@@ -40,7 +41,10 @@ namespace fastsync {
   X(ceil, Ceil)                  \
   X(round, Round)                \
   X(logical_not, LogicalNot)     \
-  X(bitwise_invert, BitwiseInvert)
+  X(bitwise_invert, BitwiseInvert) \
+  X(real, Real)                  \
+  X(imag, Imag)                  \
+  X(conj, Conjugate)
 
 enum class UnaryOp {
 #define FASTSYNC_ENUM(op, Name) op,

@@ -26,6 +26,11 @@
 //     -1 for a right shift of a negative value);
 //   - maximum / minimum propagate a NaN from either argument;
 //   - round is half to even.
+// complex64 (complex.h) computes in complex64_t: add, subtract, multiply,
+// divide, power, equal, not_equal, and the unary ops NumPy defines for
+// complex numbers (abs, real and imag give its float32 parts); the ordered
+// ops (comparisons, maximum/minimum, floor/ceil, remainder, ...) are not
+// supported, and the ops layer rejects them before a kernel is asked.
 #pragma once
 
 #include <math.h>
@@ -34,6 +39,7 @@
 #include <type_traits>
 
 #include "backend/common/host_device.h"
+#include "complex.h"
 #include "primitives/binary.h"
 #include "primitives/unary.h"
 
@@ -45,6 +51,18 @@ namespace fastsync::elementwise {
 
 template <BinaryOp op, typename C>
 constexpr bool binary_supports() {
+  if constexpr (is_complex_v<C>) {
+    switch (op) {
+      case BinaryOp::add:
+      case BinaryOp::subtract:
+      case BinaryOp::multiply:
+      case BinaryOp::divide:
+      case BinaryOp::power:
+      case BinaryOp::equal:
+      case BinaryOp::not_equal: return true;
+      default: return false;
+    }
+  }
   constexpr bool is_bool = std::is_same_v<C, bool>;
   constexpr bool is_int = std::is_integral_v<C> && !is_bool;
   switch (op) {
@@ -71,7 +89,23 @@ using binary_result_t = std::conditional_t<is_comparison(op), bool, C>;
 
 template <UnaryOp op, typename C>
 constexpr bool unary_supports() {
+  if constexpr (is_complex_v<C>) {
+    switch (op) {
+      case UnaryOp::expm1:
+      case UnaryOp::sigmoid:
+      case UnaryOp::erf:
+      case UnaryOp::erfinv:
+      case UnaryOp::floor:
+      case UnaryOp::ceil:
+      case UnaryOp::logical_not:
+      case UnaryOp::bitwise_invert: return false;
+      default: return true;
+    }
+  }
   switch (op) {
+    case UnaryOp::real:
+    case UnaryOp::imag:
+    case UnaryOp::conj: return false;  // complex only (the ops layer handles real inputs)
     case UnaryOp::negative:
     case UnaryOp::abs:
     case UnaryOp::sign:
@@ -84,6 +118,14 @@ constexpr bool unary_supports() {
     default: return std::is_floating_point_v<C>;  // transcendental: the ops layer sends floats
   }
 }
+
+// The output of a unary op on compute type C: C, except that abs, real and
+// imag of a complex value are float.
+template <UnaryOp op, typename C>
+using unary_result_t =
+    std::conditional_t<is_complex_v<C> &&
+                           (op == UnaryOp::abs || op == UnaryOp::real || op == UnaryOp::imag),
+                       float, C>;
 
 // ---------------------------------------------------------------------------
 // Scalar helpers.
@@ -278,6 +320,31 @@ template <BinaryOp op>
 struct BinaryFn {
   template <typename C>
   FASTSYNC_HD binary_result_t<op, C> operator()(C a, C b) const {
+    if constexpr (is_complex_v<C>) {
+      if constexpr (op == BinaryOp::add)
+        return a + b;
+      else if constexpr (op == BinaryOp::subtract)
+        return a - b;
+      else if constexpr (op == BinaryOp::multiply)
+        return a * b;
+      else if constexpr (op == BinaryOp::divide)
+        return a / b;
+      else if constexpr (op == BinaryOp::power)
+        return cmath::pow(a, b);
+      else if constexpr (op == BinaryOp::equal)
+        return a == b;
+      else {
+        static_assert(op == BinaryOp::not_equal, "binary_supports excludes the other ops");
+        return a != b;
+      }
+    } else {
+      return real_op(a, b);
+    }
+  }
+
+ private:
+  template <typename C>
+  FASTSYNC_HD binary_result_t<op, C> real_op(C a, C b) const {
     constexpr bool is_float = std::is_floating_point_v<C>;
     constexpr bool is_bool = std::is_same_v<C, bool>;
     if constexpr (op == BinaryOp::add) {
@@ -355,7 +422,76 @@ struct BinaryFn {
 template <UnaryOp op>
 struct UnaryFn {
   template <typename C>
-  FASTSYNC_HD C operator()(C x) const {
+  FASTSYNC_HD unary_result_t<op, C> operator()(C x) const {
+    if constexpr (is_complex_v<C>) {
+      return complex_op(x);
+    } else {
+      return real_op(x);
+    }
+  }
+
+ private:
+  FASTSYNC_HD unary_result_t<op, complex64_t> complex_op(complex64_t x) const {
+    if constexpr (op == UnaryOp::negative) {
+      return -x;
+    } else if constexpr (op == UnaryOp::abs) {
+      return cmath::abs(x);
+    } else if constexpr (op == UnaryOp::real) {
+      return x.re;
+    } else if constexpr (op == UnaryOp::imag) {
+      return x.im;
+    } else if constexpr (op == UnaryOp::conj) {
+      return cmath::conj(x);
+    } else if constexpr (op == UnaryOp::sign) {
+      return cmath::sign(x);
+    } else if constexpr (op == UnaryOp::square) {
+      return x * x;
+    } else if constexpr (op == UnaryOp::round) {
+      return cmath::round(x);
+    } else if constexpr (op == UnaryOp::rsqrt) {
+      return cmath::rsqrt(x);
+    } else if constexpr (op == UnaryOp::sin) {
+      return cmath::sin(x);
+    } else if constexpr (op == UnaryOp::cos) {
+      return cmath::cos(x);
+    } else if constexpr (op == UnaryOp::tan) {
+      return cmath::tan(x);
+    } else if constexpr (op == UnaryOp::sinh) {
+      return cmath::sinh(x);
+    } else if constexpr (op == UnaryOp::cosh) {
+      return cmath::cosh(x);
+    } else if constexpr (op == UnaryOp::tanh) {
+      return cmath::tanh(x);
+    } else if constexpr (op == UnaryOp::arcsin) {
+      return cmath::asin(x);
+    } else if constexpr (op == UnaryOp::arccos) {
+      return cmath::acos(x);
+    } else if constexpr (op == UnaryOp::arctan) {
+      return cmath::atan(x);
+    } else if constexpr (op == UnaryOp::arcsinh) {
+      return cmath::asinh(x);
+    } else if constexpr (op == UnaryOp::arccosh) {
+      return cmath::acosh(x);
+    } else if constexpr (op == UnaryOp::arctanh) {
+      return cmath::atanh(x);
+    } else if constexpr (op == UnaryOp::exp) {
+      return cmath::exp(x);
+    } else if constexpr (op == UnaryOp::log) {
+      return cmath::log(x);
+    } else if constexpr (op == UnaryOp::log1p) {
+      return cmath::log1p(x);
+    } else if constexpr (op == UnaryOp::log2) {
+      return cmath::log2(x);
+    } else if constexpr (op == UnaryOp::log10) {
+      return cmath::log10(x);
+    } else {
+      static_assert(op == UnaryOp::sqrt, "unary_supports excludes the other ops");
+      return cmath::sqrt(x);
+    }
+  }
+
+  template <typename C>
+  FASTSYNC_HD C real_op(C x) const {
     constexpr bool is_float = std::is_floating_point_v<C>;
     if constexpr (op == UnaryOp::negative) {
       if constexpr (is_float)
@@ -455,7 +591,7 @@ struct UnaryFn {
     } else if constexpr (op == UnaryOp::arctanh) {
       return math::atanh(x);
     } else {
-      static_assert(op == UnaryOp::log10, "every UnaryOp has a branch above");
+      static_assert(op == UnaryOp::log10, "unary_supports excludes real, imag, conj");
       return math::log10(x);
     }
   }

@@ -27,23 +27,34 @@ template <typename Out>
 struct reduce_acc {
   using type = compute_t<Out>;
   // CUDA's half types get their compute type in backend/cuda/kernel_utils.cuh.
-  static_assert(std::is_arithmetic_v<type>, "half type without a compute_type specialization");
+  static_assert(std::is_arithmetic_v<type> || is_complex_v<type>,
+                "half type without a compute_type specialization");
 };
 template <typename Out>
 using reduce_acc_t = typename reduce_acc<Out>::type;
 
 // The output type the ops layer gives a reduction or scan of storage type
-// In: max/min keep the dtype; sum/prod keep float dtypes and widen bool and
-// narrower integers to int32/uint32, 64-bit ones keep theirs (sum_type,
-// dtype.h). The GPU instantiates its kernels for these (In, Out) pairs only.
+// In: max/min keep the dtype; sum/prod keep float and complex dtypes and
+// widen bool and narrower integers to int32/uint32, 64-bit ones keep theirs
+// (sum_type, dtype.h). The GPU instantiates its kernels for these (In, Out)
+// pairs only.
 template <typename In>
 using integer_sum_t = std::conditional_t<std::is_same_v<In, bool> || std::is_signed_v<In>,
                                          std::conditional_t<sizeof(In) == 8, int64_t, int32_t>,
                                          std::conditional_t<sizeof(In) == 8, uint64_t, uint32_t>>;
 template <ReduceOp op, typename In>
-using reduce_out_t = std::conditional_t<op == ReduceOp::max || op == ReduceOp::min ||
-                                            std::is_floating_point_v<compute_t<In>>,
-                                        In, integer_sum_t<In>>;
+using reduce_out_t =
+    std::conditional_t<op == ReduceOp::max || op == ReduceOp::min ||
+                           std::is_floating_point_v<compute_t<In>> || is_complex_v<In>,
+                       In, integer_sum_t<In>>;
+
+// Whether the operator is defined for accumulator A: complex values have
+// sums and products but no order, so no max or min (the ops layer rejects
+// those; a backend asked for one raises).
+template <ReduceOp op, typename A>
+constexpr bool reduce_supports() {
+  return !is_complex_v<A> || op == ReduceOp::sum || op == ReduceOp::prod;
+}
 
 // init(): the identity (0, 1, -inf / lowest, +inf / max), which an empty
 // reduction writes and an exclusive scan starts from. apply(acc, v): the
@@ -57,11 +68,13 @@ struct Reducer {
     else if constexpr (op == ReduceOp::prod)
       return A(1);
     else if constexpr (op == ReduceOp::max) {
+      static_assert(reduce_supports<op, A>());
       if constexpr (std::is_floating_point_v<A>)
         return -std::numeric_limits<A>::infinity();
       else
         return std::numeric_limits<A>::lowest();
     } else {
+      static_assert(reduce_supports<op, A>());
       if constexpr (std::is_floating_point_v<A>)
         return std::numeric_limits<A>::infinity();
       else

@@ -98,8 +98,16 @@ void Scatter::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
               break;
             case ScatterOp::add: combine(elementwise::BinaryFn<BinaryOp::add>{}); break;
             case ScatterOp::prod: combine(elementwise::BinaryFn<BinaryOp::multiply>{}); break;
-            case ScatterOp::max: combine(elementwise::BinaryFn<BinaryOp::maximum>{}); break;
-            case ScatterOp::min: combine(elementwise::BinaryFn<BinaryOp::minimum>{}); break;
+            case ScatterOp::max:
+            case ScatterOp::min:
+              if constexpr (is_complex_v<C>) {
+                throw std::logic_error("[scatter] complex values have no order");
+              } else if (op == ScatterOp::max) {
+                combine(elementwise::BinaryFn<BinaryOp::maximum>{});
+              } else {
+                combine(elementwise::BinaryFn<BinaryOp::minimum>{});
+              }
+              break;
           }
         });
       }

@@ -1,4 +1,4 @@
-// CPU kernels for Matmul and AddMM: OpenBLAS sgemm/dgemm from PyPI's
+// CPU kernels for Matmul and AddMM: OpenBLAS sgemm/dgemm/cgemm from PyPI's
 // scipy-openblas32 (32-bit integers, every symbol prefixed `scipy_`).
 //
 // eval_cpu (encoding thread) plans the product once from the operands'
@@ -75,14 +75,17 @@ void run_stage(const Stage& s) {
     dispatch_dtype(s.to, [&](auto out) {
       using In = decltype(in);
       using Out = decltype(out);
-      if constexpr (is_float_v<In> && is_float_v<Out>) stage_typed<In, Out>(s);
+      if constexpr ((is_float_v<In> && is_float_v<Out>) ||
+                    (is_complex_v<In> && is_complex_v<Out>)) {
+        stage_typed<In, Out>(s);
+      }
     });
   });
 }
 
 // Everything one product needs on the worker.
 struct GemmTask {
-  Dtype dtype = float32;  // float32 or float64: what BLAS computes in
+  Dtype dtype = float32;  // float32, float64 or complex64: what BLAS computes in
   int M = 0, N = 0, K = 0;
   const void* a = nullptr;
   const void* b = nullptr;
@@ -107,6 +110,14 @@ void gemm(const GemmTask& t, const double* a, const double* b, double* c) {
   scipy_cblas_dgemm(CblasRowMajor, t.trans_a ? CblasTrans : CblasNoTrans,
                     t.trans_b ? CblasTrans : CblasNoTrans, t.M, t.N, t.K, t.alpha, a, t.lda, b,
                     t.ldb, t.c_prefilled ? t.beta : 0.0, c, t.N);
+}
+
+void gemm(const GemmTask& t, const complex64_t* a, const complex64_t* b, complex64_t* c) {
+  complex64_t alpha(static_cast<float>(t.alpha), 0.0f);
+  complex64_t beta(t.c_prefilled ? static_cast<float>(t.beta) : 0.0f, 0.0f);
+  scipy_cblas_cgemm(CblasRowMajor, t.trans_a ? CblasTrans : CblasNoTrans,
+                    t.trans_b ? CblasTrans : CblasNoTrans, t.M, t.N, t.K, &alpha, a, t.lda, b,
+                    t.ldb, &beta, c, t.N);
 }
 
 // At or below this m*n*k OpenBLAS computes on the calling thread (its
@@ -143,6 +154,7 @@ void run_typed(const GemmTask& t) {
 void run_gemm(const GemmTask& t) {
   for (const auto& s : t.before) run_stage(s);
   if (t.dtype == float64) run_typed<double>(t);
+  else if (t.dtype == complex64) run_typed<complex64_t>(t);
   else run_typed<float>(t);
   for (const auto& s : t.after) run_stage(s);
 }
@@ -188,7 +200,7 @@ const void* prepare(Encoding& e, MatmulPlan& plan, const char* op, const array& 
 void encode_product(const Primitive& p, const char* op, const array* c, const array& a,
                     const array& b, array& out, double alpha, double beta) {
   Dtype dtype = out.dtype();
-  Dtype compute = dtype == float64 ? float64 : float32;
+  Dtype compute = dtype == float64 || dtype == complex64 ? dtype : float32;
   bool prefill = c != nullptr && beta != 0.0;
   if (prefill && compute == dtype) {
     cpu::donate_or_alloc(*c, out);

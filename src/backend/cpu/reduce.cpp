@@ -2,6 +2,7 @@
 // layouts get dedicated loops: everything reduced, a trailing contiguous
 // block reduced (row reduce), and a leading block reduced (column reduce).
 #include <limits>
+#include <stdexcept>
 
 #include "backend/common/axes.h"
 #include "backend/cpu/copy.h"
@@ -116,7 +117,12 @@ void reduce_kernel(const array& in, array& out, const std::vector<int>& axes) {
 template <ReduceOp op>
 void run_reduce(const array& in, array& out, const std::vector<int>& axes) {
   cpu::dispatch_reduce_types(in.dtype(), out.dtype(), [&](auto in_tag, auto out_tag) {
-    reduce_kernel<op, decltype(in_tag), decltype(out_tag)>(in, out, axes);
+    using Out = decltype(out_tag);
+    if constexpr (reduce_supports<op, reduce_acc_t<Out>>()) {
+      reduce_kernel<op, decltype(in_tag), Out>(in, out, axes);
+    } else {
+      throw std::logic_error("[reduce] dtype not supported by this reduction");
+    }
   });
 }
 

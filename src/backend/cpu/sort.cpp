@@ -2,6 +2,7 @@
 // scratch buffer, sorted with std::stable_sort, and written back.
 #include <algorithm>
 #include <numeric>
+#include <stdexcept>
 #include <vector>
 
 #include "backend/common/axes.h"
@@ -34,26 +35,31 @@ void Sort::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
     dispatch_dtype(dt, [&](auto tag) {
       using T = decltype(tag);
       using C = compute_t<T>;
-      const T* x = static_cast<const T*>(src);
-      std::vector<uint32_t> order(n);
-      std::vector<C> vals(n);
-      for_each_strided(plan, [&](auto offs, int64_t m, auto st) {
-        for (int64_t j = 0; j < m; ++j) {
-          const T* xi = x + offs[0] + j * st[0];
-          for (int64_t i = 0; i < n; ++i) vals[i] = C(xi[i * si]);
-          std::iota(order.begin(), order.end(), 0u);
-          std::stable_sort(order.begin(), order.end(),
-                           [&](uint32_t a, uint32_t b) { return less_nan_last(vals[a], vals[b]); });
-          int64_t o = offs[1] + j * st[1];
-          if (indices) {
-            auto* y = static_cast<uint32_t*>(dst) + o;
-            for (int64_t i = 0; i < n; ++i) y[i * so] = order[i];
-          } else {
-            auto* y = static_cast<T*>(dst) + o;
-            for (int64_t i = 0; i < n; ++i) y[i * so] = xi[order[i] * si];
+      if constexpr (is_complex_v<C>) {
+        throw std::logic_error("[sort] complex values have no order");
+      } else {
+        const T* x = static_cast<const T*>(src);
+        std::vector<uint32_t> order(n);
+        std::vector<C> vals(n);
+        for_each_strided(plan, [&](auto offs, int64_t m, auto st) {
+          for (int64_t j = 0; j < m; ++j) {
+            const T* xi = x + offs[0] + j * st[0];
+            for (int64_t i = 0; i < n; ++i) vals[i] = C(xi[i * si]);
+            std::iota(order.begin(), order.end(), 0u);
+            std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+              return less_nan_last(vals[a], vals[b]);
+            });
+            int64_t o = offs[1] + j * st[1];
+            if (indices) {
+              auto* y = static_cast<uint32_t*>(dst) + o;
+              for (int64_t i = 0; i < n; ++i) y[i * so] = order[i];
+            } else {
+              auto* y = static_cast<T*>(dst) + o;
+              for (int64_t i = 0; i < n; ++i) y[i * so] = xi[order[i] * si];
+            }
           }
-        }
-      });
+        });
+      }
     });
   });
 }

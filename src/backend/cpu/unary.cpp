@@ -2,6 +2,7 @@
 // dtypes, is backend/common/elementwise.h (shared with the GPU); this file
 // runs it over flat or strided runs on worker threads.
 #include <stdexcept>
+#include <type_traits>
 
 #include "backend/common/elementwise.h"
 #include "backend/common/strided.h"
@@ -25,21 +26,23 @@ struct UnaryArgs {
   StridedPlan<2> plan;
 };
 
-template <typename T, typename Fn>
+// T: the stored input type; O: the stored output type (T, or float for the
+// parts and magnitude of a complex value).
+template <typename T, typename O, typename Fn>
 void unary_kernel(const UnaryArgs& args, Fn fn) {
   using C = compute_t<T>;
   const T* src = static_cast<const T*>(args.in);
-  T* dst = static_cast<T*>(args.out);
+  O* dst = static_cast<O*>(args.out);
   if (args.flat > 0) {
     cpu::parallel_for(args.flat, cpu::kParallelGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) dst[i] = T(fn(C(src[i])));
+      for (int64_t i = b; i < e; ++i) dst[i] = O(fn(C(src[i])));
     });
     return;
   }
   for_each_strided(args.plan, [&](auto offs, int64_t n, auto st) {
     const T* s = src + offs[0];
-    T* d = dst + offs[1];
-    for (int64_t i = 0; i < n; ++i) d[i * st[1]] = T(fn(C(s[i * st[0]])));
+    O* d = dst + offs[1];
+    for (int64_t i = 0; i < n; ++i) d[i * st[1]] = O(fn(C(s[i * st[0]])));
   });
 }
 
@@ -47,8 +50,11 @@ template <UnaryOp op>
 void run_unary(const UnaryArgs& args) {
   dispatch_dtype(args.dtype, [&](auto tag) {
     using T = decltype(tag);
-    if constexpr (elementwise::unary_supports<op, compute_t<T>>()) {
-      unary_kernel<T>(args, UnaryFn<op>{});
+    using C = compute_t<T>;
+    if constexpr (elementwise::unary_supports<op, C>()) {
+      using R = elementwise::unary_result_t<op, C>;
+      using O = std::conditional_t<std::is_same_v<R, C>, T, R>;
+      unary_kernel<T, O>(args, UnaryFn<op>{});
     } else {
       throw std::logic_error("[unary] dtype not supported by this op");
     }
@@ -66,7 +72,7 @@ void Unary::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outpu
     if (in.is_donatable() && in.dtype() == out.dtype()) {
       out.copy_shared_buffer(in);
     } else {
-      out.set_data(allocator::malloc(in.data_size() * in.itemsize()));
+      out.set_data(allocator::malloc(in.data_size() * out.itemsize()));
       out.copy_shared_buffer(out, in.strides(), in.flags(), in.data_size());
     }
   } else {

@@ -64,7 +64,11 @@ __device__ inline Out convert(In v) {
   auto c = widen(v);  // the input's compute type, as the CPU casts through it
   using C = decltype(c);
   if constexpr (std::is_same_v<Out, bool>) {
-    return c != C(0);
+    return c != C(0);  // complex64: either part nonzero
+  } else if constexpr (is_complex_v<C>) {
+    // complex64 to a real type: its real part, converted as a float32 is
+    // (complex.h; the CPU casts the same way).
+    return convert<float, Out>(c.re);
   } else if constexpr (std::is_integral_v<Out> && is_float_v<C>) {
     return float_to_int<Out>(static_cast<double>(c));
   } else if constexpr (std::is_same_v<Out, __half> && std::is_same_v<C, double>) {

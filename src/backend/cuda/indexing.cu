@@ -91,6 +91,11 @@ __device__ inline void atomic_accumulate(T* p, T v) {
     // The CPU's dst || src: only a true update changes anything, and
     // concurrent stores of true agree.
     if (v) *p = true;
+  } else if constexpr (is_complex_v<T>) {
+    // Each part on its own: the sums are exact per part, as on the CPU
+    // (the pair is not updated as one).
+    atomicAdd(&p->re, v.re);
+    atomicAdd(&p->im, v.im);
   } else if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> ||
                        std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16> ||
                        std::is_same_v<T, int32_t> || std::is_same_v<T, uint32_t>) {
@@ -311,9 +316,13 @@ void Scatter::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
       constexpr ScatterOp kOp = decltype(op_tag)::value;
       cuda::dispatch_type(out.dtype(), [&](auto tag) {
         using T = typename decltype(tag)::type;
-        scatter_kernel<T, kOp><<<cuda::grid_for(total), cuda::kBlock, 0, enc.cuda_stream()>>>(
-            static_cast<const T*>(upd.raw_ptr()), pi, is, static_cast<T*>(out.raw_ptr()), total,
-            row, n, nullptr, ix, record, position);
+        if constexpr (is_complex_v<T> && (kOp == ScatterOp::max || kOp == ScatterOp::min)) {
+          throw std::logic_error("[scatter] complex values have no order");
+        } else {
+          scatter_kernel<T, kOp><<<cuda::grid_for(total), cuda::kBlock, 0, enc.cuda_stream()>>>(
+              static_cast<const T*>(upd.raw_ptr()), pi, is, static_cast<T*>(out.raw_ptr()), total,
+              row, n, nullptr, ix, record, position);
+        }
       });
     };
     switch (op_) {

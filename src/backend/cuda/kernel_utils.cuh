@@ -85,6 +85,7 @@ decltype(auto) dispatch_type(Dtype d, F&& f) {
     case Dtype::Val::bfloat16: return f(TypeTag<__nv_bfloat16>{});
     case Dtype::Val::float32: return f(TypeTag<float>{});
     case Dtype::Val::float64: return f(TypeTag<double>{});
+    case Dtype::Val::complex64: return f(TypeTag<complex64_t>{});
   }
   __builtin_unreachable();
 }

@@ -3,7 +3,8 @@
 // (src/backend/cpu/matmul.cpp).
 //
 // Products are computed by cuBLAS in float64 for float64 and in float32 for
-// everything else (CUBLAS_COMPUTE_32F, never TF32), writing the output dtype
+// everything else (CUBLAS_COMPUTE_32F, never TF32; complex64 as CUDA_C_32F,
+// the cgemm of cublasGemmEx), writing the output dtype
 // directly: float16 and bfloat16 products are rounded once, as on the CPU.
 // AddMM copies c (broadcast) into the output, unless it can donate c's
 // buffer, and lets the gemm scale it by beta; with beta == 0, c is not read.
@@ -63,18 +64,30 @@ GemmTypes gemm_types(Dtype d, const char* op) {
   if (d == float64) return {CUDA_R_64F, cb::CUBLAS_COMPUTE_64F};
   if (d == float16) return {CUDA_R_16F, cb::CUBLAS_COMPUTE_32F};
   if (d == bfloat16) return {CUDA_R_16BF, cb::CUBLAS_COMPUTE_32F};
+  if (d == complex64) return {CUDA_C_32F, cb::CUBLAS_COMPUTE_32F};
   // The ops layer rejects these; a graph built another way gets the same.
   throw std::invalid_argument(std::string("[") + op +
-                              "] only floating point dtypes are supported, got " + d.name());
+                              "] only floating point and complex dtypes are supported, got " +
+                              d.name());
 }
 
-// alpha and beta in the compute type; cuBLAS reads them from the host
-// before the call returns.
+// alpha and beta in the scale type (double for float64, a float32 pair for
+// complex64, float32 otherwise); cuBLAS reads them from the host before the
+// call returns.
 struct Scalars {
   double d[2];
   float f[2];
-  const void* alpha(bool dbl) const { return dbl ? static_cast<const void*>(&d[0]) : &f[0]; }
-  const void* beta(bool dbl) const { return dbl ? static_cast<const void*>(&d[1]) : &f[1]; }
+  complex64_t c[2];
+  const void* alpha(Dtype t) const {
+    return t == float64     ? static_cast<const void*>(&d[0])
+           : t == complex64 ? static_cast<const void*>(&c[0])
+                            : &f[0];
+  }
+  const void* beta(Dtype t) const {
+    return t == float64     ? static_cast<const void*>(&d[1])
+           : t == complex64 ? static_cast<const void*>(&c[1])
+                            : &f[1];
+  }
 };
 
 // x *= beta over n contiguous elements, in the compute type, as the CPU
@@ -131,6 +144,7 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
       void* x = out.raw_ptr();
       if (dtype == float32) launch(static_cast<float*>(x));
       else if (dtype == float64) launch(static_cast<double*>(x));
+      else if (dtype == complex64) launch(static_cast<complex64_t*>(x));
       else if (dtype == float16) launch(static_cast<__half*>(x));
       else launch(static_cast<__nv_bfloat16*>(x));
       cuda::check_launch("[addmm] scale kernel");
@@ -143,8 +157,8 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
   const char* pb = prepare(enc, plan, op, b, false);
   plan.fold_batch();
 
-  Scalars s{{alpha, prefill ? beta : 0.0}, {float(alpha), prefill ? float(beta) : 0.0f}};
-  bool dbl = dtype == float64;
+  float fa = float(alpha), fb = prefill ? float(beta) : 0.0f;
+  Scalars s{{alpha, prefill ? beta : 0.0}, {fa, fb}, {complex64_t(fa, 0.0f), complex64_t(fb, 0.0f)}};
   // Column-major C^T (N x rows) = op(B^T) op(A^T): b first, then a.
   auto op_b = plan.b.layout->trans ? cb::CUBLAS_OP_T : cb::CUBLAS_OP_N;
   auto op_a = plan.a.layout->trans ? cb::CUBLAS_OP_T : cb::CUBLAS_OP_N;
@@ -154,8 +168,8 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
   char* cptr = static_cast<char*>(out.raw_ptr());
 
   auto gemm = [&](int64_t oa_off, int64_t ob_off, int64_t oc_off) {
-    cb::check(api.GemmEx(handle, op_b, op_a, m, n, k, s.alpha(dbl), pb + ob_off * isz,
-                         types.data, ld_b, pa + oa_off * isz, types.data, ld_a, s.beta(dbl),
+    cb::check(api.GemmEx(handle, op_b, op_a, m, n, k, s.alpha(dtype), pb + ob_off * isz,
+                         types.data, ld_b, pa + oa_off * isz, types.data, ld_a, s.beta(dtype),
                          cptr + oc_off * isz, types.data, ldc, types.compute,
                          cb::CUBLAS_GEMM_DEFAULT),
               op, "cublasGemmEx");
@@ -177,9 +191,9 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
     for (int64_t done = 0; done < count; done += INT_MAX) {
       int part = static_cast<int>(std::min<int64_t>(count - done, INT_MAX));
       cb::check(api.GemmStridedBatchedEx(
-                    handle, op_b, op_a, m, n, k, s.alpha(dbl),
+                    handle, op_b, op_a, m, n, k, s.alpha(dtype),
                     pb + (offs[1] + done * st[1]) * isz, types.data, ld_b, st[1],
-                    pa + (offs[0] + done * st[0]) * isz, types.data, ld_a, st[0], s.beta(dbl),
+                    pa + (offs[0] + done * st[0]) * isz, types.data, ld_a, st[0], s.beta(dtype),
                     cptr + (offs[2] + done * st[2]) * isz, types.data, ldc, st[2], part,
                     types.compute, cb::CUBLAS_GEMM_DEFAULT),
                 op, "cublasGemmStridedBatchedEx");

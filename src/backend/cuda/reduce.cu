@@ -129,6 +129,9 @@ template <typename T>
 __device__ inline T shfl_xor(T v, int mask) {
   return static_cast<T>(__shfl_xor_sync(0xffffffffu, v, mask));
 }
+__device__ inline complex64_t shfl_xor(complex64_t v, int mask) {
+  return {shfl_xor(v.re, mask), shfl_xor(v.im, mask)};
+}
 template <typename C>
 __device__ inline ArgPair<C> shfl_xor(ArgPair<C> v, int mask) {
   return {shfl_xor(v.v, mask), shfl_xor(v.i, mask)};
@@ -165,7 +168,8 @@ __device__ inline int64_t offset_of(const Indexer<1>& ix, int64_t i) {
 }
 
 // Vector width for 16-byte loads of a stored type (1 for accumulator
-// structs, which the second pass reads).
+// structs, which the second pass reads, and for complex64, whose elements
+// are only 4-byte aligned in a view bit-cast from float32).
 template <typename T>
 constexpr int vec_width() {
   if constexpr (std::is_arithmetic_v<T> || cuda::is_half_v<T>) {
@@ -629,7 +633,11 @@ void dispatch_reduce(cuda::CommandEncoder& enc, const array& in, array& out, con
       throw std::logic_error(std::string("[") + name + "] unexpected dtype pair " +
                              in.dtype().name() + " -> " + out.dtype().name());
     }
-    run_reduce<ReducePolicy<op, In, Out>, ReduceFinish<op, Out>>(enc, in, out, l, kind, name);
+    if constexpr (!reduce_supports<op, reduce_acc_t<Out>>()) {
+      throw std::logic_error(std::string("[") + name + "] dtype not supported by this reduction");
+    } else {
+      run_reduce<ReducePolicy<op, In, Out>, ReduceFinish<op, Out>>(enc, in, out, l, kind, name);
+    }
   });
 }
 
@@ -675,7 +683,9 @@ void ArgReduce::eval_gpu(const std::vector<array>& inputs, std::vector<array>& o
   cuda::dispatch_type(in.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using C = decltype(cuda::widen(T{}));
-    if (is_max) {
+    if constexpr (is_complex_v<C>) {
+      throw std::logic_error("[argreduce] complex values have no order");
+    } else if (is_max) {
       run_reduce<ArgPolicy<true, T>, ArgFinish<true, C>>(enc, src, out, l, kind, name());
     } else {
       run_reduce<ArgPolicy<false, T>, ArgFinish<false, C>>(enc, src, out, l, kind, name());

@@ -63,6 +63,16 @@ template <typename T>
 __device__ inline T shfl_xor(T v, int mask) {
   return static_cast<T>(__shfl_xor_sync(0xffffffffu, v, mask));
 }
+// complex64: one shuffle per part.
+__device__ inline complex64_t shfl_up(complex64_t v, int d) {
+  return {shfl_up(v.re, d), shfl_up(v.im, d)};
+}
+__device__ inline complex64_t shfl_idx(complex64_t v, int lane) {
+  return {shfl_idx(v.re, lane), shfl_idx(v.im, lane)};
+}
+__device__ inline complex64_t shfl_xor(complex64_t v, int mask) {
+  return {shfl_xor(v.re, mask), shfl_xor(v.im, mask)};
+}
 
 struct ScanGeom {
   int64_t lines;
@@ -477,7 +487,11 @@ void dispatch_scan(cuda::CommandEncoder& enc, const array& in, array& out, int a
       throw std::logic_error(std::string("[") + name + "] unexpected dtype pair " +
                              in.dtype().name() + " -> " + out.dtype().name());
     }
-    run_scan<op, In, Out>(enc, in, out, axis, reverse, inclusive);
+    if constexpr (!reduce_supports<op, reduce_acc_t<Out>>()) {
+      throw std::logic_error(std::string("[") + name + "] dtype not supported by this scan");
+    } else {
+      run_scan<op, In, Out>(enc, in, out, axis, reverse, inclusive);
+    }
   });
 }
 

@@ -247,12 +247,16 @@ void Sort::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   int sel = 0;
   cuda::dispatch_type(in.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    using U = key_t<T>;
-    U* keys[2] = {static_cast<U*>(k0.raw_ptr()), static_cast<U*>(k1.raw_ptr())};
-    keys_kernel<T><<<cuda::grid_for(total), cuda::kBlock, 0, enc.cuda_stream()>>>(
-        static_cast<const T*>(x.raw_ptr()), keys[0], pos[0], total, n);
-    cuda::check_launch("[sort] keys kernel");
-    sel = sort_pairs<U>(enc, keys, pos, segments, n);
+    if constexpr (is_complex_v<T>) {
+      throw std::logic_error("[sort] complex values have no order");
+    } else {
+      using U = key_t<T>;
+      U* keys[2] = {static_cast<U*>(k0.raw_ptr()), static_cast<U*>(k1.raw_ptr())};
+      keys_kernel<T><<<cuda::grid_for(total), cuda::kBlock, 0, enc.cuda_stream()>>>(
+          static_cast<const T*>(x.raw_ptr()), keys[0], pos[0], total, n);
+      cuda::check_launch("[sort] keys kernel");
+      sel = sort_pairs<U>(enc, keys, pos, segments, n);
+    }
   });
   array sorted_pos = sel == 0 ? p0 : p1;
 

@@ -7,6 +7,7 @@
 // its strides and is walked as one flat buffer, donated when possible; any
 // other input is read through its strides into a row-contiguous output.
 #include <stdexcept>
+#include <type_traits>
 
 #include "backend/common/elementwise.h"
 #include "backend/cuda/allocators.h"
@@ -23,8 +24,10 @@ using elementwise::UnaryFn;
 // `flat`: input and output share a dense layout; element i of the buffer
 // maps to element i. Otherwise i is the row-major index, the input is read
 // through `ix` and the output is row-contiguous.
-template <UnaryOp op, typename T>
-__global__ void unary_kernel(const T* in, T* out, int64_t n, bool flat, Indexer<1> ix) {
+// T: the stored input type; O: the stored output type (T, or float for the
+// parts and magnitude of a complex value).
+template <UnaryOp op, typename T, typename O>
+__global__ void unary_kernel(const T* in, O* out, int64_t n, bool flat, Indexer<1> ix) {
   int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += step) {
@@ -38,7 +41,7 @@ __global__ void unary_kernel(const T* in, T* out, int64_t n, bool flat, Indexer<
       ix.offsets(i, o);
       off = o[0];
     }
-    out[i] = cuda::narrow<T>(UnaryFn<op>{}(cuda::widen(in[off])));
+    out[i] = cuda::narrow<O>(UnaryFn<op>{}(cuda::widen(in[off])));
   }
 }
 
@@ -49,9 +52,12 @@ void launch_unary(cuda::CommandEncoder& enc, const array& in, const array& out, 
   if (!flat) ix = cuda::make_indexer<1>(out.shape(), {&in.strides()}, "unary");
   cuda::dispatch_type(in.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if constexpr (elementwise::unary_supports<op, compute_t<T>>()) {
-      unary_kernel<op, T><<<cuda::grid_for(n), cuda::kBlock, 0, enc.cuda_stream()>>>(
-          static_cast<const T*>(in.raw_ptr()), static_cast<T*>(out.raw_ptr()), n, flat, ix);
+    using C = compute_t<T>;
+    if constexpr (elementwise::unary_supports<op, C>()) {
+      using R = elementwise::unary_result_t<op, C>;
+      using O = std::conditional_t<std::is_same_v<R, C>, T, R>;
+      unary_kernel<op, T, O><<<cuda::grid_for(n), cuda::kBlock, 0, enc.cuda_stream()>>>(
+          static_cast<const T*>(in.raw_ptr()), static_cast<O*>(out.raw_ptr()), n, flat, ix);
       cuda::check_launch("[unary] kernel");
     } else {
       throw std::logic_error("[unary] dtype not supported by this op");
@@ -71,7 +77,7 @@ void Unary::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outpu
     if (in.is_donatable() && in.dtype() == out.dtype()) {
       out.copy_shared_buffer(in);
     } else {
-      out.set_data(cuda::device_allocator().malloc(in.data_size() * in.itemsize()));
+      out.set_data(cuda::device_allocator().malloc(in.data_size() * out.itemsize()));
       out.copy_shared_buffer(out, in.strides(), in.flags(), in.data_size());
     }
   } else {

@@ -200,7 +200,8 @@ int reduce_type(Dtype d) {
     case Dtype::Val::float32: return ncclFloat32;
     case Dtype::Val::float64: return ncclFloat64;
     case Dtype::Val::uint16:
-    case Dtype::Val::int16: return -1;
+    case Dtype::Val::int16:
+    case Dtype::Val::complex64: return -1;  // the collectives' ops refuse complex64
   }
   return -1;
 }

@@ -47,9 +47,10 @@ struct complex64_t {
       : re(static_cast<float>(x)), im(0.0f) {}
 
   // To a real type: the real part; to bool: whether either part is nonzero.
-  template <typename T,
-            std::enable_if_t<!std::is_same_v<T, complex64_t> && std::is_constructible_v<T, float>,
-                             int> = 0>
+  // Only complex64_t itself is excluded: newer compilers do not count
+  // _Float16 as constructible from float (an extended floating type of
+  // lower rank), though static_cast converts it.
+  template <typename T, std::enable_if_t<!std::is_same_v<T, complex64_t>, int> = 0>
   FASTSYNC_HD constexpr explicit operator T() const {
     if constexpr (std::is_same_v<T, bool>)
       return re != 0.0f || im != 0.0f;

@@ -234,3 +234,13 @@ def test_printoptions_precision():
         mx.set_printoptions(precision=None)
     with pytest.raises(ValueError):
         mx.set_printoptions(precision=-5)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint64", "float16", "bfloat16", "float64", "bool_"])
+def test_pickle_and_copy_round_trip(dtype):
+    import copy
+    import pickle
+
+    x = mx.array([[1, 0], [3, 4]], getattr(mx, dtype))
+    for y in (pickle.loads(pickle.dumps(x)), copy.copy(x), copy.deepcopy(x)):
+        assert y.dtype == x.dtype and y.tolist() == x.tolist()

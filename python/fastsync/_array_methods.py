@@ -1,6 +1,9 @@
 """The array methods MLX has that forward to a module-level op: ``a.swapaxes(0, 1)`` is
-``mx.swapaxes(a, 0, 1)``. Attached to the compiled ``array`` class at import; no logic here.
+``mx.swapaxes(a, 0, 1)``, and pickling/copying. Attached to the compiled ``array`` class at
+import.
 """
+
+import numpy as np
 
 from . import _core
 
@@ -25,9 +28,24 @@ _FORWARDED = (
 )
 
 
+def _rebuild(data, dtype_name):
+    """Unpickles an array: NumPy data and the fastsync dtype's name."""
+    return _core.array(data, getattr(_core, "bool_" if dtype_name == "bool" else dtype_name))
+
+
+def _reduce(self):
+    # bfloat16 has no NumPy dtype: it travels as float32, which holds it exactly.
+    data = self.astype(_core.float32) if self.dtype == _core.bfloat16 else self
+    return _rebuild, (np.array(data), self.dtype.name)
+
+
 def attach():
     for name in _FORWARDED:
         if hasattr(_core, name) and not hasattr(_core.array, name):
             setattr(_core.array, name, _forward(name))
     if not hasattr(_core.array, "copy"):
         _core.array.copy = lambda self: _core.array(self)
+    # Arrays are immutable values (assignment rebinds), so copies may share the data.
+    _core.array.__reduce__ = _reduce
+    _core.array.__copy__ = lambda self: _core.array(self)
+    _core.array.__deepcopy__ = lambda self, memo: _core.array(self)

@@ -4,32 +4,10 @@
 #include <nanobind/stl/optional.h>
 
 #include "convert.h"
+#include "defs.h"
 #include "ops/ops.h"
 
 namespace fastsync::py {
-
-namespace {
-
-using UnaryFn = array (*)(const array&, StreamOrDevice);
-using BinaryFn = array (*)(const array&, const array&, StreamOrDevice);
-
-void def_unary(nb::module_& m, const char* name, UnaryFn f, const char* doc) {
-  m.def(
-      name, [f](nb::handle a, nb::handle s) { return f(to_array(a), to_stream_or_device(s)); },
-      nb::arg("a"), nb::kw_only(), nb::arg("stream") = nb::none(), doc);
-}
-
-void def_binary(nb::module_& m, const char* name, BinaryFn f, const char* doc) {
-  m.def(
-      name,
-      [f](nb::handle a, nb::handle b, nb::handle s) {
-        auto [x, y] = to_operands(a, b);
-        return f(x, y, to_stream_or_device(s));
-      },
-      nb::arg("a"), nb::arg("b"), nb::kw_only(), nb::arg("stream") = nb::none(), doc);
-}
-
-}  // namespace
 
 void init_math(nb::module_& m) {
   def_unary(m, "erfinv", erfinv, "Elementwise inverse error function.");

@@ -427,30 +427,29 @@ array topk(const array& a, int k, std::optional<int> axis, StreamOrDevice s) {
 
 namespace fastsync {
 
+namespace {
 // A full sort is a valid partition (every element before the kth is not
 // greater, every one after not smaller); O(n log n) instead of O(n).
-array partition(const array& a, int kth, std::optional<int> axis, StreamOrDevice s) {
-  reject_complex("partition", a.dtype());
-  if (!axis) return partition(reshape(a, {-1}, s), kth, 0, s);
-  int ax = normalize_axis("partition", *axis, a.ndim());
+array partition_impl(const char* op, const array& a, int kth, std::optional<int> axis,
+                     bool indices, StreamOrDevice s) {
+  reject_complex(op, a.dtype());
+  if (!axis) return partition_impl(op, reshape(a, {-1}, s), kth, 0, indices, s);
+  int ax = normalize_axis(op, *axis, a.ndim());
   int64_t n = a.shape()[ax];
   if (kth < -n || kth >= n) {
-    throw std::invalid_argument("[partition] kth " + std::to_string(kth) +
+    throw std::invalid_argument(std::string("[") + op + "] kth " + std::to_string(kth) +
                                 " is out of bounds for an axis of size " + std::to_string(n));
   }
-  return sort(a, ax, s);
+  return indices ? argsort(a, ax, s) : sort(a, ax, s);
+}
+}  // namespace
+
+array partition(const array& a, int kth, std::optional<int> axis, StreamOrDevice s) {
+  return partition_impl("partition", a, kth, axis, false, s);
 }
 
 array argpartition(const array& a, int kth, std::optional<int> axis, StreamOrDevice s) {
-  reject_complex("argpartition", a.dtype());
-  if (!axis) return argpartition(reshape(a, {-1}, s), kth, 0, s);
-  int ax = normalize_axis("argpartition", *axis, a.ndim());
-  int64_t n = a.shape()[ax];
-  if (kth < -n || kth >= n) {
-    throw std::invalid_argument("[argpartition] kth " + std::to_string(kth) +
-                                " is out of bounds for an axis of size " + std::to_string(n));
-  }
-  return argsort(a, ax, s);
+  return partition_impl("argpartition", a, kth, axis, true, s);
 }
 
 // For each value, how many sorted entries come before it: a comparison

@@ -39,7 +39,8 @@ std::atomic<int> n_streams{0};
 std::atomic<int> default_index[2] = {-1, -1};
 // The default device: resolved at first use, not at import (so importing
 // fastsync initializes no GPU driver): FASTSYNC_DEFAULT_DEVICE=cpu|gpu if
-// set, else the GPU when one is available (as MLX), else the CPU. -1 until
+// set (another value, or gpu without a GPU, is an error, not a quiet CPU
+// run), else the GPU when one is available (as MLX), else the CPU. -1 until
 // then; any thread may resolve it, they agree.
 std::atomic<int> default_dev{-1};
 
@@ -48,11 +49,18 @@ Device::Type resolve_default_device() {
   if (d >= 0) return static_cast<Device::Type>(d);
   const char* env = std::getenv("FASTSYNC_DEFAULT_DEVICE");
   std::string want = env ? env : "";
-  Device::Type t = want == "cpu"     ? Device::Type::cpu
-                   : want == "gpu"   ? Device::Type::gpu
-                   : gpu_available() ? Device::Type::gpu
-                                     : Device::Type::cpu;
-  if (t == Device::Type::gpu && !gpu_available()) t = Device::Type::cpu;
+  if (!want.empty() && want != "cpu" && want != "gpu") {
+    throw std::invalid_argument("FASTSYNC_DEFAULT_DEVICE must be 'cpu' or 'gpu', got '" + want +
+                                "'");
+  }
+  if (want == "gpu" && !gpu_available()) {
+    throw std::invalid_argument(
+        "FASTSYNC_DEFAULT_DEVICE=gpu but no GPU is available (no GPU backend in this build or "
+        "no CUDA device found)");
+  }
+  Device::Type t = want == "cpu"                      ? Device::Type::cpu
+                   : want == "gpu" || gpu_available() ? Device::Type::gpu
+                                                      : Device::Type::cpu;
   int expected = -1;
   default_dev.compare_exchange_strong(expected, static_cast<int>(t), std::memory_order_acq_rel);
   return static_cast<Device::Type>(default_dev.load(std::memory_order_acquire));

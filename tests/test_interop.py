@@ -205,7 +205,7 @@ def test_conversion_errors_are_value_errors_and_comparisons_with_other_objects()
     assert mx.default_stream(mx.cpu) != None  # noqa: E711
 
 
-@pytest.mark.parametrize("env,want", [("cpu", "cpu"), ("gpu", None), (None, None)])
+@pytest.mark.parametrize("env,want", [("cpu", "cpu"), ("gpu", "gpu"), (None, None), ("tpu", None)])
 def test_default_device_is_the_gpu_when_there_is_one(env, want):
     import os
     import subprocess
@@ -214,9 +214,17 @@ def test_default_device_is_the_gpu_when_there_is_one(env, want):
     e = {k: v for k, v in os.environ.items() if k != "FASTSYNC_DEFAULT_DEVICE"}
     if env:
         e["FASTSYNC_DEFAULT_DEVICE"] = env
-    out = subprocess.run([sys.executable, "-c", "import fastsync as mx; "
+    run = subprocess.run([sys.executable, "-c", "import fastsync as mx; "
                           "print(mx.default_device().type.name, mx.is_available(mx.gpu))"],
-                         capture_output=True, text=True, env=e, check=True).stdout.split()
+                         capture_output=True, text=True, env=e)
+    has_gpu = subprocess.run([sys.executable, "-c", "import fastsync as mx; "
+                              "print(mx.is_available(mx.gpu))"], capture_output=True, text=True,
+                             env={**e, "FASTSYNC_DEFAULT_DEVICE": "cpu"}).stdout.strip() == "True"
+    if env == "tpu" or (env == "gpu" and not has_gpu):
+        # A value that cannot be honoured is a clear error, not a quiet CPU run.
+        assert run.returncode != 0 and "FASTSYNC_DEFAULT_DEVICE" in run.stderr
+        return
+    out = run.stdout.split()
     if want is None:  # the GPU when one is available, else the CPU
         want = "gpu" if out[1] == "True" else "cpu"
     assert out[0] == want

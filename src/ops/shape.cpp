@@ -303,8 +303,13 @@ std::vector<std::pair<int64_t, int64_t>> pad_widths_per_axis(
 }
 }  // namespace
 
-array pad_edge(const array& a, const std::vector<std::pair<int64_t, int64_t>>& pad_widths,
-               StreamOrDevice s) {
+namespace {
+// Edge and mirror padding are both a gather along each axis: position i of
+// the padded axis reads input position index(i, n) (i counted from -before).
+template <typename IndexFn>
+array pad_by_gather(const char* mode, const array& a,
+                    const std::vector<std::pair<int64_t, int64_t>>& pad_widths, IndexFn index,
+                    StreamOrDevice s) {
   auto widths = pad_widths_per_axis(a, pad_widths);
   array r = a;
   for (int d = 0; d < a.ndim(); ++d) {
@@ -312,52 +317,35 @@ array pad_edge(const array& a, const std::vector<std::pair<int64_t, int64_t>>& p
     if (before < 0 || after < 0) throw std::invalid_argument("[pad] widths must be non-negative");
     if (before == 0 && after == 0) continue;
     int64_t n = r.shape()[d];
-    if (n == 0) throw std::invalid_argument("[pad] mode='edge' cannot pad an empty axis");
-    auto edge = [&](int64_t at, int64_t count) {
-      std::vector<std::optional<int64_t>> b(r.ndim()), e(r.ndim()), st(r.ndim());
-      b[d] = at;
-      e[d] = at + 1;
-      Shape shape = r.shape();
-      shape[d] = count;
-      return broadcast_to(slice(r, b, e, st, s), shape, s);
-    };
-    std::vector<array> parts;
-    if (before) parts.push_back(edge(0, before));
-    parts.push_back(r);
-    if (after) parts.push_back(edge(n - 1, after));
-    r = concatenate(parts, d, s);
+    if (n == 0) {
+      throw std::invalid_argument(std::string("[pad] mode='") + mode +
+                                  "' cannot pad an empty axis");
+    }
+    std::vector<int64_t> idx;
+    for (int64_t i = -before; i < n + after; ++i) idx.push_back(index(i, n));
+    r = take(r, array(idx.data(), {static_cast<int64_t>(idx.size())}, int64), d, s);
   }
   return r;
+}
+}  // namespace
+
+array pad_edge(const array& a, const std::vector<std::pair<int64_t, int64_t>>& pad_widths,
+               StreamOrDevice s) {
+  return pad_by_gather(
+      "edge", a, pad_widths, [](int64_t i, int64_t n) { return std::clamp<int64_t>(i, 0, n - 1); },
+      s);
 }
 
 array pad_mirror(const array& a, const std::vector<std::pair<int64_t, int64_t>>& pad_widths,
                  bool symmetric, StreamOrDevice s) {
-  auto widths = pad_widths_per_axis(a, pad_widths);
-  array r = a;
-  for (int d = 0; d < a.ndim(); ++d) {
-    auto [before, after] = widths[d];
-    if (before < 0 || after < 0) throw std::invalid_argument("[pad] widths must be non-negative");
-    if (before == 0 && after == 0) continue;
-    int64_t n = r.shape()[d];
-    // One period of the mirrored sequence, then as many periods as needed:
-    // reflect repeats 0 1 .. n-1 n-2 .. 1, symmetric 0 .. n-1 n-1 .. 0.
-    int64_t period = symmetric ? 2 * n : 2 * n - 2;
-    if (n == 0 || period <= 0) {
-      if (n == 1 && !symmetric)
-        period = 1;
-      else
-        throw std::invalid_argument("[pad] cannot mirror an empty axis");
-    }
-    std::vector<int64_t> idx;
-    for (int64_t i = -before; i < n + after; ++i) {
-      int64_t p = ((i % period) + period) % period;
-      if (p >= n) p = symmetric ? period - 1 - p : period - p;
-      idx.push_back(p);
-    }
-    array positions(idx.data(), {static_cast<int64_t>(idx.size())}, int64);
-    r = take(r, positions, d, s);
-  }
-  return r;
+  // One period of the mirrored sequence repeats: reflect 0 1 .. n-1 n-2 .. 1,
+  // symmetric 0 .. n-1 n-1 .. 0 (a single element reflects onto itself).
+  auto index = [symmetric](int64_t i, int64_t n) {
+    int64_t period = symmetric ? 2 * n : std::max<int64_t>(2 * n - 2, 1);
+    int64_t p = ((i % period) + period) % period;
+    return p < n ? p : (symmetric ? period - 1 - p : period - p);
+  };
+  return pad_by_gather(symmetric ? "symmetric" : "reflect", a, pad_widths, index, s);
 }
 
 array pad(const array& a, const std::vector<std::pair<int64_t, int64_t>>& pad_widths,
@@ -430,8 +418,8 @@ namespace fastsync {
 namespace {
 // A full sort is a valid partition (every element before the kth is not
 // greater, every one after not smaller); O(n log n) instead of O(n).
-array partition_impl(const char* op, const array& a, int kth, std::optional<int> axis,
-                     bool indices, StreamOrDevice s) {
+array partition_impl(const char* op, const array& a, int kth, std::optional<int> axis, bool indices,
+                     StreamOrDevice s) {
   reject_complex(op, a.dtype());
   if (!axis) return partition_impl(op, reshape(a, {-1}, s), kth, 0, indices, s);
   int ax = normalize_axis(op, *axis, a.ndim());

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "autodiff.h"
 #include "pool.h"
 #include "primitive.h"
 #include "transforms.h"
@@ -184,6 +185,8 @@ void array::copy_shared_buffer(const array& other) {
 }
 
 bool array::is_donatable() const {
+  // A traced graph keeps its intermediates for the backward pass.
+  if (autodiff::is_tracing()) return false;
   return desc_.use_count() == 1 && desc_->data && desc_->data.use_count() == 1;
 }
 

@@ -23,6 +23,13 @@
 #define FASTSYNC_EVAL_GPU
 #endif
 
+// Declares vjp in a primitive: each family defines its rules beside its
+// other methods.
+#define FASTSYNC_VJP                                                                              \
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents, \
+                         const std::vector<int>& argnums, const std::vector<array>& outputs)      \
+      override;
+
 namespace fastsync {
 
 class Primitive {
@@ -40,11 +47,23 @@ class Primitive {
   virtual void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) = 0;
   // Raises: no GPU backend is built yet.
   virtual void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs);
-  // Vector-Jacobian product; raises NotImplemented until autodiff lands.
+  // Derivatives, as graph-building code over ops on this primitive's
+  // stream (so they run wherever the forward ran). vjp: for each input in
+  // `argnums`, the cotangent it receives from the outputs' `cotangents`
+  // (one per output). jvp: the tangent of each output, given `tangents` of
+  // the inputs in `argnums`. The default jvp transposes vjp (which is linear
+  // in the cotangents), so every primitive with a vjp has a jvp.
   virtual std::vector<array> vjp(const std::vector<array>& primals,
                                  const std::vector<array>& cotangents,
                                  const std::vector<int>& argnums,
                                  const std::vector<array>& outputs);
+  virtual std::vector<array> jvp(const std::vector<array>& primals,
+                                 const std::vector<array>& tangents,
+                                 const std::vector<int>& argnums,
+                                 const std::vector<array>& outputs);
+  // False for inputs derivatives never flow into (the ordering inputs of
+  // depends, the wall of stop_gradient).
+  virtual bool passes_gradient(int /*input*/) const { return true; }
 
  private:
   Stream stream_;

@@ -30,6 +30,7 @@
 #include <mutex>
 #include <optional>
 
+#include "autodiff.h"
 #include "backend/backend.h"
 #include "fence.h"
 #include "primitive.h"
@@ -150,14 +151,20 @@ class Evaluation {
     StreamSync& ss = sync_for(s);
     std::vector<array> outs = outputs_of(n);
 
-    for (auto& in : n.inputs) {
+    // While a transform traces, the node must keep its real inputs (the
+    // backward walk matches them by identity), so crossings go to a copy.
+    const bool tracing = autodiff::is_tracing();
+    std::vector<array> crossed;
+    if (tracing) crossed = n.inputs;
+    std::vector<array>& inputs = tracing ? crossed : n.inputs;
+    for (auto& in : inputs) {
       if (in_foreign_memory(in, s)) {
         in = cross(in, s);
       } else {
         wait_for_input(in, s);
       }
     }
-    ss.encoder->encode(prim, n.inputs, outs);
+    ss.encoder->encode(prim, inputs, outs);
 
     uint64_t position = ss.encoder->position();
     for (auto& o : outs) {
@@ -166,7 +173,7 @@ class Evaluation {
       o.set_status(Status::evaluated);
     }
     if (n.needs_fence) ss.fence.update();
-    outs[0].detach();
+    if (!tracing) outs[0].detach();
     for (Backend* b : backends_) b->throttle();
   }
 

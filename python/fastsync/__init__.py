@@ -7,11 +7,12 @@ Use it like ``mlx.core``::
     mx.eval(y)
 """
 
-from . import _core, _cuda_libs, _dtypes, distributed, io  # noqa: F401
+from . import _core, _cuda_libs, _dtypes, _transforms, distributed, io, utils  # noqa: F401
 from ._array_methods import attach as _attach_array_methods
 from ._core import *  # noqa: F403
 from ._dtypes import *  # noqa: F403
 from ._printing import printoptions  # noqa: F401
+from ._transforms import *  # noqa: F403
 from .io import load, save, save_gguf, save_safetensors, savez, savez_compressed  # noqa: F401
 
 _attach_array_methods()
@@ -27,4 +28,5 @@ _cuda_libs.export_path()
 
 __version__ = "0.1.0"
 __all__ = [name for name in dir(_core) if not name.startswith("_")]
-__all__ += [*_dtypes.__all__, *(n for n in io.__all__ if n.islower()), "printoptions"]
+__all__ += [*_transforms.__all__, *_dtypes.__all__, *(n for n in io.__all__ if n.islower())]
+__all__ += ["printoptions"]

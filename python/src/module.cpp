@@ -12,6 +12,8 @@
 //   linalg       matmul, addmm, and __matmul__/__rmatmul__ set on the array
 //                class: after array.
 //   random       the random submodule.
+//   transforms   vjp/jvp/custom functions over flat lists (the tree-aware
+//                transforms are in python/fastsync/_transforms.py).
 //   distributed  the _distributed submodule (python/fastsync/distributed.py).
 //   testing      the _testing submodule: only in builds with the test hooks
 //                (FASTSYNC_BUILD_TESTS=ON defines FASTSYNC_TEST_HOOKS).
@@ -27,6 +29,7 @@ void init_math(nb::module_& m);
 void init_rearrange(nb::module_& m);
 void init_linalg(nb::module_& m);
 void init_random(nb::module_& m);
+void init_transforms(nb::module_& m);
 void init_distributed(nb::module_& m);
 #ifdef FASTSYNC_TEST_HOOKS
 void init_testing(nb::module_& m);
@@ -54,6 +57,7 @@ NB_MODULE(_core, m) {
   py::init_rearrange(m);
   py::init_linalg(m);
   py::init_random(m);
+  py::init_transforms(m);
   py::init_distributed(m);
 #ifdef FASTSYNC_TEST_HOOKS
   py::init_testing(m);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "autodiff.h"
 #include "errors.h"
 #include "ops/dtype_checks.h"
 #include "ops/ops.h"
@@ -228,6 +229,7 @@ array set_index(const array& a, const std::vector<Index>& index, const array& va
     array k = subtract(cumsum(astype(reshape(mask, {-1}, s), int32, s), 0, false, true, s),
                        weak_scalar(int64_t{1}, int32), s);
     k = reshape(maximum(k, weak_scalar(int64_t{0}, int32), s), mask.shape(), s);
+    k = stop_gradient(k, s);  // positions: no derivative, even from a traced mask
     return where(expanded, take(src, k, 0, s), a, s);
   }
   auto [pos, vals] = selection("setitem", a, index, v, s);

@@ -218,9 +218,22 @@ array uniform(const array& low, const array& high, const Shape& shape, Dtype dty
   return minimum(r, hi, s);
 }
 
+// Complex normal samples: independent real and imaginary parts, each of
+// variance 1/2 (so E|z|^2 = 1, as MLX and NumPy's convention for complex
+// Gaussians).
+static array standard_complex_normal(const Shape& shape, const array& key, StreamOrDevice s) {
+  Shape pairs = shape;
+  pairs.push_back(2);
+  array z = multiply(standard_normal(pairs, key, float32, s), scalar(std::sqrt(0.5)), s);
+  auto parts = split(z, 2, -1, s);
+  array re = astype(squeeze(parts[0], std::vector<int>{-1}, s), complex64, s);
+  array im = astype(squeeze(parts[1], std::vector<int>{-1}, s), complex64, s);
+  return add(re, multiply(im, weak_scalar(complex64_t(0, 1), complex64), s), s);
+}
+
 array normal(const Shape& shape, Dtype dtype, const std::optional<array>& loc,
              const std::optional<array>& scale, const std::optional<array>& key, StreamOrDevice s) {
-  require_float("normal", dtype);
+  if (!is_complex(dtype)) require_float("normal", dtype);
   for (const auto* p : {&loc, &scale}) {
     if (*p && !broadcasts_to((*p)->shape(), shape)) {
       throw std::invalid_argument(std::string("[random.normal] ") + (p == &loc ? "loc" : "scale") +
@@ -228,7 +241,10 @@ array normal(const Shape& shape, Dtype dtype, const std::optional<array>& loc,
                                   " does not broadcast to shape " + shape_str(shape));
     }
   }
-  auto z = astype(standard_normal(shape, checked_key(key), compute_type(dtype), s), dtype, s);
+  array z =
+      is_complex(dtype)
+          ? standard_complex_normal(shape, checked_key(key), s)
+          : astype(standard_normal(shape, checked_key(key), compute_type(dtype), s), dtype, s);
   // In dtype, as `scale * normal() + loc` computes it: the two agree exactly.
   if (scale) z = multiply(z, astype(*scale, dtype, s), s);
   if (loc) z = add(z, astype(*loc, dtype, s), s);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "autodiff.h"
 #include "ops/axes.h"
 #include "ops/dtype_checks.h"
 #include "ops/ops.h"
@@ -138,7 +139,8 @@ array logsumexp(const array& a, const std::optional<std::vector<int>>& axes, boo
   reject_complex("logsumexp", a.dtype());
   Dtype t = is_floating(a.dtype()) ? a.dtype() : float32;
   auto x = astype(a, t, s);
-  auto m = max(x, axes, true, s);
+  // The shift cancels in the derivative: no need to differentiate it.
+  auto m = stop_gradient(max(x, axes, true, s), s);
   // An all -inf (or +inf) slice would give inf - inf; shift by 0 there.
   auto finite_m = where(equal(abs(m, s), weak_scalar(INFINITY, t), s), weak_scalar(0.0, t), m, s);
   auto r = add(log(sum(exp(subtract(x, finite_m, s), s), axes, true, s), s), finite_m, s);
@@ -163,7 +165,7 @@ array softmax(const array& a, const std::optional<std::vector<int>>& axes, Strea
   if (a.ndim() > 0 && ax.size() == 1 && ax[0] == a.ndim() - 1) {
     return array(a.shape(), t, std::make_shared<Softmax>(to_stream(s)), {x});
   }
-  auto e = exp(subtract(x, max(x, axes, true, s), s), s);
+  auto e = exp(subtract(x, stop_gradient(max(x, axes, true, s), s), s), s);
   return divide(e, sum(e, axes, true, s), s);
 }
 

@@ -58,6 +58,7 @@ class Binary : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
+  FASTSYNC_VJP
   BinaryOp op() const { return op_; }
 
  private:
@@ -73,6 +74,7 @@ class DivMod : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
+  FASTSYNC_VJP
 };
 
 // where(condition, x, y): condition is bool, x and y share a dtype.
@@ -83,6 +85,7 @@ class Select : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
+  FASTSYNC_VJP
 };
 
 Shape broadcast_shapes(const Shape& a, const Shape& b);

@@ -10,6 +10,7 @@ class Full : public Primitive {
  public:
   explicit Full(Stream s) : Primitive(s) {}
   const char* name() const override { return "Full"; }
+  FASTSYNC_VJP
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
 };
@@ -18,6 +19,7 @@ class Arange : public Primitive {
  public:
   Arange(Stream s, double start, double step) : Primitive(s), start_(start), step_(step) {}
   const char* name() const override { return "Arange"; }
+  FASTSYNC_VJP
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
 

@@ -15,6 +15,10 @@ class Gather : public Primitive {
   Gather(Stream s, int axis, bool along_axis, Shape out_shape)
       : Primitive(s), axis_(axis), along_axis_(along_axis), shape_(std::move(out_shape)) {}
   const char* name() const override { return along_axis_ ? "TakeAlongAxis" : "Take"; }
+  FASTSYNC_VJP
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums,
+                         const std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>&) const override { return {shape_}; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
@@ -46,6 +50,10 @@ class Scatter : public Primitive {
       default: return "Scatter";
     }
   }
+  FASTSYNC_VJP
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums,
+                         const std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override {
     return {inputs[0].shape()};
   }

@@ -41,3 +41,64 @@ std::vector<Shape> AddMM::output_shapes(const std::vector<array>& inputs) const 
 }
 
 }  // namespace fastsync
+
+// --- derivatives --------------------------------------------------------
+// For out = a @ b: da = c @ b^H, db = a^H @ c, with 1-D operands seen as a
+// row (a) or a column (b) and broadcast batch axes summed back.
+
+#include "ops/linalg.h"
+#include "primitives/grad_util.h"
+
+namespace fastsync {
+
+namespace {
+
+array adjoint(const array& m, Stream s) {
+  array t = swapaxes(m, -1, -2, s);
+  return is_complex(t.dtype()) ? conjugate(t, s) : t;
+}
+
+// The cotangents {da, db} of a @ b (all of a and b, scaled by alpha).
+std::pair<array, array> matmul_grads(const array& a, const array& b, const array& c, double alpha,
+                                     Stream s) {
+  array a2 = a.ndim() == 1 ? reshape(a, {1, a.shape()[0]}, s) : a;
+  array b2 = b.ndim() == 1 ? reshape(b, {b.shape()[0], 1}, s) : b;
+  array c2 = c;
+  if (b.ndim() == 1) c2 = expand_dims(c2, {c2.ndim()}, s);
+  if (a.ndim() == 1) c2 = expand_dims(c2, {c2.ndim() - 1}, s);
+  if (alpha != 1.0) c2 = multiply(c2, grad::k(alpha, c2), s);
+  array da = grad::unbroadcast(matmul(c2, adjoint(b2, s), s), a2.shape(), s);
+  array db = grad::unbroadcast(matmul(adjoint(a2, s), c2, s), b2.shape(), s);
+  return {reshape(da, a.shape(), s), reshape(db, b.shape(), s)};
+}
+
+}  // namespace
+
+std::vector<array> Matmul::vjp(const std::vector<array>& primals,
+                               const std::vector<array>& cotangents,
+                               const std::vector<int>& argnums, const std::vector<array>&) {
+  auto [da, db] = matmul_grads(primals[0], primals[1], cotangents[0], 1.0, stream());
+  std::vector<array> out;
+  for (int i : argnums) out.push_back(i == 0 ? da : db);
+  return out;
+}
+
+std::vector<array> AddMM::vjp(const std::vector<array>& primals,
+                              const std::vector<array>& cotangents, const std::vector<int>& argnums,
+                              const std::vector<array>&) {
+  const Stream s = stream();
+  const array& c = cotangents[0];
+  auto [da, db] = matmul_grads(primals[1], primals[2], c, alpha_, s);
+  std::vector<array> out;
+  for (int i : argnums) {
+    if (i == 0) {
+      array dc = beta_ == 1.0 ? c : multiply(c, grad::k(beta_, c), s);
+      out.push_back(grad::unbroadcast(dc, primals[0].shape(), s));
+    } else {
+      out.push_back(i == 1 ? da : db);
+    }
+  }
+  return out;
+}
+
+}  // namespace fastsync

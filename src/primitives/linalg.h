@@ -16,6 +16,7 @@ class Matmul : public Primitive {
  public:
   explicit Matmul(Stream s) : Primitive(s) {}
   const char* name() const override { return "Matmul"; }
+  FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
@@ -27,6 +28,7 @@ class AddMM : public Primitive {
  public:
   AddMM(Stream s, double alpha, double beta) : Primitive(s), alpha_(alpha), beta_(beta) {}
   const char* name() const override { return "AddMM"; }
+  FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU

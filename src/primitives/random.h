@@ -12,6 +12,7 @@ class RandomBits : public Primitive {
  public:
   RandomBits(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
   const char* name() const override { return "RandomBits"; }
+  FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>&) const override { return {shape_}; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
@@ -21,7 +22,6 @@ class RandomBits : public Primitive {
 };
 
 // The threefry-2x32 block function, exposed for the kernel and its tests.
-void threefry2x32(uint32_t k0, uint32_t k1, uint32_t c0, uint32_t c1, uint32_t& o0,
-                  uint32_t& o1);
+void threefry2x32(uint32_t k0, uint32_t k1, uint32_t c0, uint32_t c1, uint32_t& o0, uint32_t& o1);
 
 }  // namespace fastsync

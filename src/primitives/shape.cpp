@@ -60,3 +60,117 @@ std::vector<Shape> Concatenate::output_shapes(const std::vector<array>& inputs) 
 }
 
 }  // namespace fastsync
+
+// --- derivatives --------------------------------------------------------
+
+#include "primitives/grad_util.h"
+
+namespace fastsync {
+
+namespace {
+
+// The vjp of a view that picks input elements: apply the same view to the
+// input's flat positions, then add the cotangent at the positions it read
+// (overlapping views accumulate).
+array vjp_by_positions(std::shared_ptr<Primitive> same_view, const array& x, const array& c,
+                       Stream s) {
+  Dtype pos_t = x.size() > (int64_t{1} << 31) - 1 ? int64 : int32;
+  array positions = reshape(arange(0, static_cast<double>(x.size()), 1, pos_t, s), x.shape(), s);
+  array picked = array(c.shape(), pos_t, std::move(same_view), {positions});
+  return grad::add_at_flat(x.shape(), picked, c, s);
+}
+
+}  // namespace
+
+std::vector<array> Reshape::vjp(const std::vector<array>& primals,
+                                const std::vector<array>& cotangents, const std::vector<int>&,
+                                const std::vector<array>&) {
+  return {reshape(cotangents[0], primals[0].shape(), stream())};
+}
+
+std::vector<array> Transpose::vjp(const std::vector<array>&, const std::vector<array>& cotangents,
+                                  const std::vector<int>&, const std::vector<array>&) {
+  std::vector<int> inverse(axes_.size());
+  for (size_t i = 0; i < axes_.size(); ++i) inverse[axes_[i]] = static_cast<int>(i);
+  return {transpose(cotangents[0], inverse, stream())};
+}
+
+std::vector<array> Slice::vjp(const std::vector<array>& primals,
+                              const std::vector<array>& cotangents, const std::vector<int>&,
+                              const std::vector<array>&) {
+  const array& x = primals[0];
+  const array& c = cotangents[0];
+  bool unit = c.size() > 0;
+  for (auto st : step_) unit = unit && st == 1;
+  if (unit) {
+    // A block: pad the cotangent with zeros around it.
+    std::vector<std::pair<int64_t, int64_t>> widths;
+    for (int i = 0; i < x.ndim(); ++i) {
+      widths.push_back({start_[i], x.shape()[i] - start_[i] - c.shape()[i]});
+    }
+    return {pad(c, widths, zeros({}, c.dtype(), stream()), stream())};
+  }
+  if (c.size() == 0) return {grad::zero_like(x, stream())};
+  return {
+      vjp_by_positions(std::make_shared<Slice>(stream(), start_, stop_, step_), x, c, stream())};
+}
+
+std::vector<array> Broadcast::vjp(const std::vector<array>& primals,
+                                  const std::vector<array>& cotangents, const std::vector<int>&,
+                                  const std::vector<array>&) {
+  return {grad::unbroadcast(cotangents[0], primals[0].shape(), stream())};
+}
+
+std::vector<array> Diagonal::vjp(const std::vector<array>& primals,
+                                 const std::vector<array>& cotangents, const std::vector<int>&,
+                                 const std::vector<array>&) {
+  return {vjp_by_positions(std::make_shared<Diagonal>(stream(), offset_, axis1_, axis2_),
+                           primals[0], cotangents[0], stream())};
+}
+
+std::vector<array> AsStrided::vjp(const std::vector<array>& primals,
+                                  const std::vector<array>& cotangents, const std::vector<int>&,
+                                  const std::vector<array>&) {
+  return {vjp_by_positions(std::make_shared<AsStrided>(stream(), shape_, strides_, offset_),
+                           primals[0], cotangents[0], stream())};
+}
+
+std::vector<array> BitCast::vjp(const std::vector<array>& primals, const std::vector<array>&,
+                                const std::vector<int>&, const std::vector<array>&) {
+  // Reinterpreted bits have no derivative.
+  return {grad::zero_like(primals[0], stream())};
+}
+
+std::vector<array> Depends::vjp(const std::vector<array>&, const std::vector<array>& cotangents,
+                                const std::vector<int>& argnums, const std::vector<array>&) {
+  std::vector<array> out;
+  for (int i : argnums) out.push_back(cotangents[i]);
+  return out;
+}
+
+std::vector<array> AsType::vjp(const std::vector<array>& primals,
+                               const std::vector<array>& cotangents, const std::vector<int>&,
+                               const std::vector<array>&) {
+  const array& x = primals[0];
+  // Bools carry no derivative; integers do (cast, as MLX).
+  if (x.dtype() == bool_ || dtype_ == bool_) return {grad::zero_like(x, stream())};
+  return {astype(cotangents[0], x.dtype(), stream())};
+}
+
+std::vector<array> Concatenate::vjp(const std::vector<array>& primals,
+                                    const std::vector<array>& cotangents,
+                                    const std::vector<int>& argnums, const std::vector<array>&) {
+  const array& c = cotangents[0];
+  std::vector<int64_t> offsets{0};
+  for (auto& p : primals) offsets.push_back(offsets.back() + p.shape()[axis_]);
+  std::vector<array> out;
+  for (int i : argnums) {
+    std::vector<std::optional<int64_t>> start(axis_ + 1), stop(axis_ + 1), step(axis_ + 1);
+    start[axis_] = offsets[i];
+    stop[axis_] = offsets[i + 1];
+    out.push_back(slice(c, start, stop, step, stream()));
+  }
+  return out;
+}
+
+}  // namespace fastsync

@@ -24,6 +24,7 @@ class Reshape : public Primitive {
  public:
   Reshape(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
   const char* name() const override { return "Reshape"; }
+  FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
@@ -36,6 +37,7 @@ class Transpose : public ViewPrimitive {
  public:
   Transpose(Stream s, std::vector<int> axes) : ViewPrimitive(s), axes_(std::move(axes)) {}
   const char* name() const override { return "Transpose"; }
+  FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
 
  private:
@@ -52,6 +54,7 @@ class Slice : public ViewPrimitive {
         stop_(std::move(stop)),
         step_(std::move(step)) {}
   const char* name() const override { return "Slice"; }
+  FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
 
  private:
@@ -63,6 +66,7 @@ class Broadcast : public ViewPrimitive {
  public:
   Broadcast(Stream s, Shape shape) : ViewPrimitive(s), shape_(std::move(shape)) {}
   const char* name() const override { return "Broadcast"; }
+  FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
 
  private:
@@ -76,6 +80,7 @@ class Diagonal : public ViewPrimitive {
   Diagonal(Stream s, int64_t offset, int axis1, int axis2)
       : ViewPrimitive(s), offset_(offset), axis1_(axis1), axis2_(axis2) {}
   const char* name() const override { return "Diagonal"; }
+  FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
 
  private:
@@ -91,6 +96,7 @@ class AsStrided : public ViewPrimitive {
   AsStrided(Stream s, Shape shape, Strides strides, int64_t offset)
       : ViewPrimitive(s), shape_(std::move(shape)), strides_(std::move(strides)), offset_(offset) {}
   const char* name() const override { return "AsStrided"; }
+  FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
 
  private:
@@ -106,6 +112,7 @@ class BitCast : public ViewPrimitive {
  public:
   BitCast(Stream s, Shape shape) : ViewPrimitive(s), shape_(std::move(shape)) {}
   const char* name() const override { return "BitCast"; }
+  FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>&) const override { return {shape_}; }
 
  private:
@@ -122,8 +129,10 @@ class Depends : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_VJP
+  bool passes_gradient(int input) const override { return input < n_; }
 
- private:
+ protected:
   int n_;
 };
 
@@ -132,6 +141,7 @@ class AsType : public Primitive {
  public:
   AsType(Stream s, Dtype d) : Primitive(s), dtype_(d) {}
   const char* name() const override { return "AsType"; }
+  FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
@@ -158,6 +168,7 @@ class Concatenate : public Primitive {
  public:
   Concatenate(Stream s, int axis) : Primitive(s), axis_(axis) {}
   const char* name() const override { return "Concatenate"; }
+  FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU

@@ -59,6 +59,7 @@ class Unary : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
+  FASTSYNC_VJP
   UnaryOp op() const { return op_; }
 
  private:

@@ -1,0 +1,91 @@
+// Bindings for the function transforms (autodiff.h). Functions cross as
+// callables over flat lists of arrays; python/fastsync/_transforms.py adds
+// trees, argnums and the MLX call forms.
+#include <nanobind/stl/function.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/vector.h>
+
+#include "autodiff.h"
+#include "convert.h"
+
+namespace fastsync::py {
+
+namespace {
+
+// A Python callable kept inside a graph node. The node may be freed on a
+// worker thread, so dropping the reference takes the GIL.
+struct PyCallable {
+  std::shared_ptr<nb::object> fn;
+  explicit PyCallable(nb::object f)
+      : fn(new nb::object(std::move(f)), [](nb::object* p) {
+          nb::gil_scoped_acquire gil;
+          delete p;
+        }) {}
+  nb::object operator()(nb::args args) const {
+    nb::gil_scoped_acquire gil;
+    return (*fn)(*args);
+  }
+};
+
+std::vector<array> call_flat(const PyCallable& f, const std::vector<array>& xs) {
+  nb::gil_scoped_acquire gil;
+  nb::object r = (*f.fn)(nb::cast(xs));
+  return nb::cast<std::vector<array>>(r);
+}
+
+}  // namespace
+
+void init_transforms(nb::module_& m) {
+  m.def(
+      "_vjp",
+      [](nb::callable fun, const std::vector<array>& primals,
+         const std::vector<array>& cotangents) {
+        PyCallable f(fun);
+        return vjp([&](const std::vector<array>& xs) { return call_flat(f, xs); }, primals,
+                   cotangents);
+      },
+      nb::arg("fun"), nb::arg("primals"), nb::arg("cotangents"),
+      "vjp over a function of a list of arrays returning a list of arrays.");
+  m.def(
+      "_jvp",
+      [](nb::callable fun, const std::vector<array>& primals, const std::vector<array>& tangents) {
+        PyCallable f(fun);
+        return jvp([&](const std::vector<array>& xs) { return call_flat(f, xs); }, primals,
+                   tangents);
+      },
+      nb::arg("fun"), nb::arg("primals"), nb::arg("tangents"),
+      "jvp over a function of a list of arrays returning a list of arrays.");
+  m.def(
+      "_custom_function",
+      [](const std::vector<array>& inputs, const std::vector<array>& outputs,
+         std::optional<nb::callable> vjp_fn, std::optional<nb::callable> jvp_fn) {
+        CustomVjp v;
+        CustomJvp j;
+        if (vjp_fn) {
+          v = [f = PyCallable(*vjp_fn)](const std::vector<array>& p, const std::vector<array>& c,
+                                        const std::vector<array>& o) {
+            nb::gil_scoped_acquire gil;
+            return nb::cast<std::vector<array>>((*f.fn)(nb::cast(p), nb::cast(c), nb::cast(o)));
+          };
+        }
+        if (jvp_fn) {
+          j = [f = PyCallable(*jvp_fn)](const std::vector<array>& p, const std::vector<array>& t) {
+            nb::gil_scoped_acquire gil;
+            return nb::cast<std::vector<array>>((*f.fn)(nb::cast(p), nb::cast(t)));
+          };
+        }
+        return custom_function(inputs, outputs, std::move(v), std::move(j));
+      },
+      nb::arg("inputs"), nb::arg("outputs"), nb::arg("vjp").none(), nb::arg("jvp").none(),
+      "Outputs equal to `outputs` whose derivatives come from the given rules (flat lists: "
+      "vjp(primals, cotangents, outputs) -> one array per input; jvp(primals, tangents) -> "
+      "one per output).");
+  m.def(
+      "stop_gradient",
+      [](nb::handle a, nb::handle s) { return stop_gradient(to_array(a), to_stream_or_device(s)); },
+      nb::arg("a"), nb::kw_only(), nb::arg("stream") = nb::none(),
+      "The same values, through which no gradient flows.");
+}
+
+}  // namespace fastsync::py

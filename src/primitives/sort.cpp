@@ -1,0 +1,20 @@
+// Derivatives of sorting: each value's cotangent returns to the position it
+// came from; positions (argsort) have none.
+#include "primitives/sort.h"
+
+#include "primitives/grad_util.h"
+
+namespace fastsync {
+
+std::vector<array> Sort::vjp(const std::vector<array>& primals,
+                             const std::vector<array>& cotangents, const std::vector<int>&,
+                             const std::vector<array>&) {
+  const Stream s = stream();
+  const array& x = primals[0];
+  if (indices_ || x.dtype() == bool_) return {grad::zero_like(x, s)};
+  array order = argsort(x, axis_, s);
+  array flat = grad::flat_index_along(x.shape(), order, axis_, s);
+  return {grad::add_at_flat(x.shape(), flat, cotangents[0], s)};
+}
+
+}  // namespace fastsync

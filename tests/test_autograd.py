@@ -1,0 +1,445 @@
+"""Autodiff: every differentiable primitive against central finite differences.
+
+On the CPU the checks run in float64 (tight tolerances); with the GPU as default device
+(``FASTSYNC_DEFAULT_DEVICE=gpu``, where float64 does not exist) in float32 with looser
+ones. Finite differences are computed by NumPy-side perturbation of the inputs and
+fastsync evaluations of the function, so the reference does not use the rules under test.
+"""
+
+import fastsync as mx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+ON_GPU = mx.default_device() == mx.gpu
+DT = mx.float32 if ON_GPU else mx.float64
+NP_DT = np.float32 if ON_GPU else np.float64
+EPS = 1e-2 if ON_GPU else 1e-6
+RTOL = 3e-2 if ON_GPU else 1e-5
+ATOL = 3e-2 if ON_GPU else 1e-6
+
+
+def numeric_grad(f, xs, i):
+    """d sum(f(*xs) * w) / d xs[i] by central differences (w fixed random weights)."""
+    x = np.array(xs[i], dtype=np.float64)
+    g = np.zeros_like(x)
+    flat = x.reshape(-1)
+    gf = g.reshape(-1)
+    for k in range(flat.size):
+        old = flat[k]
+        flat[k] = old + EPS
+        hi = _weighted(f, xs, i, x)
+        flat[k] = old - EPS
+        lo = _weighted(f, xs, i, x)
+        flat[k] = old
+        gf[k] = (hi - lo) / (2 * EPS)
+    return g
+
+
+_WEIGHTS = {}
+
+
+def _weights(shape):
+    key = tuple(shape)
+    if key not in _WEIGHTS:
+        _WEIGHTS[key] = np.random.default_rng(len(key) + sum(key)).uniform(0.5, 1.5, key)
+    return _WEIGHTS[key]
+
+
+def _weighted(f, xs, i, x):
+    args = [mx.array(a.astype(NP_DT), DT) for a in xs]
+    args[i] = mx.array(x.astype(NP_DT), DT)
+    out = np.array(f(*args), dtype=np.float64)
+    return float((out * _weights(out.shape)).sum())
+
+
+def check_grads(f, *xs, argnums=None):
+    """mx.vjp of f with the fixed weights as cotangent matches finite differences."""
+    xs = [np.asarray(x, dtype=np.float64) for x in xs]
+    args = [mx.array(x.astype(NP_DT), DT) for x in xs]
+    out = f(*args)
+    cot = mx.array(_weights(out.shape).astype(NP_DT), DT)
+    _, grads = mx.vjp(f, args, [cot])
+    for i in argnums if argnums is not None else range(len(xs)):
+        want = numeric_grad(f, xs, i)
+        got = np.array(grads[i], dtype=np.float64)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+
+
+def rand(shape, lo=-1.0, hi=1.0, seed=0):
+    return np.random.default_rng(seed).uniform(lo, hi, shape)
+
+
+UNARY = {
+    "negative": (mx.negative, -2, 2),
+    "abs": (mx.abs, 0.2, 2),
+    "exp": (mx.exp, -1, 1),
+    "expm1": (mx.expm1, -1, 1),
+    "log": (mx.log, 0.5, 2),
+    "log1p": (mx.log1p, 0.1, 2),
+    "log2": (mx.log2, 0.5, 2),
+    "log10": (mx.log10, 0.5, 2),
+    "sqrt": (mx.sqrt, 0.5, 2),
+    "rsqrt": (mx.rsqrt, 0.5, 2),
+    "square": (mx.square, -2, 2),
+    "sin": (mx.sin, -2, 2),
+    "cos": (mx.cos, -2, 2),
+    "tan": (mx.tan, -1, 1),
+    "tanh": (mx.tanh, -2, 2),
+    "sigmoid": (mx.sigmoid, -2, 2),
+    "erf": (mx.erf, -1, 1),
+    "erfinv": (mx.erfinv, -0.5, 0.5),
+    "arcsin": (mx.arcsin, -0.8, 0.8),
+    "arccos": (mx.arccos, -0.8, 0.8),
+    "arctan": (mx.arctan, -2, 2),
+    "sinh": (mx.sinh, -1, 1),
+    "cosh": (mx.cosh, -1, 1),
+    "arcsinh": (mx.arcsinh, -2, 2),
+    "arccosh": (mx.arccosh, 1.2, 3),
+    "arctanh": (mx.arctanh, -0.8, 0.8),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_grads(name):
+    fn, lo, hi = UNARY[name]
+    check_grads(fn, rand((3, 4), lo, hi))
+
+
+@pytest.mark.parametrize("name", ["floor", "ceil", "round", "sign"])
+def test_piecewise_constant_grads_are_zero(name):
+    x = mx.array([0.3, 1.7, -2.2])
+    g = mx.grad(lambda a: getattr(mx, name)(a).sum())(x)
+    assert np.array(g).tolist() == [0.0, 0.0, 0.0]
+
+
+BINARY = {
+    "add": (mx.add, -1, 1),
+    "subtract": (mx.subtract, -1, 1),
+    "multiply": (mx.multiply, -1, 1),
+    "divide": (mx.divide, 0.5, 2),
+    "power": (mx.power, 0.5, 2),
+    "maximum": (mx.maximum, -1, 1),
+    "minimum": (mx.minimum, -1, 1),
+    "arctan2": (mx.arctan2, 0.5, 2),
+    "remainder": (mx.remainder, 0.3, 0.45),
+    "logaddexp": (mx.logaddexp, -1, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((2, 1, 4), (3, 1)), ((), (2, 3))])
+def test_binary_grads_with_broadcasting(name, shapes):
+    fn, lo, hi = BINARY[name]
+    a = rand(shapes[0], lo, hi, seed=1)
+    b = rand(shapes[1], lo, hi, seed=2)
+    if name == "remainder":
+        a = a + 1.0  # away from the jumps of a mod b
+    check_grads(fn, a, b)
+
+
+def test_astype_grads_keep_the_input_dtype():
+    x = mx.array([1.0, 2.0], mx.float16)
+    g = mx.grad(lambda a: (a.astype(mx.float32) * 3).sum())(x)
+    assert g.dtype == mx.float16 and np.array(g).tolist() == [3.0, 3.0]
+    as_bool = mx.grad(lambda a: (a.astype(mx.bool_) * a).sum())(x)
+    assert np.array(as_bool).tolist() == [1.0, 1.0]
+
+
+def test_where_grads():
+    cond = mx.array([[True, False, True]])
+    check_grads(lambda x, y: mx.where(cond, x, y), rand((2, 3)), rand((3,), seed=3))
+
+
+REDUCTIONS = {
+    "sum": lambda x: mx.sum(x, axis=1),
+    "sum_all_keepdims": lambda x: mx.sum(x, keepdims=True),
+    "prod": lambda x: mx.prod(x, axis=(0, 2)),
+    "max": lambda x: mx.max(x, axis=-1),
+    "min": lambda x: mx.min(x, axis=0),
+    "mean": lambda x: mx.mean(x, axis=1),
+    "var": lambda x: mx.var(x, axis=1),
+    "std": lambda x: mx.std(x, axis=(0, 1)),
+    "logsumexp": lambda x: mx.logsumexp(x, axis=2),
+    "softmax_last": lambda x: mx.softmax(x, axis=-1),
+    "softmax_middle": lambda x: mx.softmax(x, axis=1),
+    "cumsum": lambda x: mx.cumsum(x, axis=1),
+    "cumsum_reverse_exclusive": lambda x: mx.cumsum(x, axis=2, reverse=True, inclusive=False),
+    "cumprod": lambda x: mx.cumprod(x, axis=2),
+    "cumprod_reverse": lambda x: mx.cumprod(x, axis=1, reverse=True),
+    "cummax": lambda x: mx.cummax(x, axis=2),
+    "cummin_exclusive": lambda x: mx.cummin(x, axis=1, inclusive=False)[:, 1:],
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+def test_reduction_and_scan_grads(name):
+    check_grads(REDUCTIONS[name], rand((2, 3, 4), 0.5, 1.5, seed=4))
+
+
+def test_prod_and_cumprod_grads_with_zeros():
+    x = np.array([[2.0, 0.0, 3.0, 4.0], [0.0, 1.0, 0.0, 5.0], [1.5, 2.0, 0.5, 1.0]])
+    check_grads(lambda a: mx.prod(a, axis=1), x)
+    check_grads(lambda a: mx.cumprod(a, axis=1), x)
+    check_grads(lambda a: mx.cumprod(a, axis=1, reverse=True, inclusive=False), x)
+
+
+VIEWS = {
+    "reshape": lambda x: x.reshape(4, 6),
+    "transpose": lambda x: mx.transpose(x, (2, 0, 1)),
+    "slice": lambda x: x[1:, ::2, 1:3],
+    "slice_negative_step": lambda x: x[::-1, 2:0:-1],
+    "broadcast": lambda x: mx.broadcast_to(x[:, :1], (5, 2, 3, 4)),
+    "diagonal": lambda x: mx.diagonal(x, offset=1, axis1=1, axis2=2),
+    "flip": lambda x: mx.flip(x, axis=1),
+    "as_strided": lambda x: mx.as_strided(x, (3, 3), (2, 1)),
+    "concatenate": lambda x: mx.concatenate([x, 2 * x[:, :1]], axis=1),
+    "split": lambda x: mx.split(x, [1, 2], axis=2)[1] * mx.split(x, [1, 2], axis=2)[2][..., :1],
+    "pad": lambda x: mx.pad(x, [(1, 0), (0, 2), (1, 1)]),
+    "tile": lambda x: mx.tile(x, (1, 2, 1)),
+    "repeat": lambda x: mx.repeat(x, 2, axis=1),
+    "stack": lambda x: mx.stack([x, x * x]),
+    "squeeze_expand": lambda x: mx.squeeze(mx.expand_dims(x, 1), 1),
+    "moveaxis": lambda x: mx.moveaxis(x, 0, 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIEWS))
+def test_view_and_layout_grads(name):
+    check_grads(VIEWS[name], rand((2, 3, 4), seed=5))
+
+
+INDEXING = {
+    "take": lambda x: mx.take(x, mx.array([2, 0, 2, -1]), axis=1),
+    "take_flat": lambda x: mx.take(x, mx.array([[0, 5], [5, 11]])),
+    "take_along_axis": lambda x: mx.take_along_axis(
+        x, mx.array([[0, 3, 3], [1, 1, 0], [2, 0, 1]]), axis=1
+    ),
+    "getitem_array": lambda x: x[mx.array([1, 1, 0])],
+    "getitem_mixed": lambda x: x[mx.array([0, 2]), 1:3],
+    "sort": lambda x: mx.sort(x, axis=1),
+    "topk": lambda x: mx.topk(x, 2, axis=1),
+    "at_add": lambda x: x.at[mx.array([0, 0, 2])].add(x[1]),
+    "at_multiply": lambda x: x.at[mx.array([1])].multiply(x[0] + 2),
+    "setitem": lambda x: _setitem(x),
+}
+
+
+def _setitem(x):
+    y = x * 1
+    y[mx.array([0, 2])] = x[1] * 3
+    return y
+
+
+@pytest.mark.parametrize("name", sorted(INDEXING))
+def test_gather_and_scatter_grads(name):
+    check_grads(INDEXING[name], rand((3, 4), seed=6))
+
+
+def test_scatter_max_routes_to_the_winner():
+    src = mx.array([1.0, 2.0, 3.0, 4.0])
+    upd = mx.array([5.0, 0.0])
+    cot = mx.array([1.0, 2.0, 3.0, 4.0])
+    _, (ds, du) = mx.vjp(lambda s, u: s.at[mx.array([1, 3])].maximum(u), [src, upd], [cot])
+    assert np.array(ds).tolist() == [1.0, 0.0, 3.0, 4.0]
+    assert np.array(du).tolist() == [2.0, 0.0]
+
+
+MATMUL = {
+    "matmul": (lambda a, b: a @ b, (3, 4), (4, 2)),
+    "batched_broadcast": (lambda a, b: a @ b, (2, 1, 3, 4), (3, 4, 2)),
+    "vector_matrix": (lambda a, b: a @ b, (4,), (4, 2)),
+    "matrix_vector": (lambda a, b: a @ b, (3, 4), (4,)),
+    "dot": (lambda a, b: a @ b, (4,), (4,)),
+    "transposed_operand": (lambda a, b: a.T @ b, (4, 3), (4, 2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MATMUL))
+def test_matmul_grads(name):
+    fn, sa, sb = MATMUL[name]
+    check_grads(fn, rand(sa, seed=7), rand(sb, seed=8))
+
+
+def test_addmm_grads():
+    check_grads(
+        lambda c, a, b: mx.addmm(c, a, b, alpha=0.5, beta=2.0),
+        rand((2,), seed=1),
+        rand((3, 4), seed=2),
+        rand((4, 2), seed=3),
+    )
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+    op=st.sampled_from(["tanh", "sin", "exp", "square"]),
+    reduce=st.sampled_from(["sum", "max", "mean", "prod"]),
+)
+def test_random_composites(shape, op, reduce):
+    """Random shapes through an elementwise op, a product with a broadcast row and a
+    reduction over the last axis."""
+    row = rand(shape[-1:], seed=9)
+
+    def f(x, r):
+        return getattr(mx, reduce)(getattr(mx, op)(x) * r, axis=-1)
+
+    check_grads(f, rand(tuple(shape), 0.3, 0.9, seed=len(shape)), row)
+
+
+def test_jvp_matches_finite_differences():
+    x = rand((3, 4), 0.5, 1.5)
+    t = rand((3, 4), seed=3)
+
+    def f(a):
+        return mx.softmax(mx.sin(a) @ a.T, axis=-1) * mx.cumprod(a, axis=1)[:, :3].sum()
+
+    (out,), (tan,) = mx.jvp(f, [mx.array(x.astype(NP_DT), DT)], [mx.array(t.astype(NP_DT), DT)])
+    hi = np.array(f(mx.array((x + EPS * t).astype(NP_DT), DT)), dtype=np.float64)
+    lo = np.array(f(mx.array((x - EPS * t).astype(NP_DT), DT)), dtype=np.float64)
+    np.testing.assert_allclose(np.array(tan), (hi - lo) / (2 * EPS), rtol=RTOL, atol=ATOL)
+
+
+def test_grad_of_grad():
+    f = lambda x: mx.sin(x) * x  # noqa: E731
+    x = mx.array(0.7)
+    d2 = mx.grad(mx.grad(f))(x).item()
+    assert d2 == pytest.approx(2 * np.cos(0.7) - 0.7 * np.sin(0.7), rel=1e-5)
+
+
+# --- the Python API --------------------------------------------------------------------
+
+
+def test_value_and_grad_trees_argnums_and_aux():
+    def loss(params, x, scale=1.0):
+        y = (params["w"] @ x + params["b"][0]) * scale
+        return y.sum(), {"y": y}
+
+    params = {"w": mx.ones((2, 3)), "b": [mx.zeros((2,))]}
+    x = mx.ones((3,))
+    (value, aux), grads = mx.value_and_grad(loss)(params, x)
+    assert value.item() == 6.0
+    assert np.array(aux["y"]).tolist() == [3.0, 3.0]
+    assert np.array(grads["w"]).tolist() == [[1.0] * 3] * 2
+    assert np.array(grads["b"][0]).tolist() == [1.0, 1.0]
+    _, (gp, gx) = mx.value_and_grad(loss, argnums=(0, 1))(params, x)
+    assert np.array(gx).tolist() == [2.0, 2.0, 2.0]
+    _, (pos, kw) = mx.value_and_grad(loss, argnums=[], argnames="scale")(
+        params, x, scale=mx.array(2.0)
+    )
+    assert pos is None and kw["scale"].item() == 6.0
+
+
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda: mx.grad(lambda x: x)(mx.ones((2,))), ValueError),  # not a scalar
+        (lambda: mx.grad(lambda x: "no")(mx.array(1.0)), ValueError),
+        (lambda: mx.grad(lambda x: x, argnums=3)(mx.array(1.0)), ValueError),
+        (lambda: mx.grad(lambda x: x)({"a": 1.0}), ValueError),
+        (lambda: mx.grad(lambda x: x, argnums=(0, 0)), ValueError),
+        (lambda: mx.grad(lambda x: x, argnums=(None,)), TypeError),
+        (lambda: mx.vjp(lambda x: x, [mx.ones((2,))], [mx.ones((3,))]), ValueError),
+        (lambda: mx.vjp(lambda x: x, [mx.ones((2,))], []), ValueError),
+        (lambda: mx.jvp(lambda x: x, [mx.ones((2,))], [mx.ones((2, 1))]), ValueError),
+    ],
+)
+def test_misuse_raises_clear_errors(call, error):
+    with pytest.raises(error, match=r"\[(grad|vjp|jvp)\]"):
+        call()
+
+
+def test_stop_gradient_and_captured_constants():
+    c = mx.array(3.0)
+    g = mx.grad(lambda x: (mx.stop_gradient(x * x) + c * x).sum())(mx.array([1.0, 2.0]))
+    assert np.array(g).tolist() == [3.0, 3.0]
+
+
+def test_eval_inside_the_traced_function_keeps_the_graph():
+    def f(x):
+        y = mx.exp(x * 2)
+        mx.eval(y)
+        y.item() if y.size == 1 else y.tolist()
+        return mx.sin(y).sum()
+
+    x = mx.array([0.1, 0.2])
+    g = np.array(mx.grad(f)(x))
+    y = np.exp(2 * np.array([0.1, 0.2]))
+    np.testing.assert_allclose(g, np.cos(y) * y * 2, rtol=1e-5)
+
+
+def test_async_eval_of_gradients_and_errors_in_the_backward_pass():
+    x = mx.ones((64, 64))
+    grads = [mx.grad(lambda a, k=k: (mx.tanh(a * k) @ a).sum())(x) for k in range(8)]
+    mx.async_eval(grads)
+    for k, g in enumerate(grads):
+        a = np.ones((64, 64))
+        t = np.tanh(a * k)
+        want = (1 - t**2) * k * (np.ones((64, 64)) @ a.T) + t.T @ np.ones((64, 64))
+        np.testing.assert_allclose(np.array(g), want, rtol=1e-4)
+    # An out-of-range gather index fails the backward pass's task, surfaced at eval.
+    bad = mx.grad(lambda a: mx.take(a, mx.array([7])).sum())(mx.ones((3,)))
+    with pytest.raises(IndexError, match="out of bounds"):
+        mx.eval(bad)
+    assert mx.grad(lambda a: (a * a).sum())(mx.ones((2,))).tolist() == [2.0, 2.0]
+
+
+def test_custom_function_rules():
+    @mx.custom_function
+    def f(x, y):
+        return x * y
+
+    x, y = mx.array(2.0), mx.array(5.0)
+    assert mx.grad(f, argnums=(0, 1))(x, y)[1].item() == 2.0
+
+    @f.vjp
+    def f_vjp(primals, cotangent, output):
+        return cotangent * 10, cotangent * 20
+
+    gx, gy = mx.grad(f, argnums=(0, 1))(x, y)
+    assert (gx.item(), gy.item()) == (10.0, 20.0)
+    _, (t,) = mx.jvp(f, [x, y], [mx.array(1.0), mx.array(0.0)])
+    assert t.item() == 5.0  # no jvp rule: derived from the function
+
+    @f.jvp
+    def f_jvp(primals, tangents):
+        return tangents[0] * 100
+
+    _, (t,) = mx.jvp(f, [x, y], [mx.array(1.0), mx.array(0.0)])
+    assert t.item() == 100.0
+
+
+def test_checkpoint_recomputes_the_same_gradient():
+    def block(w, x):
+        return mx.tanh(x @ w) @ w.T
+
+    w = mx.array(rand((4, 4), seed=1).astype(np.float32))
+    x = mx.array(rand((3, 4), seed=2).astype(np.float32))
+    plain = mx.grad(lambda w: block(w, x).sum())(w)
+    ckpt = mx.grad(lambda w: mx.checkpoint(block)(w, x).sum())(w)
+    np.testing.assert_allclose(np.array(ckpt), np.array(plain), rtol=1e-5, atol=1e-6)
+
+
+def test_vmap_matches_a_python_loop():
+    x = mx.array(rand((5, 3), seed=1).astype(np.float32))
+    w = mx.array(rand((3, 2), seed=2).astype(np.float32))
+    f = lambda row, w: mx.tanh(row @ w).sum(axis=-1)  # noqa: E731
+    got = mx.vmap(f, in_axes=(0, None))(x, w)
+    want = mx.stack([f(x[i], w) for i in range(5)])
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-6)
+    per_row = mx.vmap(mx.grad(lambda r: (r * r).sum()), in_axes=1, out_axes=1)(x)
+    np.testing.assert_allclose(np.array(per_row), 2 * np.array(x), rtol=1e-6)
+
+
+def test_tree_utils():
+    from fastsync.utils import tree_flatten, tree_map, tree_reduce, tree_unflatten
+
+    tree = {"layers": [{"w": 1, "b": 2}, {"w": 3}], "head": (4,)}
+    flat = tree_flatten(tree)
+    assert flat == [("layers.0.w", 1), ("layers.0.b", 2), ("layers.1.w", 3), ("head.0", 4)]
+    back = tree_unflatten(flat)
+    assert back["layers"] == [{"w": 1, "b": 2}, {"w": 3}] and back["head"] == [4]
+    assert tree_map(lambda a, b: a + b, tree, tree)["layers"][1]["w"] == 6
+    assert tree_reduce(lambda acc, v: acc + v, tree, 0) == 10

@@ -450,3 +450,28 @@ def test_tree_utils():
     assert back["layers"] == [{"w": 1, "b": 2}, {"w": 3}] and back["head"] == [4]
     assert tree_map(lambda a, b: a + b, tree, tree)["layers"][1]["w"] == 6
     assert tree_reduce(lambda acc, v: acc + v, tree, 0) == 10
+
+
+def test_memory_after_a_gradient_returns_to_parameters_and_gradients():
+    rng = np.random.default_rng(0)
+    params = [mx.array(rng.standard_normal((256, 256)).astype(np.float32)) for _ in range(3)]
+    x = mx.array(rng.standard_normal((64, 256)).astype(np.float32))
+    mx.eval(params, x)
+
+    def loss(ps):
+        h = x
+        for w in ps:
+            h = mx.tanh(h @ w)
+        return mx.mean(h * h)
+
+    base = mx.get_active_memory()
+    vg = mx.value_and_grad(loss)
+    for _ in range(3):
+        value, grads = vg(params)
+        mx.eval(value, grads)
+        # The forward activations are gone once the gradients exist: what stays is the
+        # gradients (one per parameter) and the scalar loss.
+        grad_bytes = sum(g.nbytes for g in grads)
+        assert mx.get_active_memory() - base <= grad_bytes + 4096
+        del value, grads
+    assert mx.get_active_memory() - base <= 4096

@@ -107,7 +107,10 @@ MarkRef CommandEncoder::make_mark() { return std::make_shared<CpuMark>(stream())
 void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
   // Made by make_mark above.
   auto mark = std::static_pointer_cast<CpuMark>(m);
-  scheduler::TaskFn fn = [mark = std::move(mark), kind] {
+  // The buffers retained so far are released with the mark, before it is
+  // reached: whoever wakes on it (eval returning) finds that memory free.
+  scheduler::TaskFn fn = [mark = std::move(mark), kind, keep = std::move(retained_)]() mutable {
+    keep.clear();
     scheduler::ErrorRef e;
     switch (kind) {
       case MarkKind::fence: e = scheduler::current_error(); break;
@@ -119,8 +122,7 @@ void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
     }
     mark->reach(std::move(e));
   };
-  // The buffers retained so far are released with the mark.
-  scheduler::enqueue(stream(), scheduler::Task{std::move(fn), std::move(retained_), true});
+  scheduler::enqueue(stream(), scheduler::Task{std::move(fn), {}, true});
   retained_ = {};
 }
 

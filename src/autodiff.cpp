@@ -7,10 +7,11 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "ops/ops.h"
+#include "primitives/batching.h"
 #include "primitives/tracing.h"
+#include "tape.h"
 
 namespace fastsync {
 
@@ -29,73 +30,6 @@ TracingScope::~TracingScope() { --tracing_depth; }
 namespace {
 
 using Id = const void*;
-
-// The nodes between `targets` and `outputs`: every node reachable from the
-// outputs that some target feeds, inputs before consumers. The walk does
-// not enter a target's own node.
-class Tape {
- public:
-  Tape(const std::vector<array>& outputs, const std::vector<array>& targets) {
-    for (auto& t : targets) targets_.insert(t.id());
-    for (auto& o : outputs) visit(o);
-  }
-
-  bool is_target(const array& a) const { return targets_.count(a.id()) > 0; }
-  // Whether a derivative can flow from a target into `a`.
-  bool reaches(const array& a) const {
-    if (is_target(a)) return true;
-    if (!a.has_node()) return false;
-    auto it = reaches_.find(a.node().get());
-    return it != reaches_.end() && it->second;
-  }
-  // Inputs of `n` that a target reaches and that pass derivatives.
-  std::vector<int> argnums(const Node& n) const {
-    std::vector<int> out;
-    for (size_t i = 0; i < n.inputs.size(); ++i) {
-      if (n.primitive->passes_gradient(static_cast<int>(i)) && reaches(n.inputs[i])) {
-        out.push_back(static_cast<int>(i));
-      }
-    }
-    return out;
-  }
-  const std::vector<std::shared_ptr<Node>>& order() const { return order_; }
-
- private:
-  // Iterative post-order: deep graphs (long chains) must not overflow the
-  // stack.
-  void visit(const array& root) {
-    if (is_target(root) || !root.has_node()) return;
-    struct Frame {
-      std::shared_ptr<Node> node;
-      size_t next = 0;
-    };
-    std::vector<Frame> stack;
-    auto push = [&](const std::shared_ptr<Node>& n) {
-      if (reaches_.emplace(n.get(), false).second) stack.push_back({n});
-    };
-    push(root.node());
-    while (!stack.empty()) {
-      Frame& f = stack.back();
-      if (f.next < f.node->inputs.size()) {
-        const array& in = f.node->inputs[f.next++];
-        if (!is_target(in) && in.has_node()) push(in.node());
-        continue;
-      }
-      std::shared_ptr<Node> n = std::move(f.node);
-      stack.pop_back();
-      bool r = false;
-      for (size_t i = 0; i < n->inputs.size() && !r; ++i) {
-        r = n->primitive->passes_gradient(static_cast<int>(i)) && reaches(n->inputs[i]);
-      }
-      reaches_[n.get()] = r;
-      if (r) order_.push_back(std::move(n));
-    }
-  }
-
-  std::unordered_set<Id> targets_;
-  std::unordered_map<const Node*, bool> reaches_;
-  std::vector<std::shared_ptr<Node>> order_;
-};
 
 // The live outputs of a node (nullopt where the user dropped one: nothing
 // can flow from it).
@@ -289,6 +223,12 @@ void Identity::view(const array& in, array& out) const { out.copy_shared_buffer(
 std::vector<array> Identity::vjp(const std::vector<array>&, const std::vector<array>& cotangents,
                                  const std::vector<int>&, const std::vector<array>&) {
   return {cotangents[0]};
+}
+
+std::pair<std::vector<array>, std::vector<int>> Identity::vmap(
+    const std::vector<array>& inputs, const std::vector<int>& axes,
+    const std::vector<array>& outputs, const std::shared_ptr<Primitive>& self) {
+  return batching::elementwise(self, inputs, axes, outputs);
 }
 
 std::vector<array> Identity::jvp(const std::vector<array>&, const std::vector<array>& tangents,

@@ -7,7 +7,9 @@
 // inputs may still be in flight.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "array.h"
@@ -29,6 +31,12 @@
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents, \
                          const std::vector<int>& argnums, const std::vector<array>& outputs)      \
       override;
+
+// Declares vmap in a primitive with its own batching rule.
+#define FASTSYNC_VMAP                                                 \
+  std::pair<std::vector<array>, std::vector<int>> vmap(               \
+      const std::vector<array>& inputs, const std::vector<int>& axes, \
+      const std::vector<array>& outputs, const std::shared_ptr<Primitive>& self) override;
 
 namespace fastsync {
 
@@ -61,6 +69,15 @@ class Primitive {
                                  const std::vector<array>& tangents,
                                  const std::vector<int>& argnums,
                                  const std::vector<array>& outputs);
+  // Batching (vmap): `inputs` carry a batch axis at `axes[i]` (-1: not
+  // batched); returns the outputs for every batch entry and the batch axis of
+  // each. `self` is this primitive's handle and `outputs` the per-entry
+  // outputs it was traced with. The default runs the primitive once per
+  // entry and stacks the results, so every primitive batches; families with
+  // a direct rule override it (one node instead of one per entry).
+  virtual std::pair<std::vector<array>, std::vector<int>> vmap(
+      const std::vector<array>& inputs, const std::vector<int>& axes,
+      const std::vector<array>& outputs, const std::shared_ptr<Primitive>& self);
   // False for inputs derivatives never flow into (the ordering inputs of
   // depends, the wall of stop_gradient).
   virtual bool passes_gradient(int /*input*/) const { return true; }

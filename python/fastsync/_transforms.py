@@ -336,59 +336,59 @@ def checkpoint(fun: Callable):
     return wrapped
 
 
-def _axes_for(op: str, axes, n: int) -> list:
+def _axes_per_arg(axes, n: int) -> list:
     if axes is None or isinstance(axes, int):
         return [axes] * n
     axes = list(axes)
     if len(axes) != n:
-        raise ValueError(f"[{op}] {len(axes)} axes given for {n} arrays")
+        raise ValueError(f"[vmap] {len(axes)} in_axes for {n} arguments")
     return axes
 
 
 def vmap(fun: Callable, in_axes=0, out_axes=0):
-    """``fun`` mapped over an axis of its inputs (``in_axes``; None: not mapped).
+    """``fun`` mapped over an axis of its inputs.
 
-    Outputs stack along ``out_axes``. This implementation runs ``fun`` once per index of
-    the mapped axis and stacks the results (a custom function's own vmap rule is used
-    when it has one); it composes with the other transforms.
+    ``in_axes``: one int (or None: not mapped) for every argument, or one per argument;
+    an argument may be a tree of arrays, all mapped along its axis. ``out_axes``: where
+    the batch axis goes in each output (one int, or one per output). The function is
+    traced once on one entry and its graph replayed batched: most primitives batch in a
+    single node; the rest run once per entry. A custom function's own vmap rule is used
+    when it is the function mapped.
     """
 
     @functools.wraps(fun)
     def wrapped(*args):
         if isinstance(fun, custom_function) and fun._vmap is not None:
-            axes = in_axes if isinstance(in_axes, (list, tuple)) else [in_axes] * len(args)
-            outs, oaxes = fun._vmap(*args, *axes) if len(args) > 1 else fun._vmap(args[0], axes[0])
+            axes = _axes_per_arg(in_axes, len(args))
+            outs, _ = fun._vmap(*args, *axes)
             return outs
-        arg_axes = _axes_for("vmap", in_axes, len(args))
-        sizes = set()
+        arg_axes = _axes_per_arg(in_axes, len(args))
+        leaves, leaf_axes = [], []
         for a, ax in zip(args, arg_axes, strict=True):
             for leaf in _leaves(a):
-                if ax is None:
-                    continue
                 if not isinstance(leaf, _array):
-                    raise ValueError("[vmap] mapped arguments must be arrays")
-                if leaf.ndim == 0:
-                    raise ValueError("[vmap] cannot map over a 0-d array")
-                sizes.add(leaf.shape[ax])
-        if len(sizes) != 1:
-            raise ValueError(
-                f"[vmap] the mapped axes must have one size, got {sorted(sizes) or 'none'}"
-            )
-        n = sizes.pop()
-        results = []
-        for i in range(n):
-            sliced = [
-                a if ax is None else tree_map(lambda x, ax=ax, i=i: _core.take(x, i, axis=ax), a)
-                for a, ax in zip(args, arg_axes, strict=True)
-            ]
-            results.append(fun(*sliced))
-        first = results[0]
-        leaves_per = [_leaves(r) for r in results]
-        oaxes = _axes_for("vmap", out_axes, len(leaves_per[0]))
-        stacked = [
-            _core.stack([lv[j] for lv in leaves_per], axis=oaxes[j])
-            for j in range(len(leaves_per[0]))
-        ]
-        return _replace_leaves(first, stacked)
+                    if ax is None:
+                        leaf = _core.array(leaf)
+                    else:
+                        raise ValueError("[vmap] mapped arguments must be arrays")
+                if ax is not None and (ax < -leaf.ndim or ax >= leaf.ndim):
+                    raise ValueError(
+                        f"[vmap] in_axes {ax} is out of range for an input of shape "
+                        f"{tuple(leaf.shape)}"
+                    )
+                leaves.append(leaf)
+                leaf_axes.append(-1 if ax is None else ax % leaf.ndim)
+        holder = {}
+
+        def flat(xs):
+            it = iter(xs)
+            new_args = [_replace_leaves(a, [next(it) for _ in _leaves(a)]) for a in args]
+            out = fun(*new_args)
+            holder["out"] = out
+            return _array_leaves("vmap", out, "the outputs")
+
+        oaxes = [out_axes] if isinstance(out_axes, int) else list(out_axes)
+        outs = _core._vmap(flat, leaves, leaf_axes, oaxes)
+        return _replace_leaves(holder["out"], outs)
 
     return wrapped

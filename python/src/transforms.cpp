@@ -7,6 +7,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "autodiff.h"
+#include "vmap.h"
 #include "convert.h"
 
 namespace fastsync::py {
@@ -56,6 +57,17 @@ void init_transforms(nb::module_& m) {
       },
       nb::arg("fun"), nb::arg("primals"), nb::arg("tangents"),
       "jvp over a function of a list of arrays returning a list of arrays.");
+  m.def(
+      "_vmap",
+      [](nb::callable fun, const std::vector<array>& inputs, const std::vector<int>& in_axes,
+         const std::vector<int>& out_axes) {
+        PyCallable f(fun);
+        return vmap([&](const std::vector<array>& xs) { return call_flat(f, xs); }, inputs,
+                    in_axes, out_axes);
+      },
+      nb::arg("fun"), nb::arg("inputs"), nb::arg("in_axes"), nb::arg("out_axes"),
+      "vmap over a function of a list of arrays returning a list of arrays (axis -1: not "
+      "mapped).");
   m.def(
       "_custom_function",
       [](const std::vector<array>& inputs, const std::vector<array>& outputs,

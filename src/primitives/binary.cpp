@@ -34,8 +34,8 @@ std::vector<Shape> Binary::output_shapes(const std::vector<array>& inputs) const
 }
 
 std::vector<Shape> Select::output_shapes(const std::vector<array>& inputs) const {
-  return {broadcast_shapes(broadcast_shapes(inputs[0].shape(), inputs[1].shape()),
-                           inputs[2].shape())};
+  return {
+      broadcast_shapes(broadcast_shapes(inputs[0].shape(), inputs[1].shape()), inputs[2].shape())};
 }
 
 std::vector<Shape> DivMod::output_shapes(const std::vector<array>& inputs) const {
@@ -83,10 +83,10 @@ std::pair<array, array> binary_grads(BinaryOp op, const array& a, const array& b
     }
     case BinaryOp::arctan2: {
       array denom = add(square(a, s), square(b, s), s);
-      return {multiply(c, divide(b, denom, s), s), multiply(c, divide(negative(a, s), denom, s), s)};
+      return {multiply(c, divide(b, denom, s), s),
+              multiply(c, divide(negative(a, s), denom, s), s)};
     }
-    case BinaryOp::remainder:
-      return {c, negative(multiply(c, floor(divide(a, b, s), s), s), s)};
+    case BinaryOp::remainder: return {c, negative(multiply(c, floor(divide(a, b, s), s), s), s)};
     default: {
       array z = zeros(c.shape(), c.dtype(), s);
       return {z, z};
@@ -98,8 +98,7 @@ std::pair<array, array> binary_grads(BinaryOp op, const array& a, const array& b
 
 std::vector<array> Binary::vjp(const std::vector<array>& primals,
                                const std::vector<array>& cotangents,
-                               const std::vector<int>& argnums,
-                               const std::vector<array>& outputs) {
+                               const std::vector<int>& argnums, const std::vector<array>& outputs) {
   const Stream s = stream();
   const array& a = primals[0];
   const array& b = primals[1];
@@ -134,5 +133,24 @@ std::vector<array> Select::vjp(const std::vector<array>& primals,
   }
   return out;
 }
+
+}  // namespace fastsync
+
+// --- batching -------------------------------------------------------------
+
+#include "primitives/batching.h"
+
+namespace fastsync {
+
+#define FASTSYNC_ELEMENTWISE_VMAP(Class)                                           \
+  std::pair<std::vector<array>, std::vector<int>> Class::vmap(                     \
+      const std::vector<array>& inputs, const std::vector<int>& axes,              \
+      const std::vector<array>& outputs, const std::shared_ptr<Primitive>& self) { \
+    return batching::elementwise(self, inputs, axes, outputs);                     \
+  }
+FASTSYNC_ELEMENTWISE_VMAP(Binary)
+FASTSYNC_ELEMENTWISE_VMAP(DivMod)
+FASTSYNC_ELEMENTWISE_VMAP(Select)
+#undef FASTSYNC_ELEMENTWISE_VMAP
 
 }  // namespace fastsync

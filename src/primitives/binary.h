@@ -55,6 +55,7 @@ class Binary : public Primitive {
  public:
   Binary(Stream s, BinaryOp op) : Primitive(s), op_(op) {}
   const char* name() const override;
+  FASTSYNC_VMAP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
@@ -71,6 +72,7 @@ class DivMod : public Primitive {
  public:
   explicit DivMod(Stream s) : Primitive(s) {}
   const char* name() const override { return "DivMod"; }
+  FASTSYNC_VMAP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
@@ -82,6 +84,7 @@ class Select : public Primitive {
  public:
   explicit Select(Stream s) : Primitive(s) {}
   const char* name() const override { return "Select"; }
+  FASTSYNC_VMAP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU

@@ -102,3 +102,24 @@ std::vector<array> AddMM::vjp(const std::vector<array>& primals,
 }
 
 }  // namespace fastsync
+
+// --- batching -------------------------------------------------------------
+
+#include "primitives/batching.h"
+
+namespace fastsync {
+
+std::pair<std::vector<array>, std::vector<int>> Matmul::vmap(
+    const std::vector<array>& inputs, const std::vector<int>& axes,
+    const std::vector<array>& outputs, const std::shared_ptr<Primitive>& self) {
+  // Matrices per entry: the batch becomes one more broadcast batch axis. A
+  // 1-D entry would be read as a matrix once batched: one node per entry.
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (batching::entry_rank(inputs[i], axes[i]) < 2) {
+      return Primitive::vmap(inputs, axes, outputs, self);
+    }
+  }
+  return batching::elementwise(self, inputs, axes, outputs);
+}
+
+}  // namespace fastsync

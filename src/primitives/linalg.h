@@ -16,6 +16,7 @@ class Matmul : public Primitive {
  public:
   explicit Matmul(Stream s) : Primitive(s) {}
   const char* name() const override { return "Matmul"; }
+  FASTSYNC_VMAP
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;

@@ -202,3 +202,55 @@ std::vector<array> Softmax::vjp(const std::vector<array>&, const std::vector<arr
 }
 
 }  // namespace fastsync
+
+// --- batching -------------------------------------------------------------
+// The batch axis goes first and the reduced (or scanned) axes shift by one.
+
+#include "primitives/batching.h"
+
+namespace fastsync {
+
+namespace {
+array batch_first(const array& x, int axis, Stream s) {
+  return axis == 0 ? x : moveaxis(x, axis, 0, s);
+}
+}  // namespace
+
+std::pair<std::vector<array>, std::vector<int>> Reduce::vmap(const std::vector<array>& inputs,
+                                                             const std::vector<int>& axes,
+                                                             const std::vector<array>& outputs,
+                                                             const std::shared_ptr<Primitive>&) {
+  array x = batch_first(inputs[0], axes[0], stream());
+  std::vector<int> shifted;
+  for (int a : axes_) shifted.push_back(a + 1);
+  auto prim = std::make_shared<Reduce>(stream(), op_, shifted);
+  return batching::apply(prim, {x}, outputs);
+}
+
+std::pair<std::vector<array>, std::vector<int>> ArgReduce::vmap(const std::vector<array>& inputs,
+                                                                const std::vector<int>& axes,
+                                                                const std::vector<array>& outputs,
+                                                                const std::shared_ptr<Primitive>&) {
+  array x = batch_first(inputs[0], axes[0], stream());
+  return batching::apply(std::make_shared<ArgReduce>(stream(), op_, axis_ + 1), {x}, outputs);
+}
+
+std::pair<std::vector<array>, std::vector<int>> Scan::vmap(const std::vector<array>& inputs,
+                                                           const std::vector<int>& axes,
+                                                           const std::vector<array>& outputs,
+                                                           const std::shared_ptr<Primitive>&) {
+  array x = batch_first(inputs[0], axes[0], stream());
+  auto prim = std::make_shared<Scan>(stream(), op_, axis_ + 1, reverse_, inclusive_);
+  return batching::apply(prim, {x}, outputs);
+}
+
+std::pair<std::vector<array>, std::vector<int>> Softmax::vmap(
+    const std::vector<array>& inputs, const std::vector<int>& axes,
+    const std::vector<array>& outputs, const std::shared_ptr<Primitive>& self) {
+  // Over the last axis: with the batch first, the last axis is unchanged
+  // (a 0-d entry would make the batch the last axis: no fast rule then).
+  if (inputs[0].ndim() < 2) return Primitive::vmap(inputs, axes, outputs, self);
+  return batching::apply(self, {batch_first(inputs[0], axes[0], stream())}, outputs);
+}
+
+}  // namespace fastsync

@@ -13,6 +13,7 @@ class Reduce : public Primitive {
   Reduce(Stream s, ReduceOp op, std::vector<int> axes)
       : Primitive(s), op_(op), axes_(std::move(axes)) {}
   const char* name() const override;
+  FASTSYNC_VMAP
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
@@ -35,6 +36,7 @@ class ArgReduce : public Primitive {
  public:
   ArgReduce(Stream s, ArgReduceOp op, int axis) : Primitive(s), op_(op), axis_(axis) {}
   const char* name() const override { return op_ == ArgReduceOp::argmax ? "ArgMax" : "ArgMin"; }
+  FASTSYNC_VMAP
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
@@ -51,6 +53,7 @@ class Scan : public Primitive {
   Scan(Stream s, ReduceOp op, int axis, bool reverse, bool inclusive)
       : Primitive(s), op_(op), axis_(axis), reverse_(reverse), inclusive_(inclusive) {}
   const char* name() const override;
+  FASTSYNC_VMAP
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
@@ -73,6 +76,7 @@ class Softmax : public Primitive {
  public:
   explicit Softmax(Stream s) : Primitive(s) {}
   const char* name() const override { return "Softmax"; }
+  FASTSYNC_VMAP
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override {
     return {inputs[0].shape()};

@@ -174,3 +174,59 @@ std::vector<array> Concatenate::vjp(const std::vector<array>& primals,
 }
 
 }  // namespace fastsync
+
+// --- batching -------------------------------------------------------------
+
+#include "primitives/batching.h"
+
+namespace fastsync {
+
+namespace {
+array batch_first(const array& x, int axis, Stream s) {
+  return axis == 0 ? x : moveaxis(x, axis, 0, s);
+}
+}  // namespace
+
+std::pair<std::vector<array>, std::vector<int>> AsType::vmap(
+    const std::vector<array>& inputs, const std::vector<int>& axes,
+    const std::vector<array>& outputs, const std::shared_ptr<Primitive>& self) {
+  return batching::elementwise(self, inputs, axes, outputs);
+}
+
+std::pair<std::vector<array>, std::vector<int>> Reshape::vmap(const std::vector<array>& inputs,
+                                                              const std::vector<int>& axes,
+                                                              const std::vector<array>& outputs,
+                                                              const std::shared_ptr<Primitive>&) {
+  array x = batch_first(inputs[0], axes[0], stream());
+  Shape shape{x.shape()[0]};
+  shape.insert(shape.end(), shape_.begin(), shape_.end());
+  Shape out = shape;
+  return {
+      {array(std::move(out), outputs[0].dtype(), std::make_shared<Reshape>(stream(), shape), {x})},
+      {0}};
+}
+
+std::pair<std::vector<array>, std::vector<int>> Transpose::vmap(const std::vector<array>& inputs,
+                                                                const std::vector<int>& axes,
+                                                                const std::vector<array>&,
+                                                                const std::shared_ptr<Primitive>&) {
+  array x = batch_first(inputs[0], axes[0], stream());
+  std::vector<int> perm{0};
+  for (int a : axes_) perm.push_back(a + 1);
+  return {{transpose(x, perm, stream())}, {0}};
+}
+
+std::pair<std::vector<array>, std::vector<int>> Broadcast::vmap(const std::vector<array>& inputs,
+                                                                const std::vector<int>& axes,
+                                                                const std::vector<array>&,
+                                                                const std::shared_ptr<Primitive>&) {
+  array x = batch_first(inputs[0], axes[0], stream());
+  Shape aligned{x.shape()[0]};
+  aligned.insert(aligned.end(), shape_.size() - (x.ndim() - 1), 1);
+  aligned.insert(aligned.end(), x.shape().begin() + 1, x.shape().end());
+  Shape target{x.shape()[0]};
+  target.insert(target.end(), shape_.begin(), shape_.end());
+  return {{broadcast_to(reshape(x, aligned, stream()), target, stream())}, {0}};
+}
+
+}  // namespace fastsync

@@ -24,6 +24,7 @@ class Reshape : public Primitive {
  public:
   Reshape(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
   const char* name() const override { return "Reshape"; }
+  FASTSYNC_VMAP
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
@@ -37,6 +38,7 @@ class Transpose : public ViewPrimitive {
  public:
   Transpose(Stream s, std::vector<int> axes) : ViewPrimitive(s), axes_(std::move(axes)) {}
   const char* name() const override { return "Transpose"; }
+  FASTSYNC_VMAP
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
 
@@ -66,6 +68,7 @@ class Broadcast : public ViewPrimitive {
  public:
   Broadcast(Stream s, Shape shape) : ViewPrimitive(s), shape_(std::move(shape)) {}
   const char* name() const override { return "Broadcast"; }
+  FASTSYNC_VMAP
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
 
@@ -141,6 +144,7 @@ class AsType : public Primitive {
  public:
   AsType(Stream s, Dtype d) : Primitive(s), dtype_(d) {}
   const char* name() const override { return "AsType"; }
+  FASTSYNC_VMAP
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;

@@ -18,3 +18,19 @@ std::vector<array> Sort::vjp(const std::vector<array>& primals,
 }
 
 }  // namespace fastsync
+
+// --- batching -------------------------------------------------------------
+
+#include "primitives/batching.h"
+
+namespace fastsync {
+
+std::pair<std::vector<array>, std::vector<int>> Sort::vmap(const std::vector<array>& inputs,
+                                                           const std::vector<int>& axes,
+                                                           const std::vector<array>& outputs,
+                                                           const std::shared_ptr<Primitive>&) {
+  array x = axes[0] == 0 ? inputs[0] : moveaxis(inputs[0], axes[0], 0, stream());
+  return batching::apply(std::make_shared<Sort>(stream(), axis_ + 1, indices_), {x}, outputs);
+}
+
+}  // namespace fastsync

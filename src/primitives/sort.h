@@ -10,6 +10,7 @@ class Sort : public Primitive {
  public:
   Sort(Stream s, int axis, bool indices) : Primitive(s), axis_(axis), indices_(indices) {}
   const char* name() const override { return indices_ ? "ArgSort" : "Sort"; }
+  FASTSYNC_VMAP
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override {
     return {inputs[0].shape()};

@@ -14,6 +14,7 @@ class Identity : public ViewPrimitive {
  public:
   using ViewPrimitive::ViewPrimitive;
   const char* name() const override { return "Identity"; }
+  FASTSYNC_VMAP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override {
     return {inputs[0].shape()};
   }

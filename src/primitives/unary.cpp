@@ -101,3 +101,17 @@ std::vector<array> Unary::vjp(const std::vector<array>& primals,
 }
 
 }  // namespace fastsync
+
+// --- batching -------------------------------------------------------------
+
+#include "primitives/batching.h"
+
+namespace fastsync {
+
+std::pair<std::vector<array>, std::vector<int>> Unary::vmap(
+    const std::vector<array>& inputs, const std::vector<int>& axes,
+    const std::vector<array>& outputs, const std::shared_ptr<Primitive>& self) {
+  return batching::elementwise(self, inputs, axes, outputs);
+}
+
+}  // namespace fastsync

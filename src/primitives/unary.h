@@ -56,6 +56,7 @@ class Unary : public Primitive {
  public:
   Unary(Stream s, UnaryOp op) : Primitive(s), op_(op) {}
   const char* name() const override;
+  FASTSYNC_VMAP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU

@@ -1,4 +1,4 @@
-"""value_and_grad of a 4-layer MLP, per step: fastsync beside MLX and PyTorch (CPU).
+"""value_and_grad of a 4-layer MLP, per step: fastsync beside MLX and PyTorch.
 
 Each library runs in its own subprocess, so peak memory is its own. Reported per library:
 the median step time (forward + backward, gradients evaluated), the library's own
@@ -8,6 +8,7 @@ which every library has.
 
     python bench/autograd_mlp.py                     # width 1024, batch 256, 4 layers
     python bench/autograd_mlp.py --steps 50 --libs fastsync,mlx
+    python bench/autograd_mlp.py --device gpu --libs fastsync,torch   # PyTorch on CUDA
 
 A missing peer is reported as such, never silently skipped.
 """
@@ -22,6 +23,7 @@ import sys
 CHILD = r"""
 import json, resource, statistics, sys, time
 lib, width, batch, layers, steps, warmup = sys.argv[1], *map(int, sys.argv[2:7])
+device = sys.argv[7]
 import numpy as np
 rng = np.random.default_rng(0)
 ws = [rng.standard_normal((width, width)).astype(np.float32) / width**0.5 for _ in range(layers)]
@@ -34,7 +36,7 @@ if lib in ("fastsync", "mlx"):
         import fastsync as mx
     else:
         import mlx.core as mx
-    mx.set_default_device(mx.cpu)
+    mx.set_default_device(mx.gpu if device == "gpu" else mx.cpu)
     params = [mx.array(w) for w in ws]
     x, y = mx.array(x_np), mx.array(y_np)
     mx.eval(params, x, y)
@@ -61,9 +63,9 @@ if lib in ("fastsync", "mlx"):
         return mx.get_peak_memory()
 else:
     import torch
-    torch.set_num_threads(torch.get_num_threads())
-    params = [torch.tensor(w, requires_grad=True) for w in ws]
-    x, y = torch.tensor(x_np), torch.tensor(y_np)
+    dev = "cuda" if device == "gpu" else "cpu"
+    params = [torch.tensor(w, device=dev, requires_grad=True) for w in ws]
+    x, y = torch.tensor(x_np, device=dev), torch.tensor(y_np, device=dev)
 
     def step():
         for p in params:
@@ -78,10 +80,11 @@ else:
         return loss.item()
 
     def reset():
-        pass
+        if dev == "cuda":
+            torch.cuda.reset_peak_memory_stats()
 
     def peak():
-        return None
+        return torch.cuda.max_memory_allocated() if dev == "cuda" else None
 
 for _ in range(warmup):
     step()
@@ -102,6 +105,7 @@ print(json.dumps({"lib": lib, "version": version, "median_ms": statistics.median
 
 def run(lib: str, a) -> dict:
     cmd = [sys.executable, "-c", CHILD, lib, *map(str, (a.width, a.batch, a.layers, a.steps, 3))]
+    cmd.append(a.device)
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         last = (p.stderr.strip().splitlines() or ["failed"])[-1]
@@ -116,19 +120,26 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--libs", default="fastsync,mlx,torch")
+    ap.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     a = ap.parse_args()
-    print(f"value_and_grad, {a.layers}-layer MLP, width {a.width}, batch {a.batch}, CPU, "
-          f"{a.steps} steps")
-    print(f"{'library':<10} {'version':<10} {'median ms':>10} {'min ms':>8} "
-          f"{'peak MiB':>9} {'RSS growth MiB':>15}")
+    print(
+        f"value_and_grad, {a.layers}-layer MLP, width {a.width}, batch {a.batch}, {a.device}, "
+        f"{a.steps} steps"
+    )
+    print(
+        f"{'library':<10} {'version':<10} {'median ms':>10} {'min ms':>8} "
+        f"{'peak MiB':>9} {'RSS growth MiB':>15}"
+    )
     for lib in a.libs.split(","):
         r = run(lib, a)
         if "error" in r:
             print(f"{lib:<10} n/a: {r['error']}")
             continue
         peak = "n/a" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**20:.1f}"
-        print(f"{lib:<10} {r['version']:<10} {r['median_ms']:>10.2f} {r['min_ms']:>8.2f} "
-              f"{peak:>9} {r['rss_growth_kib'] / 1024:>15.1f}")
+        print(
+            f"{lib:<10} {r['version']:<10} {r['median_ms']:>10.2f} {r['min_ms']:>8.2f} "
+            f"{peak:>9} {r['rss_growth_kib'] / 1024:>15.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -469,11 +469,15 @@ def test_memory_after_a_gradient_returns_to_parameters_and_gradients():
     for _ in range(3):
         value, grads = vg(params)
         mx.eval(value, grads)
+        # The CUDA backend returns buffers the GPU finished with at its next encode, wait
+        # or synchronize (the CPU one before eval returns): settle that first.
+        mx.synchronize()
         # The forward activations are gone once the gradients exist: what stays is the
         # gradients (one per parameter) and the scalar loss.
         grad_bytes = sum(g.nbytes for g in grads)
         assert mx.get_active_memory() - base <= grad_bytes + 4096
         del value, grads
+    mx.synchronize()
     assert mx.get_active_memory() - base <= 4096
 
 

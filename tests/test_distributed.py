@@ -203,7 +203,7 @@ def errors_run():
 
 @needs_mpi
 @pytest.mark.parametrize("section", ["reduce_dtypes", "noncontiguous", "gather_dtypes", "large",
-                                     "split", "send_recv", "async", "chain", "threads"])
+                                     "split", "send_recv", "async", "chain", "threads", "grad"])
 def test_two_ranks(collectives_run, section):
     rc, out = collectives_run
     done = passed_sections(out)
@@ -230,3 +230,11 @@ def test_uncaught_error_on_one_rank_ends_the_job():
     assert rc != 0, out
     assert "rank 1 failed on purpose" in out, out
     assert "should never get" not in out, out
+
+
+def test_gradients_through_collectives_on_one_process():
+    x = mx.array([1.0, -2.0, 3.0])
+    g = mx.grad(lambda a: (dist.all_sum(a) * a).sum())(x)
+    assert g.tolist() == [2.0, -4.0, 6.0]
+    assert mx.grad(lambda a: (dist.all_gather(a) * 3).sum())(x).tolist() == [3.0] * 3
+    assert mx.grad(lambda a: dist.all_max(a).sum())(x).tolist() == [1.0] * 3

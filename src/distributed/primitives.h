@@ -28,6 +28,7 @@ class AllReduce : public Primitive {
  public:
   AllReduce(Stream s, Group g, ReduceOp op) : Primitive(s), group_(std::move(g)), op_(op) {}
   const char* name() const override;
+  FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
@@ -44,6 +45,7 @@ class AllGather : public Primitive {
  public:
   AllGather(Stream s, Group g) : Primitive(s), group_(std::move(g)) {}
   const char* name() const override { return "AllGather"; }
+  FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
@@ -58,6 +60,7 @@ class Send : public Primitive {
  public:
   Send(Stream s, Group g, int dst) : Primitive(s), group_(std::move(g)), dst_(dst) {}
   const char* name() const override { return "Send"; }
+  FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU

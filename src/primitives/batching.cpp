@@ -13,6 +13,10 @@ int64_t size(const std::vector<array>& inputs, const std::vector<int>& axes) {
   return 1;
 }
 
+array batch_first(const array& x, int axis, Stream s) {
+  return axis == 0 ? x : moveaxis(x, axis, 0, s);
+}
+
 std::vector<array> to_front_aligned(const std::vector<array>& inputs, const std::vector<int>& axes,
                                     Stream s) {
   int rank = 0;
@@ -23,7 +27,7 @@ std::vector<array> to_front_aligned(const std::vector<array>& inputs, const std:
       out.push_back(inputs[i]);
       continue;
     }
-    array x = axes[i] == 0 ? inputs[i] : moveaxis(inputs[i], axes[i], 0, s);
+    array x = batch_first(inputs[i], axes[i], s);
     int pad = rank - entry_rank(inputs[i], axes[i]);
     if (pad > 0) {
       Shape shape{x.shape()[0]};

@@ -26,6 +26,8 @@ Result apply(const std::shared_ptr<Primitive>& self, const std::vector<array>& i
 // The usual rule for elementwise primitives: align, then apply.
 Result elementwise(const std::shared_ptr<Primitive>& self, const std::vector<array>& inputs,
                    const std::vector<int>& axes, const std::vector<array>& outputs);
+// `x` with its batch axis first.
+array batch_first(const array& x, int axis, Stream s);
 // The per-entry rank of input i.
 inline int entry_rank(const array& a, int axis) { return a.ndim() - (axis >= 0 ? 1 : 0); }
 

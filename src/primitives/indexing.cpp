@@ -22,16 +22,21 @@ namespace {
 }
 
 // Forward mode ignores the indices' tangents (a traced value may reach the
-// indices; positions still have no derivative).
-std::vector<array> without_indices(const std::vector<array>& tangents,
-                                   const std::vector<int>& argnums, std::vector<int>& kept) {
-  std::vector<array> out;
+// indices; positions still have no derivative): the default jvp over the
+// other inputs.
+std::vector<array> jvp_without_indices(Primitive& p, const std::vector<array>& primals,
+                                       const std::vector<array>& tangents,
+                                       const std::vector<int>& argnums,
+                                       const std::vector<array>& outputs) {
+  std::vector<int> kept;
+  std::vector<array> ts;
   for (size_t j = 0; j < argnums.size(); ++j) {
     if (argnums[j] == 1) continue;
     kept.push_back(argnums[j]);
-    out.push_back(tangents[j]);
+    ts.push_back(tangents[j]);
   }
-  return out;
+  if (kept.empty()) return {zeros(outputs[0].shape(), tangents[0].dtype(), p.stream())};
+  return p.Primitive::jvp(primals, ts, kept, outputs);
 }
 
 }  // namespace
@@ -39,19 +44,13 @@ std::vector<array> without_indices(const std::vector<array>& tangents,
 std::vector<array> Gather::jvp(const std::vector<array>& primals,
                                const std::vector<array>& tangents, const std::vector<int>& argnums,
                                const std::vector<array>& outputs) {
-  std::vector<int> kept;
-  auto ts = without_indices(tangents, argnums, kept);
-  if (kept.empty()) return {zeros(outputs[0].shape(), tangents[0].dtype(), stream())};
-  return Primitive::jvp(primals, ts, kept, outputs);
+  return jvp_without_indices(*this, primals, tangents, argnums, outputs);
 }
 
 std::vector<array> Scatter::jvp(const std::vector<array>& primals,
                                 const std::vector<array>& tangents, const std::vector<int>& argnums,
                                 const std::vector<array>& outputs) {
-  std::vector<int> kept;
-  auto ts = without_indices(tangents, argnums, kept);
-  if (kept.empty()) return {zeros(outputs[0].shape(), tangents[0].dtype(), stream())};
-  return Primitive::jvp(primals, ts, kept, outputs);
+  return jvp_without_indices(*this, primals, tangents, argnums, outputs);
 }
 
 std::vector<array> Gather::vjp(const std::vector<array>& primals,

@@ -210,11 +210,7 @@ std::vector<array> Softmax::vjp(const std::vector<array>&, const std::vector<arr
 
 namespace fastsync {
 
-namespace {
-array batch_first(const array& x, int axis, Stream s) {
-  return axis == 0 ? x : moveaxis(x, axis, 0, s);
-}
-}  // namespace
+using batching::batch_first;
 
 std::pair<std::vector<array>, std::vector<int>> Reduce::vmap(const std::vector<array>& inputs,
                                                              const std::vector<int>& axes,

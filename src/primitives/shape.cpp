@@ -181,11 +181,7 @@ std::vector<array> Concatenate::vjp(const std::vector<array>& primals,
 
 namespace fastsync {
 
-namespace {
-array batch_first(const array& x, int axis, Stream s) {
-  return axis == 0 ? x : moveaxis(x, axis, 0, s);
-}
-}  // namespace
+using batching::batch_first;
 
 std::pair<std::vector<array>, std::vector<int>> AsType::vmap(
     const std::vector<array>& inputs, const std::vector<int>& axes,

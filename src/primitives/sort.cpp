@@ -29,7 +29,7 @@ std::pair<std::vector<array>, std::vector<int>> Sort::vmap(const std::vector<arr
                                                            const std::vector<int>& axes,
                                                            const std::vector<array>& outputs,
                                                            const std::shared_ptr<Primitive>&) {
-  array x = axes[0] == 0 ? inputs[0] : moveaxis(inputs[0], axes[0], 0, stream());
+  array x = batching::batch_first(inputs[0], axes[0], stream());
   return batching::apply(std::make_shared<Sort>(stream(), axis_ + 1, indices_), {x}, outputs);
 }
 

@@ -196,3 +196,17 @@ for t in threads:
     t.join()
 assert not errors, errors
 passed("threads")
+
+# Gradients through collectives: an all_sum passes its cotangent through, an all_gather
+# hands each rank its own block, an all_max routes to the rank whose value won.
+x = mx.array([1.0 + rank, 5.0 - 3 * rank])
+g_sum = mx.grad(lambda a: (dist.all_sum(a, group=group) * a).sum())(x)
+total = np.array([1.0, 5.0]) + np.array([2.0, 2.0])
+assert np.allclose(np.array(g_sum), total + np.array(x)), np.array(g_sum)
+weights = mx.array([1.0, 2.0, 3.0, 4.0])
+g_gather = mx.grad(lambda a: (dist.all_gather(a, group=group) * weights).sum())(x)
+assert np.array(g_gather).tolist() == [1.0 + 2 * rank, 2.0 + 2 * rank], np.array(g_gather)
+g_max = mx.grad(lambda a: dist.all_max(a, group=group).sum())(x)
+wins = [rank == 1, rank == 0]  # ranks hold [1, 5] and [2, 2]
+assert np.array(g_max).tolist() == [float(w) for w in wins], np.array(g_max)
+passed("grad")

@@ -560,3 +560,41 @@ def test_vmap_errors():
         mx.vmap(lambda a: a, in_axes=2)(mx.ones((2, 3)))
     with pytest.raises(ValueError, match="vmap"):
         mx.vmap(lambda a: a, in_axes=None)(mx.ones((2, 3)))
+
+
+def test_transforms_from_many_threads_on_their_own_streams():
+    """Each thread differentiates its own function on its own stream, with async_evals in
+    flight and a nested grad: tracing state is per thread, so no thread sees another's."""
+    import threading
+
+    errors = []
+    dev = mx.default_device()
+
+    def work(k):
+        try:
+            s = mx.new_stream(dev)
+            with mx.stream(s):
+                w = mx.array(rand((16, 16), seed=k).astype(np.float32))
+                x = mx.array(rand((8, 16), seed=100 + k).astype(np.float32))
+                pending = []
+                for step in range(20):
+                    loss = lambda w: (mx.tanh(x @ w) ** 2).sum()  # noqa: E731
+                    g = mx.grad(loss)(w)
+                    mx.async_eval(g)
+                    pending.append(g)
+                    if step % 5 == 4:
+                        d2 = mx.grad(lambda a: mx.grad(lambda b: (b**3).sum())(a).sum())(x)
+                        np.testing.assert_allclose(np.array(d2), 6 * np.array(x), rtol=1e-5)
+                t = np.tanh(np.array(x) @ np.array(w))
+                want = np.array(x).T @ (2 * t * (1 - t**2))
+                for g in pending:
+                    np.testing.assert_allclose(np.array(g), want, rtol=1e-4, atol=1e-5)
+        except Exception as e:  # re-raised on the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors

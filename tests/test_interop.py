@@ -252,3 +252,17 @@ def test_pickle_and_copy_round_trip(dtype):
     x = mx.array([[1, 0], [3, 4]], getattr(mx, dtype))
     for y in (pickle.loads(pickle.dumps(x)), copy.copy(x), copy.deepcopy(x)):
         assert y.dtype == x.dtype and y.tolist() == x.tolist()
+
+
+def test_array_from_a_list_of_arrays_promotes_and_stays_in_the_graph():
+    x, y = mx.array([1], mx.bool_), mx.array([2], mx.int8)
+    z = mx.array([x, y])
+    assert z.dtype == mx.int8 and z.tolist() == [[1], [2]]
+    mixed = mx.array([[mx.array([1], mx.uint8)], [[2.5]]])
+    assert mixed.dtype == mx.float32 and mixed.tolist() == [[[1.0]], [[2.5]]]
+    g = mx.grad(lambda a: (mx.array([a, a * 3]) * 2).sum())(mx.array([1.0, 2.0]))
+    assert g.tolist() == [8.0, 8.0]
+    with pytest.raises(ValueError, match="non-uniform"):
+        mx.array([mx.array([1.0]), mx.array([1.0, 2.0])])
+    with pytest.raises(ValueError, match="non-uniform"):
+        mx.array([mx.array([1.0]), 1.0])

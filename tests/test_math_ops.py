@@ -156,3 +156,25 @@ def test_bad_input_gives_clear_errors(dtype):
         mx.tan("not an array")
     # The process is usable afterwards.
     assert mx.tan(mx.array(0.0)).item() == 0.0
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64", "uint64"])
+@pytest.mark.parametrize("decimals", [-1, -2, -3])
+def test_round_integers_to_negative_decimals_half_to_even(dtype, decimals):
+    vals = np.array([0, 5, 15, 25, 35, 45, 50, 122, 127], dtype=dtype)
+    got = mx.round(mx.array(vals), decimals=decimals)
+    assert got.dtype == getattr(mx, dtype)
+    assert np.array(got).tolist() == np.round(vals, decimals).tolist()
+    signed = np.array([-15, -25, -7, -126], dtype=np.int16)
+    assert mx.round(mx.array(signed), -1).tolist() == np.round(signed, -1).tolist()
+
+
+def test_vecdot_contracted_axes_must_match():
+    assert mx.vecdot(mx.array([1, 2]), mx.array([3, 4])).item() == 11
+    for a, b, kw in [
+        (mx.array(1), mx.array([1]), {}),
+        (mx.array([1, 2]), mx.array([1, 2]), {"axis": 1}),
+        (mx.array([1, 2]), mx.array([1]), {}),
+    ]:
+        with pytest.raises(ValueError, match="vecdot"):
+            mx.vecdot(a, b, **kw)

@@ -46,7 +46,13 @@ def test_max_min_prod_all_any(args):
         small = a.astype(np.float64) % 3 if dtype != "bool_" else a
         xs = mx.array(small) if dtype != "bool_" else x
         got = mx.prod(xs, axis=axes, keepdims=keepdims)
-        check(got, np.prod(small, axis=ax(axes), keepdims=keepdims), "float64")
+        want = np.prod(small, axis=ax(axes), keepdims=keepdims)
+        if xs.dtype == mx.float32:
+            # float32 products round once per factor: the error grows with the count.
+            count = max(1, small.size // max(1, np.asarray(want).size))
+            np.testing.assert_allclose(np.array(got), want, rtol=max(1e-6, 1.2e-7 * count))
+        else:
+            check(got, want, "float64")
 
 
 @settings(max_examples=60, deadline=None)

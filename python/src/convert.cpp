@@ -56,11 +56,11 @@ Dtype dtype_from_dlpack(nb::dlpack::dtype dt) {
 
 nb::dlpack::dtype dlpack_of(Dtype d) {
   using C = nb::dlpack::dtype_code;
-  C code = d == bool_ ? C::Bool
+  C code = d == bool_                   ? C::Bool
            : d.kind() == Dtype::Kind::i ? C::Int
            : d.kind() == Dtype::Kind::u ? C::UInt
            : d.kind() == Dtype::Kind::c ? C::Complex
-                                         : C::Float;
+                                        : C::Float;
   return nb::dlpack::dtype{static_cast<uint8_t>(code), static_cast<uint8_t>(d.size() * 8), 1};
 }
 
@@ -120,6 +120,68 @@ complex64_t to_complex(nb::handle obj) {
 }
 }  // namespace
 
+namespace {
+
+// What MLX makes of a (nested) list holding fastsync arrays: the arrays'
+// promoted dtype, with Python scalars beside them weak (a float makes an
+// integer or bool result float32, an int makes a bool result int32).
+// nullopt when the list holds no array.
+struct ListKinds {
+  std::optional<Dtype> arrays;
+  bool has_int = false, has_float = false;
+};
+void scan_list(nb::handle obj, ListKinds& k) {
+  if (nb::isinstance<array>(obj)) {
+    Dtype d = nb::cast<array>(obj).dtype();
+    k.arrays = k.arrays ? promote_types(*k.arrays, d) : d;
+  } else if (nb::isinstance<nb::list>(obj) || nb::isinstance<nb::tuple>(obj)) {
+    for (auto h : obj) scan_list(h, k);
+  } else if (nb::isinstance<nb::float_>(obj)) {
+    k.has_float = true;
+  } else if (nb::isinstance<nb::int_>(obj) && !nb::isinstance<nb::bool_>(obj)) {
+    k.has_int = true;
+  }
+}
+std::optional<Dtype> list_of_arrays_dtype(nb::handle obj) {
+  ListKinds k;
+  scan_list(obj, k);
+  if (!k.arrays) return std::nullopt;
+  Dtype d = *k.arrays;
+  if (k.has_float && !is_inexact(d)) return float32;
+  if (k.has_int && d == bool_) return int32;
+  return d;
+}
+
+// A list (or nested lists) of fastsync arrays only: stacked with ops, so
+// the result stays in the graph (gradients flow through mx.array([x, y])).
+// nullopt when something else is in the list.
+std::optional<array> stack_arrays(nb::handle obj) {
+  if (!(nb::isinstance<nb::list>(obj) || nb::isinstance<nb::tuple>(obj)) || nb::len(obj) == 0) {
+    return std::nullopt;
+  }
+  std::vector<array> parts;
+  for (auto h : obj) {
+    if (nb::isinstance<array>(h)) {
+      parts.push_back(nb::cast<array>(h));
+    } else if (auto sub = stack_arrays(h)) {
+      parts.push_back(*sub);
+    } else {
+      return std::nullopt;
+    }
+  }
+  Dtype d = parts[0].dtype();
+  for (auto& p : parts) {
+    if (p.shape() != parts[0].shape()) {
+      throw std::invalid_argument("Initialization encountered non-uniform length.");
+    }
+    d = promote_types(d, p.dtype());
+  }
+  for (auto& p : parts) p = astype(p, d);
+  return stack(parts, 0);
+}
+
+}  // namespace
+
 array array_from_object(nb::handle obj, std::optional<Dtype> dtype) {
   array a = [&] {
     if (nb::isinstance<array>(obj)) return nb::cast<array>(obj);
@@ -132,15 +194,23 @@ array array_from_object(nb::handle obj, std::optional<Dtype> dtype) {
     }
     if (PyComplex_Check(obj.ptr())) return scalar(to_complex(obj));
     if (nb::isinstance<nb::list>(obj) || nb::isinstance<nb::tuple>(obj)) {
+      if (auto stacked = stack_arrays(obj)) return *stacked;
       // Python lists take MLX's defaults: int32 and float32.
       auto np = nb::module_::import_("numpy");
-      nb::object arr = np.attr("asarray")(obj);
+      nb::object arr;
+      try {
+        arr = np.attr("asarray")(obj);
+      } catch (const nb::python_error& e) {
+        if (std::string(e.what()).find("inhomogeneous") == std::string::npos) throw;
+        throw std::invalid_argument("Initialization encountered non-uniform length.");
+      }
       std::string kind = nb::cast<std::string>(arr.attr("dtype").attr("kind"));
       if (kind == "O" || kind == "U" || kind == "S") {
         throw std::invalid_argument(
             "[array] lists must hold numbers, booleans or arrays of one nesting depth");
       }
       if (!dtype) {
+        if (auto d = list_of_arrays_dtype(obj)) return astype(from_numpy(arr), *d);
         // int32 unless a value needs int64 (as a Python int on its own).
         if (kind == "i") {
           bool fits = nb::cast<int64_t>(arr.attr("size")) == 0 ||
@@ -252,18 +322,24 @@ array readable(array& a) {
 // One element as a Python bool, int, float or complex.
 template <class T>
 nb::object py_scalar(T v) {
-  if constexpr (std::is_same_v<T, bool>) return nb::bool_(v);
-  else if constexpr (std::is_integral_v<T>) return nb::int_(v);
-  else if constexpr (is_complex_v<T>) return nb::steal(PyComplex_FromDoubles(v.re, v.im));
-  else return nb::float_(static_cast<double>(static_cast<compute_t<T>>(v)));
+  if constexpr (std::is_same_v<T, bool>)
+    return nb::bool_(v);
+  else if constexpr (std::is_integral_v<T>)
+    return nb::int_(v);
+  else if constexpr (is_complex_v<T>)
+    return nb::steal(PyComplex_FromDoubles(v.re, v.im));
+  else
+    return nb::float_(static_cast<double>(static_cast<compute_t<T>>(v)));
 }
 
 }  // namespace
 
 nb::object to_scalar(array& a) {
   if (a.size() != 1) {
-    throw std::invalid_argument("[item] only arrays with one element can be converted to a "
-                                "Python scalar (this one has " + std::to_string(a.size()) + ")");
+    throw std::invalid_argument(
+        "[item] only arrays with one element can be converted to a "
+        "Python scalar (this one has " +
+        std::to_string(a.size()) + ")");
   }
   array h = readable(a);
   return dispatch_dtype(h.dtype(), [&](auto tag) -> nb::object {
@@ -333,8 +409,9 @@ array from_dlpack(nb::handle obj) {
     // Device memory: let the exporter stage it on the host (NumPy reads
     // DLPack from CPU only, so ask the object itself).
     if (nb::hasattr(obj, "cpu")) return from_dlpack(obj.attr("cpu")());
-    throw not_implemented("[from_dlpack] only host (CPU) DLPack tensors, or objects with a "
-                          ".cpu() method, can be imported");
+    throw not_implemented(
+        "[from_dlpack] only host (CPU) DLPack tensors, or objects with a "
+        ".cpu() method, can be imported");
   }
   auto code = static_cast<nb::dlpack::dtype_code>(nd.dtype().code);
   if (code == nb::dlpack::dtype_code::Complex && nd.dtype().bits == 128) {

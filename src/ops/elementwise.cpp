@@ -102,9 +102,29 @@ array ceil(const array& a, StreamOrDevice s) {
   reject_complex("ceil", a.dtype());
   return is_floating(a.dtype()) ? unary(a, UnaryOp::ceil, a.dtype(), s) : a;
 }
+// Integers rounded to a multiple of 10^digits, half to even (NumPy's
+// round with negative decimals), in exact integer arithmetic and the input's
+// dtype; a multiple beyond the dtype's range rounds everything to 0.
+static array round_integers(const array& a, int digits, StreamOrDevice s) {
+  if (a.dtype() == bool_) return a;
+  Dtype wide = is_unsigned(a.dtype()) ? uint64 : int64;
+  if (digits > 18) return zeros_like(a, s);
+  int64_t q = 1;
+  for (int i = 0; i < digits; ++i) q *= 10;
+  array x = astype(a, wide, s);
+  array qa = weak_scalar(q, wide);
+  array r = remainder(x, qa, s);  // in [0, q): floor mod
+  array base = subtract(x, r, s);
+  array twice = multiply(r, weak_scalar(int64_t{2}, wide), s);
+  array odd = not_equal(remainder(floor_divide(base, qa, s), weak_scalar(int64_t{2}, wide), s),
+                        weak_scalar(int64_t{0}, wide), s);
+  array up = logical_or(greater(twice, qa, s), logical_and(equal(twice, qa, s), odd, s), s);
+  return astype(where(up, add(base, qa, s), base, s), a.dtype(), s);
+}
+
 array round(const array& a, int decimals, StreamOrDevice s) {
   // complex64: each part rounds (MLX, NumPy).
-  if (!is_inexact(a.dtype())) return a;
+  if (!is_inexact(a.dtype())) return decimals >= 0 ? a : round_integers(a, -decimals, s);
   if (decimals == 0) return unary(a, UnaryOp::round, a.dtype(), s);
   auto scale = weak_scalar(std::pow(10.0, decimals), a.dtype());
   return divide(unary(multiply(a, scale, s), UnaryOp::round, a.dtype(), s), scale, s);

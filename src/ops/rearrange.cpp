@@ -449,6 +449,17 @@ array tensordot(const array& a, const array& b, int axes, StreamOrDevice s) {
 }
 
 array vecdot(const array& a, const array& b, int axis, StreamOrDevice s) {
+  if (a.ndim() == 0 || b.ndim() == 0) {
+    throw std::invalid_argument("[vecdot] inputs must have at least one dimension");
+  }
+  // The contracted axis must match as it is: it does not broadcast.
+  int axa = normalize_axis("vecdot", axis, a.ndim());
+  int axb = normalize_axis("vecdot", axis, b.ndim());
+  if (a.shape()[axa] != b.shape()[axb]) {
+    throw std::invalid_argument("[vecdot] the contracted axes differ in size (" +
+                                std::to_string(a.shape()[axa]) + " and " +
+                                std::to_string(b.shape()[axb]) + ")");
+  }
   Shape shape;
   try {
     shape = broadcast_shapes(a.shape(), b.shape());

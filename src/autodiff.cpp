@@ -12,6 +12,7 @@
 #include "primitives/batching.h"
 #include "primitives/tracing.h"
 #include "tape.h"
+#include "transforms.h"
 
 namespace fastsync {
 
@@ -48,7 +49,7 @@ std::vector<std::optional<array>> live_outputs(const Node& n) {
 // All outputs, dropped ones recreated (a rule may need them all).
 std::vector<array> all_outputs(const Node& n, const std::vector<std::optional<array>>& live) {
   for (auto& o : live) {
-    if (o) return o->outputs();
+    if (o) return node_outputs(*o);
   }
   return {};
 }

@@ -8,6 +8,7 @@
 #include "ops/ops.h"
 #include "primitives/tracing.h"
 #include "tape.h"
+#include "transforms.h"
 
 namespace fastsync {
 
@@ -129,7 +130,7 @@ std::vector<array> vmap(const ArrayFn& fun, const std::vector<array>& inputs,
     std::vector<array> traced;
     for (auto& w : nd.outputs) {
       if (auto d = w.lock()) {
-        traced = array::from_desc(std::move(d)).outputs();
+        traced = node_outputs(array::from_desc(std::move(d)));
         break;
       }
     }

@@ -598,3 +598,19 @@ def test_transforms_from_many_threads_on_their_own_streams():
     for t in threads:
         t.join()
     assert not errors, errors
+
+
+def test_the_regression_example_trains():
+    """examples/regression.py: value_and_grad + tree_map SGD + async_eval lowers the loss."""
+    import pathlib
+    import subprocess
+    import sys
+
+    script = pathlib.Path(__file__).parent.parent / "examples" / "regression.py"
+    args = [sys.executable, str(script), "--steps", "300"]
+    if not ON_GPU:
+        args.append("--cpu")
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    losses = [float(line.split()[-1]) for line in out.stdout.splitlines() if "loss" in line]
+    assert losses[-1] < 0.5 * losses[0], losses

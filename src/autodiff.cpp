@@ -32,28 +32,6 @@ namespace {
 
 using Id = const void*;
 
-// The live outputs of a node (nullopt where the user dropped one: nothing
-// can flow from it).
-std::vector<std::optional<array>> live_outputs(const Node& n) {
-  std::vector<std::optional<array>> out;
-  for (auto& w : n.outputs) {
-    if (auto d = w.lock()) {
-      out.push_back(array::from_desc(std::move(d)));
-    } else {
-      out.push_back(std::nullopt);
-    }
-  }
-  return out;
-}
-
-// All outputs, dropped ones recreated (a rule may need them all).
-std::vector<array> all_outputs(const Node& n, const std::vector<std::optional<array>>& live) {
-  for (auto& o : live) {
-    if (o) return node_outputs(*o);
-  }
-  return {};
-}
-
 void accumulate(std::unordered_map<Id, array>& acc, const array& key, array value) {
   auto it = acc.find(key.id());
   if (it == acc.end()) {
@@ -102,8 +80,7 @@ std::vector<array> backward(const std::vector<array>& outputs, const std::vector
   const auto& order = tape.order();
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node& n = **it;
-    auto live = live_outputs(n);
-    std::vector<array> outs = all_outputs(n, live);
+    std::vector<array> outs = node_outputs(n);
     if (outs.empty()) continue;
     std::vector<array> seeds;
     bool any = false;
@@ -151,8 +128,7 @@ static std::vector<array> forward(const std::vector<array>& inputs,
       ts.push_back(t->second);
     }
     if (argnums.empty()) continue;
-    auto live = live_outputs(n);
-    std::vector<array> outs = all_outputs(n, live);
+    std::vector<array> outs = node_outputs(n);
     if (outs.empty()) continue;
     std::vector<array> out_t = n.primitive->jvp(n.inputs, ts, argnums, outs);
     for (size_t k = 0; k < outs.size(); ++k) tans.insert_or_assign(outs[k].id(), out_t[k]);

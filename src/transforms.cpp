@@ -340,9 +340,14 @@ void synchronize() {
   if (first) std::rethrow_exception(first);
 }
 
-std::vector<array> node_outputs(const array& a) {
-  std::lock_guard lk(encode_mutex);
-  return a.outputs();
+std::vector<array> node_outputs(const Node& n) {
+  for (auto& w : n.outputs) {
+    if (auto d = w.lock()) {
+      std::lock_guard lk(encode_mutex);
+      return array::from_desc(std::move(d)).outputs();
+    }
+  }
+  return {};
 }
 
 }  // namespace fastsync

@@ -19,10 +19,10 @@ void synchronize();
 // Evaluates and waits for `a`; returns it, or a host copy of it when it
 // lives in device memory: what readers on the CPU (Python) use.
 array host_readable(array a);
-// All outputs of a's node, dropped ones recreated (array::outputs), under
+// All outputs of node `n`, dropped ones recreated (array::outputs), under
 // the driver's lock: the transforms call it while another thread may be
-// encoding the same node.
-std::vector<array> node_outputs(const array& a);
+// encoding the same node. Empty when no output is alive.
+std::vector<array> node_outputs(const Node& n);
 // The allocator arrays on `d` come from.
 allocator::Allocator& memory_allocator(Device d);
 

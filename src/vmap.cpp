@@ -127,13 +127,7 @@ std::vector<array> vmap(const ArrayFn& fun, const std::vector<array>& inputs,
       }
     }
     // Every output (dropped ones recreated): the rule needs their shapes.
-    std::vector<array> traced;
-    for (auto& w : nd.outputs) {
-      if (auto d = w.lock()) {
-        traced = node_outputs(array::from_desc(std::move(d)));
-        break;
-      }
-    }
+    std::vector<array> traced = node_outputs(nd);
     auto [outs, oaxes] = nd.primitive->vmap(ins, axes, traced, nd.primitive);
     for (size_t k = 0; k < outs.size(); ++k) {
       batched.insert_or_assign(traced[k].id(), Batched{outs[k], oaxes[k]});

@@ -312,11 +312,9 @@ class custom_function:  # noqa: N801 (MLX's name)
 
 def checkpoint(fun: Callable):
     """``fun``, but its intermediates are recomputed in the backward pass instead of kept."""
+    ckpt = custom_function(fun)
 
-    @custom_function
-    def inner(*args):
-        return fun(*args)
-
+    @ckpt.vjp
     def recompute(primals, cotangents, outputs):
         args = primals if isinstance(primals, tuple) else (primals,)
         leaves = _leaves(list(args))
@@ -327,13 +325,7 @@ def checkpoint(fun: Callable):
         _, grads = _core._vjp(flat, leaves, _leaves(cotangents))
         return tuple(_replace_leaves(list(args), grads)) if len(args) > 1 else grads[0]
 
-    inner.vjp(recompute)
-
-    @functools.wraps(fun)
-    def wrapped(*args):
-        return inner(*args)
-
-    return wrapped
+    return ckpt
 
 
 def _axes_per_arg(axes, n: int) -> list:

@@ -4,7 +4,8 @@ Each library runs in its own subprocess, so peak memory is its own. Reported per
 the median step time (forward + backward, gradients evaluated), the library's own
 peak-memory counter where it has one (fastsync and MLX: ``get_peak_memory``; PyTorch on
 CPU has none) and the process's peak resident set growth over the run (``ru_maxrss``),
-which every library has.
+which every library has. fastsync's row is followed by the BLAS its CPU products call
+(OpenBLAS, or MKL where ``pip install fastsync[mkl]`` put it; FASTSYNC_BLAS chooses).
 
     python bench/autograd_mlp.py                     # width 1024, batch 256, 4 layers
     python bench/autograd_mlp.py --steps 50 --libs fastsync,mlx
@@ -97,9 +98,10 @@ for _ in range(steps):
 rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 version = getattr(sys.modules.get({"fastsync": "fastsync", "mlx": "mlx.core"}.get(lib, "torch")),
                   "__version__", "?")
-print(json.dumps({"lib": lib, "version": version, "median_ms": statistics.median(times) * 1e3,
-                  "min_ms": min(times) * 1e3, "peak_bytes": peak(),
-                  "rss_growth_kib": rss1 - rss0}))
+blas = mx.device_info(mx.cpu).get("blas") if lib == "fastsync" else None
+print(json.dumps({"lib": lib, "version": version, "blas": blas,
+                  "median_ms": statistics.median(times) * 1e3, "min_ms": min(times) * 1e3,
+                  "peak_bytes": peak(), "rss_growth_kib": rss1 - rss0}))
 """
 
 
@@ -140,6 +142,8 @@ def main() -> None:
             f"{lib:<10} {r['version']:<10} {r['median_ms']:>10.2f} {r['min_ms']:>8.2f} "
             f"{peak:>9} {r['rss_growth_kib'] / 1024:>15.1f}"
         )
+        if r.get("blas"):
+            print(f"{'':<10} CPU products: {r['blas']}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ Use it like ``mlx.core``::
     mx.eval(y)
 """
 
-from . import _core, _cuda_libs, _dtypes, _transforms, distributed, io, utils  # noqa: F401
+from . import _core, _cpu_libs, _cuda_libs, _dtypes, _transforms, distributed, io, utils  # noqa: F401
 from ._array_methods import attach as _attach_array_methods
 from ._core import *  # noqa: F403
 from ._dtypes import *  # noqa: F403
@@ -25,6 +25,8 @@ if hasattr(_core, "_testing"):
 # cuBLAS is loaded at the first GPU matmul; tell the loader where PyPI's wheel put it. A file
 # search only: importing fastsync does not initialize CUDA (that waits for the first GPU use).
 _cuda_libs.export_path()
+# MKL, when PyPI's wheel is installed, replaces OpenBLAS for CPU products (same: a file search).
+_cpu_libs.export_mkl_path()
 
 __version__ = "0.1.0"
 __all__ = [name for name in dir(_core) if not name.startswith("_")]

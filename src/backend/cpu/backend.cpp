@@ -9,6 +9,7 @@
 #include <string>
 
 #include "array.h"
+#include "backend/cpu/blas.h"
 #include "backend/cpu/encoder.h"
 
 namespace fastsync {
@@ -37,6 +38,16 @@ std::string cpu_name() {
   return FASTSYNC_CPU_ARCH;
 }
 
+// The BLAS the products call; one that FASTSYNC_BLAS asks for and cannot be
+// loaded is reported as such (the products themselves raise).
+std::string blas_name() {
+  try {
+    return cpu::blas::library().name;
+  } catch (const std::exception& e) {
+    return std::string("unavailable: ") + e.what();
+  }
+}
+
 class CpuBackend : public Backend {
  public:
   bool is_available() const override { return true; }
@@ -44,7 +55,8 @@ class CpuBackend : public Backend {
   DeviceInfo device_info(int) const override {
     return {{"device_name", cpu_name()},
             {"architecture", std::string(FASTSYNC_CPU_ARCH)},
-            {"memory_size", static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE)}};
+            {"memory_size", static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE)},
+            {"blas", blas_name()}};
   }
   bool is_host() const override { return true; }
   allocator::Allocator& allocator() override { return allocator::host(); }

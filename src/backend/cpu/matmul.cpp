@@ -1,5 +1,6 @@
-// CPU kernels for Matmul and AddMM: OpenBLAS sgemm/dgemm/cgemm from PyPI's
-// scipy-openblas32 (32-bit integers, every symbol prefixed `scipy_`).
+// CPU kernels for Matmul and AddMM: sgemm/dgemm/cgemm from the BLAS that
+// blas.h chooses (OpenBLAS from PyPI's scipy-openblas32, or MKL), with 32-bit
+// integers.
 //
 // eval_cpu (encoding thread) plans the product once from the operands'
 // shapes and strides, with the planning the CUDA kernels share
@@ -13,9 +14,11 @@
 // common `x @ W` case. The task captures pointers and plans only;
 // temporaries are retained by the encoder.
 //
-// Threads: OpenBLAS runs one process-wide thread pool, shared by every
+// Threads: the BLAS runs one process-wide thread pool, shared by every
 // stream (and separate from NumPy's, which is another library). A gemm is
 // called on the stream's worker thread, which takes part in it as thread 0.
+// What follows is said of OpenBLAS; MKL gets the same lock, which keeps two
+// streams from oversubscribing the cores with two thread teams.
 // Products below OpenBLAS's threading threshold (m*n*k <= 4 * 65536 by
 // default) run on the calling worker alone, so streams compute those
 // concurrently. Larger ones use the pool, and we serialize them with one
@@ -29,12 +32,11 @@
 // scipy_openblas_set_num_threads() at run time; idle pool threads spin for
 // a while before sleeping (OPENBLAS_THREAD_TIMEOUT), which takes cycles
 // from other streams' workers.
-#include <cblas.h>
-
 #include <mutex>
 
 #include "backend/common/matmul_plan.h"
 #include "backend/common/strided.h"
+#include "backend/cpu/blas.h"
 #include "backend/cpu/utils.h"
 #include "primitives/linalg.h"
 
@@ -100,24 +102,24 @@ struct GemmTask {
   std::vector<Stage> before, after;
 };
 
+int trans(bool t) { return t ? cpu::blas::Transpose : cpu::blas::NoTrans; }
+
 void gemm(const GemmTask& t, const float* a, const float* b, float* c) {
-  scipy_cblas_sgemm(CblasRowMajor, t.trans_a ? CblasTrans : CblasNoTrans,
-                    t.trans_b ? CblasTrans : CblasNoTrans, t.M, t.N, t.K, float(t.alpha), a,
-                    t.lda, b, t.ldb, t.c_prefilled ? float(t.beta) : 0.0f, c, t.N);
+  cpu::blas::library().sgemm(cpu::blas::RowMajor, trans(t.trans_a), trans(t.trans_b), t.M, t.N, t.K,
+                             float(t.alpha), a, t.lda, b, t.ldb,
+                             t.c_prefilled ? float(t.beta) : 0.0f, c, t.N);
 }
 
 void gemm(const GemmTask& t, const double* a, const double* b, double* c) {
-  scipy_cblas_dgemm(CblasRowMajor, t.trans_a ? CblasTrans : CblasNoTrans,
-                    t.trans_b ? CblasTrans : CblasNoTrans, t.M, t.N, t.K, t.alpha, a, t.lda, b,
-                    t.ldb, t.c_prefilled ? t.beta : 0.0, c, t.N);
+  cpu::blas::library().dgemm(cpu::blas::RowMajor, trans(t.trans_a), trans(t.trans_b), t.M, t.N, t.K,
+                             t.alpha, a, t.lda, b, t.ldb, t.c_prefilled ? t.beta : 0.0, c, t.N);
 }
 
 void gemm(const GemmTask& t, const complex64_t* a, const complex64_t* b, complex64_t* c) {
   complex64_t alpha(static_cast<float>(t.alpha), 0.0f);
   complex64_t beta(t.c_prefilled ? static_cast<float>(t.beta) : 0.0f, 0.0f);
-  scipy_cblas_cgemm(CblasRowMajor, t.trans_a ? CblasTrans : CblasNoTrans,
-                    t.trans_b ? CblasTrans : CblasNoTrans, t.M, t.N, t.K, &alpha, a, t.lda, b,
-                    t.ldb, &beta, c, t.N);
+  cpu::blas::library().cgemm(cpu::blas::RowMajor, trans(t.trans_a), trans(t.trans_b), t.M, t.N, t.K,
+                             &alpha, a, t.lda, b, t.ldb, &beta, c, t.N);
 }
 
 // At or below this m*n*k OpenBLAS computes on the calling thread (its
@@ -199,6 +201,7 @@ const void* prepare(Encoding& e, MatmulPlan& plan, const char* op, const array& 
 // Encodes out = beta * c + alpha * (a @ b) (c may be null: beta is unused).
 void encode_product(const Primitive& p, const char* op, const array* c, const array& a,
                     const array& b, array& out, double alpha, double beta) {
+  cpu::blas::library();  // a BLAS that cannot be loaded fails here, on the caller's thread
   Dtype dtype = out.dtype();
   Dtype compute = dtype == float64 || dtype == complex64 ? dtype : float32;
   bool prefill = c != nullptr && beta != 0.0;

@@ -7,7 +7,7 @@ Use it like ``mlx.core``::
     mx.eval(y)
 """
 
-from . import _core, _cpu_libs, _cuda_libs, _dtypes, _transforms, distributed, io, utils  # noqa: F401
+from . import _core, _cpu_libs, _cuda_libs, _dtypes, _transforms, distributed, fast, io, utils  # noqa: F401
 from ._array_methods import attach as _attach_array_methods
 from ._core import *  # noqa: F403
 from ._dtypes import *  # noqa: F403

@@ -1,0 +1,27 @@
+"""The layers of ``fastsync.nn``; each family in its own module, as in ``mlx.nn.layers``."""
+
+from .activations import *  # noqa: F403
+from .base import Module
+from .containers import Sequential
+from .dropout import Dropout, Dropout2d, Dropout3d
+from .embedding import Embedding
+from .linear import Bilinear, Identity, Linear
+from .normalization import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, RMSNorm
+from .positional_encoding import ALiBi, RoPE, SinusoidalPositionalEncoding
+from .transformer import (
+    MultiHeadAttention,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+
+__all__ = [  # noqa: F405
+    *activations.__all__,  # noqa: F405
+    "Module", "Sequential", "Dropout", "Dropout2d", "Dropout3d", "Embedding", "Bilinear",
+    "Identity", "Linear", "BatchNorm", "GroupNorm", "InstanceNorm", "LayerNorm", "RMSNorm",
+    "ALiBi", "RoPE", "SinusoidalPositionalEncoding", "MultiHeadAttention", "Transformer",
+    "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
+    "TransformerEncoderLayer",
+]  # fmt: skip

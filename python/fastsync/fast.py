@@ -106,11 +106,11 @@ def rope(
     pos = mx.arange(length, dtype=mx.float32)
     if isinstance(offset, mx.array):
         off = offset.astype(mx.float32)
-        if off.ndim == 1:  # one offset per batch entry: (B, 1, ..., L)
+        if off.ndim == 1:  # one offset per batch entry: positions (B, 1, ..., L)
             off = off.reshape(off.shape[0], *([1] * (a.ndim - 2)))
         elif off.ndim != 0:
             raise ValueError(f"[rope] offset must be a scalar or 1-D array, got {off.ndim} dims")
-        pos = mx.expand_dims(off, -1) + pos if off.ndim else off + pos
+        pos = off + pos
     else:
         pos = pos + float(offset)
     theta = mx.expand_dims(pos * scale, -1) * inv_freq  # (..., L, half)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from ... import _core as mx
 from ... import _dtypes, fast
-from ..._transforms import checkpoint as _checkpoint
+from ..utils import checkpoint as _checkpoint
 from .activations import relu
 from .base import Module
 from .dropout import Dropout

@@ -612,3 +612,32 @@ def test_the_transformer_example_trains_and_generates():
     losses = [float(line.split()[-1]) for line in p.stdout.splitlines() if "loss" in line]
     assert losses[-1] < 0.5 * losses[0]
     assert "sample: the quick " in p.stdout
+
+
+def test_compile_runs_the_function_and_composes():
+    calls = []
+
+    def f(x, scale=2.0):
+        calls.append(1)
+        return mx.exp(x) * scale
+
+    cf = mx.compile(f)
+    x = mx.array([0.0, 1.0])
+    close(cf(x), np.exp([0.0, 1.0]) * 2, 1e-6)
+    close(mx.grad(lambda x: mx.sum(cf(x)))(x), np.exp([0.0, 1.0]) * 2, 1e-6)
+    assert cf.__name__ == "f" and cf.__fastsync_fused__ is False
+    # State named as inputs/outputs is updated in place, as MLX's compiled steps do.
+    model = nn.Linear(2, 1)
+    state = [model.state]
+
+    def step(x):
+        model.weight = model.weight * 0.5
+        return model(x)
+
+    w0 = np.array(model.weight)
+    mx.compile(step, inputs=state, outputs=state)(mx.ones((1, 2)))
+    close(model.weight, w0 * 0.5)
+    mx.disable_compile()
+    mx.enable_compile()
+    with pytest.raises(TypeError, match="callable"):
+        mx.compile(3)

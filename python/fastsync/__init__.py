@@ -9,9 +9,11 @@ Use it like ``mlx.core``::
 
 from . import _core, _cpu_libs, _cuda_libs, _dtypes, _transforms, distributed, fast, io, utils  # noqa: F401
 from ._array_methods import attach as _attach_array_methods
+from ._compile import compile, disable_compile, enable_compile  # noqa: A004, F401
 from ._core import *  # noqa: F403
 from ._dtypes import *  # noqa: F403
 from ._printing import printoptions  # noqa: F401
+from ._quantize import dequantize, quantize, quantized_matmul  # noqa: F401
 from ._transforms import *  # noqa: F403
 from .io import load, save, save_gguf, save_safetensors, savez, savez_compressed  # noqa: F401
 
@@ -31,4 +33,5 @@ _cpu_libs.export_mkl_path()
 __version__ = "0.1.0"
 __all__ = [name for name in dir(_core) if not name.startswith("_")]
 __all__ += [*_transforms.__all__, *_dtypes.__all__, *(n for n in io.__all__ if n.islower())]
-__all__ += ["printoptions"]
+__all__ += ["printoptions", "compile", "disable_compile", "enable_compile"]
+__all__ += ["quantize", "dequantize", "quantized_matmul"]

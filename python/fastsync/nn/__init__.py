@@ -8,6 +8,15 @@
 from . import init, losses
 from .layers import *  # noqa: F403
 from .layers import __all__ as _layers_all
+from .layers.quantized import quantize_model as quantize
 from .utils import average_gradients, checkpoint, value_and_grad
 
-__all__ = [*_layers_all, "init", "losses", "value_and_grad", "checkpoint", "average_gradients"]
+__all__ = [
+    *_layers_all,
+    "init",
+    "losses",
+    "value_and_grad",
+    "checkpoint",
+    "average_gradients",
+    "quantize",
+]

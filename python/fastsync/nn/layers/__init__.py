@@ -8,6 +8,7 @@ from .embedding import Embedding
 from .linear import Bilinear, Identity, Linear
 from .normalization import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, RMSNorm
 from .positional_encoding import ALiBi, RoPE, SinusoidalPositionalEncoding
+from .quantized import QuantizedEmbedding, QuantizedLinear
 from .transformer import (
     MultiHeadAttention,
     Transformer,
@@ -23,5 +24,5 @@ __all__ = [  # noqa: F405
     "Identity", "Linear", "BatchNorm", "GroupNorm", "InstanceNorm", "LayerNorm", "RMSNorm",
     "ALiBi", "RoPE", "SinusoidalPositionalEncoding", "MultiHeadAttention", "Transformer",
     "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
-    "TransformerEncoderLayer",
+    "TransformerEncoderLayer", "QuantizedLinear", "QuantizedEmbedding",
 ]  # fmt: skip

@@ -292,23 +292,25 @@ class Module(dict):
 
     def freeze(self, *, recurse: bool = True, keys=None, strict: bool = False) -> Module:
         """Exclude parameters from ``trainable_parameters()`` (all, or those named in ``keys``)."""
-
-        def one(_, m):
-            m._no_grad.update(m._local_keys(keys, "freeze", strict and m is self))
-
-        self.apply_to_modules(one) if recurse else one("", self)
+        if recurse:
+            # Each module's own freeze, so that subclasses that pin their state see it.
+            self.apply_to_modules(
+                lambda _, m: m.freeze(recurse=False, keys=keys, strict=strict and m is self)
+            )
+        else:
+            self._no_grad.update(self._local_keys(keys, "freeze", strict))
         return self
 
     def unfreeze(self, *, recurse: bool = True, keys=None, strict: bool = False) -> Module:
         """Make frozen parameters trainable again (all, or those named in ``keys``)."""
-
-        def one(_, m):
-            if keys is None:
-                m._no_grad.clear()
-            else:
-                m._no_grad.difference_update(m._local_keys(keys, "unfreeze", strict and m is self))
-
-        self.apply_to_modules(one) if recurse else one("", self)
+        if recurse:
+            self.apply_to_modules(
+                lambda _, m: m.unfreeze(recurse=False, keys=keys, strict=strict and m is self)
+            )
+        elif keys is None:
+            self._no_grad.clear()
+        else:
+            self._no_grad.difference_update(self._local_keys(keys, "unfreeze", strict))
         return self
 
     def train(self, mode: bool = True) -> Module:

@@ -24,3 +24,9 @@ class Embedding(Module):
     def as_linear(self, x):
         """Use the table as a linear layer's weight (tied input and output embeddings)."""
         return x @ self.weight.T
+
+    def to_quantized(self, group_size: int = 64, bits: int = 4, mode: str = "affine"):
+        """A QuantizedEmbedding holding this table."""
+        from .quantized import QuantizedEmbedding
+
+        return QuantizedEmbedding.from_embedding(self, group_size, bits, mode)

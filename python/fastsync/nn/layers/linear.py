@@ -38,6 +38,12 @@ class Linear(Module):
             return mx.addmm(self["bias"], x, self["weight"].T)
         return x @ self["weight"].T
 
+    def to_quantized(self, group_size: int = 64, bits: int = 4, mode: str = "affine"):
+        """A QuantizedLinear holding this layer's weights."""
+        from .quantized import QuantizedLinear
+
+        return QuantizedLinear.from_linear(self, group_size, bits, mode)
+
 
 class Bilinear(Module):
     """``y_i = x1^T W_i x2 + b_i``; W is ``(output_dims, input2_dims, input1_dims)``, drawn with

@@ -238,3 +238,20 @@ def test_gradients_through_collectives_on_one_process():
     assert g.tolist() == [2.0, -4.0, 6.0]
     assert mx.grad(lambda a: (dist.all_gather(a) * 3).sum())(x).tolist() == [3.0] * 3
     assert mx.grad(lambda a: dist.all_max(a).sum())(x).tolist() == [1.0] * 3
+
+
+@pytest.fixture(scope="module")
+def nn_run():
+    if MPI_REASON:
+        pytest.skip(MPI_REASON)
+    return launch_2("nn_sharded.py")
+
+
+@needs_mpi
+@pytest.mark.parametrize("section", ["forward", "grad", "segments", "average"])
+def test_sharded_nn_layers_on_two_ranks(nn_run, section):
+    rc, out = nn_run
+    assert (section, "rank=0") in passed_sections(out) and (section, "rank=1") in passed_sections(
+        out
+    ), out[-3000:]
+    assert rc == 0, out[-3000:]

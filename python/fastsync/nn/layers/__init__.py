@@ -1,5 +1,6 @@
 """The layers of ``fastsync.nn``; each family in its own module, as in ``mlx.nn.layers``."""
 
+from . import distributed  # noqa: F401
 from .activations import *  # noqa: F403
 from .base import Module
 from .containers import Sequential

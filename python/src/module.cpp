@@ -15,6 +15,7 @@
 //   transforms   vjp/jvp/custom functions over flat lists (the tree-aware
 //                transforms are in python/fastsync/_transforms.py).
 //   distributed  the _distributed submodule (python/fastsync/distributed.py).
+//   fast         the _fast submodule of fused kernels (python/fastsync/fast.py).
 //   testing      the _testing submodule: only in builds with the test hooks
 //                (FASTSYNC_BUILD_TESTS=ON defines FASTSYNC_TEST_HOOKS).
 // A new family adds its file under python/src, a declaration and a call here.
@@ -31,6 +32,7 @@ void init_linalg(nb::module_& m);
 void init_random(nb::module_& m);
 void init_transforms(nb::module_& m);
 void init_distributed(nb::module_& m);
+void init_fast(nb::module_& m);
 #ifdef FASTSYNC_TEST_HOOKS
 void init_testing(nb::module_& m);
 #endif
@@ -59,6 +61,7 @@ NB_MODULE(_core, m) {
   py::init_random(m);
   py::init_transforms(m);
   py::init_distributed(m);
+  py::init_fast(m);
 #ifdef FASTSYNC_TEST_HOOKS
   py::init_testing(m);
 #endif

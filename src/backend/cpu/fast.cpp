@@ -1,0 +1,213 @@
+// CPU kernels for the fused primitives of primitives/fast.h. Encoding thread
+// plans (contiguous operands, output buffer); the worker runs one pass over
+// rows, split across the kernel thread pool. Statistics in float (double for
+// float64), one rounding to the output dtype.
+#include <cmath>
+#include <vector>
+
+#include "backend/cpu/copy.h"
+#include "backend/cpu/parallel.h"
+#include "backend/cpu/utils.h"
+#include "primitives/fast.h"
+
+namespace fastsync {
+
+namespace {
+
+// `a` itself when row-contiguous, else a contiguous copy the task makes first
+// (kept alive by the encoder as a temporary).
+array contiguous_input(cpu::CommandEncoder& enc, const array& a) {
+  enc.set_input_array(a);
+  if (a.flags().row_contiguous) return a;
+  array c(a.shape(), a.dtype(), nullptr, {});
+  c.detach();
+  cpu::alloc(c);
+  enc.dispatch([in = a.unsafe_weak_copy(), out = c.unsafe_weak_copy()]() mutable {
+    cpu::copy_kernel(in, out);
+  });
+  enc.add_temporary(c);
+  return c;
+}
+
+// Sum of f(x[i]) with 8 independent partials, so the loop vectorizes.
+template <typename C, typename T, typename F>
+C row_sum(const T* x, int64_t n, F f) {
+  constexpr int L = 8;
+  C part[L] = {};
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    for (int l = 0; l < L; ++l) part[l] += f(C(x[i + l]));
+  }
+  C s = 0;
+  for (; i < n; ++i) s += f(C(x[i]));
+  for (int l = 0; l < L; ++l) s += part[l];
+  return s;
+}
+
+template <typename T>
+void for_rows(int64_t rows, int64_t n, const std::function<void(int64_t)>& row) {
+  int64_t grain = std::max<int64_t>(1, cpu::kParallelGrain / std::max<int64_t>(n, 1));
+  cpu::parallel_for(rows, grain, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) row(r);
+  });
+}
+
+template <typename T>
+void rms_rows(const T* x, const T* w, T* y, int64_t rows, int64_t n, float eps) {
+  using C = compute_t<T>;
+  for_rows<T>(rows, n, [&](int64_t r) {
+    const T* xr = x + r * n;
+    T* yr = y + r * n;
+    C ss = row_sum<C>(xr, n, [](C v) { return v * v; });
+    C inv = C(1) / std::sqrt(ss / C(n) + C(eps));
+    if (w) {
+      for (int64_t i = 0; i < n; ++i) yr[i] = T(C(xr[i]) * inv * C(w[i]));
+    } else {
+      for (int64_t i = 0; i < n; ++i) yr[i] = T(C(xr[i]) * inv);
+    }
+  });
+}
+
+template <typename T>
+void layer_rows(const T* x, const T* w, const T* b, T* y, int64_t rows, int64_t n, float eps) {
+  using C = compute_t<T>;
+  for_rows<T>(rows, n, [&](int64_t r) {
+    const T* xr = x + r * n;
+    T* yr = y + r * n;
+    C mean = row_sum<C>(xr, n, [](C v) { return v; }) / C(n);
+    C var = row_sum<C>(xr, n, [mean](C v) { return (v - mean) * (v - mean); }) / C(n);
+    C inv = C(1) / std::sqrt(var + C(eps));
+    for (int64_t i = 0; i < n; ++i) {
+      C v = (C(xr[i]) - mean) * inv;
+      if (w) v *= C(w[i]);
+      if (b) v += C(b[i]);
+      yr[i] = T(v);
+    }
+  });
+}
+
+template <typename F>
+void dispatch_float(Dtype dt, const char* op, F&& f) {
+  dispatch_dtype(dt, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_floating_point_v<compute_t<T>>) {
+      f(tag);
+    } else {
+      throw std::logic_error(std::string("[") + op + "] the ops layer sends floats only");
+    }
+  });
+}
+
+}  // namespace
+
+void RMSNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& enc = cpu::encoder_for(*this);
+  array x = contiguous_input(enc, inputs[0]);
+  const void* w = has_w_ ? contiguous_input(enc, inputs[1]).raw_ptr() : nullptr;
+  array& out = outputs[0];
+  cpu::donate_or_alloc(x.id() == inputs[0].id() ? inputs[0] : x, out);
+  enc.set_output_array(out);
+  int64_t n = x.shape().back();
+  int64_t rows = n ? x.size() / n : 0;
+  enc.dispatch([x = x.raw_ptr(), w, y = out.raw_ptr(), dt = x.dtype(), rows, n, eps = eps_] {
+    dispatch_float(dt, "rms_norm", [&](auto tag) {
+      using T = decltype(tag);
+      rms_rows(static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y), rows, n,
+               eps);
+    });
+  });
+}
+
+void LayerNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& enc = cpu::encoder_for(*this);
+  array x = contiguous_input(enc, inputs[0]);
+  size_t next = 1;
+  const void* w = has_w_ ? contiguous_input(enc, inputs[next++]).raw_ptr() : nullptr;
+  const void* b = has_b_ ? contiguous_input(enc, inputs[next++]).raw_ptr() : nullptr;
+  array& out = outputs[0];
+  cpu::donate_or_alloc(x.id() == inputs[0].id() ? inputs[0] : x, out);
+  enc.set_output_array(out);
+  int64_t n = x.shape().back();
+  int64_t rows = n ? x.size() / n : 0;
+  enc.dispatch(
+      [x = x.raw_ptr(), w, b, y = out.raw_ptr(), dt = x.dtype(), rows, n, eps = eps_] {
+        dispatch_float(dt, "layer_norm", [&](auto tag) {
+          using T = decltype(tag);
+          layer_rows(static_cast<const T*>(x), static_cast<const T*>(w),
+                     static_cast<const T*>(b), static_cast<T*>(y), rows, n, eps);
+        });
+      });
+}
+
+namespace {
+
+struct RopePlan {
+  int64_t rows, length, width, per_offset;  // rows of `width`; `length` positions
+  int dims;
+  bool traditional;
+  float scale;
+  int n_offsets;
+};
+
+template <typename T>
+void rope_rows(const RopePlan& p, const T* x, T* y, const int32_t* offsets,
+               const std::vector<float>& inv_freq) {
+  using C = compute_t<T>;
+  int half = p.dims / 2;
+  for_rows<T>(p.rows, p.width, [&](int64_t r) {
+    const T* xr = x + r * p.width;
+    T* yr = y + r * p.width;
+    int64_t entry = p.n_offsets == 1 ? 0 : r / p.per_offset;
+    C pos = C(offsets[entry]) + C(r % p.length);
+    for (int i = 0; i < half; ++i) {
+      C angle = pos * C(p.scale) * C(inv_freq[i]);
+      C c = std::cos(angle), s = std::sin(angle);
+      int64_t i0 = p.traditional ? 2 * i : i;
+      int64_t i1 = p.traditional ? 2 * i + 1 : i + half;
+      C a = C(xr[i0]), b = C(xr[i1]);
+      yr[i0] = T(a * c - b * s);
+      yr[i1] = T(a * s + b * c);
+    }
+    if (yr != xr) {
+      for (int64_t i = p.dims; i < p.width; ++i) yr[i] = xr[i];
+    }
+  });
+}
+
+}  // namespace
+
+void RoPE::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& enc = cpu::encoder_for(*this);
+  array x = contiguous_input(enc, inputs[0]);
+  array offsets = contiguous_input(enc, inputs[1]);
+  std::optional<array> freqs;
+  if (has_freqs_) freqs = contiguous_input(enc, inputs[2]);
+  array& out = outputs[0];
+  cpu::donate_or_alloc(x.id() == inputs[0].id() ? inputs[0] : x, out);
+  enc.set_output_array(out);
+  RopePlan p;
+  p.width = x.shape().back();
+  p.length = x.shape()[x.ndim() - 2];
+  p.rows = p.width && p.length ? x.size() / p.width : 0;
+  p.n_offsets = static_cast<int>(offsets.size());
+  p.per_offset = p.n_offsets > 1 ? p.rows / p.n_offsets : p.rows;
+  p.dims = dims_;
+  p.traditional = traditional_;
+  p.scale = scale_;
+  enc.dispatch([p, x = x.raw_ptr(), y = out.raw_ptr(), dt = x.dtype(), off = offsets.raw_ptr(),
+                f = freqs ? freqs->raw_ptr() : nullptr, base = base_] {
+    int half = p.dims / 2;
+    std::vector<float> inv(half);
+    for (int i = 0; i < half; ++i) {
+      inv[i] = f ? 1.0f / static_cast<const float*>(f)[i]
+                 : static_cast<float>(std::pow(double(base), -2.0 * i / p.dims));
+    }
+    dispatch_float(dt, "rope", [&](auto tag) {
+      using T = decltype(tag);
+      rope_rows(p, static_cast<const T*>(x), static_cast<T*>(y), static_cast<const int32_t*>(off),
+                inv);
+    });
+  });
+}
+
+}  // namespace fastsync

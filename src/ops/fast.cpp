@@ -1,0 +1,101 @@
+#include "ops/fast.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "ops/dtype_checks.h"
+#include "ops/ops.h"
+#include "primitives/fast.h"
+
+namespace fastsync::fast {
+
+namespace {
+
+// The dtype both x and the affine parameters are computed in.
+Dtype norm_dtype(const char* op, const array& x, std::initializer_list<const array*> params) {
+  reject_complex(op, x.dtype(), "a norm of complex values is not defined here");
+  Dtype t = is_floating(x.dtype()) ? x.dtype() : float32;
+  for (const array* p : params) {
+    if (!p) continue;
+    reject_complex(op, p->dtype());
+    t = promote_types(t, p->dtype());
+  }
+  return is_floating(t) ? t : float32;
+}
+
+void check_param(const char* op, const char* what, const array& p, const array& x) {
+  if (p.ndim() != 1 || p.shape()[0] != x.shape().back()) {
+    throw std::invalid_argument(std::string("[") + op + "] " + what + " must have shape (" +
+                                std::to_string(x.shape().back()) + ",), got " +
+                                shape_str(p.shape()));
+  }
+}
+
+void check_x(const char* op, const array& x) {
+  if (x.ndim() == 0) {
+    throw std::invalid_argument(std::string("[") + op + "] the input needs at least 1 dimension");
+  }
+}
+
+}  // namespace
+
+array rms_norm(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s) {
+  check_x("rms_norm", x);
+  if (weight) check_param("rms_norm", "weight", *weight, x);
+  Dtype t = norm_dtype("rms_norm", x, {weight ? &*weight : nullptr});
+  std::vector<array> in{astype(x, t, s)};
+  if (weight) in.push_back(astype(*weight, t, s));
+  auto prim = std::make_shared<RMSNorm>(to_stream(s), eps, weight.has_value());
+  return array(x.shape(), t, std::move(prim), std::move(in));
+}
+
+array layer_norm(const array& x, const std::optional<array>& weight,
+                 const std::optional<array>& bias, float eps, StreamOrDevice s) {
+  check_x("layer_norm", x);
+  if (weight) check_param("layer_norm", "weight", *weight, x);
+  if (bias) check_param("layer_norm", "bias", *bias, x);
+  Dtype t = norm_dtype("layer_norm", x, {weight ? &*weight : nullptr, bias ? &*bias : nullptr});
+  std::vector<array> in{astype(x, t, s)};
+  if (weight) in.push_back(astype(*weight, t, s));
+  if (bias) in.push_back(astype(*bias, t, s));
+  auto prim = std::make_shared<LayerNorm>(to_stream(s), eps, weight.has_value(), bias.has_value());
+  return array(x.shape(), t, std::move(prim), std::move(in));
+}
+
+array rope(const array& x, int dims, bool traditional, std::optional<float> base, float scale,
+           const array& offset, const std::optional<array>& freqs, StreamOrDevice s) {
+  if (x.ndim() < 2) {
+    throw std::invalid_argument("[rope] the input needs at least 2 dimensions, got " +
+                                std::to_string(x.ndim()));
+  }
+  int64_t width = x.shape().back();
+  if (dims <= 0 || dims % 2 || dims > width) {
+    throw std::invalid_argument("[rope] dims must be even and at most the last axis (" +
+                                std::to_string(width) + "), got " + std::to_string(dims));
+  }
+  if (freqs.has_value() == base.has_value()) {
+    throw std::invalid_argument(freqs ? "[rope] give base or freqs, not both"
+                                      : "[rope] base is required when freqs is not given");
+  }
+  if (freqs && (freqs->ndim() != 1 || freqs->shape()[0] != dims / 2)) {
+    throw std::invalid_argument("[rope] freqs must have shape (" + std::to_string(dims / 2) +
+                                ",), got " + shape_str(freqs->shape()));
+  }
+  if (!is_integral(offset.dtype()) || offset.ndim() > 1 ||
+      (offset.ndim() == 1 && offset.size() != 1 && offset.size() != x.shape()[0])) {
+    throw std::invalid_argument(
+        "[rope] offset must be an integer scalar or a 1-D integer array with one offset per "
+        "entry of the input's first axis (" +
+        std::to_string(x.shape()[0]) + "), got dtype " + std::string(offset.dtype().name()) + " shape " +
+        shape_str(offset.shape()));
+  }
+  reject_complex("rope", x.dtype());
+  Dtype t = is_floating(x.dtype()) ? x.dtype() : float32;
+  std::vector<array> in{astype(x, t, s), astype(reshape(offset, {-1}, s), int32, s)};
+  if (freqs) in.push_back(astype(*freqs, float32, s));
+  auto prim = std::make_shared<RoPE>(to_stream(s), dims, traditional, base.value_or(0.0f), scale,
+                                     freqs.has_value());
+  return array(x.shape(), t, std::move(prim), std::move(in));
+}
+
+}  // namespace fastsync::fast

@@ -1,0 +1,96 @@
+// Fused primitives behind fastsync.fast: RMSNorm and LayerNorm over the last
+// axis, and RoPE (rotary position embedding). Each is one kernel per backend
+// (backend/cpu/fast.cpp, backend/cuda/fast.cu) in place of the handful the
+// composed ops would issue; derivatives are composed from ops
+// (primitives/fast.cpp), so they differentiate again.
+//
+// Inputs are validated and cast by the ops layer (ops/fast.cpp): floating x;
+// weight and bias (when present) 1-D of x's last size in x's dtype; RoPE's
+// offsets int32 (one, or one per entry of x's first axis), its frequencies
+// float32. Statistics and rotations are computed in float (double for
+// float64) and rounded once to x's dtype.
+#pragma once
+
+#include "primitive.h"
+
+namespace fastsync {
+
+// y = x / sqrt(mean(x^2) + eps) [* w]. Inputs: x [, w].
+class RMSNorm : public Primitive {
+ public:
+  RMSNorm(Stream s, float eps, bool has_weight) : Primitive(s), eps_(eps), has_w_(has_weight) {}
+  const char* name() const override { return "RMSNorm"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override {
+    return {inputs[0].shape()};
+  }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
+  FASTSYNC_VJP
+  FASTSYNC_VMAP
+  float eps() const { return eps_; }
+  bool has_weight() const { return has_w_; }
+
+ private:
+  float eps_;
+  bool has_w_;
+};
+
+// y = (x - mean) / sqrt(var + eps) [* w] [+ b]. Inputs: x [, w] [, b].
+class LayerNorm : public Primitive {
+ public:
+  LayerNorm(Stream s, float eps, bool has_weight, bool has_bias)
+      : Primitive(s), eps_(eps), has_w_(has_weight), has_b_(has_bias) {}
+  const char* name() const override { return "LayerNorm"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override {
+    return {inputs[0].shape()};
+  }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
+  FASTSYNC_VJP
+  FASTSYNC_VMAP
+  float eps() const { return eps_; }
+  bool has_weight() const { return has_w_; }
+  bool has_bias() const { return has_b_; }
+
+ private:
+  float eps_;
+  bool has_w_, has_b_;
+};
+
+// Rotates pairs of the first `dims` features of x's last axis by
+// angle = (offset + position) * scale * inv_freq[i], position along the
+// second-to-last axis. Pairs are (2i, 2i+1) when traditional, else
+// (i, i + dims/2). inv_freq[i] = base^(-2i/dims), or 1 / freqs[i].
+// Inputs: x, offsets [, freqs]; offsets has 1 entry or x.shape[0].
+class RoPE : public Primitive {
+ public:
+  RoPE(Stream s, int dims, bool traditional, float base, float scale, bool has_freqs)
+      : Primitive(s),
+        dims_(dims),
+        traditional_(traditional),
+        base_(base),
+        scale_(scale),
+        has_freqs_(has_freqs) {}
+  const char* name() const override { return "RoPE"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override {
+    return {inputs[0].shape()};
+  }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
+  FASTSYNC_VJP
+  // Offsets are positions (no gradient); frequencies refuse one in vjp.
+  bool passes_gradient(int input) const override { return input != 1; }
+  int dims() const { return dims_; }
+  bool traditional() const { return traditional_; }
+  float base() const { return base_; }
+  float scale() const { return scale_; }
+  bool has_freqs() const { return has_freqs_; }
+
+ private:
+  int dims_;
+  bool traditional_;
+  float base_, scale_;
+  bool has_freqs_;
+};
+
+}  // namespace fastsync

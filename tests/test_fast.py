@@ -1,0 +1,244 @@
+"""fastsync.fast's fused kernels (rms_norm, layer_norm, rope) beside composed references
+written with fastsync's ops and NumPy: values on random shapes, dtypes and strided
+inputs; gradients against the composed references and central differences in float64;
+vmap against a loop. On the GPU through .ci/gpu (FASTSYNC_DEFAULT_DEVICE=gpu)."""
+
+import math
+
+import fastsync as mx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+RNG = np.random.default_rng(5)
+DTYPES = {"float32": 2e-5, "float16": 2e-2, "bfloat16": 8e-2}
+
+
+def ref_rms(x, w, eps):
+    xf = x.astype(mx.float32)
+    y = xf * mx.rsqrt(mx.mean(mx.square(xf), axis=-1, keepdims=True) + eps)
+    return y if w is None else y * w.astype(mx.float32)
+
+
+def ref_layer(x, w, b, eps):
+    xf = x.astype(mx.float32)
+    c = xf - mx.mean(xf, axis=-1, keepdims=True)
+    y = c * mx.rsqrt(mx.mean(mx.square(c), axis=-1, keepdims=True) + eps)
+    if w is not None:
+        y = y * w.astype(mx.float32)
+    return y if b is None else y + b.astype(mx.float32)
+
+
+def ref_rope(x, dims, traditional, base, scale, offset, freqs=None):
+    half = dims // 2
+    if freqs is None:
+        inv = mx.exp(mx.arange(half, dtype=mx.float32) * (-2.0 * math.log(base) / dims))
+    else:
+        inv = 1.0 / freqs
+    pos = mx.arange(x.shape[-2], dtype=mx.float32)
+    off = offset.astype(mx.float32) if isinstance(offset, mx.array) else float(offset)
+    if isinstance(off, mx.array) and off.ndim == 1:
+        off = off.reshape(-1, *([1] * (x.ndim - 2)))
+    theta = mx.expand_dims((pos + off) * scale, -1) * inv
+    cos, sin = mx.cos(theta), mx.sin(theta)
+    xf = x.astype(mx.float32)
+    rot, rest = xf[..., :dims], xf[..., dims:]
+    if traditional:
+        a, b = rot[..., 0::2], rot[..., 1::2]
+        out = mx.stack([a * cos - b * sin, a * sin + b * cos], axis=-1).reshape(rot.shape)
+    else:
+        a, b = rot[..., :half], rot[..., half:]
+        out = mx.concatenate([a * cos - b * sin, a * sin + b * cos], axis=-1)
+    return mx.concatenate([out, mx.broadcast_to(rest, (*out.shape[:-1], rest.shape[-1]))], -1)
+
+
+def check(got, want, tol):
+    assert got.shape == want.shape
+    np.testing.assert_allclose(
+        np.array(got.astype(mx.float32)), np.array(want.astype(mx.float32)), rtol=tol, atol=tol
+    )
+
+
+shapes = st.lists(st.integers(1, 5), min_size=0, max_size=2).flatmap(
+    lambda lead: st.integers(1, 300).map(lambda n: (*lead, n))
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=shapes, dtype=st.sampled_from(list(DTYPES)), affine=st.sampled_from([0, 1, 2]))
+def test_norms_match_composed(shape, dtype, affine):
+    dt = getattr(mx, dtype)
+    x = mx.array(RNG.standard_normal(shape).astype(np.float32) * 3 + 1).astype(dt)
+    n = shape[-1]
+    w = mx.array(RNG.standard_normal(n).astype(np.float32)).astype(dt) if affine else None
+    b = mx.array(RNG.standard_normal(n).astype(np.float32)).astype(dt) if affine == 2 else None
+    tol = DTYPES[dtype]
+    got = mx.fast.rms_norm(x, w, 1e-5)
+    assert got.dtype == dt
+    check(got, ref_rms(x, w, 1e-5), tol)
+    got = mx.fast.layer_norm(x, w, b, 1e-4)
+    assert got.dtype == dt
+    check(got, ref_layer(x, w, b, 1e-4), tol)
+
+
+def test_norms_strided_and_float64():
+    x = mx.array(RNG.standard_normal((64, 48)))  # float32 view of a transposed array
+    xt = x.T
+    w = mx.array(RNG.standard_normal(64).astype(np.float32))
+    check(mx.fast.rms_norm(xt, w, 1e-6), ref_rms(xt, w, 1e-6), 2e-5)
+    check(mx.fast.layer_norm(xt[::2], None, w, 1e-6), ref_layer(xt[::2], None, w, 1e-6), 2e-5)
+    x64 = mx.array(RNG.standard_normal((3, 17)), dtype=mx.float64)
+    got = mx.fast.layer_norm(x64, None, None, 0.0)
+    assert got.dtype == mx.float64
+    xn = np.array(x64)
+    want = (xn - xn.mean(-1, keepdims=True)) / xn.std(-1, keepdims=True)
+    np.testing.assert_allclose(np.array(got), want, rtol=1e-12, atol=1e-12)
+    # A weight of another dtype promotes, as MLX does.
+    assert mx.fast.rms_norm(xt.astype(mx.float16), w, 1e-5).dtype == mx.float32
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    lead=st.lists(st.integers(1, 3), min_size=1, max_size=2),
+    length=st.integers(1, 9),
+    half=st.integers(1, 16),
+    extra=st.integers(0, 6),
+    traditional=st.booleans(),
+    dtype=st.sampled_from(list(DTYPES)),
+    offset_kind=st.sampled_from(["int", "scalar", "batch"]),
+    use_freqs=st.booleans(),
+)
+def test_rope_matches_composed(lead, length, half, extra, traditional, dtype, offset_kind,
+                               use_freqs):  # fmt: skip
+    dims = 2 * half
+    shape = (*lead, length, dims + extra)
+    dt = getattr(mx, dtype)
+    x = mx.array(RNG.standard_normal(shape).astype(np.float32)).astype(dt)
+    offset = {
+        "int": 5,
+        "scalar": mx.array(7),
+        "batch": mx.array(RNG.integers(0, 50, lead[0]).astype(np.int32)),
+    }[offset_kind]
+    freqs = mx.array(RNG.uniform(1, 100, half).astype(np.float32)) if use_freqs else None
+    base = None if use_freqs else 1000.0
+    got = mx.fast.rope(x, dims, traditional=traditional, base=base, scale=0.7, offset=offset,
+                       freqs=freqs)  # fmt: skip
+    assert got.dtype == dt
+    check(got, ref_rope(x, dims, traditional, base, 0.7, offset, freqs), DTYPES[dtype] * 4)
+
+
+def test_rope_strided_input():
+    x = mx.array(RNG.standard_normal((2, 8, 5, 16)).astype(np.float32)).transpose(0, 2, 1, 3)
+    got = mx.fast.rope(x, 16, traditional=False, base=10000.0, scale=1.0, offset=3)
+    check(got, ref_rope(x, 16, False, 10000.0, 1.0, 3), 2e-5)
+
+
+def _fd_check(f, x, eps=1e-6, tol=1e-6):
+    """Central differences of sum(f(x) * r) against grad, in float64."""
+    r = mx.array(RNG.standard_normal(x.shape), dtype=mx.float64)
+    g = np.array(mx.grad(lambda x: mx.sum(f(x) * r))(x))
+    xn = np.array(x)
+    rn = np.array(r)
+    num = np.zeros_like(xn)
+    for i in np.ndindex(xn.shape):
+        e = np.zeros_like(xn)
+        e[i] = eps
+        up = float(np.sum(np.array(f(mx.array(xn + e, dtype=mx.float64))) * rn))
+        dn = float(np.sum(np.array(f(mx.array(xn - e, dtype=mx.float64))) * rn))
+        num[i] = (up - dn) / (2 * eps)
+    np.testing.assert_allclose(g, num, rtol=tol, atol=tol)
+
+
+def test_gradients_by_central_differences():
+    x = mx.array(RNG.standard_normal((3, 7)), dtype=mx.float64)
+    w = mx.array(RNG.standard_normal(7), dtype=mx.float64)
+    b = mx.array(RNG.standard_normal(7), dtype=mx.float64)
+    _fd_check(lambda x: mx.fast.rms_norm(x, w, 1e-5), x)
+    _fd_check(lambda x: mx.fast.layer_norm(x, w, b, 1e-5), x)
+    _fd_check(lambda w: mx.fast.rms_norm(x, w, 1e-5), w)
+    _fd_check(lambda w: mx.fast.layer_norm(x, w, b, 1e-5), w)
+    _fd_check(lambda b: mx.fast.layer_norm(x, w, b, 1e-5), b)
+    xr = mx.array(RNG.standard_normal((2, 4, 6)), dtype=mx.float64)
+    _fd_check(lambda x: mx.fast.rope(x, 4, traditional=True, base=10.0, scale=1.0, offset=2), xr)
+    _fd_check(lambda x: mx.fast.rope(x, 6, traditional=False, base=10.0, scale=0.5, offset=0), xr)
+
+
+def test_gradients_match_composed_and_compose_again():
+    x = mx.array(RNG.standard_normal((4, 5, 32)).astype(np.float32))
+    w = mx.array(RNG.standard_normal(32).astype(np.float32))
+    b = mx.array(RNG.standard_normal(32).astype(np.float32))
+
+    def loss(f):
+        return lambda x, w, b: mx.sum(mx.sin(f(x, w, b)) * x)
+
+    fused = mx.grad(loss(lambda x, w, b: mx.fast.layer_norm(x, w, b, 1e-5)), argnums=(0, 1, 2))
+    comp = mx.grad(loss(lambda x, w, b: ref_layer(x, w, b, 1e-5)), argnums=(0, 1, 2))
+    for g1, g2 in zip(fused(x, w, b), comp(x, w, b), strict=True):
+        check(g1, g2, 1e-4)
+    fused = mx.grad(loss(lambda x, w, b: mx.fast.rms_norm(x, w, 1e-5)), argnums=(0, 1))
+    comp = mx.grad(loss(lambda x, w, b: ref_rms(x, w, 1e-5)), argnums=(0, 1))
+    for g1, g2 in zip(fused(x, w, b), comp(x, w, b), strict=True):
+        check(g1, g2, 1e-4)
+
+    # Second derivatives through the composed vjp.
+    def hess(f):
+        return mx.grad(lambda x: mx.sum(mx.grad(lambda y: mx.sum(f(y) ** 2))(x)))(x)
+
+    check(hess(lambda y: mx.fast.rms_norm(y, w, 1e-5)), hess(lambda y: ref_rms(y, w, 1e-5)), 1e-3)
+    # The jvp (transposed vjp) agrees with the composed one.
+    t = mx.array(RNG.standard_normal(x.shape).astype(np.float32))
+    _, j1 = mx.jvp(lambda x: mx.fast.layer_norm(x, w, b, 1e-5), [x], [t])
+    _, j2 = mx.jvp(lambda x: ref_layer(x, w, b, 1e-5), [x], [t])
+    check(j1[0], j2[0], 1e-4)
+    offs = mx.array([1, 2, 3, 4])
+
+    def fused_rope(x):
+        return mx.fast.rope(x, 32, traditional=False, base=50.0, scale=1.0, offset=offs)
+
+    g = mx.grad(lambda x: mx.sum(mx.cos(fused_rope(x))))(x)
+    gr = mx.grad(lambda x: mx.sum(mx.cos(ref_rope(x, 32, False, 50.0, 1.0, offs))))(x)
+    check(g, gr, 1e-4)
+
+
+def test_vmap_matches_a_loop():
+    x = mx.array(RNG.standard_normal((3, 4, 16)).astype(np.float32))
+    w = mx.array(RNG.standard_normal(16).astype(np.float32))
+    for f in (lambda x: mx.fast.rms_norm(x, w, 1e-5),
+              lambda x: mx.fast.layer_norm(x, None, w, 1e-5)):  # fmt: skip
+        got = mx.vmap(f, in_axes=1)(x)
+        want = mx.stack([f(x[:, i]) for i in range(4)])
+        check(got, want, 1e-6)
+    ws = mx.array(RNG.standard_normal((4, 16)).astype(np.float32))
+    got = mx.vmap(lambda x, w: mx.fast.rms_norm(x, w, 1e-5))(x.transpose(1, 0, 2), ws)
+    want = mx.stack([mx.fast.rms_norm(x[:, i], ws[i], 1e-5) for i in range(4)])
+    check(got, want, 1e-6)
+
+
+def test_errors():
+    x = mx.ones((2, 8))
+    with pytest.raises(ValueError, match=r"weight must have shape \(8,\)"):
+        mx.fast.rms_norm(x, mx.ones((4,)), 1e-5)
+    with pytest.raises(ValueError, match="bias"):
+        mx.fast.layer_norm(x, None, mx.ones((2, 8)), 1e-5)
+    with pytest.raises(ValueError, match="at least 1 dimension"):
+        mx.fast.rms_norm(mx.array(1.0), None, 1e-5)
+    with pytest.raises(ValueError, match="complex"):
+        mx.fast.rms_norm(mx.ones((2, 2), dtype=mx.complex64), None, 1e-5)
+    r = dict(traditional=False, scale=1.0, offset=0)
+    with pytest.raises(ValueError, match="dims must be even"):
+        mx.fast.rope(x, 3, base=1.0, **r)
+    with pytest.raises(ValueError, match="not both"):
+        mx.fast.rope(x, 8, base=1.0, freqs=mx.ones((4,)), **r)
+    with pytest.raises(ValueError, match="base is required"):
+        mx.fast.rope(x, 8, base=None, **r)
+    with pytest.raises(ValueError, match=r"freqs must have shape \(4,\)"):
+        mx.fast.rope(x, 8, base=None, freqs=mx.ones((3,)), **r)
+    with pytest.raises(ValueError, match="offset"):
+        mx.fast.rope(x, 8, traditional=False, base=1.0, scale=1.0, offset=mx.array([1, 2, 3]))
+    with pytest.raises(ValueError, match="offset"):
+        mx.fast.rope(x, 8, traditional=False, base=1.0, scale=1.0, offset=mx.array(1.5))
+    freqs = mx.ones((4,))
+    with pytest.raises(ValueError, match="stop_gradient"):
+        mx.grad(lambda f: mx.sum(mx.fast.rope(x, 8, traditional=False, base=None, scale=1.0,
+                                               offset=0, freqs=f)))(freqs)  # fmt: skip

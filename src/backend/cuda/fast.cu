@@ -1,0 +1,224 @@
+// GPU kernels for the fused primitives of primitives/fast.h.
+//
+// Contract: as backend/cpu/fast.cpp: float dtypes only (the ops layer casts),
+// statistics and angles in float (double for float64), one rounding to the
+// output dtype; strided operands are made contiguous first, and a donatable
+// contiguous x becomes the output.
+//
+// Norms: a group of lanes per row (a warp for rows up to 1024 elements, else
+// a block of 256), looping over the row: one pass for the mean (LayerNorm),
+// one for the mean square of the deviations, one to write; the later passes
+// mostly hit L1/L2. RoPE: a thread per rotated pair or copied feature.
+#include <cmath>
+#include <stdexcept>
+
+#include "backend/cuda/copy.h"
+#include "backend/cuda/kernel_utils.cuh"
+#include "primitives/fast.h"
+
+namespace fastsync {
+
+namespace {
+
+template <typename T>
+using compute_of = decltype(cuda::widen(T{}));
+
+// Sum over a group of G lanes (G = 32, or the whole block); every lane of
+// the group gets it. G > 32: every thread of the block calls it.
+template <int G, typename C>
+__device__ inline C group_sum(C v, C* smem) {
+  for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if constexpr (G <= 32) {
+    return v;
+  } else {
+    __syncthreads();  // smem may still be read from the previous call
+    if (threadIdx.x % 32 == 0) smem[threadIdx.x / 32] = v;
+    __syncthreads();
+    C t = 0;
+    for (int i = 0; i < G / 32; ++i) t += smem[i];
+    return t;
+  }
+}
+
+template <typename T, int G, int B>
+__global__ void __launch_bounds__(B)
+    norm_rows(const T* x, const T* w, const T* b, T* y, int64_t rows, int64_t n, float eps,
+              bool centered) {
+  using C = compute_of<T>;
+  __shared__ C smem[32];
+  constexpr int per_block = B / G;
+  const int sub = threadIdx.x / G, lane = threadIdx.x % G;
+  for (int64_t r0 = static_cast<int64_t>(blockIdx.x) * per_block; r0 < rows;
+       r0 += static_cast<int64_t>(gridDim.x) * per_block) {
+    const int64_t row = r0 + sub;
+    const bool live = row < rows;
+    const T* xr = x + (live ? row : 0) * n;
+    C mean = 0;
+    if (centered) {
+      C s = 0;
+      if (live)
+        for (int64_t i = lane; i < n; i += G) s += static_cast<C>(cuda::widen(xr[i]));
+      mean = group_sum<G>(s, smem) / C(n);
+    }
+    C q = 0;
+    if (live) {
+      for (int64_t i = lane; i < n; i += G) {
+        C d = static_cast<C>(cuda::widen(xr[i])) - mean;
+        q += d * d;
+      }
+    }
+    const C inv = C(1) / sqrt(group_sum<G>(q, smem) / C(n) + C(eps));
+    if (!live) continue;
+    T* yr = y + row * n;
+    for (int64_t i = lane; i < n; i += G) {
+      C v = (static_cast<C>(cuda::widen(xr[i])) - mean) * inv;
+      if (w) v *= static_cast<C>(cuda::widen(w[i]));
+      if (b) v += static_cast<C>(cuda::widen(b[i]));
+      yr[i] = cuda::narrow<T>(v);
+    }
+  }
+}
+
+template <typename T>
+void launch_norm(cuda::CommandEncoder& enc, const T* x, const T* w, const T* b, T* y,
+                 int64_t rows, int64_t n, float eps, bool centered) {
+  constexpr int B = 256;
+  if (n <= 1024) {
+    unsigned blocks = cuda::grid_for((rows + B / 32 - 1) / (B / 32), 1);
+    norm_rows<T, 32, B><<<blocks, B, 0, enc.cuda_stream()>>>(x, w, b, y, rows, n, eps, centered);
+  } else {
+    unsigned blocks = cuda::grid_for(rows, 1);
+    norm_rows<T, B, B><<<blocks, B, 0, enc.cuda_stream()>>>(x, w, b, y, rows, n, eps, centered);
+  }
+  cuda::check_launch(centered ? "[layer_norm] kernel" : "[rms_norm] kernel");
+}
+
+template <typename F>
+void dispatch_float(Dtype dt, const char* op, F&& f) {
+  switch (dt.val) {
+    case Dtype::Val::float16: f(__half{}); break;
+    case Dtype::Val::bfloat16: f(__nv_bfloat16{}); break;
+    case Dtype::Val::float32: f(float{}); break;
+    case Dtype::Val::float64: f(double{}); break;
+    default: throw std::logic_error(std::string("[") + op + "] the ops layer sends floats only");
+  }
+}
+
+// x made contiguous, the output given x's buffer when it may be donated.
+array prepare(cuda::CommandEncoder& enc, const array& in, array& out) {
+  enc.set_input_array(in);
+  array src = cuda::contiguous_gpu(enc, in);
+  if (src.id() == in.id()) {
+    cuda::donate_or_alloc(in, out);
+  } else {
+    cuda::alloc(out);
+  }
+  enc.set_output_array(out);
+  return src;
+}
+
+const void* param(cuda::CommandEncoder& enc, const array& p) {
+  enc.set_input_array(p);
+  return cuda::contiguous_gpu(enc, p).raw_ptr();
+}
+
+void eval_norm(const Primitive& prim, const std::vector<array>& inputs, std::vector<array>& outputs,
+               bool has_w, bool has_b, float eps, bool centered, const char* op) {
+  auto& enc = cuda::encoder_for(prim);
+  array x = prepare(enc, inputs[0], outputs[0]);
+  size_t next = 1;
+  const void* w = has_w ? param(enc, inputs[next++]) : nullptr;
+  const void* b = has_b ? param(enc, inputs[next++]) : nullptr;
+  if (x.size() == 0) return;
+  int64_t n = x.shape().back();
+  int64_t rows = x.size() / n;
+  dispatch_float(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    launch_norm<T>(enc, static_cast<const T*>(x.raw_ptr()), static_cast<const T*>(w),
+                   static_cast<const T*>(b), static_cast<T*>(outputs[0].raw_ptr()), rows, n, eps,
+                   centered);
+  });
+}
+
+struct RopeArgs {
+  int64_t rows, length, width, per_offset;
+  int dims, n_offsets;
+  bool traditional;
+  float scale, base;
+};
+
+template <typename T>
+__global__ void rope_kernel(const T* x, T* y, const int32_t* offsets, const float* freqs,
+                            RopeArgs a) {
+  using C = compute_of<T>;
+  const int half = a.dims / 2;
+  const int64_t per_row = half + (a.width - a.dims);
+  const int64_t total = a.rows * per_row;
+  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total;
+       idx += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t row = idx / per_row;
+    const int64_t j = idx % per_row;
+    const T* xr = x + row * a.width;
+    T* yr = y + row * a.width;
+    if (j >= half) {
+      const int64_t k = a.dims + (j - half);
+      yr[k] = xr[k];
+      continue;
+    }
+    const int i = static_cast<int>(j);
+    const float inv = freqs ? 1.0f / freqs[i]
+                            : static_cast<float>(pow(double(a.base), -2.0 * i / a.dims));
+    const int64_t entry = a.n_offsets == 1 ? 0 : row / a.per_offset;
+    const C pos = C(offsets[entry]) + C(row % a.length);
+    const C angle = pos * C(a.scale) * C(inv);
+    C s, c;
+    if constexpr (std::is_same_v<C, float>) {
+      sincosf(angle, &s, &c);
+    } else {
+      sincos(angle, &s, &c);
+    }
+    const int64_t i0 = a.traditional ? 2 * i : i;
+    const int64_t i1 = a.traditional ? 2 * i + 1 : i + half;
+    const C u = static_cast<C>(cuda::widen(xr[i0])), v = static_cast<C>(cuda::widen(xr[i1]));
+    yr[i0] = cuda::narrow<T>(u * c - v * s);
+    yr[i1] = cuda::narrow<T>(u * s + v * c);
+  }
+}
+
+}  // namespace
+
+void RMSNorm::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  eval_norm(*this, inputs, outputs, has_w_, false, eps_, false, "rms_norm");
+}
+
+void LayerNorm::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  eval_norm(*this, inputs, outputs, has_w_, has_b_, eps_, true, "layer_norm");
+}
+
+void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& enc = cuda::encoder_for(*this);
+  array x = prepare(enc, inputs[0], outputs[0]);
+  const void* offsets = param(enc, inputs[1]);
+  const void* freqs = has_freqs_ ? param(enc, inputs[2]) : nullptr;
+  if (x.size() == 0) return;
+  RopeArgs a;
+  a.width = x.shape().back();
+  a.length = x.shape()[x.ndim() - 2];
+  a.rows = x.size() / a.width;
+  a.n_offsets = static_cast<int>(inputs[1].size());
+  a.per_offset = a.n_offsets > 1 ? a.rows / a.n_offsets : a.rows;
+  a.dims = dims_;
+  a.traditional = traditional_;
+  a.scale = scale_;
+  a.base = base_;
+  int64_t total = a.rows * (a.dims / 2 + (a.width - a.dims));
+  dispatch_float(x.dtype(), "rope", [&](auto tag) {
+    using T = decltype(tag);
+    rope_kernel<T><<<cuda::grid_for(total), cuda::kBlock, 0, enc.cuda_stream()>>>(
+        static_cast<const T*>(x.raw_ptr()), static_cast<T*>(outputs[0].raw_ptr()),
+        static_cast<const int32_t*>(offsets), static_cast<const float*>(freqs), a);
+  });
+  cuda::check_launch("[rope] kernel");
+}
+
+}  // namespace fastsync

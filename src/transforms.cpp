@@ -340,6 +340,11 @@ void synchronize() {
   if (first) std::rethrow_exception(first);
 }
 
+void with_encode_lock(const std::function<void()>& f) {
+  std::lock_guard lk(encode_mutex);
+  f();
+}
+
 std::vector<array> node_outputs(const Node& n) {
   for (auto& w : n.outputs) {
     if (auto d = w.lock()) {

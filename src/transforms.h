@@ -1,6 +1,7 @@
 // The eval driver: turns a graph into encoded work on streams.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "array.h"
@@ -23,6 +24,9 @@ array host_readable(array a);
 // the driver's lock: the transforms call it while another thread may be
 // encoding the same node. Empty when no output is alive.
 std::vector<array> node_outputs(const Node& n);
+// Runs `f` under the driver's lock: graph rewrites (fuse.cpp) must not
+// race a thread encoding the same nodes.
+void with_encode_lock(const std::function<void()>& f);
 // The allocator arrays on `d` come from.
 allocator::Allocator& memory_allocator(Device d);
 

@@ -1,11 +1,16 @@
 """``compile`` with MLX's call forms: ``compile(fun, inputs=None, outputs=None, shapeless=False)``,
 ``disable_compile()``, ``enable_compile()``.
 
-fastsync does not fuse yet: a compiled function runs its ops as written, so it returns
-what MLX's compiled function returns, its gradients compose, and state it updates
-(``inputs`` / ``outputs``, such as a model and an optimizer) is updated in place. What
-compiling would add, one kernel for a chain of elementwise ops, is the open part of the
-compile work (issue "[4 of 10]"); ``compiled.__fastsync_fused__`` is False until then.
+A compiled function runs the Python function on each call (so it returns what MLX's
+compiled function returns, composes with the transforms, and updates the state it names in
+``inputs`` / ``outputs``, a model or an optimizer, in place), then rewrites the graph it
+built before anything is evaluated: chains of elementwise ops of one floating dtype whose
+intermediate results nothing else holds become one fused node (src/fuse.h), one task on the
+CPU and one kernel on the GPU. Inside a transform (grad, vmap) the graph is left as built.
+
+Not done yet, and so not claimed: the Python function is not traced once and replayed (no
+per-signature cache, ``shapeless`` has nothing to relax), and fusion stops at reductions,
+matmuls and dtype changes.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+
+from . import _core
+from .utils import tree_flatten
 
 __all__ = ["compile", "disable_compile", "enable_compile"]
 
@@ -37,10 +45,26 @@ def compile(  # noqa: A001 (MLX's name)
 
     @functools.wraps(fun)
     def compiled(*args, **kwargs):
-        return fun(*args, **kwargs)
+        out = fun(*args, **kwargs)
+        if _enabled:
+            roots = _arrays(out)
+            if outputs is not None:
+                roots += _arrays(outputs)
+            if roots:
+                _core._fuse(roots)
+        return out
 
-    compiled.__fastsync_fused__ = False
     return compiled
+
+
+def _arrays(tree) -> list:
+    """The arrays in ``tree`` (arrays, lists, tuples, dicts, modules, optimizer states)."""
+    if isinstance(tree, _core.array):
+        return [tree]
+    state = getattr(tree, "state", None)
+    if state is not None and not isinstance(tree, (dict, list, tuple)):
+        tree = state  # an optimizer: its state tree
+    return [v for _, v in tree_flatten(tree) if isinstance(v, _core.array)]
 
 
 def disable_compile() -> None:

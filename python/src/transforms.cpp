@@ -7,6 +7,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "autodiff.h"
+#include "fuse.h"
 #include "vmap.h"
 #include "convert.h"
 
@@ -38,6 +39,17 @@ std::vector<array> call_flat(const PyCallable& f, const std::vector<array>& xs) 
 }  // namespace
 
 void init_transforms(nb::module_& m) {
+  m.def(
+      "_fuse",
+      [](const std::vector<array>& outputs) {
+        FuseStats st = fuse(outputs);
+        return std::make_pair(st.groups, st.removed);
+      },
+      nb::arg("outputs"),
+      "Fuses elementwise chains in the unevaluated graph behind outputs (fuse.h); returns "
+      "(fused nodes made, nodes removed).");
+  m.def("_graph_nodes", &graph_nodes, nb::arg("outputs"),
+        "Unevaluated nodes behind outputs: the tasks (CPU) or kernels (GPU) an eval issues.");
   m.def(
       "_vjp",
       [](nb::callable fun, const std::vector<array>& primals,

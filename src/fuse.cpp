@@ -1,0 +1,152 @@
+#include "fuse.h"
+
+#include <functional>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "autodiff.h"
+#include "primitive.h"
+#include "primitives/binary.h"
+#include "primitives/fused.h"
+#include "primitives/unary.h"
+#include "transforms.h"
+
+namespace fastsync {
+
+namespace {
+
+bool pending(const array& a) { return a.has_node() && a.status() == Status::unscheduled; }
+
+// Every pending array behind `outputs`, inputs before consumers.
+std::vector<array> topo_order(const std::vector<array>& outputs) {
+  std::vector<array> order;
+  std::unordered_set<const void*> seen;
+  std::vector<std::pair<array, size_t>> stack;
+  for (const array& o : outputs) {
+    if (!pending(o) || !seen.insert(o.id()).second) continue;
+    stack.push_back({o, 0});
+    while (!stack.empty()) {
+      auto& [a, next] = stack.back();
+      const auto& ins = a.inputs();
+      if (next < ins.size()) {
+        const array& in = ins[next++];
+        if (pending(in) && seen.insert(in.id()).second) stack.push_back({in, 0});
+        continue;
+      }
+      order.push_back(a);
+      stack.pop_back();
+    }
+  }
+  return order;
+}
+
+// The op as a program step, when the node may be fused: one output, Unary
+// or Binary, floating dtype, inputs in that dtype.
+std::optional<FusedOp> as_step(const array& a) {
+  if (!is_floating(a.dtype()) || a.node()->outputs.size() != 1) return std::nullopt;
+  for (const array& in : a.inputs()) {
+    if (in.dtype() != a.dtype()) return std::nullopt;
+  }
+  Primitive& p = a.primitive();
+  if (auto* u = dynamic_cast<Unary*>(&p)) return FusedOp{true, static_cast<int>(u->op())};
+  if (auto* b = dynamic_cast<Binary*>(&p)) {
+    if (is_comparison(b->op())) return std::nullopt;
+    return FusedOp{false, static_cast<int>(b->op())};
+  }
+  return std::nullopt;
+}
+
+bool same_stream(const array& a, const array& b) {
+  return a.primitive().stream() == b.primitive().stream();
+}
+
+}  // namespace
+
+FuseStats fuse(const std::vector<array>& outputs) {
+  FuseStats stats;
+  if (autodiff::is_tracing()) return stats;
+  with_encode_lock([&] {
+    std::vector<array> order = topo_order(outputs);
+    // Consumers of each array among the pending nodes; `order` holds one
+    // more reference to each.
+    std::unordered_map<const void*, int> uses;
+    for (const array& a : order) {
+      for (const array& in : a.inputs()) ++uses[in.id()];
+    }
+    auto private_to_chain = [&](const array& a) {
+      return uses[a.id()] == 1 && a.use_count() == 2;  // one consumer, plus `order`
+    };
+    std::unordered_set<const void*> absorbed;
+    // Roots from the outputs down: each takes in the private chain above it.
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      const array& root = *it;
+      if (absorbed.count(root.id())) continue;
+      auto first = as_step(root);
+      if (!first) continue;
+      // Members in program order (inputs first), found depth-first.
+      std::vector<array> members;
+      std::unordered_set<const void*> in_group{root.id()};
+      std::vector<array> ext;
+      std::unordered_map<const void*, int> ext_slot;
+      int slots_left = FusedProgram::kMaxSlots;
+      std::function<void(const array&)> take = [&](const array& a) {
+        for (const array& in : a.inputs()) {
+          bool joins = pending(in) && !in_group.count(in.id()) && in.shape() == root.shape() &&
+                       in.dtype() == root.dtype() && private_to_chain(in) && as_step(in) &&
+                       same_stream(in, root) && slots_left > 2;
+          if (joins) {
+            in_group.insert(in.id());
+            --slots_left;
+            take(in);
+          }
+        }
+        members.push_back(a);
+      };
+      take(root);
+      if (members.size() < 2) continue;
+      // Build the program: external inputs get slots first.
+      FusedProgram prog;
+      std::unordered_map<const void*, int> slot;
+      for (const array& m : members) {
+        for (const array& in : m.inputs()) {
+          if (in_group.count(in.id()) || ext_slot.count(in.id())) continue;
+          ext_slot[in.id()] = static_cast<int>(ext.size());
+          ext.push_back(in);
+        }
+      }
+      if (ext.size() + members.size() > FusedProgram::kMaxSlots) continue;
+      prog.n_inputs = static_cast<int>(ext.size());
+      for (auto& [id, k] : ext_slot) slot[id] = k;
+      for (size_t j = 0; j < members.size(); ++j) {
+        const array& m = members[j];
+        FusedOp step = *as_step(m);
+        const auto& ins = m.inputs();
+        step.a = slot.at(ins[0].id());
+        step.b = ins.size() > 1 ? slot.at(ins[1].id()) : 0;
+        prog.ops.push_back(step);
+        slot[m.id()] = prog.n_inputs + static_cast<int>(j);
+      }
+      for (size_t j = 0; j + 1 < members.size(); ++j) absorbed.insert(members[j].id());
+      Node& node = *root.node();
+      node.primitive = std::make_shared<Fused>(root.primitive().stream(), std::move(prog),
+                                               root.shape());
+      node.inputs = std::move(ext);
+      ++stats.groups;
+      stats.removed += static_cast<int>(members.size()) - 1;
+    }
+  });
+  return stats;
+}
+
+int64_t graph_nodes(const std::vector<array>& outputs) {
+  int64_t n = 0;
+  with_encode_lock([&] {
+    std::unordered_set<const Node*> nodes;
+    for (const array& a : topo_order(outputs)) nodes.insert(a.node().get());
+    n = static_cast<int64_t>(nodes.size());
+  });
+  return n;
+}
+
+}  // namespace fastsync

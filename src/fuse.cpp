@@ -68,43 +68,53 @@ FuseStats fuse(const std::vector<array>& outputs) {
   if (autodiff::is_tracing()) return stats;
   with_encode_lock([&] {
     std::vector<array> order = topo_order(outputs);
-    // Consumers of each array among the pending nodes; `order` holds one
-    // more reference to each.
-    std::unordered_map<const void*, int> uses;
-    for (const array& a : order) {
-      for (const array& in : a.inputs()) ++uses[in.id()];
+    // Consumers of each array among the pending nodes, and each array's place
+    // in `order` (which holds one more reference to each).
+    std::unordered_map<const void*, std::vector<const void*>> consumers;
+    std::unordered_map<const void*, size_t> position;
+    for (size_t i = 0; i < order.size(); ++i) {
+      position[order[i].id()] = i;
+      for (const array& in : order[i].inputs()) consumers[in.id()].push_back(order[i].id());
     }
-    auto private_to_chain = [&](const array& a) {
-      return uses[a.id()] == 1 && a.use_count() == 2;  // one consumer, plus `order`
+    // Held by nothing but its consumers in the graph (and `order`).
+    auto graph_only = [&](const array& a) {
+      return a.use_count() == static_cast<long>(consumers[a.id()].size()) + 1;
     };
     std::unordered_set<const void*> absorbed;
-    // Roots from the outputs down: each takes in the private chain above it.
+    // Roots from the outputs down: each takes in the ops above it whose every
+    // consumer is already in its group, until none joins.
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
       const array& root = *it;
-      if (absorbed.count(root.id())) continue;
-      auto first = as_step(root);
-      if (!first) continue;
-      // Members in program order (inputs first), found depth-first.
-      std::vector<array> members;
+      if (absorbed.count(root.id()) || !as_step(root)) continue;
       std::unordered_set<const void*> in_group{root.id()};
-      std::vector<array> ext;
-      std::unordered_map<const void*, int> ext_slot;
-      int slots_left = FusedProgram::kMaxSlots;
-      std::function<void(const array&)> take = [&](const array& a) {
-        for (const array& in : a.inputs()) {
-          bool joins = pending(in) && !in_group.count(in.id()) && in.shape() == root.shape() &&
-                       in.dtype() == root.dtype() && private_to_chain(in) && as_step(in) &&
-                       same_stream(in, root) && slots_left > 2;
-          if (joins) {
+      std::vector<array> members{root};
+      for (bool grew = true; grew && members.size() < FusedProgram::kMaxSlots / 2;) {
+        grew = false;
+        for (size_t k = 0; k < members.size(); ++k) {
+          const array m = members[k];  // members grows below
+          for (const array& in : m.inputs()) {
+            if (in_group.count(in.id()) || !pending(in) || in.shape() != root.shape() ||
+                in.dtype() != root.dtype() || absorbed.count(in.id()) || !as_step(in) ||
+                !same_stream(in, root) || !graph_only(in)) {
+              continue;
+            }
+            const auto& cs = consumers[in.id()];
+            bool all_in = std::all_of(cs.begin(), cs.end(),
+                                      [&](const void* c) { return in_group.count(c) > 0; });
+            if (!all_in) continue;
             in_group.insert(in.id());
-            --slots_left;
-            take(in);
+            members.push_back(in);
+            grew = true;
           }
         }
-        members.push_back(a);
-      };
-      take(root);
+      }
       if (members.size() < 2) continue;
+      // Program order: inputs before consumers.
+      std::sort(members.begin(), members.end(), [&](const array& x, const array& y) {
+        return position[x.id()] < position[y.id()];
+      });
+      std::vector<array> ext;
+      std::unordered_map<const void*, int> ext_slot;
       // Build the program: external inputs get slots first.
       FusedProgram prog;
       std::unordered_map<const void*, int> slot;

@@ -18,6 +18,7 @@ CHILD = r"""
 import json
 import numpy as np
 import fastsync as mx
+mx.set_default_device(mx.cpu)  # the CPU BLAS, whatever FASTSYNC_DEFAULT_DEVICE says
 
 rng = np.random.default_rng(0)
 errors = []
@@ -90,6 +91,7 @@ def test_auto_prefers_mkl_when_installed():
 def test_unknown_choice_raises_at_the_product_and_the_process_stays_usable():
     code = r"""
 import fastsync as mx
+mx.set_default_device(mx.cpu)
 info = mx.device_info(mx.cpu)["blas"]
 assert info.startswith("unavailable:") and "auto, openblas or mkl" in info, info
 try:
@@ -111,6 +113,7 @@ def test_mkl_asked_for_but_absent_names_what_was_tried(tmp_path):
 import site, sys
 sys.prefix = site.USER_BASE = sys.argv[1]  # hides the wheel from import fastsync's search
 import fastsync as mx
+mx.set_default_device(mx.cpu)
 try:
     mx.eval(mx.ones((4, 4)) @ mx.ones((4, 4)))
 except RuntimeError as e:

@@ -18,7 +18,9 @@ struct FuseStats {
   int removed = 0;  // nodes they replaced, minus one each
 };
 
-// Fuses within the unevaluated graph behind `outputs`. A node joins its
+// Fuses within the unevaluated graph behind `outputs`. A fused chain keeps its
+// intermediates in the compute type (float32 for float16/bfloat16) and
+// rounds once, at its output, where the unfused graph rounds after each op. A node joins its
 // consumer's chain when it is a Unary or Binary op of the consumer's floating
 // dtype, stream and shape, and nothing but that chain holds its result (not
 // an output, a Python variable, or another consumer).

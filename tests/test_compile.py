@@ -31,7 +31,9 @@ def fused_and_plain(fn, *args):
 
 
 def assert_same(a, b, dtype=mx.float32):
-    tol = {mx.float32: 1e-6, mx.float64: 1e-12, mx.float16: 1e-3, mx.bfloat16: 1e-2}[dtype]
+    # A fused chain keeps half-precision intermediates in float32 and rounds once; the
+    # unfused graph rounds after every op, so the two differ by that rounding.
+    tol = {mx.float32: 1e-6, mx.float64: 1e-12, mx.float16: 1e-2, mx.bfloat16: 8e-2}[dtype]
     assert a.shape == b.shape and a.dtype == b.dtype
     np.testing.assert_allclose(np.array(a.astype(mx.float32)), np.array(b.astype(mx.float32)),
                                rtol=tol, atol=tol)  # fmt: skip

@@ -29,37 +29,39 @@ class Dropout(Module):
         return (1 / self._p_1) * keep * x
 
 
-class Dropout2d(Module):
+class _ChannelDropout(Module):
+    """Zeroes whole channels (the last axis) over the ``spatial`` axes before it."""
+
+    _name = ""
+    _spatial = 0
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        self._p_1 = _check_p(self._name, p)
+
+    def __call__(self, x):
+        ndims = (self._spatial + 1, self._spatial + 2)
+        if x.ndim not in ndims:
+            raise ValueError(
+                f"[{self._name}] expects {ndims[0]} or {ndims[1]} dimensions (channels last), "
+                f"got {x.ndim}"
+            )
+        if self._p_1 == 1 or not self.training:
+            return x
+        shape = list(x.shape)
+        for k in range(2, self._spatial + 2):
+            shape[-k] = 1
+        keep = mx.random.bernoulli(self._p_1, shape)
+        return (1 / self._p_1) * keep * x
+
+
+class Dropout2d(_ChannelDropout):
     """Zeroes whole channels of ``(N, H, W, C)`` or ``(H, W, C)`` inputs with probability p."""
 
-    def __init__(self, p: float = 0.5):
-        super().__init__()
-        self._p_1 = _check_p("Dropout2d", p)
-
-    def __call__(self, x):
-        if x.ndim not in (3, 4):
-            raise ValueError(f"[Dropout2d] expects 3 or 4 dimensions (NHWC), got {x.ndim}")
-        if self._p_1 == 1 or not self.training:
-            return x
-        shape = list(x.shape)
-        shape[-2] = shape[-3] = 1
-        keep = mx.random.bernoulli(self._p_1, shape)
-        return (1 / self._p_1) * keep * x
+    _name, _spatial = "Dropout2d", 2
 
 
-class Dropout3d(Module):
+class Dropout3d(_ChannelDropout):
     """Zeroes whole channels of ``(N, D, H, W, C)`` or ``(D, H, W, C)`` inputs."""
 
-    def __init__(self, p: float = 0.5):
-        super().__init__()
-        self._p_1 = _check_p("Dropout3d", p)
-
-    def __call__(self, x):
-        if x.ndim not in (4, 5):
-            raise ValueError(f"[Dropout3d] expects 4 or 5 dimensions (NDHWC), got {x.ndim}")
-        if self._p_1 == 1 or not self.training:
-            return x
-        shape = list(x.shape)
-        shape[-2] = shape[-3] = shape[-4] = 1
-        keep = mx.random.bernoulli(self._p_1, shape)
-        return (1 / self._p_1) * keep * x
+    _name, _spatial = "Dropout3d", 3

@@ -145,7 +145,22 @@ def _maybe_checkpoint(layer, enabled: bool):
     return _checkpoint(layer) if enabled else layer
 
 
-class TransformerEncoder(Module):
+class _LayerStack(Module):
+    """``num_layers`` layers of one kind, then a LayerNorm; optionally checkpointed."""
+
+    def __init__(self, make_layer: Callable, num_layers: int, dims: int, checkpoint: bool):
+        super().__init__()
+        self.layers = [make_layer() for _ in range(num_layers)]
+        self.ln = LayerNorm(dims)
+        self.checkpoint = checkpoint
+
+    def __call__(self, x, *args):
+        for layer in self.layers:
+            x = _maybe_checkpoint(layer, self.checkpoint)(x, *args)
+        return self.ln(x)
+
+
+class TransformerEncoder(_LayerStack):
     def __init__(
         self,
         num_layers: int,
@@ -157,21 +172,18 @@ class TransformerEncoder(Module):
         norm_first: bool = True,
         checkpoint: bool = False,
     ):
-        super().__init__()
-        self.layers = [
-            TransformerEncoderLayer(dims, num_heads, mlp_dims, dropout, activation, norm_first)
-            for _ in range(num_layers)
-        ]
-        self.ln = LayerNorm(dims)
-        self.checkpoint = checkpoint
+        def make():
+            return TransformerEncoderLayer(
+                dims, num_heads, mlp_dims, dropout, activation, norm_first
+            )
+
+        super().__init__(make, num_layers, dims, checkpoint)
 
     def __call__(self, x, mask):
-        for layer in self.layers:
-            x = _maybe_checkpoint(layer, self.checkpoint)(x, mask)
-        return self.ln(x)
+        return super().__call__(x, mask)
 
 
-class TransformerDecoder(Module):
+class TransformerDecoder(_LayerStack):
     def __init__(
         self,
         num_layers: int,
@@ -183,18 +195,15 @@ class TransformerDecoder(Module):
         norm_first: bool = True,
         checkpoint: bool = False,
     ):
-        super().__init__()
-        self.layers = [
-            TransformerDecoderLayer(dims, num_heads, mlp_dims, dropout, activation, norm_first)
-            for _ in range(num_layers)
-        ]
-        self.ln = LayerNorm(dims)
-        self.checkpoint = checkpoint
+        def make():
+            return TransformerDecoderLayer(
+                dims, num_heads, mlp_dims, dropout, activation, norm_first
+            )
+
+        super().__init__(make, num_layers, dims, checkpoint)
 
     def __call__(self, x, memory, x_mask, memory_mask):
-        for layer in self.layers:
-            x = _maybe_checkpoint(layer, self.checkpoint)(x, memory, x_mask, memory_mask)
-        return self.ln(x)
+        return super().__call__(x, memory, x_mask, memory_mask)
 
 
 class Transformer(Module):

@@ -136,7 +136,7 @@ def test_rope_strided_input():
 
 def _fd_check(f, x, eps=1e-6, tol=1e-6):
     """Central differences of sum(f(x) * r) against grad, in float64."""
-    r = mx.array(RNG.standard_normal(x.shape), dtype=mx.float64)
+    r = mx.array(RNG.standard_normal(f(x).shape), dtype=mx.float64)
     g = np.array(mx.grad(lambda x: mx.sum(f(x) * r))(x))
     xn = np.array(x)
     rn = np.array(r)
@@ -242,3 +242,112 @@ def test_errors():
     with pytest.raises(ValueError, match="stop_gradient"):
         mx.grad(lambda f: mx.sum(mx.fast.rope(x, 8, traditional=False, base=None, scale=1.0,
                                                offset=0, freqs=f)))(freqs)  # fmt: skip
+
+
+# --- attention ------------------------------------------------------------------------------
+
+
+def ref_attention(q, k, v, scale, mask=None, sinks=None):
+    """Attention composed of ops (float32 scores), the reference for the fused kernel."""
+    b, hq, lq, d = q.shape
+    hk, lk = k.shape[1], k.shape[2]
+    rep = hq // hk
+    qg = (q.astype(mx.float32) * scale).reshape(b, hk, rep, lq, d)
+    kg = mx.expand_dims(k.astype(mx.float32), 2)
+    vg = mx.expand_dims(v.astype(mx.float32), 2)
+    s = qg @ kg.swapaxes(-1, -2)
+    if isinstance(mask, str):
+        keep = (mx.arange(lq).reshape(lq, 1) + (lk - lq)) >= mx.arange(lk).reshape(1, lk)
+        s = mx.where(keep, s, -math.inf)
+    elif mask is not None:
+        m = mx.broadcast_to(mask, (b, hq, lq, lk)).reshape(b, hk, rep, lq, lk)
+        s = mx.where(m, s, -math.inf) if m.dtype == mx.bool_ else s + m.astype(mx.float32)
+    if sinks is not None:
+        col = sinks.astype(mx.float32).reshape(1, hk, rep, 1, 1)
+        col = mx.broadcast_to(col, (b, hk, rep, lq, 1))
+        p = mx.softmax(mx.concatenate([col, s], axis=-1), axis=-1)[..., 1:]
+    else:
+        p = mx.softmax(s, axis=-1)
+    return (p @ vg).reshape(b, hq, lq, v.shape[-1]).astype(q.dtype)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    heads=st.sampled_from([(1, 1), (4, 4), (4, 2), (6, 1)]),
+    lq=st.integers(1, 9),
+    extra_k=st.integers(0, 6),
+    d=st.sampled_from([1, 8, 33, 64]),
+    dv=st.sampled_from([3, 32]),
+    mask=st.sampled_from(["none", "causal", "bool", "additive"]),
+    sinks=st.booleans(),
+    dtype=st.sampled_from(list(DTYPES)),
+    transposed=st.booleans(),
+)
+def test_attention_matches_composed(heads, lq, extra_k, d, dv, mask, sinks, dtype, transposed):
+    hq, hk = heads
+    lk = lq + extra_k
+    dt = getattr(mx, dtype)
+
+    def rnd(*shape):
+        return mx.array(RNG.standard_normal(shape).astype(np.float32)).astype(dt)
+
+    if transposed:  # (B, L, H, D) projections viewed as (B, H, L, D), as models make them
+        q = rnd(2, lq, hq, d).transpose(0, 2, 1, 3)
+        k = rnd(2, lk, hk, d).transpose(0, 2, 1, 3)
+        v = rnd(2, lk, hk, dv).transpose(0, 2, 1, 3)
+    else:
+        q, k, v = rnd(2, hq, lq, d), rnd(2, hk, lk, d), rnd(2, hk, lk, dv)
+    m = None
+    if mask == "causal":
+        m = "causal"
+    elif mask == "bool":
+        keep = RNG.random((2, 1, lq, lk)) > 0.3
+        keep[..., 0] = True
+        m = mx.array(keep)
+    elif mask == "additive":
+        m = mx.array(RNG.standard_normal((lq, lk)).astype(np.float32))
+    sk = mx.array(RNG.standard_normal(hq).astype(np.float32)) if sinks else None
+    scale = 1 / math.sqrt(d)
+    got = mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=m, sinks=sk)
+    assert got.dtype == dt and got.shape == (2, hq, lq, dv)
+    check(got, ref_attention(q, k, v, scale, m, sk), DTYPES[dtype] * 4)
+
+
+def test_attention_gradients():
+    q = mx.array(RNG.standard_normal((2, 4, 5, 8)), dtype=mx.float64)
+    k = mx.array(RNG.standard_normal((2, 2, 7, 8)), dtype=mx.float64)
+    v = mx.array(RNG.standard_normal((2, 2, 7, 3)), dtype=mx.float64)
+    sk = mx.array(RNG.standard_normal(4), dtype=mx.float64)
+    f = mx.fast.scaled_dot_product_attention
+    _fd_check(lambda q: f(q, k, v, scale=0.3, mask="causal"), q)
+    _fd_check(lambda k: f(q, k, v, scale=0.3, sinks=sk), k)
+    _fd_check(lambda v: f(q, k, v, scale=0.3), v)
+    # Sinks are float32 inside: a step that float32 resolves.
+    _fd_check(lambda s: f(q, k, v, scale=0.3, sinks=s), sk, eps=1e-3, tol=1e-4)
+    add = mx.array(RNG.standard_normal((5, 7)), dtype=mx.float64)
+    _fd_check(lambda q: f(q, k, v, scale=0.3, mask=add), q)
+    # float32 against the composed reference's gradients, through a GQA layout.
+    q32, k32, v32 = (x.astype(mx.float32) for x in (q, k, v))
+    g1 = mx.grad(lambda q, k, v: mx.sum(mx.sin(f(q, k, v, scale=0.3, mask="causal"))),
+                 argnums=(0, 1, 2))(q32, k32, v32)  # fmt: skip
+    g2 = mx.grad(lambda q, k, v: mx.sum(mx.sin(ref_attention(q, k, v, 0.3, "causal"))),
+                 argnums=(0, 1, 2))(q32, k32, v32)  # fmt: skip
+    for a, b in zip(g1, g2, strict=True):
+        check(a, b, 1e-5)
+    # An additive mask's gradient is the scores'.
+    _fd_check(lambda m: f(q, k, v, scale=0.3, mask=m), add, eps=1e-3, tol=1e-4)
+
+
+def test_attention_errors():
+    f = mx.fast.scaled_dot_product_attention
+    q, k, v = mx.ones((1, 4, 3, 8)), mx.ones((1, 3, 5, 8)), mx.ones((1, 3, 5, 8))
+    with pytest.raises(ValueError, match="heads"):
+        f(q, k, v, scale=1.0)
+    with pytest.raises(ValueError, match="4 dimensions"):
+        f(mx.ones((4, 3, 8)), k, v, scale=1.0)
+    with pytest.raises(ValueError, match="unknown mask"):
+        f(q, mx.ones((1, 2, 5, 8)), mx.ones((1, 2, 5, 8)), scale=1.0, mask="upper")
+    with pytest.raises(ValueError, match="do not match"):
+        f(q, mx.ones((1, 2, 5, 8)), mx.ones((1, 2, 6, 8)), scale=1.0)
+    with pytest.raises(ValueError, match="sinks"):
+        f(q, mx.ones((1, 2, 5, 8)), mx.ones((1, 2, 5, 8)), scale=1.0, sinks=mx.ones((3,)))

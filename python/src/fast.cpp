@@ -2,6 +2,7 @@
 // private submodule _core._fast; python/fastsync/fast.py re-exports them with
 // MLX's signatures. Arguments are converted here; checking is in the ops.
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
 
 #include "convert.h"
 #include "ops/fast.h"
@@ -46,6 +47,29 @@ void init_fast(nb::module_& m) {
         nb::arg("base").none(), nb::arg("scale"), nb::arg("offset"),
         nb::arg("freqs") = nb::none(), nb::arg("stream") = nb::none(),
         "Rotary position embedding of the first dims features, in one kernel.");
+  f.def("scaled_dot_product_attention", [](nb::handle q, nb::handle k, nb::handle v,
+                                           float scale, nb::handle mask, nb::handle sinks,
+                                           nb::handle s) {
+    bool causal = false;
+    std::optional<array> m;
+    if (nb::isinstance<nb::str>(mask)) {
+      std::string kind = nb::cast<std::string>(mask);
+      if (kind != "causal") {
+        throw std::invalid_argument("[scaled_dot_product_attention] unknown mask '" + kind +
+                                    "': use \"causal\" or an array");
+      }
+      causal = true;
+    } else {
+      m = optional_array(mask);
+    }
+    return fast::scaled_dot_product_attention(to_array(q), to_array(k), to_array(v), scale,
+                                              causal, m, optional_array(sinks),
+                                              to_stream_or_device(s));
+  }, nb::arg("q"), nb::arg("k"), nb::arg("v"), nb::kw_only(), nb::arg("scale"),
+        nb::arg("mask") = nb::none(), nb::arg("sinks") = nb::none(),
+        nb::arg("stream") = nb::none(),
+        "softmax(q k^T * scale + mask) v in one pass per query row (k and v may have fewer "
+        "heads than q).");
 }
 
 }  // namespace fastsync::py

@@ -99,3 +99,53 @@ array rope(const array& x, int dims, bool traditional, std::optional<float> base
 }
 
 }  // namespace fastsync::fast
+
+namespace fastsync::fast {
+
+array scaled_dot_product_attention(const array& q, const array& k, const array& v, float scale,
+                                   bool causal, const std::optional<array>& mask,
+                                   const std::optional<array>& sinks, StreamOrDevice s) {
+  const char* op = "scaled_dot_product_attention";
+  if (q.ndim() != 4 || k.ndim() != 4 || v.ndim() != 4) {
+    throw std::invalid_argument("[scaled_dot_product_attention] q, k and v must have 4 "
+                                "dimensions (batch, heads, length, features)");
+  }
+  int64_t b = q.shape()[0], hq = q.shape()[1], lq = q.shape()[2], d = q.shape()[3];
+  int64_t hk = k.shape()[1], lk = k.shape()[2];
+  if (hk == 0 || hq % hk || v.shape()[1] != hk) {
+    throw std::invalid_argument("[scaled_dot_product_attention] q has " + std::to_string(hq) +
+                                " heads, k " + std::to_string(hk) + " and v " +
+                                std::to_string(v.shape()[1]) +
+                                ": k and v must have the same number, dividing q's");
+  }
+  if (k.shape()[0] != b || v.shape()[0] != b || k.shape()[3] != d || v.shape()[2] != lk) {
+    throw std::invalid_argument("[scaled_dot_product_attention] q " + shape_str(q.shape()) +
+                                ", k " + shape_str(k.shape()) + " and v " + shape_str(v.shape()) +
+                                " do not match");
+  }
+  if (causal && mask) {
+    throw std::invalid_argument("[scaled_dot_product_attention] give a mask array or causal");
+  }
+  for (const array* a : {&q, &k, &v}) reject_complex(op, a->dtype());
+  Dtype t = promote_types(promote_types(q.dtype(), k.dtype()), v.dtype());
+  if (!is_floating(t)) t = float32;
+  Stream st = to_stream(s);
+  std::vector<array> in{astype(q, t, st), astype(k, t, st), astype(v, t, st)};
+  if (mask) {
+    reject_complex(op, mask->dtype());
+    Dtype mt = mask->dtype() == bool_ ? bool_ : float32;
+    in.push_back(broadcast_to(astype(*mask, mt, st), {b, hq, lq, lk}, st));
+  }
+  if (sinks) {
+    if (sinks->ndim() != 1 || sinks->shape()[0] != hq) {
+      throw std::invalid_argument("[scaled_dot_product_attention] sinks must have shape (" +
+                                  std::to_string(hq) + ",), got " + shape_str(sinks->shape()));
+    }
+    in.push_back(astype(*sinks, float32, st));
+  }
+  auto prim = std::make_shared<ScaledDotProductAttention>(st, scale, causal, mask.has_value(),
+                                                          sinks.has_value());
+  return array({b, hq, lq, v.shape()[3]}, t, std::move(prim), std::move(in));
+}
+
+}  // namespace fastsync::fast

@@ -22,3 +22,14 @@ array rope(const array& x, int dims, bool traditional, std::optional<float> base
            const array& offset, const std::optional<array>& freqs, StreamOrDevice s = {});
 
 }  // namespace fastsync::fast
+
+namespace fastsync::fast {
+
+// softmax(q k^T * scale + mask) v; mask: none, "causal" (causal = true), or
+// an array (bool keeps, floating adds) broadcast to (B, Hq, Lq, Lk); sinks:
+// one extra logit per query head. k and v may have fewer heads than q.
+array scaled_dot_product_attention(const array& q, const array& k, const array& v, float scale,
+                                   bool causal, const std::optional<array>& mask,
+                                   const std::optional<array>& sinks, StreamOrDevice s = {});
+
+}  // namespace fastsync::fast

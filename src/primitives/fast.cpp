@@ -123,3 +123,85 @@ std::pair<std::vector<array>, std::vector<int>> LayerNorm::vmap(
 }
 
 }  // namespace fastsync
+
+// --- attention ------------------------------------------------------------
+
+#include "ops/linalg.h"
+
+namespace fastsync {
+
+std::vector<Shape> ScaledDotProductAttention::output_shapes(
+    const std::vector<array>& inputs) const {
+  const Shape& q = inputs[0].shape();
+  return {{q[0], q[1], q[2], inputs[2].shape()[3]}};
+}
+
+// The composed attention, recomputed: probabilities P over (B, Hk, rep, Lq,
+// Lk) in float32, then the usual products. Query heads sharing a key head
+// sum their contributions to it.
+std::vector<array> ScaledDotProductAttention::vjp(const std::vector<array>& primals,
+                                                  const std::vector<array>& cotangents,
+                                                  const std::vector<int>& argnums,
+                                                  const std::vector<array>&) {
+  const Stream s = stream();
+  const array &q0 = primals[0], &k0 = primals[1], &v0 = primals[2];
+  int64_t b = q0.shape()[0], hq = q0.shape()[1], lq = q0.shape()[2], d = q0.shape()[3];
+  int64_t hk = k0.shape()[1], lk = k0.shape()[2], dv = v0.shape()[3], rep = hq / hk;
+  // In float32, or float64 for float64 inputs (as the kernels compute).
+  Dtype ct = q0.dtype() == float64 ? float64 : float32;
+  auto f32 = [&](const array& a) { return astype(a, ct, s); };
+  array q = reshape(f32(q0), {b, hk, rep, lq, d}, s);
+  array k = expand_dims(f32(k0), {2}, s);
+  array v = expand_dims(f32(v0), {2}, s);
+  array scores = matmul(multiply(q, grad::k(scale_, q), s), swapaxes(k, -1, -2, s), s);
+  array neg_inf = full({}, scalar(-INFINITY), ct, s);
+  if (causal_) {
+    array rows = reshape(arange(double(lk - lq), double(lk), 1, int32, s), {lq, 1}, s);
+    array cols = reshape(arange(0, double(lk), 1, int32, s), {1, lk}, s);
+    scores = where(greater_equal(rows, cols, s), scores, neg_inf, s);
+  }
+  size_t next = 3;
+  if (has_mask_) {
+    array m = reshape(primals[next++], {b, hk, rep, lq, lk}, s);
+    scores = m.dtype() == bool_ ? where(m, scores, neg_inf, s) : add(scores, f32(m), s);
+  }
+  std::optional<array> sink_col;
+  if (has_sinks_) {
+    array col = reshape(f32(primals[next]), {1, hk, rep, 1, 1}, s);
+    sink_col = broadcast_to(col, {b, hk, rep, lq, 1}, s);
+    scores = concatenate({*sink_col, scores}, -1, s);
+  }
+  array probs_all = softmax(scores, std::vector<int>{-1}, s);
+  array probs = has_sinks_ ? slice(probs_all, {0, 0, 0, 0, 1}, {b, hk, rep, lq, lk + 1}, {1, 1, 1, 1, 1}, s)
+                           : probs_all;
+  array dout = reshape(f32(cotangents[0]), {b, hk, rep, lq, dv}, s);
+  array dp = matmul(dout, swapaxes(v, -1, -2, s), s);
+  array rowdot = sum(multiply(dp, probs, s), std::vector<int>{-1}, true, s);
+  array ds = multiply(probs, subtract(dp, rowdot, s), s);
+  std::vector<array> out;
+  for (int i : argnums) {
+    if (i == 0) {
+      array dq = multiply(matmul(ds, k, s), grad::k(scale_, ds), s);
+      out.push_back(astype(reshape(dq, q0.shape(), s), q0.dtype(), s));
+    } else if (i == 1) {
+      array dk = matmul(swapaxes(ds, -1, -2, s), q, s);
+      dk = multiply(sum(dk, std::vector<int>{2}, false, s), grad::k(scale_, dk), s);
+      out.push_back(astype(dk, k0.dtype(), s));
+    } else if (i == 2) {
+      array dvv = sum(matmul(swapaxes(probs, -1, -2, s), dout, s), std::vector<int>{2}, false, s);
+      out.push_back(astype(dvv, v0.dtype(), s));
+    } else if (has_sinks_ && i == static_cast<int>(primals.size()) - 1) {
+      array p_sink = slice(probs_all, {0, 0, 0, 0, 0}, {b, hk, rep, lq, 1}, {1, 1, 1, 1, 1}, s);
+      array g = sum(negative(multiply(p_sink, rowdot, s), s), std::vector<int>{0, 3, 4}, false, s);
+      out.push_back(astype(reshape(g, {hq}, s), primals[i].dtype(), s));
+    } else {
+      // The additive mask adds to the scores: its gradient is theirs.
+      const array& m = primals[i];
+      array dm = m.dtype() == bool_ ? zeros(m.shape(), float32, s) : reshape(ds, m.shape(), s);
+      out.push_back(astype(dm, m.dtype() == bool_ ? float32 : m.dtype(), s));
+    }
+  }
+  return out;
+}
+
+}  // namespace fastsync

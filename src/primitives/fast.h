@@ -94,3 +94,34 @@ class RoPE : public Primitive {
 };
 
 }  // namespace fastsync
+
+namespace fastsync {
+
+// softmax(q k^T * scale + mask) v over (B, heads, L, D) arrays, one pass per
+// query row with a running (max, sum) so the scores never reach memory.
+// Inputs: q (B, Hq, Lq, D), k (B, Hk, Lk, D), v (B, Hk, Lk, Dv) of one float
+// dtype, Hq a multiple of Hk (query head h reads key head h / (Hq / Hk));
+// then, when present, the mask viewed as (B, Hq, Lq, Lk) (bool: keep where
+// true; float32: added) and the sinks (Hq,) float32, one more logit per head
+// that takes probability but adds no value. causal: query i sees keys up to
+// i + Lk - Lq. A row that sees no key is NaN (0/0), as the composed form.
+class ScaledDotProductAttention : public Primitive {
+ public:
+  ScaledDotProductAttention(Stream s, float scale, bool causal, bool has_mask, bool has_sinks)
+      : Primitive(s), scale_(scale), causal_(causal), has_mask_(has_mask), has_sinks_(has_sinks) {}
+  const char* name() const override { return "ScaledDotProductAttention"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
+  FASTSYNC_VJP
+  float scale() const { return scale_; }
+  bool causal() const { return causal_; }
+  bool has_mask() const { return has_mask_; }
+  bool has_sinks() const { return has_sinks_; }
+
+ private:
+  float scale_;
+  bool causal_, has_mask_, has_sinks_;
+};
+
+}  // namespace fastsync

@@ -211,3 +211,128 @@ void RoPE::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
 }
 
 }  // namespace fastsync
+
+// --- attention ------------------------------------------------------------
+
+namespace fastsync {
+
+namespace {
+
+struct AttnPlan {
+  int64_t hq, hk, lq, lk, d, dv;
+  int64_t qs[3], ks[3], vs[3], ms[4];  // element strides: batch, head, row (, key)
+  bool causal, bool_mask;
+  float scale;
+};
+
+// `a` when its last axis is dense, else a row-contiguous copy.
+array last_dense(cpu::CommandEncoder& enc, const array& a) {
+  if (a.shape().back() <= 1 || a.strides().back() == 1) {
+    enc.set_input_array(a);
+    return a;
+  }
+  return contiguous_input(enc, a);
+}
+
+template <typename T>
+void attention_rows(const AttnPlan& p, int64_t rows, const T* q, const T* k, const T* v,
+                    const void* mask, const float* sinks, T* out) {
+  using C = compute_t<T>;
+  int64_t grain = std::max<int64_t>(1, cpu::kParallelGrain / std::max<int64_t>(p.lk * p.d, 1));
+  cpu::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+    std::vector<C> qv(p.d), acc(p.dv);
+    for (int64_t r = r0; r < r1; ++r) {
+      int64_t b = r / (p.hq * p.lq), h = (r / p.lq) % p.hq, i = r % p.lq;
+      int64_t kh = h / (p.hq / p.hk);
+      const T* qr = q + b * p.qs[0] + h * p.qs[1] + i * p.qs[2];
+      for (int64_t e = 0; e < p.d; ++e) qv[e] = C(qr[e]) * C(p.scale);
+      std::fill(acc.begin(), acc.end(), C(0));
+      C m = -INFINITY, l = 0;
+      if (sinks) {
+        m = C(sinks[h]);
+        l = 1;
+      }
+      int64_t end = p.causal ? std::min(p.lk, i + p.lk - p.lq + 1) : p.lk;
+      const T* kb = k + b * p.ks[0] + kh * p.ks[1];
+      const T* vb = v + b * p.vs[0] + kh * p.vs[1];
+      int64_t mrow = b * p.ms[0] + h * p.ms[1] + i * p.ms[2];
+      for (int64_t j = 0; j < end; ++j) {
+        C s = 0;
+        const T* kr = kb + j * p.ks[2];
+        for (int64_t e = 0; e < p.d; ++e) s += qv[e] * C(kr[e]);
+        if (mask) {
+          int64_t at = mrow + j * p.ms[3];
+          if (p.bool_mask) {
+            if (!static_cast<const bool*>(mask)[at]) continue;
+          } else {
+            s += C(static_cast<const float*>(mask)[at]);
+          }
+        }
+        if (s == -INFINITY) continue;  // adds nothing (and -inf - -inf is NaN)
+        if (s > m) {
+          C corr = std::exp(m - s);
+          l *= corr;
+          for (int64_t e = 0; e < p.dv; ++e) acc[e] *= corr;
+          m = s;
+        }
+        C w = std::exp(s - m);
+        l += w;
+        const T* vr = vb + j * p.vs[2];
+        for (int64_t e = 0; e < p.dv; ++e) acc[e] += w * C(vr[e]);
+      }
+      T* o = out + r * p.dv;
+      for (int64_t e = 0; e < p.dv; ++e) o[e] = T(acc[e] / l);
+    }
+  });
+}
+
+}  // namespace
+
+void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs,
+                                         std::vector<array>& outputs) {
+  auto& enc = cpu::encoder_for(*this);
+  array q = last_dense(enc, inputs[0]);
+  array k = last_dense(enc, inputs[1]);
+  array v = last_dense(enc, inputs[2]);
+  size_t next = 3;
+  std::optional<array> mask;
+  if (has_mask_) {
+    mask = inputs[next++];
+    enc.set_input_array(*mask);
+  }
+  const float* sinks = nullptr;
+  if (has_sinks_) sinks = static_cast<const float*>(contiguous_input(enc, inputs[next]).raw_ptr());
+  array& out = outputs[0];
+  cpu::alloc(out);
+  enc.set_output_array(out);
+  AttnPlan p{};
+  p.hq = q.shape()[1];
+  p.hk = k.shape()[1];
+  p.lq = q.shape()[2];
+  p.lk = k.shape()[2];
+  p.d = q.shape()[3];
+  p.dv = v.shape()[3];
+  for (int a = 0; a < 3; ++a) {
+    p.qs[a] = q.strides()[a];
+    p.ks[a] = k.strides()[a];
+    p.vs[a] = v.strides()[a];
+  }
+  if (mask) {
+    for (int a = 0; a < 4; ++a) p.ms[a] = mask->strides()[a];
+    p.bool_mask = mask->dtype() == bool_;
+  }
+  p.causal = causal_;
+  p.scale = scale_;
+  int64_t rows = q.shape()[0] * p.hq * p.lq;
+  if (rows == 0 || p.dv == 0) return;
+  enc.dispatch([p, rows, q = q.raw_ptr(), k = k.raw_ptr(), v = v.raw_ptr(),
+                m = mask ? mask->raw_ptr() : nullptr, sinks, o = out.raw_ptr(), dt = q.dtype()] {
+    dispatch_float(dt, "scaled_dot_product_attention", [&](auto tag) {
+      using T = decltype(tag);
+      attention_rows(p, rows, static_cast<const T*>(q), static_cast<const T*>(k),
+                     static_cast<const T*>(v), m, sinks, static_cast<T*>(o));
+    });
+  });
+}
+
+}  // namespace fastsync

@@ -222,3 +222,155 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
 }
 
 }  // namespace fastsync
+
+// --- attention ------------------------------------------------------------
+// A warp per query row: lanes hold strided slices of the scaled query and of
+// the output accumulator (head dims up to 32 * kAttnRegs), the score of each
+// key is a warp sum, and a running (max, sum) rescales the accumulator as in
+// the CPU kernel, so scores never reach memory.
+
+namespace fastsync {
+
+namespace {
+
+constexpr int kAttnRegs = 8;
+
+struct AttnArgs {
+  int64_t rows, hq, hk, lq, lk, d, dv;
+  int64_t qs[3], ks[3], vs[3], ms[4];
+  bool causal, has_mask, bool_mask;
+  float scale;
+};
+
+template <typename T>
+__global__ void attention_kernel(const T* q, const T* k, const T* v, const void* mask,
+                                 const float* sinks, T* out, AttnArgs a) {
+  using C = compute_of<T>;
+  const int lane = threadIdx.x % 32;
+  const int64_t warp = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
+  const int64_t warps = int64_t(gridDim.x) * blockDim.x / 32;
+  for (int64_t r = warp; r < a.rows; r += warps) {
+    const int64_t b = r / (a.hq * a.lq), h = (r / a.lq) % a.hq, i = r % a.lq;
+    const int64_t kh = h / (a.hq / a.hk);
+    const T* qr = q + b * a.qs[0] + h * a.qs[1] + i * a.qs[2];
+    C qv[kAttnRegs], acc[kAttnRegs];
+#pragma unroll
+    for (int t = 0; t < kAttnRegs; ++t) {
+      int64_t e = lane + 32 * t;
+      qv[t] = e < a.d ? static_cast<C>(cuda::widen(qr[e])) * C(a.scale) : C(0);
+      acc[t] = 0;
+    }
+    C m = -INFINITY, l = 0;
+    if (sinks) {
+      m = C(sinks[h]);
+      l = 1;
+    }
+    const int64_t end = a.causal ? min(a.lk, i + a.lk - a.lq + 1) : a.lk;
+    const T* kb = k + b * a.ks[0] + kh * a.ks[1];
+    const T* vb = v + b * a.vs[0] + kh * a.vs[1];
+    const int64_t mrow = b * a.ms[0] + h * a.ms[1] + i * a.ms[2];
+    for (int64_t j = 0; j < end; ++j) {
+      const T* kr = kb + j * a.ks[2];
+      C s = 0;
+#pragma unroll
+      for (int t = 0; t < kAttnRegs; ++t) {
+        int64_t e = lane + 32 * t;
+        if (e < a.d) s += qv[t] * static_cast<C>(cuda::widen(kr[e]));
+      }
+      for (int o = 16; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o);
+      if (a.has_mask) {
+        int64_t at = mrow + j * a.ms[3];
+        if (a.bool_mask) {
+          if (!static_cast<const bool*>(mask)[at]) continue;
+        } else {
+          s += C(static_cast<const float*>(mask)[at]);
+        }
+      }
+      if (s == -INFINITY) continue;
+      if (s > m) {
+        C corr = exp(m - s);
+        l *= corr;
+#pragma unroll
+        for (int t = 0; t < kAttnRegs; ++t) acc[t] *= corr;
+        m = s;
+      }
+      C w = exp(s - m);
+      l += w;
+      const T* vr = vb + j * a.vs[2];
+#pragma unroll
+      for (int t = 0; t < kAttnRegs; ++t) {
+        int64_t e = lane + 32 * t;
+        if (e < a.dv) acc[t] += w * static_cast<C>(cuda::widen(vr[e]));
+      }
+    }
+    T* o = out + r * a.dv;
+#pragma unroll
+    for (int t = 0; t < kAttnRegs; ++t) {
+      int64_t e = lane + 32 * t;
+      if (e < a.dv) o[e] = cuda::narrow<T>(acc[t] / l);
+    }
+  }
+}
+
+// `x` with a dense last axis (a copy when it is strided).
+array last_dense_gpu(cuda::CommandEncoder& enc, const array& x) {
+  enc.set_input_array(x);
+  if (x.shape().back() <= 1 || x.strides().back() == 1) return x;
+  return cuda::contiguous_gpu(enc, x);
+}
+
+}  // namespace
+
+void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs,
+                                         std::vector<array>& outputs) {
+  auto& enc = cuda::encoder_for(*this);
+  array q = last_dense_gpu(enc, inputs[0]);
+  array k = last_dense_gpu(enc, inputs[1]);
+  array v = last_dense_gpu(enc, inputs[2]);
+  if (q.shape()[3] > 32 * kAttnRegs || v.shape()[3] > 32 * kAttnRegs) {
+    throw not_implemented("[scaled_dot_product_attention] the GPU kernel takes head dimensions "
+                          "up to " + std::to_string(32 * kAttnRegs));
+  }
+  size_t next = 3;
+  std::optional<array> mask;
+  if (has_mask_) {
+    mask = inputs[next++];
+    enc.set_input_array(*mask);
+  }
+  const float* sinks = has_sinks_ ? static_cast<const float*>(param(enc, inputs[next])) : nullptr;
+  array& out = outputs[0];
+  cuda::alloc(out);
+  enc.set_output_array(out);
+  AttnArgs a{};
+  a.hq = q.shape()[1];
+  a.hk = k.shape()[1];
+  a.lq = q.shape()[2];
+  a.lk = k.shape()[2];
+  a.d = q.shape()[3];
+  a.dv = v.shape()[3];
+  a.rows = q.shape()[0] * a.hq * a.lq;
+  for (int i = 0; i < 3; ++i) {
+    a.qs[i] = q.strides()[i];
+    a.ks[i] = k.strides()[i];
+    a.vs[i] = v.strides()[i];
+  }
+  if (mask) {
+    for (int i = 0; i < 4; ++i) a.ms[i] = mask->strides()[i];
+    a.has_mask = true;
+    a.bool_mask = mask->dtype() == bool_;
+  }
+  a.causal = causal_;
+  a.scale = scale_;
+  if (a.rows == 0 || a.dv == 0) return;
+  dispatch_float(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
+    using T = decltype(tag);
+    unsigned blocks = cuda::grid_for(a.rows * 32);
+    attention_kernel<T><<<blocks, cuda::kBlock, 0, enc.cuda_stream()>>>(
+        static_cast<const T*>(q.raw_ptr()), static_cast<const T*>(k.raw_ptr()),
+        static_cast<const T*>(v.raw_ptr()), mask ? mask->raw_ptr() : nullptr, sinks,
+        static_cast<T*>(out.raw_ptr()), a);
+  });
+  cuda::check_launch("[scaled_dot_product_attention] kernel");
+}
+
+}  // namespace fastsync

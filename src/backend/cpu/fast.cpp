@@ -234,48 +234,62 @@ array last_dense(cpu::CommandEncoder& enc, const array& a) {
   return contiguous_input(enc, a);
 }
 
+// dot(a, b) over n with 16 independent partials, so the loop vectorizes.
+template <typename C, typename T>
+inline C dot(const C* a, const T* b, int64_t n) {
+  constexpr int L = 16;
+  C part[L] = {};
+  int64_t e = 0;
+  for (; e + L <= n; e += L) {
+    for (int l = 0; l < L; ++l) part[l] += a[e + l] * C(b[e + l]);
+  }
+  C s = 0;
+  for (; e < n; ++e) s += a[e] * C(b[e]);
+  for (int l = 0; l < L; ++l) s += part[l];
+  return s;
+}
+
+// Per query row: every score into a row buffer (vectorized dots), then the
+// row's max and exponentials, then the weighted sum of value rows (a
+// vectorized axpy each). Keys are visited in blocks so one block's rows stay
+// in cache across the two passes.
 template <typename T>
 void attention_rows(const AttnPlan& p, int64_t rows, const T* q, const T* k, const T* v,
                     const void* mask, const float* sinks, T* out) {
   using C = compute_t<T>;
   int64_t grain = std::max<int64_t>(1, cpu::kParallelGrain / std::max<int64_t>(p.lk * p.d, 1));
   cpu::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
-    std::vector<C> qv(p.d), acc(p.dv);
+    std::vector<C> qv(p.d), acc(p.dv), score(p.lk);
     for (int64_t r = r0; r < r1; ++r) {
       int64_t b = r / (p.hq * p.lq), h = (r / p.lq) % p.hq, i = r % p.lq;
       int64_t kh = h / (p.hq / p.hk);
       const T* qr = q + b * p.qs[0] + h * p.qs[1] + i * p.qs[2];
       for (int64_t e = 0; e < p.d; ++e) qv[e] = C(qr[e]) * C(p.scale);
-      std::fill(acc.begin(), acc.end(), C(0));
-      C m = -INFINITY, l = 0;
-      if (sinks) {
-        m = C(sinks[h]);
-        l = 1;
-      }
       int64_t end = p.causal ? std::min(p.lk, i + p.lk - p.lq + 1) : p.lk;
       const T* kb = k + b * p.ks[0] + kh * p.ks[1];
       const T* vb = v + b * p.vs[0] + kh * p.vs[1];
       int64_t mrow = b * p.ms[0] + h * p.ms[1] + i * p.ms[2];
+      C m = sinks ? C(sinks[h]) : C(-INFINITY);
       for (int64_t j = 0; j < end; ++j) {
-        C s = 0;
-        const T* kr = kb + j * p.ks[2];
-        for (int64_t e = 0; e < p.d; ++e) s += qv[e] * C(kr[e]);
+        C s = dot(qv.data(), kb + j * p.ks[2], p.d);
         if (mask) {
           int64_t at = mrow + j * p.ms[3];
           if (p.bool_mask) {
-            if (!static_cast<const bool*>(mask)[at]) continue;
+            if (!static_cast<const bool*>(mask)[at]) s = -INFINITY;
           } else {
             s += C(static_cast<const float*>(mask)[at]);
           }
         }
-        if (s == -INFINITY) continue;  // adds nothing (and -inf - -inf is NaN)
-        if (s > m) {
-          C corr = std::exp(m - s);
-          l *= corr;
-          for (int64_t e = 0; e < p.dv; ++e) acc[e] *= corr;
-          m = s;
-        }
-        C w = std::exp(s - m);
+        score[j] = s;
+        m = s > m ? s : m;
+      }
+      std::fill(acc.begin(), acc.end(), C(0));
+      // A row that sees nothing (all -inf, no sink) is 0/0, as softmax gives.
+      C shift = m == C(-INFINITY) ? C(0) : m;
+      C l = sinks ? std::exp(C(sinks[h]) - shift) : C(0);
+      for (int64_t j = 0; j < end; ++j) {
+        if (score[j] == C(-INFINITY)) continue;
+        C w = std::exp(score[j] - shift);
         l += w;
         const T* vr = vb + j * p.vs[2];
         for (int64_t e = 0; e < p.dv; ++e) acc[e] += w * C(vr[e]);

@@ -8,7 +8,7 @@ import math
 import fastsync as mx
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 RNG = np.random.default_rng(5)
@@ -247,6 +247,14 @@ def test_errors():
 # --- attention ------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["fused", "composed"])
+def attention_path(request, monkeypatch):
+    """Both ways the op computes (FASTSYNC_ATTENTION; by default the CPU fuses and the GPU
+    composes), each on whatever device the suite runs on."""
+    monkeypatch.setenv("FASTSYNC_ATTENTION", request.param)
+    return request.param
+
+
 def ref_attention(q, k, v, scale, mask=None, sinks=None):
     """Attention composed of ops (float32 scores), the reference for the fused kernel."""
     b, hq, lq, d = q.shape
@@ -271,7 +279,10 @@ def ref_attention(q, k, v, scale, mask=None, sinks=None):
     return (p @ vg).reshape(b, hq, lq, v.shape[-1]).astype(q.dtype)
 
 
-@settings(max_examples=30, deadline=None)
+# The fixture only sets an environment variable, the same for every example.
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     heads=st.sampled_from([(1, 1), (4, 4), (4, 2), (6, 1)]),
     lq=st.integers(1, 9),
@@ -283,7 +294,8 @@ def ref_attention(q, k, v, scale, mask=None, sinks=None):
     dtype=st.sampled_from(list(DTYPES)),
     transposed=st.booleans(),
 )
-def test_attention_matches_composed(heads, lq, extra_k, d, dv, mask, sinks, dtype, transposed):
+def test_attention_matches_composed(heads, lq, extra_k, d, dv, mask, sinks, dtype, transposed,
+                                    attention_path):  # fmt: skip
     hq, hk = heads
     lk = lq + extra_k
     dt = getattr(mx, dtype)
@@ -313,7 +325,7 @@ def test_attention_matches_composed(heads, lq, extra_k, d, dv, mask, sinks, dtyp
     check(got, ref_attention(q, k, v, scale, m, sk), DTYPES[dtype] * 4)
 
 
-def test_attention_gradients():
+def test_attention_gradients(attention_path):
     q = mx.array(RNG.standard_normal((2, 4, 5, 8)), dtype=mx.float64)
     k = mx.array(RNG.standard_normal((2, 2, 7, 8)), dtype=mx.float64)
     v = mx.array(RNG.standard_normal((2, 2, 7, 3)), dtype=mx.float64)
@@ -338,7 +350,7 @@ def test_attention_gradients():
     _fd_check(lambda m: f(q, k, v, scale=0.3, mask=m), add, eps=1e-3, tol=1e-4)
 
 
-def test_attention_errors():
+def test_attention_errors(attention_path):
     f = mx.fast.scaled_dot_product_attention
     q, k, v = mx.ones((1, 4, 3, 8)), mx.ones((1, 3, 5, 8)), mx.ones((1, 3, 5, 8))
     with pytest.raises(ValueError, match="heads"):
@@ -351,3 +363,10 @@ def test_attention_errors():
         f(q, mx.ones((1, 2, 5, 8)), mx.ones((1, 2, 6, 8)), scale=1.0)
     with pytest.raises(ValueError, match="sinks"):
         f(q, mx.ones((1, 2, 5, 8)), mx.ones((1, 2, 5, 8)), scale=1.0, sinks=mx.ones((3,)))
+
+
+def test_attention_path_choice(monkeypatch):
+    monkeypatch.setenv("FASTSYNC_ATTENTION", "sometimes")
+    q = mx.ones((1, 1, 2, 4))
+    with pytest.raises(ValueError, match="FASTSYNC_ATTENTION=sometimes"):
+        mx.fast.scaled_dot_product_attention(q, q, q, scale=1.0)

@@ -1,9 +1,11 @@
 #include "ops/fast.h"
 
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
 #include "ops/dtype_checks.h"
+#include "ops/linalg.h"
 #include "ops/ops.h"
 #include "primitives/fast.h"
 
@@ -35,6 +37,22 @@ void check_x(const char* op, const array& x) {
   if (x.ndim() == 0) {
     throw std::invalid_argument(std::string("[") + op + "] the input needs at least 1 dimension");
   }
+}
+
+// Which attention a stream gets: the fused kernel, or the graph of ops (its
+// products on cuBLAS/BLAS). FASTSYNC_ATTENTION=fused|composed chooses; by
+// default the CPU fuses and the GPU composes, where cuBLAS's products beat
+// the fused CUDA kernel at every shape measured (bench/attention.py).
+bool composed_attention(Stream s) {
+  const char* env = std::getenv("FASTSYNC_ATTENTION");
+  std::string want = env ? env : "";
+  if (want == "fused") return false;
+  if (want == "composed") return true;
+  if (!want.empty()) {
+    throw std::invalid_argument("[scaled_dot_product_attention] FASTSYNC_ATTENTION=" + want +
+                                " is not fused or composed");
+  }
+  return s.device.type == Device::Type::gpu;
 }
 
 }  // namespace
@@ -142,6 +160,15 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
                                   std::to_string(hq) + ",), got " + shape_str(sinks->shape()));
     }
     in.push_back(astype(*sinks, float32, st));
+  }
+  if (composed_attention(st)) {
+    size_t next = 3;
+    std::optional<array> m, sk;
+    if (mask) m = in[next++];
+    if (sinks) sk = in[next];
+    AttentionProbs p = attention_probs(in[0], in[1], scale, causal, m, sk, st);
+    array o = matmul(p.keys, expand_dims(astype(in[2], p.compute, st), {2}, st), st);
+    return astype(reshape(o, {b, hq, lq, v.shape()[3]}, st), t, st);
   }
   auto prim = std::make_shared<ScaledDotProductAttention>(st, scale, causal, mask.has_value(),
                                                           sinks.has_value());

@@ -136,6 +136,36 @@ std::vector<Shape> ScaledDotProductAttention::output_shapes(
   return {{q[0], q[1], q[2], inputs[2].shape()[3]}};
 }
 
+AttentionProbs attention_probs(const array& q0, const array& k0, float scale, bool causal,
+                               const std::optional<array>& mask,
+                               const std::optional<array>& sinks, Stream s) {
+  int64_t b = q0.shape()[0], hq = q0.shape()[1], lq = q0.shape()[2], d = q0.shape()[3];
+  int64_t hk = k0.shape()[1], lk = k0.shape()[2], rep = hq / hk;
+  Dtype ct = q0.dtype() == float64 ? float64 : float32;
+  auto wide = [&](const array& a) { return astype(a, ct, s); };
+  array q = reshape(wide(q0), {b, hk, rep, lq, d}, s);
+  array k = expand_dims(wide(k0), {2}, s);
+  array scores = matmul(multiply(q, grad::k(scale, q), s), swapaxes(k, -1, -2, s), s);
+  array neg_inf = full({}, scalar(-INFINITY), ct, s);
+  if (causal) {
+    array rows = reshape(arange(double(lk - lq), double(lk), 1, int32, s), {lq, 1}, s);
+    array cols = reshape(arange(0, double(lk), 1, int32, s), {1, lk}, s);
+    scores = where(greater_equal(rows, cols, s), scores, neg_inf, s);
+  }
+  if (mask) {
+    array m = reshape(*mask, {b, hk, rep, lq, lk}, s);
+    scores = m.dtype() == bool_ ? where(m, scores, neg_inf, s) : add(scores, wide(m), s);
+  }
+  if (sinks) {
+    array col = broadcast_to(reshape(wide(*sinks), {1, hk, rep, 1, 1}, s), {b, hk, rep, lq, 1}, s);
+    scores = concatenate({col, scores}, -1, s);
+  }
+  array all = softmax(scores, std::vector<int>{-1}, s);
+  array keys = sinks ? slice(all, {0, 0, 0, 0, 1}, {b, hk, rep, lq, lk + 1}, {1, 1, 1, 1, 1}, s)
+                     : all;
+  return {all, keys, ct};
+}
+
 // The composed attention, recomputed: probabilities P over (B, Hk, rep, Lq,
 // Lk) in float32, then the usual products. Query heads sharing a key head
 // sum their contributions to it.
@@ -147,33 +177,18 @@ std::vector<array> ScaledDotProductAttention::vjp(const std::vector<array>& prim
   const array &q0 = primals[0], &k0 = primals[1], &v0 = primals[2];
   int64_t b = q0.shape()[0], hq = q0.shape()[1], lq = q0.shape()[2], d = q0.shape()[3];
   int64_t hk = k0.shape()[1], lk = k0.shape()[2], dv = v0.shape()[3], rep = hq / hk;
-  // In float32, or float64 for float64 inputs (as the kernels compute).
-  Dtype ct = q0.dtype() == float64 ? float64 : float32;
+  size_t next = 3;
+  std::optional<array> mask, sinks;
+  if (has_mask_) mask = primals[next++];
+  if (has_sinks_) sinks = primals[next];
+  AttentionProbs P = attention_probs(q0, k0, scale_, causal_, mask, sinks, s);
+  Dtype ct = P.compute;
   auto f32 = [&](const array& a) { return astype(a, ct, s); };
   array q = reshape(f32(q0), {b, hk, rep, lq, d}, s);
   array k = expand_dims(f32(k0), {2}, s);
   array v = expand_dims(f32(v0), {2}, s);
-  array scores = matmul(multiply(q, grad::k(scale_, q), s), swapaxes(k, -1, -2, s), s);
-  array neg_inf = full({}, scalar(-INFINITY), ct, s);
-  if (causal_) {
-    array rows = reshape(arange(double(lk - lq), double(lk), 1, int32, s), {lq, 1}, s);
-    array cols = reshape(arange(0, double(lk), 1, int32, s), {1, lk}, s);
-    scores = where(greater_equal(rows, cols, s), scores, neg_inf, s);
-  }
-  size_t next = 3;
-  if (has_mask_) {
-    array m = reshape(primals[next++], {b, hk, rep, lq, lk}, s);
-    scores = m.dtype() == bool_ ? where(m, scores, neg_inf, s) : add(scores, f32(m), s);
-  }
-  std::optional<array> sink_col;
-  if (has_sinks_) {
-    array col = reshape(f32(primals[next]), {1, hk, rep, 1, 1}, s);
-    sink_col = broadcast_to(col, {b, hk, rep, lq, 1}, s);
-    scores = concatenate({*sink_col, scores}, -1, s);
-  }
-  array probs_all = softmax(scores, std::vector<int>{-1}, s);
-  array probs = has_sinks_ ? slice(probs_all, {0, 0, 0, 0, 1}, {b, hk, rep, lq, lk + 1}, {1, 1, 1, 1, 1}, s)
-                           : probs_all;
+  const array& probs = P.keys;
+  const array& probs_all = P.all;
   array dout = reshape(f32(cotangents[0]), {b, hk, rep, lq, dv}, s);
   array dp = matmul(dout, swapaxes(v, -1, -2, s), s);
   array rowdot = sum(multiply(dp, probs, s), std::vector<int>{-1}, true, s);

@@ -11,6 +11,8 @@
 // float64) and rounded once to x's dtype.
 #pragma once
 
+#include <optional>
+
 #include "primitive.h"
 
 namespace fastsync {
@@ -123,5 +125,22 @@ class ScaledDotProductAttention : public Primitive {
   float scale_;
   bool causal_, has_mask_, has_sinks_;
 };
+
+}  // namespace fastsync
+
+namespace fastsync {
+
+// The attention's probabilities composed of ops, over (B, Hk, Hq / Hk, Lq,
+// Lk) in float32 (float64 for float64 inputs): `all` has the sink column
+// first when there are sinks, `keys` is the part over the keys. What the
+// vjp recomputes, and the forward where the composed form is chosen
+// (ops/fast.cpp). mask: (B, Hq, Lq, Lk), bool or float32.
+struct AttentionProbs {
+  array all, keys;
+  Dtype compute;
+};
+AttentionProbs attention_probs(const array& q, const array& k, float scale, bool causal,
+                               const std::optional<array>& mask,
+                               const std::optional<array>& sinks, Stream s);
 
 }  // namespace fastsync

@@ -249,8 +249,8 @@ def test_errors():
 
 @pytest.fixture(params=["fused", "composed"])
 def attention_path(request, monkeypatch):
-    """Both ways the op computes (FASTSYNC_ATTENTION; by default the CPU fuses and the GPU
-    composes), each on whatever device the suite runs on."""
+    """Both ways the op computes (FASTSYNC_ATTENTION; by default composed unless the scores
+    would be large), each on whatever device the suite runs on."""
     monkeypatch.setenv("FASTSYNC_ATTENTION", request.param)
     return request.param
 

@@ -39,11 +39,16 @@ void check_x(const char* op, const array& x) {
   }
 }
 
-// Which attention a stream gets: the fused kernel, or the graph of ops (its
-// products on cuBLAS/BLAS). FASTSYNC_ATTENTION=fused|composed chooses; by
-// default the CPU fuses and the GPU composes, where cuBLAS's products beat
-// the fused CUDA kernel at every shape measured (bench/attention.py).
-bool composed_attention(Stream s) {
+// Which attention a call gets: the graph of ops (its products on BLAS /
+// cuBLAS, the scores held in memory), or the fused kernel (one pass per
+// query row, the scores never held). FASTSYNC_ATTENTION=fused|composed
+// chooses. By default the composed graph, which was faster at every shape
+// measured on both backends (bench/attention.py: the fused kernels do not
+// tile their products yet), unless its scores would pass kFusedFromBytes:
+// then the fused kernel bounds the memory.
+constexpr double kFusedFromBytes = double(1 << 30);
+
+bool composed_attention(double score_bytes) {
   const char* env = std::getenv("FASTSYNC_ATTENTION");
   std::string want = env ? env : "";
   if (want == "fused") return false;
@@ -52,7 +57,7 @@ bool composed_attention(Stream s) {
     throw std::invalid_argument("[scaled_dot_product_attention] FASTSYNC_ATTENTION=" + want +
                                 " is not fused or composed");
   }
-  return s.device.type == Device::Type::gpu;
+  return score_bytes <= kFusedFromBytes;
 }
 
 }  // namespace
@@ -161,7 +166,7 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
     }
     in.push_back(astype(*sinks, float32, st));
   }
-  if (composed_attention(st)) {
+  if (composed_attention(4.0 * b * hq * lq * lk)) {
     size_t next = 3;
     std::optional<array> m, sk;
     if (mask) m = in[next++];

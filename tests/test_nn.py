@@ -641,3 +641,40 @@ def test_compile_runs_the_function_and_composes():
     mx.enable_compile()
     with pytest.raises(TypeError, match="callable"):
         mx.compile(3)
+
+
+def test_generate_example_cache_grows_in_blocks_and_matches_recompute():
+    import importlib.util
+    import pathlib
+    import types
+
+    path = pathlib.Path(__file__).parent.parent / "examples" / "generate.py"
+    spec = importlib.util.spec_from_file_location("generate", path)
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    a = types.SimpleNamespace(vocab=50, hidden=32, heads=4, kv_heads=2, mlp=64, layers=2)
+    Model, KVCache = gen.build(mx, nn)
+    model = Model(a)
+    tokens = mx.array(RNG.integers(0, 50, (1, gen.BLOCK + 6)))
+    caches = [KVCache() for _ in model.blocks]
+    start = gen.BLOCK - 3  # the prompt fills most of a block; decoding crosses into the next
+    steps = [model(tokens[:, :start], caches)]
+    for i in range(start, tokens.shape[1] - 1):
+        steps.append(model(tokens[:, i : i + 1], caches))
+    assert caches[0].keys.shape[2] == 2 * gen.BLOCK and caches[0].offset == tokens.shape[1] - 1
+    for j, got in enumerate(steps[::3]):
+        end = start + 3 * j
+        want = model(tokens[:, :end], [KVCache() for _ in model.blocks])
+        close(got, np.array(want), 1e-4)
+
+
+def test_the_generate_example_runs():
+    import pathlib
+    import subprocess
+    import sys
+
+    path = pathlib.Path(__file__).parent.parent / "examples" / "generate.py"
+    cmd = [sys.executable, str(path), "--prompt", "16", "--tokens", "20", "--temperature", "0.8"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert "tok/s" in p.stdout and "peak memory" in p.stdout

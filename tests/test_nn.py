@@ -678,3 +678,18 @@ def test_the_generate_example_runs():
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     assert "tok/s" in p.stdout and "peak memory" in p.stdout
+
+
+def test_the_train_lm_example_learns_its_pattern():
+    import pathlib
+    import subprocess
+    import sys
+
+    path = pathlib.Path(__file__).parent.parent / "examples" / "train_lm.py"
+    cmd = [sys.executable, str(path), "--layers", "2", "--dims", "64", "--mlp", "128",
+           "--vocab", "64", "--context", "32", "--batch", "8", "--steps", "80", "--lr", "3e-3"]  # fmt: skip
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    losses = [float(line.split()[-1]) for line in p.stdout.splitlines() if "loss" in line]
+    assert losses[-1] < 0.3 * losses[0]
+    assert "steps/s" in p.stdout and "tokens/s" in p.stdout

@@ -686,8 +686,8 @@ def test_the_train_lm_example_learns_its_pattern():
     import sys
 
     path = pathlib.Path(__file__).parent.parent / "examples" / "train_lm.py"
-    cmd = [sys.executable, str(path), "--layers", "2", "--dims", "64", "--mlp", "128",
-           "--vocab", "64", "--context", "32", "--batch", "8", "--steps", "80", "--lr", "3e-3"]  # fmt: skip
+    args = "--layers 2 --dims 64 --mlp 128 --vocab 64 --context 32 --batch 8 --steps 80 --lr 3e-3"
+    cmd = [sys.executable, str(path), *args.split()]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     losses = [float(line.split()[-1]) for line in p.stdout.splitlines() if "loss" in line]

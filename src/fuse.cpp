@@ -1,6 +1,6 @@
 #include "fuse.h"
 
-#include <functional>
+#include <algorithm>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -113,21 +113,19 @@ FuseStats fuse(const std::vector<array>& outputs) {
       std::sort(members.begin(), members.end(), [&](const array& x, const array& y) {
         return position[x.id()] < position[y.id()];
       });
+      // Build the program: external inputs get slots first, then each member.
       std::vector<array> ext;
-      std::unordered_map<const void*, int> ext_slot;
-      // Build the program: external inputs get slots first.
-      FusedProgram prog;
       std::unordered_map<const void*, int> slot;
       for (const array& m : members) {
         for (const array& in : m.inputs()) {
-          if (in_group.count(in.id()) || ext_slot.count(in.id())) continue;
-          ext_slot[in.id()] = static_cast<int>(ext.size());
+          if (in_group.count(in.id()) || slot.count(in.id())) continue;
+          slot[in.id()] = static_cast<int>(ext.size());
           ext.push_back(in);
         }
       }
       if (ext.size() + members.size() > FusedProgram::kMaxSlots) continue;
+      FusedProgram prog;
       prog.n_inputs = static_cast<int>(ext.size());
-      for (auto& [id, k] : ext_slot) slot[id] = k;
       for (size_t j = 0; j < members.size(); ++j) {
         const array& m = members[j];
         FusedOp step = *as_step(m);

@@ -16,6 +16,9 @@ dequantizes the weight and multiplies, without a fused kernel yet.
 
 from __future__ import annotations
 
+import functools
+from contextlib import nullcontext
+
 from . import _core as mx
 from ._dtypes import floating, issubdtype
 
@@ -23,6 +26,17 @@ __all__ = ["quantize", "dequantize", "quantized_matmul"]
 
 _BITS = (2, 4, 8)
 _GROUPS = (32, 64, 128)
+
+
+def _on_stream(fn):
+    """Runs ``fn``'s ops on its ``stream=`` argument (the default stream when None)."""
+
+    @functools.wraps(fn)
+    def wrapped(*args, stream=None, **kwargs):
+        with mx.stream(stream) if stream is not None else nullcontext():
+            return fn(*args, **kwargs)
+
+    return wrapped
 
 
 def _check(op: str, group_size: int, bits: int, mode: str = "affine"):
@@ -34,7 +48,8 @@ def _check(op: str, group_size: int, bits: int, mode: str = "affine"):
         raise ValueError(f"[{op}] group_size must be one of {_GROUPS}, got {group_size}")
 
 
-def quantize(w, group_size: int = 64, bits: int = 4, mode: str = "affine", *, stream=None):
+@_on_stream
+def quantize(w, group_size: int = 64, bits: int = 4, mode: str = "affine"):
     """``(w_q, scales, biases)``: w packed into uint32 with per-group scales and biases."""
     _check("quantize", group_size, bits, mode)
     if w.ndim < 2:
@@ -46,9 +61,8 @@ def quantize(w, group_size: int = 64, bits: int = 4, mode: str = "affine", *, st
         )
     if not issubdtype(w.dtype, floating):
         raise ValueError(f"[quantize] needs a floating array, got {w.dtype}")
-    kw = {} if stream is None else {"stream": stream}
     lead = tuple(w.shape[:-1])
-    g = w.astype(mx.float32, **kw).reshape(*lead, k // group_size, group_size)
+    g = w.astype(mx.float32).reshape(*lead, k // group_size, group_size)
     lo = mx.min(g, axis=-1, keepdims=True)
     hi = mx.max(g, axis=-1, keepdims=True)
     levels = 2**bits - 1
@@ -70,9 +84,8 @@ def quantize(w, group_size: int = 64, bits: int = 4, mode: str = "affine", *, st
     return packed, scale.squeeze(-1).astype(w.dtype), bias.squeeze(-1).astype(w.dtype)
 
 
-def dequantize(
-    w, scales, biases, group_size: int = 64, bits: int = 4, mode: str = "affine", *, stream=None
-):
+@_on_stream
+def dequantize(w, scales, biases, group_size: int = 64, bits: int = 4, mode: str = "affine"):
     """The floating matrix that :func:`quantize` packed (in the scales' dtype)."""
     _check("dequantize", group_size, bits, mode)
     if w.dtype != mx.uint32:
@@ -94,6 +107,7 @@ def dequantize(
     return out.reshape(*lead, k)
 
 
+@_on_stream
 def quantized_matmul(
     x,
     w,
@@ -103,12 +117,9 @@ def quantized_matmul(
     group_size: int = 64,
     bits: int = 4,
     mode: str = "affine",
-    *,
-    stream=None,
 ):
     """``x @ dequantize(w).T`` (``transpose``) or ``x @ dequantize(w)``."""
-    kw = {} if stream is None else {"stream": stream}
-    wf = dequantize(w, scales, biases, group_size, bits, mode, **kw)
+    wf = dequantize(w, scales, biases, group_size, bits, mode)
     if transpose:
         wf = mx.swapaxes(wf, -1, -2)
     if x.shape[-1] != wf.shape[-2]:
@@ -116,4 +127,4 @@ def quantized_matmul(
             f"[quantized_matmul] x's last axis ({x.shape[-1]}) does not match the weight's "
             f"input size ({wf.shape[-2]})"
         )
-    return mx.matmul(x, wf.astype(x.dtype), **kw)
+    return mx.matmul(x, wf.astype(x.dtype))

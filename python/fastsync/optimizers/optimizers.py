@@ -398,7 +398,6 @@ class MultiOptimizer(Optimizer):
         super().__init__()
         self.optimizers = list(optimizers)
         self.filters = list(filters)
-        self._state = {"step": self._state["step"]}
 
     def _split(self, tree):
         parts = [[] for _ in self.optimizers]

@@ -44,7 +44,6 @@ C row_sum(const T* x, int64_t n, F f) {
   return s;
 }
 
-template <typename T>
 void for_rows(int64_t rows, int64_t n, const std::function<void(int64_t)>& row) {
   int64_t grain = std::max<int64_t>(1, cpu::kParallelGrain / std::max<int64_t>(n, 1));
   cpu::parallel_for(rows, grain, [&](int64_t b, int64_t e) {
@@ -55,7 +54,7 @@ void for_rows(int64_t rows, int64_t n, const std::function<void(int64_t)>& row) 
 template <typename T>
 void rms_rows(const T* x, const T* w, T* y, int64_t rows, int64_t n, float eps) {
   using C = compute_t<T>;
-  for_rows<T>(rows, n, [&](int64_t r) {
+  for_rows(rows, n, [&](int64_t r) {
     const T* xr = x + r * n;
     T* yr = y + r * n;
     C ss = row_sum<C>(xr, n, [](C v) { return v * v; });
@@ -71,7 +70,7 @@ void rms_rows(const T* x, const T* w, T* y, int64_t rows, int64_t n, float eps) 
 template <typename T>
 void layer_rows(const T* x, const T* w, const T* b, T* y, int64_t rows, int64_t n, float eps) {
   using C = compute_t<T>;
-  for_rows<T>(rows, n, [&](int64_t r) {
+  for_rows(rows, n, [&](int64_t r) {
     const T* xr = x + r * n;
     T* yr = y + r * n;
     C mean = row_sum<C>(xr, n, [](C v) { return v; }) / C(n);
@@ -154,7 +153,7 @@ void rope_rows(const RopePlan& p, const T* x, T* y, const int32_t* offsets,
                const std::vector<float>& inv_freq) {
   using C = compute_t<T>;
   int half = p.dims / 2;
-  for_rows<T>(p.rows, p.width, [&](int64_t r) {
+  for_rows(p.rows, p.width, [&](int64_t r) {
     const T* xr = x + r * p.width;
     T* yr = y + r * p.width;
     int64_t entry = p.n_offsets == 1 ? 0 : r / p.per_offset;

@@ -1,5 +1,6 @@
 """Tasks (CPU) / kernels (GPU) of a transformer block's training step, before and after
-compile's fusion, and the step time each way.
+compile's fusion, the time to build the step's graph (Python running the step, or compile
+replaying its recorded graph) and the step time each way.
 
     python bench/compile_counts.py                  # CPU
     python bench/compile_counts.py --device gpu
@@ -53,18 +54,19 @@ def main():
         loss = fn(x)
         count = mx._core._graph_nodes(roots(loss))
         mx.eval(roots(loss))
-        times = []
+        times, builds = [], []
         for _ in range(a.steps):
             t0 = time.perf_counter()
             loss = fn(x)
+            builds.append(time.perf_counter() - t0)
             mx.eval(roots(loss))
             times.append(time.perf_counter() - t0)
-        results[name] = (count, statistics.median(times) * 1e3)
+        results[name] = (count, statistics.median(builds) * 1e3, statistics.median(times) * 1e3)
     print(f"transformer block training step (dims {a.dims}, seq {a.seq}, batch {a.batch}, "
           f"{a.device}): value_and_grad + AdamW")  # fmt: skip
-    print(f"{'':10} {'nodes':>6} {'median ms':>10}")
-    for name, (count, ms) in results.items():
-        print(f"{name:10} {count:>6} {ms:>10.2f}")
+    print(f"{'':10} {'nodes':>6} {'build ms':>9} {'step ms':>8}   (medians)")
+    for name, (count, build, ms) in results.items():
+        print(f"{name:10} {count:>6} {build:>9.2f} {ms:>8.2f}")
 
 
 if __name__ == "__main__":

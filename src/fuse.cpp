@@ -137,8 +137,7 @@ FuseStats fuse(const std::vector<array>& outputs) {
       }
       for (size_t j = 0; j + 1 < members.size(); ++j) absorbed.insert(members[j].id());
       Node& node = *root.node();
-      node.primitive = std::make_shared<Fused>(root.primitive().stream(), std::move(prog),
-                                               root.shape());
+      node.primitive = std::make_shared<Fused>(root.primitive().stream(), std::move(prog));
       node.inputs = std::move(ext);
       ++stats.groups;
       stats.removed += static_cast<int>(members.size()) - 1;

@@ -81,6 +81,11 @@ class Primitive {
   // False for inputs derivatives never flow into (the ordering inputs of
   // depends, the wall of stop_gradient).
   virtual bool passes_gradient(int /*input*/) const { return true; }
+  // False when output_shapes returns shapes fixed when the node was built
+  // (a reshape's target, a slice's bounds) instead of deriving them from the
+  // inputs: a shapeless compile (replay.h) cannot replay such a node on
+  // inputs of new shapes.
+  virtual bool shapes_from_inputs() const { return true; }
 
  private:
   Stream stream_;

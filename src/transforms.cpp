@@ -34,6 +34,7 @@
 #include "backend/backend.h"
 #include "fence.h"
 #include "primitive.h"
+#include "replay.h"
 
 namespace fastsync {
 
@@ -271,6 +272,7 @@ class Evaluation {
 };
 
 std::vector<Event> encode(const std::vector<array>& outputs) {
+  compile_trace::check_eval(outputs);
   std::lock_guard lk(encode_mutex);
   Evaluation ev(++eval_counter);
   try {
@@ -308,6 +310,7 @@ allocator::Allocator& memory_allocator(Device d) {
 }
 
 array host_readable(array a) {
+  compile_trace::check_read(a);
   a.eval();
   auto d = a.data_shared_ptr();
   if (d && !cpu_backend().reads(d->buffer)) return home_backend(d->buffer).host_copy(a);

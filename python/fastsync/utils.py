@@ -83,22 +83,21 @@ def tree_flatten(
     [('model.a.0', 1), ('model.a.1', 2)]
     """
     out = [] if destination is None else destination
-
-    def add(path, leaf):
-        if isinstance(out, dict):
-            out[path] = leaf
-        else:
-            out.append((path, leaf))
-
-    def walk(node, path):
-        if (is_leaf is not None and is_leaf(node)) or not _is_node(node):
-            add(path, node)
-            return
-        for key, child in _children(node):
-            walk(child, f"{path}.{key}" if path else str(key))
-
-    walk(tree, prefix[1:] if prefix.startswith(".") else prefix)
+    _flatten_into(tree, prefix[1:] if prefix.startswith(".") else prefix, out, is_leaf)
     return out
+
+
+def _flatten_into(node, path: str, out, is_leaf) -> None:
+    # A module-level function: a nested recursive one would be a reference cycle holding
+    # ``out`` (and so its arrays) until the garbage collector runs.
+    if (is_leaf is not None and is_leaf(node)) or not _is_node(node):
+        if isinstance(out, dict):
+            out[path] = node
+        else:
+            out.append((path, node))
+        return
+    for key, child in _children(node):
+        _flatten_into(child, f"{path}.{key}" if path else str(key), out, is_leaf)
 
 
 def tree_unflatten(tree: list | dict) -> Any:

@@ -6,6 +6,7 @@
 #include "errors.h"
 #include "format.h"
 #include "ops/ops.h"
+#include "replay.h"
 #include "transforms.h"
 
 namespace fastsync::py {
@@ -389,6 +390,7 @@ namespace fastsync::py {
 
 nb::ndarray<> to_dlpack(array& in) {
   array a = in;
+  compile_trace::check_read(a);
   {
     nb::gil_scoped_release nogil;
     a.eval();

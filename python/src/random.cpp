@@ -43,8 +43,19 @@ void init_random(nb::module_& m) {
   nb::module_ r = m.def_submodule("random", "Counter-based random numbers (threefry-2x32).");
   r.def("key", [](uint64_t seed) { return random::key(seed); }, nb::arg("seed"),
         "A key (uint32, shape (2,)) from an integer seed.");
-  r.def("seed", [](uint64_t seed) { random::seed(seed); }, nb::arg("seed"),
-        "Seed the process-wide key used when no key is passed.");
+  // mlx.core.random.state's form: a list holding the process-wide key (draws
+  // without a key hash it with a counter). MLX code names it as compile
+  // state; fastsync's compile draws fresh keys per call without it.
+  nb::list state;
+  state.append(random::key(0));
+  r.attr("state") = state;
+  r.def(
+      "seed",
+      [state](uint64_t seed) {
+        random::seed(seed);
+        state[0] = nb::cast(random::key(seed));
+      },
+      nb::arg("seed"), "Seed the process-wide key used when no key is passed.");
   r.def("split", [](const array& key, int num, nb::handle s) {
     return random::split(key, num, to_stream_or_device(s));
   }, nb::arg("key"), nb::arg("num") = 2, nb::arg("stream") = nb::none(),

@@ -8,6 +8,8 @@
 
 #include "autodiff.h"
 #include "fuse.h"
+#include "ops/random.h"
+#include "replay.h"
 #include "vmap.h"
 #include "convert.h"
 
@@ -48,6 +50,30 @@ void init_transforms(nb::module_& m) {
       nb::arg("outputs"),
       "Fuses elementwise chains in the unevaluated graph behind outputs (fuse.h); returns "
       "(fused nodes made, nodes removed).");
+  nb::class_<compile_trace::Scope>(
+      m, "_CompileTrace",
+      "While open on this thread, evaluating pending arrays or reading the inputs' values "
+      "raises, and keys drawn from the global random state are logged (replay.h).")
+      .def(nb::init<const std::vector<array>&>(), nb::arg("inputs"))
+      .def("close", &compile_trace::Scope::close,
+           "Ends the trace; returns the global random keys drawn inside it.");
+  nb::class_<Tape>(m, "_Tape", "A recorded graph from inputs to outputs, replayed per call.")
+      .def(nb::init<const std::vector<array>&, const std::vector<array>&>(), nb::arg("inputs"),
+           nb::arg("outputs"))
+      .def("__call__", &Tape::operator(), nb::arg("inputs"), nb::arg("shapeless") = false)
+      .def_static("signature", &Tape::signature, nb::arg("arrays"), nb::arg("shapeless"))
+      .def_prop_ro("nodes", &Tape::nodes)
+      .def_prop_ro("constants", &Tape::constants);
+  m.def(
+      "_global_keys",
+      [](int n) {
+        std::vector<array> keys;
+        for (int i = 0; i < n; ++i) keys.push_back(random::next_global_key());
+        return keys;
+      },
+      nb::arg("n"), "n keys drawn from the global random state.");
+  m.def("_is_transforming", &autodiff::is_tracing,
+        "True while grad, vjp, jvp or vmap traces a function on this thread.");
   m.def("_graph_nodes", &graph_nodes, nb::arg("outputs"),
         "Unevaluated nodes behind outputs: the tasks (CPU) or kernels (GPU) an eval issues.");
   m.def(

@@ -11,6 +11,7 @@
 #include "ops/linalg.h"
 #include "primitives/binary.h"
 #include "primitives/random.h"
+#include "replay.h"
 
 namespace fastsync::random {
 
@@ -26,6 +27,8 @@ array key_of(uint32_t k0, uint32_t k1) {
   return array(k, {2}, uint32);
 }
 
+}  // namespace
+
 // A fresh key from the global state: the global key hashed with a counter.
 array next_global_key() {
   std::lock_guard lk(global_mutex);
@@ -34,8 +37,12 @@ array next_global_key() {
   // The high bit keeps these counters apart from the ones split() uses.
   threefry2x32(global_k0, global_k1, static_cast<uint32_t>(c),
                static_cast<uint32_t>(c >> 32) | 0x80000000u, o0, o1);
-  return key_of(o0, o1);
+  array k = key_of(o0, o1);
+  compile_trace::note_global_key(k);
+  return k;
 }
+
+namespace {
 
 array checked_key(const std::optional<array>& key) {
   if (!key) return next_global_key();

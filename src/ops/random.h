@@ -15,6 +15,8 @@ namespace fastsync::random {
 array key(uint64_t seed);
 array scalar_of_u32(uint32_t v);
 void seed(uint64_t seed);
+// A key drawn from the process-wide state (what calls without a key use).
+array next_global_key();
 // `num` new keys, shape (num, 2).
 array split(const array& key, int num = 2, StreamOrDevice s = {});
 array bits(const Shape& shape, const std::optional<array>& key = {}, StreamOrDevice s = {});

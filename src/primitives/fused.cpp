@@ -10,6 +10,23 @@ std::vector<array> Fused::vjp(const std::vector<array>&, const std::vector<array
       "[compile] a fused node was differentiated; fusion runs only outside transforms");
 }
 
+std::vector<Shape> Fused::output_shapes(const std::vector<array>& inputs) const {
+  Shape out;
+  for (const array& in : inputs) {
+    const Shape& s = in.shape();
+    if (s.size() > out.size()) out.insert(out.begin(), s.size() - out.size(), 1);
+    for (size_t i = 0; i < s.size(); ++i) {
+      int64_t& o = out[out.size() - s.size() + i];
+      int64_t d = s[i];
+      if (o != d && o != 1 && d != 1) {
+        throw std::invalid_argument("[Fused] inputs of shapes that do not broadcast");
+      }
+      if (o == 1) o = d;
+    }
+  }
+  return {out};
+}
+
 std::optional<FusedRead> fused_read(const array& in, const Shape& shape) {
   if (in.size() == 1) return FusedRead::scalar;
   if (!in.flags().row_contiguous) return std::nullopt;

@@ -30,10 +30,11 @@ struct FusedProgram {
 
 class Fused : public Primitive {
  public:
-  Fused(Stream s, FusedProgram program, Shape shape)
-      : Primitive(s), program_(std::move(program)), shape_(std::move(shape)) {}
+  Fused(Stream s, FusedProgram program) : Primitive(s), program_(std::move(program)) {}
   const char* name() const override { return "Fused"; }
-  std::vector<Shape> output_shapes(const std::vector<array>&) const override { return {shape_}; }
+  // Every member is elementwise with the output's shape, so the output is
+  // the inputs' broadcast (what a shapeless replay asks for).
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
   // Fusion never happens inside a transform (fuse.cpp skips traced
@@ -43,7 +44,6 @@ class Fused : public Primitive {
 
  private:
   FusedProgram program_;
-  Shape shape_;
 };
 
 // How each input of a fused node is read, per element i of the output.

@@ -15,6 +15,7 @@ class Gather : public Primitive {
   Gather(Stream s, int axis, bool along_axis, Shape out_shape)
       : Primitive(s), axis_(axis), along_axis_(along_axis), shape_(std::move(out_shape)) {}
   const char* name() const override { return along_axis_ ? "TakeAlongAxis" : "Take"; }
+  bool shapes_from_inputs() const override { return false; }
   FASTSYNC_VJP
   std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                          const std::vector<int>& argnums,

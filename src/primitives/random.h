@@ -12,6 +12,7 @@ class RandomBits : public Primitive {
  public:
   RandomBits(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
   const char* name() const override { return "RandomBits"; }
+  bool shapes_from_inputs() const override { return false; }
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>&) const override { return {shape_}; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;

@@ -24,6 +24,7 @@ class Reshape : public Primitive {
  public:
   Reshape(Stream s, Shape shape) : Primitive(s), shape_(std::move(shape)) {}
   const char* name() const override { return "Reshape"; }
+  bool shapes_from_inputs() const override { return false; }
   FASTSYNC_VMAP
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
@@ -56,6 +57,7 @@ class Slice : public ViewPrimitive {
         stop_(std::move(stop)),
         step_(std::move(step)) {}
   const char* name() const override { return "Slice"; }
+  bool shapes_from_inputs() const override { return false; }
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
 
@@ -68,6 +70,7 @@ class Broadcast : public ViewPrimitive {
  public:
   Broadcast(Stream s, Shape shape) : ViewPrimitive(s), shape_(std::move(shape)) {}
   const char* name() const override { return "Broadcast"; }
+  bool shapes_from_inputs() const override { return false; }
   FASTSYNC_VMAP
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
@@ -99,6 +102,7 @@ class AsStrided : public ViewPrimitive {
   AsStrided(Stream s, Shape shape, Strides strides, int64_t offset)
       : ViewPrimitive(s), shape_(std::move(shape)), strides_(std::move(strides)), offset_(offset) {}
   const char* name() const override { return "AsStrided"; }
+  bool shapes_from_inputs() const override { return false; }
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
 
@@ -115,6 +119,7 @@ class BitCast : public ViewPrimitive {
  public:
   BitCast(Stream s, Shape shape) : ViewPrimitive(s), shape_(std::move(shape)) {}
   const char* name() const override { return "BitCast"; }
+  bool shapes_from_inputs() const override { return false; }
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>&) const override { return {shape_}; }
 

@@ -128,17 +128,18 @@ void run_fused(const FusedProgram& p, const std::vector<Input>& ins, T* out, int
 void Fused::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& enc = cpu::encoder_for(*this);
   array& out = outputs[0];
+  const Shape& shape = out.shape();
   std::vector<Input> ins;
   std::optional<array> donor;
   for (const array& in : inputs) {
     enc.set_input_array(in);
-    auto read = fused_read(in, shape_);
+    auto read = fused_read(in, shape);
     if (!read) {
       // Broadcast in a way the block loop cannot follow: a dense copy first.
-      array dense(shape_, in.dtype(), nullptr, {});
+      array dense(shape, in.dtype(), nullptr, {});
       dense.detach();
       cpu::alloc(dense);
-      enc.dispatch([src = cpu::broadcast_view(in, shape_).unsafe_weak_copy(),
+      enc.dispatch([src = cpu::broadcast_view(in, shape).unsafe_weak_copy(),
                     dst = dense.unsafe_weak_copy()]() mutable { cpu::copy_kernel(src, dst); });
       enc.add_temporary(dense);
       ins.push_back({dense.raw_ptr(), FusedRead::dense, dense.size()});

@@ -86,6 +86,7 @@ __global__ void fused_kernel(DeviceProgram p, T* out, int64_t n) {
 void Fused::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& enc = cuda::encoder_for(*this);
   array& out = outputs[0];
+  const Shape& shape = out.shape();
   DeviceProgram p{};
   p.n_inputs = program_.n_inputs;
   p.n_ops = static_cast<int>(program_.ops.size());
@@ -94,12 +95,12 @@ void Fused::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outpu
   for (size_t k = 0; k < inputs.size(); ++k) {
     const array& in = inputs[k];
     enc.set_input_array(in);
-    auto read = fused_read(in, shape_);
+    auto read = fused_read(in, shape);
     if (!read) {
-      array dense(shape_, in.dtype(), nullptr, {});
+      array dense(shape, in.dtype(), nullptr, {});
       dense.detach();
       cuda::alloc(dense);
-      cuda::copy_gpu(enc, in.unsafe_weak_copy(shape_, broadcast_strides(in, shape_)), dense);
+      cuda::copy_gpu(enc, in.unsafe_weak_copy(shape, broadcast_strides(in, shape)), dense);
       enc.add_temporary(dense);
       p.in[k] = dense.raw_ptr();
       p.read[k] = FusedRead::dense;

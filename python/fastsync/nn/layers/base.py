@@ -91,27 +91,34 @@ class Module(dict):
         map_fn = map_fn or (lambda x: x)
         is_leaf_fn = is_leaf_fn or (lambda m, k, v: not isinstance(v, (Module, dict, list, tuple)))
 
-        def visit(key, value):
-            if is_leaf_fn(self, key, value):
-                return map_fn(value)
-            if isinstance(value, Module):
-                return value.filter_and_map(filter_fn, map_fn, is_leaf_fn)
-            if isinstance(value, dict):
-                out = {}
-                for k, v in value.items():
-                    nk = f"{key}.{k}"
-                    if filter_fn(self, nk, v):
-                        out[k] = visit(nk, v)
-                return out
-            if isinstance(value, (list, tuple)):
-                out = []
-                for i, v in enumerate(value):
-                    nk = f"{key}.{i}"
-                    out.append(visit(nk, v) if filter_fn(self, nk, v) else {})
-                return out
-            raise RuntimeError(f"[Module] unexpected leaf {key!r} of type {type(value).__name__}")
+        # A method, not a nested recursive function: that would be a reference cycle
+        # left for the garbage collector on every call.
+        return {
+            k: self._filter_visit(k, v, filter_fn, map_fn, is_leaf_fn)
+            for k, v in self.items()
+            if filter_fn(self, k, v)
+        }
 
-        return {k: visit(k, v) for k, v in self.items() if filter_fn(self, k, v)}
+    def _filter_visit(self, key, value, filter_fn, map_fn, is_leaf_fn):
+        if is_leaf_fn(self, key, value):
+            return map_fn(value)
+        if isinstance(value, Module):
+            return value.filter_and_map(filter_fn, map_fn, is_leaf_fn)
+        if isinstance(value, dict):
+            out = {}
+            for k, v in value.items():
+                nk = f"{key}.{k}"
+                if filter_fn(self, nk, v):
+                    out[k] = self._filter_visit(nk, v, filter_fn, map_fn, is_leaf_fn)
+            return out
+        if isinstance(value, (list, tuple)):
+            out = []
+            for i, v in enumerate(value):
+                nk = f"{key}.{i}"
+                keep = filter_fn(self, nk, v)
+                out.append(self._filter_visit(nk, v, filter_fn, map_fn, is_leaf_fn) if keep else {})
+            return out
+        raise RuntimeError(f"[Module] unexpected leaf {key!r} of type {type(value).__name__}")
 
     @staticmethod
     def valid_parameter_filter(module, key, value) -> bool:
@@ -158,18 +165,8 @@ class Module(dict):
         return [m for _, m in self.named_modules()]
 
     def _visit_modules(self, prefix: str, fn: Callable[[str, Module], None]):
-        def visit(path, value):
-            if isinstance(value, Module):
-                value._visit_modules(path, fn)
-            elif isinstance(value, dict):
-                for k, v in value.items():
-                    visit(f"{path}.{k}" if path else str(k), v)
-            elif isinstance(value, (list, tuple)):
-                for i, v in enumerate(value):
-                    visit(f"{path}.{i}" if path else str(i), v)
-
         for k, v in self.items():
-            visit(f"{prefix}.{k}" if prefix else k, v)
+            _visit_value(f"{prefix}.{k}" if prefix else k, v, fn)
         fn(prefix, self)
 
     # --- changing the tree --------------------------------------------------------------
@@ -404,3 +401,15 @@ def _holds_array(tree) -> bool:
     if isinstance(tree, (list, tuple)):
         return any(_holds_array(v) for v in tree)
     return False
+
+
+def _visit_value(path, value, fn):
+    """Module._visit_modules below a module's entry (a function: no closure cycle)."""
+    if isinstance(value, Module):
+        value._visit_modules(path, fn)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _visit_value(f"{path}.{k}" if path else str(k), v, fn)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _visit_value(f"{path}.{i}" if path else str(i), v, fn)

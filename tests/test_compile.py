@@ -211,3 +211,54 @@ def test_transformer_block_nodes_before_and_after(dtype):
     after = nodes(fused[0], *[g for _, g in mx.utils.tree_flatten(fused[1])])
     assert after < before
     assert_same(fused[0], plain[0], mx.float32 if dtype == "float32" else mx.bfloat16)
+
+
+GPU = mx.is_available(mx.gpu)
+FUSE_SCRIPT = """
+import fastsync as mx, numpy as np
+mx.set_default_device(mx.gpu)
+rng = np.random.default_rng(1)
+out = {}
+for dt in ("float32", "float16", "bfloat16", "float64"):
+    x = mx.array(rng.standard_normal((37, 129)).astype(np.float32)).astype(getattr(mx, dt))
+    b = mx.array(rng.standard_normal((129,)).astype(np.float32)).astype(getattr(mx, dt))
+    f = mx.compile(lambda x, b: mx.tanh(mx.exp(-mx.abs(x)) * b + 1.5) - mx.sigmoid(x) * x)
+    out[dt] = np.array(f(x, b).astype(mx.float32))
+print(mx.device_info(mx.gpu)["fused_kernels"])
+np.savez(__import__("sys").argv[1], **out)
+"""
+
+
+@pytest.mark.skipif(not GPU, reason="no CUDA device")
+def test_gpu_generated_and_interpreted_kernels_agree(tmp_path):
+    import subprocess
+    import sys
+
+    results = {}
+    for mode in ("auto", "interpreted"):
+        path = tmp_path / f"{mode}.npz"
+        env = {**__import__("os").environ, "FASTSYNC_FUSED_KERNELS": mode}
+        r = subprocess.run([sys.executable, "-c", FUSE_SCRIPT, str(path)], env=env,
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        results[mode] = (r.stdout.strip(), np.load(path))
+    assert results["interpreted"][0].startswith("interpreted")
+    # Where NVRTC loads (the toolkit, or pip's nvidia-cuda-nvrtc), auto generates kernels.
+    if results["auto"][0].startswith("nvrtc"):
+        # Same functors; the generated code may contract a product and a sum into one
+        # rounding where the interpreter rounds twice.
+        tols = {"float32": 1e-6, "float16": 1e-3, "bfloat16": 8e-3, "float64": 1e-14}
+        for dt, tol in tols.items():
+            np.testing.assert_allclose(results["auto"][1][dt], results["interpreted"][1][dt],
+                                       rtol=tol, atol=tol)  # fmt: skip
+
+
+@pytest.mark.skipif(not GPU, reason="no CUDA device")
+def test_gpu_fused_kernels_setting_is_checked():
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "FASTSYNC_FUSED_KERNELS": "fastest"}
+    r = subprocess.run([sys.executable, "-c", FUSE_SCRIPT, "/dev/null"], env=env,
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode != 0 and "FASTSYNC_FUSED_KERNELS" in r.stderr

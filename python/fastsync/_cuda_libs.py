@@ -149,3 +149,33 @@ def preload_nccl() -> Path | None:
         return None
     _loaded.append(ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL))
     return lib
+
+
+# NVRTC (compile's fused GPU kernels, src/backend/cuda/jit.cpp): nvidia-cuda-nvrtc for CUDA
+# 13 unpacks to ``nvidia/cu13/lib``, the CUDA 12 wheel to ``nvidia/cuda_nvrtc/lib``.
+_NVRTC_SUBDIRS = ("cu13/lib", "cuda_nvrtc/lib", "cu12/lib")
+
+
+def find_nvrtc() -> Path | None:
+    """The directory of an installed nvidia-cuda-nvrtc wheel's libnvrtc, newest major first."""
+    for version in _VERSIONS:
+        for root in _nvidia_roots():
+            for sub in _NVRTC_SUBDIRS:
+                if _soname_file(root / sub, "libnvrtc", version) is not None:
+                    return root / sub
+    return None
+
+
+def export_nvrtc_path() -> Path | None:
+    """Append an nvidia-cuda-nvrtc wheel's directory to FASTSYNC_NVRTC_PATH.
+
+    The C++ loader reads the variable the first time a fused kernel is compiled (and loads
+    the wheel's libnvrtc-builtins beside it). Returns the directory, or None.
+    """
+    d = find_nvrtc()
+    if d is None:
+        return None
+    current = os.environ.get("FASTSYNC_NVRTC_PATH", "")
+    if str(d) not in current.split(os.pathsep):
+        os.environ["FASTSYNC_NVRTC_PATH"] = os.pathsep.join(filter(None, (current, str(d))))
+    return d

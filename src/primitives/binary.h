@@ -3,53 +3,9 @@
 #pragma once
 
 #include "primitive.h"
+#include "primitives/elementwise_ops.h"
 
 namespace fastsync {
-
-// (op, Name) for every binary op; comparisons are listed apart because they
-// output bool.
-#define FASTSYNC_BINARY_ARITH_OPS(X) \
-  X(add, Add)                        \
-  X(subtract, Subtract)              \
-  X(multiply, Multiply)              \
-  X(divide, Divide)                  \
-  X(floor_divide, FloorDivide)       \
-  X(remainder, Remainder)            \
-  X(power, Power)                    \
-  X(maximum, Maximum)                \
-  X(minimum, Minimum)                \
-  X(arctan2, ArcTan2)                \
-  X(logical_and, LogicalAnd)         \
-  X(logical_or, LogicalOr)           \
-  X(bitwise_and, BitwiseAnd)         \
-  X(bitwise_or, BitwiseOr)           \
-  X(bitwise_xor, BitwiseXor)         \
-  X(left_shift, LeftShift)           \
-  X(right_shift, RightShift)
-#define FASTSYNC_BINARY_COMPARE_OPS(X) \
-  X(equal, Equal)                      \
-  X(not_equal, NotEqual)               \
-  X(less, Less)                        \
-  X(less_equal, LessEqual)             \
-  X(greater, Greater)                  \
-  X(greater_equal, GreaterEqual)
-#define FASTSYNC_BINARY_OPS(X) FASTSYNC_BINARY_ARITH_OPS(X) FASTSYNC_BINARY_COMPARE_OPS(X)
-
-enum class BinaryOp {
-#define FASTSYNC_ENUM(op, Name) op,
-  FASTSYNC_BINARY_OPS(FASTSYNC_ENUM)
-#undef FASTSYNC_ENUM
-};
-
-constexpr bool is_comparison(BinaryOp op) {
-  switch (op) {
-#define FASTSYNC_CMP(op, Name) case BinaryOp::op:
-    FASTSYNC_BINARY_COMPARE_OPS(FASTSYNC_CMP)
-#undef FASTSYNC_CMP
-    return true;
-    default: return false;
-  }
-}
 
 class Binary : public Primitive {
  public:

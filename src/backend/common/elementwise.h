@@ -40,8 +40,7 @@
 
 #include "backend/common/host_device.h"
 #include "complex.h"
-#include "primitives/binary.h"
-#include "primitives/unary.h"
+#include "primitives/elementwise_ops.h"
 
 namespace fastsync::elementwise {
 

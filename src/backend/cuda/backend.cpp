@@ -8,6 +8,7 @@
 #include "backend/cuda/allocators.h"
 #include "backend/cuda/crossing.h"
 #include "backend/cuda/encoder.h"
+#include "backend/cuda/fused_source.h"
 #include "backend/cuda/runtime.h"
 
 namespace fastsync {
@@ -36,7 +37,8 @@ class CudaBackend : public Backend {
     return {{"device_name", std::string(p.name)},
             {"architecture", "sm_" + std::to_string(p.major) + std::to_string(p.minor)},
             {"memory_size", static_cast<int64_t>(p.totalGlobalMem)},
-            {"multiprocessor_count", static_cast<int64_t>(p.multiProcessorCount)}};
+            {"multiprocessor_count", static_cast<int64_t>(p.multiProcessorCount)},
+            {"fused_kernels", cuda::fused_kernels_description()}};
   }
   bool is_host() const override { return false; }
   allocator::Allocator& allocator() override { return cuda::device_allocator(); }

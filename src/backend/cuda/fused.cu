@@ -1,15 +1,28 @@
-// GPU kernel for Fused (primitives/fused.h): one thread per output element
-// runs the program over registers (slots in local memory when indexed
-// dynamically), reading each input once and writing the output once. The
-// program is interpreted (a switch per op), not compiled for the chain:
-// the kernel count and memory traffic are those of one fused kernel, the
-// arithmetic pays for the dispatch. Inputs that are neither dense, a
-// repeating trailing block, nor a scalar are first copied dense.
+// GPU kernels for Fused (primitives/fused.h): one thread per output element
+// computes the whole chain in registers, reading each input once and
+// writing the output once.
+//
+// The kernel is generated for the chain and compiled at run time with NVRTC
+// (jit.h): straight-line code calling the same scalar functors as the
+// unfused kernels (backend/common/elementwise.h), specialized for the dtype
+// and the way each input is read. Where NVRTC cannot be loaded, or with
+// FASTSYNC_FUSED_KERNELS=interpreted, a precompiled kernel interprets the
+// program instead (a switch per op): the same single pass over memory, the
+// arithmetic paying for the dispatch. device_info(gpu)["fused_kernels"] says
+// which runs; FASTSYNC_FUSED_KERNELS=nvrtc makes a missing NVRTC an error.
+// Inputs that are neither dense, a repeating trailing block, nor a scalar
+// are first copied dense.
+#include <cstdlib>
+#include <mutex>
 #include <stdexcept>
+#include <string>
+#include <unordered_map>
 
 #include "backend/common/elementwise.h"
 #include "backend/common/strided.h"
 #include "backend/cuda/copy.h"
+#include "backend/cuda/fused_source.h"
+#include "backend/cuda/jit.h"
 #include "backend/cuda/kernel_utils.cuh"
 #include "primitives/fused.h"
 
@@ -30,12 +43,12 @@ struct DeviceProgram {
 template <typename C>
 __device__ inline C apply_unary(int op, C x) {
   switch (static_cast<UnaryOp>(op)) {
-#define FASTSYNC_CASE(o, Name)                                                      \
-  case UnaryOp::o:                                                                  \
-    if constexpr (elementwise::unary_supports<UnaryOp::o, C>() &&                   \
+#define FASTSYNC_CASE(o, Name)                                                     \
+  case UnaryOp::o:                                                                 \
+    if constexpr (elementwise::unary_supports<UnaryOp::o, C>() &&                  \
                   std::is_same_v<elementwise::unary_result_t<UnaryOp::o, C>, C>) { \
-      return elementwise::UnaryFn<UnaryOp::o>{}(x);                                 \
-    }                                                                               \
+      return elementwise::UnaryFn<UnaryOp::o>{}(x);                                \
+    }                                                                              \
     break;
     FASTSYNC_UNARY_OPS(FASTSYNC_CASE)
 #undef FASTSYNC_CASE
@@ -46,12 +59,12 @@ __device__ inline C apply_unary(int op, C x) {
 template <typename C>
 __device__ inline C apply_binary(int op, C a, C b) {
   switch (static_cast<BinaryOp>(op)) {
-#define FASTSYNC_CASE(o, Name)                                                        \
-  case BinaryOp::o:                                                                   \
-    if constexpr (elementwise::binary_supports<BinaryOp::o, C>() &&                   \
+#define FASTSYNC_CASE(o, Name)                                                       \
+  case BinaryOp::o:                                                                  \
+    if constexpr (elementwise::binary_supports<BinaryOp::o, C>() &&                  \
                   std::is_same_v<elementwise::binary_result_t<BinaryOp::o, C>, C>) { \
-      return elementwise::BinaryFn<BinaryOp::o>{}(a, b);                              \
-    }                                                                                 \
+      return elementwise::BinaryFn<BinaryOp::o>{}(a, b);                             \
+    }                                                                                \
     break;
     FASTSYNC_BINARY_OPS(FASTSYNC_CASE)
 #undef FASTSYNC_CASE
@@ -79,6 +92,97 @@ __global__ void fused_kernel(DeviceProgram p, T* out, int64_t n) {
     }
     out[i] = cuda::narrow<T>(slot[p.n_inputs + p.n_ops - 1]);
   }
+}
+
+enum class Mode { nvrtc, interpreted };
+
+// FASTSYNC_FUSED_KERNELS, read once: auto (NVRTC when it loads), nvrtc or
+// interpreted.
+Mode mode() {
+  static const Mode m = [] {
+    const char* env = std::getenv("FASTSYNC_FUSED_KERNELS");
+    std::string v = env ? env : "auto";
+    if (v != "auto" && v != "nvrtc" && v != "interpreted") {
+      throw std::invalid_argument(
+          "[compile] FASTSYNC_FUSED_KERNELS must be auto, nvrtc or interpreted, got '" + v + "'");
+    }
+    if (v == "interpreted") return Mode::interpreted;
+    std::string why;
+    if (cuda::jit::available(&why)) return Mode::nvrtc;
+    if (v == "nvrtc") {
+      throw std::runtime_error("[compile] FASTSYNC_FUSED_KERNELS=nvrtc, but " + why);
+    }
+    return Mode::interpreted;
+  }();
+  return m;
+}
+
+// What decides a generated kernel: the dtype, the program and how each input
+// is read. A compact key, so a launch finds its kernel without generating
+// the source again.
+std::string kernel_key(const FusedProgram& prog, Dtype dtype, const FusedRead* reads) {
+  std::string key;
+  key.push_back(static_cast<char>(dtype.val));
+  for (int k = 0; k < prog.n_inputs; ++k) key.push_back(static_cast<char>(reads[k]));
+  key.push_back('|');
+  for (const FusedOp& o : prog.ops) {
+    key.push_back(static_cast<char>(o.unary));
+    key.push_back(static_cast<char>(o.op));
+    key.push_back(static_cast<char>(o.a));
+    key.push_back(static_cast<char>(o.b));
+  }
+  return key;
+}
+
+// Kernels by key and device. Encoding is serialized by the eval driver, but
+// the mutex keeps this safe from any caller.
+std::mutex kernels_mutex;
+std::unordered_map<std::string, cudaKernel_t> kernels;
+
+cudaKernel_t generated_kernel(const FusedProgram& prog, Dtype dtype, const FusedRead* reads) {
+  int dev = 0;
+  cuda::check(cudaGetDevice(&dev), "cudaGetDevice");
+  std::string key = kernel_key(prog, dtype, reads) + "@" + std::to_string(dev);
+  std::lock_guard lk(kernels_mutex);
+  auto it = kernels.find(key);
+  if (it == kernels.end()) {
+    cudaKernel_t k = cuda::jit::kernel(cuda::fused_kernel_source(prog, dtype, reads), "fused");
+    it = kernels.emplace(std::move(key), k).first;
+  }
+  return it->second;
+}
+
+}  // namespace
+
+std::string cuda::fused_kernels_description() {
+  if (mode() == Mode::nvrtc) return "nvrtc (" + cuda::jit::nvrtc_path() + ")";
+  const char* env = std::getenv("FASTSYNC_FUSED_KERNELS");
+  if (env && std::string(env) == "interpreted") return "interpreted (FASTSYNC_FUSED_KERNELS)";
+  std::string why;
+  cuda::jit::available(&why);
+  return "interpreted (" + why + ")";
+}
+
+namespace {
+
+void launch_generated(const FusedProgram& prog, const DeviceProgram& p, Dtype dtype, void* out,
+                      int64_t n, cudaStream_t stream) {
+  cudaKernel_t k = generated_kernel(prog, dtype, p.read);
+  std::vector<void*> args;
+  long long nn = n;
+  long long m[kMaxInputs];
+  for (int i = 0; i < prog.n_inputs; ++i) args.push_back(const_cast<void**>(&p.in[i]));
+  args.push_back(&out);
+  args.push_back(&nn);
+  for (int i = 0; i < prog.n_inputs; ++i) {
+    if (p.read[i] == FusedRead::cyclic) {
+      m[i] = p.size[i];
+      args.push_back(&m[i]);
+    }
+  }
+  cuda::check(cudaLaunchKernel(reinterpret_cast<const void*>(k), dim3(cuda::grid_for(n)),
+                               dim3(cuda::kBlock), args.data(), 0, stream),
+              "[compile] fused kernel (generated)");
 }
 
 }  // namespace
@@ -124,6 +228,15 @@ void Fused::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outpu
   enc.set_output_array(out);
   int64_t n = out.size();
   if (n == 0) return;
+  if (mode() == Mode::nvrtc) {
+    for (const FusedOp& o : program_.ops) {
+      if (!cuda::fused_op_computes_in(o, out.dtype())) {
+        throw std::logic_error("[compile] a fused op does not compute in its dtype");
+      }
+    }
+    launch_generated(program_, p, out.dtype(), out.raw_ptr(), n, enc.cuda_stream());
+    return;
+  }
   auto go = [&](auto tag) {
     using T = decltype(tag);
     fused_kernel<T><<<cuda::grid_for(n), cuda::kBlock, 0, enc.cuda_stream()>>>(

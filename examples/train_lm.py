@@ -12,50 +12,11 @@ tokens/s and the peak memory over the timed steps.
 """
 
 import argparse
-import math
 import time
-from functools import partial
 
-
-def build(mx, nn, a):
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.heads = a.heads
-            self.attn_norm, self.mlp_norm = nn.RMSNorm(a.dims), nn.RMSNorm(a.dims)
-            self.qkv = nn.Linear(a.dims, 3 * a.dims, bias=False)
-            self.out = nn.Linear(a.dims, a.dims, bias=False)
-            self.rope = nn.RoPE(a.dims // a.heads)
-            self.gate = nn.Linear(a.dims, a.mlp, bias=False)
-            self.up = nn.Linear(a.dims, a.mlp, bias=False)
-            self.down = nn.Linear(a.mlp, a.dims, bias=False)
-
-        def __call__(self, x):
-            b, n, d = x.shape
-            q, k, v = mx.split(self.qkv(self.attn_norm(x)), 3, axis=-1)
-            q, k, v = (t.reshape(b, n, self.heads, -1).transpose(0, 2, 1, 3) for t in (q, k, v))
-            q, k = self.rope(q), self.rope(k)
-            o = mx.fast.scaled_dot_product_attention(
-                q, k, v, scale=1 / math.sqrt(d // self.heads), mask="causal"
-            )
-            x = x + self.out(o.transpose(0, 2, 1, 3).reshape(b, n, d))
-            h = self.mlp_norm(x)
-            return x + self.down(nn.silu(self.gate(h)) * self.up(h))
-
-    class LM(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embed = nn.Embedding(a.vocab, a.dims)
-            self.blocks = [Block() for _ in range(a.layers)]
-            self.norm = nn.RMSNorm(a.dims)
-
-        def __call__(self, tokens):
-            x = self.embed(tokens)
-            for block in self.blocks:
-                x = block(x)
-            return self.embed.as_linear(self.norm(x))
-
-    return LM()
+# The model, the synthetic task and the compiled AdamW step, written against MLX's API
+# (fastsync's benchmark rows use the same code).
+from fastsync.bench.models import counting_batch, train_step
 
 
 def main():
@@ -87,31 +48,7 @@ def main():
 
     mx.set_default_device(mx.gpu if a.device == "gpu" else mx.cpu)
     mx.random.seed(a.seed)
-    model = build(mx, nn, a)
-    model.set_dtype(getattr(mx, a.dtype))
-    mx.eval(model.parameters())
-    opt = optim.AdamW(learning_rate=optim.cosine_decay(a.lr, a.steps, a.lr / 10))
-
-    def batch():
-        start = mx.random.randint(0, a.vocab, (a.batch, 1))
-        stride = mx.random.randint(1, 8, (a.batch, 1))
-        seq = (start + stride * mx.arange(a.context + 1)) % a.vocab
-        return seq[:, :-1], seq[:, 1:]
-
-    def loss_fn(x, y):
-        logits = model(x).astype(mx.float32)
-        return nn.losses.cross_entropy(logits, y, reduction="mean")
-
-    value_and_grad = nn.value_and_grad(model, loss_fn)
-    state = [model.state, opt.state]
-
-    def step(x, y):
-        loss, grads = value_and_grad(x, y)
-        opt.update(model, grads)
-        return loss
-
-    if not a.no_compile:
-        step = partial(mx.compile, inputs=state, outputs=state)(step)
+    _, _, step, state = train_step(mx, nn, optim, a, compiled=not a.no_compile)
 
     warmup = min(5, a.steps // 4)
     losses = []
@@ -121,7 +58,7 @@ def main():
             mx.eval(state)
             mx.reset_peak_memory()
             start = time.perf_counter()
-        loss = step(*batch())
+        loss = step(*counting_batch(mx, a))
         mx.eval(loss, state)
         losses.append(loss.item())
         if i % 20 == 0 or i == a.steps - 1:

@@ -37,10 +37,16 @@ def _index(results: list[Result]) -> dict[tuple[str, str], Result]:
     return {(r.workload, r.lib): r for r in results}
 
 
-def ratio(base: Result | None, peer: Result | None) -> float | None:
-    """fastsync / peer, from the medians."""
-    if base is None or peer is None or not base.ok or not peer.ok or not peer.median:
+def speedup(base: Result | None, peer: Result | None) -> float | None:
+    """How many times better fastsync is than the peer, from the medians: peer / fastsync
+    for a lower-is-better row (time, memory), fastsync / peer for a higher-is-better one
+    (throughput). > 1 always means fastsync is better."""
+    if base is None or peer is None or not base.ok or not peer.ok:
         return None
+    if not base.median or not peer.median:
+        return None
+    if base.better == "lower":
+        return peer.median / base.median
     return base.median / peer.median
 
 
@@ -63,10 +69,11 @@ def _unit(r: Result) -> str:
 
 
 def table(results: list[Result], libs: list[str], style: str = "text") -> str:
-    """The comparison table: a value column per library, then fastsync/peer ratios."""
+    """The comparison table: a value column per library, then fastsync's speed-up over each
+    peer (> 1: fastsync is better)."""
     idx = _index(results)
     peers = [lib for lib in libs if lib != BASE] if BASE in libs else []
-    header = ["workload", "unit", *libs, *[f"{BASE}/{p}" for p in peers]]
+    header = ["workload", "unit", *libs, *[f"vs {p}" for p in peers]]
     body = []
     for row in _rows(results):
         any_r = next(r for r in results if r.workload == row)
@@ -74,7 +81,7 @@ def table(results: list[Result], libs: list[str], style: str = "text") -> str:
         cells += [_cell(idx.get((row, lib)), style) for lib in libs]
         for p in peers:
             peer = idx.get((row, p))
-            rt = ratio(idx.get((row, BASE)), peer)
+            rt = speedup(idx.get((row, BASE)), peer)
             if rt is not None:
                 cells.append(f"{rt:.2f}x")
             else:
@@ -108,9 +115,10 @@ def reasons(results: list[Result]) -> list[str]:
 
 LEGEND = ("Values are medians; ± is half the interquartile range relative to the median "
           "(Markdown: the IQR itself). ↓ lower is better (time, memory), ↑ higher is better "
-          "(throughput). Ratio = fastsync / peer: for ↓ rows < 1 means fastsync is better, "
-          "for ↑ rows > 1 means fastsync is better. n/a: not measurable (reason below and in "
-          "the JSON); -: the library is not a peer for that row.")
+          "(throughput). \"vs peer\" is fastsync's speed-up over the peer (peer / fastsync "
+          "for ↓ rows, fastsync / peer for ↑ rows): > 1 always means fastsync is better. n/a: "
+          "not measurable (reason below and in the JSON); -: the library is not a peer for "
+          "that row.")
 
 
 def meta(args, libs_loaded: list, skipped: list[str]) -> dict:
@@ -149,10 +157,10 @@ def to_json(results: list[Result], info: dict) -> dict:
     for row in _rows(results):
         for lib in info["libs"]:
             if lib != BASE:
-                rt = ratio(idx.get((row, BASE)), idx.get((row, lib)))
+                rt = speedup(idx.get((row, BASE)), idx.get((row, lib)))
                 if rt is not None:
-                    ratios.setdefault(row, {})[f"{BASE}/{lib}"] = rt
-    return {"meta": info, "results": out, "ratios": ratios, "legend": LEGEND}
+                    ratios.setdefault(row, {})[f"vs {lib}"] = rt
+    return {"meta": info, "results": out, "speedups": ratios, "legend": LEGEND}
 
 
 def write_json(path: str, data: dict) -> None:
@@ -179,7 +187,8 @@ def write_md(path: str, results: list[Result], libs: list[str], info: dict) -> N
 
 
 def write_png(path: str, results: list[Result], libs: list[str]) -> str | None:
-    """Bar chart of fastsync/peer ratios per row; returns a note instead when it cannot."""
+    """Bar chart of fastsync's speed-up over each peer per row (> 1: fastsync is better,
+    whatever the row's unit); returns a note instead when it cannot."""
     try:
         import matplotlib
 
@@ -189,22 +198,22 @@ def write_png(path: str, results: list[Result], libs: list[str]) -> str | None:
         return "matplotlib is not installed: skipped the PNG (pip install matplotlib)"
     peers = [lib for lib in libs if lib != BASE]
     if BASE not in libs or not peers:
-        return "no fastsync/peer ratios to plot: skipped the PNG"
+        return "no speed-ups over a peer to plot: skipped the PNG"
     idx = _index(results)
     rows = [row for row in _rows(results)
-            if any(ratio(idx.get((row, BASE)), idx.get((row, p))) for p in peers)]
+            if any(speedup(idx.get((row, BASE)), idx.get((row, p))) for p in peers)]
     if not rows:
-        return "no fastsync/peer ratios to plot: skipped the PNG"
+        return "no speed-ups over a peer to plot: skipped the PNG"
     fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(rows) + 2), 5.5))
     width = 0.8 / len(peers)
     for k, p in enumerate(peers):
         xs, ys = [], []
         for i, row in enumerate(rows):
-            rt = ratio(idx.get((row, BASE)), idx.get((row, p)))
+            rt = speedup(idx.get((row, BASE)), idx.get((row, p)))
             if rt is not None:
                 xs.append(i + (k - (len(peers) - 1) / 2) * width)
                 ys.append(rt)
-        ax.bar(xs, ys, width=width, label=f"{BASE} / {p}")
+        ax.bar(xs, ys, width=width, label=f"vs {p}")
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_yscale("log")
     ax.set_xticks(range(len(rows)))
@@ -213,9 +222,9 @@ def write_png(path: str, results: list[Result], libs: list[str]) -> str | None:
         r = idx.get((row, BASE))
         labels.append(f"{row} ({'↓' if r.better == 'lower' else '↑'})")
     ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel("ratio fastsync / peer (log)")
-    ax.set_title("fastsync / peer, medians. (↓) rows: < 1 = fastsync better; "
-                 "(↑) rows: > 1 = fastsync better", fontsize=9)
+    ax.set_ylabel("fastsync speed-up over peer (log)")
+    ax.set_title("fastsync's speed-up over each peer (medians): > 1 = fastsync better",
+                 fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from .models import METRICS, runner_for, shapes
 from .workloads import MIB, Workload, missing, prepare
 
 
@@ -25,12 +26,13 @@ class Settings:
     budget_s: float  # rough cap on the sampling time of one (row, library)
     memory_repeats: int  # runs of a memory workload
     single_s: float  # a row whose one call takes longer is measured by that one call alone
+    model_repeats: int  # measured runs of a model workload (after one warm-up run)
 
     @staticmethod
     def for_run(quick: bool) -> Settings:
         if quick:
-            return Settings(0.02, 0.01, 7, 3, 0.4, 1, 1.0)
-        return Settings(0.2, 0.05, 21, 5, 6.0, 1, math.inf)
+            return Settings(0.02, 0.01, 7, 3, 0.4, 1, 1.0, 1)
+        return Settings(0.2, 0.05, 21, 5, 6.0, 1, math.inf, 3)
 
 
 @dataclass
@@ -69,25 +71,40 @@ class Result:
 
 
 class Progress:
-    """A one-line progress bar on stderr, redrawn in place with ``\\r``."""
+    """Progress on stderr: a live tqdm bar on a terminal; elsewhere (a log file, CI) one line
+    per finished workload and library, so a log gets no carriage-return redraws."""
 
-    def __init__(self, total: int, width: int = 28, stream=None):
-        self.total, self.width, self.done = max(total, 1), width, 0
+    def __init__(self, total: int, stream=None):
+        self.total, self.done = max(total, 1), 0
         self.stream = stream or sys.stderr
         self.t0 = time.perf_counter()
+        self.bar = None
+        if getattr(self.stream, "isatty", lambda: False)():
+            try:
+                from tqdm import tqdm
+            except ImportError:  # the bench extra brings tqdm; without it, plain lines
+                tqdm = None
+            if tqdm is not None:
+                self.bar = tqdm(total=self.total, file=self.stream, dynamic_ncols=True,
+                                leave=False, unit="row")  # fmt: skip
 
     def update(self, label: str, advance: int = 0) -> None:
-        self.done += advance
-        filled = int(self.width * min(self.done, self.total) / self.total)
-        bar = "#" * filled + "." * (self.width - filled)
-        elapsed = time.perf_counter() - self.t0
-        line = f"[{bar}] {self.done}/{self.total} {elapsed:5.1f}s {label}"
-        self.stream.write("\r" + line[:110].ljust(110))
-        self.stream.flush()
+        if self.bar is not None:
+            self.bar.set_description_str(label[:70], refresh=False)
+            if advance:
+                self.bar.update(advance)
+            else:
+                self.bar.refresh()
+            return
+        if advance:
+            self.done += advance
+            elapsed = time.perf_counter() - self.t0
+            self.stream.write(f"[{self.done}/{self.total}] {elapsed:6.1f}s {label}\n")
+            self.stream.flush()
 
     def close(self) -> None:
-        self.stream.write("\r" + " " * 110 + "\r")
-        self.stream.flush()
+        if self.bar is not None:
+            self.bar.close()
 
 
 # -- timing ---------------------------------------------------------------------------------
@@ -195,6 +212,9 @@ def _groups(workloads: list[Workload]) -> list[list[Workload]]:
 
 
 def _na(w: Workload, lib_name: str, status: str, reason: str, params=None) -> list[Result]:
+    if w.kind == "model":
+        return [Result(f"{w.name} {fig}", unit, better, lib_name, status, reason,
+                       params=params or {}) for fig, unit, better in METRICS[w.params["task"]]]
     if w.kind == "memory":
         return [Result(f"{w.name} {sfx}", "MiB", "lower", lib_name, status, reason,
                        params=params or {}) for sfx in ("peak", "RSS delta")]
@@ -222,6 +242,35 @@ def _run_memory(w: Workload, lib, quick: bool, settings: Settings) -> list[Resul
     return [peak, rss]
 
 
+def _run_model(w: Workload, lib, quick: bool, settings: Settings,
+               progress: Progress | None) -> list[Result]:
+    """A model workload: one warm-up run (compiles, allocator growth), then
+    ``model_repeats`` measured runs, each giving every figure of the task."""
+    task = w.params["task"]
+    params = dict(shapes(task, lib.device, quick), task=task)
+    run = runner_for(task, lib, quick)
+    runs = []
+    for i in range(settings.model_repeats + 1):
+        if progress:
+            progress.update(f"{w.name} [{lib.name}] " + (f"{i}/{settings.model_repeats}"
+                                                         if i else "warm-up"))  # fmt: skip
+        r = run()
+        if i:
+            runs.append(r)
+        gc.collect()
+    out = []
+    for fig, unit, better in METRICS[task]:
+        res = Result(f"{w.name} {fig}", unit, better, lib.name, "ok", params=params, number=1)
+        values = [r.get(fig) for r in runs]
+        if any(v is None for v in values):
+            res.status = "n/a"
+            res.reason = f"not implemented: {lib.name} has no peak-memory counter on {lib.device}"
+        else:
+            res.samples = values
+        out.append(res)
+    return out
+
+
 def run_group(group: list[Workload], lib, quick: bool, settings: Settings,
               progress: Progress | None = None) -> list[Result]:
     """Measure one group of rows on one library; the rows of a group are sampled round-robin
@@ -239,6 +288,9 @@ def run_group(group: list[Workload], lib, quick: bool, settings: Settings,
         if w.kind == "ratio":
             continue
         try:
+            if w.kind == "model":
+                results[w.name] = _run_model(w, lib, quick, settings, progress)
+                continue
             if w.kind == "memory":
                 if progress:
                     progress.update(f"{w.name} [{lib.name}]")

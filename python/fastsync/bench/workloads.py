@@ -397,6 +397,29 @@ WORKLOADS += [
 ]
 
 
+def _model_build(*_args, **_kw):
+    raise LookupError("a model row is run by the runner (fastsync.bench.models.runner_for)")
+
+
+# Issue 15's headline rows: the same model and loop on each library (fastsync.bench.models
+# gives the shapes per device; --quick keeps the models and shortens the runs).
+WORKLOADS += [
+    Workload("model.generate", "", "higher", _model_build, params={"task": "generate"},
+             kind="model",
+             peers=frozenset({"fastsync", "mlx", "torch"}),
+             doc="Llama-style decoder, greedy generation with a KV cache: prompt and "
+                 "generation tokens/s, peak memory (CPU: hidden 256, 4 layers, prompt 128, "
+                 "512 tokens, float32; GPU: Llama-3.2-1B shape, prompt 512, 512 tokens, "
+                 "bfloat16)"),
+    Workload("model.train", "", "higher", _model_build, params={"task": "train"},
+             kind="model",
+             peers=frozenset({"fastsync", "mlx", "torch"}),
+             doc="decoder-only LM, AdamW, compiled step (PyTorch eager): steps/s, tokens/s, "
+                 "peak memory (CPU: 4 layers, dim 256, context 128, batch 4, float32; GPU: 12 "
+                 "layers, dim 1024, context 1024, batch 8, bfloat16)"),
+]  # fmt: skip
+
+
 def by_name(name: str) -> Workload:
     for w in WORKLOADS:
         if w.name == name:

@@ -1,0 +1,61 @@
+"""The comparison runner's pieces that decide what a reader sees: speed-ups (> 1 always means
+fastsync is better), the progress output in a log, and the model rows on fastsync."""
+
+import io
+
+import pytest
+from fastsync.bench import models, report
+from fastsync.bench.libs import load
+from fastsync.bench.runner import Progress, Result, Settings, _run_model
+from fastsync.bench.workloads import by_name
+
+
+def cell(lib, value, better):
+    return Result("row", "u", better, lib, "ok", samples=[value], number=1)
+
+
+def test_speedup_is_above_one_when_fastsync_is_better_whatever_the_unit():
+    # Lower is better (time, memory): fastsync 2 against a peer's 6 is 3x better.
+    assert report.speedup(cell("fastsync", 2.0, "lower"), cell("mlx", 6.0, "lower")) == 3.0
+    # Higher is better (throughput): fastsync 6 against 2 is 3x better.
+    assert report.speedup(cell("fastsync", 6.0, "higher"), cell("mlx", 2.0, "higher")) == 3.0
+    assert report.speedup(cell("fastsync", 6.0, "lower"), cell("mlx", 2.0, "lower")) < 1
+    failed = Result("row", "u", "lower", "mlx", "error", "boom")
+    assert report.speedup(cell("fastsync", 1.0, "lower"), failed) is None
+    table = report.table([cell("fastsync", 2.0, "lower"), cell("torch", 5.0, "lower")],
+                         ["fastsync", "torch"])  # fmt: skip
+    assert "vs torch" in table and "2.50x" in table
+
+
+def test_progress_in_a_log_writes_one_line_per_finished_row():
+    out = io.StringIO()  # not a terminal
+    p = Progress(3, stream=out)
+    p.update("a [fastsync] warm-up")
+    p.update("a [fastsync] done", advance=1)
+    p.update("b [fastsync] done", advance=1)
+    p.close()
+    text = out.getvalue()
+    assert "\r" not in text
+    assert text.count("\n") == 2 and "[2/3]" in text and "b [fastsync] done" in text
+
+
+@pytest.mark.parametrize("task", ["generate", "train"])
+def test_model_rows_on_fastsync(task):
+    lib = load("fastsync", "cpu")
+    w = by_name(f"model.{task}")
+    rows = _run_model(w, lib, True, Settings.for_run(True), None)
+    names = [r.workload for r in rows]
+    assert names == [f"model.{task} {fig}" for fig, _, _ in models.METRICS[task]]
+    for r in rows:
+        assert r.ok and r.median > 0, (r.workload, r.status, r.reason)
+    assert rows[0].params["layers"] == models.SHAPES["cpu"][task]["layers"]
+
+
+def test_model_generation_is_deterministic_for_a_seed():
+    import fastsync as mx
+    import fastsync.nn as nn
+
+    cfg = models.shapes("generate", "cpu", quick=True)
+    a = models.generate_runner(mx, nn, cfg, seed=3)()
+    b = models.generate_runner(mx, nn, cfg, seed=3)()
+    assert a["tokens"] == b["tokens"] and len(a["tokens"]) == cfg["tokens"]

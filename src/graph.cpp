@@ -43,4 +43,19 @@ std::string to_dot(const std::vector<array>& outputs) {
   return dot;
 }
 
+std::map<std::string, int> op_counts(const std::vector<array>& outputs) {
+  std::map<std::string, int> counts;
+  std::unordered_set<const void*> seen;
+  std::vector<array> stack(outputs.begin(), outputs.end());
+  while (!stack.empty()) {
+    array a = stack.back();
+    stack.pop_back();
+    if (!a.has_node() || a.status() != Status::unscheduled) continue;
+    if (!seen.insert(a.node().get()).second) continue;
+    ++counts[a.primitive().name()];
+    for (const array& in : a.inputs()) stack.push_back(in);
+  }
+  return counts;
+}
+
 }  // namespace fastsync

@@ -1,4 +1,5 @@
 // Bindings for dtypes, devices, streams, evaluation and memory functions.
+#include <nanobind/stl/map.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/variant.h>
@@ -115,6 +116,8 @@ void init_runtime(nb::module_& m) {
     file.attr("write")(to_dot(collect_args(arrays)));
   }, nb::arg("file"), nb::arg("arrays"),
         "Write the graph behind the arrays to `file` in Graphviz's DOT language.");
+  m.def("_graph_ops", &op_counts, nb::arg("outputs"),
+        "The unevaluated nodes behind outputs, counted by primitive name.");
   m.def("device_count", [](nb::handle d) { return backend(to_device(d).type).device_count(); },
         nb::arg("device"), "How many devices of this type there are (the CPU is one).");
   m.def("device_info", [](nb::handle d) {

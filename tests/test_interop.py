@@ -266,3 +266,17 @@ def test_array_from_a_list_of_arrays_promotes_and_stays_in_the_graph():
         mx.array([mx.array([1.0]), mx.array([1.0, 2.0])])
     with pytest.raises(ValueError, match="non-uniform"):
         mx.array([mx.array([1.0]), 1.0])
+
+
+def test_torch_imports_after_fastsync():
+    # The extension exports no symbol of the static libraries it links (the CUDA runtime,
+    # parts of libstdc++): when it did, importing PyTorch after fastsync crashed (H200).
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")
+    code = ("import fastsync as mx; import torch; "
+            "print(mx.sum(mx.ones((3,))).item() + torch.ones(2).sum().item())")  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "5.0"

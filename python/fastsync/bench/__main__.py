@@ -53,9 +53,11 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     libs, skipped = [], []
-    # PyTorch is imported before fastsync touches CUDA: on the H100 machine here, importing
-    # torch after fastsync had initialized its (static) CUDA runtime crashed in torch's
-    # import; the other order works. Rows keep the order asked for.
+    # PyTorch is loaded first, before fastsync initializes CUDA (fastsync itself is already
+    # imported: this is its package). An import of torch after fastsync's extension used to
+    # crash in torch's operator registry, until the extension stopped exporting the symbols
+    # of the static libraries it links (CMakeLists.txt); tests/test_interop.py checks the
+    # order. Rows keep the order asked for.
     order = sorted(names, key=lambda n: n != "torch")
     loaded = {}
     for name in order:

@@ -153,8 +153,8 @@ void wait_for_a_completion() {
 size_t max_inflight_bytes() {
   static const size_t cap = [] {
     const char* e = std::getenv("FASTSYNC_MAX_INFLIGHT_MB");
-    long v = e ? std::atol(e) : 64;
-    return static_cast<size_t>(v > 0 ? v : 64) << 20;
+    long v = e ? std::atol(e) : 2;
+    return static_cast<size_t>(v > 0 ? v : 2) << 20;
   }();
   return cap;
 }

@@ -24,7 +24,7 @@ SHAPES = {
         "generate": dict(hidden=256, layers=4, heads=8, kv_heads=4, mlp=768, vocab=10000,
                          prompt=128, tokens=512, dtype="float32"),
         "train": dict(layers=4, dims=256, heads=4, mlp=1024, vocab=1024, context=128, batch=4,
-                      steps=12, warmup=3, dtype="float32"),
+                      steps=8, warmup=2, dtype="float32"),
     },
     "gpu": {
         "generate": dict(hidden=2048, layers=16, heads=32, kv_heads=8, mlp=8192, vocab=128256,
@@ -150,10 +150,11 @@ def generate_runner(mx, nn, cfg: dict, seed: int = 0):
     prompt = mx.random.randint(0, a.vocab, (1, a.prompt))
     mx.eval(prompt)
 
-    def run() -> dict:
+    def run(warm: bool = False) -> dict:
         caches = [KVCache() for _ in model.blocks]
         mx.reset_peak_memory()
-        r = generate(mx, model, caches, prompt, a.tokens, lambda lg: mx.argmax(lg, axis=-1))
+        tokens = min(a.tokens, 8) if warm else a.tokens
+        r = generate(mx, model, caches, prompt, tokens, lambda lg: mx.argmax(lg, axis=-1))
         r["peak MiB"] = mx.get_peak_memory() / 2**20
         return r
 
@@ -248,9 +249,11 @@ def train_runner(mx, nn, optim, cfg: dict, seed: int = 0):
     batches = [counting_batch(mx, a) for _ in range(4)]
     mx.eval(batches)
 
-    def run() -> dict:
+    def run(warm: bool = False) -> dict:
         for i in range(a.warmup):
             mx.eval(step(*batches[i % 4]), state)
+        if warm:
+            return {}
         mx.reset_peak_memory()
         t0 = time.perf_counter()
         for i in range(a.steps):
@@ -351,7 +354,8 @@ def torch_generate_runner(torch, cfg: dict, device: str, seed: int = 0):
     prompt = torch.randint(0, a.vocab, (1, a.prompt), device=dev)
     cuda = dev.type == "cuda"
 
-    def run() -> dict:
+    def run(warm: bool = False) -> dict:
+        tokens = min(a.tokens, 8) if warm else a.tokens
         with torch.inference_mode():
             shape = (1, a.kv_heads, max_len, head_dim)
             caches = [
@@ -366,12 +370,12 @@ def torch_generate_runner(torch, cfg: dict, device: str, seed: int = 0):
             y = model(prompt, caches, 0).argmax(-1)
             out = [y.item()]
             first = time.perf_counter()
-            for i in range(1, a.tokens):
+            for i in range(1, tokens):
                 y = model(y[:, None], caches, a.prompt + i - 1).argmax(-1)
                 out.append(y.item())
             end = time.perf_counter()
         r = {"tokens": out, "prompt tok/s": a.prompt / (first - start),
-             "generation tok/s": (a.tokens - 1) / (end - first)}  # fmt: skip
+             "generation tok/s": (tokens - 1) / (end - first)}  # fmt: skip
         if cuda:
             r["peak MiB"] = torch.cuda.max_memory_allocated() / 2**20
         return r
@@ -447,9 +451,11 @@ def torch_train_runner(torch, cfg: dict, device: str, seed: int = 0):
         sched.step()
         return loss
 
-    def run() -> dict:
+    def run(warm: bool = False) -> dict:
         for i in range(a.warmup):
             step(*batches[i % 4])
+        if warm:
+            return {}
         if cuda:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()

@@ -244,7 +244,7 @@ def _run_memory(w: Workload, lib, quick: bool, settings: Settings) -> list[Resul
 
 def _run_model(w: Workload, lib, quick: bool, settings: Settings,
                progress: Progress | None) -> list[Result]:
-    """A model workload: one warm-up run (compiles, allocator growth), then
+    """A model workload: a short warm-up run (compiles, allocator growth), then
     ``model_repeats`` measured runs, each giving every figure of the task."""
     task = w.params["task"]
     params = dict(shapes(task, lib.device, quick), task=task)
@@ -254,7 +254,7 @@ def _run_model(w: Workload, lib, quick: bool, settings: Settings,
         if progress:
             progress.update(f"{w.name} [{lib.name}] " + (f"{i}/{settings.model_repeats}"
                                                          if i else "warm-up"))  # fmt: skip
-        r = run()
+        r = run(warm=i == 0)
         if i:
             runs.append(r)
         gc.collect()

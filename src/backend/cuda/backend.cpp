@@ -5,6 +5,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdlib>
+
 #include "backend/cuda/allocators.h"
 #include "backend/cuda/crossing.h"
 #include "backend/cuda/encoder.h"
@@ -25,6 +27,18 @@ bool wait_for_memory() {
     if (e->release_oldest()) return true;
   }
   return false;
+}
+
+// Bytes of buffers GPU work in flight may hold (FASTSYNC_MAX_INFLIGHT_GPU_MB,
+// default 64 MiB): the host encodes ahead of the GPU by this much, so that
+// kernels queue back to back; a small cap would make it wait on each.
+size_t max_inflight_bytes() {
+  static const size_t cap = [] {
+    const char* e = std::getenv("FASTSYNC_MAX_INFLIGHT_GPU_MB");
+    long v = e ? std::atol(e) : 64;
+    return static_cast<size_t>(v > 0 ? v : 64) << 20;
+  }();
+  return cap;
 }
 
 class CudaBackend : public Backend {
@@ -59,7 +73,7 @@ class CudaBackend : public Backend {
   // device memory limit is honoured while waiting can free something.
   void throttle() override {
     auto& dev = cuda::device_allocator();
-    while ((cuda::CommandEncoder::total_pending_bytes() > scheduler::max_inflight_bytes() ||
+    while ((cuda::CommandEncoder::total_pending_bytes() > max_inflight_bytes() ||
             dev.active_memory() > dev.memory_limit()) &&
            wait_for_memory()) {
     }

@@ -231,3 +231,18 @@ print("after:", mx.add(mx.ones((2,), stream=mx.gpu), 1, stream=mx.gpu).tolist())
                          timeout=120)
     assert "waited more than" in out.stdout, out.stdout + out.stderr
     assert "after: [2.0, 2.0]" in out.stdout, out.stdout + out.stderr
+
+
+def test_gpu_profile_times_each_primitive(gpu_default):
+    a = mx.random.normal((512, 512))
+    mx.eval(a)
+    mx.synchronize()
+    mx._core._gpu_profile(True)
+    try:
+        mx.eval(mx.exp(a) @ a)
+    finally:
+        prof = mx._core._gpu_profile(False)
+    assert prof["Matmul"][0] == 1 and prof["Exp"][0] == 1
+    assert all(gpu >= 0 and host >= 0 for _, gpu, host in prof.values())
+    mx.eval(mx.exp(a))
+    assert mx._core._gpu_profile() == {}  # recording is off again

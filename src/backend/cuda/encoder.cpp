@@ -7,6 +7,7 @@
 
 #include "backend/common/buffers.h"
 #include "backend/cuda/allocators.h"
+#include "backend/cuda/profile.h"
 #include "backend/cuda/runtime.h"
 #include "sync.h"
 
@@ -71,7 +72,20 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
 
 void CommandEncoder::eval(Primitive& p, const std::vector<array>& inputs,
                           std::vector<array>& outputs) {
+  if (!profile::enabled()) {
+    p.eval_gpu(inputs, outputs);
+    return;
+  }
+  cudaEvent_t begin, end;
+  check(cudaEventCreate(&begin), "cudaEventCreate");
+  check(cudaEventCreate(&end), "cudaEventCreate");
+  check(cudaEventRecord(begin, stream_), "cudaEventRecord");
+  auto t0 = std::chrono::steady_clock::now();
   p.eval_gpu(inputs, outputs);
+  double host_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  check(cudaEventRecord(end, stream_), "cudaEventRecord");
+  profile::record(p.name(), begin, end, host_ms);
 }
 
 void CommandEncoder::discard() {

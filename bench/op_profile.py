@@ -1,0 +1,71 @@
+"""Per-primitive GPU time of a model row's step (fastsync.bench.models), from CUDA events
+around each op (src/backend/cuda/profile.h): where a training step or a decode step goes.
+
+    python bench/op_profile.py --task train        # the GPU training row's shape
+    python bench/op_profile.py --task generate     # the GPU generation row's shape
+
+Prints, per primitive, the calls per step, the GPU milliseconds per step between the events
+around its launches and the host milliseconds its encoding took, largest first, with the
+step's wall time beside them. The events serialize nothing but add a little host time.
+"""
+
+import argparse
+import time
+from types import SimpleNamespace
+
+import fastsync as mx
+import fastsync.nn as nn
+import fastsync.optimizers as optim
+from fastsync.bench import models
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", choices=["train", "generate"], default="train")
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--top", type=int, default=25)
+    a = ap.parse_args()
+    mx.set_default_device(mx.gpu)
+    cfg = SimpleNamespace(**models.SHAPES["gpu"][a.task])
+    if a.task == "train":
+        _, _, step, state = models.train_step(mx, nn, optim, cfg)
+        x, y = models.counting_batch(mx, cfg)
+        mx.eval(x, y)
+
+        def one():
+            mx.eval(step(x, y), state)
+    else:
+        Model, KVCache = models.llama(mx, nn)
+        model = Model(cfg)
+        model.set_dtype(getattr(mx, cfg.dtype))
+        mx.eval(model.parameters())
+        caches = [KVCache() for _ in model.blocks]
+        tok = mx.argmax(model(mx.random.randint(0, cfg.vocab, (1, cfg.prompt)), caches), -1)
+        mx.eval(tok)
+        box = [tok]
+
+        def one():
+            box[0] = mx.argmax(model(box[0][:, None], caches), axis=-1)
+            mx.eval(box[0])
+
+    for _ in range(3):
+        one()
+    mx.synchronize()
+    mx._core._gpu_profile(True)  # clear, then record
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        one()
+    wall = (time.perf_counter() - t0) / a.steps * 1e3
+    prof = mx._core._gpu_profile(False)
+    rows = sorted(prof.items(), key=lambda kv: -kv[1][1])
+    gpu = sum(v[1] for v in prof.values()) / a.steps
+    host = sum(v[2] for v in prof.values()) / a.steps
+    print(f"{a.task} step on the GPU ({cfg.dtype}): wall {wall:.2f} ms/step; summed over ops: "
+          f"GPU {gpu:.2f} ms, host encode {host:.2f} ms")  # fmt: skip
+    print(f"{'primitive':28} {'calls':>6} {'GPU ms':>9} {'host ms':>9}   (per step)")
+    for name, (count, g, h) in rows[: a.top]:
+        print(f"{name:28} {count / a.steps:6.0f} {g / a.steps:9.3f} {h / a.steps:9.3f}")
+
+
+if __name__ == "__main__":
+    main()

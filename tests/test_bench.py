@@ -41,9 +41,15 @@ def test_progress_in_a_log_writes_one_line_per_finished_row():
 
 @pytest.mark.parametrize("task", ["generate", "train"])
 def test_model_rows_on_fastsync(task):
-    lib = load("fastsync", "cpu")
-    w = by_name(f"model.{task}")
-    rows = _run_model(w, lib, True, Settings.for_run(True), None)
+    import fastsync as mx
+
+    before = mx.default_device()
+    lib = load("fastsync", "cpu")  # makes the CPU the default device, as a bench run does
+    try:
+        w = by_name(f"model.{task}")
+        rows = _run_model(w, lib, True, Settings.for_run(True), None)
+    finally:
+        mx.set_default_device(before)
     names = [r.workload for r in rows]
     assert names == [f"model.{task} {fig}" for fig, _, _ in models.METRICS[task]]
     for r in rows:

@@ -150,12 +150,14 @@ void wait_for_a_completion() {
   completed.wait_change(seen);
 }
 
+size_t env_mib(const char* var, long fallback) {
+  const char* e = std::getenv(var);
+  long v = e ? std::atol(e) : fallback;
+  return static_cast<size_t>(v > 0 ? v : fallback) << 20;
+}
+
 size_t max_inflight_bytes() {
-  static const size_t cap = [] {
-    const char* e = std::getenv("FASTSYNC_MAX_INFLIGHT_MB");
-    long v = e ? std::atol(e) : 2;
-    return static_cast<size_t>(v > 0 ? v : 2) << 20;
-  }();
+  static const size_t cap = env_mib("FASTSYNC_MAX_INFLIGHT_MB", 2);
   return cap;
 }
 

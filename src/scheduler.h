@@ -59,6 +59,9 @@ void wait_for_a_completion();
 // GPU backend keeps its own, larger cap (its host must run ahead).
 int max_outstanding();
 size_t max_inflight_bytes();
+// Environment variable `var` read as MiB, in bytes; `fallback` MiB when it is
+// unset or not a positive number.
+size_t env_mib(const char* var, long fallback);
 
 // A task's error, and the stream position from which work is spoiled by it.
 struct TaskError {

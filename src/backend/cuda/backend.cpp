@@ -5,8 +5,6 @@
 
 #include <cuda_runtime.h>
 
-#include <cstdlib>
-
 #include "backend/cuda/allocators.h"
 #include "backend/cuda/crossing.h"
 #include "backend/cuda/encoder.h"
@@ -33,11 +31,7 @@ bool wait_for_memory() {
 // default 64 MiB): the host encodes ahead of the GPU by this much, so that
 // kernels queue back to back; a small cap would make it wait on each.
 size_t max_inflight_bytes() {
-  static const size_t cap = [] {
-    const char* e = std::getenv("FASTSYNC_MAX_INFLIGHT_GPU_MB");
-    long v = e ? std::atol(e) : 64;
-    return static_cast<size_t>(v > 0 ? v : 64) << 20;
-  }();
+  static const size_t cap = scheduler::env_mib("FASTSYNC_MAX_INFLIGHT_GPU_MB", 64);
   return cap;
 }
 

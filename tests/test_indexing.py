@@ -192,3 +192,24 @@ def test_inplace_matmul_updates_the_object():
     with pytest.raises(ValueError):
         v = mx.ones((2, 3))
         v @= mx.ones((3, 1))
+
+
+def test_setitem_updates_in_place_only_when_nothing_else_reads_the_buffer():
+    # Views and other holders of the old buffer keep their values...
+    y = mx.zeros((4,))
+    mx.eval(y)
+    view, shaped = y[1:3], y.reshape(2, 2)
+    y[1:2] = mx.array([5.0])
+    mx.eval(y)
+    np.testing.assert_array_equal(np.array(y), [0, 5, 0, 0])
+    np.testing.assert_array_equal(np.array(view), [0, 0])
+    np.testing.assert_array_equal(np.array(shaped), [[0, 0], [0, 0]])
+    # ...and an array held by nothing else is written where it lies (a KV cache row per step).
+    with mx.stream(mx.cpu):
+        x = mx.zeros((1000,))
+        mx.eval(x)
+        before = np.from_dlpack(x).ctypes.data
+        x[5:6] = mx.array([1.0])
+        mx.eval(x)
+        assert np.from_dlpack(x).ctypes.data == before
+    assert np.array(x)[5] == 1 and np.array(x).sum() == 1

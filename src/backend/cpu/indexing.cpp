@@ -57,7 +57,9 @@ void Scatter::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
   const array& idx = inputs[1];  // int64, 1-D (the ops layer flattens)
   const array& upd = inputs[2];  // idx.shape + a.shape[1:], broadcast by the ops layer
   array& out = outputs[0];
-  cpu::alloc(out);
+  // In place when nothing else holds a's buffer (a KV cache written a row
+  // per step): no copy of the rows left alone, no second buffer.
+  cpu::donate_or_alloc(a, out);
   auto& enc = cpu::encoder_for(*this);
   for (auto& in : inputs) enc.set_input_array(in);
   enc.set_output_array(out);
@@ -69,7 +71,7 @@ void Scatter::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
                 pi = static_cast<const int64_t*>(idx.raw_ptr()), is = idx.strides()[0],
                 m = idx.size(), pu = upd.raw_ptr(), us = upd.strides()[0], op = op_,
                 plan = make_plan<2>(row, {&u_row, &o_row})]() mutable {
-    cpu::copy_kernel(a, out);
+    if (a.raw_ptr() != out.raw_ptr()) cpu::copy_kernel(a, out);
     int64_t n = out.shape()[0], os = out.strides()[0];
     dispatch_dtype(out.dtype(), [&](auto tag) {
       using T = decltype(tag);

@@ -5,6 +5,10 @@ every index form, including boolean masks; in-place operators update the array o
 import fastsync as mx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+RNG = np.random.default_rng(17)
 
 A = np.arange(3 * 4 * 5, dtype=np.int32).reshape(3, 4, 5)
 
@@ -213,3 +217,42 @@ def test_setitem_updates_in_place_only_when_nothing_else_reads_the_buffer():
         mx.eval(x)
         assert np.from_dlpack(x).ctypes.data == before
     assert np.array(x)[5] == 1 and np.array(x).sum() == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_basic_slice_assignment_matches_numpy(data):
+    shape = data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=3))
+    index = []
+    for n in shape[: data.draw(st.integers(1, len(shape)))]:
+        start = data.draw(st.one_of(st.none(), st.integers(-n - 1, n + 1)))
+        stop = data.draw(st.one_of(st.none(), st.integers(-n - 1, n + 1)))
+        step = data.draw(st.one_of(st.none(), st.sampled_from([1, 2, -1, -2])))
+        index.append(slice(start, stop, step))
+    index = tuple(index)
+    a = RNG.standard_normal(shape).astype(np.float32)
+    region = a[index].shape
+    v = RNG.standard_normal(region[data.draw(st.integers(0, len(region))):]).astype(np.float32)
+    want = a.copy()
+    want[index] = v
+    x = mx.array(a)
+    x[index] = mx.array(v)
+    np.testing.assert_array_equal(np.array(x), want)
+
+
+def test_basic_slice_assignment_reads_before_it_writes_and_differentiates():
+    x = mx.arange(10.0)
+    x[2:5] = x[0:3]  # the value is a view of the array being written
+    np.testing.assert_array_equal(np.array(x), [0, 1, 0, 1, 2, 5, 6, 7, 8, 9])
+
+    def f(a, u):
+        t = a * 1
+        t[1:3] = u
+        return (t**2).sum()
+
+    ga, gu = mx.grad(f, argnums=(0, 1))(mx.arange(5.0), mx.array([7.0, 8.0]))
+    np.testing.assert_array_equal(np.array(ga), [0, 0, 0, 6, 8])
+    np.testing.assert_array_equal(np.array(gu), [14, 16])
+    with pytest.raises(ValueError, match="setitem"):
+        y = mx.zeros((4, 3))
+        y[1:3] = mx.ones((3, 3))

@@ -8,6 +8,8 @@
 #include "ops/dtype_checks.h"
 #include "ops/ops.h"
 #include "primitives/binary.h"
+#include "primitives/indexing.h"
+#include "primitives/shape.h"
 
 namespace fastsync {
 
@@ -198,6 +200,41 @@ std::pair<array, array> selection(const char* op, const array& a, const std::vec
 }
 }  // namespace
 
+namespace {
+
+// An assignment through basic slices only, on a CPU stream: one SliceUpdate
+// that writes the region (in place when a's buffer is free), with no array
+// of positions. Anything else (integers, new axes, arrays, a GPU stream,
+// whose SliceUpdate kernel has not landed) takes the scatter form.
+std::optional<array> basic_update(const array& a, const std::vector<Index>& index, const array& v,
+                                  StreamOrDevice s) {
+  Stream stream = to_stream(s);
+  if (stream.device.type != Device::Type::cpu) return std::nullopt;
+  std::vector<Index> items = expand(a, index);
+  std::vector<std::optional<int64_t>> b, e, st;
+  for (const Index& it : items) {
+    if (it.kind != Kind::slice) return std::nullopt;
+    b.push_back(it.start), e.push_back(it.stop), st.push_back(it.step);
+  }
+  SliceBounds r = slice_bounds(a.shape(), b, e, st);
+  Shape region = Slice(stream, r.start, r.stop, r.step).output_shapes({a})[0];
+  array u = v;  // the value may carry extra leading axes of size 1, as NumPy allows
+  while (u.ndim() > static_cast<int>(region.size()) && u.shape()[0] == 1) {
+    u = squeeze(u, std::vector<int>{0}, s);
+  }
+  try {
+    u = broadcast_to(u, region, s);
+  } catch (const std::invalid_argument&) {
+    throw std::invalid_argument("[setitem] cannot combine a value of shape " +
+                                shape_str(v.shape()) + " with a selection of shape " +
+                                shape_str(region));
+  }
+  auto prim = std::make_shared<SliceUpdate>(stream, r.start, r.stop, r.step);
+  return array(a.shape(), a.dtype(), std::move(prim), {a, u});
+}
+
+}  // namespace
+
 array set_index(const array& a, const std::vector<Index>& index, const array& value,
                 StreamOrDevice s) {
   array v = astype(value, a.dtype(), s);
@@ -232,6 +269,7 @@ array set_index(const array& a, const std::vector<Index>& index, const array& va
     k = stop_gradient(k, s);  // positions: no derivative, even from a traced mask
     return where(expanded, take(src, k, 0, s), a, s);
   }
+  if (auto basic = basic_update(a, index, v, s)) return *basic;
   auto [pos, vals] = selection("setitem", a, index, v, s);
   return reshape(scatter_set(reshape(a, {-1}, s), pos, vals, s), a.shape(), s);
 }

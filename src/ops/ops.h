@@ -48,6 +48,15 @@ array broadcast_to(const array& a, const Shape& shape, StreamOrDevice s = {});
 array slice(const array& a, const std::vector<std::optional<int64_t>>& start,
             const std::vector<std::optional<int64_t>>& stop,
             const std::vector<std::optional<int64_t>>& step, StreamOrDevice s = {});
+// The bounds slice() normalizes its arguments to (Python's slice.indices),
+// one (start, stop, step) per axis of `shape`; identity when they select all.
+struct SliceBounds {
+  Shape start, stop, step;
+  bool identity = true;
+};
+SliceBounds slice_bounds(const Shape& shape, const std::vector<std::optional<int64_t>>& start,
+                         const std::vector<std::optional<int64_t>>& stop,
+                         const std::vector<std::optional<int64_t>>& step);
 
 array expand_dims(const array& a, const std::vector<int>& axes, StreamOrDevice s = {});
 // No axes: every axis of size 1.

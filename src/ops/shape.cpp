@@ -90,18 +90,17 @@ array broadcast_to(const array& a, const Shape& shape, StreamOrDevice s) {
   return array(shape, a.dtype(), std::make_shared<Broadcast>(to_stream(s), shape), {a});
 }
 
-array slice(const array& a, const std::vector<std::optional<int64_t>>& start,
-            const std::vector<std::optional<int64_t>>& stop,
-            const std::vector<std::optional<int64_t>>& step, StreamOrDevice s) {
-  int nd = a.ndim();
+SliceBounds slice_bounds(const Shape& shape, const std::vector<std::optional<int64_t>>& start,
+                         const std::vector<std::optional<int64_t>>& stop,
+                         const std::vector<std::optional<int64_t>>& step) {
+  int nd = static_cast<int>(shape.size());
   if (static_cast<int>(start.size()) > nd) {
     throw std::invalid_argument("[slice] too many indices for an array of " + std::to_string(nd) +
                                 " dimensions");
   }
-  Shape b(nd), e(nd), st(nd);
-  bool identity = true;
+  SliceBounds r{Shape(nd), Shape(nd), Shape(nd)};
   for (int i = 0; i < nd; ++i) {
-    int64_t n = a.shape()[i];
+    int64_t n = shape[i];
     int64_t k = i < static_cast<int>(step.size()) && step[i] ? *step[i] : 1;
     if (k == 0) throw std::invalid_argument("[slice] slice step cannot be zero");
     // Python's slice.indices semantics.
@@ -111,11 +110,19 @@ array slice(const array& a, const std::vector<std::optional<int64_t>>& start,
       if (k > 0) return std::clamp<int64_t>(x, 0, n);
       return std::clamp<int64_t>(x, -1, n - 1);
     };
-    b[i] = norm(i < static_cast<int>(start.size()) ? start[i] : std::nullopt, k > 0 ? 0 : n - 1);
-    e[i] = norm(i < static_cast<int>(stop.size()) ? stop[i] : std::nullopt, k > 0 ? n : -1);
-    st[i] = k;
-    identity &= (b[i] == 0 && e[i] == n && k == 1);
+    r.start[i] =
+        norm(i < static_cast<int>(start.size()) ? start[i] : std::nullopt, k > 0 ? 0 : n - 1);
+    r.stop[i] = norm(i < static_cast<int>(stop.size()) ? stop[i] : std::nullopt, k > 0 ? n : -1);
+    r.step[i] = k;
+    r.identity &= (r.start[i] == 0 && r.stop[i] == n && k == 1);
   }
+  return r;
+}
+
+array slice(const array& a, const std::vector<std::optional<int64_t>>& start,
+            const std::vector<std::optional<int64_t>>& stop,
+            const std::vector<std::optional<int64_t>>& step, StreamOrDevice s) {
+  auto [b, e, st, identity] = slice_bounds(a.shape(), start, stop, step);
   if (identity) return a;
   auto prim = std::make_shared<Slice>(to_stream(s), b, e, st);
   Shape out = prim->output_shapes({a})[0];

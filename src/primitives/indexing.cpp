@@ -7,6 +7,7 @@
 #include <string>
 
 #include "primitives/grad_util.h"
+#include "primitives/shape.h"
 
 namespace fastsync {
 
@@ -140,6 +141,27 @@ std::vector<array> Scatter::vjp(const std::vector<array>& primals,
         }
         break;
       }
+    }
+  }
+  return out;
+}
+
+std::vector<array> SliceUpdate::vjp(const std::vector<array>& primals,
+                                    const std::vector<array>& cotangents,
+                                    const std::vector<int>& argnums, const std::vector<array>&) {
+  const Stream s = stream();
+  const array& u = primals[1];
+  const array& c = cotangents[0];
+  std::vector<array> out;
+  for (int i : argnums) {
+    if (i == 0) {
+      // What the region held was overwritten: no derivative flows through it.
+      out.push_back(array(c.shape(), c.dtype(),
+                          std::make_shared<SliceUpdate>(s, start_, stop_, step_),
+                          {c, zeros(u.shape(), c.dtype(), s)}));
+    } else {
+      out.push_back(
+          array(u.shape(), c.dtype(), std::make_shared<Slice>(s, start_, stop_, step_), {c}));
     }
   }
   return out;

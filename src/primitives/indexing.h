@@ -65,4 +65,28 @@ class Scatter : public Primitive {
   ScatterOp op_;
 };
 
+// out = a with the strided region start:stop:step (normalized, one triple per
+// axis) replaced by `update` (inputs[1], the region's shape): basic-slice
+// assignment. Writes into a's buffer when nothing else holds it, so a KV
+// cache updated a row per step is neither copied nor duplicated. CPU only
+// for now: the ops layer sends GPU streams the scatter form.
+class SliceUpdate : public Primitive {
+ public:
+  SliceUpdate(Stream s, Shape start, Shape stop, Shape step)
+      : Primitive(s), start_(std::move(start)), stop_(std::move(stop)), step_(std::move(step)) {}
+  const char* name() const override { return "SliceUpdate"; }
+  bool shapes_from_inputs() const override { return false; }
+  FASTSYNC_VJP
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override {
+    return {inputs[0].shape()};
+  }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  const Shape& start() const { return start_; }
+  const Shape& stop() const { return stop_; }
+  const Shape& step() const { return step_; }
+
+ private:
+  Shape start_, stop_, step_;
+};
+
 }  // namespace fastsync

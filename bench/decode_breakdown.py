@@ -53,11 +53,15 @@ def main():
     n = sum(ops.values())
     print(f"decode step, {a.device} {cfg.dtype}, hidden {cfg.hidden}, {cfg.layers} layers: "
           f"{n} nodes")  # fmt: skip
-    print(f"  build {med[0]:.3f} ms  encode {med[1]:.3f} ms  wait {med[2]:.3f} ms  "
-          f"= {sum(med):.3f} ms/token ({1e3 / sum(med):.0f} tok/s unpipelined)")
+    print(
+        f"  build {med[0]:.3f} ms  encode {med[1]:.3f} ms  wait {med[2]:.3f} ms  "
+        f"= {sum(med):.3f} ms/token ({1e3 / sum(med):.0f} tok/s unpipelined)"
+    )
     print(f"  per node: build {med[0] / n * 1e3:.1f} us, encode {med[1] / n * 1e3:.1f} us")
-    print("  nodes by primitive: " + ", ".join(f"{k} {v}" for k, v in
-                                                sorted(ops.items(), key=lambda kv: -kv[1])))
+    print(
+        "  nodes by primitive: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1]))
+    )
 
 
 if __name__ == "__main__":

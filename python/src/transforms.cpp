@@ -7,11 +7,11 @@
 #include <nanobind/stl/vector.h>
 
 #include "autodiff.h"
+#include "convert.h"
 #include "fuse.h"
 #include "ops/random.h"
 #include "replay.h"
 #include "vmap.h"
-#include "convert.h"
 
 namespace fastsync::py {
 
@@ -100,8 +100,8 @@ void init_transforms(nb::module_& m) {
       [](nb::callable fun, const std::vector<array>& inputs, const std::vector<int>& in_axes,
          const std::vector<int>& out_axes) {
         PyCallable f(fun);
-        return vmap([&](const std::vector<array>& xs) { return call_flat(f, xs); }, inputs,
-                    in_axes, out_axes);
+        return vmap([&](const std::vector<array>& xs) { return call_flat(f, xs); }, inputs, in_axes,
+                    out_axes);
       },
       nb::arg("fun"), nb::arg("inputs"), nb::arg("in_axes"), nb::arg("out_axes"),
       "vmap over a function of a list of arrays returning a list of arrays (axis -1: not "

@@ -48,9 +48,9 @@ class Fused : public Primitive {
 
 // How each input of a fused node is read, per element i of the output.
 enum class FusedRead : uint8_t {
-  dense,    // in[i]: the output's shape, row-contiguous
-  cyclic,   // in[i % size]: a row-contiguous trailing block of the output's shape
-  scalar,   // in[0]
+  dense,   // in[i]: the output's shape, row-contiguous
+  cyclic,  // in[i % size]: a row-contiguous trailing block of the output's shape
+  scalar,  // in[0]
 };
 
 // The read mode for `in` (evaluated) against output shape `shape`, or

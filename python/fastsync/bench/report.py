@@ -88,15 +88,18 @@ def table(results: list[Result], libs: list[str], style: str = "text") -> str:
                 cells.append("-" if peer is None or peer.status == "not-peer" else "n/a")
         body.append(cells)
     if style == "md":
-        lines = ["| " + " | ".join(header) + " |",
-                 "|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|"]
+        lines = [
+            "| " + " | ".join(header) + " |",
+            "|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|",
+        ]
         lines += ["| " + " | ".join(c) + " |" for c in body]
         return "\n".join(lines)
     widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
 
     def line(cells):
-        return "  ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i])
-                         for i, c in enumerate(cells))
+        return "  ".join(
+            c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(cells)
+        )
 
     out = [line(header), "  ".join("-" * w for w in widths)]
     out += [line(c) for c in body]
@@ -109,16 +112,20 @@ def reasons(results: list[Result]) -> list[str]:
     for r in results:
         if not r.ok and r.reason and r.status != "not-peer":
             seen.setdefault((r.lib, r.reason), []).append(r.workload)
-    return [f"{lib}: {reason} ({len(rows)} row{'s' if len(rows) > 1 else ''})"
-            for (lib, reason), rows in seen.items()]
+    return [
+        f"{lib}: {reason} ({len(rows)} row{'s' if len(rows) > 1 else ''})"
+        for (lib, reason), rows in seen.items()
+    ]
 
 
-LEGEND = ("Values are medians; ± is half the interquartile range relative to the median "
-          "(Markdown: the IQR itself). ↓ lower is better (time, memory), ↑ higher is better "
-          "(throughput). \"vs peer\" is fastsync's speed-up over the peer (peer / fastsync "
-          "for ↓ rows, fastsync / peer for ↑ rows): > 1 always means fastsync is better. n/a: "
-          "not measurable (reason below and in the JSON); -: the library is not a peer for "
-          "that row.")
+LEGEND = (
+    "Values are medians; ± is half the interquartile range relative to the median "
+    "(Markdown: the IQR itself). ↓ lower is better (time, memory), ↑ higher is better "
+    '(throughput). "vs peer" is fastsync\'s speed-up over the peer (peer / fastsync '
+    "for ↓ rows, fastsync / peer for ↑ rows): > 1 always means fastsync is better. n/a: "
+    "not measurable (reason below and in the JSON); -: the library is not a peer for "
+    "that row."
+)
 
 
 def meta(args, libs_loaded: list, skipped: list[str]) -> dict:
@@ -132,8 +139,10 @@ def meta(args, libs_loaded: list, skipped: list[str]) -> dict:
         "device": args.device,
         "quick": args.quick,
         "only": args.only or [],
-        "libs": {lib.name: {"version": lib.version, "lazy": lib.lazy, "notes": lib.notes}
-                 for lib in libs_loaded},
+        "libs": {
+            lib.name: {"version": lib.version, "lazy": lib.lazy, "notes": lib.notes}
+            for lib in libs_loaded
+        },
         "skipped_libs": skipped,
     }
 
@@ -141,8 +150,14 @@ def meta(args, libs_loaded: list, skipped: list[str]) -> dict:
 def to_json(results: list[Result], info: dict) -> dict:
     out = []
     for r in results:
-        d = {"workload": r.workload, "unit": r.unit, "better": r.better, "lib": r.lib,
-             "status": r.status, "params": r.params}
+        d = {
+            "workload": r.workload,
+            "unit": r.unit,
+            "better": r.better,
+            "lib": r.lib,
+            "status": r.status,
+            "params": r.params,
+        }
         if r.reason:
             d["reason"] = r.reason
         if r.ok:
@@ -172,10 +187,15 @@ def write_json(path: str, data: dict) -> None:
 def write_md(path: str, results: list[Result], libs: list[str], info: dict) -> None:
     vers = ", ".join(f"{k} {v['version']}" for k, v in info["libs"].items())
     lines = [
-        "# fastsync benchmark results", "",
+        "# fastsync benchmark results",
+        "",
         f"{info['date']} · device {info['device']} · {'quick' if info['quick'] else 'full'} "
-        f"run · {info['cpu_count']} CPUs · Python {info['python']} · {vers}", "",
-        table(results, libs, style="md"), "", LEGEND, "",
+        f"run · {info['cpu_count']} CPUs · Python {info['python']} · {vers}",
+        "",
+        table(results, libs, style="md"),
+        "",
+        LEGEND,
+        "",
     ]
     notes = reasons(results)
     if notes or info["skipped_libs"]:
@@ -200,8 +220,11 @@ def write_png(path: str, results: list[Result], libs: list[str]) -> str | None:
     if BASE not in libs or not peers:
         return "no speed-ups over a peer to plot: skipped the PNG"
     idx = _index(results)
-    rows = [row for row in _rows(results)
-            if any(speedup(idx.get((row, BASE)), idx.get((row, p))) for p in peers)]
+    rows = [
+        row
+        for row in _rows(results)
+        if any(speedup(idx.get((row, BASE)), idx.get((row, p))) for p in peers)
+    ]
     if not rows:
         return "no speed-ups over a peer to plot: skipped the PNG"
     fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(rows) + 2), 5.5))
@@ -223,8 +246,7 @@ def write_png(path: str, results: list[Result], libs: list[str]) -> str | None:
         labels.append(f"{row} ({'↓' if r.better == 'lower' else '↑'})")
     ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("fastsync speed-up over peer (log)")
-    ax.set_title("fastsync's speed-up over each peer (medians): > 1 = fastsync better",
-                 fontsize=9)
+    ax.set_title("fastsync's speed-up over each peer (medians): > 1 = fastsync better", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

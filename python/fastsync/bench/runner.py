@@ -62,8 +62,14 @@ class Result:
             q1, _, q3 = statistics.quantiles(s, n=4, method="inclusive")
         else:
             q1 = q3 = s[0]
-        return {"median": statistics.median(s), "q1": q1, "q3": q3, "min": s[0], "max": s[-1],
-                "n": len(s)}
+        return {
+            "median": statistics.median(s),
+            "q1": q1,
+            "q3": q3,
+            "min": s[0],
+            "max": s[-1],
+            "n": len(s),
+        }
 
     @property
     def median(self) -> float | None:
@@ -195,10 +201,15 @@ def measure_memory(lib, step) -> dict:
     rss = _maxrss_mib() - rss0
     peak = lib.get_peak() / MIB if lib.get_peak is not None else None
     del out
-    return {"peak_mib": peak, "rss_delta_mib": rss, "seconds": seconds,
-            "rss_method": "getrusage ru_maxrss delta after resetting the high-water mark"
-            if exact else "getrusage ru_maxrss delta (high-water mark not resettable: "
-            "a lower bound when an earlier peak was higher)"}
+    return {
+        "peak_mib": peak,
+        "rss_delta_mib": rss,
+        "seconds": seconds,
+        "rss_method": "getrusage ru_maxrss delta after resetting the high-water mark"
+        if exact
+        else "getrusage ru_maxrss delta (high-water mark not resettable: "
+        "a lower bound when an earlier peak was higher)",
+    }
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -213,11 +224,15 @@ def _groups(workloads: list[Workload]) -> list[list[Workload]]:
 
 def _na(w: Workload, lib_name: str, status: str, reason: str, params=None) -> list[Result]:
     if w.kind == "model":
-        return [Result(f"{w.name} {fig}", unit, better, lib_name, status, reason,
-                       params=params or {}) for fig, unit, better in METRICS[w.params["task"]]]
+        return [
+            Result(f"{w.name} {fig}", unit, better, lib_name, status, reason, params=params or {})
+            for fig, unit, better in METRICS[w.params["task"]]
+        ]
     if w.kind == "memory":
-        return [Result(f"{w.name} {sfx}", "MiB", "lower", lib_name, status, reason,
-                       params=params or {}) for sfx in ("peak", "RSS delta")]
+        return [
+            Result(f"{w.name} {sfx}", "MiB", "lower", lib_name, status, reason, params=params or {})
+            for sfx in ("peak", "RSS delta")
+        ]
     return [Result(w.name, w.unit, w.better, lib_name, status, reason, params=params or {})]
 
 
@@ -225,25 +240,46 @@ def _run_memory(w: Workload, lib, quick: bool, settings: Settings) -> list[Resul
     params = w.resolved(quick)
     step = prepare(lib, w, quick)
     runs = [measure_memory(lib, step) for _ in range(settings.memory_repeats)]
-    gen_note = ("mx.random.uniform" if params.get("gen") == "uniform"
-                else "mx.full with a varying scalar")
-    extra = {"generator": gen_note, "seconds": [r["seconds"] for r in runs],
-             "rss_method": runs[0]["rss_method"]}
-    peak = Result(f"{w.name} peak", "MiB", "lower", lib.name, "ok", params=params,
-                  extra=dict(extra, source="get_peak_memory after reset_peak_memory"))
+    gen_note = (
+        "mx.random.uniform" if params.get("gen") == "uniform" else "mx.full with a varying scalar"
+    )
+    extra = {
+        "generator": gen_note,
+        "seconds": [r["seconds"] for r in runs],
+        "rss_method": runs[0]["rss_method"],
+    }
+    peak = Result(
+        f"{w.name} peak",
+        "MiB",
+        "lower",
+        lib.name,
+        "ok",
+        params=params,
+        extra=dict(extra, source="get_peak_memory after reset_peak_memory"),
+    )
     if runs[0]["peak_mib"] is None:
         peak.status = "n/a"
         peak.reason = f"not implemented: {lib.name} has no peak-memory counter on {lib.device}"
     else:
         peak.samples = [r["peak_mib"] for r in runs]
         peak.number = 1
-    rss = Result(f"{w.name} RSS delta", "MiB", "lower", lib.name, "ok", params=params,
-                 extra=extra, samples=[r["rss_delta_mib"] for r in runs], number=1)
+    rss = Result(
+        f"{w.name} RSS delta",
+        "MiB",
+        "lower",
+        lib.name,
+        "ok",
+        params=params,
+        extra=extra,
+        samples=[r["rss_delta_mib"] for r in runs],
+        number=1,
+    )
     return [peak, rss]
 
 
-def _run_model(w: Workload, lib, quick: bool, settings: Settings,
-               progress: Progress | None) -> list[Result]:
+def _run_model(
+    w: Workload, lib, quick: bool, settings: Settings, progress: Progress | None
+) -> list[Result]:
     """A model workload: a short warm-up run (compiles, allocator growth), then
     ``model_repeats`` measured runs, each giving every figure of the task."""
     task = w.params["task"]
@@ -271,8 +307,9 @@ def _run_model(w: Workload, lib, quick: bool, settings: Settings,
     return out
 
 
-def run_group(group: list[Workload], lib, quick: bool, settings: Settings,
-              progress: Progress | None = None) -> list[Result]:
+def run_group(
+    group: list[Workload], lib, quick: bool, settings: Settings, progress: Progress | None = None
+) -> list[Result]:
     """Measure one group of rows on one library; the rows of a group are sampled round-robin
     so that they see the same machine state."""
     results: dict[str, list[Result]] = {}
@@ -330,8 +367,15 @@ def run_group(group: list[Workload], lib, quick: bool, settings: Settings,
         if w.kind != "ratio" or w.name in results:
             continue
         num, den = (raw.get(n, []) for n in w.ratio_of)
-        res = Result(w.name, w.unit, w.better, lib.name, "ok", params=w.resolved(quick),
-                     extra={"computed_from": list(w.ratio_of), "pairing": "sample i / sample i"})
+        res = Result(
+            w.name,
+            w.unit,
+            w.better,
+            lib.name,
+            "ok",
+            params=w.resolved(quick),
+            extra={"computed_from": list(w.ratio_of), "pairing": "sample i / sample i"},
+        )
         pairs = list(zip(num, den, strict=False))
         if not pairs:
             res.status, res.reason = "error", "its input rows produced no samples"
@@ -340,8 +384,9 @@ def run_group(group: list[Workload], lib, quick: bool, settings: Settings,
     return [r for w in group for r in results.get(w.name, [])]
 
 
-def run(workloads: list[Workload], libs: list, quick: bool,
-        show_progress: bool = True) -> list[Result]:
+def run(
+    workloads: list[Workload], libs: list, quick: bool, show_progress: bool = True
+) -> list[Result]:
     settings = Settings.for_run(quick)
     groups = _groups(workloads)
     progress = Progress(len(groups) * len(libs)) if show_progress else None

@@ -3,6 +3,8 @@
 // worker's stack (32 slots x 256 floats = 32 KiB, L1-resident). Blocks are
 // split across the kernel thread pool. Inputs that are neither dense, a
 // repeating trailing block, nor a scalar are first copied dense by the task.
+#include "primitives/fused.h"
+
 #include <algorithm>
 #include <array>
 #include <stdexcept>
@@ -11,7 +13,6 @@
 #include "backend/cpu/copy.h"
 #include "backend/cpu/parallel.h"
 #include "backend/cpu/utils.h"
-#include "primitives/fused.h"
 
 namespace fastsync {
 
@@ -115,8 +116,10 @@ void run_fused(const FusedProgram& p, const std::vector<Input>& ins, T* out, int
         }
       }
       for (const Step& s : steps) {
-        if (s.u) s.u(slots[s.a], slots[s.dst], m);
-        else s.b(slots[s.a], slots[s.bb], slots[s.dst], m);
+        if (s.u)
+          s.u(slots[s.a], slots[s.dst], m);
+        else
+          s.b(slots[s.a], slots[s.bb], slots[s.dst], m);
       }
       for (int i = 0; i < m; ++i) out[start + i] = T(slots[result][i]);
     }
@@ -157,17 +160,17 @@ void Fused::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outpu
     cpu::alloc(out);
   }
   enc.set_output_array(out);
-  enc.dispatch([p = program_, ins = std::move(ins), y = out.raw_ptr(), dt = out.dtype(),
-                n = out.size()] {
-    dispatch_dtype(dt, [&](auto tag) {
-      using T = decltype(tag);
-      if constexpr (std::is_floating_point_v<compute_t<T>>) {
-        run_fused(p, ins, static_cast<T*>(y), n);
-      } else {
-        throw std::logic_error("[compile] fused chains are floating point only");
-      }
-    });
-  });
+  enc.dispatch(
+      [p = program_, ins = std::move(ins), y = out.raw_ptr(), dt = out.dtype(), n = out.size()] {
+        dispatch_dtype(dt, [&](auto tag) {
+          using T = decltype(tag);
+          if constexpr (std::is_floating_point_v<compute_t<T>>) {
+            run_fused(p, ins, static_cast<T*>(y), n);
+          } else {
+            throw std::logic_error("[compile] fused chains are floating point only");
+          }
+        });
+      });
 }
 
 }  // namespace fastsync

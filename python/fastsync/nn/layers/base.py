@@ -177,45 +177,7 @@ class Module(dict):
         something else, raises ValueError.
         """
 
-        def apply(dst, src, path):
-            if isinstance(src, dict):
-                if not isinstance(dst, dict):
-                    raise ValueError(f"[Module.update] {path or 'the module'} is not a dict")
-                for k, v in src.items():
-                    sub = f"{path}.{k}" if path else str(k)
-                    if k not in dst:
-                        if strict:
-                            raise ValueError(f"[Module.update] the module has no parameter {sub!r}")
-                        continue
-                    cur = dst[k]
-                    if isinstance(v, _array):
-                        if strict and not isinstance(cur, _array):
-                            raise ValueError(
-                                f"[Module.update] {sub!r} holds {type(cur).__name__}, not an array"
-                            )
-                        dst[k] = v
-                    else:
-                        apply(cur, v, sub)
-            elif isinstance(src, (list, tuple)):
-                if not isinstance(dst, (list, tuple)):
-                    raise ValueError(f"[Module.update] {path!r} is not a list")
-                if strict and len(src) > len(dst):
-                    raise ValueError(
-                        f"[Module.update] {path!r} has {len(dst)} entries, got {len(src)}"
-                    )
-                for i, v in enumerate(src[: len(dst)]):
-                    sub = f"{path}.{i}"
-                    if isinstance(v, _array):
-                        if isinstance(dst, tuple):
-                            raise ValueError(f"[Module.update] {path!r} is a tuple")
-                        dst[i] = v
-                    else:
-                        apply(dst[i], v, sub)
-            elif strict:
-                kind = type(src).__name__
-                raise ValueError(f"[Module.update] cannot update {path!r} from {kind}")
-
-        apply(self, parameters, "")
+        _update_from(self, parameters, "", strict)
         return self
 
     def update_modules(self, modules: dict, strict: bool = True) -> Module:
@@ -413,3 +375,43 @@ def _visit_value(path, value, fn):
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
             _visit_value(f"{path}.{i}" if path else str(i), v, fn)
+
+
+def _update_from(dst, src, path, strict):
+    """Module.update below the module (a function, not a closure: no reference cycle)."""
+    if isinstance(src, dict):
+        if not isinstance(dst, dict):
+            raise ValueError(f"[Module.update] {path or 'the module'} is not a dict")
+        for k, v in src.items():
+            sub = f"{path}.{k}" if path else str(k)
+            if k not in dst:
+                if strict:
+                    raise ValueError(f"[Module.update] the module has no parameter {sub!r}")
+                continue
+            cur = dst[k]
+            if isinstance(v, _array):
+                if strict and not isinstance(cur, _array):
+                    raise ValueError(
+                        f"[Module.update] {sub!r} holds {type(cur).__name__}, not an array"
+                    )
+                dst[k] = v
+            else:
+                _update_from(cur, v, sub, strict)
+    elif isinstance(src, (list, tuple)):
+        if not isinstance(dst, (list, tuple)):
+            raise ValueError(f"[Module.update] {path!r} is not a list")
+        if strict and len(src) > len(dst):
+            raise ValueError(
+                f"[Module.update] {path!r} has {len(dst)} entries, got {len(src)}"
+            )
+        for i, v in enumerate(src[: len(dst)]):
+            sub = f"{path}.{i}"
+            if isinstance(v, _array):
+                if isinstance(dst, tuple):
+                    raise ValueError(f"[Module.update] {path!r} is a tuple")
+                dst[i] = v
+            else:
+                _update_from(dst[i], v, sub, strict)
+    elif strict:
+        kind = type(src).__name__
+        raise ValueError(f"[Module.update] cannot update {path!r} from {kind}")

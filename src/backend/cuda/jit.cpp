@@ -257,19 +257,6 @@ std::string nvrtc_path() {
   return api ? api->path : "";
 }
 
-std::vector<char> compile(const std::string& source, int arch) {
-  std::lock_guard lk(mutex);
-  std::string why;
-  Api* a = load_locked(&why);
-  if (!a) throw std::runtime_error("[jit] " + why);
-  return compile_with(*a, source, arch);
-}
-
-int compiled_count() {
-  std::lock_guard lk(mutex);
-  return static_cast<int>(cache.size());
-}
-
 cudaKernel_t kernel(const std::string& source, const std::string& name) {
   std::lock_guard lk(mutex);
   int arch = device_arch();

@@ -16,7 +16,6 @@
 #include <cuda_runtime.h>
 
 #include <string>
-#include <vector>
 
 namespace fastsync::cuda::jit {
 
@@ -27,10 +26,5 @@ std::string nvrtc_path();
 // The extern "C" kernel `name` of `source`, compiled for the current
 // device. Raises with NVRTC's log when the source does not compile.
 cudaKernel_t kernel(const std::string& source, const std::string& name);
-// The cubin of `source` for sm_<arch> (no device needed). Raises with
-// NVRTC's log when the source does not compile.
-std::vector<char> compile(const std::string& source, int arch);
-// Kernels compiled so far (tests and benchmarks count them).
-int compiled_count();
 
 }  // namespace fastsync::cuda::jit

@@ -18,11 +18,11 @@ GET_INDICES = [
     (None, 1, Ellipsis, None),
     (slice(None, None, -1), slice(1, None, 2)),
     np.array([2, 0, -1]),
-    (np.array([0, 2]), slice(None), np.array([1, 4])),          # separated: dims go first
+    (np.array([0, 2]), slice(None), np.array([1, 4])),  # separated: dims go first
     (slice(None), np.array([[0, 1], [3, 2]]), np.array([4, 0])),  # adjacent: stay in place
-    (1, np.array([0, 3])),                                      # int + array are adjacent
+    (1, np.array([0, 3])),  # int + array are adjacent
     (np.array([1, 0]), 2),
-    (np.array([1]), slice(None), 3),                            # int separated from array
+    (np.array([1]), slice(None), 3),  # int separated from array
     (Ellipsis, np.array([[1], [2]]), np.array([0, 3, 4])),
     (None, np.array([0, 2]), None, slice(1, 3)),
     (slice(None), [0, 0, 2]),
@@ -33,8 +33,11 @@ GET_INDICES = [
 @pytest.mark.parametrize("index", GET_INDICES, ids=range(len(GET_INDICES)))
 def test_getitem_matches_numpy(index):
     x = mx.array(A)
-    mx_index = tuple(mx.array(i) if isinstance(i, np.ndarray) else i for i in index) \
-        if isinstance(index, tuple) else mx.array(index)
+    mx_index = (
+        tuple(mx.array(i) if isinstance(i, np.ndarray) else i for i in index)
+        if isinstance(index, tuple)
+        else mx.array(index)
+    )
     np.testing.assert_array_equal(np.array(x[mx_index]), A[index])
     # The same on a strided view.
     v = A.transpose(2, 0, 1)[::2]
@@ -87,9 +90,11 @@ def test_setitem_matches_numpy(index, value_kind):
     want[index] = value
     x = mx.array(A)
     alias = x
-    mx_index = tuple(mx.array(i) if isinstance(i, np.ndarray) else i for i in index) \
-        if isinstance(index, tuple) else (mx.array(index) if isinstance(index, np.ndarray)
-                                          else index)
+    mx_index = (
+        tuple(mx.array(i) if isinstance(i, np.ndarray) else i for i in index)
+        if isinstance(index, tuple)
+        else (mx.array(index) if isinstance(index, np.ndarray) else index)
+    )
     x[mx_index] = value if np.isscalar(value) else mx.array(value)
     np.testing.assert_array_equal(np.array(x), want)
     np.testing.assert_array_equal(np.array(alias), want)  # the same object was updated
@@ -130,9 +135,19 @@ def test_inplace_operators_update_the_object():
     x &= 12
     x ^= 1
     want = np.array([1, 2, 3])
-    for f in (lambda v: v + 1, lambda v: v * 2, lambda v: v - 1, lambda v: v // 2,
-              lambda v: v ** 2, lambda v: v % 7, lambda v: v << 1, lambda v: v >> 1,
-              lambda v: v | 8, lambda v: v & 12, lambda v: v ^ 1):
+    for f in (
+        lambda v: v + 1,
+        lambda v: v * 2,
+        lambda v: v - 1,
+        lambda v: v // 2,
+        lambda v: v**2,
+        lambda v: v % 7,
+        lambda v: v << 1,
+        lambda v: v >> 1,
+        lambda v: v | 8,
+        lambda v: v & 12,
+        lambda v: v ^ 1,
+    ):
         want = f(want)
     assert alias is x
     assert alias.tolist() == want.tolist()
@@ -149,8 +164,14 @@ def test_at_updates_combine_repeated_positions(op):
     rows = np.array([0, 2, 2, 5, 0])
     v = rng.uniform(1, 2, (5, 4)).astype(np.float32)
     want = a.astype(np.float64)
-    ufunc = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply,
-             "divide": np.divide, "maximum": np.maximum, "minimum": np.minimum}[op]
+    ufunc = {
+        "add": np.add,
+        "subtract": np.subtract,
+        "multiply": np.multiply,
+        "divide": np.divide,
+        "maximum": np.maximum,
+        "minimum": np.minimum,
+    }[op]
     ufunc.at(want, rows, v)
     got = getattr(mx.array(a).at[mx.array(rows)], op)(mx.array(v))
     np.testing.assert_allclose(np.array(got), want, rtol=1e-5)
@@ -232,7 +253,7 @@ def test_basic_slice_assignment_matches_numpy(data):
     index = tuple(index)
     a = RNG.standard_normal(shape).astype(np.float32)
     region = a[index].shape
-    v = RNG.standard_normal(region[data.draw(st.integers(0, len(region))):]).astype(np.float32)
+    v = RNG.standard_normal(region[data.draw(st.integers(0, len(region))) :]).astype(np.float32)
     want = a.copy()
     want[index] = v
     x = mx.array(a)

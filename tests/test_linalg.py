@@ -74,8 +74,13 @@ def product_shapes(draw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(product_shapes(), st.sampled_from(FLOATS), st.sampled_from(LAYOUTS),
-       st.sampled_from(LAYOUTS), st.integers(0, 2**31))
+@given(
+    product_shapes(),
+    st.sampled_from(FLOATS),
+    st.sampled_from(LAYOUTS),
+    st.sampled_from(LAYOUTS),
+    st.integers(0, 2**31),
+)
 def test_matmul_property(shapes, dtype, la, lb, seed):
     rng = np.random.default_rng(seed)
     (x, a), (y, b) = make(rng, shapes[0], dtype), make(rng, shapes[1], dtype)
@@ -91,9 +96,22 @@ def test_matmul_property(shapes, dtype, la, lb, seed):
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize(
     "sa,sb",
-    [((4,), (4,)), ((4,), (4, 3)), ((5, 4), (4,)), ((4,), (2, 4, 3)), ((2, 5, 4), (4,)),
-     ((2, 1, 5, 4), (3, 4, 2)), ((5, 4), (3, 4, 2)), ((3, 5, 4), (4, 2)), ((1, 1), (1, 1)),
-     ((0, 4), (4, 3)), ((3, 0), (0, 2)), ((2, 3, 0), (0,)), ((64, 48), (48, 80))])
+    [
+        ((4,), (4,)),
+        ((4,), (4, 3)),
+        ((5, 4), (4,)),
+        ((4,), (2, 4, 3)),
+        ((2, 5, 4), (4,)),
+        ((2, 1, 5, 4), (3, 4, 2)),
+        ((5, 4), (3, 4, 2)),
+        ((3, 5, 4), (4, 2)),
+        ((1, 1), (1, 1)),
+        ((0, 4), (4, 3)),
+        ((3, 0), (0, 2)),
+        ((2, 3, 0), (0,)),
+        ((64, 48), (48, 80)),
+    ],
+)
 def test_matmul_shapes(sa, sb, dtype):
     rng = np.random.default_rng(1)
     (x, a), (y, b) = make(rng, sa, dtype), make(rng, sb, dtype)
@@ -111,8 +129,12 @@ def test_matmul_large_float32_and_float64():
         mdt = mx.float64 if dt == np.float64 else mx.float32
         got = np.array(mx.array(a, mdt) @ mx.array(b, mdt))
         assert got.dtype == dt
-        np.testing.assert_allclose(got, a @ b, rtol=1e-4 if dt == np.float32 else 1e-12,
-                                   atol=1e-3 if dt == np.float32 else 1e-10)
+        np.testing.assert_allclose(
+            got,
+            a @ b,
+            rtol=1e-4 if dt == np.float32 else 1e-12,
+            atol=1e-3 if dt == np.float32 else 1e-10,
+        )
         # Transposed views both sides.
         got = np.array(mx.array(a, mdt).T @ mx.array(a, mdt))
         np.testing.assert_allclose(got, a.T @ a, rtol=1e-4, atol=1e-3)
@@ -124,8 +146,12 @@ def test_batch_folded_into_rows():
     a = rng.standard_normal((4, 6, 5, 7)).astype(np.float32)
     w = rng.standard_normal((7, 3)).astype(np.float32)
     x, y = mx.array(a), mx.array(w)
-    for idx in [(Ellipsis,), (slice(None), slice(None), slice(None, None, 2)),
-                (slice(None, None, 2),), (slice(None), slice(1, 4))]:
+    for idx in [
+        (Ellipsis,),
+        (slice(None), slice(None), slice(None, None, 2)),
+        (slice(None, None, 2),),
+        (slice(None), slice(1, 4)),
+    ]:
         got = np.array(x[idx] @ y)
         np.testing.assert_allclose(got, a[idx] @ w, rtol=1e-5, atol=1e-5)
     # A broadcast batch in b is shared too.
@@ -133,8 +159,9 @@ def test_batch_folded_into_rows():
     np.testing.assert_allclose(np.array(x @ yb), a @ w, rtol=1e-5, atol=1e-5)
     # A broadcast batch in a (stride 0) cannot be stacked.
     xb = mx.broadcast_to(x[0, 0], (3, 5, 7))
-    np.testing.assert_allclose(np.array(xb @ y), np.broadcast_to(a[0, 0], (3, 5, 7)) @ w,
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.array(xb @ y), np.broadcast_to(a[0, 0], (3, 5, 7)) @ w, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_broadcast_inside_matrix_is_staged():
@@ -142,11 +169,13 @@ def test_broadcast_inside_matrix_is_staged():
     row = rng.standard_normal((5,)).astype(np.float32)
     b = rng.standard_normal((5, 3)).astype(np.float32)
     x = mx.broadcast_to(mx.array(row), (4, 5))  # every row the same: row stride 0
-    np.testing.assert_allclose(np.array(x @ mx.array(b)), np.broadcast_to(row, (4, 5)) @ b,
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.array(x @ mx.array(b)), np.broadcast_to(row, (4, 5)) @ b, rtol=1e-5, atol=1e-5
+    )
     col = mx.broadcast_to(mx.array(b[:, :1]), (5, 3))  # column stride 0
-    np.testing.assert_allclose(np.array(mx.array(b.T) @ col),
-                               b.T @ np.broadcast_to(b[:, :1], (5, 3)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.array(mx.array(b.T) @ col), b.T @ np.broadcast_to(b[:, :1], (5, 3)), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_transposed_operands_are_not_copied():
@@ -228,8 +257,12 @@ def test_streams_and_concurrency():
     b = rng.standard_normal((300, 100)).astype(np.float32)
     s1, s2 = mx.new_stream(mx.cpu), mx.new_stream(mx.cpu)
     x, y = mx.array(a), mx.array(b)
-    outs = [mx.matmul(x, y, stream=s1), mx.matmul(x, y, stream=s2),
-            mx.addmm(mx.ones((100,)), x, y, stream=s1), mx.matmul(x[:64], y, stream=s2)]
+    outs = [
+        mx.matmul(x, y, stream=s1),
+        mx.matmul(x, y, stream=s2),
+        mx.addmm(mx.ones((100,)), x, y, stream=s1),
+        mx.matmul(x[:64], y, stream=s2),
+    ]
     mx.async_eval(*outs)
     want = a @ b
     for got, w in zip(outs, [want, want, want + 1, want[:64]], strict=True):
@@ -291,8 +324,14 @@ def test_dependent_small_matmul_loop():
 
 
 @settings(max_examples=80, deadline=None)
-@given(product_shapes(), st.sampled_from(FLOATS), st.sampled_from([-1.5, 0.0, 1.0, 2.0]),
-       st.sampled_from([-0.5, 0.0, 1.0, 3.0]), st.integers(0, 2**31), st.data())
+@given(
+    product_shapes(),
+    st.sampled_from(FLOATS),
+    st.sampled_from([-1.5, 0.0, 1.0, 2.0]),
+    st.sampled_from([-0.5, 0.0, 1.0, 3.0]),
+    st.integers(0, 2**31),
+    st.data(),
+)
 def test_addmm_property(shapes, dtype, alpha, beta, seed, data):
     rng = np.random.default_rng(seed)
     (x, a), (y, b) = make(rng, shapes[0], dtype), make(rng, shapes[1], dtype)
@@ -304,8 +343,9 @@ def test_addmm_property(shapes, dtype, alpha, beta, seed, data):
     want = beta * c + alpha * prod
     assert got.shape == prod.shape
     scale = 1 + abs(alpha) + abs(beta)
-    np.testing.assert_allclose(np.array(got.astype(mx.float64)), want,
-                               rtol=TOL[dtype] * scale, atol=TOL[dtype] * scale)
+    np.testing.assert_allclose(
+        np.array(got.astype(mx.float64)), want, rtol=TOL[dtype] * scale, atol=TOL[dtype] * scale
+    )
     assert got.dtype == getattr(mx, dtype)
 
 
@@ -316,10 +356,12 @@ def test_addmm_basics():
     c = rng.standard_normal((4, 3)).astype(np.float32)
     x, y, z = mx.array(a), mx.array(b), mx.array(c)
     np.testing.assert_allclose(np.array(mx.addmm(z, x, y)), c + a @ b, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.array(mx.addmm(z, x, y, 0.5, 2.0)), 2 * c + 0.5 * a @ b,
-                               rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.array(mx.addmm(z, x.T.T, y, beta=0.0)), a @ b, rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        np.array(mx.addmm(z, x, y, 0.5, 2.0)), 2 * c + 0.5 * a @ b, rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        np.array(mx.addmm(z, x.T.T, y, beta=0.0)), a @ b, rtol=1e-5, atol=1e-5
+    )
     # The user's c is never written into; a temporary c may be (donation).
     mx.eval(mx.addmm(z, x, y))
     np.testing.assert_array_equal(np.array(z), c)
@@ -329,20 +371,27 @@ def test_addmm_basics():
     got = mx.addmm(1.0, mx.array(a, dtype=mx.float16), mx.array(b, dtype=mx.float16))
     assert got.dtype == mx.float16
     # 1-D operands and an empty inner dimension.
-    np.testing.assert_allclose(np.array(mx.addmm(mx.array(c[0]), x[0], y)), c[0] + a[0] @ b,
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.array(mx.addmm(mx.array(c[0]), x[0], y)), c[0] + a[0] @ b, rtol=1e-5, atol=1e-5
+    )
     got = mx.addmm(z, mx.zeros((4, 0)), mx.zeros((0, 3)), beta=3.0)
     np.testing.assert_allclose(np.array(got), 3 * c, rtol=1e-6)
 
 
 def test_errors():
-    with pytest.raises(ValueError, match=r"\[matmul\] inner dimensions differ \(3 != 4\): a has "
-                                         r"shape \(2, 3\) and b has shape \(4, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"\[matmul\] inner dimensions differ \(3 != 4\): a has "
+        r"shape \(2, 3\) and b has shape \(4, 5\)",
+    ):
         mx.ones((2, 3)) @ mx.ones((4, 5))
     with pytest.raises(ValueError, match=r"\[matmul\] .*\(3,\) and b has shape \(4,\)"):
         mx.matmul(mx.ones((3,)), mx.ones((4,)))
-    with pytest.raises(ValueError, match=r"\[matmul\] batch dimensions cannot be broadcast.*"
-                                         r"\(2, 3, 4\) and b has shape \(3, 4, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"\[matmul\] batch dimensions cannot be broadcast.*"
+        r"\(2, 3, 4\) and b has shape \(3, 4, 5\)",
+    ):
         mx.matmul(mx.ones((2, 3, 4)), mx.ones((3, 4, 5)))
     with pytest.raises(ValueError, match=r"\[matmul\] operands must have at least one dim"):
         mx.matmul(mx.array(2.0), mx.ones((2,)))
@@ -354,12 +403,18 @@ def test_errors():
         with pytest.raises(ValueError, match=rf"\[matmul\] only floating point .* {name}"):
             x @ x
     with pytest.raises(ValueError, match=r"\[addmm\] only floating point dtypes .*int32"):
-        mx.addmm(mx.ones((2, 2), dtype=mx.int32), mx.ones((2, 2), dtype=mx.int32),
-                 mx.ones((2, 2), dtype=mx.int32))
+        mx.addmm(
+            mx.ones((2, 2), dtype=mx.int32),
+            mx.ones((2, 2), dtype=mx.int32),
+            mx.ones((2, 2), dtype=mx.int32),
+        )
     with pytest.raises(ValueError, match=r"\[addmm\] inner dimensions differ"):
         mx.addmm(mx.ones((2, 2)), mx.ones((2, 3)), mx.ones((2, 2)))
-    with pytest.raises(ValueError, match=r"\[addmm\] c with shape \(3, 2\) cannot be broadcast "
-                                         r"to the shape of a @ b \(2, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"\[addmm\] c with shape \(3, 2\) cannot be broadcast "
+        r"to the shape of a @ b \(2, 2\)",
+    ):
         mx.addmm(mx.ones((3, 2)), mx.ones((2, 3)), mx.ones((3, 2)))
     with pytest.raises(ValueError, match=r"\[addmm\] c with shape \(1, 2, 2\)"):
         mx.addmm(mx.ones((1, 2, 2)), mx.ones((2, 3)), mx.ones((3, 2)))

@@ -158,8 +158,9 @@ def test_many_threads_evaluating_concurrently():
                 y = mx.sum(mx.exp(mx.multiply(x, 0.1, stream=s)) + tid, axis=1)
                 if tid % 2:
                     mx.async_eval(y)
-                np.testing.assert_allclose(np.array(y), (np.exp(a * np.float32(0.1)) + tid).sum(1),
-                                           rtol=1e-5)
+                np.testing.assert_allclose(
+                    np.array(y), (np.exp(a * np.float32(0.1)) + tid).sum(1), rtol=1e-5
+                )
         except Exception as e:  # noqa: BLE001
             errors.append(e)
 

@@ -3,6 +3,7 @@ around each op (src/backend/cuda/profile.h): where a training step or a decode s
 
     python bench/op_profile.py --task train        # the GPU training row's shape
     python bench/op_profile.py --task generate     # the GPU generation row's shape
+    python bench/op_profile.py --task prefill      # its prompt (fresh caches per step)
 
 Prints, per primitive, the calls per step, the GPU milliseconds per step between the events
 around its launches and the host milliseconds its encoding took, largest first, with the
@@ -21,12 +22,12 @@ from fastsync.bench import models
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--task", choices=["train", "generate"], default="train")
+    ap.add_argument("--task", choices=["train", "generate", "prefill"], default="train")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--top", type=int, default=25)
     a = ap.parse_args()
     mx.set_default_device(mx.gpu)
-    cfg = SimpleNamespace(**models.SHAPES["gpu"][a.task])
+    cfg = SimpleNamespace(**models.SHAPES["gpu"]["generate" if a.task == "prefill" else a.task])
     if a.task == "train":
         _, _, step, state = models.train_step(mx, nn, optim, cfg)
         x, y = models.counting_batch(mx, cfg)
@@ -40,11 +41,16 @@ def main():
         model.set_dtype(getattr(mx, cfg.dtype))
         mx.eval(model.parameters())
         caches = [KVCache() for _ in model.blocks]
-        tok = mx.argmax(model(mx.random.randint(0, cfg.vocab, (1, cfg.prompt)), caches), -1)
+        prompt = mx.random.randint(0, cfg.vocab, (1, cfg.prompt))
+        tok = mx.argmax(model(prompt, caches), -1)
         mx.eval(tok)
         box = [tok]
 
         def one():
+            if a.task == "prefill":
+                fresh = [KVCache() for _ in model.blocks]
+                mx.eval(mx.argmax(model(prompt, fresh), axis=-1))
+                return
             box[0] = mx.argmax(model(box[0][:, None], caches), axis=-1)
             mx.eval(box[0])
 

@@ -325,6 +325,52 @@ def test_attention_matches_composed(heads, lq, extra_k, d, dv, mask, sinks, dtyp
     check(got, ref_attention(q, k, v, scale, m, sk), DTYPES[dtype] * 4)
 
 
+@settings(max_examples=20, deadline=None)
+@given(
+    lq=st.sampled_from([1, 2, 5]),
+    lk=st.sampled_from([63, 64, 65, 300, 1031]),
+    heads=st.sampled_from([(8, 2), (4, 4), (3, 1)]),
+    mask=st.sampled_from(["none", "causal", "bool", "additive"]),
+    sinks=st.booleans(),
+    dtype=st.sampled_from(list(DTYPES)),
+)
+def test_attention_long_keys_few_queries(lq, lk, heads, mask, sinks, dtype):
+    """A decoding step's shapes: the default fused path, whose GPU kernel splits a row's keys
+    across blocks and merges them; keys and values are the valid part of a larger cache (a
+    strided view), and a boolean mask blanks whole runs of keys (empty partial states)."""
+    hq, hk = heads
+    dt = getattr(mx, dtype)
+    cache = mx.array(RNG.standard_normal((2, 1, hk, lk + 7, 16)).astype(np.float32)).astype(dt)
+    k, v = cache[0, :, :, :lk, :], cache[1, :, :, :lk, :]
+    q = mx.array(RNG.standard_normal((1, hq, lq, 16)).astype(np.float32)).astype(dt)
+    m = None
+    if mask == "causal":
+        m = "causal"
+    elif mask == "bool":
+        keep = np.ones((1, hq, lq, lk), bool)
+        keep[..., : lk // 2] = False  # every split of the first half is empty
+        keep[..., lk // 2 + 1 :: 3] = False
+        m = mx.array(keep)
+    elif mask == "additive":
+        m = mx.array(RNG.standard_normal((lq, lk)).astype(np.float32))
+    sk = mx.array(RNG.standard_normal(hq).astype(np.float32)) if sinks else None
+    got = mx.fast.scaled_dot_product_attention(q, k, v, scale=0.25, mask=m, sinks=sk)
+    assert "ScaledDotProductAttention" in mx._core._graph_ops([got])
+    check(got, ref_attention(q, k, v, 0.25, m, sk), DTYPES[dtype] * 4)
+
+
+def test_attention_fully_masked_rows_match_cpu():
+    """Rows whose keys are all masked: NaN (0 / 0) without sinks, zeros with them, as the CPU
+    kernel gives; the keys are long enough for the GPU to split them."""
+    q = mx.ones((1, 2, 1, 8))
+    k = v = mx.ones((1, 2, 500, 8))
+    m = mx.zeros((1, 2, 1, 500), dtype=mx.bool_)
+    f = mx.fast.scaled_dot_product_attention
+    assert np.isnan(np.array(f(q, k, v, scale=1.0, mask=m))).all()
+    out = f(q, k, v, scale=1.0, mask=m, sinks=mx.zeros((2,)))
+    assert np.array_equal(np.array(out), np.zeros((1, 2, 1, 8), np.float32))
+
+
 def test_attention_gradients(attention_path):
     q = mx.array(RNG.standard_normal((2, 4, 5, 8)), dtype=mx.float64)
     k = mx.array(RNG.standard_normal((2, 2, 7, 8)), dtype=mx.float64)
@@ -366,6 +412,21 @@ def test_attention_errors(attention_path):
 
 
 def test_attention_path_choice(monkeypatch):
+    """By default a few query rows take the fused kernel, longer queries the composed graph;
+    the variable overrides both ways and rejects anything else."""
+    monkeypatch.delenv("FASTSYNC_ATTENTION", raising=False)
+    f = mx.fast.scaled_dot_product_attention
+    kv = mx.ones((1, 2, 40, 8))
+
+    def ops(lq):
+        return mx._core._graph_ops([f(mx.ones((1, 2, lq, 8)), kv, kv, scale=1.0)])
+
+    assert "ScaledDotProductAttention" in ops(8) and "Matmul" not in ops(8)
+    assert "ScaledDotProductAttention" not in ops(9) and "Matmul" in ops(9)
+    monkeypatch.setenv("FASTSYNC_ATTENTION", "composed")
+    assert "ScaledDotProductAttention" not in ops(1)
+    monkeypatch.setenv("FASTSYNC_ATTENTION", "fused")
+    assert "ScaledDotProductAttention" in ops(32)
     monkeypatch.setenv("FASTSYNC_ATTENTION", "sometimes")
     q = mx.ones((1, 1, 2, 4))
     with pytest.raises(ValueError, match="FASTSYNC_ATTENTION=sometimes"):

@@ -277,3 +277,19 @@ def test_basic_slice_assignment_reads_before_it_writes_and_differentiates():
     with pytest.raises(ValueError, match="setitem"):
         y = mx.zeros((4, 3))
         y[1:3] = mx.ones((3, 3))
+
+
+def test_basic_slice_assignment_is_one_node_on_every_stream():
+    """A KV cache's row update is a SliceUpdate on the default device (CPU or GPU), with a
+    negative step and a broadcast value too; integer indices keep the scatter form."""
+    cache = mx.zeros((2, 3, 16, 4))
+    cache[..., 5:6, :] = mx.ones((2, 3, 1, 4))
+    assert "SliceUpdate" in mx._core._graph_ops([cache])
+    want = np.zeros((2, 3, 16, 4), np.float32)
+    want[..., 5:6, :] = 1
+    np.testing.assert_array_equal(np.array(cache), want)
+    cache[:, ::-2, 3:1:-1] = mx.array([7.0, 8.0, 9.0, 10.0])
+    want[:, ::-2, 3:1:-1] = [7.0, 8.0, 9.0, 10.0]
+    np.testing.assert_array_equal(np.array(cache), want)
+    cache[0] = 1.0
+    assert "SliceUpdate" not in mx._core._graph_ops([cache])

@@ -227,6 +227,41 @@ def test_mixed_dtypes_promote():
     np.testing.assert_array_equal(np.array(got), (a @ a.T).astype(np.float16))
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.integers(1, 9),
+    k=st.sampled_from([1, 7, 8, 64, 1000, 4096]),
+    n=st.sampled_from([1, 9, 300]),
+    dtype=st.sampled_from(["float32", "float16", "bfloat16"]),
+    offset=st.booleans(),
+    bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_few_rows_times_transposed_weight(rows, k, n, dtype, offset, bias, seed):
+    """x @ W.T and addmm(b, x, W.T) with a handful of rows (a decoding step's shape, which
+    the GPU computes with its matrix-vector kernel up to 8 rows): long and odd K, W starting
+    at an unaligned offset of a larger buffer (the kernel's scalar loads), a leading batch
+    axis of one, alpha and beta."""
+    rng = np.random.default_rng(seed)
+    x, xn = make(rng, (1, rows, k), dtype)
+    big, bign = make(rng, (n * k + 1,), dtype)
+    start = 1 if offset else 0
+    w = big[start : start + n * k].reshape(n, k)
+    wn = bign[start : start + n * k].reshape(n, k)
+    if bias:
+        c, cn = make(rng, (n,), dtype)
+        got = mx.addmm(c, x, w.T, alpha=0.5, beta=2.0)
+        want = 0.5 * (xn @ wn.T) + 2.0 * cn
+    else:
+        got, want = x @ w.T, xn @ wn.T
+    assert got.dtype == getattr(mx, dtype) and got.shape == (1, rows, n)
+    # Float32 sums of K products, rounded once: the error grows with the terms' magnitudes.
+    mag = np.abs(xn) @ np.abs(wn).T + (2 * np.abs(cn) if bias else 0)
+    err = np.abs(np.array(got.astype(mx.float64)) - want)
+    tol = {"float32": 1e-6, "float16": 2e-3, "bfloat16": 1e-2}[dtype]
+    assert (err <= tol * (mag + 1)).all()
+
+
 def test_half_precision_rounds_once():
     # Sums of float16 values are exact in float32 and rounded once; a float16
     # accumulator would round after every term and lose the small ones.

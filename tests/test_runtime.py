@@ -208,6 +208,40 @@ def test_long_graph_of_large_temporaries_has_bounded_peak():
     assert peak <= 10 * 4 * n, peak / (4 * n)
 
 
+@pytest.mark.parametrize(
+    "op",
+    ["exp", "add", "softmax", "rms_norm", "layer_norm", "rope", "slice_update"],
+)
+def test_an_intermediate_is_donated_to_the_next_op(op):
+    """An op whose input is an intermediate nothing else holds writes its output into the
+    input's buffer (on whichever device the suite runs): the eval's peak grows by one
+    buffer, not two. The fused kernels (norms, rope, softmax) and a slice assignment once
+    held a second handle on the input while choosing, which ruled donation out."""
+
+    def slice_update(t):
+        t[:, 3:9] = 0.0
+        return t
+
+    f = {
+        "exp": mx.exp,
+        "add": lambda t: t + 2,
+        "softmax": lambda t: mx.softmax(t, axis=-1),
+        "rms_norm": lambda t: mx.fast.rms_norm(t, mx.ones((64,)), 1e-5),
+        "layer_norm": lambda t: mx.fast.layer_norm(t, None, None, 1e-5),
+        "rope": lambda t: mx.fast.rope(t, 16, traditional=False, base=1e4, scale=1.0, offset=3),
+        "slice_update": slice_update,
+    }[op]
+    base = mx.random.normal((1 << 16, 64))  # 16 MiB
+    mx.eval(base)
+    mx.synchronize()
+    before = mx.get_active_memory()
+    mx.reset_peak_memory()
+    y = f(base + 1)
+    mx.eval(y)
+    grown = (mx.get_peak_memory() - before) / base.nbytes
+    assert grown < 1.5, f"{op}: the eval's peak grew by {grown:.2f} buffers"
+
+
 def test_memory_functions():
     settle()
     mx.clear_cache()

@@ -2,12 +2,13 @@
 
 ``rms_norm``, ``layer_norm`` and ``rope`` are single fused kernels on the CPU and on CUDA
 (src/primitives/fast.h): statistics and angles in float32 (float64 for float64 inputs), one
-rounding to the output. ``scaled_dot_product_attention`` has a fused kernel on both too (one
-pass per query row with a running softmax: the scores never reach memory), used when the
-scores would take more than 1 GiB or when FASTSYNC_ATTENTION=fused; otherwise the call
-builds the composed graph (BLAS products and a float32 softmax), which is faster at the
-sizes measured (bench/attention.py). Gradients are composed from ops either way, so they
-differentiate again.
+rounding to the output. ``scaled_dot_product_attention`` has a fused kernel on both too (a
+running softmax per query row: the scores never reach memory; on CUDA the keys are split
+across blocks when there are few query rows), used for up to 8 query rows (a decoding
+step), when the scores would take more than 1 GiB, or when FASTSYNC_ATTENTION=fused;
+otherwise the call builds the composed graph (BLAS products and a float32 softmax), which
+is faster for long queries (bench/attention.py). Gradients are composed from ops either
+way, so they differentiate again.
 """
 
 from ._core import _fast as _core_fast

@@ -40,15 +40,17 @@ void check_x(const char* op, const array& x) {
 }
 
 // Which attention a call gets: the graph of ops (its products on BLAS /
-// cuBLAS, the scores held in memory), or the fused kernel (one pass per
-// query row, the scores never held). FASTSYNC_ATTENTION=fused|composed
-// chooses. By default the composed graph, which was faster at every shape
-// measured on both backends (bench/attention.py: the fused kernels do not
-// tile their products yet), unless its scores would pass kFusedFromBytes:
-// then the fused kernel bounds the memory.
+// cuBLAS, the scores held in memory), or the fused kernel (the scores never
+// held). FASTSYNC_ATTENTION=fused|composed chooses. By default the fused
+// kernel for a few query rows (a decoding step: one kernel, or two on the
+// GPU, instead of a dozen nodes; bench/attention.py and
+// bench/decode_breakdown.py measure it), and past kFusedFromBytes of scores,
+// where it bounds the memory; otherwise the composed graph, whose products
+// are faster for long queries (the fused kernels do not tile them yet).
 constexpr double kFusedFromBytes = double(1 << 30);
+constexpr int64_t kFusedUpToQueries = 8;
 
-bool composed_attention(double score_bytes) {
+bool composed_attention(int64_t lq, double score_bytes) {
   const char* env = std::getenv("FASTSYNC_ATTENTION");
   std::string want = env ? env : "";
   if (want == "fused") return false;
@@ -57,7 +59,7 @@ bool composed_attention(double score_bytes) {
     throw std::invalid_argument("[scaled_dot_product_attention] FASTSYNC_ATTENTION=" + want +
                                 " is not fused or composed");
   }
-  return score_bytes <= kFusedFromBytes;
+  return lq > kFusedUpToQueries && score_bytes <= kFusedFromBytes;
 }
 
 }  // namespace
@@ -109,8 +111,8 @@ array rope(const array& x, int dims, bool traditional, std::optional<float> base
     throw std::invalid_argument(
         "[rope] offset must be an integer scalar or a 1-D integer array with one offset per "
         "entry of the input's first axis (" +
-        std::to_string(x.shape()[0]) + "), got dtype " + std::string(offset.dtype().name()) + " shape " +
-        shape_str(offset.shape()));
+        std::to_string(x.shape()[0]) + "), got dtype " + std::string(offset.dtype().name()) +
+        " shape " + shape_str(offset.shape()));
   }
   reject_complex("rope", x.dtype());
   Dtype t = is_floating(x.dtype()) ? x.dtype() : float32;
@@ -130,8 +132,9 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
                                    const std::optional<array>& sinks, StreamOrDevice s) {
   const char* op = "scaled_dot_product_attention";
   if (q.ndim() != 4 || k.ndim() != 4 || v.ndim() != 4) {
-    throw std::invalid_argument("[scaled_dot_product_attention] q, k and v must have 4 "
-                                "dimensions (batch, heads, length, features)");
+    throw std::invalid_argument(
+        "[scaled_dot_product_attention] q, k and v must have 4 "
+        "dimensions (batch, heads, length, features)");
   }
   int64_t b = q.shape()[0], hq = q.shape()[1], lq = q.shape()[2], d = q.shape()[3];
   int64_t hk = k.shape()[1], lk = k.shape()[2];
@@ -166,7 +169,7 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
     }
     in.push_back(astype(*sinks, float32, st));
   }
-  if (composed_attention(4.0 * b * hq * lq * lk)) {
+  if (composed_attention(lq, 4.0 * b * hq * lq * lk)) {
     size_t next = 3;
     std::optional<array> m, sk;
     if (mask) m = in[next++];

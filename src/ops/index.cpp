@@ -202,14 +202,12 @@ std::pair<array, array> selection(const char* op, const array& a, const std::vec
 
 namespace {
 
-// An assignment through basic slices only, on a CPU stream: one SliceUpdate
-// that writes the region (in place when a's buffer is free), with no array
-// of positions. Anything else (integers, new axes, arrays, a GPU stream,
-// whose SliceUpdate kernel has not landed) takes the scatter form.
+// An assignment through basic slices only: one SliceUpdate that writes the
+// region (in place when a's buffer is free), with no array of positions.
+// Anything else (integers, new axes, arrays) takes the scatter form.
 std::optional<array> basic_update(const array& a, const std::vector<Index>& index, const array& v,
                                   StreamOrDevice s) {
   Stream stream = to_stream(s);
-  if (stream.device.type != Device::Type::cpu) return std::nullopt;
   std::vector<Index> items = expand(a, index);
   std::vector<std::optional<int64_t>> b, e, st;
   for (const Index& it : items) {

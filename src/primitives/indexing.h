@@ -68,8 +68,7 @@ class Scatter : public Primitive {
 // out = a with the strided region start:stop:step (normalized, one triple per
 // axis) replaced by `update` (inputs[1], the region's shape): basic-slice
 // assignment. Writes into a's buffer when nothing else holds it, so a KV
-// cache updated a row per step is neither copied nor duplicated. CPU only
-// for now: the ops layer sends GPU streams the scatter form.
+// cache updated a row per step is neither copied nor duplicated.
 class SliceUpdate : public Primitive {
  public:
   SliceUpdate(Stream s, Shape start, Shape stop, Shape step)
@@ -81,6 +80,7 @@ class SliceUpdate : public Primitive {
     return {inputs[0].shape()};
   }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
   const Shape& start() const { return start_; }
   const Shape& stop() const { return stop_; }
   const Shape& step() const { return step_; }

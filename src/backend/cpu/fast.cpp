@@ -2,23 +2,28 @@
 // plans (contiguous operands, output buffer); the worker runs one pass over
 // rows, split across the kernel thread pool. Statistics in float (double for
 // float64), one rounding to the output dtype.
+#include "primitives/fast.h"
+
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "backend/cpu/copy.h"
 #include "backend/cpu/parallel.h"
 #include "backend/cpu/utils.h"
-#include "primitives/fast.h"
 
 namespace fastsync {
 
 namespace {
 
-// `a` itself when row-contiguous, else a contiguous copy the task makes first
-// (kept alive by the encoder as a temporary).
-array contiguous_input(cpu::CommandEncoder& enc, const array& a) {
-  enc.set_input_array(a);
+// `a` itself when row-contiguous, else a contiguous copy the task makes first,
+// held in `staged` (and by the encoder, as a temporary). No handle on `a` is
+// taken, so `a` can still be donated to the output; the op declares its
+// inputs after choosing the output's buffer.
+const array& contiguous_input(cpu::CommandEncoder& enc, const array& a,
+                              std::optional<array>& staged) {
   if (a.flags().row_contiguous) return a;
+  enc.set_input_array(a);
   array c(a.shape(), a.dtype(), nullptr, {});
   c.detach();
   cpu::alloc(c);
@@ -26,7 +31,12 @@ array contiguous_input(cpu::CommandEncoder& enc, const array& a) {
     cpu::copy_kernel(in, out);
   });
   enc.add_temporary(c);
-  return c;
+  staged = std::move(c);
+  return *staged;
+}
+
+void declare_inputs(cpu::CommandEncoder& enc, const std::vector<array>& inputs) {
+  for (const array& in : inputs) enc.set_input_array(in);
 }
 
 // Sum of f(x[i]) with 8 independent partials, so the loop vectorizes.
@@ -101,10 +111,12 @@ void dispatch_float(Dtype dt, const char* op, F&& f) {
 
 void RMSNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& enc = cpu::encoder_for(*this);
-  array x = contiguous_input(enc, inputs[0]);
-  const void* w = has_w_ ? contiguous_input(enc, inputs[1]).raw_ptr() : nullptr;
+  std::optional<array> xs, ws;
+  const array& x = contiguous_input(enc, inputs[0], xs);
+  const void* w = has_w_ ? contiguous_input(enc, inputs[1], ws).raw_ptr() : nullptr;
   array& out = outputs[0];
-  cpu::donate_or_alloc(x.id() == inputs[0].id() ? inputs[0] : x, out);
+  cpu::donate_or_alloc(x, out);
+  declare_inputs(enc, inputs);
   enc.set_output_array(out);
   int64_t n = x.shape().back();
   int64_t rows = n ? x.size() / n : 0;
@@ -119,23 +131,24 @@ void RMSNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
 
 void LayerNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& enc = cpu::encoder_for(*this);
-  array x = contiguous_input(enc, inputs[0]);
+  std::optional<array> xs, ws, bs;
+  const array& x = contiguous_input(enc, inputs[0], xs);
   size_t next = 1;
-  const void* w = has_w_ ? contiguous_input(enc, inputs[next++]).raw_ptr() : nullptr;
-  const void* b = has_b_ ? contiguous_input(enc, inputs[next++]).raw_ptr() : nullptr;
+  const void* w = has_w_ ? contiguous_input(enc, inputs[next++], ws).raw_ptr() : nullptr;
+  const void* b = has_b_ ? contiguous_input(enc, inputs[next++], bs).raw_ptr() : nullptr;
   array& out = outputs[0];
-  cpu::donate_or_alloc(x.id() == inputs[0].id() ? inputs[0] : x, out);
+  cpu::donate_or_alloc(x, out);
+  declare_inputs(enc, inputs);
   enc.set_output_array(out);
   int64_t n = x.shape().back();
   int64_t rows = n ? x.size() / n : 0;
-  enc.dispatch(
-      [x = x.raw_ptr(), w, b, y = out.raw_ptr(), dt = x.dtype(), rows, n, eps = eps_] {
-        dispatch_float(dt, "layer_norm", [&](auto tag) {
-          using T = decltype(tag);
-          layer_rows(static_cast<const T*>(x), static_cast<const T*>(w),
-                     static_cast<const T*>(b), static_cast<T*>(y), rows, n, eps);
-        });
-      });
+  enc.dispatch([x = x.raw_ptr(), w, b, y = out.raw_ptr(), dt = x.dtype(), rows, n, eps = eps_] {
+    dispatch_float(dt, "layer_norm", [&](auto tag) {
+      using T = decltype(tag);
+      layer_rows(static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(b),
+                 static_cast<T*>(y), rows, n, eps);
+    });
+  });
 }
 
 namespace {
@@ -177,12 +190,13 @@ void rope_rows(const RopePlan& p, const T* x, T* y, const int32_t* offsets,
 
 void RoPE::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& enc = cpu::encoder_for(*this);
-  array x = contiguous_input(enc, inputs[0]);
-  array offsets = contiguous_input(enc, inputs[1]);
-  std::optional<array> freqs;
-  if (has_freqs_) freqs = contiguous_input(enc, inputs[2]);
+  std::optional<array> xs, os, fs;
+  const array& x = contiguous_input(enc, inputs[0], xs);
+  const array& offsets = contiguous_input(enc, inputs[1], os);
+  const array* freqs = has_freqs_ ? &contiguous_input(enc, inputs[2], fs) : nullptr;
   array& out = outputs[0];
-  cpu::donate_or_alloc(x.id() == inputs[0].id() ? inputs[0] : x, out);
+  cpu::donate_or_alloc(x, out);
+  declare_inputs(enc, inputs);
   enc.set_output_array(out);
   RopePlan p;
   p.width = x.shape().back();
@@ -226,11 +240,10 @@ struct AttnPlan {
 
 // `a` when its last axis is dense, else a row-contiguous copy.
 array last_dense(cpu::CommandEncoder& enc, const array& a) {
-  if (a.shape().back() <= 1 || a.strides().back() == 1) {
-    enc.set_input_array(a);
-    return a;
-  }
-  return contiguous_input(enc, a);
+  enc.set_input_array(a);
+  if (a.shape().back() <= 1 || a.strides().back() == 1) return a;
+  std::optional<array> staged;
+  return contiguous_input(enc, a, staged);
 }
 
 // dot(a, b) over n with 16 independent partials, so the loop vectorizes.
@@ -314,7 +327,11 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs,
     enc.set_input_array(*mask);
   }
   const float* sinks = nullptr;
-  if (has_sinks_) sinks = static_cast<const float*>(contiguous_input(enc, inputs[next]).raw_ptr());
+  std::optional<array> staged_sinks;
+  if (has_sinks_) {
+    enc.set_input_array(inputs[next]);
+    sinks = static_cast<const float*>(contiguous_input(enc, inputs[next], staged_sinks).raw_ptr());
+  }
   array& out = outputs[0];
   cpu::alloc(out);
   enc.set_output_array(out);

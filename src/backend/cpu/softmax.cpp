@@ -2,6 +2,7 @@
 // thread pool; per row: a max pass, an exp-and-sum pass writing the output,
 // a scaling pass; in float (double for float64) with a vectorizable exp.
 #include <cmath>
+#include <optional>
 
 #include "backend/cpu/copy.h"
 #include "backend/cpu/fast_math.h"
@@ -86,21 +87,24 @@ void Softmax::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
   const array& in = inputs[0];
   array& out = outputs[0];
   auto& enc = cpu::encoder_for(*this);
-  // Rows must be contiguous: copy a strided input first (a temporary).
-  array src = in;
+  // Rows must be contiguous: copy a strided input first (a temporary). A
+  // contiguous one may be donated, which any other handle on it (a copy of
+  // the array, its declaration) would rule out: so it is declared after.
+  std::optional<array> staged;
   if (!in.flags().row_contiguous) {
-    src = array(in.shape(), in.dtype(), nullptr, {});
-    src.detach();
-    cpu::alloc(src);
-    enc.set_input_array(in);
-    enc.dispatch([a = in.unsafe_weak_copy(), b = src.unsafe_weak_copy()]() mutable {
+    staged = array(in.shape(), in.dtype(), nullptr, {});
+    staged->detach();
+    cpu::alloc(*staged);
+    enc.dispatch([a = in.unsafe_weak_copy(), b = staged->unsafe_weak_copy()]() mutable {
       cpu::copy_kernel(a, b);
     });
-    enc.add_temporary(src);
+    enc.add_temporary(*staged);
+    cpu::alloc(out);
   } else {
-    enc.set_input_array(in);
+    cpu::donate_or_alloc(in, out);
   }
-  cpu::donate_or_alloc(src.id() == in.id() ? in : src, out);
+  const array& src = staged ? *staged : in;
+  enc.set_input_array(in);
   enc.set_output_array(out);
   int64_t n = in.ndim() ? in.shape().back() : 1;
   int64_t rows = n ? in.size() / n : 0;

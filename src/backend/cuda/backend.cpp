@@ -35,6 +35,40 @@ size_t max_inflight_bytes() {
   return cap;
 }
 
+// Of the retained bytes, those that only the retention batches hold: what
+// waiting for the GPU would free. Buffers the program still holds (weights,
+// a KV cache, arrays it will read again) are retained by every op that reads
+// them but free nothing when released, so counting them would make the host
+// wait on the GPU once per few layers of a model and never run ahead.
+size_t exclusively_retained_bytes() {
+  std::unordered_map<const Data*, cuda::CommandEncoder::Held> held;
+  for (auto* e : cuda::all_encoders()) e->count_retained(held);
+  size_t bytes = 0;
+  for (auto& [d, h] : held) {
+    // Owners are read stream by stream: a batch another stream released
+    // meanwhile leaves the buffer uncounted, which the next check corrects.
+    if (h.owners <= h.entries) bytes += h.bytes;
+  }
+  return bytes;
+}
+
+// Whether retained bytes are over the cap. The count of exclusive bytes is a
+// scan of every batch in flight, so it is redone only when the retained
+// total moved by a quarter of the cap since; bytes retained since the last
+// scan count as exclusive meanwhile. Encoding thread, under the driver's
+// lock, which guards the two statics.
+bool over_inflight_cap() {
+  static size_t scanned_total = 0, scanned_exclusive = 0;
+  size_t cap = max_inflight_bytes();
+  size_t total = cuda::CommandEncoder::total_pending_bytes();
+  if (total <= cap) return false;
+  if (total < scanned_total || total - scanned_total > cap / 4 || scanned_total == 0) {
+    scanned_total = total;
+    scanned_exclusive = exclusively_retained_bytes();
+  }
+  return scanned_exclusive + (total - scanned_total) > cap;
+}
+
 class CudaBackend : public Backend {
  public:
   bool is_available() const override { return cuda::device_count() > 0; }
@@ -67,9 +101,7 @@ class CudaBackend : public Backend {
   // device memory limit is honoured while waiting can free something.
   void throttle() override {
     auto& dev = cuda::device_allocator();
-    while ((cuda::CommandEncoder::total_pending_bytes() > max_inflight_bytes() ||
-            dev.active_memory() > dev.memory_limit()) &&
-           wait_for_memory()) {
+    while ((over_inflight_cap() || dev.active_memory() > dev.memory_limit()) && wait_for_memory()) {
     }
   }
 

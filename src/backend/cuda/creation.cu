@@ -85,10 +85,7 @@ void Full::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   if (n == 0) return;
   array value = inputs[0];
   if (value.dtype() != out.dtype()) {
-    array t(Shape{}, out.dtype(), nullptr, {});
-    t.detach();
-    cuda::alloc(t);
-    enc.add_temporary(t);
+    array t = cuda::temporary(enc, {}, out.dtype());
     cuda::copy_gpu(enc, value, t);
     value = t;
   }

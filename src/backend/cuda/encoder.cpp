@@ -160,6 +160,18 @@ void CommandEncoder::wait_for(uint64_t v) {
   reclaim();
 }
 
+void CommandEncoder::count_retained(std::unordered_map<const Data*, Held>& held) {
+  std::lock_guard lk(sealed_mutex_);
+  for (auto& [v, batch] : sealed_) {
+    for (auto& d : batch) {
+      Held& h = held[d.get()];
+      ++h.entries;
+      h.owners = d.use_count();
+      h.bytes = d->buffer.size;
+    }
+  }
+}
+
 bool CommandEncoder::release_oldest() {
   uint64_t v = 0;
   {
@@ -217,6 +229,14 @@ void alloc(array& out) { fastsync::alloc(out, device_allocator()); }
 
 void donate_or_alloc(const array& in, array& out) {
   fastsync::donate_or_alloc(in, out, device_allocator());
+}
+
+array temporary(CommandEncoder& enc, Shape shape, Dtype dtype) {
+  array t(std::move(shape), dtype, nullptr, {});
+  t.detach();
+  alloc(t);
+  enc.add_temporary(t);
+  return t;
 }
 
 }  // namespace fastsync::cuda

@@ -32,6 +32,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "array.h"
@@ -92,6 +93,14 @@ class CommandEncoder : public StreamEncoder {
   size_t pending_bytes() const { return pending_bytes_.load(std::memory_order_relaxed); }
   // The same over every GPU stream (the driver checks it after every op).
   static size_t total_pending_bytes() { return total_pending_.load(std::memory_order_relaxed); }
+  // Per buffer of this stream's sealed batches: the batch entries that hold
+  // it (added to what `held` has), its owners in all and its bytes. Any
+  // thread.
+  struct Held {
+    long entries = 0, owners = 0;
+    size_t bytes = 0;
+  };
+  void count_retained(std::unordered_map<const Data*, Held>& held);
 
   // Error probes of the work since the last end of an eval.
   const std::vector<Probe>& probes() const { return probes_; }
@@ -144,5 +153,8 @@ void wait_word(const volatile uint64_t* word, uint64_t value);
 void alloc(array& out);
 // `in`'s buffer when `in` is donatable and matches `out`, else a fresh one.
 void donate_or_alloc(const array& in, array& out);
+// A row-contiguous device buffer that the op being encoded keeps until the
+// GPU is past it (scratch space of its kernels).
+array temporary(CommandEncoder& enc, Shape shape, Dtype dtype);
 
 }  // namespace fastsync::cuda

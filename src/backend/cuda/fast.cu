@@ -9,6 +9,8 @@
 // a block of 256), looping over the row: one pass for the mean (LayerNorm),
 // one for the mean square of the deviations, one to write; the later passes
 // mostly hit L1/L2. RoPE: a thread per rotated pair or copied feature.
+#include <algorithm>
+#include <climits>
 #include <cmath>
 #include <stdexcept>
 
@@ -41,9 +43,8 @@ __device__ inline C group_sum(C v, C* smem) {
 }
 
 template <typename T, int G, int B>
-__global__ void __launch_bounds__(B)
-    norm_rows(const T* x, const T* w, const T* b, T* y, int64_t rows, int64_t n, float eps,
-              bool centered) {
+__global__ void __launch_bounds__(B) norm_rows(const T* x, const T* w, const T* b, T* y,
+                                               int64_t rows, int64_t n, float eps, bool centered) {
   using C = compute_of<T>;
   __shared__ C smem[32];
   constexpr int per_block = B / G;
@@ -80,8 +81,8 @@ __global__ void __launch_bounds__(B)
 }
 
 template <typename T>
-void launch_norm(cuda::CommandEncoder& enc, const T* x, const T* w, const T* b, T* y,
-                 int64_t rows, int64_t n, float eps, bool centered) {
+void launch_norm(cuda::CommandEncoder& enc, const T* x, const T* w, const T* b, T* y, int64_t rows,
+                 int64_t n, float eps, bool centered) {
   constexpr int B = 256;
   if (n <= 1024) {
     unsigned blocks = cuda::grid_for((rows + B / 32 - 1) / (B / 32), 1);
@@ -105,14 +106,18 @@ void dispatch_float(Dtype dt, const char* op, F&& f) {
 }
 
 // x made contiguous, the output given x's buffer when it may be donated.
+// Donation comes first: a declaration, or any other handle on `in`, is a
+// reference that rules it out.
 array prepare(cuda::CommandEncoder& enc, const array& in, array& out) {
-  enc.set_input_array(in);
-  array src = cuda::contiguous_gpu(enc, in);
-  if (src.id() == in.id()) {
+  if (in.flags().row_contiguous) {
     cuda::donate_or_alloc(in, out);
-  } else {
-    cuda::alloc(out);
+    enc.set_input_array(in);
+    enc.set_output_array(out);
+    return in;
   }
+  array src = cuda::contiguous_gpu(enc, in);
+  cuda::alloc(out);
+  enc.set_input_array(in);
   enc.set_output_array(out);
   return src;
 }
@@ -166,8 +171,8 @@ __global__ void rope_kernel(const T* x, T* y, const int32_t* offsets, const floa
       continue;
     }
     const int i = static_cast<int>(j);
-    const float inv = freqs ? 1.0f / freqs[i]
-                            : static_cast<float>(pow(double(a.base), -2.0 * i / a.dims));
+    const float inv =
+        freqs ? 1.0f / freqs[i] : static_cast<float>(pow(double(a.base), -2.0 * i / a.dims));
     const int64_t entry = a.n_offsets == 1 ? 0 : row / a.per_offset;
     const C pos = C(offsets[entry]) + C(row % a.length);
     const C angle = pos * C(a.scale) * C(inv);
@@ -224,92 +229,183 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
 }  // namespace fastsync
 
 // --- attention ------------------------------------------------------------
-// A warp per query row: lanes hold strided slices of the scaled query and of
-// the output accumulator (head dims up to 32 * kAttnRegs), the score of each
-// key is a warp sum, and a running (max, sum) rescales the accumulator as in
-// the CPU kernel, so scores never reach memory.
+// A block of kAttnWarps warps per query row and range of keys. Lanes hold
+// strided slices of the scaled query and of the output accumulator (head
+// dims up to 32 * kAttnRegs); the warps of a block take turns over its keys,
+// the score of a key is a warp sum, and a running (max, sum) rescales each
+// warp's accumulator as in the CPU kernel, so scores never reach memory. The
+// block then merges its warps. With few rows (a decoding step) a row's keys
+// are split across blocks, which write partial (max, sum, accumulator)
+// triples that a second kernel merges: otherwise a handful of warps would
+// walk a long cache alone.
 
 namespace fastsync {
 
 namespace {
 
 constexpr int kAttnRegs = 8;
+constexpr int kAttnWarps = 4;
+// Splits give each block at least this many keys, and stop once the grid has
+// this many blocks.
+constexpr int64_t kKeysPerBlock = 64;
+constexpr int64_t kAttnBlocks = 1024;
 
 struct AttnArgs {
   int64_t rows, hq, hk, lq, lk, d, dv;
   int64_t qs[3], ks[3], vs[3], ms[4];
   bool causal, has_mask, bool_mask;
   float scale;
+  int64_t splits, chunk;  // key ranges per row, keys per range
 };
 
-template <typename T>
-__global__ void attention_kernel(const T* q, const T* k, const T* v, const void* mask,
-                                 const float* sinks, T* out, AttnArgs a) {
-  using C = compute_of<T>;
-  const int lane = threadIdx.x % 32;
-  const int64_t warp = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
-  const int64_t warps = int64_t(gridDim.x) * blockDim.x / 32;
-  for (int64_t r = warp; r < a.rows; r += warps) {
-    const int64_t b = r / (a.hq * a.lq), h = (r / a.lq) % a.hq, i = r % a.lq;
-    const int64_t kh = h / (a.hq / a.hk);
-    const T* qr = q + b * a.qs[0] + h * a.qs[1] + i * a.qs[2];
-    C qv[kAttnRegs], acc[kAttnRegs];
+// A softmax state: running max m, sum l of exp(score - m), and the
+// accumulator (held by the caller).
+template <typename C>
+struct Running {
+  C m, l;
+};
+
+// Merges state `o` (with accumulator `oacc`) into `r` (accumulator `acc`).
+// An empty state (l == 0) changes nothing, so no -inf - -inf is formed.
+template <typename C>
+__device__ inline void merge(Running<C>& r, C* acc, Running<C> o, const C* oacc) {
+  if (o.l == C(0)) return;
+  if (r.l == C(0)) {
+    r = o;
+#pragma unroll
+    for (int t = 0; t < kAttnRegs; ++t) acc[t] = oacc[t];
+    return;
+  }
+  C mx = r.m > o.m ? r.m : o.m;
+  C fr = exp(r.m - mx), fo = exp(o.m - mx);
+  r.m = mx;
+  r.l = r.l * fr + o.l * fo;
+#pragma unroll
+  for (int t = 0; t < kAttnRegs; ++t) acc[t] = acc[t] * fr + oacc[t] * fo;
+}
+
+// Writes acc / l for one row; with sinks, the sink joins the softmax as one
+// more logit with no value. A row whose keys are all masked gives 0 / 0, as
+// on the CPU.
+template <typename T, typename C>
+__device__ inline void finish(Running<C> r, C* acc, const float* sinks, int64_t h, T* o, int64_t dv,
+                              int lane) {
+  if (sinks) {
+    C zero[kAttnRegs] = {};
+    merge(r, acc, Running<C>{C(sinks[h]), C(1)}, zero);
+  }
+#pragma unroll
+  for (int t = 0; t < kAttnRegs; ++t) {
+    int64_t e = lane + 32 * t;
+    if (e < dv) o[e] = cuda::narrow<T>(acc[t] / r.l);
+  }
+}
+
+// grid (rows, splits); block kAttnWarps warps. With one split the block
+// writes the row's output; otherwise its partial state goes to pm/pl/pacc at
+// [row * splits + split].
+template <typename T, typename C>
+__global__ void __launch_bounds__(kAttnWarps * 32)
+    attention_kernel(const T* q, const T* k, const T* v, const void* mask, const float* sinks,
+                     T* out, C* pm, C* pl, C* pacc, AttnArgs a) {
+  __shared__ C sm[kAttnWarps][2], sacc[kAttnWarps][32 * kAttnRegs];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int64_t r = blockIdx.x, split = blockIdx.y;
+  const int64_t b = r / (a.hq * a.lq), h = (r / a.lq) % a.hq, i = r % a.lq;
+  const int64_t kh = h / (a.hq / a.hk);
+  const T* qr = q + b * a.qs[0] + h * a.qs[1] + i * a.qs[2];
+  C qv[kAttnRegs], acc[kAttnRegs];
+#pragma unroll
+  for (int t = 0; t < kAttnRegs; ++t) {
+    int64_t e = lane + 32 * t;
+    qv[t] = e < a.d ? static_cast<C>(cuda::widen(qr[e])) * C(a.scale) : C(0);
+    acc[t] = 0;
+  }
+  Running<C> run{C(-INFINITY), C(0)};
+  const int64_t end = a.causal ? min(a.lk, i + a.lk - a.lq + 1) : a.lk;
+  const int64_t j0 = split * a.chunk, j1 = min(end, j0 + a.chunk);
+  const T* kb = k + b * a.ks[0] + kh * a.ks[1];
+  const T* vb = v + b * a.vs[0] + kh * a.vs[1];
+  const int64_t mrow = b * a.ms[0] + h * a.ms[1] + i * a.ms[2];
+  for (int64_t j = j0 + warp; j < j1; j += kAttnWarps) {
+    const T* kr = kb + j * a.ks[2];
+    C s = 0;
 #pragma unroll
     for (int t = 0; t < kAttnRegs; ++t) {
       int64_t e = lane + 32 * t;
-      qv[t] = e < a.d ? static_cast<C>(cuda::widen(qr[e])) * C(a.scale) : C(0);
-      acc[t] = 0;
+      if (e < a.d) s += qv[t] * static_cast<C>(cuda::widen(kr[e]));
     }
-    C m = -INFINITY, l = 0;
-    if (sinks) {
-      m = C(sinks[h]);
-      l = 1;
-    }
-    const int64_t end = a.causal ? min(a.lk, i + a.lk - a.lq + 1) : a.lk;
-    const T* kb = k + b * a.ks[0] + kh * a.ks[1];
-    const T* vb = v + b * a.vs[0] + kh * a.vs[1];
-    const int64_t mrow = b * a.ms[0] + h * a.ms[1] + i * a.ms[2];
-    for (int64_t j = 0; j < end; ++j) {
-      const T* kr = kb + j * a.ks[2];
-      C s = 0;
-#pragma unroll
-      for (int t = 0; t < kAttnRegs; ++t) {
-        int64_t e = lane + 32 * t;
-        if (e < a.d) s += qv[t] * static_cast<C>(cuda::widen(kr[e]));
-      }
-      for (int o = 16; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o);
-      if (a.has_mask) {
-        int64_t at = mrow + j * a.ms[3];
-        if (a.bool_mask) {
-          if (!static_cast<const bool*>(mask)[at]) continue;
-        } else {
-          s += C(static_cast<const float*>(mask)[at]);
-        }
-      }
-      if (s == -INFINITY) continue;
-      if (s > m) {
-        C corr = exp(m - s);
-        l *= corr;
-#pragma unroll
-        for (int t = 0; t < kAttnRegs; ++t) acc[t] *= corr;
-        m = s;
-      }
-      C w = exp(s - m);
-      l += w;
-      const T* vr = vb + j * a.vs[2];
-#pragma unroll
-      for (int t = 0; t < kAttnRegs; ++t) {
-        int64_t e = lane + 32 * t;
-        if (e < a.dv) acc[t] += w * static_cast<C>(cuda::widen(vr[e]));
+    for (int o = 16; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (a.has_mask) {
+      int64_t at = mrow + j * a.ms[3];
+      if (a.bool_mask) {
+        if (!static_cast<const bool*>(mask)[at]) continue;
+      } else {
+        s += C(static_cast<const float*>(mask)[at]);
       }
     }
-    T* o = out + r * a.dv;
+    if (s == -INFINITY) continue;
+    if (s > run.m) {
+      C corr = exp(run.m - s);
+      run.l *= corr;
+#pragma unroll
+      for (int t = 0; t < kAttnRegs; ++t) acc[t] *= corr;
+      run.m = s;
+    }
+    C w = exp(s - run.m);
+    run.l += w;
+    const T* vr = vb + j * a.vs[2];
 #pragma unroll
     for (int t = 0; t < kAttnRegs; ++t) {
       int64_t e = lane + 32 * t;
-      if (e < a.dv) o[e] = cuda::narrow<T>(acc[t] / l);
+      if (e < a.dv) acc[t] += w * static_cast<C>(cuda::widen(vr[e]));
     }
   }
+  // Merge the warps into warp 0.
+  if (lane == 0) sm[warp][0] = run.m, sm[warp][1] = run.l;
+#pragma unroll
+  for (int t = 0; t < kAttnRegs; ++t) sacc[warp][lane + 32 * t] = acc[t];
+  __syncthreads();
+  if (warp != 0) return;
+  for (int w = 1; w < kAttnWarps; ++w) {
+    C other[kAttnRegs];
+#pragma unroll
+    for (int t = 0; t < kAttnRegs; ++t) other[t] = sacc[w][lane + 32 * t];
+    merge(run, acc, Running<C>{sm[w][0], sm[w][1]}, other);
+  }
+  if (a.splits == 1) {
+    finish(run, acc, sinks, h, out + r * a.dv, a.dv, lane);
+    return;
+  }
+  const int64_t at = r * a.splits + split;
+  if (lane == 0) pm[at] = run.m, pl[at] = run.l;
+#pragma unroll
+  for (int t = 0; t < kAttnRegs; ++t) {
+    int64_t e = lane + 32 * t;
+    if (e < a.dv) pacc[at * a.dv + e] = acc[t];
+  }
+}
+
+// A warp per row: merges the row's partial states and writes it.
+template <typename T, typename C>
+__global__ void attention_merge_kernel(const C* pm, const C* pl, const C* pacc, const float* sinks,
+                                       T* out, AttnArgs a) {
+  const int lane = threadIdx.x % 32;
+  const int64_t r = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
+  if (r >= a.rows) return;
+  Running<C> run{C(-INFINITY), C(0)};
+  C acc[kAttnRegs] = {};
+  for (int64_t s = 0; s < a.splits; ++s) {
+    const int64_t at = r * a.splits + s;
+    C part[kAttnRegs];
+#pragma unroll
+    for (int t = 0; t < kAttnRegs; ++t) {
+      int64_t e = lane + 32 * t;
+      part[t] = e < a.dv ? pacc[at * a.dv + e] : C(0);
+    }
+    merge(run, acc, Running<C>{pm[at], pl[at]}, part);
+  }
+  finish(run, acc, sinks, (r / a.lq) % a.hq, out + r * a.dv, a.dv, lane);
 }
 
 // `x` with a dense last axis (a copy when it is strided).
@@ -328,8 +424,10 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs,
   array k = last_dense_gpu(enc, inputs[1]);
   array v = last_dense_gpu(enc, inputs[2]);
   if (q.shape()[3] > 32 * kAttnRegs || v.shape()[3] > 32 * kAttnRegs) {
-    throw not_implemented("[scaled_dot_product_attention] the GPU kernel takes head dimensions "
-                          "up to " + std::to_string(32 * kAttnRegs));
+    throw not_implemented(
+        "[scaled_dot_product_attention] the GPU kernel takes head dimensions "
+        "up to " +
+        std::to_string(32 * kAttnRegs));
   }
   size_t next = 3;
   std::optional<array> mask;
@@ -362,13 +460,37 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs,
   a.causal = causal_;
   a.scale = scale_;
   if (a.rows == 0 || a.dv == 0) return;
+  // Split a row's keys only while the grid is small.
+  int64_t by_keys = std::max<int64_t>(1, (a.lk + kKeysPerBlock - 1) / kKeysPerBlock);
+  int64_t by_grid = std::max<int64_t>(1, kAttnBlocks / a.rows);
+  a.splits = std::min<int64_t>({by_keys, by_grid, 65535});
+  a.chunk = std::max<int64_t>(1, (a.lk + a.splits - 1) / a.splits);
+  if (a.rows > INT_MAX) {
+    throw not_implemented(
+        "[scaled_dot_product_attention] the GPU kernel takes up to 2^31 - 1 "
+        "query rows");
+  }
   dispatch_float(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
     using T = decltype(tag);
-    unsigned blocks = cuda::grid_for(a.rows * 32);
-    attention_kernel<T><<<blocks, cuda::kBlock, 0, enc.cuda_stream()>>>(
+    using C = compute_of<T>;
+    Dtype cd = sizeof(C) == 8 ? float64 : float32;
+    C *pm = nullptr, *pl = nullptr, *pacc = nullptr;
+    if (a.splits > 1) {
+      pm = static_cast<C*>(cuda::temporary(enc, {a.rows * a.splits}, cd).raw_ptr());
+      pl = static_cast<C*>(cuda::temporary(enc, {a.rows * a.splits}, cd).raw_ptr());
+      pacc = static_cast<C*>(cuda::temporary(enc, {a.rows * a.splits * a.dv}, cd).raw_ptr());
+    }
+    dim3 grid(static_cast<unsigned>(a.rows), static_cast<unsigned>(a.splits));
+    attention_kernel<T, C><<<grid, kAttnWarps * 32, 0, enc.cuda_stream()>>>(
         static_cast<const T*>(q.raw_ptr()), static_cast<const T*>(k.raw_ptr()),
         static_cast<const T*>(v.raw_ptr()), mask ? mask->raw_ptr() : nullptr, sinks,
-        static_cast<T*>(out.raw_ptr()), a);
+        static_cast<T*>(out.raw_ptr()), pm, pl, pacc, a);
+    if (a.splits > 1) {
+      cuda::check_launch("[scaled_dot_product_attention] kernel");
+      attention_merge_kernel<T, C>
+          <<<cuda::grid_for(a.rows * 32), cuda::kBlock, 0, enc.cuda_stream()>>>(
+              pm, pl, pacc, sinks, static_cast<T*>(out.raw_ptr()), a);
+    }
   });
   cuda::check_launch("[scaled_dot_product_attention] kernel");
 }

@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "backend/common/elementwise.h"
 #include "backend/common/strided.h"
@@ -195,24 +196,25 @@ void Fused::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outpu
   p.n_inputs = program_.n_inputs;
   p.n_ops = static_cast<int>(program_.ops.size());
   for (int j = 0; j < p.n_ops; ++j) p.ops[j] = program_.ops[j];
-  std::optional<array> donor;
+  // Inputs read in place are declared after the output's buffer is chosen:
+  // a declaration holds a reference, which would rule out donating it.
+  const array* donor = nullptr;
+  std::vector<bool> staged(inputs.size());
   for (size_t k = 0; k < inputs.size(); ++k) {
     const array& in = inputs[k];
-    enc.set_input_array(in);
     auto read = fused_read(in, shape);
     if (!read) {
-      array dense(shape, in.dtype(), nullptr, {});
-      dense.detach();
-      cuda::alloc(dense);
+      enc.set_input_array(in);
+      staged[k] = true;
+      array dense = cuda::temporary(enc, shape, in.dtype());
       cuda::copy_gpu(enc, in.unsafe_weak_copy(shape, broadcast_strides(in, shape)), dense);
-      enc.add_temporary(dense);
       p.in[k] = dense.raw_ptr();
       p.read[k] = FusedRead::dense;
       p.size[k] = dense.size();
       continue;
     }
     if (*read == FusedRead::dense && !donor && in.is_donatable() && in.dtype() == out.dtype()) {
-      donor = in;
+      donor = &in;
     }
     p.in[k] = in.raw_ptr();
     p.read[k] = *read;
@@ -224,6 +226,9 @@ void Fused::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outpu
     cuda::donate_or_alloc(*donor, out);
   } else {
     cuda::alloc(out);
+  }
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    if (!staged[k]) enc.set_input_array(inputs[k]);
   }
   enc.set_output_array(out);
   int64_t n = out.size();

@@ -1,5 +1,6 @@
-// GPU eval of the indexing primitives: Gather (take, take_along_axis) and
-// Scatter (set, add), with the CPU's semantics (src/backend/cpu/indexing.cpp).
+// GPU eval of the indexing primitives: Gather (take, take_along_axis),
+// Scatter (set, add) and SliceUpdate, with the CPU's semantics
+// (src/backend/cpu/indexing.cpp).
 //
 // Contract:
 //  - Indices are int64 device arrays (the ops layer converts), possibly
@@ -221,15 +222,6 @@ __global__ void scatter_kernel(const T* upd, const int64_t* idx, int64_t is, T* 
   }
 }
 
-// A row-major device buffer the current op keeps until the GPU is past it.
-array temporary(cuda::CommandEncoder& enc, Shape shape, Dtype dtype) {
-  array t(std::move(shape), dtype, nullptr, {});
-  t.detach();
-  cuda::alloc(t);
-  enc.add_temporary(t);
-  return t;
-}
-
 void require_int64(const char* op, const array& idx) {
   if (idx.dtype() != int64) {
     throw std::invalid_argument(std::string("[") + op + "] GPU kernel expects int64 indices, got " +
@@ -274,15 +266,16 @@ void Scatter::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
   array& out = outputs[0];
   require_int64("scatter", idx);
   auto& enc = cuda::encoder_for(*this);
-  for (auto& in : inputs) enc.set_input_array(in);
   int64_t m = idx.size(), n = a.shape()[0];
   int64_t row = shape_size(Shape(a.shape().begin() + 1, a.shape().end()));
   int64_t total = m * row;
   // Before anything is launched: make_indexer may refuse.
   auto ix = cuda::make_indexer<1>(upd.shape(), {&upd.strides()}, "scatter");
 
-  // A donated `a` already holds the starting values.
+  // A donated `a` already holds the starting values. Inputs are declared
+  // after: a declaration holds a reference, which would rule donation out.
   cuda::donate_or_alloc(a, out);
+  for (auto& in : inputs) enc.set_input_array(in);
   enc.set_output_array(out);
   if (out.raw_ptr() != a.raw_ptr()) cuda::copy_gpu(enc, a, out);
   if (m == 0) return;
@@ -299,7 +292,7 @@ void Scatter::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
 
   long long* winner = nullptr;
   if (!add && visit) {
-    array w = temporary(enc, {n}, int64);
+    array w = cuda::temporary(enc, {n}, int64);
     winner = static_cast<long long*>(w.raw_ptr());
     cuda::check(cudaMemsetAsync(winner, 0xff, n * sizeof(long long), enc.cuda_stream()),
                 "[scatter] cudaMemsetAsync");
@@ -341,6 +334,27 @@ void Scatter::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
     });
   }
   cuda::check_launch("[scatter] kernel");
+}
+
+// The region is a strided view of out's row-contiguous buffer: one strided
+// copy writes it, after a copy of `a` unless its buffer was donated (a KV
+// cache written a row per step is then neither copied nor reallocated).
+void SliceUpdate::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& a = inputs[0];
+  const array& u = inputs[1];  // the region's shape (the ops layer broadcasts)
+  array& out = outputs[0];
+  auto& enc = cuda::encoder_for(*this);
+  cuda::donate_or_alloc(a, out);  // before the inputs' declarations hold references
+  for (auto& in : inputs) enc.set_input_array(in);
+  enc.set_output_array(out);
+  int64_t offset = 0;
+  Strides region(out.ndim());
+  for (int i = 0; i < out.ndim(); ++i) {
+    offset += start()[i] * out.strides()[i];
+    region[i] = out.strides()[i] * step()[i];
+  }
+  if (out.raw_ptr() != a.raw_ptr()) cuda::copy_gpu(enc, a, out);
+  if (u.size() > 0) cuda::copy_gpu(enc, u, out.unsafe_weak_copy(u.shape(), region, offset));
 }
 
 }  // namespace fastsync

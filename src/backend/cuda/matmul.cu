@@ -22,9 +22,17 @@
 // innermost merged batch axis; when b has no batch of its own and a's rows
 // are evenly spaced, a's batch folds into the rows of one tall gemm.
 //
+// A product with few rows (a decoding step's x @ W.T: up to kGemvRows rows,
+// one matrix, b read as rows of W) skips cuBLAS for a matrix-vector kernel:
+// a warp per output column streams its row of W once with 16-byte loads for
+// all of a's rows, accumulating in float32 as cuBLAS does. It is bound by
+// the bandwidth of W, and costs one launch where a cuBLAS call spends tens
+// of microseconds of host time choosing a kernel.
+//
 // Encoding thread only; everything is launched before eval_gpu returns.
 #include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -102,6 +110,117 @@ __global__ void scale_kernel(T* x, int64_t n, double beta) {
   }
 }
 
+constexpr int64_t kGemvRows = 8;
+constexpr int kGemvWarps = 8;
+
+struct GemvArgs {
+  int64_t N, K, ldw, lda;
+  bool a_trans, vec;
+  int rows;
+  float alpha, beta;  // beta == 0: out is not read
+};
+
+template <typename T>
+__device__ inline float gemv_a(const T* a, const GemvArgs& g, int r, int64_t k) {
+  return static_cast<float>(cuda::widen(g.a_trans ? a[k * g.lda + r] : a[r * g.lda + k]));
+}
+
+// out[r, n] = alpha * sum_k a[r, k] * w[n, k] (+ beta * out[r, n]), r < R.
+// A warp per n; lanes take 16-byte runs of w's row when g.vec (aligned, K a
+// multiple of the run), single elements otherwise.
+template <typename T, int R>
+__global__ void __launch_bounds__(kGemvWarps * 32)
+    gemv_kernel(const T* a, const T* w, T* out, GemvArgs g) {
+  constexpr int V = 16 / sizeof(T);
+  const int lane = threadIdx.x % 32;
+  const int64_t n = blockIdx.x * int64_t(kGemvWarps) + threadIdx.x / 32;
+  if (n >= g.N) return;
+  const T* wr = w + n * g.ldw;
+  float acc[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) acc[r] = 0.0f;
+  if (g.vec) {
+    for (int64_t k0 = int64_t(lane) * V; k0 < g.K; k0 += 32 * V) {
+      uint4 raw = *reinterpret_cast<const uint4*>(wr + k0);
+      const T* wv = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+      for (int e = 0; e < V; ++e) {
+        float we = static_cast<float>(cuda::widen(wv[e]));
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          if (r < g.rows) acc[r] += we * gemv_a(a, g, r, k0 + e);
+        }
+      }
+    }
+  } else {
+    for (int64_t k = lane; k < g.K; k += 32) {
+      float we = static_cast<float>(cuda::widen(wr[k]));
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        if (r < g.rows) acc[r] += we * gemv_a(a, g, r, k);
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    float v = acc[r];
+    for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (lane == 0 && r < g.rows) {
+      T* o = out + r * g.N + n;
+      float res = g.alpha * v;
+      if (g.beta != 0.0f) res += g.beta * static_cast<float>(cuda::widen(*o));
+      *o = cuda::narrow<T>(res);
+    }
+  }
+}
+
+// Launches the matrix-vector kernel when the planned product suits it (see
+// the top of the file); false when cuBLAS should do it.
+bool try_gemv(cuda::CommandEncoder& enc, const MatmulPlan& plan, const char* pa, const char* pb,
+              array& out, double alpha, double beta) {
+  Dtype d = out.dtype();
+  if (d != float32 && d != float16 && d != bfloat16) return false;
+  if (plan.rows > kGemvRows || !plan.b.layout->trans || shape_size(plan.gemm_batch()) != 1) {
+    return false;
+  }
+  int64_t isz = out.itemsize();
+  GemvArgs g{plan.N,
+             plan.K,
+             plan.b.layout->ld,
+             plan.lda,
+             plan.a.layout->trans,
+             false,
+             static_cast<int>(plan.rows),
+             float(alpha),
+             float(beta)};
+  g.vec =
+      reinterpret_cast<uintptr_t>(pb) % 16 == 0 && (g.ldw * isz) % 16 == 0 && (g.K * isz) % 16 == 0;
+  unsigned blocks = static_cast<unsigned>((g.N + kGemvWarps - 1) / kGemvWarps);
+  auto launch = [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto* pa_t = reinterpret_cast<const T*>(pa);
+    auto* pb_t = reinterpret_cast<const T*>(pb);
+    auto* po = static_cast<T*>(out.raw_ptr());
+    auto s = enc.cuda_stream();
+    if (g.rows == 1) {
+      gemv_kernel<T, 1><<<blocks, kGemvWarps * 32, 0, s>>>(pa_t, pb_t, po, g);
+    } else if (g.rows <= 4) {
+      gemv_kernel<T, 4><<<blocks, kGemvWarps * 32, 0, s>>>(pa_t, pb_t, po, g);
+    } else {
+      gemv_kernel<T, kGemvRows><<<blocks, kGemvWarps * 32, 0, s>>>(pa_t, pb_t, po, g);
+    }
+  };
+  // A switch, not cuda::dispatch_type (see scale_kernel's launch below).
+  if (d == float32)
+    launch(static_cast<float*>(nullptr));
+  else if (d == float16)
+    launch(static_cast<__half*>(nullptr));
+  else
+    launch(static_cast<__nv_bfloat16*>(nullptr));
+  cuda::check_launch("[matmul] gemv kernel");
+  return true;
+}
+
 // Encodes out = beta * c + alpha * (a @ b) (c may be null: beta is unused).
 void encode_product(const Primitive& p, const char* op, const array* c, const array& a,
                     const array& b, array& out, double alpha, double beta) {
@@ -126,8 +245,7 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
   // behind.
   cb::cublasHandle_t handle = plan.K > 0 ? cb::handle(enc, op) : nullptr;
   if (prefill && out.raw_ptr() != c->raw_ptr()) {
-    cuda::copy_gpu(enc, c->unsafe_weak_copy(out.shape(), broadcast_strides(*c, out.shape())),
-                   out);
+    cuda::copy_gpu(enc, c->unsafe_weak_copy(out.shape(), broadcast_strides(*c, out.shape())), out);
   }
   if (plan.K == 0) {
     if (!prefill) {
@@ -142,11 +260,16 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
             x, out.size(), beta);
       };
       void* x = out.raw_ptr();
-      if (dtype == float32) launch(static_cast<float*>(x));
-      else if (dtype == float64) launch(static_cast<double*>(x));
-      else if (dtype == complex64) launch(static_cast<complex64_t*>(x));
-      else if (dtype == float16) launch(static_cast<__half*>(x));
-      else launch(static_cast<__nv_bfloat16*>(x));
+      if (dtype == float32)
+        launch(static_cast<float*>(x));
+      else if (dtype == float64)
+        launch(static_cast<double*>(x));
+      else if (dtype == complex64)
+        launch(static_cast<complex64_t*>(x));
+      else if (dtype == float16)
+        launch(static_cast<__half*>(x));
+      else
+        launch(static_cast<__nv_bfloat16*>(x));
       cuda::check_launch("[addmm] scale kernel");
     }
     return;
@@ -156,9 +279,11 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
   const char* pa = prepare(enc, plan, op, a, true);
   const char* pb = prepare(enc, plan, op, b, false);
   plan.fold_batch();
+  if (try_gemv(enc, plan, pa, pb, out, alpha, prefill ? beta : 0.0)) return;
 
   float fa = float(alpha), fb = prefill ? float(beta) : 0.0f;
-  Scalars s{{alpha, prefill ? beta : 0.0}, {fa, fb}, {complex64_t(fa, 0.0f), complex64_t(fb, 0.0f)}};
+  Scalars s{
+      {alpha, prefill ? beta : 0.0}, {fa, fb}, {complex64_t(fa, 0.0f), complex64_t(fb, 0.0f)}};
   // Column-major C^T (N x rows) = op(B^T) op(A^T): b first, then a.
   auto op_b = plan.b.layout->trans ? cb::CUBLAS_OP_T : cb::CUBLAS_OP_N;
   auto op_a = plan.a.layout->trans ? cb::CUBLAS_OP_T : cb::CUBLAS_OP_N;
@@ -168,17 +293,17 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
   char* cptr = static_cast<char*>(out.raw_ptr());
 
   auto gemm = [&](int64_t oa_off, int64_t ob_off, int64_t oc_off) {
-    cb::check(api.GemmEx(handle, op_b, op_a, m, n, k, s.alpha(dtype), pb + ob_off * isz,
-                         types.data, ld_b, pa + oa_off * isz, types.data, ld_a, s.beta(dtype),
-                         cptr + oc_off * isz, types.data, ldc, types.compute,
-                         cb::CUBLAS_GEMM_DEFAULT),
-              op, "cublasGemmEx");
+    cb::check(
+        api.GemmEx(handle, op_b, op_a, m, n, k, s.alpha(dtype), pb + ob_off * isz, types.data, ld_b,
+                   pa + oa_off * isz, types.data, ld_a, s.beta(dtype), cptr + oc_off * isz,
+                   types.data, ldc, types.compute, cb::CUBLAS_GEMM_DEFAULT),
+        op, "cublasGemmEx");
   };
   // The batch axes (none when folded: one gemm) with a's, b's and c's
   // offsets.
   Strides c_strides = plan.c_batch_strides();
-  auto batches = make_plan<3>(plan.gemm_batch(),
-                              {&plan.a.batch_strides, &plan.b.batch_strides, &c_strides});
+  auto batches =
+      make_plan<3>(plan.gemm_batch(), {&plan.a.batch_strides, &plan.b.batch_strides, &c_strides});
   for_each_strided(batches, [&](auto offs, int64_t count, auto st) {
     if (count == 1 || st[0] < 0 || st[1] < 0) {
       // Negative batch strides: one gemm per matrix rather than rely on
@@ -190,13 +315,13 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
     }
     for (int64_t done = 0; done < count; done += INT_MAX) {
       int part = static_cast<int>(std::min<int64_t>(count - done, INT_MAX));
-      cb::check(api.GemmStridedBatchedEx(
-                    handle, op_b, op_a, m, n, k, s.alpha(dtype),
-                    pb + (offs[1] + done * st[1]) * isz, types.data, ld_b, st[1],
-                    pa + (offs[0] + done * st[0]) * isz, types.data, ld_a, st[0], s.beta(dtype),
-                    cptr + (offs[2] + done * st[2]) * isz, types.data, ldc, st[2], part,
-                    types.compute, cb::CUBLAS_GEMM_DEFAULT),
-                op, "cublasGemmStridedBatchedEx");
+      cb::check(
+          api.GemmStridedBatchedEx(handle, op_b, op_a, m, n, k, s.alpha(dtype),
+                                   pb + (offs[1] + done * st[1]) * isz, types.data, ld_b, st[1],
+                                   pa + (offs[0] + done * st[0]) * isz, types.data, ld_a, st[0],
+                                   s.beta(dtype), cptr + (offs[2] + done * st[2]) * isz, types.data,
+                                   ldc, st[2], part, types.compute, cb::CUBLAS_GEMM_DEFAULT),
+          op, "cublasGemmStridedBatchedEx");
     }
   });
 }

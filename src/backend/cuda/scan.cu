@@ -43,9 +43,9 @@ using cuda::Indexer;
 using cuda::TypeTag;
 
 constexpr int kBlock = 256;
-constexpr int kItems = 8;                        // elements per thread per tile
-constexpr int kTile = kBlock * kItems;           // elements staged per block
-constexpr int kTileSmem = kTile + kTile / 32;    // with one pad slot per 32
+constexpr int kItems = 8;                      // elements per thread per tile
+constexpr int kTile = kBlock * kItems;         // elements staged per block
+constexpr int kTileSmem = kTile + kTile / 32;  // with one pad slot per 32
 
 // Shared-memory slot of tile element i: a pad every 32 slots keeps a
 // thread's kItems consecutive elements off each other's banks.
@@ -100,8 +100,8 @@ __global__ void __launch_bounds__(kBlock) seq_scan(const In* x, Out* y, ScanGeom
   using A = reduce_acc_t<Out>;
   using R = Reducer<op, A>;
   int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t line = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-       line < g.lines; line += step) {
+  for (int64_t line = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; line < g.lines;
+       line += step) {
     int64_t xo, yo;
     line_offsets(g, line, xo, yo);
     const In* xp = x + xo;
@@ -215,8 +215,10 @@ __device__ inline void scan_range(const In* xp, Out* yp, int64_t k0, int64_t k1,
   using A = reduce_acc_t<Out>;
   using R = Reducer<op, A>;
   auto sync = [group] {
-    if (group > 32) __syncthreads();
-    else __syncwarp();
+    if (group > 32)
+      __syncthreads();
+    else
+      __syncwarp();
   };
   int64_t span = static_cast<int64_t>(group) * kItems;
   for (int64_t t0 = k0; t0 < k1; t0 += span) {
@@ -295,8 +297,8 @@ __global__ void __launch_bounds__(kBlock)
        line += static_cast<int64_t>(gridDim.x) * nw) {
     int64_t xo, yo;
     line_offsets(g, line, xo, yo);
-    scan_range<op, In, Out>(x + xo, y + yo, 0, g.n, R::init(), threadIdx.x % 32, 32, wtile,
-                            nullptr, g);
+    scan_range<op, In, Out>(x + xo, y + yo, 0, g.n, R::init(), threadIdx.x % 32, 32, wtile, nullptr,
+                            g);
   }
 }
 
@@ -370,8 +372,8 @@ void launch_tiled(cuda::CommandEncoder& enc, const In* x, Out* y, ScanGeom g) {
     return;
   }
   int64_t items = g.lines * g.chunks;
-  array carries = array::from_desc(std::make_shared<ArrayDesc>(
-      Shape{items * static_cast<int64_t>(sizeof(A))}, uint8));
+  array carries = array::from_desc(
+      std::make_shared<ArrayDesc>(Shape{items * static_cast<int64_t>(sizeof(A))}, uint8));
   cuda::alloc(carries);
   enc.add_temporary(carries);
   A* c = static_cast<A*>(carries.raw_ptr());
@@ -403,9 +405,9 @@ void launch_tiled(cuda::CommandEncoder& enc, const In* x, Out* y, ScanGeom g) {
 
 template <ReduceOp op, typename In, typename Out>
 void launch_seq(cuda::CommandEncoder& enc, const In* x, Out* y, const ScanGeom& g) {
-  bool packed = g.si == 1 && g.so == 1 && g.n <= kStagedMax &&
-                (g.lines == 1 || (g.ix.ndim == 1 && g.ix.strides[0][0] == g.n &&
-                                  g.ix.strides[1][0] == g.n));
+  bool packed =
+      g.si == 1 && g.so == 1 && g.n <= kStagedMax &&
+      (g.lines == 1 || (g.ix.ndim == 1 && g.ix.strides[0][0] == g.n && g.ix.strides[1][0] == g.n));
   if (packed) {
     staged_scan<op, In, Out><<<cuda::grid_for(g.lines), kBlock, 0, enc.cuda_stream()>>>(x, y, g);
     cuda::check_launch("[scan] staged kernel");
@@ -440,18 +442,22 @@ void run_scan(cuda::CommandEncoder& enc, const array& in, array& out, int axis, 
   // Off the last axis, enough lines (or short ones) keep the seq kernel's
   // adjacent threads on adjacent elements busy.
   if (inner == 1 || lines >= 32768 || n < 512) {
-    cuda::donate_or_alloc(in, out);
+    cuda::donate_or_alloc(in, out);  // before the declaration's reference
+    enc.set_input_array(in);
     enc.set_output_array(out);
     ScanGeom g = make_geom(in, out, axis, reverse, inclusive);
     const In* x = static_cast<const In*>(in.raw_ptr());
     Out* y = static_cast<Out*>(out.raw_ptr());
-    if (inner == 1 && n > kStagedMax) launch_tiled<op, In, Out>(enc, x, y, g);
-    else launch_seq<op, In, Out>(enc, x, y, g);
+    if (inner == 1 && n > kStagedMax)
+      launch_tiled<op, In, Out>(enc, x, y, g);
+    else
+      launch_seq<op, In, Out>(enc, x, y, g);
     return;
   }
   // Few long lines off the last axis: scan them as rows of a transposed
   // copy, then copy back.
   cuda::alloc(out);
+  enc.set_input_array(in);
   enc.set_output_array(out);
   Shape ps;
   Strides pst;
@@ -478,8 +484,8 @@ void run_scan(cuda::CommandEncoder& enc, const array& in, array& out, int axis, 
 }
 
 template <ReduceOp op>
-void dispatch_scan(cuda::CommandEncoder& enc, const array& in, array& out, int axis,
-                   bool reverse, bool inclusive, const char* name) {
+void dispatch_scan(cuda::CommandEncoder& enc, const array& in, array& out, int axis, bool reverse,
+                   bool inclusive, const char* name) {
   cuda::dispatch_type(in.dtype(), [&](auto in_tag) {
     using In = typename decltype(in_tag)::type;
     using Out = reduce_out_t<op, In>;
@@ -501,9 +507,9 @@ void Scan::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   auto& enc = cuda::encoder_for(*this);
   const array& in = inputs[0];
   array& out = outputs[0];
-  enc.set_input_array(in);
   if (in.size() == 0) {
     cuda::alloc(out);
+    enc.set_input_array(in);
     enc.set_output_array(out);
     return;
   }

@@ -15,9 +15,8 @@
 //              reductions over registers;
 //   longer:    a block per row: one pass for an online (max, sum) pair, one
 //              pass to write (the second read mostly hits L2).
-#include <cuda/std/limits>
-
 #include <algorithm>
+#include <cuda/std/limits>
 #include <stdexcept>
 #include <type_traits>
 
@@ -37,8 +36,10 @@ using compute_of = decltype(cuda::widen(T{}));
 
 template <typename C>
 __device__ inline C exp_of(C v) {
-  if constexpr (std::is_same_v<C, float>) return expf(v);
-  else return exp(v);
+  if constexpr (std::is_same_v<C, float>)
+    return expf(v);
+  else
+    return exp(v);
 }
 
 template <typename C>
@@ -320,13 +321,13 @@ void Softmax::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
   auto& enc = cuda::encoder_for(*this);
   const array& in = inputs[0];
   array& out = outputs[0];
-  enc.set_input_array(in);
+  // Donation before anything holds another reference to `in` (a handle, or
+  // the input's declaration).
+  bool in_place = in.flags().row_contiguous;
+  if (in_place) cuda::donate_or_alloc(in, out);
   array src = cuda::contiguous_gpu(enc, in);
-  if (src.id() == in.id()) {
-    cuda::donate_or_alloc(in, out);
-  } else {
-    cuda::alloc(out);
-  }
+  if (!in_place) cuda::alloc(out);
+  enc.set_input_array(in);
   enc.set_output_array(out);
   if (in.size() == 0) return;
   int64_t n = in.ndim() ? in.shape().back() : 1;

@@ -16,10 +16,9 @@
 // DeviceSegmentedSort::StableSortPairs in one call (int offsets, so calls
 // cover at most INT_MAX elements each). Both use double buffers, and the
 // scratch they ask for is an array the op keeps as a temporary.
-#include <cub/cub.cuh>
-
 #include <climits>
 #include <cstdint>
+#include <cub/cub.cuh>
 #include <string>
 
 #include "backend/common/axes.h"
@@ -95,8 +94,7 @@ __device__ inline int64_t thread_index() {
 __device__ inline int64_t grid_stride() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
 
 template <typename T>
-__global__ void keys_kernel(const T* x, key_t<T>* keys, uint32_t* pos, int64_t total,
-                            int64_t n) {
+__global__ void keys_kernel(const T* x, key_t<T>* keys, uint32_t* pos, int64_t total, int64_t n) {
   for (int64_t i = thread_index(); i < total; i += grid_stride()) {
     keys[i] = sort_key(x[i]);
     pos[i] = static_cast<uint32_t>(i % n);
@@ -117,15 +115,6 @@ __global__ void take_rows_kernel(const U* x, const uint32_t* pos, U* out, int64_
   for (int64_t i = thread_index(); i < total; i += grid_stride()) {
     out[i] = x[(i / n) * n + pos[i]];
   }
-}
-
-// A row-major device buffer the current op keeps until the GPU is past it.
-array temporary(cuda::CommandEncoder& enc, Shape shape, Dtype dtype) {
-  array t(std::move(shape), dtype, nullptr, {});
-  t.detach();
-  cuda::alloc(t);
-  enc.add_temporary(t);
-  return t;
 }
 
 Dtype unsigned_dtype(int itemsize) {
@@ -152,7 +141,7 @@ int sort_pairs(cuda::CommandEncoder& enc, U* keys[2], uint32_t* pos[2], int64_t 
 
   int* offsets = nullptr;
   if (!per_row) {
-    array o = temporary(enc, {rows_per_call + 1}, int32);
+    array o = cuda::temporary(enc, {rows_per_call + 1}, int32);
     offsets = static_cast<int*>(o.raw_ptr());
     offsets_kernel<<<cuda::grid_for(rows_per_call + 1), cuda::kBlock, 0, stream>>>(
         offsets, rows_per_call, static_cast<int>(n));
@@ -167,8 +156,8 @@ int sort_pairs(cuda::CommandEncoder& enc, U* keys[2], uint32_t* pos[2], int64_t 
       e = cub::DeviceRadixSort::SortPairs(scratch, bytes, dk, dp, static_cast<uint32_t>(n), 0,
                                           static_cast<int>(sizeof(U) * 8), stream);
     } else {
-      e = cub::DeviceSegmentedSort::StableSortPairs(scratch, bytes, dk, dp, rows * n, rows,
-                                                    offsets, offsets + 1, stream);
+      e = cub::DeviceSegmentedSort::StableSortPairs(scratch, bytes, dk, dp, rows * n, rows, offsets,
+                                                    offsets + 1, stream);
     }
     cuda::check(e, "[sort] cub");
     return dp.selector;
@@ -181,7 +170,7 @@ int sort_pairs(cuda::CommandEncoder& enc, U* keys[2], uint32_t* pos[2], int64_t 
     call(nullptr, b, 0, last_rows);
     bytes = std::max(bytes, b);
   }
-  array scratch = temporary(enc, {static_cast<int64_t>(std::max<size_t>(bytes, 1))}, uint8);
+  array scratch = cuda::temporary(enc, {static_cast<int64_t>(std::max<size_t>(bytes, 1))}, uint8);
 
   int want = -1;
   for (int64_t s0 = 0; s0 < segments; s0 += rows_per_call) {
@@ -193,8 +182,8 @@ int sort_pairs(cuda::CommandEncoder& enc, U* keys[2], uint32_t* pos[2], int64_t 
     } else if (sel != want) {
       // Same-shaped calls end in the same buffer; should one not, move its
       // positions where the others are.
-      cuda::check(cudaMemcpyAsync(pos[want] + base, pos[sel] + base,
-                                  rows * n * sizeof(uint32_t), cudaMemcpyDeviceToDevice, stream),
+      cuda::check(cudaMemcpyAsync(pos[want] + base, pos[sel] + base, rows * n * sizeof(uint32_t),
+                                  cudaMemcpyDeviceToDevice, stream),
                   "[sort] cudaMemcpyAsync");
     }
   }
@@ -238,10 +227,10 @@ void Sort::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   int64_t segments = total / n;
 
   Dtype kd = unsigned_dtype(in.itemsize());
-  array k0 = temporary(enc, shape, kd), k1 = temporary(enc, shape, kd);
+  array k0 = cuda::temporary(enc, shape, kd), k1 = cuda::temporary(enc, shape, kd);
   // ArgSort along the last axis sorts positions in place in out's buffer.
-  array p0 = indices_ && last ? out : temporary(enc, shape, uint32);
-  array p1 = temporary(enc, shape, uint32);
+  array p0 = indices_ && last ? out : cuda::temporary(enc, shape, uint32);
+  array p1 = cuda::temporary(enc, shape, uint32);
   uint32_t* pos[2] = {static_cast<uint32_t*>(p0.raw_ptr()), static_cast<uint32_t*>(p1.raw_ptr())};
 
   int sel = 0;
@@ -262,12 +251,12 @@ void Sort::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
 
   array result = sorted_pos;  // row-major over `shape`
   if (!indices_) {
-    result = last ? out : temporary(enc, shape, out.dtype());
+    result = last ? out : cuda::temporary(enc, shape, out.dtype());
     cuda::dispatch_bits(out.itemsize(), [&](auto tag) {
       using U = typename decltype(tag)::type;
       take_rows_kernel<U><<<cuda::grid_for(total), cuda::kBlock, 0, enc.cuda_stream()>>>(
-          static_cast<const U*>(x.raw_ptr()), pos[sel], static_cast<U*>(result.raw_ptr()),
-          total, n);
+          static_cast<const U*>(x.raw_ptr()), pos[sel], static_cast<U*>(result.raw_ptr()), total,
+          n);
     });
     cuda::check_launch("[sort] take kernel");
   }

@@ -175,7 +175,8 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
     if (mask) m = in[next++];
     if (sinks) sk = in[next];
     AttentionProbs p = attention_probs(in[0], in[1], scale, causal, m, sk, st);
-    array o = matmul(p.keys, expand_dims(astype(in[2], p.compute, st), {2}, st), st);
+    array o = matmul(astype(p.keys, p.product, st),
+                     expand_dims(astype(in[2], p.product, st), {2}, st), st);
     return astype(reshape(o, {b, hq, lq, v.shape()[3]}, st), t, st);
   }
   auto prim = std::make_shared<ScaledDotProductAttention>(st, scale, causal, mask.has_value(),

@@ -76,8 +76,8 @@ std::vector<array> LayerNorm::vjp(const std::vector<array>& primals,
 }
 
 std::vector<array> RoPE::vjp(const std::vector<array>& primals,
-                             const std::vector<array>& cotangents,
-                             const std::vector<int>& argnums, const std::vector<array>&) {
+                             const std::vector<array>& cotangents, const std::vector<int>& argnums,
+                             const std::vector<array>&) {
   const Stream s = stream();
   std::vector<array> out;
   for (int i : argnums) {
@@ -136,16 +136,22 @@ std::vector<Shape> ScaledDotProductAttention::output_shapes(
   return {{q[0], q[1], q[2], inputs[2].shape()[3]}};
 }
 
+Dtype attention_product_dtype(Dtype in, Dtype compute) {
+  return in == float16 || in == bfloat16 ? in : compute;
+}
+
 AttentionProbs attention_probs(const array& q0, const array& k0, float scale, bool causal,
-                               const std::optional<array>& mask,
-                               const std::optional<array>& sinks, Stream s) {
+                               const std::optional<array>& mask, const std::optional<array>& sinks,
+                               Stream s) {
   int64_t b = q0.shape()[0], hq = q0.shape()[1], lq = q0.shape()[2], d = q0.shape()[3];
   int64_t hk = k0.shape()[1], lk = k0.shape()[2], rep = hq / hk;
   Dtype ct = q0.dtype() == float64 ? float64 : float32;
+  Dtype pd = attention_product_dtype(q0.dtype(), ct);
   auto wide = [&](const array& a) { return astype(a, ct, s); };
-  array q = reshape(wide(q0), {b, hk, rep, lq, d}, s);
-  array k = expand_dims(wide(k0), {2}, s);
-  array scores = matmul(multiply(q, grad::k(scale, q), s), swapaxes(k, -1, -2, s), s);
+  array q = reshape(astype(q0, pd, s), {b, hk, rep, lq, d}, s);
+  array k = expand_dims(astype(k0, pd, s), {2}, s);
+  array scores = wide(matmul(q, swapaxes(k, -1, -2, s), s));
+  scores = multiply(scores, grad::k(scale, scores), s);
   array neg_inf = full({}, scalar(-INFINITY), ct, s);
   if (causal) {
     array rows = reshape(arange(double(lk - lq), double(lk), 1, int32, s), {lq, 1}, s);
@@ -161,9 +167,9 @@ AttentionProbs attention_probs(const array& q0, const array& k0, float scale, bo
     scores = concatenate({col, scores}, -1, s);
   }
   array all = softmax(scores, std::vector<int>{-1}, s);
-  array keys = sinks ? slice(all, {0, 0, 0, 0, 1}, {b, hk, rep, lq, lk + 1}, {1, 1, 1, 1, 1}, s)
-                     : all;
-  return {all, keys, ct};
+  array keys =
+      sinks ? slice(all, {0, 0, 0, 0, 1}, {b, hk, rep, lq, lk + 1}, {1, 1, 1, 1, 1}, s) : all;
+  return {all, keys, ct, pd};
 }
 
 // The composed attention, recomputed: probabilities P over (B, Hk, rep, Lq,
@@ -182,28 +188,32 @@ std::vector<array> ScaledDotProductAttention::vjp(const std::vector<array>& prim
   if (has_mask_) mask = primals[next++];
   if (has_sinks_) sinks = primals[next];
   AttentionProbs P = attention_probs(q0, k0, scale_, causal_, mask, sinks, s);
-  Dtype ct = P.compute;
+  Dtype ct = P.compute, pd = P.product;
   auto f32 = [&](const array& a) { return astype(a, ct, s); };
-  array q = reshape(f32(q0), {b, hk, rep, lq, d}, s);
-  array k = expand_dims(f32(k0), {2}, s);
-  array v = expand_dims(f32(v0), {2}, s);
+  auto prod = [&](const array& a) { return astype(a, pd, s); };
+  array q = reshape(prod(q0), {b, hk, rep, lq, d}, s);
+  array k = expand_dims(prod(k0), {2}, s);
+  array v = expand_dims(prod(v0), {2}, s);
   const array& probs = P.keys;
   const array& probs_all = P.all;
-  array dout = reshape(f32(cotangents[0]), {b, hk, rep, lq, dv}, s);
-  array dp = matmul(dout, swapaxes(v, -1, -2, s), s);
+  array dout = reshape(prod(cotangents[0]), {b, hk, rep, lq, dv}, s);
+  array dp = f32(matmul(dout, swapaxes(v, -1, -2, s), s));
   array rowdot = sum(multiply(dp, probs, s), std::vector<int>{-1}, true, s);
-  array ds = multiply(probs, subtract(dp, rowdot, s), s);
+  array ds_c = multiply(probs, subtract(dp, rowdot, s), s);  // the scores' gradient
+  array ds = prod(ds_c);
   std::vector<array> out;
   for (int i : argnums) {
     if (i == 0) {
-      array dq = multiply(matmul(ds, k, s), grad::k(scale_, ds), s);
+      array dq = f32(matmul(ds, k, s));
+      dq = multiply(dq, grad::k(scale_, dq), s);
       out.push_back(astype(reshape(dq, q0.shape(), s), q0.dtype(), s));
     } else if (i == 1) {
-      array dk = matmul(swapaxes(ds, -1, -2, s), q, s);
+      array dk = f32(matmul(swapaxes(ds, -1, -2, s), q, s));
       dk = multiply(sum(dk, std::vector<int>{2}, false, s), grad::k(scale_, dk), s);
       out.push_back(astype(dk, k0.dtype(), s));
     } else if (i == 2) {
-      array dvv = sum(matmul(swapaxes(probs, -1, -2, s), dout, s), std::vector<int>{2}, false, s);
+      array dvv = f32(matmul(swapaxes(prod(probs), -1, -2, s), dout, s));
+      dvv = sum(dvv, std::vector<int>{2}, false, s);
       out.push_back(astype(dvv, v0.dtype(), s));
     } else if (has_sinks_ && i == static_cast<int>(primals.size()) - 1) {
       array p_sink = slice(probs_all, {0, 0, 0, 0, 0}, {b, hk, rep, lq, 1}, {1, 1, 1, 1, 1}, s);
@@ -212,7 +222,7 @@ std::vector<array> ScaledDotProductAttention::vjp(const std::vector<array>& prim
     } else {
       // The additive mask adds to the scores: its gradient is theirs.
       const array& m = primals[i];
-      array dm = m.dtype() == bool_ ? zeros(m.shape(), float32, s) : reshape(ds, m.shape(), s);
+      array dm = m.dtype() == bool_ ? zeros(m.shape(), float32, s) : reshape(ds_c, m.shape(), s);
       out.push_back(astype(dm, m.dtype() == bool_ ? float32 : m.dtype(), s));
     }
   }

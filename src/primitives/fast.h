@@ -135,12 +135,18 @@ namespace fastsync {
 // first when there are sinks, `keys` is the part over the keys. What the
 // vjp recomputes, and the forward where the composed form is chosen
 // (ops/fast.cpp). mask: (B, Hq, Lq, Lk), bool or float32.
+//
+// The products take their operands in `product`: float16 and bfloat16 stay
+// as they are (tensor cores; float32 sums, each product rounded once to
+// the input dtype, as PyTorch's and MLX's composed attention do), anything
+// else in `compute`. Masks and the softmax are in `compute` either way.
 struct AttentionProbs {
   array all, keys;
-  Dtype compute;
+  Dtype compute, product;
 };
+Dtype attention_product_dtype(Dtype in, Dtype compute);
 AttentionProbs attention_probs(const array& q, const array& k, float scale, bool causal,
-                               const std::optional<array>& mask,
-                               const std::optional<array>& sinks, Stream s);
+                               const std::optional<array>& mask, const std::optional<array>& sinks,
+                               Stream s);
 
 }  // namespace fastsync

@@ -148,10 +148,12 @@ AttentionProbs attention_probs(const array& q0, const array& k0, float scale, bo
   Dtype ct = q0.dtype() == float64 ? float64 : float32;
   Dtype pd = attention_product_dtype(q0.dtype(), ct);
   auto wide = [&](const array& a) { return astype(a, ct, s); };
-  array q = reshape(astype(q0, pd, s), {b, hk, rep, lq, d}, s);
+  // Scaled before the product, in its dtype: a pass over q, not over the
+  // scores (one rounding more for half types, as MLX and PyTorch do).
+  array q = astype(q0, pd, s);
+  q = reshape(multiply(q, grad::k(scale, q), s), {b, hk, rep, lq, d}, s);
   array k = expand_dims(astype(k0, pd, s), {2}, s);
   array scores = wide(matmul(q, swapaxes(k, -1, -2, s), s));
-  scores = multiply(scores, grad::k(scale, scores), s);
   array neg_inf = full({}, scalar(-INFINITY), ct, s);
   if (causal) {
     array rows = reshape(arange(double(lk - lq), double(lk), 1, int32, s), {lq, 1}, s);

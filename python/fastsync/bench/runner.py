@@ -281,7 +281,10 @@ def _run_model(
     w: Workload, lib, quick: bool, settings: Settings, progress: Progress | None
 ) -> list[Result]:
     """A model workload: a short warm-up run (compiles, allocator growth), then
-    ``model_repeats`` measured runs, each giving every figure of the task."""
+    ``model_repeats`` measured runs, each giving every figure of the task. The garbage
+    collector is paused during a run (and run between them), as for the other rows: with
+    three libraries' objects alive, a full collection in the middle of one library's decode
+    loop would be charged to it."""
     task = w.params["task"]
     params = dict(shapes(task, lib.device, quick), task=task)
     run = runner_for(task, lib, quick)
@@ -290,7 +293,13 @@ def _run_model(
         if progress:
             progress.update(f"{w.name} [{lib.name}] " + (f"{i}/{settings.model_repeats}"
                                                          if i else "warm-up"))  # fmt: skip
-        r = run(warm=i == 0)
+        gc_was = gc.isenabled()
+        gc.disable()
+        try:
+            r = run(warm=i == 0)
+        finally:
+            if gc_was:
+                gc.enable()
         if i:
             runs.append(r)
         gc.collect()

@@ -184,10 +184,52 @@ void array::copy_shared_buffer(const array& other) {
   copy_shared_buffer(other, other.strides(), other.flags(), other.data_size());
 }
 
-bool array::is_donatable() const {
+bool array::is_donatable(int stream) const {
   // A traced graph keeps its intermediates for the backward pass.
   if (autodiff::is_tracing()) return false;
-  return desc_.use_count() == 1 && desc_->data && desc_->data.use_count() == 1;
+  if (desc_.use_count() != 1 || !desc_->data) return false;
+  long owners = desc_->data.use_count();
+  if (owners == 1) return true;
+  // The queued count is read after the owners (the fence pairs with the
+  // release of an owner, which follows its unqueue): a worker finishing in
+  // between only makes this refuse.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  int64_t queued = stream < 0 ? -1 : desc_->data->queued_on(stream);
+  return queued > 0 && owners == 1 + queued;
+}
+
+namespace {
+constexpr uint64_t kCountMask = 0xffffffffu;
+constexpr uint64_t kMixed = 0xffffffffu;  // owners queued on several streams
+}  // namespace
+
+void Data::queue(int stream) {
+  uint64_t tag = uint64_t(stream) + 1;
+  uint64_t old = queued_.load(std::memory_order_relaxed);
+  for (;;) {
+    uint64_t count = old & kCountMask, have = old >> 32;
+    uint64_t next_tag = count == 0 ? tag : (have == tag ? tag : kMixed);
+    if (queued_.compare_exchange_weak(old, (next_tag << 32) | (count + 1),
+                                      std::memory_order_acq_rel)) {
+      return;
+    }
+  }
+}
+
+void Data::unqueue() {
+  uint64_t old = queued_.load(std::memory_order_relaxed);
+  for (;;) {
+    uint64_t count = (old & kCountMask) - 1;
+    uint64_t next = count == 0 ? 0 : ((old >> 32) << 32) | count;
+    if (queued_.compare_exchange_weak(old, next, std::memory_order_acq_rel)) return;
+  }
+}
+
+int64_t Data::queued_on(int stream) const {
+  uint64_t v = queued_.load(std::memory_order_acquire);
+  uint64_t count = v & kCountMask, tag = v >> 32;
+  if (count == 0) return 0;
+  return tag == uint64_t(stream) + 1 ? int64_t(count) : -1;
 }
 
 array array::with_buffer(std::shared_ptr<Data> data, void* ptr, int64_t data_size) const {

@@ -58,6 +58,22 @@ struct Data {
   ~Data() { allocator::free(buffer); }
   Data(const Data&) = delete;
   Data& operator=(const Data&) = delete;
+
+  // Owners of this buffer that are work queued on a CPU stream and not yet
+  // run (scheduler::KeepList). An op encoded later on that same stream runs
+  // after them, so it may still take the buffer for its output in place
+  // (a KV cache written while the previous step's reads of it are queued).
+  // queue() runs on the encoding thread, unqueue() on workers, each before
+  // the owner it counts is released: a racing reader may see one owner too
+  // many, never one too few.
+  void queue(int stream);
+  void unqueue();
+  // The queued owners when all are on `stream`; -1 when some are elsewhere.
+  int64_t queued_on(int stream) const;
+
+ private:
+  // Count in the low 32 bits; stream index + 1 above, kMixed for several.
+  std::atomic<uint64_t> queued_{0};
 };
 
 struct Flags {
@@ -161,7 +177,10 @@ class array {
   void copy_shared_buffer(const array& other);
   // True when nothing but the calling graph edge references this array or
   // its buffer, so an output may write into it.
-  bool is_donatable() const;
+  // Whether an op may take this array's buffer for its output: no other
+  // handle on the array, and no other owner of the buffer except work
+  // queued earlier on `stream` (a CPU stream's index; -1 allows none).
+  bool is_donatable(int stream = -1) const;
   std::shared_ptr<Data> data_shared_ptr() const { return desc_->data; }
   // A non-owning alias for kernels: same shape, strides and pointer, holds
   // no reference to the buffer (retention tasks keep the buffer alive).

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "array.h"
+
 namespace fastsync::scheduler {
 
 // A move-only void() callable with inline storage.
@@ -57,13 +59,12 @@ class TaskFn {
     void (*destroy)(void*);
   };
   template <typename Fn>
-  static constexpr Ops inline_ops = {
-      [](void* p) { (*static_cast<Fn*>(p))(); },
-      [](void* d, void* s) {
-        new (d) Fn(std::move(*static_cast<Fn*>(s)));
-        static_cast<Fn*>(s)->~Fn();
-      },
-      [](void* p) { static_cast<Fn*>(p)->~Fn(); }};
+  static constexpr Ops inline_ops = {[](void* p) { (*static_cast<Fn*>(p))(); },
+                                     [](void* d, void* s) {
+                                       new (d) Fn(std::move(*static_cast<Fn*>(s)));
+                                       static_cast<Fn*>(s)->~Fn();
+                                     },
+                                     [](void* p) { static_cast<Fn*>(p)->~Fn(); }};
   template <typename Fn>
   static constexpr Ops heap_ops = {
       [](void* p) { (**static_cast<Fn**>(p))(); },
@@ -82,24 +83,52 @@ class TaskFn {
 // Owning references to buffers, the first few stored inline.
 class KeepList {
  public:
-  void push_back(std::shared_ptr<void> p) {
+  KeepList() = default;
+  KeepList(KeepList&& o) noexcept { take(o); }
+  KeepList& operator=(KeepList&& o) noexcept {
+    if (this != &o) {
+      clear();
+      take(o);
+    }
+    return *this;
+  }
+  ~KeepList() { clear(); }
+
+  // Keeps `d` as work queued on CPU stream `stream` (Data::queue): until
+  // clear(), an op later on that stream may still write it in place.
+  void push_back(std::shared_ptr<Data> d, int stream) {
+    if (!d) return;
+    d->queue(stream);
     if (n_ < inline_.size()) {
-      inline_[n_++] = std::move(p);
+      inline_[n_++] = std::move(d);
     } else {
-      more_.push_back(std::move(p));
+      more_.push_back(std::move(d));
     }
   }
   size_t size() const { return n_ + more_.size(); }
+  // Unqueues each buffer, then releases it (the order Data::queue needs).
   void clear() {
-    for (size_t i = 0; i < n_; ++i) inline_[i].reset();
+    for (size_t i = 0; i < n_; ++i) {
+      inline_[i]->unqueue();
+      inline_[i].reset();
+    }
     n_ = 0;
+    for (auto& d : more_) d->unqueue();
     more_.clear();
   }
 
  private:
-  std::array<std::shared_ptr<void>, 4> inline_;
+  void take(KeepList& o) {
+    for (size_t i = 0; i < o.n_; ++i) inline_[i] = std::move(o.inline_[i]);
+    n_ = o.n_;
+    o.n_ = 0;
+    more_ = std::move(o.more_);
+    o.more_.clear();
+  }
+
+  std::array<std::shared_ptr<Data>, 4> inline_;
   size_t n_ = 0;
-  std::vector<std::shared_ptr<void>> more_;
+  std::vector<std::shared_ptr<Data>> more_;
 };
 
 struct Task {

@@ -242,6 +242,73 @@ def test_an_intermediate_is_donated_to_the_next_op(op):
     assert grown < 1.5, f"{op}: the eval's peak grew by {grown:.2f} buffers"
 
 
+def _cache_steps(stream_for_reads, steps=48, cols=4096):
+    """A cache written a row per step, then read, each step handed to async_eval without a
+    wait (a decoding loop): when a step's write is encoded, the previous steps' reads of the
+    cache may still be queued, and each read must see the cache as its step left it."""
+    cache = mx.zeros((steps, cols))
+    mx.eval(cache)
+    reads = []
+    for i in range(steps):
+        cache[i : i + 1] = float(i + 1)  # a broadcast scalar: no row buffer in flight
+        reads.append(mx.sum(cache, stream=stream_for_reads))
+        mx.async_eval(reads[-1])
+    return cache, reads
+
+
+def _expected(cols, steps):
+    return [cols * (i + 1) * (i + 2) / 2 for i in range(steps)]
+
+
+def test_in_place_writes_wait_for_queued_reads_on_their_stream():
+    """A row update after reads queued on the same stream writes the cache in place (the
+    reads run first), so one cache's memory, not one per step in flight; the reads still see
+    the old contents."""
+    mx.synchronize()
+    before = mx.get_active_memory()
+    mx.reset_peak_memory()
+    cache, reads = _cache_steps(mx.default_stream(mx.default_device()))
+    mx.eval(cache)
+    cols = cache.shape[1]
+    assert [r.item() for r in reads] == _expected(cols, len(reads))
+    grown = (mx.get_peak_memory() - before) / cache.nbytes
+    if mx.default_device() == mx.cpu:
+        # One cache; copies would hold about 1 + (2 MiB in-flight cap) / (768 KiB) caches.
+        assert grown < 1.5, f"the cache was copied: the peak grew by {grown:.2f} caches"
+
+
+def test_in_place_writes_never_pass_reads_queued_on_another_stream():
+    """Reads queued on another stream are not ordered before the write: it must copy."""
+    s2 = mx.new_stream(mx.default_device())
+    cache, reads = _cache_steps(s2)
+    mx.eval(cache)
+    cols = cache.shape[1]
+    assert [r.item() for r in reads] == _expected(cols, len(reads))
+
+
+def test_in_place_writes_from_many_threads():
+    """Threads each running the pattern above on streams of their own."""
+    errors = []
+
+    def work():
+        try:
+            s = mx.new_stream(mx.default_device())
+            with mx.stream(s):
+                cache, reads = _cache_steps(s, steps=24, cols=512)
+                mx.eval(cache)
+            got = [r.item() for r in reads]
+            assert got == _expected(512, 24), got
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+
+
 def test_memory_functions():
     settle()
     mx.clear_cache()

@@ -184,7 +184,7 @@ std::vector<array> ScaledDotProductAttention::vjp(const std::vector<array>& prim
   const Stream s = stream();
   const array &q0 = primals[0], &k0 = primals[1], &v0 = primals[2];
   int64_t b = q0.shape()[0], hq = q0.shape()[1], lq = q0.shape()[2], d = q0.shape()[3];
-  int64_t hk = k0.shape()[1], lk = k0.shape()[2], dv = v0.shape()[3], rep = hq / hk;
+  int64_t hk = k0.shape()[1], dv = v0.shape()[3], rep = hq / hk;
   size_t next = 3;
   std::optional<array> mask, sinks;
   if (has_mask_) mask = primals[next++];

@@ -277,22 +277,16 @@ def _run_memory(w: Workload, lib, quick: bool, settings: Settings) -> list[Resul
     return [peak, rss]
 
 
-def _run_model(
-    w: Workload, lib, quick: bool, settings: Settings, progress: Progress | None
-) -> list[Result]:
-    """A model workload: a short warm-up run (compiles, allocator growth), then
-    ``model_repeats`` measured runs, each giving every figure of the task. The garbage
-    collector is paused during a run (and run between them), as for the other rows: with
-    three libraries' objects alive, a full collection in the middle of one library's decode
-    loop would be charged to it."""
-    task = w.params["task"]
-    params = dict(shapes(task, lib.device, quick), task=task)
+def _model_runs(task: str, lib_name: str, device: str, quick: bool, repeats: int) -> list[dict]:
+    """A model workload's runs, in the process that calls it: a short warm-up run
+    (compiles, allocator growth), then ``repeats`` measured runs, each with the garbage
+    collector paused (and run between them), as for the other rows."""
+    from . import libs
+
+    lib = libs.load(lib_name, device)
     run = runner_for(task, lib, quick)
     runs = []
-    for i in range(settings.model_repeats + 1):
-        if progress:
-            progress.update(f"{w.name} [{lib.name}] " + (f"{i}/{settings.model_repeats}"
-                                                         if i else "warm-up"))  # fmt: skip
+    for i in range(repeats + 1):
         gc_was = gc.isenabled()
         gc.disable()
         try:
@@ -301,8 +295,28 @@ def _run_model(
             if gc_was:
                 gc.enable()
         if i:
-            runs.append(r)
+            runs.append({k: v for k, v in r.items() if k != "tokens"})
         gc.collect()
+    return runs
+
+
+def _run_model(
+    w: Workload, lib, quick: bool, settings: Settings, progress: Progress | None
+) -> list[Result]:
+    """A model workload, measured in a fresh process of its own per library: the libraries
+    the runner has loaded beside it change the figures (on the CPU, PyTorch's OpenMP threads
+    and its copy of MKL halve fastsync's decoding speed; on the GPU every library decodes
+    slower in a process shared with the others), and a user runs one of them at a time."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    task = w.params["task"]
+    params = dict(shapes(task, lib.device, quick), task=task)
+    if progress:
+        progress.update(f"{w.name} [{lib.name}] in its own process")
+    args = (task, lib.name, lib.device, quick, settings.model_repeats)
+    with cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        runs = pool.submit(_model_runs, *args).result()
     out = []
     for fig, unit, better in METRICS[task]:
         res = Result(f"{w.name} {fig}", unit, better, lib.name, "ok", params=params, number=1)

@@ -11,13 +11,14 @@ namespace fastsync {
 
 // A row-contiguous buffer for `out` from `a`.
 void alloc(array& out, allocator::Allocator& a);
-// Gives `out` a row-contiguous buffer: `in`'s, when `in` is donatable and
-// matches in dtype and size, otherwise a fresh one from `a`.
-void donate_or_alloc(const array& in, array& out, allocator::Allocator& a);
+// Gives `out` a row-contiguous buffer: `in`'s, when `in` is donatable (with
+// owners queued on `stream` allowed, see array::is_donatable) and matches in
+// dtype and size, otherwise a fresh one from `a`.
+void donate_or_alloc(const array& in, array& out, allocator::Allocator& a, int stream = -1);
 // The same over several inputs: the first of `candidates` with out's shape
 // and dtype that is donatable gives its buffer (elementwise ops with
 // broadcasting), otherwise a fresh one from `a`.
 void donate_any_or_alloc(std::initializer_list<const array*> candidates, array& out,
-                         allocator::Allocator& a);
+                         allocator::Allocator& a, int stream = -1);
 
 }  // namespace fastsync

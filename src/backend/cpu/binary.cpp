@@ -1,6 +1,8 @@
 // CPU kernels for Binary, DivMod and Select primitives. What each op
 // computes, and for which dtypes, is backend/common/elementwise.h (shared
 // with the GPU); this file runs it over strided runs on worker threads.
+#include "primitives/binary.h"
+
 #include <stdexcept>
 
 #include "backend/common/buffers.h"
@@ -8,7 +10,6 @@
 #include "backend/common/strided.h"
 #include "backend/cpu/parallel.h"
 #include "backend/cpu/utils.h"
-#include "primitives/binary.h"
 
 namespace fastsync {
 
@@ -19,8 +20,8 @@ using elementwise::BinaryFn;
 // One pass over a run of n elements; the compiler vectorizes the unit-stride
 // and scalar-operand cases separately.
 template <typename T, typename O, typename Fn>
-inline void binary_run(const T* a, int64_t sa, const T* b, int64_t sb, O* o, int64_t so,
-                       int64_t n, Fn fn) {
+inline void binary_run(const T* a, int64_t sa, const T* b, int64_t sb, O* o, int64_t so, int64_t n,
+                       Fn fn) {
   using C = compute_t<T>;
   if (sa == 1 && sb == 1 && so == 1) {
     for (int64_t i = 0; i < n; ++i) o[i] = O(fn(C(a[i]), C(b[i])));
@@ -94,14 +95,13 @@ BinaryKernel kernel_for(BinaryOp op) {
   return nullptr;
 }
 
-
 }  // namespace
 
 void Binary::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const array& a = inputs[0];
   const array& b = inputs[1];
   array& out = outputs[0];
-  donate_any_or_alloc({&a, &b}, out, allocator::host());
+  donate_any_or_alloc({&a, &b}, out, allocator::host(), cpu::encoding_stream());
   auto& enc = cpu::encoder_for(*this);
   enc.set_input_array(a);
   enc.set_input_array(b);
@@ -133,7 +133,7 @@ void Select::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   const array& x = inputs[1];
   const array& y = inputs[2];
   array& out = outputs[0];
-  donate_any_or_alloc({&x, &y}, out, allocator::host());
+  donate_any_or_alloc({&x, &y}, out, allocator::host(), cpu::encoding_stream());
   auto& enc = cpu::encoder_for(*this);
   for (auto& in : inputs) enc.set_input_array(in);
   enc.set_output_array(out);

@@ -1,6 +1,7 @@
 #include "backend/cpu/encoder.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "primitive.h"
 #include "sync.h"
@@ -71,10 +72,10 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
       // A buffer donated to an output lives on in that output; holding it
       // here would stop the next op in a chain from reusing it.
       if (std::find(outputs_.begin(), outputs_.end(), d.get()) != outputs_.end()) continue;
-      keep_list.push_back(std::move(d));
+      keep_list.push_back(std::move(d), stream().index);
     }
     if (outputs.size() > 1) {
-      for (auto& out : outputs) keep_list.push_back(out.data_shared_ptr());
+      for (auto& out : outputs) keep_list.push_back(out.data_shared_ptr(), stream().index);
     }
     for (auto& out : outputs) {
       bool donated = false;
@@ -95,8 +96,21 @@ void CommandEncoder::discard() {
   outputs_.clear();
 }
 
+namespace {
+// The stream whose op the calling thread is encoding, -1 outside one. Each
+// thread sees only its own (only the encoding thread sets it).
+thread_local int current_stream = -1;
+}  // namespace
+
+int encoding_stream() { return current_stream; }
+
 void CommandEncoder::eval(Primitive& p, const std::vector<array>& inputs,
                           std::vector<array>& outputs) {
+  struct Scope {
+    int saved;
+    explicit Scope(int s) : saved(std::exchange(current_stream, s)) {}
+    ~Scope() { current_stream = saved; }
+  } scope(stream().index);
   p.eval_cpu(inputs, outputs);
 }
 
@@ -135,7 +149,7 @@ void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
 }
 
 void CommandEncoder::retain(std::shared_ptr<Data> d) {
-  if (d) retained_.push_back(std::move(d));
+  retained_.push_back(std::move(d), stream().index);
 }
 
 CommandEncoder& get_command_encoder(const Stream& s) {

@@ -7,7 +7,8 @@
 // compute to the stream's worker together with a retention list: every
 // declared input and temporary buffer, minus buffers that became an output's
 // (donated), so they stay alive exactly until the compute that reads them is
-// done.
+// done. Those lists count as work queued on the stream (Data::queue), so an
+// op later on the same stream may still write such a buffer in place.
 //
 // Marks on a CPU stream are a counter advanced by a control task on the
 // stream's worker; a CPU stream waits on any mark with a control task that
@@ -23,6 +24,11 @@
 #include "scheduler.h"
 
 namespace fastsync::cpu {
+
+// The index of the CPU stream whose op this thread is encoding (inside
+// CommandEncoder::eval), -1 elsewhere: what donation checks let queued work
+// on (array::is_donatable).
+int encoding_stream();
 
 class CommandEncoder : public StreamEncoder {
  public:

@@ -133,11 +133,14 @@ void Fused::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outpu
   array& out = outputs[0];
   const Shape& shape = out.shape();
   std::vector<Input> ins;
-  std::optional<array> donor;
+  // Inputs read in place are declared once the output's buffer is chosen: a
+  // declaration (or a copy of the array) is a second owner, ruling donation
+  // out.
+  const array* donor = nullptr;
   for (const array& in : inputs) {
-    enc.set_input_array(in);
     auto read = fused_read(in, shape);
     if (!read) {
+      enc.set_input_array(in);
       // Broadcast in a way the block loop cannot follow: a dense copy first.
       array dense(shape, in.dtype(), nullptr, {});
       dense.detach();
@@ -148,8 +151,9 @@ void Fused::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outpu
       ins.push_back({dense.raw_ptr(), FusedRead::dense, dense.size()});
       continue;
     }
-    if (*read == FusedRead::dense && !donor && in.is_donatable() && in.dtype() == out.dtype()) {
-      donor = in;
+    if (*read == FusedRead::dense && !donor && in.is_donatable(cpu::encoding_stream()) &&
+        in.dtype() == out.dtype()) {
+      donor = &in;
     }
     ins.push_back({in.raw_ptr(), *read, in.size()});
   }
@@ -159,6 +163,7 @@ void Fused::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outpu
   } else {
     cpu::alloc(out);
   }
+  for (const array& in : inputs) enc.set_input_array(in);  // twice for staged ones: harmless
   enc.set_output_array(out);
   enc.dispatch(
       [p = program_, ins = std::move(ins), y = out.raw_ptr(), dt = out.dtype(), n = out.size()] {

@@ -1,6 +1,8 @@
 // CPU kernels for Unary primitives. What each op computes, and for which
 // dtypes, is backend/common/elementwise.h (shared with the GPU); this file
 // runs it over flat or strided runs on worker threads.
+#include "primitives/unary.h"
+
 #include <stdexcept>
 #include <type_traits>
 
@@ -8,7 +10,6 @@
 #include "backend/common/strided.h"
 #include "backend/cpu/parallel.h"
 #include "backend/cpu/utils.h"
-#include "primitives/unary.h"
 
 namespace fastsync {
 
@@ -69,7 +70,7 @@ void Unary::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outpu
   auto& enc = cpu::encoder_for(*this);
   if (in.flags().contiguous) {
     // Keep the input's layout so the loop is one flat pass over the buffer.
-    if (in.is_donatable() && in.dtype() == out.dtype()) {
+    if (in.is_donatable(cpu::encoding_stream()) && in.dtype() == out.dtype()) {
       out.copy_shared_buffer(in);
     } else {
       out.set_data(allocator::malloc(in.data_size() * out.itemsize()));

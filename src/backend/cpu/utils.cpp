@@ -8,7 +8,7 @@ namespace fastsync::cpu {
 void alloc(array& out) { fastsync::alloc(out, allocator::host()); }
 
 void donate_or_alloc(const array& in, array& out) {
-  fastsync::donate_or_alloc(in, out, allocator::host());
+  fastsync::donate_or_alloc(in, out, allocator::host(), encoding_stream());
 }
 
 array broadcast_view(const array& in, const Shape& shape) {

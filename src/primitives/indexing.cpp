@@ -146,6 +146,17 @@ std::vector<array> Scatter::vjp(const std::vector<array>& primals,
   return out;
 }
 
+array SliceUpdate::region_of(const array& out, const Shape& shape) const {
+  int64_t offset = 0;
+  Strides region(out.ndim());
+  for (int i = 0; i < out.ndim(); ++i) {
+    offset += start_[i] * out.strides()[i];
+    region[i] = out.strides()[i] * step_[i];
+  }
+  // No reference: `out` keeps the buffer alive for as long as the op needs.
+  return out.unsafe_weak_copy(shape, std::move(region), offset);
+}
+
 std::vector<array> SliceUpdate::vjp(const std::vector<array>& primals,
                                     const std::vector<array>& cotangents,
                                     const std::vector<int>& argnums, const std::vector<array>&) {

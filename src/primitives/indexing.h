@@ -84,6 +84,9 @@ class SliceUpdate : public Primitive {
   const Shape& start() const { return start_; }
   const Shape& stop() const { return stop_; }
   const Shape& step() const { return step_; }
+  // The updated region, of `shape`, as a strided view of `out`'s
+  // row-contiguous buffer (what both backends copy the update into).
+  array region_of(const array& out, const Shape& shape) const;
 
  private:
   Shape start_, stop_, step_;

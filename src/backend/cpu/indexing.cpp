@@ -125,15 +125,8 @@ void SliceUpdate::eval_cpu(const std::vector<array>& inputs, std::vector<array>&
   auto& enc = cpu::encoder_for(*this);
   for (auto& in : inputs) enc.set_input_array(in);
   enc.set_output_array(out);
-  // The region as a strided view of out's (row-contiguous) buffer.
-  int64_t offset = 0;
-  Strides region(out.ndim());
-  for (int i = 0; i < out.ndim(); ++i) {
-    offset += start()[i] * out.strides()[i];
-    region[i] = out.strides()[i] * step()[i];
-  }
   enc.dispatch([a = a.unsafe_weak_copy(), out = out.unsafe_weak_copy(), u = u.unsafe_weak_copy(),
-                dst = out.unsafe_weak_copy(u.shape(), region, offset)]() mutable {
+                dst = region_of(out, u.shape())]() mutable {
     if (a.raw_ptr() != out.raw_ptr()) cpu::copy_kernel(a, out);
     if (u.size() > 0) cpu::copy_kernel(u, dst);
   });

@@ -347,14 +347,8 @@ void SliceUpdate::eval_gpu(const std::vector<array>& inputs, std::vector<array>&
   cuda::donate_or_alloc(a, out);  // before the inputs' declarations hold references
   for (auto& in : inputs) enc.set_input_array(in);
   enc.set_output_array(out);
-  int64_t offset = 0;
-  Strides region(out.ndim());
-  for (int i = 0; i < out.ndim(); ++i) {
-    offset += start()[i] * out.strides()[i];
-    region[i] = out.strides()[i] * step()[i];
-  }
   if (out.raw_ptr() != a.raw_ptr()) cuda::copy_gpu(enc, a, out);
-  if (u.size() > 0) cuda::copy_gpu(enc, u, out.unsafe_weak_copy(u.shape(), region, offset));
+  if (u.size() > 0) cuda::copy_gpu(enc, u, region_of(out, u.shape()));
 }
 
 }  // namespace fastsync

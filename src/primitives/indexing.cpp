@@ -166,10 +166,11 @@ std::vector<array> SliceUpdate::vjp(const std::vector<array>& primals,
   std::vector<array> out;
   for (int i : argnums) {
     if (i == 0) {
-      // What the region held was overwritten: no derivative flows through it.
+      // What the region held was overwritten: no derivative flows through it
+      // (a broadcast zero: no region-sized buffer of zeros).
+      array zero = broadcast_to(zeros({}, c.dtype(), s), u.shape(), s);
       out.push_back(array(c.shape(), c.dtype(),
-                          std::make_shared<SliceUpdate>(s, start_, stop_, step_),
-                          {c, zeros(u.shape(), c.dtype(), s)}));
+                          std::make_shared<SliceUpdate>(s, start_, stop_, step_), {c, zero}));
     } else {
       out.push_back(
           array(u.shape(), c.dtype(), std::make_shared<Slice>(s, start_, stop_, step_), {c}));

@@ -356,3 +356,25 @@ def test_stream_context_is_thread_local():
         th.start()
         th.join()
     assert seen[0] != t
+
+
+def test_exit_with_work_in_flight_finishes_it():
+    """A program that exits with an async_eval never read (a decode loop's last step) ends
+    cleanly: the work is finished before teardown instead of racing the BLAS libraries'
+    exit handlers."""
+    import subprocess
+    import sys
+
+    code = (
+        "import fastsync as mx\n"
+        "a = mx.random.normal((512, 512))\n"
+        "for _ in range(40):\n"
+        "    a = mx.tanh(a @ a)\n"
+        "mx.async_eval(a)\n"
+        "print('done')\n"
+    )
+    for _ in range(3):
+        p = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        )
+        assert p.returncode == 0 and p.stdout == "done\n", (p.returncode, p.stderr)

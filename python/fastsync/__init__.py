@@ -7,6 +7,8 @@ Use it like ``mlx.core``::
     mx.eval(y)
 """
 
+import atexit as _atexit
+
 from . import _core, _cpu_libs, _cuda_libs, _dtypes, _transforms, distributed, fast, io, utils  # noqa: F401
 from ._array_methods import attach as _attach_array_methods
 from ._compile import compile, disable_compile, enable_compile  # noqa: A004, F401
@@ -36,3 +38,23 @@ __all__ = [name for name in dir(_core) if not name.startswith("_")]
 __all__ += [*_transforms.__all__, *_dtypes.__all__, *(n for n in io.__all__ if n.islower())]
 __all__ += ["printoptions", "compile", "disable_compile", "enable_compile"]
 __all__ += ["quantize", "dequantize", "quantized_matmul"]
+
+
+def _finish_work_at_exit():
+    """Work still in flight when the interpreter exits (an ``async_eval`` never read) is
+    waited for before teardown: the BLAS libraries free their buffers in their own exit
+    handlers, and a product still running then crashed the process after its output was
+    printed. Skipped after an uncaught exception, and once a distributed group exists (a
+    collective may wait on a peer that is gone; ``distributed`` finalizes those itself). An
+    error of such unread work is not raised: nothing asked for its result."""
+    import sys
+
+    if distributed._initialized or getattr(sys, "last_value", None) is not None:
+        return
+    try:
+        _core.synchronize()
+    except Exception:  # noqa: BLE001, S110 - see the docstring
+        pass
+
+
+_atexit.register(_finish_work_at_exit)

@@ -38,7 +38,17 @@ if _core.is_available(_core.gpu):
     _cuda_libs.export_nccl_path()
 
 Group = _d.Group
-init = _d.init
+_initialized = False  # a group was made: the package's exit hook leaves in-flight work alone
+
+
+def init(*args, **kwargs):
+    global _initialized
+    group = _d.init(*args, **kwargs)
+    _initialized = True
+    return group
+
+
+init.__doc__ = _d.init.__doc__
 is_available = _d.is_available
 all_sum = _d.all_sum
 all_max = _d.all_max

@@ -412,8 +412,8 @@ def test_attention_errors(attention_path):
 
 
 def test_attention_path_choice(monkeypatch):
-    """By default a few query rows take the fused kernel, longer queries the composed graph;
-    the variable overrides both ways and rejects anything else."""
+    """By default a few query rows take the fused kernel, longer float32 queries the composed
+    graph; the variable overrides each way and rejects anything else."""
     monkeypatch.delenv("FASTSYNC_ATTENTION", raising=False)
     f = mx.fast.scaled_dot_product_attention
     kv = mx.ones((1, 2, 40, 8))
@@ -427,7 +427,136 @@ def test_attention_path_choice(monkeypatch):
     assert "ScaledDotProductAttention" not in ops(1)
     monkeypatch.setenv("FASTSYNC_ATTENTION", "fused")
     assert "ScaledDotProductAttention" in ops(32)
+    monkeypatch.setenv("FASTSYNC_ATTENTION", "flash")  # float32, head dimension 8
+    with pytest.raises(ValueError, match="flash attention does not apply here"):
+        ops(32)
     monkeypatch.setenv("FASTSYNC_ATTENTION", "sometimes")
     q = mx.ones((1, 1, 2, 4))
     with pytest.raises(ValueError, match="FASTSYNC_ATTENTION=sometimes"):
         mx.fast.scaled_dot_product_attention(q, q, q, scale=1.0)
+
+
+# --- flash attention (GPU) ------------------------------------------------------------------
+
+needs_gpu = pytest.mark.skipif(not mx.is_available(mx.gpu), reason="flash attention: GPU only")
+
+
+def close(got, want, tol):
+    """Within tol of the reference's largest magnitude (gradients grow with the length)."""
+    g, w = np.array(got.astype(mx.float32)), np.array(want.astype(mx.float32))
+    assert g.shape == w.shape
+    np.testing.assert_allclose(g, w, rtol=0, atol=tol * max(1.0, float(np.abs(w).max())))
+
+
+def flash_operands(b, hq, hk, lq, lk, d, dt, layout):
+    def rnd(h, n):
+        x = RNG.standard_normal((b, n, h, d + 8)).astype(np.float32)
+        x = mx.array(x, dtype=dt).transpose(0, 2, 1, 3)
+        if layout == "unaligned":  # rows start 2 bytes past a 16-byte boundary: copied
+            return x[..., 1 : d + 1]
+        x = x[..., :d]
+        return x if layout == "transposed" else mx.contiguous(x)
+
+    return rnd(hq, lq), rnd(hk, lk), rnd(hk, lk)
+
+
+@needs_gpu
+@settings(max_examples=25, deadline=None)
+@given(
+    b=st.integers(1, 2),
+    heads=st.sampled_from([(2, 2), (4, 1), (6, 2)]),
+    lq=st.integers(9, 200),
+    lk_extra=st.integers(0, 70),
+    causal=st.booleans(),
+    d=st.sampled_from([64, 128]),
+    dtype=st.sampled_from(["float16", "bfloat16"]),
+    layout=st.sampled_from(["dense", "transposed", "unaligned"]),
+)
+def test_flash_attention_matches_composed(b, heads, lq, lk_extra, causal, d, dtype, layout):
+    """The GPU's default for long half-precision queries: values and the three gradients
+    against the float32 composed reference, on partial tiles, grouped heads, key lengths past
+    the query length (the causal diagonal offset) and strided or misaligned operands."""
+    hq, hk = heads
+    lk = lq + lk_extra
+    dt = getattr(mx, dtype)
+    q, k, v = flash_operands(b, hq, hk, lq, lk, d, dt, layout)
+    scale = 1 / math.sqrt(d)
+    mask = "causal" if causal else None
+    f = mx.fast.scaled_dot_product_attention
+    with mx.stream(mx.gpu):
+        got = f(q, k, v, scale=scale, mask=mask)
+        assert "FlashAttention" in mx._core._graph_ops([got])
+        want = ref_attention(*(x.astype(mx.float32) for x in (q, k, v)), scale, mask)
+        close(got, want, 1e-2 if dtype == "float16" else 3e-2)
+        cot = mx.array(RNG.standard_normal((b, hq, lq, d)).astype(np.float32))
+
+        def loss(attention):
+            return lambda q, k, v: mx.sum(attention(q, k, v).astype(mx.float32) * cot)
+
+        g1 = mx.grad(loss(lambda q, k, v: f(q, k, v, scale=scale, mask=mask)), (0, 1, 2))(q, k, v)
+        g2 = mx.grad(loss(lambda q, k, v: ref_attention(q, k, v, scale, mask)), (0, 1, 2))(
+            *(x.astype(mx.float32) for x in (q, k, v))
+        )
+        assert "FlashAttentionGrad" in mx._core._graph_ops(list(g1))
+        for a, w in zip(g1, g2, strict=True):
+            assert a.dtype == dt
+            close(a, w, 2e-2 if dtype == "float16" else 5e-2)
+
+
+@needs_gpu
+def test_flash_attention_rows_without_keys_and_empty():
+    """Causal with fewer keys than queries: the first rows see no key and are NaN, as the
+    composed form's 0 / 0; the rest match it. Zero-length inputs give empty results."""
+    f = mx.fast.scaled_dot_product_attention
+    with mx.stream(mx.gpu):
+        q, k, v = flash_operands(1, 2, 2, 80, 30, 64, mx.float16, "dense")
+        got = np.array(f(q, k, v, scale=0.125, mask="causal").astype(mx.float32))
+        want = ref_attention(*(x.astype(mx.float32) for x in (q, k, v)), 0.125, "causal")
+        assert np.isnan(got[:, :, :50]).all()
+        close(mx.array(got[:, :, 50:]), want[:, :, 50:], 1e-2)
+        e = mx.zeros((1, 2, 0, 64), dtype=mx.float16)
+        assert f(mx.ones((1, 2, 16, 64), dtype=mx.float16)[:, :, :0], e, e, scale=1.0).shape == (
+            1, 2, 0, 64,
+        )  # fmt: skip
+
+
+@needs_gpu
+def test_flash_attention_differentiates_twice(monkeypatch):
+    """Second derivatives go through the composed gradients: the same as the composed
+    path's."""
+    f = mx.fast.scaled_dot_product_attention
+    with mx.stream(mx.gpu):
+        q, k, v = flash_operands(1, 4, 2, 40, 40, 64, mx.float16, "dense")
+
+        def hess_vec():
+            inner = mx.grad(lambda q: mx.sum(mx.square(f(q, k, v, scale=0.125, mask="causal"))))
+            return mx.grad(lambda q: mx.sum(inner(q).astype(mx.float32) * q))(q)
+
+        got = hess_vec()
+        monkeypatch.setenv("FASTSYNC_ATTENTION", "composed")
+        close(got, hess_vec(), 3e-2)
+
+
+@needs_gpu
+def test_flash_attention_path_choice(monkeypatch):
+    """On a GPU stream half-precision queries past the decoding size take flash attention,
+    a decoding step the fused kernel, float32 the composed graph; asking for flash where it
+    does not apply says why."""
+    monkeypatch.delenv("FASTSYNC_ATTENTION", raising=False)
+    f = mx.fast.scaled_dot_product_attention
+
+    def ops(lq, dt=mx.bfloat16, d=64, s=mx.gpu):
+        kv = mx.ones((1, 2, 40, d), dtype=dt)
+        return mx._core._graph_ops([f(mx.ones((1, 2, lq, d), dtype=dt), kv, kv, scale=1.0,
+                                      stream=s)])  # fmt: skip
+
+    assert "FlashAttention" in ops(9) and "Matmul" not in ops(9)
+    assert "ScaledDotProductAttention" in ops(8)
+    assert "FlashAttention" not in ops(9, mx.float32) and "Matmul" in ops(9, mx.float32)
+    assert "FlashAttention" not in ops(9, d=32)
+    assert "FlashAttention" not in ops(9, s=mx.cpu)
+    monkeypatch.setenv("FASTSYNC_ATTENTION", "flash")
+    with pytest.raises(ValueError, match="float16 or bfloat16"):
+        ops(9, mx.float32)
+    with pytest.raises(ValueError, match="GPU streams only"):
+        ops(9, s=mx.cpu)

@@ -40,26 +40,54 @@ void check_x(const char* op, const array& x) {
 }
 
 // Which attention a call gets: the graph of ops (its products on BLAS /
-// cuBLAS, the scores held in memory), or the fused kernel (the scores never
-// held). FASTSYNC_ATTENTION=fused|composed chooses. By default the fused
+// cuBLAS, the scores held in memory), the fused kernel (a running softmax
+// per query row, the scores never held), or, on a GPU stream, flash
+// attention (tiles of scores on tensor cores, never held either).
+// FASTSYNC_ATTENTION=composed|fused|flash chooses. By default: the fused
 // kernel for a few query rows (a decoding step: one kernel, or two on the
 // GPU, instead of a dozen nodes; bench/attention.py and
-// bench/decode_breakdown.py measure it), and past kFusedFromBytes of scores,
-// where it bounds the memory; otherwise the composed graph, whose products
-// are faster for long queries (the fused kernels do not tile them yet).
+// bench/decode_breakdown.py measure it); flash attention where it applies
+// (FlashAttention in primitives/fast.h); past kFusedFromBytes of scores the
+// fused kernel, which bounds the memory; otherwise the composed graph, whose
+// products are faster than the fused kernel's for long queries.
+enum class AttentionPath { composed, fused, flash };
+
 constexpr double kFusedFromBytes = double(1 << 30);
 constexpr int64_t kFusedUpToQueries = 8;
 
-bool composed_attention(int64_t lq, double score_bytes) {
+// Empty when flash attention applies, else why not.
+std::string flash_unfit(const Stream& s, Dtype t, int64_t b, int64_t hq, int64_t d, int64_t dv,
+                        bool mask, bool sinks) {
+  if (s.device.type != Device::Type::gpu) return "it runs on GPU streams only";
+  if (t != float16 && t != bfloat16) return "it takes float16 or bfloat16";
+  if (d != dv || (d != 64 && d != 128)) return "it takes a head dimension of 64 or 128";
+  if (mask) return "it takes no mask array (causal or none)";
+  if (sinks) return "it takes no sinks";
+  if (b > 65535 || hq > 65535) return "it takes up to 65535 batch entries and heads";
+  return "";
+}
+
+AttentionPath attention_path(int64_t lq, double score_bytes, const std::string& flash_unfit) {
   const char* env = std::getenv("FASTSYNC_ATTENTION");
   std::string want = env ? env : "";
-  if (want == "fused") return false;
-  if (want == "composed") return true;
+  if (want == "fused") return AttentionPath::fused;
+  if (want == "composed") return AttentionPath::composed;
+  if (want == "flash") {
+    if (!flash_unfit.empty()) {
+      throw std::invalid_argument(
+          "[scaled_dot_product_attention] FASTSYNC_ATTENTION=flash, but flash attention "
+          "does not apply here: " +
+          flash_unfit);
+    }
+    return AttentionPath::flash;
+  }
   if (!want.empty()) {
     throw std::invalid_argument("[scaled_dot_product_attention] FASTSYNC_ATTENTION=" + want +
-                                " is not fused or composed");
+                                " is not fused, composed or flash");
   }
-  return lq > kFusedUpToQueries && score_bytes <= kFusedFromBytes;
+  if (lq <= kFusedUpToQueries) return AttentionPath::fused;
+  if (flash_unfit.empty()) return AttentionPath::flash;
+  return score_bytes > kFusedFromBytes ? AttentionPath::fused : AttentionPath::composed;
 }
 
 }  // namespace
@@ -169,7 +197,15 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
     }
     in.push_back(astype(*sinks, float32, st));
   }
-  if (composed_attention(lq, 4.0 * b * hq * lq * lk)) {
+  AttentionPath path = attention_path(
+      lq, 4.0 * b * hq * lq * lk,
+      flash_unfit(st, t, b, hq, d, v.shape()[3], mask.has_value(), sinks.has_value()));
+  if (path == AttentionPath::flash) {
+    return array::make_arrays({{b, hq, lq, d}, {b, hq, lq}}, {t, float32},
+                              std::make_shared<FlashAttention>(st, scale, causal),
+                              {in[0], in[1], in[2]})[0];
+  }
+  if (path == AttentionPath::composed) {
     size_t next = 3;
     std::optional<array> m, sk;
     if (mask) m = in[next++];

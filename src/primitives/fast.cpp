@@ -232,3 +232,66 @@ std::vector<array> ScaledDotProductAttention::vjp(const std::vector<array>& prim
 }
 
 }  // namespace fastsync
+
+// --- flash attention --------------------------------------------------------
+
+#include "autodiff.h"
+
+namespace fastsync {
+
+std::vector<Shape> FlashAttention::output_shapes(const std::vector<array>& inputs) const {
+  const Shape& q = inputs[0].shape();
+  return {{q[0], q[1], q[2], inputs[2].shape()[3]}, {q[0], q[1], q[2]}};
+}
+
+// The log-sum-exp output is internal (the op returns the attention only),
+// so its cotangent is zero and ignored.
+std::vector<array> FlashAttention::vjp(const std::vector<array>& primals,
+                                       const std::vector<array>& cotangents,
+                                       const std::vector<int>& argnums,
+                                       const std::vector<array>& outputs) {
+  const Stream s = stream();
+  const array &q = primals[0], &k = primals[1], &v = primals[2];
+  std::vector<array> in{q, k, v, outputs[0], outputs[1], astype(cotangents[0], q.dtype(), s)};
+  std::vector<array> grads =
+      array::make_arrays({q.shape(), k.shape(), v.shape()}, {q.dtype(), k.dtype(), v.dtype()},
+                         std::make_shared<FlashAttentionGrad>(s, scale_, causal_), std::move(in));
+  std::vector<array> out;
+  for (int i : argnums) out.push_back(grads[i]);
+  return out;
+}
+
+std::vector<Shape> FlashAttentionGrad::output_shapes(const std::vector<array>& inputs) const {
+  return {inputs[0].shape(), inputs[1].shape(), inputs[2].shape()};
+}
+
+// The gradients as ScaledDotProductAttention::vjp composes them from q, k, v
+// and the cotangent, differentiated: the same values, without the forward's
+// outputs (which only save recomputation), so those get zeros.
+std::vector<array> FlashAttentionGrad::vjp(const std::vector<array>& primals,
+                                           const std::vector<array>& cotangents,
+                                           const std::vector<int>& argnums,
+                                           const std::vector<array>&) {
+  const Stream s = stream();
+  const float scale = scale_;
+  const bool causal = causal_;
+  auto composed = [s, scale, causal](const std::vector<array>& x) {
+    ScaledDotProductAttention attention(s, scale, causal, false, false);
+    return attention.vjp({x[0], x[1], x[2]}, {x[3]}, {0, 1, 2}, {});
+  };
+  auto [values, grads] = fastsync::vjp(composed, {primals[0], primals[1], primals[2], primals[5]},
+                                       {cotangents[0], cotangents[1], cotangents[2]});
+  std::vector<array> out;
+  for (int i : argnums) {
+    if (i < 3) {
+      out.push_back(grads[i]);
+    } else if (i == 5) {
+      out.push_back(grads[3]);
+    } else {
+      out.push_back(zeros_like(primals[i], s));
+    }
+  }
+  return out;
+}
+
+}  // namespace fastsync

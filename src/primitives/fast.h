@@ -126,6 +126,49 @@ class ScaledDotProductAttention : public Primitive {
   bool causal_, has_mask_, has_sinks_;
 };
 
+// Flash attention, the GPU's path for long queries (backend/cuda/
+// flash_attention.cu): softmax(q k^T * scale) v on tensor cores, a tile of
+// scores at a time, never the whole score matrix in memory. Inputs q, k, v
+// as ScaledDotProductAttention's, float16 or bfloat16, one head dimension
+// of 64 or 128 for all three, no mask array and no sinks (causal or not);
+// the ops layer builds it only then and only on a GPU stream. Outputs: the
+// attention (B, Hq, Lq, D) and, per query row, the log-sum-exp of the
+// scaled scores in base 2, float32 (B, Hq, Lq): what the backward pass
+// needs to recompute the probabilities tile by tile.
+class FlashAttention : public Primitive {
+ public:
+  FlashAttention(Stream s, float scale, bool causal)
+      : Primitive(s), scale_(scale), causal_(causal) {}
+  const char* name() const override { return "FlashAttention"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
+  FASTSYNC_VJP
+
+ private:
+  float scale_;
+  bool causal_;
+};
+
+// FlashAttention's gradients: inputs q, k, v, the forward's two outputs and
+// the attention's cotangent; outputs dq, dk, dv (query heads sharing a key
+// head summed into it). Its own derivatives are those of the composed
+// gradients (ScaledDotProductAttention::vjp), so it differentiates again.
+class FlashAttentionGrad : public Primitive {
+ public:
+  FlashAttentionGrad(Stream s, float scale, bool causal)
+      : Primitive(s), scale_(scale), causal_(causal) {}
+  const char* name() const override { return "FlashAttentionGrad"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
+  FASTSYNC_VJP
+
+ private:
+  float scale_;
+  bool causal_;
+};
+
 }  // namespace fastsync
 
 namespace fastsync {

@@ -366,3 +366,17 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs,
 }
 
 }  // namespace fastsync
+
+namespace fastsync {
+
+// The ops layer builds these on GPU streams only (ops/fast.cpp): a CPU
+// stream's attention is the fused kernel above or the composed graph.
+void FlashAttention::eval_cpu(const std::vector<array>&, std::vector<array>&) {
+  throw std::logic_error("[FlashAttention] runs on GPU streams only");
+}
+
+void FlashAttentionGrad::eval_cpu(const std::vector<array>&, std::vector<array>&) {
+  throw std::logic_error("[FlashAttentionGrad] runs on GPU streams only");
+}
+
+}  // namespace fastsync

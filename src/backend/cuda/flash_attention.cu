@@ -1,0 +1,560 @@
+// Flash attention on CUDA: FlashAttention and FlashAttentionGrad
+// (primitives/fast.h), on tensor cores.
+//
+// Contract: eval_gpu runs on the encoding thread; the ops layer builds these
+// nodes only for float16/bfloat16 q, k, v of one head dimension D (64 or
+// 128), without mask arrays or sinks. Operands whose rows are not dense and
+// 16-byte aligned are copied first. Scores, probabilities and their
+// gradients exist only in registers, a tile at a time; memory holds the
+// operands, the outputs and two floats per query row: the forward's
+// log-sum-exp (base 2, of the scaled scores) and the backward's
+// rowsum(dO * O).
+//
+// Shape of the work: a block of 4 warps, each owning 16 rows of a 64-row
+// tile (query rows in the forward and dq kernels, key rows in the dk/dv
+// kernel), multiplying with mma.sync m16n8k16 (float32 accumulation). The
+// other operand of each product is a 64-row tile in shared memory, padded
+// by 8 elements a row so that the fragment loads hit distinct banks. A
+// product's float32 accumulator becomes the next product's operand in
+// registers (the m16n8k16 accumulator of two adjacent n-tiles has the
+// layout of one 16x16 operand). The backward runs two passes, as in
+// FlashAttention-2 without atomics: dq by query tile, dk and dv by key tile
+// (summing the query heads that share the key head), each recomputing the
+// probabilities from the log-sum-exp.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include "backend/cuda/copy.h"
+#include "backend/cuda/kernel_utils.cuh"
+#include "primitives/fast.h"
+
+namespace fastsync {
+
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kThreads = 32 * kWarps;
+constexpr int kTile = 16 * kWarps;  // rows of every tile
+constexpr float kLog2e = 1.4426950408889634f;
+
+// Element strides of an operand's batch, head and row axes (its features
+// are dense), and its base; 16-bit elements as raw bits, whatever the type.
+struct Operand {
+  const uint16_t* p;
+  int64_t b, h, l;
+  __device__ const uint16_t* rows(int bi, int hi) const { return p + bi * b + hi * h; }
+};
+
+struct Shapes {
+  int hq, hk, lq, lk;
+  float scale;       // of the scores
+  float scale_log2;  // the same times log2(e): probabilities are exp2 of it
+  bool causal;       // query i sees keys up to i + lk - lq
+};
+
+__device__ inline bool visible(const Shapes& a, int query, int key) {
+  return key < a.lk && (!a.causal || key <= query + a.lk - a.lq);
+}
+
+// One past the last key a tile of queries starting at q0 sees.
+__device__ inline int keys_end(const Shapes& a, int q0) {
+  if (!a.causal) return a.lk;
+  int last = min(q0 + kTile, a.lq) - 1 + a.lk - a.lq;
+  return max(0, min(a.lk, last + 1));
+}
+
+template <typename T>
+struct Mma;
+
+template <>
+struct Mma<__half> {
+  static __device__ inline void run(float* c, const uint32_t* a, const uint32_t* b) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  }
+  static __device__ inline uint32_t pack(float lo, float hi) {
+    __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&h);
+  }
+};
+
+template <>
+struct Mma<__nv_bfloat16> {
+  static __device__ inline void run(float* c, const uint32_t* a, const uint32_t* b) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  }
+  static __device__ inline uint32_t pack(float lo, float hi) {
+    __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&h);
+  }
+};
+
+// A shared-memory tile of kTile rows of D elements, rows padded.
+template <int D>
+struct Tile {
+  static constexpr int kLd = D + 8;
+  alignas(16) uint16_t e[kTile * kLd];
+
+  // Rows r0.. of `src` (row stride `ld`); rows at or past `n` are zeros.
+  __device__ void load(const uint16_t* src, int64_t ld, int r0, int n) {
+    constexpr int kChunks = D / 8;
+    for (int c = threadIdx.x; c < kTile * kChunks; c += kThreads) {
+      int r = c / kChunks, col = (c % kChunks) * 8;
+      uint4 v = make_uint4(0, 0, 0, 0);
+      if (r0 + r < n) v = *reinterpret_cast<const uint4*>(src + (r0 + r) * ld + col);
+      *reinterpret_cast<uint4*>(e + r * kLd + col) = v;
+    }
+  }
+  __device__ uint32_t word(int r, int c) const {
+    return *reinterpret_cast<const uint32_t*>(e + r * kLd + c);
+  }
+  // The first operand (16 x 16, row-major) at rows r0.., columns c0...
+  __device__ void a(uint32_t* f, int r0, int c0) const {
+    const int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
+    f[0] = word(r0 + g, c0 + t);
+    f[1] = word(r0 + g + 8, c0 + t);
+    f[2] = word(r0 + g, c0 + t + 8);
+    f[3] = word(r0 + g + 8, c0 + t + 8);
+  }
+  // The second operand (16 x 8) B[k][n] = tile[n0 + n][k0 + k]: the tile
+  // holds B's columns as rows (keys for q k^T).
+  __device__ void b(uint32_t* f, int n0, int k0) const {
+    const int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
+    f[0] = word(n0 + g, k0 + t);
+    f[1] = word(n0 + g, k0 + t + 8);
+  }
+  // The second operand B[k][n] = tile[k0 + k][n0 + n]: the tile holds B's
+  // rows (values for p v).
+  __device__ void b_rows(uint32_t* f, int k0, int n0) const {
+    const int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
+    const uint16_t* c = e + n0 + g;
+    f[0] = uint32_t(c[(k0 + t) * kLd]) | uint32_t(c[(k0 + t + 1) * kLd]) << 16;
+    f[1] = uint32_t(c[(k0 + t + 8) * kLd]) | uint32_t(c[(k0 + t + 9) * kLd]) << 16;
+  }
+};
+
+// The first operand over keys kc*16.. from an accumulator of 16 rows by
+// 8-column n-tiles (two adjacent n-tiles make one 16 x 16 operand).
+template <typename T>
+__device__ inline void as_operand(uint32_t* f, const float (*acc)[4], int kc) {
+  f[0] = Mma<T>::pack(acc[2 * kc][0], acc[2 * kc][1]);
+  f[1] = Mma<T>::pack(acc[2 * kc][2], acc[2 * kc][3]);
+  f[2] = Mma<T>::pack(acc[2 * kc + 1][0], acc[2 * kc + 1][1]);
+  f[3] = Mma<T>::pack(acc[2 * kc + 1][2], acc[2 * kc + 1][3]);
+}
+
+__device__ inline float quad_max(float v) {
+  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+
+__device__ inline float quad_sum(float v) {
+  v += __shfl_xor_sync(0xffffffffu, v, 1);
+  return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+
+// Writes a warp's 16 x D accumulator times `mul[r]` (r: the thread's first
+// or second row) as rows row0.. of a dense (rows, D) output; rows at or
+// past n are skipped.
+template <typename T, int D>
+__device__ inline void store_rows(uint16_t* out, const float (*acc)[4], int row0, int n,
+                                  const float* mul) {
+  const int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
+  for (int r = 0; r < 2; ++r) {
+    int row = row0 + g + 8 * r;
+    if (row >= n) continue;
+    uint16_t* o = out + int64_t(row) * D + t;
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j) {
+      *reinterpret_cast<uint32_t*>(o + j * 8) =
+          Mma<T>::pack(acc[j][2 * r] * mul[r], acc[j][2 * r + 1] * mul[r]);
+    }
+  }
+}
+
+// The forward: a block per (query tile, head, batch entry); longest causal
+// tiles first.
+template <typename T, int D>
+__global__ void __launch_bounds__(kThreads)
+    flash_forward(Operand q, Operand k, Operand v, uint16_t* out, float* lse, Shapes a) {
+  __shared__ Tile<D> ks, vs;
+  const int warp = threadIdx.x / 32, g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile, h = blockIdx.y, bi = blockIdx.z;
+  const int hk = h / (a.hq / a.hk);
+  const int rows[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
+
+  uint32_t qa[D / 16][4];  // this warp's queries, staged through ks
+  ks.load(q.rows(bi, h), q.l, q0, a.lq);
+  __syncthreads();
+#pragma unroll
+  for (int kc = 0; kc < D / 16; ++kc) ks.a(qa[kc], warp * 16, kc * 16);
+
+  float acc[D / 8][4] = {};
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+  const int end = keys_end(a, q0);
+  for (int k0 = 0; k0 < end; k0 += kTile) {
+    __syncthreads();  // the previous tile (or the queries) is read
+    ks.load(k.rows(bi, hk), k.l, k0, a.lk);
+    vs.load(v.rows(bi, hk), v.l, k0, a.lk);
+    __syncthreads();
+    float s[kTile / 8][4] = {};
+#pragma unroll
+    for (int j = 0; j < kTile / 8; ++j) {
+#pragma unroll
+      for (int kc = 0; kc < D / 16; ++kc) {
+        uint32_t b[2];
+        ks.b(b, j * 8, kc * 16);
+        Mma<T>::run(s[j], qa[kc], b);
+      }
+    }
+    float mx[2] = {m[0], m[1]};
+#pragma unroll
+    for (int j = 0; j < kTile / 8; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        int r = e / 2, key = k0 + j * 8 + t + e % 2;
+        s[j][e] = visible(a, rows[r], key) ? s[j][e] * a.scale_log2 : -INFINITY;
+        mx[r] = fmaxf(mx[r], s[j][e]);
+      }
+    }
+    float base[2], alpha[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      mx[r] = quad_max(mx[r]);
+      base[r] = mx[r] == -INFINITY ? 0.f : mx[r];  // a row with no key yet
+      alpha[r] = exp2f(m[r] - base[r]);
+      m[r] = mx[r];
+      l[r] *= alpha[r];
+    }
+#pragma unroll
+    for (int j = 0; j < kTile / 8; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        s[j][e] = exp2f(s[j][e] - base[e / 2]);
+        l[e / 2] += s[j][e];
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[j][e] *= alpha[e / 2];
+    }
+#pragma unroll
+    for (int kc = 0; kc < kTile / 16; ++kc) {
+      uint32_t p[4];
+      as_operand<T>(p, s, kc);
+#pragma unroll
+      for (int j = 0; j < D / 8; ++j) {
+        uint32_t b[2];
+        vs.b_rows(b, kc * 16, j * 8);
+        Mma<T>::run(acc[j], p, b);
+      }
+    }
+  }
+  float inv[2];
+  for (int r = 0; r < 2; ++r) {
+    l[r] = quad_sum(l[r]);
+    inv[r] = 1.f / l[r];  // a row that saw no key: 0 * inf, NaN as the composed form
+  }
+  const int64_t head = int64_t(bi) * a.hq + h;
+  store_rows<T, D>(out + head * a.lq * D, acc, q0 + warp * 16, a.lq, inv);
+  if (t == 0) {
+    for (int r = 0; r < 2; ++r) {
+      if (rows[r] < a.lq) lse[head * a.lq + rows[r]] = m[r] + log2f(l[r]);
+    }
+  }
+}
+
+// rowsum(dO * O) per query row, in float32: a warp per row.
+template <typename T, int D>
+__global__ void flash_row_dot(Operand dout, const uint16_t* out, float* delta, int64_t rows, int hq,
+                              int lq) {
+  int64_t row = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  if (row >= rows) return;
+  const int i = row % lq, h = row / lq % hq, bi = row / lq / hq;
+  const T* d = reinterpret_cast<const T*>(dout.rows(bi, h) + i * dout.l);
+  const T* o = reinterpret_cast<const T*>(out + row * D);
+  float s = 0.f;
+  for (int c = lane; c < D; c += 32) s += float(d[c]) * float(o[c]);
+  for (int off = 16; off > 0; off /= 2) s += __shfl_xor_sync(0xffffffffu, s, off);
+  if (lane == 0) delta[row] = s;
+}
+
+// dq = dS k * scale, dS = P * (dO v^T - delta): a block per (query tile,
+// head, batch entry).
+template <typename T, int D>
+__global__ void __launch_bounds__(kThreads)
+    flash_dq(Operand q, Operand k, Operand v, Operand dout, const float* lse, const float* delta,
+             uint16_t* dq, Shapes a) {
+  __shared__ Tile<D> ks, vs;
+  const int warp = threadIdx.x / 32, g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile, h = blockIdx.y, bi = blockIdx.z;
+  const int hk = h / (a.hq / a.hk);
+  const int64_t head = int64_t(bi) * a.hq + h;
+  const int rows[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
+  float ls[2], dl[2];
+  for (int r = 0; r < 2; ++r) {
+    bool in = rows[r] < a.lq;
+    ls[r] = in ? lse[head * a.lq + rows[r]] : 0.f;
+    dl[r] = in ? delta[head * a.lq + rows[r]] : 0.f;
+  }
+
+  uint32_t qa[D / 16][4], da[D / 16][4];
+  ks.load(q.rows(bi, h), q.l, q0, a.lq);
+  vs.load(dout.rows(bi, h), dout.l, q0, a.lq);
+  __syncthreads();
+#pragma unroll
+  for (int kc = 0; kc < D / 16; ++kc) {
+    ks.a(qa[kc], warp * 16, kc * 16);
+    vs.a(da[kc], warp * 16, kc * 16);
+  }
+
+  float acc[D / 8][4] = {};
+  const int end = keys_end(a, q0);
+  for (int k0 = 0; k0 < end; k0 += kTile) {
+    __syncthreads();
+    ks.load(k.rows(bi, hk), k.l, k0, a.lk);
+    vs.load(v.rows(bi, hk), v.l, k0, a.lk);
+    __syncthreads();
+    float s[kTile / 8][4] = {}, dp[kTile / 8][4] = {};
+#pragma unroll
+    for (int j = 0; j < kTile / 8; ++j) {
+#pragma unroll
+      for (int kc = 0; kc < D / 16; ++kc) {
+        uint32_t b[2];
+        ks.b(b, j * 8, kc * 16);
+        Mma<T>::run(s[j], qa[kc], b);
+        vs.b(b, j * 8, kc * 16);
+        Mma<T>::run(dp[j], da[kc], b);
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kTile / 8; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        int r = e / 2, key = k0 + j * 8 + t + e % 2;
+        float p = visible(a, rows[r], key) ? exp2f(s[j][e] * a.scale_log2 - ls[r]) : 0.f;
+        s[j][e] = p * (dp[j][e] - dl[r]);
+      }
+    }
+#pragma unroll
+    for (int kc = 0; kc < kTile / 16; ++kc) {
+      uint32_t f[4];
+      as_operand<T>(f, s, kc);
+#pragma unroll
+      for (int j = 0; j < D / 8; ++j) {
+        uint32_t b[2];
+        ks.b_rows(b, kc * 16, j * 8);
+        Mma<T>::run(acc[j], f, b);
+      }
+    }
+  }
+  const float mul[2] = {a.scale, a.scale};
+  store_rows<T, D>(dq + head * a.lq * D, acc, q0 + warp * 16, a.lq, mul);
+}
+
+// dk = dS^T q * scale and dv = P^T dO, summed over the query heads that
+// share the key head: a block per (key tile, key head, batch entry), each
+// warp owning 16 keys and computing the transposed tiles (keys by queries).
+template <typename T, int D>
+__global__ void __launch_bounds__(kThreads)
+    flash_dkdv(Operand q, Operand k, Operand v, Operand dout, const float* lse, const float* delta,
+               uint16_t* dk, uint16_t* dv, Shapes a) {
+  __shared__ Tile<D> qs, ds;
+  __shared__ float ls[kTile], dl[kTile];
+  const int warp = threadIdx.x / 32, g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
+  const int k0 = blockIdx.x * kTile, hk = blockIdx.y, bi = blockIdx.z;
+  const int rep = a.hq / a.hk;
+  const int keys[2] = {k0 + warp * 16 + g, k0 + warp * 16 + g + 8};
+
+  uint32_t ka[D / 16][4], va[D / 16][4];  // this warp's keys and values
+  qs.load(k.rows(bi, hk), k.l, k0, a.lk);
+  ds.load(v.rows(bi, hk), v.l, k0, a.lk);
+  __syncthreads();
+#pragma unroll
+  for (int kc = 0; kc < D / 16; ++kc) {
+    qs.a(ka[kc], warp * 16, kc * 16);
+    ds.a(va[kc], warp * 16, kc * 16);
+  }
+
+  float dka[D / 8][4] = {}, dva[D / 8][4] = {};
+  // Queries before the first that sees this tile's first key are skipped.
+  const int first = a.causal ? max(0, k0 - (a.lk - a.lq)) / kTile * kTile : 0;
+  for (int h = hk * rep; h < (hk + 1) * rep; ++h) {
+    const int64_t head = int64_t(bi) * a.hq + h;
+    for (int q0 = first; q0 < a.lq; q0 += kTile) {
+      __syncthreads();
+      qs.load(q.rows(bi, h), q.l, q0, a.lq);
+      ds.load(dout.rows(bi, h), dout.l, q0, a.lq);
+      for (int i = threadIdx.x; i < kTile; i += kThreads) {
+        bool in = q0 + i < a.lq;
+        ls[i] = in ? lse[head * a.lq + q0 + i] : 0.f;
+        dl[i] = in ? delta[head * a.lq + q0 + i] : 0.f;
+      }
+      __syncthreads();
+      float s[kTile / 8][4] = {}, dp[kTile / 8][4] = {};
+#pragma unroll
+      for (int j = 0; j < kTile / 8; ++j) {
+#pragma unroll
+        for (int kc = 0; kc < D / 16; ++kc) {
+          uint32_t b[2];
+          qs.b(b, j * 8, kc * 16);
+          Mma<T>::run(s[j], ka[kc], b);
+          ds.b(b, j * 8, kc * 16);
+          Mma<T>::run(dp[j], va[kc], b);
+        }
+      }
+#pragma unroll
+      for (int j = 0; j < kTile / 8; ++j) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          int c = j * 8 + t + e % 2, query = q0 + c;
+          bool ok = query < a.lq && visible(a, query, keys[e / 2]);
+          float p = ok ? exp2f(s[j][e] * a.scale_log2 - ls[c]) : 0.f;
+          s[j][e] = p;
+          dp[j][e] = p * (dp[j][e] - dl[c]);
+        }
+      }
+#pragma unroll
+      for (int kc = 0; kc < kTile / 16; ++kc) {
+        uint32_t pf[4], sf[4];
+        as_operand<T>(pf, s, kc);
+        as_operand<T>(sf, dp, kc);
+#pragma unroll
+        for (int j = 0; j < D / 8; ++j) {
+          uint32_t b[2];
+          ds.b_rows(b, kc * 16, j * 8);
+          Mma<T>::run(dva[j], pf, b);
+          qs.b_rows(b, kc * 16, j * 8);
+          Mma<T>::run(dka[j], sf, b);
+        }
+      }
+    }
+  }
+  const int64_t kv = int64_t(bi) * a.hk + hk;
+  const float one[2] = {1.f, 1.f}, scale[2] = {a.scale, a.scale};
+  store_rows<T, D>(dk + kv * a.lk * D, dka, k0 + warp * 16, a.lk, scale);
+  store_rows<T, D>(dv + kv * a.lk * D, dva, k0 + warp * 16, a.lk, one);
+}
+
+// `x` as the kernels read it: dense features, rows on 16-byte boundaries
+// (a contiguous copy otherwise).
+Operand operand(cuda::CommandEncoder& enc, const array& x) {
+  enc.set_input_array(x);
+  bool ok = x.strides()[3] == 1 && reinterpret_cast<uintptr_t>(x.raw_ptr()) % 16 == 0;
+  for (int i = 0; i < 3; ++i) ok = ok && x.strides()[i] % 8 == 0;
+  array y = ok ? x : cuda::contiguous_gpu(enc, x);
+  return {static_cast<const uint16_t*>(y.raw_ptr()), y.strides()[0], y.strides()[1],
+          y.strides()[2]};
+}
+
+Shapes shapes_of(const array& q, const array& k, float scale, bool causal) {
+  if (q.shape()[2] > INT_MAX / 2 || k.shape()[2] > INT_MAX / 2) {
+    throw not_implemented("[scaled_dot_product_attention] flash attention takes up to 2^30 rows");
+  }
+  Shapes a{};
+  a.hq = static_cast<int>(q.shape()[1]);
+  a.hk = static_cast<int>(k.shape()[1]);
+  a.lq = static_cast<int>(q.shape()[2]);
+  a.lk = static_cast<int>(k.shape()[2]);
+  a.scale = scale;
+  a.scale_log2 = scale * kLog2e;
+  a.causal = causal;
+  return a;
+}
+
+unsigned tiles(int n) { return static_cast<unsigned>((n + kTile - 1) / kTile); }
+
+// Calls f(TypeTag<T>, D) for the operands' type and head dimension.
+template <typename F>
+void dispatch_flash(Dtype t, int64_t d, F&& f) {
+  auto with_d = [&](auto tag) {
+    if (d == 64) return f(tag, std::integral_constant<int, 64>{});
+    if (d == 128) return f(tag, std::integral_constant<int, 128>{});
+    throw not_implemented(
+        "[scaled_dot_product_attention] flash attention takes head dimension "
+        "64 or 128, got " +
+        std::to_string(d));
+  };
+  if (t == float16) return with_d(cuda::TypeTag<__half>{});
+  if (t == bfloat16) return with_d(cuda::TypeTag<__nv_bfloat16>{});
+  throw not_implemented(
+      "[scaled_dot_product_attention] flash attention takes float16 or "
+      "bfloat16, got " +
+      std::string(t.name()));
+}
+
+}  // namespace
+
+void FlashAttention::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& enc = cuda::encoder_for(*this);
+  const array& q = inputs[0];
+  Operand qo = operand(enc, q), ko = operand(enc, inputs[1]), vo = operand(enc, inputs[2]);
+  for (array& o : outputs) {
+    cuda::alloc(o);
+    enc.set_output_array(o);
+  }
+  Shapes a = shapes_of(q, inputs[1], scale_, causal_);
+  if (q.size() == 0) return;
+  dim3 grid(tiles(a.lq), a.hq, static_cast<unsigned>(q.shape()[0]));
+  dispatch_flash(q.dtype(), q.shape()[3], [&](auto tag, auto d) {
+    using T = typename decltype(tag)::type;
+    flash_forward<T, decltype(d)::value><<<grid, kThreads, 0, enc.cuda_stream()>>>(
+        qo, ko, vo, static_cast<uint16_t*>(outputs[0].raw_ptr()),
+        static_cast<float*>(outputs[1].raw_ptr()), a);
+  });
+  cuda::check_launch("[scaled_dot_product_attention] flash attention kernel");
+}
+
+void FlashAttentionGrad::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& enc = cuda::encoder_for(*this);
+  const array &q = inputs[0], &k = inputs[1];
+  Operand qo = operand(enc, q), ko = operand(enc, k), vo = operand(enc, inputs[2]);
+  Operand dout = operand(enc, inputs[5]);
+  enc.set_input_array(inputs[3]);  // the forward's outputs: dense, its own
+  enc.set_input_array(inputs[4]);
+  for (array& o : outputs) {
+    cuda::alloc(o);
+    enc.set_output_array(o);
+  }
+  Shapes a = shapes_of(q, k, scale_, causal_);
+  if (q.size() == 0 && k.size() == 0) return;
+  const int64_t rows = q.shape()[0] * a.hq * a.lq;
+  const unsigned batch = static_cast<unsigned>(q.shape()[0]);
+  array delta = cuda::temporary(enc, {std::max<int64_t>(rows, 1)}, float32);
+  auto* lse = static_cast<const float*>(inputs[4].raw_ptr());
+  auto* dl = static_cast<float*>(delta.raw_ptr());
+  auto raw = [](array& x) { return static_cast<uint16_t*>(x.raw_ptr()); };
+  dispatch_flash(q.dtype(), q.shape()[3], [&](auto tag, auto d) {
+    using T = typename decltype(tag)::type;
+    constexpr int D = decltype(d)::value;
+    cudaStream_t st = enc.cuda_stream();
+    if (rows > 0) {
+      flash_row_dot<T, D><<<cuda::grid_for(rows * 32), cuda::kBlock, 0, st>>>(
+          dout, static_cast<const uint16_t*>(inputs[3].raw_ptr()), dl, rows, a.hq, a.lq);
+      cuda::check_launch("[scaled_dot_product_attention] flash attention backward");
+      flash_dq<T, D><<<dim3(tiles(a.lq), a.hq, batch), kThreads, 0, st>>>(qo, ko, vo, dout, lse, dl,
+                                                                          raw(outputs[0]), a);
+      cuda::check_launch("[scaled_dot_product_attention] flash attention backward");
+    }
+    if (k.size() > 0) {
+      flash_dkdv<T, D><<<dim3(tiles(a.lk), a.hk, batch), kThreads, 0, st>>>(
+          qo, ko, vo, dout, lse, dl, raw(outputs[1]), raw(outputs[2]), a);
+      cuda::check_launch("[scaled_dot_product_attention] flash attention backward");
+    }
+  });
+}
+
+}  // namespace fastsync

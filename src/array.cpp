@@ -145,8 +145,11 @@ std::vector<array> array::outputs() const {
     if (auto d = n->outputs[i].lock()) {
       outs.push_back(array(std::move(d)));
     } else {
+      // A dropped sibling, recreated: linked to the node like the others, so
+      // that a graph built on it (a vjp reading it) reaches the node.
       auto fresh = std::make_shared<ArrayDesc>(n->shapes[i], n->dtypes[i]);
       fresh->position = static_cast<int>(i);
+      fresh->node = n;
       n->outputs[i] = fresh;
       outs.push_back(array(std::move(fresh)));
     }

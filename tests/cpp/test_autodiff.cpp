@@ -59,3 +59,17 @@ TEST_CASE("vmap: batched rules and the per-entry fallback agree with a loop") {
     CHECK(static_cast<const float*>(got.raw_ptr())[b] == doctest::Approx(row + part));
   }
 }
+
+TEST_CASE("graph: a dropped sibling output, recreated, still leads to its node") {
+  // What a vjp that reads a sibling the caller dropped relies on (the flash
+  // attention's log-sum-exp): a graph built on the recreated array
+  // evaluates its node first.
+  Stream s = new_stream(cpu_device);
+  array x = full({4}, scalar(7.0), float32, s);
+  array q = divmod(x, full({4}, scalar(2.0), float32, s), s)[0];  // the remainder is dropped
+  std::vector<array> both = q.outputs();
+  REQUIRE(both.size() == 2);
+  CHECK(both[1].has_node());
+  CHECK(first(add(both[1], scalar(1.0), s)) == doctest::Approx(2.0f));
+  CHECK(first(q) == doctest::Approx(3.0f));
+}

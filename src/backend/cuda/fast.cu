@@ -152,41 +152,53 @@ struct RopeArgs {
   float scale, base;
 };
 
-template <typename T>
+// A warp's lanes walk a row's rotated pairs (then its copied features); the
+// y threads of a block take rows. The inverse frequencies are a table in
+// shared memory when it fits, computed once per block: in double, as the
+// CPU does, a pow per element made the kernel compute-bound.
+template <typename T, bool kTable>
 __global__ void rope_kernel(const T* x, T* y, const int32_t* offsets, const float* freqs,
                             RopeArgs a) {
   using C = compute_of<T>;
+  extern __shared__ float inv_table[];
   const int half = a.dims / 2;
+  auto inv_of = [&](int i) {
+    return freqs ? 1.0f / freqs[i] : static_cast<float>(pow(double(a.base), -2.0 * i / a.dims));
+  };
+  if constexpr (kTable) {
+    for (int i = threadIdx.y * blockDim.x + threadIdx.x; i < half; i += blockDim.x * blockDim.y) {
+      inv_table[i] = inv_of(i);
+    }
+    __syncthreads();
+  }
   const int64_t per_row = half + (a.width - a.dims);
-  const int64_t total = a.rows * per_row;
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total;
-       idx += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t row = idx / per_row;
-    const int64_t j = idx % per_row;
+  for (int64_t row = blockIdx.x * int64_t(blockDim.y) + threadIdx.y; row < a.rows;
+       row += int64_t(gridDim.x) * blockDim.y) {
     const T* xr = x + row * a.width;
     T* yr = y + row * a.width;
-    if (j >= half) {
-      const int64_t k = a.dims + (j - half);
-      yr[k] = xr[k];
-      continue;
-    }
-    const int i = static_cast<int>(j);
-    const float inv =
-        freqs ? 1.0f / freqs[i] : static_cast<float>(pow(double(a.base), -2.0 * i / a.dims));
     const int64_t entry = a.n_offsets == 1 ? 0 : row / a.per_offset;
     const C pos = C(offsets[entry]) + C(row % a.length);
-    const C angle = pos * C(a.scale) * C(inv);
-    C s, c;
-    if constexpr (std::is_same_v<C, float>) {
-      sincosf(angle, &s, &c);
-    } else {
-      sincos(angle, &s, &c);
+    for (int64_t j = threadIdx.x; j < per_row; j += blockDim.x) {
+      if (j >= half) {
+        const int64_t k = a.dims + (j - half);
+        yr[k] = xr[k];
+        continue;
+      }
+      const int i = static_cast<int>(j);
+      const float inv = kTable ? inv_table[i] : inv_of(i);
+      const C angle = pos * C(a.scale) * C(inv);
+      C s, c;
+      if constexpr (std::is_same_v<C, float>) {
+        sincosf(angle, &s, &c);
+      } else {
+        sincos(angle, &s, &c);
+      }
+      const int64_t i0 = a.traditional ? 2 * i : i;
+      const int64_t i1 = a.traditional ? 2 * i + 1 : i + half;
+      const C u = static_cast<C>(cuda::widen(xr[i0])), v = static_cast<C>(cuda::widen(xr[i1]));
+      yr[i0] = cuda::narrow<T>(u * c - v * s);
+      yr[i1] = cuda::narrow<T>(u * s + v * c);
     }
-    const int64_t i0 = a.traditional ? 2 * i : i;
-    const int64_t i1 = a.traditional ? 2 * i + 1 : i + half;
-    const C u = static_cast<C>(cuda::widen(xr[i0])), v = static_cast<C>(cuda::widen(xr[i1]));
-    yr[i0] = cuda::narrow<T>(u * c - v * s);
-    yr[i1] = cuda::narrow<T>(u * s + v * c);
   }
 }
 
@@ -216,12 +228,21 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   a.traditional = traditional_;
   a.scale = scale_;
   a.base = base_;
-  int64_t total = a.rows * (a.dims / 2 + (a.width - a.dims));
+  constexpr int kRowsPerBlock = 8;
+  const dim3 block(32, kRowsPerBlock);
+  const unsigned grid = cuda::grid_for(a.rows, kRowsPerBlock);
+  const size_t table = size_t(dims_ / 2) * sizeof(float);
   dispatch_float(x.dtype(), "rope", [&](auto tag) {
     using T = decltype(tag);
-    rope_kernel<T><<<cuda::grid_for(total), cuda::kBlock, 0, enc.cuda_stream()>>>(
-        static_cast<const T*>(x.raw_ptr()), static_cast<T*>(outputs[0].raw_ptr()),
-        static_cast<const int32_t*>(offsets), static_cast<const float*>(freqs), a);
+    auto xp = static_cast<const T*>(x.raw_ptr());
+    auto yp = static_cast<T*>(outputs[0].raw_ptr());
+    auto op = static_cast<const int32_t*>(offsets);
+    auto fp = static_cast<const float*>(freqs);
+    if (table <= 32768) {
+      rope_kernel<T, true><<<grid, block, table, enc.cuda_stream()>>>(xp, yp, op, fp, a);
+    } else {
+      rope_kernel<T, false><<<grid, block, 0, enc.cuda_stream()>>>(xp, yp, op, fp, a);
+    }
   });
   cuda::check_launch("[rope] kernel");
 }

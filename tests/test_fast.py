@@ -201,6 +201,45 @@ def test_gradients_match_composed_and_compose_again():
     check(g, gr, 1e-4)
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.integers(0, 40),
+    n=st.sampled_from([1, 7, 64, 300, 1500]),
+    dtype=st.sampled_from(list(DTYPES)),
+    weight=st.booleans(),
+    argnums=st.sampled_from([(0,), (1,), (0, 1)]),
+    strided=st.booleans(),
+)
+def test_rms_norm_gradient_kernel_matches_composed(rows, n, dtype, weight, argnums, strided):
+    """RMSNormGrad (one node for dx and dw) against the composed reference's gradients:
+    rows past a block, long rows (a block per row on the GPU), no rows (dw is zeros), a
+    weight or none, strided x."""
+    if not weight:
+        argnums = (0,)
+    dt = getattr(mx, dtype)
+    x = mx.array(RNG.standard_normal((2 * rows, n)).astype(np.float32)).astype(dt)
+    x = x[::2] if strided else x[:rows]
+    w = mx.array(RNG.standard_normal(n).astype(np.float32)).astype(dt) if weight else None
+    cot = mx.array(RNG.standard_normal((rows, n)).astype(np.float32))
+
+    def loss(f):
+        return lambda x, w: mx.sum(f(x, w).astype(mx.float32) * cot)
+
+    got = mx.grad(loss(lambda x, w: mx.fast.rms_norm(x, w, 1e-5)), argnums)(x, w)
+    want = mx.grad(loss(lambda x, w: ref_rms(x, w, 1e-5)), argnums)(
+        x.astype(mx.float32), None if w is None else w.astype(mx.float32)
+    )
+    got, want = (g if isinstance(g, tuple) else (g,) for g in (got, want))
+    assert "RMSNormGrad" in mx._core._graph_ops(list(got))
+    for a, b in zip(got, want, strict=True):
+        assert a.dtype == dt
+        tol = DTYPES[dtype] * 4
+        np.testing.assert_allclose(
+            np.array(a.astype(mx.float32)), np.array(b), rtol=tol,
+            atol=tol * max(1.0, float(np.abs(np.array(b)).max(initial=0.0))),
+        )  # fmt: skip
+
+
 def test_vmap_matches_a_loop():
     x = mx.array(RNG.standard_normal((3, 4, 16)).astype(np.float32))
     w = mx.array(RNG.standard_normal(16).astype(np.float32))

@@ -3,6 +3,7 @@
 // Statistics are recomputed from x rather than kept from the forward pass.
 #include "primitives/fast.h"
 
+#include "autodiff.h"
 #include "ops/fast.h"
 #include "ops/ops.h"
 #include "primitives/batching.h"
@@ -35,20 +36,65 @@ std::vector<array> pick(const std::vector<array>& all, const std::vector<int>& a
 
 }  // namespace
 
+// RMSNorm's gradients composed of ops: what RMSNormGrad computes, and what
+// differentiates it again. x, w, c in the norm's dtype.
+static std::vector<array> rms_norm_grads(const array& x0, const std::optional<array>& w,
+                                         const array& c0, float eps, bool with_dw, Stream s) {
+  array x = widen(x0, s), c = widen(c0, s);
+  array inv = rsqrt(add(mean(square(x, s), last(x), true, s), grad::k(eps, x), s), s);
+  array xhat = multiply(x, inv, s);
+  array g = w ? multiply(c, widen(*w, s), s) : c;
+  array proj = mean(multiply(g, xhat, s), last(x), true, s);
+  array dx = multiply(inv, subtract(g, multiply(xhat, proj, s), s), s);
+  std::vector<array> out{astype(dx, x0.dtype(), s)};
+  if (with_dw) out.push_back(astype(sum_rows(multiply(c, xhat, s), s), w->dtype(), s));
+  return out;
+}
+
+// One RMSNormGrad node (a pass over the rows and one over the columns for
+// dw) in place of a dozen elementwise ops and reductions in float32.
 std::vector<array> RMSNorm::vjp(const std::vector<array>& primals,
                                 const std::vector<array>& cotangents,
                                 const std::vector<int>& argnums, const std::vector<array>&) {
   const Stream s = stream();
-  const array& x0 = primals[0];
-  array x = widen(x0, s), c = widen(cotangents[0], s);
-  array inv = rsqrt(add(mean(square(x, s), last(x), true, s), grad::k(eps_, x), s), s);
-  array xhat = multiply(x, inv, s);
-  array g = has_w_ ? multiply(c, widen(primals[1], s), s) : c;
-  array proj = mean(multiply(g, xhat, s), last(x), true, s);
-  array dx = multiply(inv, subtract(g, multiply(xhat, proj, s), s), s);
-  std::vector<array> all{astype(dx, x0.dtype(), s)};
-  if (has_w_) all.push_back(astype(sum_rows(multiply(c, xhat, s), s), primals[1].dtype(), s));
+  const array& x = primals[0];
+  bool with_dw = false;
+  for (int i : argnums) with_dw = with_dw || i == 1;
+  std::vector<array> in{x};
+  std::vector<Shape> shapes{x.shape()};
+  std::vector<Dtype> dtypes{x.dtype()};
+  if (has_w_) in.push_back(primals[1]);
+  if (with_dw) {
+    shapes.push_back(primals[1].shape());
+    dtypes.push_back(primals[1].dtype());
+  }
+  in.push_back(astype(cotangents[0], x.dtype(), s));
+  std::vector<array> all =
+      array::make_arrays(std::move(shapes), std::move(dtypes),
+                         std::make_shared<RMSNormGrad>(s, eps_, has_w_, with_dw), std::move(in));
   return pick(all, argnums);
+}
+
+std::vector<Shape> RMSNormGrad::output_shapes(const std::vector<array>& inputs) const {
+  std::vector<Shape> out{inputs[0].shape()};
+  if (with_dw_) out.push_back(inputs[1].shape());
+  return out;
+}
+
+// Second derivatives: the composed gradients, differentiated.
+std::vector<array> RMSNormGrad::vjp(const std::vector<array>& primals,
+                                    const std::vector<array>& cotangents,
+                                    const std::vector<int>& argnums, const std::vector<array>&) {
+  const Stream s = stream();
+  const float eps = eps_;
+  const bool has_w = has_w_, with_dw = with_dw_;
+  auto composed = [s, eps, has_w, with_dw](const std::vector<array>& in) {
+    std::optional<array> w;
+    if (has_w) w = in[1];
+    return rms_norm_grads(in[0], w, in.back(), eps, with_dw, s);
+  };
+  auto [values, grads] = fastsync::vjp(composed, primals, cotangents);
+  return pick(grads, argnums);
 }
 
 std::vector<array> LayerNorm::vjp(const std::vector<array>& primals,
@@ -234,8 +280,6 @@ std::vector<array> ScaledDotProductAttention::vjp(const std::vector<array>& prim
 }  // namespace fastsync
 
 // --- flash attention --------------------------------------------------------
-
-#include "autodiff.h"
 
 namespace fastsync {
 

@@ -37,6 +37,25 @@ class RMSNorm : public Primitive {
   bool has_w_;
 };
 
+// RMSNorm's gradients in one pass per row: inputs x [, w], the cotangent c
+// (x's dtype); outputs dx [, dw when with_dw] (the weight's gradient, a sum
+// over rows). Its own derivatives are those of the composed gradients, so
+// it differentiates again.
+class RMSNormGrad : public Primitive {
+ public:
+  RMSNormGrad(Stream s, float eps, bool has_weight, bool with_dw)
+      : Primitive(s), eps_(eps), has_w_(has_weight), with_dw_(with_dw) {}
+  const char* name() const override { return "RMSNormGrad"; }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
+  FASTSYNC_VJP
+
+ private:
+  float eps_;
+  bool has_w_, with_dw_;
+};
+
 // y = (x - mean) / sqrt(var + eps) [* w] [+ b]. Inputs: x [, w] [, b].
 class LayerNorm : public Primitive {
  public:

@@ -77,6 +77,41 @@ void rms_rows(const T* x, const T* w, T* y, int64_t rows, int64_t n, float eps) 
   });
 }
 
+// RMSNorm's gradients: per row, dx = inv * (g - x * inv * mean(g * x * inv))
+// with g = c * w; inv is kept per row for dw = sum over rows of c * x * inv,
+// which column blocks accumulate row by row (rows stay contiguous reads).
+template <typename T>
+void rms_grad(const T* x, const T* w, const T* c, T* dx, T* dw, int64_t rows, int64_t n,
+              float eps) {
+  using C = compute_t<T>;
+  std::vector<C> inv(rows);
+  for_rows(rows, n, [&](int64_t r) {
+    const T* xr = x + r * n;
+    const T* cr = c + r * n;
+    T* dr = dx + r * n;
+    C i = C(1) / std::sqrt(row_sum<C>(xr, n, [](C v) { return v * v; }) / C(n) + C(eps));
+    C gx = 0;
+    for (int64_t j = 0; j < n; ++j) gx += C(cr[j]) * (w ? C(w[j]) : C(1)) * C(xr[j]);
+    C proj = gx * i / C(n);
+    for (int64_t j = 0; j < n; ++j) {
+      C g = C(cr[j]) * (w ? C(w[j]) : C(1));
+      dr[j] = T(i * (g - C(xr[j]) * i * proj));
+    }
+    inv[r] = i;
+  });
+  if (!dw) return;
+  int64_t grain = std::max<int64_t>(8, cpu::kParallelGrain / std::max<int64_t>(rows, 1));
+  cpu::parallel_for(n, grain, [&](int64_t b, int64_t e) {
+    std::vector<C> acc(e - b, C(0));
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* xr = x + r * n;
+      const T* cr = c + r * n;
+      for (int64_t j = b; j < e; ++j) acc[j - b] += C(cr[j]) * C(xr[j]) * inv[r];
+    }
+    for (int64_t j = b; j < e; ++j) dw[j] = T(acc[j - b]);
+  });
+}
+
 template <typename T>
 void layer_rows(const T* x, const T* w, const T* b, T* y, int64_t rows, int64_t n, float eps) {
   using C = compute_t<T>;
@@ -125,6 +160,30 @@ void RMSNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
       using T = decltype(tag);
       rms_rows(static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y), rows, n,
                eps);
+    });
+  });
+}
+
+void RMSNormGrad::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& enc = cpu::encoder_for(*this);
+  std::optional<array> xs, ws, cs;
+  const array& x = contiguous_input(enc, inputs[0], xs);
+  const void* w = has_w_ ? contiguous_input(enc, inputs[1], ws).raw_ptr() : nullptr;
+  const array& c = contiguous_input(enc, inputs.back(), cs);
+  declare_inputs(enc, inputs);
+  for (array& o : outputs) {
+    cpu::alloc(o);
+    enc.set_output_array(o);
+  }
+  int64_t n = x.shape().back();
+  int64_t rows = n ? x.size() / n : 0;
+  void* dw = with_dw_ ? outputs[1].raw_ptr() : nullptr;
+  enc.dispatch([x = x.raw_ptr(), w, c = c.raw_ptr(), dx = outputs[0].raw_ptr(), dw, dt = x.dtype(),
+                rows, n, eps = eps_] {
+    dispatch_float(dt, "rms_norm", [&](auto tag) {
+      using T = decltype(tag);
+      rms_grad<T>(static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(c),
+                  static_cast<T*>(dx), static_cast<T*>(dw), rows, n, eps);
     });
   });
 }

@@ -80,6 +80,80 @@ __global__ void __launch_bounds__(B) norm_rows(const T* x, const T* w, const T* 
   }
 }
 
+// RMSNorm's gradients, a group of G lanes per row as norm_rows: one pass for
+// sum(x^2) and sum(g * x), one writing dx = inv * (g - x * inv * proj); each
+// row's inv is kept for dw.
+template <typename T, int G, int B>
+__global__ void __launch_bounds__(B)
+    rms_grad_rows(const T* x, const T* w, const T* c, T* dx, compute_of<T>* inv_out, int64_t rows,
+                  int64_t n, float eps) {
+  using C = compute_of<T>;
+  __shared__ C smem[32];
+  constexpr int per_block = B / G;
+  const int sub = threadIdx.x / G, lane = threadIdx.x % G;
+  auto wt = [&](int64_t i) { return w ? static_cast<C>(cuda::widen(w[i])) : C(1); };
+  for (int64_t r0 = static_cast<int64_t>(blockIdx.x) * per_block; r0 < rows;
+       r0 += static_cast<int64_t>(gridDim.x) * per_block) {
+    const int64_t row = r0 + sub;
+    const bool live = row < rows;
+    const T* xr = x + (live ? row : 0) * n;
+    const T* cr = c + (live ? row : 0) * n;
+    C ss = 0, gx = 0;
+    if (live) {
+      for (int64_t i = lane; i < n; i += G) {
+        C v = static_cast<C>(cuda::widen(xr[i]));
+        ss += v * v;
+        gx += static_cast<C>(cuda::widen(cr[i])) * wt(i) * v;
+      }
+    }
+    const C inv = C(1) / sqrt(group_sum<G>(ss, smem) / C(n) + C(eps));
+    const C proj = group_sum<G>(gx, smem) * inv / C(n);
+    if (!live) continue;
+    if (lane == 0) inv_out[row] = inv;
+    T* dr = dx + row * n;
+    for (int64_t i = lane; i < n; i += G) {
+      C g = static_cast<C>(cuda::widen(cr[i])) * wt(i);
+      dr[i] = cuda::narrow<T>(inv * (g - static_cast<C>(cuda::widen(xr[i])) * inv * proj));
+    }
+  }
+}
+
+// dw's partial sums: a block of 32 columns by 8 row lanes over one split of
+// the rows; partial[split][col].
+template <typename T>
+__global__ void rms_grad_columns(const T* x, const T* c, const compute_of<T>* inv,
+                                 compute_of<T>* partial, int64_t rows, int64_t n,
+                                 int64_t rows_per_split) {
+  using C = compute_of<T>;
+  __shared__ C sm[8][33];
+  const int64_t col = blockIdx.x * int64_t(32) + threadIdx.x;
+  const int64_t r0 = blockIdx.y * rows_per_split;
+  const int64_t r1 = min(rows, r0 + rows_per_split);
+  C acc = 0;
+  if (col < n) {
+    for (int64_t r = r0 + threadIdx.y; r < r1; r += 8) {
+      acc += static_cast<C>(cuda::widen(c[r * n + col])) *
+             static_cast<C>(cuda::widen(x[r * n + col])) * inv[r];
+    }
+  }
+  sm[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y == 0 && col < n) {
+    for (int k = 1; k < 8; ++k) acc += sm[k][threadIdx.x];
+    partial[blockIdx.y * n + col] = acc;
+  }
+}
+
+template <typename T>
+__global__ void rms_grad_finish(const compute_of<T>* partial, T* dw, int64_t n, int splits) {
+  for (int64_t col = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; col < n;
+       col += int64_t(gridDim.x) * blockDim.x) {
+    compute_of<T> s = 0;
+    for (int k = 0; k < splits; ++k) s += partial[k * n + col];
+    dw[col] = cuda::narrow<T>(s);
+  }
+}
+
 template <typename T>
 void launch_norm(cuda::CommandEncoder& enc, const T* x, const T* w, const T* b, T* y, int64_t rows,
                  int64_t n, float eps, bool centered) {
@@ -206,6 +280,60 @@ __global__ void rope_kernel(const T* x, T* y, const int32_t* offsets, const floa
 
 void RMSNorm::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   eval_norm(*this, inputs, outputs, has_w_, false, eps_, false, "rms_norm");
+}
+
+void RMSNormGrad::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  auto& enc = cuda::encoder_for(*this);
+  enc.set_input_array(inputs[0]);
+  enc.set_input_array(inputs.back());
+  array x = cuda::contiguous_gpu(enc, inputs[0]);
+  array c = cuda::contiguous_gpu(enc, inputs.back());
+  const void* w = has_w_ ? param(enc, inputs[1]) : nullptr;
+  for (array& o : outputs) {
+    cuda::alloc(o);
+    enc.set_output_array(o);
+  }
+  const int64_t n = x.shape().back();
+  const int64_t rows = n ? x.size() / n : 0;
+  if (with_dw_ && rows == 0 && n > 0) {
+    cuda::check(cudaMemsetAsync(outputs[1].raw_ptr(), 0, outputs[1].nbytes(), enc.cuda_stream()),
+                "[rms_norm] gradient");
+  }
+  if (rows == 0) return;
+  dispatch_float(x.dtype(), "rms_norm", [&](auto tag) {
+    using T = decltype(tag);
+    using C = compute_of<T>;
+    const Dtype cd = sizeof(C) == 8 ? float64 : float32;
+    auto* inv = static_cast<C*>(cuda::temporary(enc, {rows}, cd).raw_ptr());
+    auto xp = static_cast<const T*>(x.raw_ptr());
+    auto cp = static_cast<const T*>(c.raw_ptr());
+    auto dx = static_cast<T*>(outputs[0].raw_ptr());
+    constexpr int B = 256;
+    cudaStream_t st = enc.cuda_stream();
+    if (n <= 1024) {
+      unsigned blocks = cuda::grid_for((rows + B / 32 - 1) / (B / 32), 1);
+      rms_grad_rows<T, 32, B>
+          <<<blocks, B, 0, st>>>(xp, static_cast<const T*>(w), cp, dx, inv, rows, n, eps_);
+    } else {
+      rms_grad_rows<T, B, B><<<cuda::grid_for(rows, 1), B, 0, st>>>(xp, static_cast<const T*>(w),
+                                                                    cp, dx, inv, rows, n, eps_);
+    }
+    cuda::check_launch("[rms_norm] gradient kernel");
+    if (!with_dw_) return;
+    // Enough splits of the rows for a few blocks per multiprocessor.
+    const int64_t col_blocks = (n + 31) / 32;
+    const int64_t want = 4 * int64_t(cuda::multiprocessor_count());
+    const int64_t splits =
+        std::clamp<int64_t>((want + col_blocks - 1) / col_blocks, 1, (rows + 7) / 8);
+    const int64_t per_split = (rows + splits - 1) / splits;
+    auto* partial = static_cast<C*>(cuda::temporary(enc, {splits * n}, cd).raw_ptr());
+    rms_grad_columns<T><<<dim3(unsigned(col_blocks), unsigned(splits)), dim3(32, 8), 0, st>>>(
+        xp, cp, inv, partial, rows, n, per_split);
+    cuda::check_launch("[rms_norm] gradient kernel");
+    rms_grad_finish<T><<<cuda::grid_for(n), cuda::kBlock, 0, st>>>(
+        partial, static_cast<T*>(outputs[1].raw_ptr()), n, static_cast<int>(splits));
+    cuda::check_launch("[rms_norm] gradient kernel");
+  });
 }
 
 void LayerNorm::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {

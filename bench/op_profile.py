@@ -4,6 +4,7 @@ around each op (src/backend/cuda/profile.h): where a training step or a decode s
     python bench/op_profile.py --task train        # the GPU training row's shape
     python bench/op_profile.py --task generate     # the GPU generation row's shape
     python bench/op_profile.py --task prefill      # its prompt (fresh caches per step)
+    python bench/op_profile.py --detail            # per primitive, output shape and dtype
 
 Prints, per primitive, the calls per step, the GPU milliseconds per step between the events
 around its launches and the host milliseconds its encoding took, largest first, with the
@@ -11,6 +12,8 @@ step's wall time beside them. The events serialize nothing but add a little host
 """
 
 import argparse
+import os
+import sys
 import time
 from types import SimpleNamespace
 
@@ -25,7 +28,12 @@ def main():
     ap.add_argument("--task", choices=["train", "generate", "prefill"], default="train")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--detail", action="store_true", help="rows per output shape and dtype")
     a = ap.parse_args()
+    if a.detail and os.environ.get("FASTSYNC_GPU_PROFILE") != "2":
+        # Read when the library loads: run again with it set.
+        os.environ["FASTSYNC_GPU_PROFILE"] = "2"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
     mx.set_default_device(mx.gpu)
     cfg = SimpleNamespace(**models.SHAPES["gpu"]["generate" if a.task == "prefill" else a.task])
     if a.task == "train":
@@ -68,9 +76,10 @@ def main():
     host = sum(v[2] for v in prof.values()) / a.steps
     print(f"{a.task} step on the GPU ({cfg.dtype}): wall {wall:.2f} ms/step; summed over ops: "
           f"GPU {gpu:.2f} ms, host encode {host:.2f} ms")  # fmt: skip
-    print(f"{'primitive':28} {'calls':>6} {'GPU ms':>9} {'host ms':>9}   (per step)")
+    width = max([28] + [len(n) for n, _ in rows[: a.top]])
+    print(f"{'primitive':{width}} {'calls':>6} {'GPU ms':>9} {'host ms':>9}   (per step)")
     for name, (count, g, h) in rows[: a.top]:
-        print(f"{name:28} {count / a.steps:6.0f} {g / a.steps:9.3f} {h / a.steps:9.3f}")
+        print(f"{name:{width}} {count / a.steps:6.0f} {g / a.steps:9.3f} {h / a.steps:9.3f}")
 
 
 if __name__ == "__main__":

@@ -85,7 +85,11 @@ void CommandEncoder::eval(Primitive& p, const std::vector<array>& inputs,
   double host_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   check(cudaEventRecord(end, stream_), "cudaEventRecord");
-  profile::record(p.name(), begin, end, host_ms);
+  std::string key = p.name();
+  if (profile::detailed() && !outputs.empty()) {
+    key += " " + shape_str(outputs[0].shape()) + " " + std::string(outputs[0].dtype().name());
+  }
+  profile::record(std::move(key), begin, end, host_ms);
 }
 
 void CommandEncoder::discard() {

@@ -22,6 +22,10 @@ std::atomic<bool> on{[] {
   const char* e = std::getenv("FASTSYNC_GPU_PROFILE");
   return e && *e && *e != '0';
 }()};
+const bool detail = [] {
+  const char* e = std::getenv("FASTSYNC_GPU_PROFILE");
+  return e && std::string(e) == "2";
+}();
 std::mutex mutex;  // guards records
 std::vector<Record> records;
 
@@ -29,10 +33,11 @@ std::vector<Record> records;
 
 bool enabled() { return on.load(std::memory_order_relaxed); }
 void enable(bool v) { on.store(v, std::memory_order_relaxed); }
+bool detailed() { return detail; }
 
-void record(const char* name, cudaEvent_t begin, cudaEvent_t end, double host_ms) {
+void record(std::string name, cudaEvent_t begin, cudaEvent_t end, double host_ms) {
   std::lock_guard lk(mutex);
-  records.push_back({name, begin, end, host_ms});
+  records.push_back({std::move(name), begin, end, host_ms});
 }
 
 std::map<std::string, Totals> report() {

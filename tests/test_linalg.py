@@ -453,3 +453,30 @@ def test_errors():
         mx.addmm(mx.ones((3, 2)), mx.ones((2, 3)), mx.ones((3, 2)))
     with pytest.raises(ValueError, match=r"\[addmm\] c with shape \(1, 2, 2\)"):
         mx.addmm(mx.ones((1, 2, 2)), mx.ones((2, 3)), mx.ones((3, 2)))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    batch=st.lists(st.integers(1, 4), min_size=1, max_size=2),
+    m=st.integers(1, 9),
+    k=st.integers(1, 9),
+    n=st.integers(1, 9),
+    transposed=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_shared_weight_gradient_is_one_product(batch, m, k, n, transposed, seed):
+    """The gradient of a weight shared across batch entries (x @ W, x (..., m, k)) is one
+    product over the flattened rows, no per-entry products summed afterwards; it matches
+    NumPy for dense and transposed inputs, through matmul and addmm."""
+    rng = np.random.default_rng(seed)
+    xn = rng.standard_normal((*batch, k, m) if transposed else (*batch, m, k)).astype(np.float32)
+    x = mx.array(xn).swapaxes(-1, -2) if transposed else mx.array(xn)
+    xv = np.swapaxes(xn, -1, -2) if transposed else xn
+    w = mx.array(rng.standard_normal((k, n)).astype(np.float32))
+    bias = mx.array(rng.standard_normal(n).astype(np.float32))
+    c = rng.standard_normal((*batch, m, n)).astype(np.float32)
+    want = np.einsum("bmk,bmn->kn", xv.reshape(-1, m, k), c.reshape(-1, m, n))
+    for f in (lambda w: x @ w, lambda w: mx.addmm(bias, x, w)):
+        g = mx.grad(lambda w, f=f: mx.sum(f(w) * mx.array(c)))(w)
+        assert "Sum" not in mx._core._graph_ops([g])
+        np.testing.assert_allclose(np.array(g), want, rtol=1e-4, atol=1e-4)

@@ -68,7 +68,13 @@ std::pair<array, array> matmul_grads(const array& a, const array& b, const array
   if (a.ndim() == 1) c2 = expand_dims(c2, {c2.ndim() - 1}, s);
   if (alpha != 1.0) c2 = multiply(c2, grad::k(alpha, c2), s);
   array da = grad::unbroadcast(matmul(c2, adjoint(b2, s), s), a2.shape(), s);
-  array db = grad::unbroadcast(matmul(adjoint(a2, s), c2, s), b2.shape(), s);
+  // A matrix shared by every batch entry (a layer's weight): one product over
+  // the flattened rows, not a product per entry summed afterwards (an
+  // output batch-times larger and a reduction over it).
+  array db = a2.ndim() > 2 && b2.ndim() == 2
+                 ? matmul(adjoint(reshape(a2, {-1, a2.shape().back()}, s), s),
+                          reshape(c2, {-1, c2.shape().back()}, s), s)
+                 : grad::unbroadcast(matmul(adjoint(a2, s), c2, s), b2.shape(), s);
   return {reshape(da, a.shape(), s), reshape(db, b.shape(), s)};
 }
 

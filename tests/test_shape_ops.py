@@ -193,3 +193,43 @@ def test_scatter_via_at():
         mx.eval(x.at[[5]].add(1.0))
     with pytest.raises(ValueError, match="cannot combine"):
         x.at[[0, 1]].add(mx.ones((3, 3)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    data=st.data(),
+)
+def test_split_is_one_node_of_views_with_one_concatenation_back(shape, data):
+    """split: NumPy's pieces, negative, out-of-range and unordered indices included. Pieces
+    that tile the axis in order are one node of views, and the gradient of any subset of
+    them is one concatenation of their cotangents (zeros for the others), not one
+    zero-padded copy per piece summed."""
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    n = shape[axis]
+    idx = sorted(data.draw(st.lists(st.integers(-n - 2, n + 2), max_size=3)))
+    a = np.random.default_rng(len(idx)).standard_normal(shape).astype(np.float32)
+    pieces = mx.split(mx.array(a), idx, axis=axis)
+    want = np.split(a, idx, axis=axis)
+    assert len(pieces) == len(want)
+    for p, w in zip(pieces, want, strict=True):
+        assert p.shape == w.shape
+        np.testing.assert_array_equal(np.array(p), w)
+    used = data.draw(st.lists(st.integers(0, len(want) - 1), min_size=1, unique=True))
+
+    def f(x):
+        ps = mx.split(x, idx, axis=axis)
+        return sum(mx.sum(ps[i] * (i + 1)) for i in used)
+
+    g = mx.grad(f)(mx.array(a))
+    expect = np.zeros_like(a)
+    starts = [0, *idx]
+    for i in used:
+        view = [slice(None)] * a.ndim
+        view[axis] = slice(starts[i], idx[i] if i < len(idx) else None)
+        expect[tuple(view)] += i + 1
+    if sum(w.shape[axis] for w in want) == n and all(i <= j for i, j in zip(idx, idx[1:])):
+        if all(0 <= i <= n for i in idx):
+            ops = mx._core._graph_ops([g])
+            assert ops.get("Concatenate", 0) == 1 and "Pad" not in ops
+    np.testing.assert_array_equal(np.array(g), expect)

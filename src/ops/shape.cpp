@@ -233,18 +233,45 @@ array stack(const std::vector<array>& arrays, int axis, StreamOrDevice s) {
 std::vector<array> split(const array& a, const std::vector<int64_t>& indices, int axis,
                          StreamOrDevice s) {
   int ax = normalize_axis("split", axis, a.ndim());
-  std::vector<array> out;
+  const int64_t n = a.shape()[ax];
+  Shape starts, stops;
   int64_t start = 0;
   std::vector<int64_t> bounds = indices;
-  bounds.push_back(a.shape()[ax]);
+  bounds.push_back(n);
   for (int64_t stop : bounds) {
-    std::vector<std::optional<int64_t>> b(a.ndim()), e(a.ndim()), st(a.ndim());
-    b[ax] = std::min(start, a.shape()[ax]);
-    e[ax] = std::max(std::min(stop, a.shape()[ax]), *b[ax]);
-    out.push_back(slice(a, b, e, st, s));
+    // Python's slice bounds: negative from the end, clamped, never reversed.
+    int64_t b = start < 0 ? std::max<int64_t>(start + n, 0) : std::min(start, n);
+    int64_t e = stop < 0 ? std::max<int64_t>(stop + n, 0) : std::min(stop, n);
+    starts.push_back(b);
+    stops.push_back(std::max(e, b));
     start = stop;
   }
-  return out;
+  Stream st = to_stream(s);
+  bool tiles = true;  // pieces in order, one after another, covering the axis
+  for (size_t i = 0; i < starts.size(); ++i) {
+    tiles = tiles && starts[i] == (i ? stops[i - 1] : 0);
+  }
+  if (!tiles || stops.back() != n) {
+    // Overlapping or out-of-order bounds (NumPy allows them): a slice each.
+    std::vector<array> out;
+    for (size_t i = 0; i < starts.size(); ++i) {
+      std::vector<std::optional<int64_t>> b(a.ndim()), e(a.ndim()), step(a.ndim());
+      b[ax] = starts[i];
+      e[ax] = stops[i];
+      out.push_back(slice(a, b, e, step, st));
+    }
+    return out;
+  }
+  std::vector<Shape> shapes;
+  for (size_t i = 0; i < starts.size(); ++i) {
+    Shape sh = a.shape();
+    sh[ax] = stops[i] - starts[i];
+    shapes.push_back(std::move(sh));
+  }
+  std::vector<Dtype> dtypes(starts.size(), a.dtype());
+  return array::make_arrays(std::move(shapes), std::move(dtypes),
+                            std::make_shared<Split>(st, ax, std::move(starts), std::move(stops)),
+                            {a});
 }
 
 std::vector<array> split(const array& a, int sections, int axis, StreamOrDevice s) {

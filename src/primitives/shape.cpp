@@ -115,6 +115,22 @@ std::vector<array> Slice::vjp(const std::vector<array>& primals,
       vjp_by_positions(std::make_shared<Slice>(stream(), start_, stop_, step_), x, c, stream())};
 }
 
+std::vector<Shape> Split::output_shapes(const std::vector<array>& inputs) const {
+  std::vector<Shape> out;
+  for (size_t i = 0; i < starts_.size(); ++i) {
+    Shape sh = inputs[0].shape();
+    sh[axis_] = stops_[i] - starts_[i];
+    out.push_back(std::move(sh));
+  }
+  return out;
+}
+
+// The backward pass gives every piece a cotangent (zeros where none flowed).
+std::vector<array> Split::vjp(const std::vector<array>&, const std::vector<array>& cotangents,
+                              const std::vector<int>&, const std::vector<array>&) {
+  return {concatenate(cotangents, axis_, stream())};
+}
+
 std::vector<array> Broadcast::vjp(const std::vector<array>& primals,
                                   const std::vector<array>& cotangents, const std::vector<int>&,
                                   const std::vector<array>&) {

@@ -66,6 +66,26 @@ class Slice : public ViewPrimitive {
   Shape start_, stop_, step_;
 };
 
+// Consecutive pieces [starts[i], stops[i]) tiling one axis in order, each a
+// view of the input (split; other bounds take a slice per piece). One node, whose vjp concatenates
+// the pieces' cotangents: a slice per piece padded each cotangent with zeros to the input's size
+// and summed the padded copies.
+class Split : public Primitive {
+ public:
+  Split(Stream s, int axis, Shape starts, Shape stops)
+      : Primitive(s), axis_(axis), starts_(std::move(starts)), stops_(std::move(stops)) {}
+  const char* name() const override { return "Split"; }
+  bool shapes_from_inputs() const override { return false; }
+  FASTSYNC_VJP
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+
+ private:
+  int axis_;
+  Shape starts_, stops_;
+};
+
 class Broadcast : public ViewPrimitive {
  public:
   Broadcast(Stream s, Shape shape) : ViewPrimitive(s), shape_(std::move(shape)) {}

@@ -56,6 +56,22 @@ void Slice::view(const array& in, array& out) const {
   make_view(in, out, std::move(s), out.size() > 0 ? offset : 0);
 }
 
+// Split's pieces: the input's strides, offset to each piece's start.
+static void split_views(const array& in, std::vector<array>& outs, int axis, const Shape& starts) {
+  for (size_t i = 0; i < outs.size(); ++i) {
+    int64_t offset = outs[i].size() > 0 ? starts[i] * in.strides()[axis] : 0;
+    make_view(in, outs[i], in.strides(), offset);
+  }
+}
+
+void Split::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  split_views(inputs[0], outputs, axis_, starts_);
+}
+
+void Split::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  split_views(inputs[0], outputs, axis_, starts_);
+}
+
 void Broadcast::view(const array& in, array& out) const {
   make_view(in, out, broadcast_strides(in, shape_));
 }

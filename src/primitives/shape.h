@@ -184,8 +184,9 @@ class AsType : public Primitive {
 // strides reach, so flat loops over a view (say a few rows of a matrix)
 // never run past it.
 void make_view(const array& in, array& out, Strides strides, int64_t offset = 0);
-// Reshape without a copy: when `in` is row-contiguous, makes `out` a view
-// of it and returns true.
+// Reshape without a copy: when `in`'s strides allow it (row-contiguous, or
+// a strided view whose reshaped axes can be read with strides of their own),
+// makes `out` a view of it and returns true.
 bool reshape_view(const array& in, array& out);
 
 }  // namespace fastsync

@@ -2,6 +2,7 @@
 // shares its input's buffer with other strides and an offset, so nothing is
 // computed or encoded and one eval serves every backend.
 #include <cstdlib>
+#include <optional>
 
 #include "backend/common/strided.h"
 #include "primitives/shape.h"
@@ -26,9 +27,61 @@ void make_view(const array& in, array& out, Strides strides, int64_t offset) {
   out.copy_shared_buffer(in, std::move(strides), f, span, offset);
 }
 
+// The strides that read `to` out of an array of shape `from` and `strides`
+// without moving data, when they exist (NumPy's rule): axes of size one
+// dropped, the remaining old axes and the new ones fall into groups of
+// equal products; a group of several old axes must be row-contiguous
+// among themselves (one stride runs through it), and its new axes take
+// strides from the innermost old one outwards. Splitting an axis of a
+// transposed view always works; merging two axes it transposed does not.
+static std::optional<Strides> reshape_strides(const Shape& from, const Strides& strides,
+                                              const Shape& to) {
+  if (shape_size(to) == 0) return row_major_strides(to);
+  Shape os;
+  Strides ost;
+  for (size_t i = 0; i < from.size(); ++i) {
+    if (from[i] != 1) {
+      os.push_back(from[i]);
+      ost.push_back(strides[i]);
+    }
+  }
+  Strides out(to.size(), 1);
+  size_t oi = 0, ni = 0;
+  while (oi < os.size() && ni < to.size()) {
+    size_t oj = oi + 1, nj = ni + 1;
+    int64_t op = os[oi], np = to[ni];
+    while (op != np) {
+      if (np < op) {
+        if (nj == to.size()) return std::nullopt;
+        np *= to[nj++];
+      } else {
+        if (oj == os.size()) return std::nullopt;
+        op *= os[oj++];
+      }
+    }
+    for (size_t k = oi; k + 1 < oj; ++k) {
+      if (ost[k] != ost[k + 1] * os[k + 1]) return std::nullopt;
+    }
+    out[nj - 1] = ost[oj - 1];
+    for (size_t k = nj - 1; k > ni; --k) out[k - 1] = out[k] * to[k];
+    oi = oj;
+    ni = nj;
+  }
+  if (oi < os.size()) return std::nullopt;
+  for (; ni < to.size(); ++ni) {
+    if (to[ni] != 1) return std::nullopt;
+  }
+  return out;
+}
+
 bool reshape_view(const array& in, array& out) {
-  if (!in.flags().row_contiguous) return false;
-  make_view(in, out, row_major_strides(out.shape()));
+  if (in.flags().row_contiguous) {
+    make_view(in, out, row_major_strides(out.shape()));
+    return true;
+  }
+  std::optional<Strides> s = reshape_strides(in.shape(), in.strides(), out.shape());
+  if (!s) return false;
+  make_view(in, out, std::move(*s));
   return true;
 }
 

@@ -1,14 +1,18 @@
-"""Per-primitive GPU time of a model row's step (fastsync.bench.models), from CUDA events
-around each op (src/backend/cuda/profile.h): where a training step or a decode step goes.
+"""Per-primitive time of a model row's step (fastsync.bench.models): where a training step
+or a decode step goes. On the GPU from CUDA events around each op's launches
+(src/backend/cuda/profile.h); on the CPU from the stream workers timing each op's compute
+(src/backend/cpu/profile.h).
 
     python bench/op_profile.py --task train        # the GPU training row's shape
     python bench/op_profile.py --task generate     # the GPU generation row's shape
     python bench/op_profile.py --task prefill      # its prompt (fresh caches per step)
-    python bench/op_profile.py --detail            # per primitive, output shape and dtype
+    python bench/op_profile.py --detail            # GPU: per primitive, output shape and dtype
+    python bench/op_profile.py --device cpu        # the CPU rows' shapes, on the CPU
 
-Prints, per primitive, the calls per step, the GPU milliseconds per step between the events
-around its launches and the host milliseconds its encoding took, largest first, with the
-step's wall time beside them. The events serialize nothing but add a little host time.
+Prints, per primitive, the calls per step, the device milliseconds per step (GPU: between
+the events around its launches; CPU: its compute on the stream's worker) and the host
+milliseconds its encoding took, largest first, with the step's wall time beside them. The
+timing serializes nothing but adds a little host time.
 """
 
 import argparse
@@ -29,13 +33,16 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--detail", action="store_true", help="rows per output shape and dtype")
+    ap.add_argument("--device", choices=["gpu", "cpu"], default="gpu")
     a = ap.parse_args()
-    if a.detail and os.environ.get("FASTSYNC_GPU_PROFILE") != "2":
+    if a.device == "gpu" and a.detail and os.environ.get("FASTSYNC_GPU_PROFILE") != "2":
         # Read when the library loads: run again with it set.
         os.environ["FASTSYNC_GPU_PROFILE"] = "2"
         os.execv(sys.executable, [sys.executable, *sys.argv])
-    mx.set_default_device(mx.gpu)
-    cfg = SimpleNamespace(**models.SHAPES["gpu"]["generate" if a.task == "prefill" else a.task])
+    mx.set_default_device(mx.gpu if a.device == "gpu" else mx.cpu)
+    profile = mx._core._gpu_profile if a.device == "gpu" else mx._core._cpu_profile
+    task = "generate" if a.task == "prefill" else a.task
+    cfg = SimpleNamespace(**models.SHAPES[a.device][task])
     if a.task == "train":
         _, _, step, state = models.train_step(mx, nn, optim, cfg)
         x, y = models.counting_batch(mx, cfg)
@@ -65,19 +72,21 @@ def main():
     for _ in range(3):
         one()
     mx.synchronize()
-    mx._core._gpu_profile(True)  # clear, then record
+    profile(True)  # clear, then record
     t0 = time.perf_counter()
     for _ in range(a.steps):
         one()
     wall = (time.perf_counter() - t0) / a.steps * 1e3
-    prof = mx._core._gpu_profile(False)
+    mx.synchronize()
+    prof = profile(False)
     rows = sorted(prof.items(), key=lambda kv: -kv[1][1])
     gpu = sum(v[1] for v in prof.values()) / a.steps
     host = sum(v[2] for v in prof.values()) / a.steps
-    print(f"{a.task} step on the GPU ({cfg.dtype}): wall {wall:.2f} ms/step; summed over ops: "
-          f"GPU {gpu:.2f} ms, host encode {host:.2f} ms")  # fmt: skip
+    dev = a.device.upper()
+    print(f"{a.task} step on the {dev} ({cfg.dtype}): wall {wall:.2f} ms/step; summed over ops: "
+          f"{dev} {gpu:.2f} ms, host encode {host:.2f} ms")  # fmt: skip
     width = max([28] + [len(n) for n, _ in rows[: a.top]])
-    print(f"{'primitive':{width}} {'calls':>6} {'GPU ms':>9} {'host ms':>9}   (per step)")
+    print(f"{'primitive':{width}} {'calls':>6} {dev + ' ms':>9} {'host ms':>9}   (per step)")
     for name, (count, g, h) in rows[: a.top]:
         print(f"{name:{width}} {count / a.steps:6.0f} {g / a.steps:9.3f} {h / a.steps:9.3f}")
 

@@ -207,3 +207,15 @@ def test_maximum_minimum_propagate_nan_from_either_side(op):
     np.testing.assert_array_equal(got, getattr(np, op)(a, b))
     got = np.array(getattr(mx, op)(mx.array(b), mx.array(a)))
     np.testing.assert_array_equal(got, getattr(np, op)(b, a))
+
+
+def test_float32_sigmoid_at_the_ends_of_exp():
+    """float32 sigmoid (a vectorized exp on the CPU) against NumPy's float64 value rounded,
+    through the unary kernel and a compiled chain, where exp overflows, flushes or is
+    subnormal, and at NaN and the infinities."""
+    x = np.array([-1e4, -104.0, -90.0, -88.8, -87.4, -20.0, -1e-3, 0.0, 0.5, 20.0, 87.4, 88.8,
+                  90.0, 104.0, 1e4, np.nan, np.inf, -np.inf], np.float32)  # fmt: skip
+    with np.errstate(over="ignore"):
+        want = (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
+    for got in (mx.sigmoid(mx.array(x)), mx.compile(lambda v: mx.sigmoid(v) * 1.0)(mx.array(x))):
+        np.testing.assert_allclose(np.array(got), want, rtol=4e-7, atol=1e-30, equal_nan=True)

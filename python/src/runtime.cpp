@@ -9,6 +9,7 @@
 
 #include "allocator.h"
 #include "backend/backend.h"
+#include "backend/cpu/profile.h"
 #include "convert.h"
 #include "errors.h"
 #include "format.h"
@@ -153,6 +154,20 @@ void init_runtime(nb::module_& m) {
       "Per-primitive GPU profile since the last call: {name: (count, gpu ms, host ms)}; "
       "waits for the GPU. enable=True/False switches recording (FASTSYNC_GPU_PROFILE=1 starts "
       "it on).");
+  m.def(
+      "_cpu_profile",
+      [](std::optional<bool> enable) {
+        nb::dict out;
+        for (const auto& [name, t] : cpu::profile::report()) {
+          out[name.c_str()] = nb::make_tuple(t.count, t.run_ms, t.host_ms);
+        }
+        if (enable) cpu::profile::enable(*enable);
+        return out;
+      },
+      nb::arg("enable") = nb::none(),
+      "Per-primitive CPU profile since the last call: {name: (count, compute ms on the "
+      "stream workers, host ms encoding)}. enable=True/False switches recording "
+      "(FASTSYNC_CPU_PROFILE=1 starts it on); the caller synchronizes first.");
   m.def("_graph_ops", &op_counts, nb::arg("outputs"),
         "The unevaluated nodes behind outputs, counted by primitive name.");
   m.def(

@@ -1,8 +1,10 @@
 #include "backend/cpu/encoder.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
+#include "backend/cpu/profile.h"
 #include "primitive.h"
 #include "sync.h"
 
@@ -58,7 +60,22 @@ void CommandEncoder::add_temporaries(std::vector<array> arrays) {
   for (auto& a : arrays) keep(a.data_shared_ptr());
 }
 
+namespace {
+// The primitive whose eval_cpu this thread runs while profiling (its
+// dispatches are timed under its name), else null.
+thread_local const char* profiled_op = nullptr;
+}  // namespace
+
 void CommandEncoder::dispatch(scheduler::TaskFn fn) {
+  if (profiled_op) {
+    fn = [inner = std::move(fn), name = profiled_op]() mutable {
+      auto t0 = std::chrono::steady_clock::now();
+      inner();
+      profile::record_run(
+          name,
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    };
+  }
   if (pending_) scheduler::enqueue(stream(), std::move(*pending_));
   pending_ = scheduler::Task{std::move(fn), {}, false};
 }
@@ -111,7 +128,19 @@ void CommandEncoder::eval(Primitive& p, const std::vector<array>& inputs,
     explicit Scope(int s) : saved(std::exchange(current_stream, s)) {}
     ~Scope() { current_stream = saved; }
   } scope(stream().index);
+  if (!profile::enabled()) {
+    p.eval_cpu(inputs, outputs);
+    return;
+  }
+  struct Profiled {
+    explicit Profiled(const char* n) { profiled_op = n; }
+    ~Profiled() { profiled_op = nullptr; }
+  } profiled(p.name());
+  auto t0 = std::chrono::steady_clock::now();
   p.eval_cpu(inputs, outputs);
+  profile::record_encode(
+      p.name(),
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
 }
 
 uint64_t CommandEncoder::position() const { return scheduler::enqueued(stream()); }

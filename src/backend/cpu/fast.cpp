@@ -220,19 +220,45 @@ struct RopePlan {
   int n_offsets;
 };
 
+// With one offset for every row, rows at the same position (every head and
+// batch entry) share their angles: a (position, frequency) table of cosines
+// and sines is computed first when rows repeat positions, the same values
+// the per-row loop computes, with a fraction of the trigonometry.
 template <typename T>
 void rope_rows(const RopePlan& p, const T* x, T* y, const int32_t* offsets,
                const std::vector<float>& inv_freq) {
   using C = compute_t<T>;
   int half = p.dims / 2;
+  auto angle_of = [&](int64_t r, int i) {
+    int64_t entry = p.n_offsets == 1 ? 0 : r / p.per_offset;
+    C pos = C(offsets[entry]) + C(r % p.length);
+    return pos * C(p.scale) * C(inv_freq[i]);
+  };
+  std::vector<C> table;  // (length, half) pairs of cos, sin
+  if (p.n_offsets == 1 && p.rows >= 2 * p.length) {
+    table.resize(size_t(p.length) * half * 2);
+    for_rows(p.length, half, [&](int64_t l) {
+      for (int i = 0; i < half; ++i) {
+        C angle = angle_of(l, i);
+        table[(l * half + i) * 2] = std::cos(angle);
+        table[(l * half + i) * 2 + 1] = std::sin(angle);
+      }
+    });
+  }
   for_rows(p.rows, p.width, [&](int64_t r) {
     const T* xr = x + r * p.width;
     T* yr = y + r * p.width;
-    int64_t entry = p.n_offsets == 1 ? 0 : r / p.per_offset;
-    C pos = C(offsets[entry]) + C(r % p.length);
+    const C* cs = table.empty() ? nullptr : table.data() + (r % p.length) * half * 2;
     for (int i = 0; i < half; ++i) {
-      C angle = pos * C(p.scale) * C(inv_freq[i]);
-      C c = std::cos(angle), s = std::sin(angle);
+      C c, s;
+      if (cs) {
+        c = cs[2 * i];
+        s = cs[2 * i + 1];
+      } else {
+        C angle = angle_of(r, i);
+        c = std::cos(angle);
+        s = std::sin(angle);
+      }
       int64_t i0 = p.traditional ? 2 * i : i;
       int64_t i1 = p.traditional ? 2 * i + 1 : i + half;
       C a = C(xr[i0]), b = C(xr[i1]);

@@ -7,6 +7,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+
+#include "backend/common/elementwise.h"
 
 namespace fastsync::cpu {
 
@@ -30,5 +33,24 @@ inline float fast_expf(float x) {
   y = x > hi ? __builtin_inff() : y;
   return x != x ? x : y;
 }
+
+// The CPU's unary ops: UnaryFn's, except float32 sigmoid, which goes
+// through fast_expf so that its loops vectorize (libm's expf is a call per
+// element: a sigmoid over a training step's MLP activations took 2 ms).
+// Where fast_expf flushes to 0 (below -87.3; libm still gives subnormals)
+// 1 / (1 + e) is 1.0f either way. exp itself stays libm's: its subnormal
+// results matter (a log-sum-exp of very negative values). Used by the
+// unary kernel and by compile's fused chains alike, so both paths agree.
+template <UnaryOp op>
+struct UnaryFn {
+  template <typename C>
+  auto operator()(C x) const {
+    if constexpr (std::is_same_v<C, float> && op == UnaryOp::sigmoid) {
+      return 1.0f / (1.0f + fast_expf(-x));
+    } else {
+      return elementwise::UnaryFn<op>{}(x);
+    }
+  }
+};
 
 }  // namespace fastsync::cpu

@@ -11,6 +11,7 @@
 
 #include "backend/common/elementwise.h"
 #include "backend/cpu/copy.h"
+#include "backend/cpu/fast_math.h"
 #include "backend/cpu/parallel.h"
 #include "backend/cpu/utils.h"
 
@@ -29,7 +30,7 @@ template <typename C, UnaryOp op>
 void unary_loop(const C* x, C* y, int n) {
   if constexpr (elementwise::unary_supports<op, C>() &&
                 std::is_same_v<elementwise::unary_result_t<op, C>, C>) {
-    elementwise::UnaryFn<op> f;
+    cpu::UnaryFn<op> f;  // fast_math.h: the unary kernel's functions
     for (int i = 0; i < n; ++i) y[i] = f(x[i]);
   } else {
     throw std::logic_error("[compile] a fused unary op does not compute in this dtype");

@@ -8,6 +8,7 @@
 
 #include "backend/common/elementwise.h"
 #include "backend/common/strided.h"
+#include "backend/cpu/fast_math.h"
 #include "backend/cpu/parallel.h"
 #include "backend/cpu/utils.h"
 
@@ -55,7 +56,7 @@ void run_unary(const UnaryArgs& args) {
     if constexpr (elementwise::unary_supports<op, C>()) {
       using R = elementwise::unary_result_t<op, C>;
       using O = std::conditional_t<std::is_same_v<R, C>, T, R>;
-      unary_kernel<T, O>(args, UnaryFn<op>{});
+      unary_kernel<T, O>(args, cpu::UnaryFn<op>{});
     } else {
       throw std::logic_error("[unary] dtype not supported by this op");
     }

@@ -129,9 +129,13 @@ def test_rope_matches_composed(lead, length, half, extra, traditional, dtype, of
 
 
 def test_rope_strided_input():
-    x = mx.array(RNG.standard_normal((2, 8, 5, 16)).astype(np.float32)).transpose(0, 2, 1, 3)
-    got = mx.fast.rope(x, 16, traditional=False, base=10000.0, scale=1.0, offset=3)
-    check(got, ref_rope(x, 16, False, 10000.0, 1.0, 3), 2e-5)
+    """Views with dense rows (read in place on the CPU: transposed heads, stepped and reversed
+    positions) and one with strided features (copied first)."""
+    base = mx.array(RNG.standard_normal((2, 8, 6, 16)).astype(np.float32))
+    views = [base.transpose(0, 2, 1, 3), base[:, ::2, ::-1, :], base.swapaxes(-1, -2)[..., :6, :]]
+    for x in views:
+        got = mx.fast.rope(x, x.shape[-1], traditional=False, base=10000.0, scale=1.0, offset=3)
+        check(got, ref_rope(x, x.shape[-1], False, 10000.0, 1.0, 3), 2e-5)
 
 
 def _fd_check(f, x, eps=1e-6, tol=1e-6):

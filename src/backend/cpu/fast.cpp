@@ -218,6 +218,20 @@ struct RopePlan {
   bool traditional;
   float scale;
   int n_offsets;
+  // A strided x with dense rows (q or k viewed as (B, H, L, D) out of a
+  // projection) is read in place: its leading axes' sizes and strides.
+  // Empty: x's rows are contiguous, row r at r * width.
+  std::vector<int64_t> lead_shape, lead_strides;
+
+  int64_t row_offset(int64_t r) const {
+    if (lead_shape.empty()) return r * width;
+    int64_t off = 0;
+    for (size_t d = lead_shape.size(); d-- > 0;) {
+      off += (r % lead_shape[d]) * lead_strides[d];
+      r /= lead_shape[d];
+    }
+    return off;
+  }
 };
 
 // With one offset for every row, rows at the same position (every head and
@@ -246,7 +260,7 @@ void rope_rows(const RopePlan& p, const T* x, T* y, const int32_t* offsets,
     });
   }
   for_rows(p.rows, p.width, [&](int64_t r) {
-    const T* xr = x + r * p.width;
+    const T* xr = x + p.row_offset(r);
     T* yr = y + r * p.width;
     const C* cs = table.empty() ? nullptr : table.data() + (r % p.length) * half * 2;
     for (int i = 0; i < half; ++i) {
@@ -276,7 +290,10 @@ void rope_rows(const RopePlan& p, const T* x, T* y, const int32_t* offsets,
 void RoPE::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& enc = cpu::encoder_for(*this);
   std::optional<array> xs, os, fs;
-  const array& x = contiguous_input(enc, inputs[0], xs);
+  const array& x0 = inputs[0];
+  // Dense rows are read where they are; anything else is copied first.
+  const bool rows_dense = x0.ndim() >= 2 && x0.strides().back() == 1;
+  const array& x = rows_dense ? x0 : contiguous_input(enc, x0, xs);
   const array& offsets = contiguous_input(enc, inputs[1], os);
   const array* freqs = has_freqs_ ? &contiguous_input(enc, inputs[2], fs) : nullptr;
   array& out = outputs[0];
@@ -292,6 +309,10 @@ void RoPE::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
   p.dims = dims_;
   p.traditional = traditional_;
   p.scale = scale_;
+  if (!x.flags().row_contiguous) {
+    p.lead_shape.assign(x.shape().begin(), x.shape().end() - 1);
+    p.lead_strides.assign(x.strides().begin(), x.strides().end() - 1);
+  }
   enc.dispatch([p, x = x.raw_ptr(), y = out.raw_ptr(), dt = x.dtype(), off = offsets.raw_ptr(),
                 f = freqs ? freqs->raw_ptr() : nullptr, base = base_] {
     int half = p.dims / 2;

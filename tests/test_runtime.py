@@ -378,3 +378,24 @@ def test_exit_with_work_in_flight_finishes_it():
             [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
         )
         assert p.returncode == 0 and p.stdout == "done\n", (p.returncode, p.stderr)
+
+
+def test_cpu_profile_times_each_op_on_its_worker():
+    """FASTSYNC_CPU_PROFILE's counters (bench/op_profile.py --device cpu): one entry per
+    primitive that computed, its calls counted once, compute and encode times in ms; off
+    again, nothing more is recorded."""
+    mx._core._cpu_profile(True)
+    try:
+        with mx.stream(mx.cpu):
+            x = mx.ones((64, 64))
+            mx.eval(mx.exp(x) @ x, mx.exp(x + 1))
+        mx.synchronize()
+        prof = mx._core._cpu_profile(False)
+    finally:
+        mx._core._cpu_profile(False)
+    assert prof["Exp"][0] == 2 and prof["Matmul"][0] == 1 and prof["Add"][0] == 1
+    assert all(run >= 0 and host >= 0 for _, run, host in prof.values())
+    with mx.stream(mx.cpu):
+        mx.eval(mx.exp(mx.ones((8,))))
+    mx.synchronize()
+    assert mx._core._cpu_profile() == {}

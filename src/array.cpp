@@ -157,6 +157,22 @@ std::vector<array> array::outputs() const {
   return outs;
 }
 
+void array::become_output_of(const std::shared_ptr<Node>& n) {
+  if (n->shapes.empty()) {  // one output so far: its shape and dtype were not kept
+    for (const auto& w : n->outputs) {
+      auto d = w.lock();
+      if (!d) throw std::logic_error("[array] a node's only output is gone");
+      n->shapes.push_back(d->shape);
+      n->dtypes.push_back(d->dtype);
+    }
+  }
+  desc_->position = static_cast<int>(n->outputs.size());
+  n->outputs.push_back(desc_);
+  n->shapes.push_back(desc_->shape);
+  n->dtypes.push_back(desc_->dtype);
+  desc_->node = n;  // the old node goes when its last output leaves it
+}
+
 void array::detach() {
   if (auto n = std::move(desc_->node)) {
     for (auto& w : n->outputs) {

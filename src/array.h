@@ -208,6 +208,11 @@ class array {
     desc_->position_on_stream = position;
   }
 
+  // Makes this unevaluated array the next output of `n` (same shape and
+  // dtype as recorded), dropping the node it had: a graph rewrite (fuse.cpp)
+  // that computes it inside another node. Under the driver's lock.
+  void become_output_of(const std::shared_ptr<Node>& n);
+
   // Wraps an existing descriptor (the eval driver recovers outputs from
   // their node this way).
   static array from_desc(std::shared_ptr<ArrayDesc> d) { return array(std::move(d)); }

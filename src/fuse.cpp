@@ -81,12 +81,17 @@ FuseStats fuse(const std::vector<array>& outputs) {
       return a.use_count() == static_cast<long>(consumers[a.id()].size()) + 1;
     };
     std::unordered_set<const void*> absorbed;
-    // Roots from the outputs down: each takes in the ops above it whose every
-    // consumer is already in its group, until none joins.
+    // Roots from the outputs down: each takes in the ops above it until none
+    // joins. An op joins when every consumer is in the group and nothing
+    // else holds it; or, as an extra output of the group, when what else
+    // reads it comes after the root in `order` (so it cannot feed the group:
+    // no cycle) and whatever else holds it is outside the graph.
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
       const array& root = *it;
       if (absorbed.count(root.id()) || !as_step(root)) continue;
+      const size_t root_at = position[root.id()];
       std::unordered_set<const void*> in_group{root.id()};
+      std::unordered_set<const void*> exported;
       std::vector<array> members{root};
       for (bool grew = true; grew && members.size() < FusedProgram::kMaxSlots / 2;) {
         grew = false;
@@ -95,13 +100,18 @@ FuseStats fuse(const std::vector<array>& outputs) {
           for (const array& in : m.inputs()) {
             if (in_group.count(in.id()) || !pending(in) || in.shape() != root.shape() ||
                 in.dtype() != root.dtype() || absorbed.count(in.id()) || !as_step(in) ||
-                !same_stream(in, root) || !graph_only(in)) {
+                !same_stream(in, root)) {
               continue;
             }
             const auto& cs = consumers[in.id()];
-            bool all_in = std::all_of(cs.begin(), cs.end(),
-                                      [&](const void* c) { return in_group.count(c) > 0; });
-            if (!all_in) continue;
+            bool reads_after = true, all_in = true;
+            for (const void* c : cs) {
+              if (in_group.count(c)) continue;
+              all_in = false;
+              reads_after = reads_after && position[c] > root_at;
+            }
+            if (!reads_after) continue;
+            if (!all_in || !graph_only(in)) exported.insert(in.id());
             in_group.insert(in.id());
             members.push_back(in);
             grew = true;
@@ -126,6 +136,7 @@ FuseStats fuse(const std::vector<array>& outputs) {
       if (ext.size() + members.size() > FusedProgram::kMaxSlots) continue;
       FusedProgram prog;
       prog.n_inputs = static_cast<int>(ext.size());
+      std::vector<array> extra;
       for (size_t j = 0; j < members.size(); ++j) {
         const array& m = members[j];
         FusedOp step = *as_step(m);
@@ -134,11 +145,16 @@ FuseStats fuse(const std::vector<array>& outputs) {
         step.b = ins.size() > 1 ? slot.at(ins[1].id()) : 0;
         prog.ops.push_back(step);
         slot[m.id()] = prog.n_inputs + static_cast<int>(j);
+        if (exported.count(m.id())) {
+          prog.extra_outputs.push_back(slot[m.id()]);
+          extra.push_back(m);
+        }
       }
       for (size_t j = 0; j + 1 < members.size(); ++j) absorbed.insert(members[j].id());
-      Node& node = *root.node();
-      node.primitive = std::make_shared<Fused>(root.primitive().stream(), std::move(prog));
-      node.inputs = std::move(ext);
+      const std::shared_ptr<Node>& node = root.node();
+      node->primitive = std::make_shared<Fused>(root.primitive().stream(), std::move(prog));
+      node->inputs = std::move(ext);
+      for (array& e : extra) e.become_output_of(node);
       ++stats.groups;
       stats.removed += static_cast<int>(members.size()) - 1;
     }

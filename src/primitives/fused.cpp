@@ -24,7 +24,7 @@ std::vector<Shape> Fused::output_shapes(const std::vector<array>& inputs) const 
       if (o == 1) o = d;
     }
   }
-  return {out};
+  return std::vector<Shape>(1 + program_.extra_outputs.size(), out);
 }
 
 std::optional<FusedRead> fused_read(const array& in, const Shape& shape) {

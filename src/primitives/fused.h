@@ -5,9 +5,12 @@
 // and writes its output once, intermediates never reaching memory.
 //
 // Program: inputs occupy slots 0..n_inputs-1; op j writes slot n_inputs + j
-// from slots before it; the last op's slot is the output. Every slot holds
-// the output's compute type (float for half types, else the dtype itself).
-// Inputs broadcast to the output's shape.
+// from slots before it. Output 0 is the last op's slot; further outputs are
+// members whose value is also needed outside the chain (a moment an
+// optimizer keeps, an activation the backward reads), written by the same
+// pass. Every slot holds the outputs' compute type (float for half types,
+// else the dtype itself); all outputs share one dtype and shape. Inputs
+// broadcast to that shape.
 #pragma once
 
 #include "primitive.h"
@@ -23,6 +26,14 @@ struct FusedOp {
 struct FusedProgram {
   int n_inputs = 0;
   std::vector<FusedOp> ops;
+  // The slots of outputs 1, 2, ... (output 0 is the last op's).
+  std::vector<int> extra_outputs;
+  // Every output's slot, in output order.
+  std::vector<int> output_slots() const {
+    std::vector<int> s{n_inputs + static_cast<int>(ops.size()) - 1};
+    s.insert(s.end(), extra_outputs.begin(), extra_outputs.end());
+    return s;
+  }
   // At most this many slots (inputs + ops): a block of each fits the
   // CPU's L1 and the GPU's registers spill little.
   static constexpr int kMaxSlots = 32;
@@ -32,7 +43,7 @@ class Fused : public Primitive {
  public:
   Fused(Stream s, FusedProgram program) : Primitive(s), program_(std::move(program)) {}
   const char* name() const override { return "Fused"; }
-  // Every member is elementwise with the output's shape, so the output is
+  // Every member is elementwise with the outputs' shape, so each output is
   // the inputs' broadcast (what a shapeless replay asks for).
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;

@@ -51,6 +51,9 @@ class Optimizer:
         self._initialized = False
         self._state = {"step": mx.array(0, mx.uint64)}
         self._schedulers = dict(schedulers or {})
+        # Scalars derived from the learning rate, made once per rate and dtype rather than
+        # once per parameter: each is a node (a kernel on the GPU) of every step's graph.
+        self._derived = {}
 
     def update(self, model, gradients) -> None:
         """Apply ``gradients`` to ``model``'s parameters in place."""
@@ -69,6 +72,17 @@ class Optimizer:
 
     def init_single(self, parameter, state: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define init_single")
+
+    def _from_lr(self, dtype, name="lr", make=None):
+        """The learning rate in ``dtype`` (or ``make(it)``), shared by all parameters of
+        that dtype while the rate is the same array."""
+        rate = self.learning_rate
+        hit = self._derived.get((name, dtype))
+        if hit is None or hit[0] is not rate:
+            lr = rate.astype(dtype)
+            hit = (rate, make(lr) if make else lr)
+            self._derived[(name, dtype)] = hit
+        return hit[1]
 
     def apply_single(self, gradient, parameter, state: dict):
         raise NotImplementedError(f"{type(self).__name__} must define apply_single")
@@ -141,7 +155,7 @@ class SGD(Optimizer):
         state["v"] = mx.zeros_like(parameter)
 
     def apply_single(self, gradient, parameter, state):
-        lr = self.learning_rate.astype(gradient.dtype)
+        lr = self._from_lr(gradient.dtype)
         if self.weight_decay:
             gradient = gradient + self.weight_decay * parameter
         if self.momentum <= 0:
@@ -165,7 +179,7 @@ class RMSprop(Optimizer):
         state["v"] = mx.zeros_like(parameter)
 
     def apply_single(self, gradient, parameter, state):
-        lr = self.learning_rate.astype(gradient.dtype)
+        lr = self._from_lr(gradient.dtype)
         v = self.alpha * state["v"] + (1 - self.alpha) * mx.square(gradient)
         state["v"] = v
         return parameter - lr * gradient / (mx.sqrt(v) + self.eps)
@@ -183,7 +197,7 @@ class Adagrad(Optimizer):
         state["v"] = mx.zeros_like(parameter)
 
     def apply_single(self, gradient, parameter, state):
-        lr = self.learning_rate.astype(gradient.dtype)
+        lr = self._from_lr(gradient.dtype)
         v = state["v"] + mx.square(gradient)
         state["v"] = v
         return parameter - lr * gradient / (mx.sqrt(v) + self.eps)
@@ -202,7 +216,7 @@ class AdaDelta(Optimizer):
         state["u"] = mx.zeros_like(parameter)
 
     def apply_single(self, gradient, parameter, state):
-        lr = self.learning_rate.astype(gradient.dtype)
+        lr = self._from_lr(gradient.dtype)
         rho, eps = self.rho, self.eps
         v = rho * state["v"] + (1 - rho) * mx.square(gradient)
         d = mx.sqrt(state["u"] + eps) / mx.sqrt(v + eps) * gradient
@@ -231,7 +245,7 @@ class Adam(Optimizer):
         state["v"] = mx.zeros_like(parameter)
 
     def apply_single(self, gradient, parameter, state):
-        lr = self.learning_rate.astype(gradient.dtype)
+        lr = self._from_lr(gradient.dtype)
         b1, b2 = self.betas
         m = b1 * state["m"] + (1 - b1) * gradient
         v = b2 * state["v"] + (1 - b2) * mx.square(gradient)
@@ -259,8 +273,8 @@ class AdamW(Adam):
         self.weight_decay = weight_decay
 
     def apply_single(self, gradient, parameter, state):
-        lr = self.learning_rate.astype(gradient.dtype)
-        return super().apply_single(gradient, parameter * (1 - lr * self.weight_decay), state)
+        decay = self._from_lr(gradient.dtype, "decay", lambda lr: 1 - lr * self.weight_decay)
+        return super().apply_single(gradient, parameter * decay, state)
 
 
 class Adamax(Adam):
@@ -274,7 +288,7 @@ class Adamax(Adam):
         super().__init__(learning_rate, betas, eps)
 
     def apply_single(self, gradient, parameter, state):
-        lr = self.learning_rate.astype(gradient.dtype)
+        lr = self._from_lr(gradient.dtype)
         b1, b2 = self.betas
         m = b1 * state["m"] + (1 - b1) * gradient
         v = mx.maximum(b2 * state["v"], mx.abs(gradient))
@@ -300,7 +314,7 @@ class Lion(Optimizer):
         state["m"] = mx.zeros_like(parameter)
 
     def apply_single(self, gradient, parameter, state):
-        lr = self.learning_rate.astype(gradient.dtype)
+        lr = self._from_lr(gradient.dtype)
         b1, b2 = self.betas
         c = b1 * state["m"] + (1 - b1) * gradient
         state["m"] = b2 * state["m"] + (1 - b2) * gradient

@@ -77,7 +77,8 @@ struct Input {
 };
 
 template <typename T>
-void run_fused(const FusedProgram& p, const std::vector<Input>& ins, T* out, int64_t n) {
+void run_fused(const FusedProgram& p, const std::vector<Input>& ins, const std::vector<T*>& outs,
+               int64_t n) {
   using C = compute_t<T>;
   struct Step {
     UnaryLoop<C> u;
@@ -91,7 +92,7 @@ void run_fused(const FusedProgram& p, const std::vector<Input>& ins, T* out, int
     steps.push_back({o.unary ? unary_table<C>(o.op) : nullptr,
                      o.unary ? nullptr : binary_table<C>(o.op), o.a, o.b, dst});
   }
-  const int result = p.n_inputs + static_cast<int>(p.ops.size()) - 1;
+  const std::vector<int> results = p.output_slots();
   int64_t blocks = (n + kBlock - 1) / kBlock;
   int64_t grain = std::max<int64_t>(1, cpu::kParallelGrain / (kBlock * 4));
   cpu::parallel_for(blocks, grain, [&](int64_t b0, int64_t b1) {
@@ -122,7 +123,13 @@ void run_fused(const FusedProgram& p, const std::vector<Input>& ins, T* out, int
         else
           s.b(slots[s.a], slots[s.bb], slots[s.dst], m);
       }
-      for (int i = 0; i < m; ++i) out[start + i] = T(slots[result][i]);
+      // Every input of the block is in its slots by now: an output may
+      // overwrite an input's buffer.
+      for (size_t o = 0; o < outs.size(); ++o) {
+        T* out = outs[o];
+        const C* r = slots[results[o]];
+        for (int i = 0; i < m; ++i) out[start + i] = T(r[i]);
+      }
     }
   });
 }
@@ -131,13 +138,13 @@ void run_fused(const FusedProgram& p, const std::vector<Input>& ins, T* out, int
 
 void Fused::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& enc = cpu::encoder_for(*this);
-  array& out = outputs[0];
-  const Shape& shape = out.shape();
+  const Shape& shape = outputs[0].shape();
+  const Dtype dtype = outputs[0].dtype();
   std::vector<Input> ins;
-  // Inputs read in place are declared once the output's buffer is chosen: a
-  // declaration (or a copy of the array) is a second owner, ruling donation
-  // out.
-  const array* donor = nullptr;
+  // Inputs read in place are declared once the outputs' buffers are chosen:
+  // a declaration (or a copy of the array) is a second owner, ruling
+  // donation out. Each output may take a different dense input's buffer.
+  std::vector<const array*> donors;
   for (const array& in : inputs) {
     auto read = fused_read(in, shape);
     if (!read) {
@@ -152,31 +159,37 @@ void Fused::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outpu
       ins.push_back({dense.raw_ptr(), FusedRead::dense, dense.size()});
       continue;
     }
-    if (*read == FusedRead::dense && !donor && in.is_donatable(cpu::encoding_stream()) &&
-        in.dtype() == out.dtype()) {
-      donor = &in;
+    if (*read == FusedRead::dense && donors.size() < outputs.size() &&
+        in.is_donatable(cpu::encoding_stream()) && in.dtype() == dtype &&
+        std::find(donors.begin(), donors.end(), &in) == donors.end()) {
+      donors.push_back(&in);
     }
     ins.push_back({in.raw_ptr(), *read, in.size()});
   }
-  // Writing over a dense input is safe: each block reads before it writes.
-  if (donor) {
-    cpu::donate_or_alloc(*donor, out);
-  } else {
-    cpu::alloc(out);
+  std::vector<void*> outs;
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    if (o < donors.size()) {
+      cpu::donate_or_alloc(*donors[o], outputs[o]);
+    } else {
+      cpu::alloc(outputs[o]);
+    }
+    outs.push_back(outputs[o].raw_ptr());
   }
   for (const array& in : inputs) enc.set_input_array(in);  // twice for staged ones: harmless
-  enc.set_output_array(out);
-  enc.dispatch(
-      [p = program_, ins = std::move(ins), y = out.raw_ptr(), dt = out.dtype(), n = out.size()] {
-        dispatch_dtype(dt, [&](auto tag) {
-          using T = decltype(tag);
-          if constexpr (std::is_floating_point_v<compute_t<T>>) {
-            run_fused(p, ins, static_cast<T*>(y), n);
-          } else {
-            throw std::logic_error("[compile] fused chains are floating point only");
-          }
-        });
-      });
+  for (array& out : outputs) enc.set_output_array(out);
+  enc.dispatch([p = program_, ins = std::move(ins), outs = std::move(outs), dt = dtype,
+                n = outputs[0].size()] {
+    dispatch_dtype(dt, [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (std::is_floating_point_v<compute_t<T>>) {
+        std::vector<T*> typed;
+        for (void* o : outs) typed.push_back(static_cast<T*>(o));
+        run_fused(p, ins, typed, n);
+      } else {
+        throw std::logic_error("[compile] fused chains are floating point only");
+      }
+    });
+  });
 }
 
 }  // namespace fastsync

@@ -1,6 +1,7 @@
 // GPU kernels for Fused (primitives/fused.h): one thread per output element
-// computes the whole chain in registers, reading each input once and
-// writing the output once.
+// (a run of them where every dense operand is 16-byte aligned) computes the
+// whole chain in registers, reading each input once and writing each
+// output once.
 //
 // The kernel is generated for the chain and compiled at run time with NVRTC
 // (jit.h): straight-line code calling the same scalar functors as the
@@ -12,6 +13,7 @@
 // which runs; FASTSYNC_FUSED_KERNELS=nvrtc makes a missing NVRTC an error.
 // Inputs that are neither dense, a repeating trailing block, nor a scalar
 // are first copied dense.
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
@@ -34,11 +36,13 @@ namespace {
 constexpr int kMaxInputs = FusedProgram::kMaxSlots;
 
 struct DeviceProgram {
-  int n_inputs, n_ops;
+  int n_inputs, n_ops, n_outputs;
   FusedOp ops[FusedProgram::kMaxSlots];
   const void* in[kMaxInputs];
   FusedRead read[kMaxInputs];
   int64_t size[kMaxInputs];
+  void* out[FusedProgram::kMaxSlots];
+  int out_slot[FusedProgram::kMaxSlots];
 };
 
 template <typename C>
@@ -74,7 +78,7 @@ __device__ inline C apply_binary(int op, C a, C b) {
 }
 
 template <typename T>
-__global__ void fused_kernel(DeviceProgram p, T* out, int64_t n) {
+__global__ void fused_kernel(DeviceProgram p, int64_t n) {
   using C = decltype(cuda::widen(T{}));
   C slot[FusedProgram::kMaxSlots];
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
@@ -91,7 +95,9 @@ __global__ void fused_kernel(DeviceProgram p, T* out, int64_t n) {
       slot[p.n_inputs + j] =
           o.unary ? apply_unary<C>(o.op, slot[o.a]) : apply_binary<C>(o.op, slot[o.a], slot[o.b]);
     }
-    out[i] = cuda::narrow<T>(slot[p.n_inputs + p.n_ops - 1]);
+    for (int o = 0; o < p.n_outputs; ++o) {
+      static_cast<T*>(p.out[o])[i] = cuda::narrow<T>(slot[p.out_slot[o]]);
+    }
   }
 }
 
@@ -121,9 +127,11 @@ Mode mode() {
 // What decides a generated kernel: the dtype, the program and how each input
 // is read. A compact key, so a launch finds its kernel without generating
 // the source again.
-std::string kernel_key(const FusedProgram& prog, Dtype dtype, const FusedRead* reads) {
+std::string kernel_key(const FusedProgram& prog, Dtype dtype, const FusedRead* reads,
+                       bool vectorized) {
   std::string key;
   key.push_back(static_cast<char>(dtype.val));
+  key.push_back(vectorized ? 'v' : 's');
   for (int k = 0; k < prog.n_inputs; ++k) key.push_back(static_cast<char>(reads[k]));
   key.push_back('|');
   for (const FusedOp& o : prog.ops) {
@@ -132,6 +140,8 @@ std::string kernel_key(const FusedProgram& prog, Dtype dtype, const FusedRead* r
     key.push_back(static_cast<char>(o.a));
     key.push_back(static_cast<char>(o.b));
   }
+  key.push_back('|');
+  for (int slot : prog.extra_outputs) key.push_back(static_cast<char>(slot));
   return key;
 }
 
@@ -140,14 +150,16 @@ std::string kernel_key(const FusedProgram& prog, Dtype dtype, const FusedRead* r
 std::mutex kernels_mutex;
 std::unordered_map<std::string, cudaKernel_t> kernels;
 
-cudaKernel_t generated_kernel(const FusedProgram& prog, Dtype dtype, const FusedRead* reads) {
+cudaKernel_t generated_kernel(const FusedProgram& prog, Dtype dtype, const FusedRead* reads,
+                              bool vectorized) {
   int dev = 0;
   cuda::check(cudaGetDevice(&dev), "cudaGetDevice");
-  std::string key = kernel_key(prog, dtype, reads) + "@" + std::to_string(dev);
+  std::string key = kernel_key(prog, dtype, reads, vectorized) + "@" + std::to_string(dev);
   std::lock_guard lk(kernels_mutex);
   auto it = kernels.find(key);
   if (it == kernels.end()) {
-    cudaKernel_t k = cuda::jit::kernel(cuda::fused_kernel_source(prog, dtype, reads), "fused");
+    cudaKernel_t k =
+        cuda::jit::kernel(cuda::fused_kernel_source(prog, dtype, reads, vectorized), "fused");
     it = kernels.emplace(std::move(key), k).first;
   }
   return it->second;
@@ -166,14 +178,22 @@ std::string cuda::fused_kernels_description() {
 
 namespace {
 
-void launch_generated(const FusedProgram& prog, const DeviceProgram& p, Dtype dtype, void* out,
-                      int64_t n, cudaStream_t stream) {
-  cudaKernel_t k = generated_kernel(prog, dtype, p.read);
+void launch_generated(const FusedProgram& prog, const DeviceProgram& p, Dtype dtype, int64_t n,
+                      cudaStream_t stream) {
+  // 16-byte units when every dense operand sits on a 16-byte boundary (the
+  // allocator's buffers do; a view's offset may not).
+  bool vectorized = true;
+  for (int i = 0; i < prog.n_inputs; ++i) {
+    if (p.read[i] == FusedRead::dense) vectorized = vectorized && cuda::aligned16({p.in[i]});
+  }
+  for (int o = 0; o < p.n_outputs; ++o) vectorized = vectorized && cuda::aligned16({p.out[o]});
+  cudaKernel_t k = generated_kernel(prog, dtype, p.read, vectorized);
+  const int64_t items = vectorized ? std::max<int64_t>(1, n / (16 / dtype.size())) : n;
   std::vector<void*> args;
   long long nn = n;
   long long m[kMaxInputs];
   for (int i = 0; i < prog.n_inputs; ++i) args.push_back(const_cast<void**>(&p.in[i]));
-  args.push_back(&out);
+  for (int o = 0; o < p.n_outputs; ++o) args.push_back(const_cast<void**>(&p.out[o]));
   args.push_back(&nn);
   for (int i = 0; i < prog.n_inputs; ++i) {
     if (p.read[i] == FusedRead::cyclic) {
@@ -181,7 +201,7 @@ void launch_generated(const FusedProgram& prog, const DeviceProgram& p, Dtype dt
       args.push_back(&m[i]);
     }
   }
-  cuda::check(cudaLaunchKernel(reinterpret_cast<const void*>(k), dim3(cuda::grid_for(n)),
+  cuda::check(cudaLaunchKernel(reinterpret_cast<const void*>(k), dim3(cuda::grid_for(items)),
                                dim3(cuda::kBlock), args.data(), 0, stream),
               "[compile] fused kernel (generated)");
 }
@@ -190,15 +210,19 @@ void launch_generated(const FusedProgram& prog, const DeviceProgram& p, Dtype dt
 
 void Fused::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& enc = cuda::encoder_for(*this);
-  array& out = outputs[0];
-  const Shape& shape = out.shape();
+  const Shape& shape = outputs[0].shape();
+  const Dtype dtype = outputs[0].dtype();
   DeviceProgram p{};
   p.n_inputs = program_.n_inputs;
   p.n_ops = static_cast<int>(program_.ops.size());
+  p.n_outputs = static_cast<int>(outputs.size());
   for (int j = 0; j < p.n_ops; ++j) p.ops[j] = program_.ops[j];
-  // Inputs read in place are declared after the output's buffer is chosen:
-  // a declaration holds a reference, which would rule out donating it.
-  const array* donor = nullptr;
+  const std::vector<int> slots = program_.output_slots();
+  for (int o = 0; o < p.n_outputs; ++o) p.out_slot[o] = slots[o];
+  // Inputs read in place are declared after the outputs' buffers are
+  // chosen: a declaration holds a reference, which would rule out donating
+  // it. Each output may take a different dense input's buffer.
+  std::vector<const array*> donors;
   std::vector<bool> staged(inputs.size());
   for (size_t k = 0; k < inputs.size(); ++k) {
     const array& in = inputs[k];
@@ -213,41 +237,44 @@ void Fused::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outpu
       p.size[k] = dense.size();
       continue;
     }
-    if (*read == FusedRead::dense && !donor && in.is_donatable() && in.dtype() == out.dtype()) {
-      donor = &in;
+    if (*read == FusedRead::dense && donors.size() < outputs.size() && in.is_donatable() &&
+        in.dtype() == dtype) {
+      donors.push_back(&in);
     }
     p.in[k] = in.raw_ptr();
     p.read[k] = *read;
     p.size[k] = in.size();
   }
   // Each thread reads its element before writing it: a dense input may be
-  // the output.
-  if (donor) {
-    cuda::donate_or_alloc(*donor, out);
-  } else {
-    cuda::alloc(out);
+  // an output.
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    if (o < donors.size()) {
+      cuda::donate_or_alloc(*donors[o], outputs[o]);
+    } else {
+      cuda::alloc(outputs[o]);
+    }
+    p.out[o] = outputs[o].raw_ptr();
   }
   for (size_t k = 0; k < inputs.size(); ++k) {
     if (!staged[k]) enc.set_input_array(inputs[k]);
   }
-  enc.set_output_array(out);
-  int64_t n = out.size();
+  for (array& out : outputs) enc.set_output_array(out);
+  int64_t n = outputs[0].size();
   if (n == 0) return;
   if (mode() == Mode::nvrtc) {
     for (const FusedOp& o : program_.ops) {
-      if (!cuda::fused_op_computes_in(o, out.dtype())) {
+      if (!cuda::fused_op_computes_in(o, dtype)) {
         throw std::logic_error("[compile] a fused op does not compute in its dtype");
       }
     }
-    launch_generated(program_, p, out.dtype(), out.raw_ptr(), n, enc.cuda_stream());
+    launch_generated(program_, p, dtype, n, enc.cuda_stream());
     return;
   }
   auto go = [&](auto tag) {
     using T = decltype(tag);
-    fused_kernel<T><<<cuda::grid_for(n), cuda::kBlock, 0, enc.cuda_stream()>>>(
-        p, static_cast<T*>(out.raw_ptr()), n);
+    fused_kernel<T><<<cuda::grid_for(n), cuda::kBlock, 0, enc.cuda_stream()>>>(p, n);
   };
-  switch (out.dtype().val) {
+  switch (dtype.val) {
     case Dtype::Val::float16: go(__half{}); break;
     case Dtype::Val::bfloat16: go(__nv_bfloat16{}); break;
     case Dtype::Val::float32: go(float{}); break;

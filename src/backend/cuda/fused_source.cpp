@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "backend/common/elementwise.h"
 
@@ -91,47 +92,100 @@ __device__ inline unsigned short fs_f32_to_bf16(float f) {
 
 }  // namespace
 
-std::string fused_kernel_source(const FusedProgram& prog, Dtype dtype, const FusedRead* reads) {
+std::string fused_kernel_source(const FusedProgram& prog, Dtype dtype, const FusedRead* reads,
+                                bool vectorized) {
   TypeCode t = type_code(dtype);
   auto load = [&](const std::string& v) {
     return *t.load ? std::string(t.load) + "(" + v + ")" : std::string("(") + t.compute + ")" + v;
   };
+  auto store = [&](const std::string& v) {
+    return *t.store ? std::string(t.store) + "(" + v + ")" : v;
+  };
+  const std::vector<int> outs = prog.output_slots();
+  // The chain for element i: slot k of input k read as `at(k)`, then each op.
+  auto body = [&](const std::string& indent, auto&& in_expr) {
+    std::string b;
+    for (int k = 0; k < prog.n_inputs; ++k) {
+      b += indent + "const " + t.compute + " s" + std::to_string(k) + " = " + load(in_expr(k)) +
+           ";\n";
+    }
+    for (size_t j = 0; j < prog.ops.size(); ++j) {
+      const FusedOp& o = prog.ops[j];
+      std::string a = "s" + std::to_string(o.a), bb = "s" + std::to_string(o.b);
+      b += indent + "const " + t.compute + " s" +
+           std::to_string(prog.n_inputs + static_cast<int>(j)) + " = ";
+      if (o.unary) {
+        b += std::string("UnaryFn<UnaryOp::") + kUnaryNames[o.op] + ">{}(" + a + ");\n";
+      } else {
+        b += std::string("BinaryFn<BinaryOp::") + kBinaryNames[o.op] + ">{}(" + a + ", " + bb +
+             ");\n";
+      }
+    }
+    return b;
+  };
+  auto element = [&](int k, const std::string& i) {
+    std::string ks = std::to_string(k);
+    std::string at = reads[k] == FusedRead::dense    ? i
+                     : reads[k] == FusedRead::cyclic ? i + " % m" + ks
+                                                     : "0";
+    return "in" + ks + "[" + at + "]";
+  };
   std::string src = "#include \"backend/common/elementwise.h\"\n";
   src += kHalfHelpers;
+  if (vectorized) {
+    src += std::string("struct alignas(16) fs_vec { ") + t.storage + " e[16 / sizeof(" + t.storage +
+           ")]; };\n";
+  }
   src += "extern \"C\" __global__ void fused(";
   for (int k = 0; k < prog.n_inputs; ++k) {
     src += std::string("const ") + t.storage + "* in" + std::to_string(k) + ", ";
   }
-  src += std::string(t.storage) + "* out, long long n";
+  for (size_t o = 0; o < outs.size(); ++o) {
+    src += std::string(t.storage) + "* out" + std::to_string(o) + ", ";
+  }
+  src += "long long n";
   for (int k = 0; k < prog.n_inputs; ++k) {
     if (reads[k] == FusedRead::cyclic) src += ", long long m" + std::to_string(k);
   }
   src += ") {\n  using namespace fastsync;\n  using namespace fastsync::elementwise;\n";
   src +=
-      "  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;\n"
-      "       i += (long long)gridDim.x * blockDim.x) {\n";
-  for (int k = 0; k < prog.n_inputs; ++k) {
-    std::string ks = std::to_string(k);
-    std::string at = reads[k] == FusedRead::dense    ? "i"
-                     : reads[k] == FusedRead::cyclic ? "i % m" + ks
-                                                     : "0";
-    src += std::string("    const ") + t.compute + " s" + ks + " = " +
-           load("in" + ks + "[" + at + "]") + ";\n";
-  }
-  for (size_t j = 0; j < prog.ops.size(); ++j) {
-    const FusedOp& o = prog.ops[j];
-    std::string slot = "s" + std::to_string(prog.n_inputs + static_cast<int>(j));
-    std::string a = "s" + std::to_string(o.a), b = "s" + std::to_string(o.b);
-    src += std::string("    const ") + t.compute + " " + slot + " = ";
-    if (o.unary) {
-      src += std::string("UnaryFn<UnaryOp::") + kUnaryNames[o.op] + ">{}(" + a + ");\n";
-    } else {
-      src +=
-          std::string("BinaryFn<BinaryOp::") + kBinaryNames[o.op] + ">{}(" + a + ", " + b + ");\n";
+      "  const long long tid = blockIdx.x * (long long)blockDim.x + threadIdx.x;\n"
+      "  const long long stride = (long long)gridDim.x * blockDim.x;\n"
+      "  long long first = 0;\n";
+  if (vectorized) {
+    // 16 bytes of every dense operand per load and store; the lanes of a
+    // unit unrolled. The n % V elements left run one a thread below.
+    src += std::string("  constexpr int V = 16 / sizeof(") + t.storage + ");\n";
+    src += "  const long long units = n / V;\n";
+    src += "  for (long long u = tid; u < units; u += stride) {\n";
+    for (int k = 0; k < prog.n_inputs; ++k) {
+      if (reads[k] == FusedRead::dense) {
+        std::string ks = std::to_string(k);
+        src += "    const fs_vec v" + ks + " = reinterpret_cast<const fs_vec*>(in" + ks + ")[u];\n";
+      }
     }
+    for (size_t o = 0; o < outs.size(); ++o) src += "    fs_vec w" + std::to_string(o) + ";\n";
+    src += "#pragma unroll\n    for (int l = 0; l < V; ++l) {\n";
+    src += "      const long long i = u * V + l;\n      (void)i;\n";
+    src += body("      ", [&](int k) {
+      return reads[k] == FusedRead::dense ? "v" + std::to_string(k) + ".e[l]" : element(k, "i");
+    });
+    for (size_t o = 0; o < outs.size(); ++o) {
+      src +=
+          "      w" + std::to_string(o) + ".e[l] = " + store("s" + std::to_string(outs[o])) + ";\n";
+    }
+    src += "    }\n";
+    for (size_t o = 0; o < outs.size(); ++o) {
+      std::string os = std::to_string(o);
+      src += "    reinterpret_cast<fs_vec*>(out" + os + ")[u] = w" + os + ";\n";
+    }
+    src += "  }\n  first = units * V;\n";
   }
-  std::string last = "s" + std::to_string(prog.n_inputs + static_cast<int>(prog.ops.size()) - 1);
-  src += "    out[i] = " + (*t.store ? std::string(t.store) + "(" + last + ")" : last) + ";\n";
+  src += "  for (long long i = first + tid; i < n; i += stride) {\n";
+  src += body("    ", [&](int k) { return element(k, "i"); });
+  for (size_t o = 0; o < outs.size(); ++o) {
+    src += "    out" + std::to_string(o) + "[i] = " + store("s" + std::to_string(outs[o])) + ";\n";
+  }
   src += "  }\n}\n";
   return src;
 }

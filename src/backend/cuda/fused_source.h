@@ -13,10 +13,12 @@
 
 namespace fastsync::cuda {
 
-// The source of extern "C" kernel `fused(in0, ..., out, n, m<k> for each
-// cyclic input k)`, for output dtype `dtype` (every input has it) and input
-// k read as reads[k].
-std::string fused_kernel_source(const FusedProgram& prog, Dtype dtype, const FusedRead* reads);
+// The source of extern "C" kernel `fused(in0, ..., out0, ..., n, m<k> for
+// each cyclic input k)`, for output dtype `dtype` (every input has it) and
+// input k read as reads[k]. `vectorized`: the bulk moves 16-byte units of
+// each dense operand (all of them must be 16-byte aligned).
+std::string fused_kernel_source(const FusedProgram& prog, Dtype dtype, const FusedRead* reads,
+                                bool vectorized);
 // Whether `op` computes in `dtype`'s compute type with a result of that
 // type (what the fusion pass sends; anything else has no generated form).
 bool fused_op_computes_in(const FusedOp& op, Dtype dtype);

@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <type_traits>
 
@@ -93,9 +94,12 @@ decltype(auto) dispatch_type(Dtype d, F&& f) {
 // The dtype stored as CUDA type T (dispatch_type's inverse).
 template <typename T>
 Dtype dtype_of() {
-  if constexpr (std::is_same_v<T, __half>) return float16;
-  else if constexpr (std::is_same_v<T, __nv_bfloat16>) return bfloat16;
-  else return type_to_dtype<T>::value;
+  if constexpr (std::is_same_v<T, __half>)
+    return float16;
+  else if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    return bfloat16;
+  else
+    return type_to_dtype<T>::value;
 }
 
 // Calls f(TypeTag<U>{}) with the unsigned type of `itemsize` bytes: kernels
@@ -111,8 +115,7 @@ decltype(auto) dispatch_bits(int itemsize, F&& f) {
 }
 
 template <typename T>
-inline constexpr bool is_half_v =
-    std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
+inline constexpr bool is_half_v = std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
 template <typename T>
 inline constexpr bool is_float_v = std::is_floating_point_v<T> || is_half_v<T>;
 
@@ -173,6 +176,15 @@ Indexer<N> make_indexer(const Shape& shape, const std::array<const Strides*, N>&
     for (int k = 0; k < N; ++k) ix.strides[k][d] = plan.strides[k][d];
   }
   return ix;
+}
+
+// Whether every pointer is on a 16-byte boundary: the condition of the
+// kernels that move 16-byte units.
+inline bool aligned16(std::initializer_list<const void*> ptrs) {
+  for (const void* p : ptrs) {
+    if (reinterpret_cast<uintptr_t>(p) % 16) return false;
+  }
+  return true;
 }
 
 constexpr int kBlock = 256;

@@ -132,7 +132,9 @@ def test_rope_strided_input():
     """Views with dense rows (read in place on the CPU: transposed heads, stepped and reversed
     positions) and one with strided features (copied first)."""
     base = mx.array(RNG.standard_normal((2, 8, 6, 16)).astype(np.float32))
-    views = [base.transpose(0, 2, 1, 3), base[:, ::2, ::-1, :], base.swapaxes(-1, -2)[..., :6, :]]
+    views = [base.transpose(0, 2, 1, 3), base[:, ::2, ::-1, :], base.swapaxes(-1, -2)[..., :6, :],
+             base[1].transpose(1, 0, 2),  # three axes, read in place on the GPU too
+             base.reshape(2, 2, 4, 6, 16).transpose(0, 2, 1, 3, 4)]  # five: copied on the GPU
     for x in views:
         got = mx.fast.rope(x, x.shape[-1], traditional=False, base=10000.0, scale=1.0, offset=3)
         check(got, ref_rope(x, x.shape[-1], False, 10000.0, 1.0, 3), 2e-5)

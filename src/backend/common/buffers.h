@@ -11,6 +11,12 @@ namespace fastsync {
 
 // A row-contiguous buffer for `out` from `a`.
 void alloc(array& out, allocator::Allocator& a);
+// A dense buffer for `out` laid out in `like`'s axis order (the order of
+// its strides, largest first), as PyTorch's empty_like keeps a permuted
+// layout: an op on q viewed as (B, H, L, D) out of a (B, L, H*D) projection
+// gives a result whose transpose back to (B, L, H, D) is free. Row-major
+// when `like` has a broadcast axis or strided features.
+void alloc_like(const array& like, array& out, allocator::Allocator& a);
 // Gives `out` a row-contiguous buffer: `in`'s, when `in` is donatable (with
 // owners queued on `stream` allowed, see array::is_donatable) and matches in
 // dtype and size, otherwise a fresh one from `a`.

@@ -231,6 +231,10 @@ void wait_word(const volatile uint64_t* word, uint64_t value) {
 
 void alloc(array& out) { fastsync::alloc(out, device_allocator()); }
 
+void alloc_like(const array& like, array& out) {
+  fastsync::alloc_like(like, out, device_allocator());
+}
+
 void donate_or_alloc(const array& in, array& out) {
   fastsync::donate_or_alloc(in, out, device_allocator());
 }

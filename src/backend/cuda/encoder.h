@@ -150,6 +150,8 @@ CommandEncoder& encoder_for(const Primitive& p);
 void wait_word(const volatile uint64_t* word, uint64_t value);
 
 // A row-contiguous device buffer for `out`.
+// alloc in `like`'s axis order (backend/common/buffers.h).
+void alloc_like(const array& like, array& out);
 void alloc(array& out);
 // `in`'s buffer when `in` is donatable and matches `out`, else a fresh one.
 void donate_or_alloc(const array& in, array& out);

@@ -224,6 +224,24 @@ struct RopeArgs {
   int dims, n_offsets;
   bool traditional;
   float scale, base;
+  // Where row r of x and of y start: through up to three leading axes'
+  // sizes (innermost last) and each array's strides for them. A view with
+  // dense rows (q and k as (B, H, L, D) views of a projection) is read in
+  // place and y keeps its axis order.
+  int64_t lead_shape[3] = {1, 1, 1}, x_strides[3] = {0, 0, 0}, y_strides[3] = {0, 0, 0};
+  // 32-bit division when the rows allow (the host checks): 64-bit
+  // division per row cost more than the row's rotation.
+  __device__ int64_t offset(int64_t row, const int64_t* strides) const {
+    int64_t off = 0;
+    uint32_t r = static_cast<uint32_t>(row);
+#pragma unroll
+    for (int d = 2; d >= 0; --d) {
+      const uint32_t n = static_cast<uint32_t>(lead_shape[d]);
+      off += int64_t(r % n) * strides[d];
+      r /= n;
+    }
+    return off;
+  }
 };
 
 // A warp's lanes walk a row's rotated pairs (then its copied features); the
@@ -248,10 +266,11 @@ __global__ void rope_kernel(const T* x, T* y, const int32_t* offsets, const floa
   const int64_t per_row = half + (a.width - a.dims);
   for (int64_t row = blockIdx.x * int64_t(blockDim.y) + threadIdx.y; row < a.rows;
        row += int64_t(gridDim.x) * blockDim.y) {
-    const T* xr = x + row * a.width;
-    T* yr = y + row * a.width;
-    const int64_t entry = a.n_offsets == 1 ? 0 : row / a.per_offset;
-    const C pos = C(offsets[entry]) + C(row % a.length);
+    const T* xr = x + a.offset(row, a.x_strides);
+    T* yr = y + a.offset(row, a.y_strides);
+    const uint32_t r32 = static_cast<uint32_t>(row);
+    const uint32_t entry = a.n_offsets == 1 ? 0 : r32 / static_cast<uint32_t>(a.per_offset);
+    const C pos = C(offsets[entry]) + C(r32 % static_cast<uint32_t>(a.length));
     for (int64_t j = threadIdx.x; j < per_row; j += blockDim.x) {
       if (j >= half) {
         const int64_t k = a.dims + (j - half);
@@ -342,7 +361,22 @@ void LayerNorm::eval_gpu(const std::vector<array>& inputs, std::vector<array>& o
 
 void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& enc = cuda::encoder_for(*this);
-  array x = prepare(enc, inputs[0], outputs[0]);
+  const array& x0 = inputs[0];
+  // Dense rows under at most three leading axes are read where they are
+  // (a copy first cost as much as the rotation); anything else is copied.
+  if (x0.size() / std::max<int64_t>(x0.shape().back(), 1) > UINT32_MAX) {
+    throw not_implemented("[rope] more than 2^32 rows on the GPU");
+  }
+  const bool in_place =
+      !x0.flags().row_contiguous && x0.ndim() >= 2 && x0.ndim() <= 4 && x0.strides().back() == 1;
+  array x = x0;
+  if (in_place) {
+    cuda::alloc_like(x0, outputs[0]);
+    enc.set_input_array(x0);
+    enc.set_output_array(outputs[0]);
+  } else {
+    x = prepare(enc, x0, outputs[0]);
+  }
   const void* offsets = param(enc, inputs[1]);
   const void* freqs = has_freqs_ ? param(enc, inputs[2]) : nullptr;
   if (x.size() == 0) return;
@@ -356,6 +390,17 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   a.traditional = traditional_;
   a.scale = scale_;
   a.base = base_;
+  if (in_place) {
+    const int lead = x.ndim() - 1;
+    for (int d = 0; d < lead; ++d) {
+      a.lead_shape[3 - lead + d] = x.shape()[d];
+      a.x_strides[3 - lead + d] = x.strides()[d];
+      a.y_strides[3 - lead + d] = outputs[0].strides()[d];
+    }
+  } else {
+    a.lead_shape[2] = a.rows;
+    a.x_strides[2] = a.y_strides[2] = a.width;
+  }
   constexpr int kRowsPerBlock = 8;
   const dim3 block(32, kRowsPerBlock);
   const unsigned grid = cuda::grid_for(a.rows, kRowsPerBlock);

@@ -51,6 +51,14 @@ struct Operand {
   __device__ const uint16_t* rows(int bi, int hi) const { return p + bi * b + hi * h; }
 };
 
+// An output the same way: (B, H, L, D) with dense rows, laid out as the
+// operand it derives from (alloc_like), so that (B, L, H, D) layouts stay so.
+struct Result {
+  uint16_t* p;
+  int64_t b, h, l;
+  __device__ uint16_t* rows(int bi, int hi) const { return p + bi * b + hi * h; }
+};
+
 struct Shapes {
   int hq, hk, lq, lk;
   float scale;       // of the scores
@@ -165,16 +173,16 @@ __device__ inline float quad_sum(float v) {
 }
 
 // Writes a warp's 16 x D accumulator times `mul[r]` (r: the thread's first
-// or second row) as rows row0.. of a dense (rows, D) output; rows at or
-// past n are skipped.
+// or second row) as rows row0.. of a (rows, D) output with rows `ld` apart;
+// rows at or past n are skipped.
 template <typename T, int D>
-__device__ inline void store_rows(uint16_t* out, const float (*acc)[4], int row0, int n,
+__device__ inline void store_rows(uint16_t* out, int64_t ld, const float (*acc)[4], int row0, int n,
                                   const float* mul) {
   const int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
   for (int r = 0; r < 2; ++r) {
     int row = row0 + g + 8 * r;
     if (row >= n) continue;
-    uint16_t* o = out + int64_t(row) * D + t;
+    uint16_t* o = out + int64_t(row) * ld + t;
 #pragma unroll
     for (int j = 0; j < D / 8; ++j) {
       *reinterpret_cast<uint32_t*>(o + j * 8) =
@@ -187,7 +195,7 @@ __device__ inline void store_rows(uint16_t* out, const float (*acc)[4], int row0
 // tiles first.
 template <typename T, int D>
 __global__ void __launch_bounds__(kThreads)
-    flash_forward(Operand q, Operand k, Operand v, uint16_t* out, float* lse, Shapes a) {
+    flash_forward(Operand q, Operand k, Operand v, Result out, float* lse, Shapes a) {
   __shared__ Tile<D> ks, vs;
   const int warp = threadIdx.x / 32, g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
   const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile, h = blockIdx.y, bi = blockIdx.z;
@@ -268,7 +276,7 @@ __global__ void __launch_bounds__(kThreads)
     inv[r] = 1.f / l[r];  // a row that saw no key: 0 * inf, NaN as the composed form
   }
   const int64_t head = int64_t(bi) * a.hq + h;
-  store_rows<T, D>(out + head * a.lq * D, acc, q0 + warp * 16, a.lq, inv);
+  store_rows<T, D>(out.rows(bi, h), out.l, acc, q0 + warp * 16, a.lq, inv);
   if (t == 0) {
     for (int r = 0; r < 2; ++r) {
       if (rows[r] < a.lq) lse[head * a.lq + rows[r]] = m[r] + log2f(l[r]);
@@ -278,14 +286,14 @@ __global__ void __launch_bounds__(kThreads)
 
 // rowsum(dO * O) per query row, in float32: a warp per row.
 template <typename T, int D>
-__global__ void flash_row_dot(Operand dout, const uint16_t* out, float* delta, int64_t rows, int hq,
+__global__ void flash_row_dot(Operand dout, Operand out, float* delta, int64_t rows, int hq,
                               int lq) {
   int64_t row = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
   const int lane = threadIdx.x % 32;
   if (row >= rows) return;
   const int i = row % lq, h = row / lq % hq, bi = row / lq / hq;
   const T* d = reinterpret_cast<const T*>(dout.rows(bi, h) + i * dout.l);
-  const T* o = reinterpret_cast<const T*>(out + row * D);
+  const T* o = reinterpret_cast<const T*>(out.rows(bi, h) + i * out.l);
   float s = 0.f;
   for (int c = lane; c < D; c += 32) s += float(d[c]) * float(o[c]);
   for (int off = 16; off > 0; off /= 2) s += __shfl_xor_sync(0xffffffffu, s, off);
@@ -297,7 +305,7 @@ __global__ void flash_row_dot(Operand dout, const uint16_t* out, float* delta, i
 template <typename T, int D>
 __global__ void __launch_bounds__(kThreads)
     flash_dq(Operand q, Operand k, Operand v, Operand dout, const float* lse, const float* delta,
-             uint16_t* dq, Shapes a) {
+             Result dq, Shapes a) {
   __shared__ Tile<D> ks, vs;
   const int warp = threadIdx.x / 32, g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
   const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile, h = blockIdx.y, bi = blockIdx.z;
@@ -362,7 +370,7 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   const float mul[2] = {a.scale, a.scale};
-  store_rows<T, D>(dq + head * a.lq * D, acc, q0 + warp * 16, a.lq, mul);
+  store_rows<T, D>(dq.rows(bi, h), dq.l, acc, q0 + warp * 16, a.lq, mul);
 }
 
 // dk = dS^T q * scale and dv = P^T dO, summed over the query heads that
@@ -371,7 +379,7 @@ __global__ void __launch_bounds__(kThreads)
 template <typename T, int D>
 __global__ void __launch_bounds__(kThreads)
     flash_dkdv(Operand q, Operand k, Operand v, Operand dout, const float* lse, const float* delta,
-               uint16_t* dk, uint16_t* dv, Shapes a) {
+               Result dk, Result dv, Shapes a) {
   __shared__ Tile<D> qs, ds;
   __shared__ float ls[kTile], dl[kTile];
   const int warp = threadIdx.x / 32, g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
@@ -443,10 +451,9 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
   }
-  const int64_t kv = int64_t(bi) * a.hk + hk;
   const float one[2] = {1.f, 1.f}, scale[2] = {a.scale, a.scale};
-  store_rows<T, D>(dk + kv * a.lk * D, dka, k0 + warp * 16, a.lk, scale);
-  store_rows<T, D>(dv + kv * a.lk * D, dva, k0 + warp * 16, a.lk, one);
+  store_rows<T, D>(dk.rows(bi, hk), dk.l, dka, k0 + warp * 16, a.lk, scale);
+  store_rows<T, D>(dv.rows(bi, hk), dv.l, dva, k0 + warp * 16, a.lk, one);
 }
 
 // `x` as the kernels read it: dense features, rows on 16-byte boundaries
@@ -458,6 +465,14 @@ Operand operand(cuda::CommandEncoder& enc, const array& x) {
   array y = ok ? x : cuda::contiguous_gpu(enc, x);
   return {static_cast<const uint16_t*>(y.raw_ptr()), y.strides()[0], y.strides()[1],
           y.strides()[2]};
+}
+
+// An output allocated in `like`'s axis order, as the kernels write it.
+Result result_like(cuda::CommandEncoder& enc, const array& like, array& out) {
+  cuda::alloc_like(like, out);
+  enc.set_output_array(out);
+  return {static_cast<uint16_t*>(out.raw_ptr()), out.strides()[0], out.strides()[1],
+          out.strides()[2]};
 }
 
 Shapes shapes_of(const array& q, const array& k, float scale, bool causal) {
@@ -502,18 +517,16 @@ void FlashAttention::eval_gpu(const std::vector<array>& inputs, std::vector<arra
   auto& enc = cuda::encoder_for(*this);
   const array& q = inputs[0];
   Operand qo = operand(enc, q), ko = operand(enc, inputs[1]), vo = operand(enc, inputs[2]);
-  for (array& o : outputs) {
-    cuda::alloc(o);
-    enc.set_output_array(o);
-  }
+  Result o = result_like(enc, q, outputs[0]);
+  cuda::alloc(outputs[1]);
+  enc.set_output_array(outputs[1]);
   Shapes a = shapes_of(q, inputs[1], scale_, causal_);
   if (q.size() == 0) return;
   dim3 grid(tiles(a.lq), a.hq, static_cast<unsigned>(q.shape()[0]));
   dispatch_flash(q.dtype(), q.shape()[3], [&](auto tag, auto d) {
     using T = typename decltype(tag)::type;
     flash_forward<T, decltype(d)::value><<<grid, kThreads, 0, enc.cuda_stream()>>>(
-        qo, ko, vo, static_cast<uint16_t*>(outputs[0].raw_ptr()),
-        static_cast<float*>(outputs[1].raw_ptr()), a);
+        qo, ko, vo, o, static_cast<float*>(outputs[1].raw_ptr()), a);
   });
   cuda::check_launch("[scaled_dot_product_attention] flash attention kernel");
 }
@@ -523,12 +536,10 @@ void FlashAttentionGrad::eval_gpu(const std::vector<array>& inputs, std::vector<
   const array &q = inputs[0], &k = inputs[1];
   Operand qo = operand(enc, q), ko = operand(enc, k), vo = operand(enc, inputs[2]);
   Operand dout = operand(enc, inputs[5]);
-  enc.set_input_array(inputs[3]);  // the forward's outputs: dense, its own
+  Operand fwd = operand(enc, inputs[3]);  // the forward's output: dense rows, its own
   enc.set_input_array(inputs[4]);
-  for (array& o : outputs) {
-    cuda::alloc(o);
-    enc.set_output_array(o);
-  }
+  Result dq = result_like(enc, q, outputs[0]), dk = result_like(enc, k, outputs[1]),
+         dv = result_like(enc, inputs[2], outputs[2]);
   Shapes a = shapes_of(q, k, scale_, causal_);
   if (q.size() == 0 && k.size() == 0) return;
   const int64_t rows = q.shape()[0] * a.hq * a.lq;
@@ -536,22 +547,21 @@ void FlashAttentionGrad::eval_gpu(const std::vector<array>& inputs, std::vector<
   array delta = cuda::temporary(enc, {std::max<int64_t>(rows, 1)}, float32);
   auto* lse = static_cast<const float*>(inputs[4].raw_ptr());
   auto* dl = static_cast<float*>(delta.raw_ptr());
-  auto raw = [](array& x) { return static_cast<uint16_t*>(x.raw_ptr()); };
   dispatch_flash(q.dtype(), q.shape()[3], [&](auto tag, auto d) {
     using T = typename decltype(tag)::type;
     constexpr int D = decltype(d)::value;
     cudaStream_t st = enc.cuda_stream();
     if (rows > 0) {
-      flash_row_dot<T, D><<<cuda::grid_for(rows * 32), cuda::kBlock, 0, st>>>(
-          dout, static_cast<const uint16_t*>(inputs[3].raw_ptr()), dl, rows, a.hq, a.lq);
+      flash_row_dot<T, D>
+          <<<cuda::grid_for(rows * 32), cuda::kBlock, 0, st>>>(dout, fwd, dl, rows, a.hq, a.lq);
       cuda::check_launch("[scaled_dot_product_attention] flash attention backward");
-      flash_dq<T, D><<<dim3(tiles(a.lq), a.hq, batch), kThreads, 0, st>>>(qo, ko, vo, dout, lse, dl,
-                                                                          raw(outputs[0]), a);
+      flash_dq<T, D>
+          <<<dim3(tiles(a.lq), a.hq, batch), kThreads, 0, st>>>(qo, ko, vo, dout, lse, dl, dq, a);
       cuda::check_launch("[scaled_dot_product_attention] flash attention backward");
     }
     if (k.size() > 0) {
-      flash_dkdv<T, D><<<dim3(tiles(a.lk), a.hk, batch), kThreads, 0, st>>>(
-          qo, ko, vo, dout, lse, dl, raw(outputs[1]), raw(outputs[2]), a);
+      flash_dkdv<T, D><<<dim3(tiles(a.lk), a.hk, batch), kThreads, 0, st>>>(qo, ko, vo, dout, lse,
+                                                                            dl, dk, dv, a);
       cuda::check_launch("[scaled_dot_product_attention] flash attention backward");
     }
   });

@@ -24,8 +24,9 @@
 //
 // A product with few rows (a decoding step's x @ W.T: up to kGemvRows rows,
 // one matrix, b read as rows of W) skips cuBLAS for a matrix-vector kernel:
-// a warp per output column streams its row of W once with 16-byte loads for
-// all of a's rows, accumulating in float32 as cuBLAS does. It is bound by
+// a warp (or a few, when W has few rows) per output column streams its row
+// of W once with 16-byte loads for all of a's rows, accumulating in float32
+// as cuBLAS does. It is bound by
 // the bandwidth of W, and costs one launch where a cuBLAS call spends tens
 // of microseconds of host time choosing a kernel.
 //
@@ -115,7 +116,7 @@ constexpr int kGemvWarps = 8;
 
 struct GemvArgs {
   int64_t N, K, ldw, lda;
-  bool a_trans, vec;
+  bool a_trans, vec, a_vec;
   int rows;
   float alpha, beta;  // beta == 0: out is not read
 };
@@ -125,52 +126,101 @@ __device__ inline float gemv_a(const T* a, const GemvArgs& g, int r, int64_t k) 
   return static_cast<float>(cuda::widen(g.a_trans ? a[k * g.lda + r] : a[r * g.lda + k]));
 }
 
-// out[r, n] = alpha * sum_k a[r, k] * w[n, k] (+ beta * out[r, n]), r < R.
-// A warp per n; lanes take 16-byte runs of w's row when g.vec (aligned, K a
-// multiple of the run), single elements otherwise.
+// acc[r] += the dot product of V elements of w (one 16-byte unit, `raw`)
+// with a[r, k..k+V).
 template <typename T, int R>
+__device__ inline void gemv_unit(const T* a, const GemvArgs& g, const uint4& raw, int64_t k,
+                                 float (&acc)[R]) {
+  constexpr int V = 16 / sizeof(T);
+  const T* wv = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    if (r >= g.rows) break;
+    if (g.a_vec) {
+      const uint4 xr = *reinterpret_cast<const uint4*>(a + r * g.lda + k);
+      const T* xv = reinterpret_cast<const T*>(&xr);
+#pragma unroll
+      for (int e = 0; e < V; ++e) {
+        acc[r] += static_cast<float>(cuda::widen(wv[e])) * static_cast<float>(cuda::widen(xv[e]));
+      }
+    } else {
+#pragma unroll
+      for (int e = 0; e < V; ++e) {
+        acc[r] += static_cast<float>(cuda::widen(wv[e])) * gemv_a(a, g, r, k + e);
+      }
+    }
+  }
+}
+
+// out[r, n] = alpha * sum_k a[r, k] * w[n, k] (+ beta * out[r, n]), r < R.
+// S warps per n, each taking every S-th run of w's row, their sums added in
+// shared memory: a product with few columns (N) still fills the GPU. Lanes
+// take 16-byte runs when g.vec (aligned, K a multiple of the run), kUnroll
+// of them in flight (a decoding step is bound by the bandwidth of w);
+// single elements otherwise.
+template <typename T, int R, int S>
 __global__ void __launch_bounds__(kGemvWarps * 32)
     gemv_kernel(const T* a, const T* w, T* out, GemvArgs g) {
   constexpr int V = 16 / sizeof(T);
-  const int lane = threadIdx.x % 32;
-  const int64_t n = blockIdx.x * int64_t(kGemvWarps) + threadIdx.x / 32;
-  if (n >= g.N) return;
-  const T* wr = w + n * g.ldw;
+  constexpr int kUnroll = 4;
+  __shared__ float partial[kGemvWarps][R];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, part = warp % S;
+  const int64_t n = blockIdx.x * int64_t(kGemvWarps / S) + warp / S;
+  const bool active = n < g.N;
   float acc[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) acc[r] = 0.0f;
-  if (g.vec) {
-    for (int64_t k0 = int64_t(lane) * V; k0 < g.K; k0 += 32 * V) {
-      uint4 raw = *reinterpret_cast<const uint4*>(wr + k0);
-      const T* wv = reinterpret_cast<const T*>(&raw);
+  if (active) {
+    const T* wr = w + n * g.ldw;
+    if (g.vec) {
+      const int64_t step = int64_t(32) * V * S;
+      int64_t k0 = (int64_t(part) * 32 + lane) * V;
+      for (; k0 + (kUnroll - 1) * step < g.K; k0 += kUnroll * step) {
+        uint4 raw[kUnroll];
 #pragma unroll
-      for (int e = 0; e < V; ++e) {
-        float we = static_cast<float>(cuda::widen(wv[e]));
+        for (int u = 0; u < kUnroll; ++u)
+          raw[u] = *reinterpret_cast<const uint4*>(wr + k0 + u * step);
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) gemv_unit<T, R>(a, g, raw[u], k0 + u * step, acc);
+      }
+      for (; k0 < g.K; k0 += step) {
+        gemv_unit<T, R>(a, g, *reinterpret_cast<const uint4*>(wr + k0), k0, acc);
+      }
+    } else {
+      for (int64_t k = int64_t(part) * 32 + lane; k < g.K; k += 32 * S) {
+        float we = static_cast<float>(cuda::widen(wr[k]));
 #pragma unroll
         for (int r = 0; r < R; ++r) {
-          if (r < g.rows) acc[r] += we * gemv_a(a, g, r, k0 + e);
+          if (r < g.rows) acc[r] += we * gemv_a(a, g, r, k);
         }
-      }
-    }
-  } else {
-    for (int64_t k = lane; k < g.K; k += 32) {
-      float we = static_cast<float>(cuda::widen(wr[k]));
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-        if (r < g.rows) acc[r] += we * gemv_a(a, g, r, k);
       }
     }
   }
 #pragma unroll
   for (int r = 0; r < R; ++r) {
-    float v = acc[r];
-    for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if (lane == 0 && r < g.rows) {
-      T* o = out + r * g.N + n;
-      float res = g.alpha * v;
-      if (g.beta != 0.0f) res += g.beta * static_cast<float>(cuda::widen(*o));
-      *o = cuda::narrow<T>(res);
+    for (int o = 16; o > 0; o /= 2) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], o);
+  }
+  if constexpr (S > 1) {
+    if (lane == 0) {
+#pragma unroll
+      for (int r = 0; r < R; ++r) partial[warp][r] = acc[r];
     }
+    __syncthreads();
+    if (part != 0) return;
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      acc[r] = 0.0f;
+      for (int p = 0; p < S; ++p) acc[r] += partial[warp + p][r];
+    }
+  }
+  if (lane != 0 || !active) return;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    if (r >= g.rows) break;
+    T* o = out + r * g.N + n;
+    float res = g.alpha * acc[r];
+    if (g.beta != 0.0f) res += g.beta * static_cast<float>(cuda::widen(*o));
+    *o = cuda::narrow<T>(res);
   }
 }
 
@@ -184,30 +234,46 @@ bool try_gemv(cuda::CommandEncoder& enc, const MatmulPlan& plan, const char* pa,
     return false;
   }
   int64_t isz = out.itemsize();
-  GemvArgs g{plan.N,
-             plan.K,
-             plan.b.layout->ld,
-             plan.lda,
-             plan.a.layout->trans,
-             false,
-             static_cast<int>(plan.rows),
-             float(alpha),
-             float(beta)};
+  GemvArgs g{};
+  g.N = plan.N;
+  g.K = plan.K;
+  g.ldw = plan.b.layout->ld;
+  g.lda = plan.lda;
+  g.a_trans = plan.a.layout->trans;
+  g.rows = static_cast<int>(plan.rows);
+  g.alpha = float(alpha);
+  g.beta = float(beta);
   g.vec =
       reinterpret_cast<uintptr_t>(pb) % 16 == 0 && (g.ldw * isz) % 16 == 0 && (g.K * isz) % 16 == 0;
-  unsigned blocks = static_cast<unsigned>((g.N + kGemvWarps - 1) / kGemvWarps);
+  g.a_vec =
+      g.vec && !g.a_trans && reinterpret_cast<uintptr_t>(pa) % 16 == 0 && (g.lda * isz) % 16 == 0;
+  // Warps per column: enough columns in flight to cover the GPU (about 32
+  // warps per multiprocessor) when N is small.
+  const int64_t want = 32 * int64_t(cuda::multiprocessor_count());
+  const int split = g.N >= want ? 1 : g.N * 2 >= want ? 2 : g.N * 4 >= want ? 4 : 8;
+  const int64_t per_block = kGemvWarps / split;
+  unsigned blocks = static_cast<unsigned>((g.N + per_block - 1) / per_block);
   auto launch = [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     auto* pa_t = reinterpret_cast<const T*>(pa);
     auto* pb_t = reinterpret_cast<const T*>(pb);
     auto* po = static_cast<T*>(out.raw_ptr());
     auto s = enc.cuda_stream();
+    auto with_rows = [&](auto rows) {
+      constexpr int R = decltype(rows)::value;
+      switch (split) {
+        case 1: gemv_kernel<T, R, 1><<<blocks, kGemvWarps * 32, 0, s>>>(pa_t, pb_t, po, g); break;
+        case 2: gemv_kernel<T, R, 2><<<blocks, kGemvWarps * 32, 0, s>>>(pa_t, pb_t, po, g); break;
+        case 4: gemv_kernel<T, R, 4><<<blocks, kGemvWarps * 32, 0, s>>>(pa_t, pb_t, po, g); break;
+        default: gemv_kernel<T, R, 8><<<blocks, kGemvWarps * 32, 0, s>>>(pa_t, pb_t, po, g);
+      }
+    };
     if (g.rows == 1) {
-      gemv_kernel<T, 1><<<blocks, kGemvWarps * 32, 0, s>>>(pa_t, pb_t, po, g);
+      with_rows(std::integral_constant<int, 1>{});
     } else if (g.rows <= 4) {
-      gemv_kernel<T, 4><<<blocks, kGemvWarps * 32, 0, s>>>(pa_t, pb_t, po, g);
+      with_rows(std::integral_constant<int, 4>{});
     } else {
-      gemv_kernel<T, kGemvRows><<<blocks, kGemvWarps * 32, 0, s>>>(pa_t, pb_t, po, g);
+      with_rows(std::integral_constant<int, int(kGemvRows)>{});
     }
   };
   // A switch, not cuda::dispatch_type (see scale_kernel's launch below).

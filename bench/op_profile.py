@@ -6,7 +6,7 @@ or a decode step goes. On the GPU from CUDA events around each op's launches
     python bench/op_profile.py --task train        # the GPU training row's shape
     python bench/op_profile.py --task generate     # the GPU generation row's shape
     python bench/op_profile.py --task prefill      # its prompt (fresh caches per step)
-    python bench/op_profile.py --detail            # GPU: per primitive, output shape and dtype
+    python bench/op_profile.py --detail            # per primitive, output shape and dtype
     python bench/op_profile.py --device cpu        # the CPU rows' shapes, on the CPU
 
 Prints, per primitive, the calls per step, the device milliseconds per step (GPU: between
@@ -35,9 +35,10 @@ def main():
     ap.add_argument("--detail", action="store_true", help="rows per output shape and dtype")
     ap.add_argument("--device", choices=["gpu", "cpu"], default="gpu")
     a = ap.parse_args()
-    if a.device == "gpu" and a.detail and os.environ.get("FASTSYNC_GPU_PROFILE") != "2":
+    knob = "FASTSYNC_GPU_PROFILE" if a.device == "gpu" else "FASTSYNC_CPU_PROFILE"
+    if a.detail and os.environ.get(knob) != "2":
         # Read when the library loads: run again with it set.
-        os.environ["FASTSYNC_GPU_PROFILE"] = "2"
+        os.environ[knob] = "2"
         os.execv(sys.executable, [sys.executable, *sys.argv])
     mx.set_default_device(mx.gpu if a.device == "gpu" else mx.cpu)
     profile = mx._core._gpu_profile if a.device == "gpu" else mx._core._cpu_profile

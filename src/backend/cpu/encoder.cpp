@@ -62,17 +62,17 @@ void CommandEncoder::add_temporaries(std::vector<array> arrays) {
 
 namespace {
 // The primitive whose eval_cpu this thread runs while profiling (its
-// dispatches are timed under its name), else null.
-thread_local const char* profiled_op = nullptr;
+// dispatches are timed under this key), else null.
+thread_local const std::string* profiled_op = nullptr;
 }  // namespace
 
 void CommandEncoder::dispatch(scheduler::TaskFn fn) {
   if (profiled_op) {
-    fn = [inner = std::move(fn), name = profiled_op]() mutable {
+    fn = [inner = std::move(fn), name = *profiled_op]() mutable {
       auto t0 = std::chrono::steady_clock::now();
       inner();
       profile::record_run(
-          name,
+          name.c_str(),
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     };
   }
@@ -132,14 +132,18 @@ void CommandEncoder::eval(Primitive& p, const std::vector<array>& inputs,
     p.eval_cpu(inputs, outputs);
     return;
   }
+  std::string key = p.name();
+  if (profile::detailed() && !outputs.empty()) {
+    key += " " + shape_str(outputs[0].shape()) + " " + outputs[0].dtype().name();
+  }
   struct Profiled {
-    explicit Profiled(const char* n) { profiled_op = n; }
+    explicit Profiled(const std::string* n) { profiled_op = n; }
     ~Profiled() { profiled_op = nullptr; }
-  } profiled(p.name());
+  } profiled(&key);
   auto t0 = std::chrono::steady_clock::now();
   p.eval_cpu(inputs, outputs);
   profile::record_encode(
-      p.name(),
+      key.c_str(),
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
 }
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <string>
 
 namespace fastsync::cpu::profile {
 
@@ -12,12 +13,17 @@ std::atomic<bool> on{[] {
   const char* e = std::getenv("FASTSYNC_CPU_PROFILE");
   return e && *e && *e != '0';
 }()};
+const bool detail = [] {
+  const char* e = std::getenv("FASTSYNC_CPU_PROFILE");
+  return e && std::string(e) == "2";
+}();
 std::mutex mutex;  // guards totals
 std::map<std::string, Totals> totals;
 
 }  // namespace
 
 bool enabled() { return on.load(std::memory_order_relaxed); }
+bool detailed() { return detail; }
 void enable(bool v) { on.store(v, std::memory_order_relaxed); }
 
 void record_run(const char* name, double ms) {

@@ -1,7 +1,8 @@
 // Per-primitive CPU time, for finding where a model's step goes on the CPU
 // (the counterpart of backend/cuda/profile.h).
 //
-// Off unless FASTSYNC_CPU_PROFILE=1 or enable(true). When on, the command
+// Off unless FASTSYNC_CPU_PROFILE=1 or enable(true); FASTSYNC_CPU_PROFILE=2
+// keys each primitive by its first output's shape and dtype as well. When on, the command
 // encoder times each op's eval_cpu on the encoding thread and wraps the
 // compute it dispatches so that the stream's worker times it (kernels that
 // split across the kernel pool count their wall time on the worker).
@@ -21,6 +22,7 @@ struct Totals {
 };
 
 bool enabled();
+bool detailed();
 void enable(bool on);
 void record_run(const char* name, double ms);
 void record_encode(const char* name, double ms);

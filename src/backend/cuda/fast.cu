@@ -224,24 +224,11 @@ struct RopeArgs {
   int dims, n_offsets;
   bool traditional;
   float scale, base;
-  // Where row r of x and of y start: through up to three leading axes'
-  // sizes (innermost last) and each array's strides for them. A view with
-  // dense rows (q and k as (B, H, L, D) views of a projection) is read in
-  // place and y keeps its axis order.
+  // x and y as (B, H, L, width) through their strides for the three
+  // leading axes (B and H may be 1). A view with dense rows (q and k as
+  // (B, H, L, D) views of a projection) is read in place and y keeps its
+  // axis order; a row-contiguous x is (1, rows / L, L).
   int64_t lead_shape[3] = {1, 1, 1}, x_strides[3] = {0, 0, 0}, y_strides[3] = {0, 0, 0};
-  // 32-bit division when the rows allow (the host checks): 64-bit
-  // division per row cost more than the row's rotation.
-  __device__ int64_t offset(int64_t row, const int64_t* strides) const {
-    int64_t off = 0;
-    uint32_t r = static_cast<uint32_t>(row);
-#pragma unroll
-    for (int d = 2; d >= 0; --d) {
-      const uint32_t n = static_cast<uint32_t>(lead_shape[d]);
-      off += int64_t(r % n) * strides[d];
-      r /= n;
-    }
-    return off;
-  }
 };
 
 // A warp's lanes walk a row's rotated pairs (then its copied features); the
@@ -264,33 +251,39 @@ __global__ void rope_kernel(const T* x, T* y, const int32_t* offsets, const floa
     __syncthreads();
   }
   const int64_t per_row = half + (a.width - a.dims);
-  for (int64_t row = blockIdx.x * int64_t(blockDim.y) + threadIdx.y; row < a.rows;
-       row += int64_t(gridDim.x) * blockDim.y) {
-    const T* xr = x + a.offset(row, a.x_strides);
-    T* yr = y + a.offset(row, a.y_strides);
-    const uint32_t r32 = static_cast<uint32_t>(row);
-    const uint32_t entry = a.n_offsets == 1 ? 0 : r32 / static_cast<uint32_t>(a.per_offset);
-    const C pos = C(offsets[entry]) + C(r32 % static_cast<uint32_t>(a.length));
-    for (int64_t j = threadIdx.x; j < per_row; j += blockDim.x) {
-      if (j >= half) {
-        const int64_t k = a.dims + (j - half);
-        yr[k] = xr[k];
-        continue;
+  const int64_t nb = a.lead_shape[0], nh = a.lead_shape[1], nl = a.lead_shape[2];
+  // The grid walks (B, H, L) directly: no division per row, which cost more
+  // than the row's rotation.
+  for (int64_t b = blockIdx.z; b < nb; b += gridDim.z) {
+    for (int64_t h = blockIdx.y; h < nh; h += gridDim.y) {
+      for (int64_t l = blockIdx.x * int64_t(blockDim.y) + threadIdx.y; l < nl;
+           l += int64_t(gridDim.x) * blockDim.y) {
+        const T* xr = x + b * a.x_strides[0] + h * a.x_strides[1] + l * a.x_strides[2];
+        T* yr = y + b * a.y_strides[0] + h * a.y_strides[1] + l * a.y_strides[2];
+        const int64_t entry = a.n_offsets == 1 ? 0 : ((b * nh + h) * nl + l) / a.per_offset;
+        const C pos = C(offsets[entry]) + C(l);
+        for (int64_t j = threadIdx.x; j < per_row; j += blockDim.x) {
+          if (j >= half) {
+            const int64_t k = a.dims + (j - half);
+            yr[k] = xr[k];
+            continue;
+          }
+          const int i = static_cast<int>(j);
+          const float inv = kTable ? inv_table[i] : inv_of(i);
+          const C angle = pos * C(a.scale) * C(inv);
+          C s, c;
+          if constexpr (std::is_same_v<C, float>) {
+            sincosf(angle, &s, &c);
+          } else {
+            sincos(angle, &s, &c);
+          }
+          const int64_t i0 = a.traditional ? 2 * i : i;
+          const int64_t i1 = a.traditional ? 2 * i + 1 : i + half;
+          const C u = static_cast<C>(cuda::widen(xr[i0])), v = static_cast<C>(cuda::widen(xr[i1]));
+          yr[i0] = cuda::narrow<T>(u * c - v * s);
+          yr[i1] = cuda::narrow<T>(u * s + v * c);
+        }
       }
-      const int i = static_cast<int>(j);
-      const float inv = kTable ? inv_table[i] : inv_of(i);
-      const C angle = pos * C(a.scale) * C(inv);
-      C s, c;
-      if constexpr (std::is_same_v<C, float>) {
-        sincosf(angle, &s, &c);
-      } else {
-        sincos(angle, &s, &c);
-      }
-      const int64_t i0 = a.traditional ? 2 * i : i;
-      const int64_t i1 = a.traditional ? 2 * i + 1 : i + half;
-      const C u = static_cast<C>(cuda::widen(xr[i0])), v = static_cast<C>(cuda::widen(xr[i1]));
-      yr[i0] = cuda::narrow<T>(u * c - v * s);
-      yr[i1] = cuda::narrow<T>(u * s + v * c);
     }
   }
 }
@@ -364,9 +357,6 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   const array& x0 = inputs[0];
   // Dense rows under at most three leading axes are read where they are
   // (a copy first cost as much as the rotation); anything else is copied.
-  if (x0.size() / std::max<int64_t>(x0.shape().back(), 1) > UINT32_MAX) {
-    throw not_implemented("[rope] more than 2^32 rows on the GPU");
-  }
   const bool in_place =
       !x0.flags().row_contiguous && x0.ndim() >= 2 && x0.ndim() <= 4 && x0.strides().back() == 1;
   array x = x0;
@@ -398,12 +388,17 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
       a.y_strides[3 - lead + d] = outputs[0].strides()[d];
     }
   } else {
-    a.lead_shape[2] = a.rows;
+    a.lead_shape[1] = a.rows / a.length;
+    a.lead_shape[2] = a.length;
+    a.x_strides[1] = a.y_strides[1] = a.length * a.width;
     a.x_strides[2] = a.y_strides[2] = a.width;
   }
-  constexpr int kRowsPerBlock = 8;
+  // 8 rows a pass, 4 passes a block; B and H on the grid's other axes.
+  constexpr int kRowsPerBlock = 8, kPasses = 4;
   const dim3 block(32, kRowsPerBlock);
-  const unsigned grid = cuda::grid_for(a.rows, kRowsPerBlock);
+  auto capped = [](int64_t n) { return static_cast<unsigned>(std::clamp<int64_t>(n, 1, 65535)); };
+  const dim3 grid(capped((a.length + kRowsPerBlock * kPasses - 1) / (kRowsPerBlock * kPasses)),
+                  capped(a.lead_shape[1]), capped(a.lead_shape[0]));
   const size_t table = size_t(dims_ / 2) * sizeof(float);
   dispatch_float(x.dtype(), "rope", [&](auto tag) {
     using T = decltype(tag);

@@ -267,6 +267,25 @@ def test_activation_functions(name, ref):
     close(getattr(nn, name)(mx.array(x)), ref(x).astype(np.float32), 2e-5)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "float64"])
+def test_silu_is_one_op_whose_gradient_keeps_no_sigmoid(dtype):
+    dt = getattr(mx, dtype)
+    x = np.concatenate([randn(200) * 4, [-90.0, -20.0, 0.0, 20.0, 90.0]]).astype(np.float32)
+    xs = mx.array(x).astype(dt)
+    mx.eval(xs)
+    y = nn.silu(xs)
+    assert y.dtype == dt and mx._core._graph_ops([y]) == {"Silu": 1}
+    tol = {"float32": 2e-6, "float64": 1e-12, "float16": 2e-3, "bfloat16": 2e-2}[dtype]
+    xd = np.array(xs.astype(mx.float64))
+    s = 1 / (1 + np.exp(-xd))
+    close(y.astype(mx.float64), xd * s, tol)
+    # d/dx x*sigmoid(x) = s * (1 + x * (1 - s)), from x: the backward graph recomputes the
+    # sigmoid rather than holding one per activation from the forward.
+    g = mx.grad(lambda v: nn.silu(v).astype(mx.float32).sum())(xs)
+    close(g.astype(mx.float64), s * (1 + xd * (1 - s)), 4 * tol)
+    assert np.array(nn.silu(mx.array([3, -2]))).dtype == np.float32  # integers compute in float
+
+
 def test_activation_classes():
     x = randn(4, 6)
     close(nn.ReLU()(mx.array(x)), np.maximum(x, 0))

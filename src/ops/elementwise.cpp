@@ -164,6 +164,7 @@ FASTSYNC_FLOAT_UNARY(log10)
   array op(const array& a, StreamOrDevice s) { return real_only_unary(#op, a, UnaryOp::op, s); }
 FASTSYNC_REAL_UNARY(expm1)
 FASTSYNC_REAL_UNARY(sigmoid)
+FASTSYNC_REAL_UNARY(silu)
 FASTSYNC_REAL_UNARY(erf)
 FASTSYNC_REAL_UNARY(erfinv)
 #undef FASTSYNC_REAL_UNARY

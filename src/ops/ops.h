@@ -194,6 +194,8 @@ array sin(const array& a, StreamOrDevice s = {});
 array cos(const array& a, StreamOrDevice s = {});
 array tanh(const array& a, StreamOrDevice s = {});
 array sigmoid(const array& a, StreamOrDevice s = {});
+// x * sigmoid(x) as one op (nn.silu), differentiated from x alone.
+array silu(const array& a, StreamOrDevice s = {});
 array erf(const array& a, StreamOrDevice s = {});
 array erfinv(const array& a, StreamOrDevice s = {});
 array tan(const array& a, StreamOrDevice s = {});

@@ -25,6 +25,7 @@ namespace fastsync {
   X(cos, Cos)                      \
   X(tanh, Tanh)                    \
   X(sigmoid, Sigmoid)              \
+  X(silu, Silu)                    \
   X(erf, Erf)                      \
   X(erfinv, ErfInv)                \
   X(tan, Tan)                      \

@@ -53,6 +53,12 @@ std::optional<array> derivative(UnaryOp op, const array& x, const array& y, Stre
     case UnaryOp::tan: return reciprocal(square(cos(x, s), s), s);
     case UnaryOp::tanh: return one_minus(square(y, s));
     case UnaryOp::sigmoid: return multiply(y, one_minus(y), s);
+    case UnaryOp::silu: {
+      // From x alone, the sigmoid recomputed: the backward then holds x (which
+      // the forward keeps anyway), not a sigmoid of every activation.
+      array sg = sigmoid(x, s);
+      return multiply(sg, add(k(1, x), multiply(x, one_minus(sg), s), s), s);
+    }
     case UnaryOp::erf:
       return multiply(k(2.0 / std::sqrt(M_PI), x), exp(negative(square(x, s), s), s), s);
     case UnaryOp::erfinv: return multiply(k(std::sqrt(M_PI) / 2.0, y), exp(square(y, s), s), s);

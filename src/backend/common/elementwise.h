@@ -92,6 +92,7 @@ constexpr bool unary_supports() {
     switch (op) {
       case UnaryOp::expm1:
       case UnaryOp::sigmoid:
+      case UnaryOp::silu:
       case UnaryOp::erf:
       case UnaryOp::erfinv:
       case UnaryOp::floor:
@@ -567,6 +568,8 @@ struct UnaryFn {
       return math::tanh(x);
     } else if constexpr (op == UnaryOp::sigmoid) {
       return C(1) / (C(1) + math::exp(-x));
+    } else if constexpr (op == UnaryOp::silu) {
+      return x / (C(1) + math::exp(-x));
     } else if constexpr (op == UnaryOp::erf) {
       return math::erf(x);
     } else if constexpr (op == UnaryOp::erfinv) {

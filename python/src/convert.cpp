@@ -73,6 +73,17 @@ array from_numpy(nb::handle np_obj) {
       nb::cast<int>(c.attr("dtype").attr("itemsize")) == 16) {
     c = c.attr("astype")("complex64");
   }
+  // Kinds with no fastsync dtype get a TypeError naming the dtype; data of
+  // the other byte order is swapped to the native one first.
+  nb::object npdt = c.attr("dtype");
+  const std::string kind = nb::cast<std::string>(npdt.attr("kind"));
+  if (kind == "O" || kind == "U" || kind == "S" || kind == "V" || kind == "M" || kind == "m") {
+    throw type_error("[array] NumPy arrays of dtype " + nb::cast<std::string>(nb::str(npdt)) +
+                     " have no fastsync dtype (numbers and booleans only)");
+  }
+  if (!nb::cast<bool>(npdt.attr("isnative"))) {
+    c = c.attr("astype")(npdt.attr("newbyteorder")("="));
+  }
   auto nd = nb::cast<nb::ndarray<nb::ro, nb::c_contig>>(c);
   Dtype dt = dtype_from_dlpack(nd.dtype());
   Shape shape;

@@ -13,6 +13,15 @@
 
 namespace fastsync {
 
+array index_as_int64(const array& idx, StreamOrDevice s) {
+  if (idx.dtype() == uint64) {
+    const uint64_t top = static_cast<uint64_t>(INT64_MAX);
+    return astype(minimum(idx, scalar_array(top), s), int64, s);
+  }
+  return astype(idx, int64, s);
+}
+
+
 namespace {
 
 using Kind = Index::Kind;
@@ -161,7 +170,7 @@ array get_index(const array& a, const std::vector<Index>& index, StreamOrDevice 
   array lin = zeros({}, int64, s);
   int64_t stride = 1;
   for (int j = static_cast<int>(adv.size()) - 1; j >= 0; --j) {
-    lin = add(lin, multiply(astype(idx[j], int64, s), weak_scalar(stride, int64), s), s);
+    lin = add(lin, multiply(index_as_int64(idx[j], s), weak_scalar(stride, int64), s), s);
     stride *= v.shape()[adv[j]];
   }
   lin = broadcast_to(lin, bshape, s);

@@ -12,6 +12,12 @@
 
 namespace fastsync {
 
+// Integer indices as the int64 the gather and scatter kernels read. A uint64
+// index past int64's range would wrap to a negative one (2^64 - 1 to -1, the
+// last element): it saturates instead, so the kernels report it out of
+// bounds.
+array index_as_int64(const array& idx, StreamOrDevice s);
+
 struct Index {
   enum class Kind { integer, slice, new_axis, ellipsis, array };
   Kind kind;

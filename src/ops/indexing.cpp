@@ -3,6 +3,7 @@
 #include "errors.h"
 #include "ops/axes.h"
 #include "ops/dtype_checks.h"
+#include "ops/index.h"
 #include "ops/ops.h"
 #include "primitives/binary.h"
 
@@ -14,7 +15,7 @@ array checked_indices(const char* op, const array& indices, StreamOrDevice s) {
     throw type_error(std::string("[") + op + "] indices must be integers, got " +
                      indices.dtype().name());
   }
-  return astype(indices, int64, s);
+  return index_as_int64(indices, s);
 }
 
 }  // namespace

@@ -109,6 +109,10 @@ array any(const array& a, const std::optional<std::vector<int>>& axes, bool keep
 array mean(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims,
            StreamOrDevice s) {
   Dtype t = is_inexact(a.dtype()) ? a.dtype() : float32;
+  // Half types sum and divide in float32 and round once (NumPy): a float16
+  // sum of 70,000 ones is inf, and so is the count.
+  if (t == float16 || t == bfloat16)
+    return astype(mean(astype(a, float32, s), axes, keepdims, s), t, s);
   auto total = sum(astype(a, t, s), axes, keepdims, s);
   return divide(total, weak_scalar(static_cast<double>(reduced_size("mean", a, axes)), t), s);
 }
@@ -116,6 +120,9 @@ array mean(const array& a, const std::optional<std::vector<int>>& axes, bool kee
 array var(const array& a, const std::optional<std::vector<int>>& axes, bool keepdims, int ddof,
           StreamOrDevice s) {
   Dtype t = is_inexact(a.dtype()) ? a.dtype() : float32;
+  if (t == float16 || t == bfloat16) {  // in float32, as mean
+    return astype(var(astype(a, float32, s), axes, keepdims, ddof, s), t, s);
+  }
   auto x = astype(a, t, s);
   auto centered = subtract(x, mean(x, axes, true, s), s);
   // complex64: the mean squared magnitude, float32 (NumPy).
@@ -165,7 +172,11 @@ array softmax(const array& a, const std::optional<std::vector<int>>& axes, Strea
   if (a.ndim() > 0 && ax.size() == 1 && ax[0] == a.ndim() - 1) {
     return array(a.shape(), t, std::make_shared<Softmax>(to_stream(s)), {x});
   }
-  auto e = exp(subtract(x, stop_gradient(max(x, axes, true, s), s), s), s);
+  // Shifted by the max, an infinite max shifting by 0 as the kernels do, so
+  // that a row holding +inf gives the same result along any axis.
+  auto m = stop_gradient(max(x, axes, true, s), s);
+  m = where(isinf(m, s), zeros_like(m, s), m, s);
+  auto e = exp(subtract(x, m, s), s);
   return divide(e, sum(e, axes, true, s), s);
 }
 

@@ -26,7 +26,13 @@ array reshape(const array& a, Shape shape, StreamOrDevice s) {
     } else if (shape[i] < 0) {
       throw std::invalid_argument("[reshape] negative dimension in shape " + shape_str(shape));
     } else {
-      known *= shape[i];
+      // Each dimension within int32, and their product checked: a product
+      // that wrapped (2^62 + 1 rows of 4) could match the size by accident.
+      checked_dim("reshape", shape[i]);
+      if (__builtin_mul_overflow(known, shape[i], &known)) {
+        throw std::overflow_error("[reshape] the shape " + shape_str(shape) +
+                                  " has more elements than int64 holds");
+      }
     }
   }
   if (infer >= 0) {

@@ -1,0 +1,79 @@
+"""Inputs a hostile user tries (issue 16's list): each gives the right answer or a clear
+Python exception naming the op, never a wrap-around, a crash or garbage."""
+
+import fastsync as mx
+import numpy as np
+import pytest
+
+
+def test_reshape_to_a_shape_whose_size_wraps_is_refused():
+    # (2^62 + 1) * 4 wraps to 4 in int64: it must not pass for the size of a (4,) array.
+    with pytest.raises(OverflowError, match="reshape"):
+        mx.zeros((4,)).reshape(2**62 + 1, 4)
+    with pytest.raises(OverflowError, match="reshape"):
+        mx.zeros((4,)).reshape(2**33, 2**33, 0)
+    assert mx.zeros((4,)).reshape(2, 2).shape == (2, 2)
+
+
+@pytest.mark.parametrize("dtype", [mx.float16, mx.bfloat16])
+def test_half_mean_and_var_past_float16_range(dtype):
+    # A float16 sum of 70,000 ones overflows, and so does the count: both go through float32.
+    x = mx.ones((70000,), dtype=dtype)
+    m, v = mx.mean(x), mx.var(x)
+    assert m.dtype == dtype and v.dtype == dtype
+    assert m.item() == 1.0 and v.item() == 0.0
+    rng = np.random.default_rng(0)
+    xn = (rng.standard_normal((3, 40000)) + 5).astype(np.float32)
+    xs = mx.array(xn).astype(dtype)
+    xr = np.array(xs.astype(mx.float32)).astype(np.float64)
+    for op, ref, tol in ((mx.mean, xr.mean(1), 1e-2), (mx.var, xr.var(1), 3e-2),
+                         (mx.std, xr.std(1), 3e-2)):  # fmt: skip
+        got = np.array(op(xs, axis=1).astype(mx.float32))
+        np.testing.assert_allclose(got, ref, rtol=tol)
+
+
+def test_uint64_index_past_int64_is_out_of_bounds_not_wrapped():
+    x = mx.arange(5)
+    big = mx.array(np.array([2**64 - 1], dtype=np.uint64))
+    with pytest.raises(IndexError, match="out of bounds"):
+        mx.eval(x[big])
+    with pytest.raises(IndexError, match="out of bounds"):
+        mx.eval(mx.take(x, big))
+    ok = mx.array(np.array([4, 0], dtype=np.uint64))
+    assert x[ok].tolist() == [4, 0] and mx.take(x, ok).tolist() == [4, 0]
+    # The process stays usable.
+    assert (x + 1).tolist() == [1, 2, 3, 4, 5]
+
+
+def test_softmax_of_a_row_holding_inf_is_the_same_along_any_axis():
+    x = mx.array([[1.0, float("inf"), 0.0], [2.0, 3.0, -float("inf")]])
+    by_row = np.array(mx.softmax(x, axis=1))
+    by_column = np.array(mx.softmax(x.T, axis=0).T)
+    np.testing.assert_array_equal(np.isnan(by_row), np.isnan(by_column))
+    keep = ~np.isnan(by_row)
+    np.testing.assert_allclose(by_row[keep], by_column[keep], rtol=1e-6)
+    # A finite row is a plain softmax either way.
+    e = np.exp(np.array([2.0, 3.0]) - 3.0)
+    np.testing.assert_allclose(by_row[1, :2], e / e.sum(), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array(["a"]),
+        np.array([object()]),
+        np.array(["2020-01-01"], dtype="datetime64[D]"),
+        np.zeros(2, dtype=[("a", "i4")]),
+        np.array([b"x"]),
+    ],  # fmt: skip
+    ids=["str", "object", "datetime", "structured", "bytes"],
+)
+def test_numpy_arrays_without_a_dtype_here_raise_a_type_error_naming_it(values):
+    with pytest.raises(TypeError, match=r"\[array\] NumPy arrays of dtype"):
+        mx.array(values)
+
+
+def test_big_endian_numpy_arrays_convert_by_value():
+    for dt in (">f4", ">i8", ">u2"):
+        xn = np.arange(6, dtype=dt).reshape(2, 3)
+        assert mx.array(xn).tolist() == xn.tolist()

@@ -157,7 +157,7 @@ size_t env_mib(const char* var, long fallback) {
 }
 
 size_t max_inflight_bytes() {
-  static const size_t cap = env_mib("FASTSYNC_MAX_INFLIGHT_MB", 2);
+  static const size_t cap = env_mib("FASTSYNC_MAX_INFLIGHT_MB", 1);
   return cap;
 }
 

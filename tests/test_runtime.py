@@ -208,6 +208,27 @@ def test_long_graph_of_large_temporaries_has_bounded_peak():
     assert peak <= 10 * 4 * n, peak / (4 * n)
 
 
+@pytest.mark.skipif(
+    os.environ.get("FASTSYNC_DEFAULT_DEVICE") == "gpu", reason="the CPU streams' output cap"
+)
+def test_two_growing_buffers_are_not_both_allocated_ahead_of_the_compute():
+    # A KV cache's keys and values growing in one eval: each new buffer replaces an old one.
+    # The second is allocated only once the first copy is done (its old buffer freed), not
+    # both ahead of the compute: 4.5 MiB at most here, 6 MiB unthrottled.
+    mib = 1 << 18  # float32 elements per MiB
+    old = [mx.full((4, mib // 4), float(i)) for i in range(2)]
+    mx.eval(old)
+    settle()
+    mx.reset_peak_memory()
+    base = mx.get_active_memory()
+    new = [mx.concatenate([o, mx.zeros((2, mib // 4))]) for o in old]
+    del old
+    mx.eval(new)
+    peak = (mx.get_peak_memory() - base) / (1 << 20)
+    assert [float(n[0, 0].item()) for n in new] == [0.0, 1.0]
+    assert peak <= 2.5 + 0.25, peak  # above the 2 MiB of old buffers it started with
+
+
 @pytest.mark.parametrize(
     "op",
     ["exp", "add", "softmax", "rms_norm", "layer_norm", "rope", "slice_update"],

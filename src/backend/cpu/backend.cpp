@@ -76,13 +76,20 @@ class CpuBackend : public Backend {
   // At most a fixed number of tasks, and of bytes their outputs hold, may be
   // outstanding; over the memory limit, compute catches up (and frees)
   // before more is encoded. Waiting cannot help once nothing is outstanding.
+  // Past the bytes cap one task may still be outstanding, so that a worker
+  // always finds the next op queued even when every output is over the cap
+  // (a training step's activations), while two large outputs are never
+  // allocated ahead of the compute that frees what they replace (a KV
+  // cache's keys and values growing in one step).
   void throttle() override {
     int cap = scheduler::max_outstanding();
     if (scheduler::outstanding() > cap) scheduler::wait_outstanding_at_most(cap * 3 / 4);
     auto& alloc = allocator::host();
-    while ((scheduler::inflight_bytes() > scheduler::max_inflight_bytes() ||
-            alloc.active_memory() > alloc.memory_limit()) &&
-           scheduler::outstanding() > 0) {
+    while (scheduler::inflight_bytes() > scheduler::max_inflight_bytes() &&
+           scheduler::outstanding() > 1) {
+      scheduler::wait_for_a_completion();
+    }
+    while (alloc.active_memory() > alloc.memory_limit() && scheduler::outstanding() > 0) {
       scheduler::wait_for_a_completion();
     }
   }

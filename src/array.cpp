@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "autodiff.h"
+#include "lifecycle.h"
 #include "pool.h"
 #include "primitive.h"
 #include "transforms.h"
@@ -292,6 +293,7 @@ void array::eval() {
 
 void array::wait() {
   if (status() != Status::evaluated) return;
+  lifecycle::check_usable("wait");  // in flight in the parent: no worker here finishes it
   if (auto& e = desc_->event) {
     e->wait_quiet();
     if (auto err = e->error_for(desc_->position_on_stream)) std::rethrow_exception(err);

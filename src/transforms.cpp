@@ -33,6 +33,7 @@
 #include "autodiff.h"
 #include "backend/backend.h"
 #include "fence.h"
+#include "lifecycle.h"
 #include "primitive.h"
 #include "replay.h"
 
@@ -273,6 +274,8 @@ class Evaluation {
 
 std::vector<Event> encode(const std::vector<array>& outputs) {
   compile_trace::check_eval(outputs);
+  lifecycle::check_usable("eval");  // before the lock: a fork may have left it held
+  lifecycle::runtime_started();
   std::lock_guard lk(encode_mutex);
   Evaluation ev(++eval_counter);
   try {
@@ -318,6 +321,7 @@ array host_readable(array a) {
 }
 
 void synchronize(Stream s) {
+  lifecycle::check_usable("synchronize");
   // The mark is placed under the encoding lock (an eval on another thread
   // may be encoding on `s`) and waited for outside it.
   std::optional<Event> e;

@@ -160,8 +160,7 @@ void Fused::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outpu
       continue;
     }
     if (*read == FusedRead::dense && donors.size() < outputs.size() &&
-        in.is_donatable(cpu::encoding_stream()) && in.dtype() == dtype &&
-        std::find(donors.begin(), donors.end(), &in) == donors.end()) {
+        in.is_donatable(cpu::encoding_stream()) && in.dtype() == dtype) {
       donors.push_back(&in);
     }
     ins.push_back({in.raw_ptr(), *read, in.size()});

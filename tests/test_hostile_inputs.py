@@ -77,19 +77,3 @@ def test_big_endian_numpy_arrays_convert_by_value():
     for dt in (">f4", ">i8", ">u2"):
         xn = np.arange(6, dtype=dt).reshape(2, 3)
         assert mx.array(xn).tolist() == xn.tolist()
-
-
-@pytest.mark.parametrize(
-    "sl",
-    [slice(None, None, 2**63), slice(None, None, -(2**64)), slice(2**63, None),
-     slice(-(2**70), 2**70), slice(3, -(2**80), -1), slice(-(2**40), 5), slice(1, None, 2**31)],
-)  # fmt: skip
-def test_slices_with_bounds_and_steps_past_int64_follow_numpy(sl):
-    xn = np.arange(10)
-    x = mx.array(xn)
-    assert x[sl].tolist() == xn[sl].tolist()
-    yn = xn.copy()
-    yn[sl] = -1
-    y = mx.array(xn)
-    y[sl] = -1
-    assert y.tolist() == yn.tolist()

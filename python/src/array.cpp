@@ -7,8 +7,8 @@
 #include "convert.h"
 #include "errors.h"
 #include "ops/index.h"
-#include "ops/ops.h"
 #include "transforms.h"
+#include "ops/ops.h"
 
 namespace fastsync::py {
 
@@ -45,23 +45,15 @@ Index to_index_item(nb::handle h) {
   if (h.is_none()) return Index::new_axis();
   if (h.is(nb::ellipsis())) return Index::ellipsis();
   if (nb::isinstance<nb::slice>(h)) {
-    // Any Python int, as NumPy: an axis holds at most 2^31 - 1 elements, so
-    // a bound past +-2^31 selects what the clamped one does, and a step past
-    // 2^31 - 1 one element, as 2^31 - 1 does.
     auto get = [&](const char* f) -> std::optional<int64_t> {
       nb::object v = h.attr(f);
       if (v.is_none()) return std::nullopt;
-      nb::int_ i(v);  // __index__ objects too
-      const bool step = std::string(f) == "step";
-      const int64_t lo = step ? -int64_t(INT32_MAX) : int64_t(INT32_MIN), hi = INT32_MAX;
-      auto beyond = [&](int64_t bound, int cmp) {
-        int r = PyObject_RichCompareBool(i.ptr(), nb::int_(bound).ptr(), cmp);
-        if (r < 0) throw nb::python_error();
-        return r == 1;
-      };
-      if (beyond(lo, Py_LT)) return lo;
-      if (beyond(hi, Py_GT)) return hi;
-      return nb::cast<int64_t>(i);
+      int64_t x;
+      if (!nb::try_cast<int64_t>(nb::int_(v), x, false) || x > INT32_MAX || x < INT32_MIN) {
+        throw std::invalid_argument("[getitem] slice bound " + nb::cast<std::string>(nb::str(v)) +
+                                    " is outside the supported (int32) range");
+      }
+      return x;  // __index__ objects too
     };
     return Index::slice(get("start"), get("stop"), get("step"));
   }
@@ -144,11 +136,9 @@ int get_buffer(PyObject* self, Py_buffer* view, int) {
       return -1;
     }
     auto* keep = new BufferView{[&] {
-                                  nb::gil_scoped_release nogil;
-                                  return host_readable(a);
-                                }(),
-                                {},
-                                {}};
+      nb::gil_scoped_release nogil;
+      return host_readable(a);
+    }(), {}, {}};
     for (int i = 0; i < keep->a.ndim(); ++i) {
       keep->shape.push_back(keep->a.shape()[i]);
       keep->strides.push_back(keep->a.strides()[i] * keep->a.itemsize());
@@ -189,32 +179,26 @@ struct AtTarget {
 }  // namespace
 
 void init_array(nb::module_& m) {
-  m.def(
-      "from_dlpack",
-      [](nb::handle x, nb::handle device, std::optional<bool> copy) {
-        if (copy && !*copy) {
-          throw std::invalid_argument(
-              "[from_dlpack] copy=False: fastsync cannot adopt foreign memory");
-        }
-        if (!device.is_none() && !nb::borrow<nb::tuple>(device)[0].equal(nb::int_(1))) {
-          throw std::invalid_argument("[from_dlpack] only device=(kDLCPU, 0) or None is supported");
-        }
-        return from_dlpack(x);
-      },
-      nb::arg("x"), nb::kw_only(), nb::arg("device") = nb::none(), nb::arg("copy") = nb::none(),
-      "An array from any DLPack exporter (NumPy, PyTorch, ...), holding a copy of its values.");
-  m.def(
-      "asarray",
-      [](nb::handle a, std::optional<Dtype> dtype, std::optional<bool> copy) {
-        if (copy && !*copy) {
-          throw std::invalid_argument(
-              "[asarray] copy=False: fastsync cannot adopt foreign memory, so the values must be "
-              "copied (pass copy=None or copy=True)");
-        }
-        return array_from_object(a, dtype);
-      },
-      nb::arg("a"), nb::arg("dtype") = nb::none(), nb::arg("copy") = nb::none(),
-      "An array from a, as mx.array (arrays pass through unconverted when no dtype is given).");
+  m.def("from_dlpack", [](nb::handle x, nb::handle device, std::optional<bool> copy) {
+    if (copy && !*copy) {
+      throw std::invalid_argument(
+          "[from_dlpack] copy=False: fastsync cannot adopt foreign memory");
+    }
+    if (!device.is_none() && !nb::borrow<nb::tuple>(device)[0].equal(nb::int_(1))) {
+      throw std::invalid_argument("[from_dlpack] only device=(kDLCPU, 0) or None is supported");
+    }
+    return from_dlpack(x);
+  }, nb::arg("x"), nb::kw_only(), nb::arg("device") = nb::none(), nb::arg("copy") = nb::none(),
+        "An array from any DLPack exporter (NumPy, PyTorch, ...), holding a copy of its values.");
+  m.def("asarray", [](nb::handle a, std::optional<Dtype> dtype, std::optional<bool> copy) {
+    if (copy && !*copy) {
+      throw std::invalid_argument(
+          "[asarray] copy=False: fastsync cannot adopt foreign memory, so the values must be "
+          "copied (pass copy=None or copy=True)");
+    }
+    return array_from_object(a, dtype);
+  }, nb::arg("a"), nb::arg("dtype") = nb::none(), nb::arg("copy") = nb::none(),
+        "An array from a, as mx.array (arrays pass through unconverted when no dtype is given).");
 
   auto update = [](IndexUpdate op) {
     return [op](const AtTarget& t, nb::handle v) {
@@ -229,20 +213,16 @@ void init_array(nb::module_& m) {
       .def("divide", update(IndexUpdate::divide), nb::arg("values"))
       .def("maximum", update(IndexUpdate::maximum), nb::arg("values"))
       .def("minimum", update(IndexUpdate::minimum), nb::arg("values"))
-      .def(
-          "set",
-          [](const AtTarget& t, nb::handle v) {
-            return set_index(t.a, t.index, to_operand(v, t.a.dtype()));
-          },
-          nb::arg("values"), "A copy with values written at the index.");
+      .def("set", [](const AtTarget& t, nb::handle v) {
+        return set_index(t.a, t.index, to_operand(v, t.a.dtype()));
+      }, nb::arg("values"), "A copy with values written at the index.");
   auto unindexed = [](const AtIndexer&, nb::args, nb::kwargs) -> array {
     throw std::invalid_argument("[at] index the array first: a.at[index].add(values)");
   };
   nb::class_<AtIndexer>(m, "_AtIndexer")
-      .def(
-          "__getitem__",
-          [](const AtIndexer& at, nb::handle idx) { return AtTarget{at.a, to_index(idx)}; },
-          nb::arg("index").none())
+      .def("__getitem__", [](const AtIndexer& at, nb::handle idx) {
+        return AtTarget{at.a, to_index(idx)};
+      }, nb::arg("index").none())
       .def("add", unindexed)
       .def("subtract", unindexed)
       .def("multiply", unindexed)
@@ -253,14 +233,13 @@ void init_array(nb::module_& m) {
 
   nb::class_<array>(m, "array", nb::is_weak_referenceable(), nb::type_slots(array_slots),
                     "A lazily evaluated N-dimensional array.")
-      .def(
-          "__init__",
-          [](array* self, nb::handle obj, std::optional<Dtype> dtype) {
-            new (self) array(array_from_object(obj, dtype));
-          },
-          nb::arg("val"), nb::arg("dtype") = nb::none(),
-          "Create an array from a Python scalar, a (nested) list, a NumPy array or another "
-          "array, optionally converting it to ``dtype``.")
+      .def("__init__",
+           [](array* self, nb::handle obj, std::optional<Dtype> dtype) {
+             new (self) array(array_from_object(obj, dtype));
+           },
+           nb::arg("val"), nb::arg("dtype") = nb::none(),
+           "Create an array from a Python scalar, a (nested) list, a NumPy array or another "
+           "array, optionally converting it to ``dtype``.")
       .def_prop_ro("shape",
                    [](const array& a) {
                      nb::list l;
@@ -277,18 +256,15 @@ void init_array(nb::module_& m) {
              if (a.ndim() == 0) throw nb::type_error("len() of a 0-d array");
              return a.shape()[0];
            })
-      .def(
-          "item", [](array& a) { return to_scalar(a); },
-          "The single element as a Python scalar (evaluates the array).")
-      .def(
-          "tolist", [](array& a) { return to_list(a); },
-          "The array as nested Python lists (evaluates the array).")
-      .def(
-          "__array__", [](array& a, nb::handle dtype, nb::handle) { return to_numpy(a, dtype); },
-          nb::arg("dtype") = nb::none(), nb::arg("copy") = nb::none())
+      .def("item", [](array& a) { return to_scalar(a); },
+           "The single element as a Python scalar (evaluates the array).")
+      .def("tolist", [](array& a) { return to_list(a); },
+           "The array as nested Python lists (evaluates the array).")
+      .def("__array__",
+           [](array& a, nb::handle dtype, nb::handle) { return to_numpy(a, dtype); },
+           nb::arg("dtype") = nb::none(), nb::arg("copy") = nb::none())
       .def("__repr__", [](array& a) { return to_text(a); })
-      .def("__format__",
-           [](nb::handle self, nb::handle spec) {
+      .def("__format__", [](nb::handle self, nb::handle spec) {
              array& a = nb::cast<array&>(self);
              if (nb::len(spec) == 0) return nb::str(self);
              if (a.size() != 1) {
@@ -298,18 +274,15 @@ void init_array(nb::module_& m) {
            })
       // The capsule is a view of the array's buffer; the data is computed
       // before it is handed out, so the consumer's stream need not wait.
-      .def(
-          "__dlpack__", [](array& a, nb::kwargs) { return nb::cast(to_dlpack(a)); },
-          "The array as a DLPack capsule (no copy; evaluates and waits first).")
-      .def("__dlpack_device__",
-           [](array& a) {
+      .def("__dlpack__", [](array& a, nb::kwargs) { return nb::cast(to_dlpack(a)); },
+           "The array as a DLPack capsule (no copy; evaluates and waits first).")
+      .def("__dlpack_device__", [](array& a) {
              auto nd = to_dlpack(a);
              return nb::make_tuple(nd.device_type(), nd.device_id());
            })
-      .def(
-          "__array_namespace__",
-          [](const array&, nb::handle) { return nb::module_::import_("fastsync"); },
-          nb::arg("api_version") = nb::none())
+      .def("__array_namespace__", [](const array&, nb::handle) {
+             return nb::module_::import_("fastsync");
+           }, nb::arg("api_version") = nb::none())
       .def("__bool__",
            [](array& a) {
              if (a.size() != 1) {
@@ -327,108 +300,66 @@ void init_array(nb::module_& m) {
              if (c.real == -1.0 && PyErr_Occurred()) throw nb::python_error();
              return nb::steal(PyComplex_FromCComplex(c));
            })
-      .def_prop_ro(
-          "real", [](const array& a) { return real(a); },
-          "The real part (the array itself when it is not complex).")
-      .def_prop_ro(
-          "imag", [](const array& a) { return imag(a); },
-          "The imaginary part (zeros when the array is not complex).")
-      .def(
-          "astype",
-          [](const array& a, Dtype d, nb::handle s) {
-            return astype(a, d, to_stream_or_device(s));
-          },
-          nb::arg("dtype"), nb::arg("stream") = nb::none())
-      .def(
-          "reshape",
-          [](const array& a, nb::args shape, nb::handle s) {
-            return reshape(a, ints_or_sequence<int64_t>(shape), to_stream_or_device(s));
-          },
-          nb::arg("shape"), nb::kw_only(), nb::arg("stream") = nb::none())
-      .def(
-          "transpose",
-          [](const array& a, nb::args axes, nb::handle s) {
-            if (axes.size() == 0) return transpose(a, to_stream_or_device(s));
-            return transpose(a, ints_or_sequence<int>(axes), to_stream_or_device(s));
-          },
-          nb::arg("axes"), nb::kw_only(), nb::arg("stream") = nb::none())
+      .def_prop_ro("real", [](const array& a) { return real(a); },
+                   "The real part (the array itself when it is not complex).")
+      .def_prop_ro("imag", [](const array& a) { return imag(a); },
+                   "The imaginary part (zeros when the array is not complex).")
+      .def("astype", [](const array& a, Dtype d, nb::handle s) {
+             return astype(a, d, to_stream_or_device(s));
+           }, nb::arg("dtype"), nb::arg("stream") = nb::none())
+      .def("reshape", [](const array& a, nb::args shape, nb::handle s) {
+             return reshape(a, ints_or_sequence<int64_t>(shape), to_stream_or_device(s));
+           }, nb::arg("shape"), nb::kw_only(), nb::arg("stream") = nb::none())
+      .def("transpose", [](const array& a, nb::args axes, nb::handle s) {
+             if (axes.size() == 0) return transpose(a, to_stream_or_device(s));
+             return transpose(a, ints_or_sequence<int>(axes), to_stream_or_device(s));
+           }, nb::arg("axes"), nb::kw_only(), nb::arg("stream") = nb::none())
       .def_prop_ro("T", [](const array& a) { return transpose(a); })
-      .def_prop_ro(
-          "at", [](const array& a) { return AtIndexer{a}; },
-          "Functional updates: a.at[idx].add(v) / a.at[idx].set(v).")
-      .def(
-          "sum",
-          [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
-            return sum(a, to_axes(axis), keepdims, to_stream_or_device(s));
-          },
-          nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
-          nb::arg("stream") = nb::none())
-      .def(
-          "prod",
-          [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
-            return prod(a, to_axes(axis), keepdims, to_stream_or_device(s));
-          },
-          nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
-          nb::arg("stream") = nb::none())
-      .def(
-          "max",
-          [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
-            return max(a, to_axes(axis), keepdims, to_stream_or_device(s));
-          },
-          nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
-          nb::arg("stream") = nb::none())
-      .def(
-          "min",
-          [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
-            return min(a, to_axes(axis), keepdims, to_stream_or_device(s));
-          },
-          nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
-          nb::arg("stream") = nb::none())
-      .def(
-          "mean",
-          [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
-            return mean(a, to_axes(axis), keepdims, to_stream_or_device(s));
-          },
-          nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
-          nb::arg("stream") = nb::none())
-      .def(
-          "all",
-          [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
-            return all(a, to_axes(axis), keepdims, to_stream_or_device(s));
-          },
-          nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
-          nb::arg("stream") = nb::none())
-      .def(
-          "any",
-          [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
-            return any(a, to_axes(axis), keepdims, to_stream_or_device(s));
-          },
-          nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
-          nb::arg("stream") = nb::none())
-      .def(
-          "argmax",
-          [](const array& a, std::optional<int> axis, bool keepdims, nb::handle s) {
-            return argmax(a, axis, keepdims, to_stream_or_device(s));
-          },
-          nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
-          nb::arg("stream") = nb::none())
-      .def(
-          "argmin",
-          [](const array& a, std::optional<int> axis, bool keepdims, nb::handle s) {
-            return argmin(a, axis, keepdims, to_stream_or_device(s));
-          },
-          nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
-          nb::arg("stream") = nb::none())
-      .def(
-          "__getitem__", [](const array& a, nb::handle idx) { return get_index(a, to_index(idx)); },
-          nb::arg("index").none())
-      .def(
-          "__setitem__",
-          [](array& a, nb::handle idx, nb::handle v) {
-            a = set_index(a, to_index(idx), to_operand(v, a.dtype()));
-          },
-          nb::arg("index").none(), nb::arg("value").none(),
-          "Replace the selected elements (the array object is updated in place).")
+      .def_prop_ro("at", [](const array& a) { return AtIndexer{a}; },
+                   "Functional updates: a.at[idx].add(v) / a.at[idx].set(v).")
+      .def("sum", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
+             return sum(a, to_axes(axis), keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("prod", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
+             return prod(a, to_axes(axis), keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("max", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
+             return max(a, to_axes(axis), keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("min", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
+             return min(a, to_axes(axis), keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("mean", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
+             return mean(a, to_axes(axis), keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("all", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
+             return all(a, to_axes(axis), keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("any", [](const array& a, nb::handle axis, bool keepdims, nb::handle s) {
+             return any(a, to_axes(axis), keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("argmax", [](const array& a, std::optional<int> axis, bool keepdims, nb::handle s) {
+             return argmax(a, axis, keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("argmin", [](const array& a, std::optional<int> axis, bool keepdims, nb::handle s) {
+             return argmin(a, axis, keepdims, to_stream_or_device(s));
+           }, nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::kw_only(),
+           nb::arg("stream") = nb::none())
+      .def("__getitem__", [](const array& a, nb::handle idx) {
+             return get_index(a, to_index(idx));
+           }, nb::arg("index").none())
+      .def("__setitem__", [](array& a, nb::handle idx, nb::handle v) {
+             a = set_index(a, to_index(idx), to_operand(v, a.dtype()));
+           }, nb::arg("index").none(), nb::arg("value").none(),
+           "Replace the selected elements (the array object is updated in place).")
       .def("__neg__", [](const array& a) { return negative(a); })
       .def("__abs__", [](const array& a) { return abs(a); })
       .def("__add__", [](const array& a, nb::handle o) { return bin(a, o, add); })
@@ -440,7 +371,8 @@ void init_array(nb::module_& m) {
       .def("__truediv__", [](const array& a, nb::handle o) { return bin(a, o, divide); })
       .def("__rtruediv__", [](const array& a, nb::handle o) { return rbin(a, o, divide); })
       .def("__floordiv__", [](const array& a, nb::handle o) { return bin(a, o, floor_divide); })
-      .def("__rfloordiv__", [](const array& a, nb::handle o) { return rbin(a, o, floor_divide); })
+      .def("__rfloordiv__",
+           [](const array& a, nb::handle o) { return rbin(a, o, floor_divide); })
       .def("__mod__", [](const array& a, nb::handle o) { return bin(a, o, remainder); })
       .def("__rmod__", [](const array& a, nb::handle o) { return rbin(a, o, remainder); })
       .def("__divmod__",
@@ -457,13 +389,11 @@ void init_array(nb::module_& m) {
       .def("__rpow__", [](const array& a, nb::handle o) { return rbin(a, o, power); })
       // == and != compare elementwise with arrays and Python scalars; any other
       // object (a list, a tuple, None) is simply unequal, as in MLX.
-      .def("__eq__",
-           [](const array& a, nb::handle o) -> nb::object {
+      .def("__eq__", [](const array& a, nb::handle o) -> nb::object {
              if (!nb::isinstance<array>(o) && !is_python_scalar(o)) return nb::bool_(false);
              return nb::cast(bin(a, o, equal));
            })
-      .def("__ne__",
-           [](const array& a, nb::handle o) -> nb::object {
+      .def("__ne__", [](const array& a, nb::handle o) -> nb::object {
              if (!nb::isinstance<array>(o) && !is_python_scalar(o)) return nb::bool_(true);
              return nb::cast(bin(a, o, not_equal));
            })

@@ -64,9 +64,10 @@ class Evaluation {
 
   void run(const std::vector<array>& outputs) {
     auto tape = build_tape(outputs);
-    for (auto& node : tape) {
-      encode(*node);
-      node.reset();  // drop the inputs as soon as they are encoded
+    auto runs = run_lengths(tape);
+    for (size_t i = 0; i < tape.size(); ++i) {
+      encode(*tape[i], runs[i]);
+      tape[i].reset();  // drop the inputs as soon as they are encoded
     }
     // The outputs live until their stream's event, whatever the user drops.
     for (auto& o : outputs) {
@@ -147,7 +148,35 @@ class Evaluation {
     return tape;
   }
 
-  void encode(Node& n) {
+  // Per tape entry: how many ops its stream encodes from it on before
+  // something another stream or device waits on (a fence after a node) or
+  // before a node that waits on another stream's work of this eval. The
+  // encoder may batch such a run (a GPU stream captures it into a graph).
+  static std::vector<size_t> run_lengths(const std::vector<std::shared_ptr<Node>>& tape) {
+    std::vector<size_t> runs(tape.size());
+    std::vector<std::pair<int, size_t>> next;  // stream index -> run after
+    auto next_of = [&](int s) -> size_t& {
+      for (auto& [k, v] : next) {
+        if (k == s) return v;
+      }
+      return next.emplace_back(s, 0).second;
+    };
+    for (size_t i = tape.size(); i-- > 0;) {
+      const Node& n = *tape[i];
+      const Stream& s = n.primitive->stream();
+      size_t& after = next_of(s.index);
+      runs[i] = n.needs_fence ? 1 : after + 1;
+      bool waits = false;
+      for (auto& in : n.inputs) {
+        waits =
+            waits || (in.status() == Status::unscheduled && in.node()->primitive->stream() != s);
+      }
+      after = waits ? 0 : runs[i];
+    }
+    return runs;
+  }
+
+  void encode(Node& n, size_t run) {
     Primitive& prim = *n.primitive;
     const Stream& s = prim.stream();
     StreamSync& ss = sync_for(s);
@@ -166,6 +195,7 @@ class Evaluation {
         wait_for_input(in, s);
       }
     }
+    ss.encoder->hint_run(run);
     ss.encoder->encode(prim, inputs, outs);
 
     uint64_t position = ss.encoder->position();

@@ -3,6 +3,10 @@ import os
 import fastsync as mx
 import pytest
 
+# The suite runs GPU work captured into CUDA graphs (off by default for users; read once,
+# at the first GPU eval): every GPU test then exercises graph capture and replay.
+os.environ.setdefault("FASTSYNC_CUDA_GRAPHS", "1")
+
 
 def pytest_configure(config):
     # FASTSYNC_DEFAULT_DEVICE=gpu runs the whole suite on the GPU; otherwise it runs on the

@@ -171,6 +171,16 @@ void init_runtime(nb::module_& m) {
   m.def("_graph_ops", &op_counts, nb::arg("outputs"),
         "The unevaluated nodes behind outputs, counted by primitive name.");
   m.def(
+      "_backend_counters",
+      [](nb::handle d) {
+        nb::dict out;
+        for (const auto& [name, n] : backend(to_device(d).type).counters()) out[name.c_str()] = n;
+        return out;
+      },
+      nb::arg("device"),
+      "The backend's event counts since start, e.g. the GPU's graph_launches and "
+      "graph_instantiations.");
+  m.def(
       "device_count", [](nb::handle d) { return backend(to_device(d).type).device_count(); },
       nb::arg("device"), "How many devices of this type there are (the CPU is one).");
   m.def(

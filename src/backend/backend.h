@@ -105,6 +105,10 @@ class StreamEncoder {
   virtual void wait(const MarkRef& m, uint64_t position) = 0;
   // Keeps `d` alive until the work encoded here so far is done.
   virtual void retain(std::shared_ptr<Data> d) = 0;
+  // Before an op: it and the `ops - 1` after it are encoded here back to
+  // back, with nothing another stream or the host waits on between them
+  // (a GPU encoder launches a long run as one graph).
+  virtual void hint_run(size_t /*ops*/) {}
 
   // The steps of encode(). eval: the primitive's eval for this backend.
   // commit: ends the op, retaining the buffers it declared and `inputs`,
@@ -160,6 +164,9 @@ class Backend {
   virtual void throttle() = 0;
   // Any thread: blocks until all work encoded on this backend is done.
   virtual void synchronize() = 0;
+  // Any thread: the backend's event counts since start (name, count), for
+  // benchmarks and tests (the CUDA backend's graph launches, say).
+  virtual std::vector<std::pair<std::string, int64_t>> counters() const { return {}; }
 };
 
 Backend& cpu_backend();

@@ -9,6 +9,7 @@
 #include "backend/cuda/crossing.h"
 #include "backend/cuda/encoder.h"
 #include "backend/cuda/fused_source.h"
+#include "backend/cuda/graph.h"
 #include "backend/cuda/runtime.h"
 
 namespace fastsync {
@@ -103,6 +104,11 @@ class CudaBackend : public Backend {
     auto& dev = cuda::device_allocator();
     while ((over_inflight_cap() || dev.active_memory() > dev.memory_limit()) && wait_for_memory()) {
     }
+  }
+
+  std::vector<std::pair<std::string, int64_t>> counters() const override {
+    return {{"graph_launches", static_cast<int64_t>(cuda::GraphCapture::launches())},
+            {"graph_instantiations", static_cast<int64_t>(cuda::GraphCapture::instantiations())}};
   }
 
   void synchronize() override {

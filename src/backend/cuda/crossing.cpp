@@ -121,6 +121,8 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
       std::memcpy(staged->buffer.ptr, r.lo, r.bytes);
       src = staged->buffer.ptr;
       enc.keep(std::move(staged));
+    } else {
+      enc.end_graph();  // a copy from pageable memory cannot be captured
     }
     check(cudaMemcpyAsync(dev->buffer.ptr, src, r.bytes, cudaMemcpyHostToDevice, enc.cuda_stream()),
           "cudaMemcpyAsync to the device");

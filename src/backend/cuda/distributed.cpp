@@ -12,6 +12,9 @@
 // this stream or others. Inputs stay alive until the GPU is past the op
 // (the driver's commit retains them; packed copies are temporaries).
 //
+// Collectives are launched, never captured into a graph (encoder.h): a
+// replayed graph would hide from NCCL the order its peers rely on.
+//
 // Zero-element arrays enqueue nothing, on every rank alike (ranks pass the
 // same shapes: NCCL neither checks nor needs to).
 #include "backend/cuda/copy.h"
@@ -50,6 +53,7 @@ void AllReduce::eval_gpu(const std::vector<array>& inputs, std::vector<array>& o
   }
   enc.set_output_array(out);
   if (out.size() == 0) return;
+  enc.end_graph();
   dev.enqueue_all_reduce(what, src, out.raw_ptr(), static_cast<size_t>(out.size()), out.dtype(),
                          op_, enc.cuda_stream());
 }
@@ -64,6 +68,7 @@ void AllGather::eval_gpu(const std::vector<array>& inputs, std::vector<array>& o
   enc.set_input_array(in);
   if (in.size() == 0) return;
   array src = cuda::contiguous_gpu(enc, in);
+  enc.end_graph();
   dev.enqueue_all_gather("all_gather", src.raw_ptr(), out.raw_ptr(), bytes_of(in),
                          enc.cuda_stream());
 }
@@ -83,6 +88,7 @@ void Send::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   }
   enc.set_input_array(in);
   if (out.size() == 0) return;
+  enc.end_graph();
   dev.enqueue_send("send", out.raw_ptr(), bytes_of(out), dst_, enc.cuda_stream());
 }
 
@@ -93,6 +99,7 @@ void Recv::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   cuda::alloc(out);
   enc.set_output_array(out);
   if (out.size() == 0) return;
+  enc.end_graph();
   dev.enqueue_recv("recv", out.raw_ptr(), bytes_of(out), src_, enc.cuda_stream());
 }
 

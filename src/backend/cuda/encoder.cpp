@@ -23,6 +23,7 @@ std::shared_ptr<Data> pinned_data(size_t nbytes) {
 CommandEncoder::CommandEncoder(Stream s) : StreamEncoder(s) {
   bind_device();
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+  graph_ = std::make_unique<GraphCapture>(stream_);
   // Never freed: the encoder lives as long as the process.
   timeline_ = static_cast<uint64_t*>(pinned_allocator().malloc(64).ptr);
   *timeline_ = 0;
@@ -73,6 +74,13 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
 void CommandEncoder::eval(Primitive& p, const std::vector<array>& inputs,
                           std::vector<array>& outputs) {
   if (!profile::enabled()) {
+    bool next = graph_->capturing() && graph_->full();
+    if (next) end_graph();
+    if (!graph_->capturing() && GraphCapture::worth_it(run_hint_)) {
+      graph_->begin(/*fresh=*/!next);
+      run_first_ = op_position();
+    }
+    if (graph_->capturing()) graph_->note(p.name());
     p.eval_gpu(inputs, outputs);
     return;
   }
@@ -101,6 +109,20 @@ void CommandEncoder::discard() {
   while (!builders_.empty() && builders_.back().first == op_position()) builders_.pop_back();
 }
 
+void CommandEncoder::end_graph() {
+  if (!graph_->capturing()) return;
+  try {
+    graph_->end_and_launch();
+  } catch (...) {
+    // The run's kernels never ran: its outputs hold garbage. The error
+    // spoils them, as a failing kernel would.
+    auto e = std::make_shared<scheduler::TaskError>();
+    e->error = std::current_exception();
+    e->position = run_first_;
+    add_probe([e]() -> scheduler::ErrorRef { return e; });
+  }
+}
+
 uint64_t CommandEncoder::place_point() {
   if (!builders_.empty()) {
     // Some op since the last point may have written the error record:
@@ -110,7 +132,7 @@ uint64_t CommandEncoder::place_point() {
                           stream_),
           "cudaMemcpyAsync");
     check(cudaMemsetAsync(record_, 0, sizeof(ErrorRecord), stream_), "cudaMemsetAsync");
-    probes_.push_back([slot, builders = std::move(builders_)]() -> scheduler::ErrorRef {
+    add_probe([slot, builders = std::move(builders_)]() -> scheduler::ErrorRef {
       auto* r = static_cast<const ErrorRecord*>(slot->buffer.ptr);
       if (r->position == 0) return nullptr;
       for (auto& [pos, build] : builders) {
@@ -129,7 +151,7 @@ uint64_t CommandEncoder::place_point() {
     builders_.clear();
   }
   uint64_t v = ++next_value_;
-  write_value(stream_, timeline_, v);
+  write_value(stream_, timeline_, v, graph_->capturing());
   {
     std::lock_guard lk(sealed_mutex_);
     sealed_.emplace_back(v, std::move(batch_));
@@ -177,6 +199,7 @@ void CommandEncoder::count_retained(std::unordered_map<const Data*, Held>& held)
 }
 
 bool CommandEncoder::release_oldest() {
+  end_graph();  // what it waits for must be launched
   uint64_t v = 0;
   {
     std::lock_guard lk(sealed_mutex_);

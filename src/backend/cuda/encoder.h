@@ -16,6 +16,12 @@
 // crossings) and every kOpsPerPoint ops or kBytesPerPoint retained bytes,
 // so a long graph in one eval frees memory as the GPU goes.
 //
+// Graphs. Before an op the driver says how long the run of ops it is part
+// of is (hint_run); a long run is captured into a CUDA graph and launched
+// as one when something must see its work: a mark, a wait on another
+// stream, a host wait, a copy from pageable memory, a collective
+// (end_graph; graph.h).
+//
 // Errors. Kernels that can fail (bad indices, planted failures, timed-out
 // waits) write the stream's ErrorRecord in device memory. A point placed
 // after such an op copies the record to pinned memory and clears it, and
@@ -37,6 +43,8 @@
 
 #include "array.h"
 #include "backend/backend.h"
+#include "backend/cuda/graph.h"
+#include "backend/cuda/probes.h"
 #include "backend/cuda/signal.h"
 #include "primitive.h"
 #include "scheduler.h"
@@ -44,7 +52,6 @@
 namespace fastsync::cuda {
 
 using ErrorBuilder = std::function<std::exception_ptr(const ErrorRecord&)>;
-using Probe = std::function<scheduler::ErrorRef()>;
 
 class CommandEncoder : public StreamEncoder {
  public:
@@ -67,6 +74,10 @@ class CommandEncoder : public StreamEncoder {
 
   void commit(const std::vector<array>& inputs, const std::vector<array>& outputs) override;
   void discard() override;
+  void hint_run(size_t ops) override { run_hint_ = ops; }
+  // Launches the run being captured, if any. Encoding thread. A run CUDA
+  // refuses to launch spoils the arrays of its ops (and later ones).
+  void end_graph();
 
   // StreamEncoder (marks in mark.cpp).
   void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) override;
@@ -103,9 +114,9 @@ class CommandEncoder : public StreamEncoder {
   void count_retained(std::unordered_map<const Data*, Held>& held);
 
   // Error probes of the work since the last end of an eval.
-  const std::vector<Probe>& probes() const { return probes_; }
-  void add_probe(Probe p) { probes_.push_back(std::move(p)); }
-  void clear_probes() { probes_.clear(); }
+  const ProbeList& probes() const { return probes_; }
+  void add_probe(Probe p) { probes_ = push_probe(std::move(probes_), std::move(p)); }
+  void clear_probes() { probes_ = nullptr; }
 
  private:
   void place_mark(Mark& m, bool host_visible, bool end_of_eval);
@@ -114,6 +125,9 @@ class CommandEncoder : public StreamEncoder {
   static constexpr size_t kBytesPerPoint = size_t(64) << 20;
 
   cudaStream_t stream_ = nullptr;
+  std::unique_ptr<GraphCapture> graph_;
+  size_t run_hint_ = 0;
+  uint64_t run_first_ = 0;        // position of the captured run's first op
   uint64_t* timeline_ = nullptr;  // pinned; written by the GPU
   uint64_t next_value_ = 0;
   uint64_t committed_ = 0;
@@ -135,7 +149,7 @@ class CommandEncoder : public StreamEncoder {
   // Errors.
   ErrorRecord* record_ = nullptr;                            // device memory
   std::vector<std::pair<uint64_t, ErrorBuilder>> builders_;  // since the last point
-  std::vector<Probe> probes_;
+  ProbeList probes_;
 };
 
 // The encoder of a GPU stream. Encoding thread.

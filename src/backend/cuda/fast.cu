@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
 #include "backend/cuda/copy.h"
@@ -359,14 +360,17 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   // (a copy first cost as much as the rotation); anything else is copied.
   const bool in_place =
       !x0.flags().row_contiguous && x0.ndim() >= 2 && x0.ndim() <= 4 && x0.strides().back() == 1;
-  array x = x0;
+  // No second handle on x0 before prepare chooses: it would rule out
+  // donating x0's buffer to the output.
+  std::optional<array> copied;
   if (in_place) {
     cuda::alloc_like(x0, outputs[0]);
     enc.set_input_array(x0);
     enc.set_output_array(outputs[0]);
   } else {
-    x = prepare(enc, x0, outputs[0]);
+    copied = prepare(enc, x0, outputs[0]);
   }
+  const array& x = copied ? *copied : x0;
   const void* offsets = param(enc, inputs[1]);
   const void* freqs = has_freqs_ ? param(enc, inputs[2]) : nullptr;
   if (x.size() == 0) return;

@@ -70,17 +70,7 @@ class GpuMark : public Mark {
     encoder->wait_for(v);
   }
 
-  scheduler::ErrorRef error() const override {
-    std::call_once(probed, [&] {
-      for (auto& p : probes) {
-        if (auto e = p()) {
-          error_ = std::move(e);
-          break;
-        }
-      }
-    });
-    return error_;
-  }
+  scheduler::ErrorRef error() const override { return first_error(probes); }
 
   bool placed() const {
     return value.load(std::memory_order_acquire) != 0 || light.load(std::memory_order_acquire);
@@ -90,11 +80,7 @@ class GpuMark : public Mark {
   std::atomic<uint64_t> value{0};  // 0 until placed; release-published
   std::atomic<bool> light{false};  // placed without a timeline value
   cudaEvent_t event = nullptr;
-  std::vector<Probe> probes;  // written before `value`
-
- private:
-  mutable std::once_flag probed;
-  mutable scheduler::ErrorRef error_;
+  ProbeList probes;  // written before `value`
 };
 
 }  // namespace
@@ -117,8 +103,10 @@ MarkRef CommandEncoder::mark_for_host() {
 }
 
 void CommandEncoder::place_mark(Mark& mark, bool host_visible, bool end_of_eval) {
-  // Made by make_mark above.
+  // Made by make_mark above. Whoever waits on it must find its work
+  // launched.
   auto& m = static_cast<GpuMark&>(mark);
+  end_graph();
   uint64_t v = host_visible ? place_point() : 0;
   m.event = take_event();
   check(cudaEventRecord(m.event, stream_), "cudaEventRecord");
@@ -140,6 +128,7 @@ void CommandEncoder::wait(const MarkRef& mark, uint64_t position) {
   if (!m->placed())
     throw std::logic_error("[eval] a GPU stream would wait on a mark not yet placed");
   if (m->encoder != this) {
+    end_graph();  // a captured run cannot wait on an event recorded outside it
     check(cudaStreamWaitEvent(stream_, m->event, 0), "cudaStreamWaitEvent");
   }
   // An error before the mark spoils this stream from its next op on.

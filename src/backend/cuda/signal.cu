@@ -67,8 +67,8 @@ __global__ void wait_flag_kernel(const volatile uint32_t* flag, ErrorRecord* rec
 
 }  // namespace
 
-void write_value(cudaStream_t s, uint64_t* word, uint64_t value) {
-  if (auto fn = driver_write_value()) {
+void write_value(cudaStream_t s, uint64_t* word, uint64_t value, bool capturing) {
+  if (auto fn = capturing ? nullptr : driver_write_value()) {
     CUresult r = fn(reinterpret_cast<CUstream>(s), reinterpret_cast<CUdeviceptr>(word), value, 0);
     if (r == CUDA_SUCCESS) return;
   }

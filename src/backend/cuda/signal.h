@@ -32,7 +32,8 @@ enum ErrorCode : long long {
   kErrorIndex = 3,        // an index out of bounds: a = index, b = axis size
 };
 
-void write_value(cudaStream_t s, uint64_t* word, uint64_t value);
+// `capturing`: s is capturing a graph (a kernel writes the value then).
+void write_value(cudaStream_t s, uint64_t* word, uint64_t value, bool capturing = false);
 void wait_flag(cudaStream_t s, const uint32_t* flag, ErrorRecord* record, uint64_t position);
 
 #ifdef __CUDACC__

@@ -1,0 +1,65 @@
+// Runs of ops launched as one CUDA graph. Enqueueing a kernel costs the host
+// ~4 µs on an H200 machine (bench/cuda/floor.cu), capturing one into a graph
+// ~0.6 µs: a run of ops the driver encodes back to back on one GPU stream
+// (a decode step, a training step, a chain of elementwise ops) is captured,
+// then launched as a whole. The executable graph is cached by the run's
+// sequence of primitives and updated in place when the run recurs with new
+// buffers or shapes (cudaGraphExecUpdate), so a loop pays instantiation once.
+//
+// Used by the stream's CommandEncoder on the encoding thread (under the eval
+// driver's lock), which starts a capture before the first op of a long run
+// and ends it before anything the host or another stream must see (a mark,
+// a wait on another stream, a host wait). Capture is relaxed: allocations
+// and synchronous copies on other streams stay allowed while it lasts.
+// FASTSYNC_CUDA_GRAPHS=1 turns it on (off by default: see graph.cpp).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace fastsync::cuda {
+
+class GraphCapture {
+ public:
+  explicit GraphCapture(cudaStream_t s) : stream_(s) {}
+  ~GraphCapture();
+  GraphCapture(const GraphCapture&) = delete;
+  GraphCapture& operator=(const GraphCapture&) = delete;
+
+  // Whether runs of `ops` ops are worth capturing (and capture is on).
+  static bool worth_it(size_t ops);
+  bool capturing() const { return capturing_; }
+  // `fresh`: the first graph of a run. A run is cut into graphs of 16 ops,
+  // then 32, ... up to 256, so the GPU starts on the first ones while the
+  // host captures the rest (one graph of a whole training step would leave
+  // the GPU idle while the host encodes it).
+  void begin(bool fresh);
+  bool full() const { return ops_ >= limit_; }
+  // Adds an op to the key of the run being captured.
+  void note(const char* name);
+  // Ends the capture and launches the run. Throws std::runtime_error if
+  // CUDA refuses; the run's work is then lost (the caller reports it).
+  void end_and_launch();
+  // Runs launched as graphs so far, and instantiations among them.
+  static uint64_t launches();
+  static uint64_t instantiations();
+
+ private:
+  struct Cached {
+    uint64_t key;
+    cudaGraphExec_t exec;
+    uint64_t used;
+  };
+  cudaGraphExec_t exec_for(cudaGraph_t g);
+
+  cudaStream_t stream_;
+  bool capturing_ = false;
+  size_t ops_ = 0, limit_ = 0;
+  uint64_t key_ = 0;
+  uint64_t clock_ = 0;
+  std::vector<Cached> cache_;  // a few entries, least recently used evicted
+};
+
+}  // namespace fastsync::cuda

@@ -1,0 +1,176 @@
+"""Runs of GPU ops launched as CUDA graphs (src/backend/cuda/graph.h; on in the test suite,
+see conftest.py): a run of four or more ops on one GPU stream is captured and launched as
+graphs, whose executable forms are cached and updated when the run recurs. These tests
+check what a user sees: the same values as NumPy (and as the same program with
+FASTSYNC_CUDA_GRAPHS=0) when runs recur with new values, new shapes, interleaved
+structures, several streams, crossings and failures.
+They skip where no CUDA device exists.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import fastsync as mx
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(not mx.is_available(mx.gpu), reason="no CUDA device")
+
+
+def chain(x, n, stream=mx.gpu):
+    """n elementwise ops: x * 1.01 + 0.5 - 0.25 ..., each a separate node."""
+    ops = (
+        lambda t: mx.multiply(t, 1.01, stream=stream),
+        lambda t: mx.add(t, 0.5, stream=stream),
+        lambda t: mx.subtract(t, 0.25, stream=stream),
+    )
+    for i in range(n):
+        x = ops[i % 3](x)
+    return x
+
+
+def chain_np(x, n):
+    x = x.astype(np.float32)
+    for i in range(n):
+        x = [
+            lambda t: t * np.float32(1.01),
+            lambda t: t + np.float32(0.5),
+            lambda t: t - np.float32(0.25),
+        ][i % 3](x)
+    return x
+
+
+def test_a_long_run_matches_numpy():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((33, 17)).astype(np.float32)
+    y = chain(mx.array(a), 300)
+    np.testing.assert_allclose(np.array(y), chain_np(a, 300), rtol=1e-4)
+
+
+def test_a_recurring_run_takes_new_values_and_shapes():
+    """The executable graph of a run is updated in place for new buffers and shapes; a
+    stale parameter would give the previous iteration's values."""
+    rng = np.random.default_rng(1)
+    for i, n in enumerate([64, 64, 65, 64, 1000, 3, 64, 64]):
+        a = rng.standard_normal((n,)).astype(np.float32)
+        y = chain(mx.array(a), 12)
+        np.testing.assert_allclose(np.array(y), chain_np(a, 12), rtol=1e-5, err_msg=f"iter {i}")
+
+
+def test_interleaved_structures_each_keep_their_graph():
+    rng = np.random.default_rng(2)
+    for i in range(10):
+        a = rng.standard_normal((8, 8)).astype(np.float32)
+        x = mx.array(a)
+        if i % 2:
+            y = mx.exp(chain(x, 6)) + mx.sum(x, axis=0)
+            want = np.exp(chain_np(a, 6)) + a.sum(axis=0)
+        else:
+            y = mx.softmax(chain(x, 5) @ x, axis=-1)
+            z = chain_np(a, 5) @ a
+            want = np.exp(z - z.max(-1, keepdims=True))
+            want /= want.sum(-1, keepdims=True)
+        np.testing.assert_allclose(np.array(y), want, rtol=1e-4, atol=1e-6, err_msg=f"iter {i}")
+
+
+def test_runs_on_two_streams_joined_by_fences():
+    s1, s2 = mx.new_stream(mx.gpu), mx.new_stream(mx.gpu)
+    a = np.arange(12, dtype=np.float32)
+    x = mx.array(a)
+    for _ in range(3):
+        u = chain(x, 8, stream=s1)
+        v = chain(mx.multiply(u, 2.0, stream=s2), 8, stream=s2)
+        w = chain(mx.add(u, v, stream=s1), 8, stream=s1)
+        want_u = chain_np(a, 8)
+        want_v = chain_np(want_u * 2, 8)
+        np.testing.assert_allclose(np.array(w), chain_np(want_u + want_v, 8), rtol=1e-5)
+
+
+def test_a_run_crossing_to_the_cpu_and_back():
+    a = np.linspace(-1, 1, 50, dtype=np.float32)
+    g = chain(mx.array(a), 10)
+    c = mx.add(mx.multiply(g, 3.0, stream=mx.cpu), 1.0, stream=mx.cpu)
+    y = chain(c, 10)
+    np.testing.assert_allclose(np.array(y), chain_np(chain_np(a, 10) * 3 + 1, 10), rtol=1e-5)
+
+
+def test_async_evals_of_recurring_runs_pipeline():
+    """The decode pattern: build step k+1, async_eval it, read step k, while the graph of
+    step k may still run when step k+1's replaces its parameters."""
+    x = mx.ones((256,))
+    vals = []
+    nxt = chain(x, 9)
+    mx.async_eval(nxt)
+    for _ in range(20):
+        cur = nxt
+        nxt = chain(cur, 9)
+        mx.async_eval(nxt)
+        vals.append(cur[0].item())
+    want, v = [], np.ones((1,), np.float32)
+    for _ in range(20):
+        v = chain_np(v, 9)
+        want.append(float(v[0]))
+    np.testing.assert_allclose(vals, want, rtol=1e-5)
+
+
+def test_a_failure_inside_a_run_surfaces_and_the_next_run_works():
+    a = mx.array(np.arange(5, dtype=np.float32))
+    bad = mx.take(chain(a, 6), mx.array(np.array([0, 9], dtype=np.int32)), stream=mx.gpu)
+    with pytest.raises(IndexError, match="out of bounds"):
+        mx.eval(chain(bad, 6))
+    y = chain(a, 6)
+    np.testing.assert_allclose(np.array(y), chain_np(np.arange(5, dtype=np.float32), 6), rtol=1e-5)
+
+
+def test_same_values_with_graphs_off():
+    """A mixed program (matmul, reductions, fused chains under compile, random, indexing)
+    prints the same values with FASTSYNC_CUDA_GRAPHS=0 as with graphs."""
+    prog = textwrap.dedent("""
+        import fastsync as mx, numpy as np
+        mx.set_default_device(mx.gpu)
+        mx.random.seed(3)
+        w = mx.random.normal((64, 64))
+        @mx.compile
+        def step(x):
+            h = mx.maximum(x @ w, 0.0) * 0.5 + 1.0
+            return mx.softmax(h, axis=-1), mx.sum(h * h, axis=0)
+        x = mx.random.uniform(shape=(16, 64))
+        out = []
+        for i in range(5):
+            p, s = step(x)
+            x = mx.take(p, mx.arange(16) % 8, axis=0) + mx.random.normal((16, 64)) * 0.1
+            out.append(np.array(s))
+        print(np.concatenate(out).tobytes().hex())
+    """)
+    runs = []
+    for flag in ("1", "0"):
+        env = dict(os.environ, FASTSYNC_CUDA_GRAPHS=flag)
+        r = subprocess.run(
+            [sys.executable, "-c", prog], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert r.returncode == 0, r.stderr
+        runs.append(r.stdout)
+    assert runs[0] == runs[1]
+
+
+def counters():
+    return mx._core._backend_counters(mx.gpu)
+
+
+@pytest.mark.skipif(os.environ.get("FASTSYNC_CUDA_GRAPHS") != "1", reason="graphs are off")
+def test_a_recurring_run_is_instantiated_once():
+    x = mx.ones((1024,))
+    mx.eval(x)
+    chain(x, 20).tolist()  # first time: instantiated
+    before = counters()
+    for _ in range(5):
+        chain(x, 20).tolist()
+    after = counters()
+    launched = after["graph_launches"] - before["graph_launches"]
+    assert launched >= 5 and launched % 5 == 0  # the same graphs each time
+    assert after["graph_instantiations"] == before["graph_instantiations"]
+    # Short runs are launched op by op.
+    mx.add(x, 1.0, stream=mx.gpu).tolist()
+    assert counters()["graph_launches"] == after["graph_launches"]

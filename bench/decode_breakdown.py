@@ -34,6 +34,7 @@ def main():
     y = mx.argmax(model(mx.random.randint(0, cfg.vocab, (1, cfg.prompt)), caches), axis=-1)
     mx.eval(y)
     build, encode, wait = [], [], []
+    c0 = mx._core._backend_counters(mx.default_device())
     ops = None
     for i in range(a.steps):
         t0 = time.perf_counter()
@@ -49,6 +50,7 @@ def main():
         encode.append(t2 - t1)
         wait.append(t3 - t2)
         y = nxt
+    c1 = mx._core._backend_counters(mx.default_device())
     med = [statistics.median(v) * 1e3 for v in (build, encode, wait)]
     n = sum(ops.values())
     print(f"decode step, {a.device} {cfg.dtype}, hidden {cfg.hidden}, {cfg.layers} layers: "
@@ -58,6 +60,8 @@ def main():
         f"= {sum(med):.3f} ms/token ({1e3 / sum(med):.0f} tok/s unpipelined)"
     )
     print(f"  per node: build {med[0] / n * 1e3:.1f} us, encode {med[1] / n * 1e3:.1f} us")
+    if c1:
+        print("  per step: " + ", ".join(f"{k} {(c1[k] - c0[k]) / a.steps:.2f}" for k in c1))
     print(
         "  nodes by primitive: "
         + ", ".join(f"{k} {v}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1]))

@@ -33,6 +33,36 @@ void alloc_like(const array& like, array& out, allocator::Allocator& a) {
   out.copy_shared_buffer(out, std::move(st), f, out.size());
 }
 
+bool alloc_like_operands(std::initializer_list<const array*> ins, array& out,
+                         allocator::Allocator& a, int stream) {
+  const array* like = nullptr;
+  for (const array* in : ins) {
+    if (in->shape() == out.shape()) {
+      like = in;
+      break;
+    }
+  }
+  if (!like || like->ndim() < 2 || like->size() < 2 || like->flags().row_contiguous ||
+      !like->flags().contiguous || like->data_size() != like->size()) {
+    return false;
+  }
+  for (const array* in : ins) {
+    if (in->size() != 1 && (in->shape() != out.shape() || in->strides() != like->strides())) {
+      return false;
+    }
+  }
+  for (const array* in : ins) {
+    if (in->shape() == out.shape() && in->dtype() == out.dtype() && in->is_donatable(stream) &&
+        in->data_size() == in->size()) {
+      out.copy_shared_buffer(*in);
+      return true;
+    }
+  }
+  out.set_data(a.malloc(out.nbytes()));
+  out.copy_shared_buffer(out, like->strides(), like->flags(), like->data_size());
+  return true;
+}
+
 void donate_or_alloc(const array& in, array& out, allocator::Allocator& a, int stream) {
   if (in.is_donatable(stream) && in.dtype() == out.dtype() && in.flags().row_contiguous &&
       in.size() == out.size() && in.data_size() == in.size() && in.size() > 0) {

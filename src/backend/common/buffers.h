@@ -17,6 +17,14 @@ void alloc(array& out, allocator::Allocator& a);
 // gives a result whose transpose back to (B, L, H, D) is free. Row-major
 // when `like` has a broadcast axis or strided features.
 void alloc_like(const array& like, array& out, allocator::Allocator& a);
+// For an elementwise op: gives `out` the layout of its operands when the
+// first operand with out's shape is dense in a non-row-major axis order and
+// every other operand has the same strides or is a single value (NumPy's
+// order 'K': transpose(x) + 1 then reads and writes memory in order). The
+// buffer is a donatable operand's with that layout, else a fresh one. False,
+// and nothing allocated, when the operands share no such layout.
+bool alloc_like_operands(std::initializer_list<const array*> ins, array& out,
+                         allocator::Allocator& a, int stream = -1);
 // Gives `out` a row-contiguous buffer: `in`'s, when `in` is donatable (with
 // owners queued on `stream` allowed, see array::is_donatable) and matches in
 // dtype and size, otherwise a fresh one from `a`.

@@ -74,6 +74,31 @@ StridedPlan<N> make_plan(const Shape& shape, const std::array<const Strides*, N>
   return c;
 }
 
+// make_plan over the axes in the memory order of the last operand (largest
+// stride first): an output laid out like a transposed operand is walked in
+// order, and merges to one run. The plain plan for a row-major last operand.
+template <size_t N>
+StridedPlan<N> make_plan_in_order(const Shape& shape, const std::array<const Strides*, N>& strides) {
+  const Strides& last = *strides[N - 1];
+  const int nd = static_cast<int>(shape.size());
+  std::vector<int> axes(nd);
+  for (int i = 0; i < nd; ++i) axes[i] = i;
+  std::stable_sort(axes.begin(), axes.end(), [&](int x, int y) { return last[x] > last[y]; });
+  bool identity = true;
+  for (int i = 0; i < nd; ++i) identity = identity && axes[i] == i;
+  if (identity) return make_plan<N>(shape, strides);
+  Shape ps(nd);
+  std::array<Strides, N> pst;
+  std::array<const Strides*, N> ptrs;
+  for (size_t k = 0; k < N; ++k) {
+    pst[k].resize(nd);
+    for (int i = 0; i < nd; ++i) pst[k][i] = (*strides[k])[axes[i]];
+    ptrs[k] = &pst[k];
+  }
+  for (int i = 0; i < nd; ++i) ps[i] = shape[axes[i]];
+  return make_plan<N>(ps, ptrs);
+}
+
 // True when one array walks the last dimension with unit stride and another
 // walks the second-to-last with unit stride (a transpose): then runs along
 // the last dimension are visited in square tiles, so the array read across

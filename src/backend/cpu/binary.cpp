@@ -49,7 +49,7 @@ BinaryArgs binary_args(const array& a, const array& b, const array& out) {
   Strides sa = broadcast_strides(a, out.shape());
   Strides sb = broadcast_strides(b, out.shape());
   return {a.raw_ptr(), b.raw_ptr(), out.raw_ptr(), a.dtype(),
-          make_plan<3>(out.shape(), {&sa, &sb, &out.strides()})};
+          make_plan_in_order<3>(out.shape(), {&sa, &sb, &out.strides()})};
 }
 
 template <typename T, typename O, typename Fn>
@@ -101,7 +101,9 @@ void Binary::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   const array& a = inputs[0];
   const array& b = inputs[1];
   array& out = outputs[0];
-  donate_any_or_alloc({&a, &b}, out, allocator::host(), cpu::encoding_stream());
+  if (!alloc_like_operands({&a, &b}, out, allocator::host(), cpu::encoding_stream())) {
+    donate_any_or_alloc({&a, &b}, out, allocator::host(), cpu::encoding_stream());
+  }
   auto& enc = cpu::encoder_for(*this);
   enc.set_input_array(a);
   enc.set_input_array(b);
@@ -133,7 +135,9 @@ void Select::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   const array& x = inputs[1];
   const array& y = inputs[2];
   array& out = outputs[0];
-  donate_any_or_alloc({&x, &y}, out, allocator::host(), cpu::encoding_stream());
+  if (!alloc_like_operands({&x, &y, &cond}, out, allocator::host(), cpu::encoding_stream())) {
+    donate_any_or_alloc({&x, &y}, out, allocator::host(), cpu::encoding_stream());
+  }
   auto& enc = cpu::encoder_for(*this);
   for (auto& in : inputs) enc.set_input_array(in);
   enc.set_output_array(out);
@@ -142,7 +146,7 @@ void Select::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   Strides sy = broadcast_strides(y, out.shape());
   enc.dispatch([c = static_cast<const bool*>(cond.raw_ptr()), px = x.raw_ptr(), py = y.raw_ptr(),
                 po = out.raw_ptr(), dtype = out.dtype(),
-                plan = make_plan<4>(out.shape(), {&sc, &sx, &sy, &out.strides()})] {
+                plan = make_plan_in_order<4>(out.shape(), {&sc, &sx, &sy, &out.strides()})] {
     dispatch_dtype(dtype, [&](auto tag) {
       using T = decltype(tag);
       const T* a = static_cast<const T*>(px);

@@ -77,3 +77,28 @@ def test_big_endian_numpy_arrays_convert_by_value():
     for dt in (">f4", ">i8", ">u2"):
         xn = np.arange(6, dtype=dt).reshape(2, 3)
         assert mx.array(xn).tolist() == xn.tolist()
+
+
+@pytest.mark.parametrize(
+    "call, exc, message",
+    [
+        (lambda: mx.synchronize("bad"), TypeError, "stream must be a Stream or None, got str"),
+        (lambda: mx.sum(mx.ones((2,)), axis=2**40), ValueError, "axis 1099511627776 is out"),
+        (lambda: mx.sum(mx.ones((2,)), axis="a"), TypeError, "axis must be an int or a seq"),
+        (lambda: mx.sum(mx.ones((2,)), axis=[0, None]), TypeError, "got NoneType"),
+        (lambda: mx.zeros(("a", 2)), TypeError, "shape dimensions must be integers, got str"),
+        (lambda: mx.zeros(2.5), TypeError, "shape must be an int or a sequence of ints"),
+    ],
+)
+def test_an_argument_of_the_wrong_type_or_range_is_named(call, exc, message):
+    """Arguments converted by hand (axes, shapes, streams) say what was expected and what
+    came, not the generic "an argument has a type this function cannot convert"."""
+    with pytest.raises(exc, match=message):
+        call()
+
+
+def test_numpy_integers_still_serve_as_axes_and_dimensions():
+    a = mx.ones((2, 3))
+    assert mx.sum(a, axis=np.int64(1)).tolist() == [3.0, 3.0]
+    assert mx.sum(a, axis=(np.int32(0), 1)).item() == 6.0
+    assert mx.zeros((np.int64(2), 3)).shape == (2, 3)

@@ -289,9 +289,18 @@ StreamOrDevice to_stream_or_device(nb::handle obj) {
   throw type_error("stream must be None, a Stream, a Device or a DeviceType");
 }
 
+namespace {
+std::string py_type_name(nb::handle h) {
+  return nb::cast<std::string>(nb::str(h.type().attr("__name__")));
+}
+}  // namespace
+
 Shape to_shape(nb::handle shape) {
   // Each dimension must fit int32 (MLX's limit): an OverflowError names it.
   auto dim = [](nb::handle h) {
+    if (!PyIndex_Check(h.ptr())) {
+      throw type_error("shape dimensions must be integers, got " + py_type_name(h));
+    }
     int64_t d;
     if (!nb::try_cast<int64_t>(h, d) || d > INT32_MAX || d < INT32_MIN) {
       std::string text = nb::cast<std::string>(nb::str(h));
@@ -302,6 +311,9 @@ Shape to_shape(nb::handle shape) {
     return d;
   };
   if (nb::isinstance<nb::int_>(shape)) return {dim(shape)};
+  if (!PySequence_Check(shape.ptr())) {
+    throw type_error("shape must be an int or a sequence of ints, got " + py_type_name(shape));
+  }
   Shape out;
   for (auto h : shape) out.push_back(dim(h));
   return out;
@@ -313,8 +325,27 @@ std::optional<Shape> to_optional_shape(nb::handle shape) {
 }
 
 std::vector<int> to_axis_list(nb::handle axis) {
-  if (nb::isinstance<nb::int_>(axis)) return {nb::cast<int>(axis)};
-  return nb::cast<std::vector<int>>(axis);
+  auto one = [](nb::handle h) {
+    int64_t v;
+    if (!PyIndex_Check(h.ptr()) || !nb::try_cast<int64_t>(h, v)) {
+      if (PyIndex_Check(h.ptr())) {
+        throw std::invalid_argument("axis " + nb::cast<std::string>(nb::str(h)) +
+                                    " is out of bounds");
+      }
+      throw type_error("axis must be an int or a sequence of ints, got " + py_type_name(h));
+    }
+    if (v > INT32_MAX || v < INT32_MIN) {
+      throw std::invalid_argument("axis " + std::to_string(v) + " is out of bounds");
+    }
+    return static_cast<int>(v);
+  };
+  if (PyIndex_Check(axis.ptr())) return {one(axis)};
+  if (!PySequence_Check(axis.ptr())) {
+    throw type_error("axis must be an int or a sequence of ints, got " + py_type_name(axis));
+  }
+  std::vector<int> out;
+  for (auto h : axis) out.push_back(one(h));
+  return out;
 }
 
 std::optional<std::vector<int>> to_axes(nb::handle axis) {

@@ -237,6 +237,10 @@ void init_runtime(nb::module_& m) {
           nb::gil_scoped_release nogil;
           synchronize();
         } else {
+          if (!nb::isinstance<Stream>(s)) {
+            throw type_error("synchronize: stream must be a Stream or None, got " +
+                             nb::cast<std::string>(nb::str(s.type().attr("__name__"))));
+          }
           Stream st = nb::cast<Stream>(s);
           nb::gil_scoped_release nogil;
           synchronize(st);

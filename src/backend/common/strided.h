@@ -78,7 +78,8 @@ StridedPlan<N> make_plan(const Shape& shape, const std::array<const Strides*, N>
 // stride first): an output laid out like a transposed operand is walked in
 // order, and merges to one run. The plain plan for a row-major last operand.
 template <size_t N>
-StridedPlan<N> make_plan_in_order(const Shape& shape, const std::array<const Strides*, N>& strides) {
+StridedPlan<N> make_plan_in_order(const Shape& shape,
+                                  const std::array<const Strides*, N>& strides) {
   const Strides& last = *strides[N - 1];
   const int nd = static_cast<int>(shape.size());
   std::vector<int> axes(nd);

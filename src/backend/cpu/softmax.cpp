@@ -24,22 +24,34 @@ inline C exp_of(C v) {
 
 // Max and sum with 16 independent partials: a single running value would
 // serialize the loop (float max/add may not be reordered by the compiler).
+// NaNs are tracked apart from the max: a select that also takes NaNs did
+// not vectorize.
 template <typename T, typename C = compute_t<T>>
 C row_max(const T* x, int64_t n) {
   constexpr int L = 16;
   C part[L];
+  bool nan[L] = {};
   for (int l = 0; l < L; ++l) part[l] = -INFINITY;
   int64_t i = 0;
   for (; i + L <= n; i += L) {
     for (int l = 0; l < L; ++l) {
       C v = C(x[i + l]);
-      part[l] = (v > part[l] || v != v) ? v : part[l];
+      part[l] = v > part[l] ? v : part[l];
+      nan[l] |= v != v;
     }
   }
   C m = -INFINITY;
-  for (; i < n; ++i) m = (C(x[i]) > m || C(x[i]) != C(x[i])) ? C(x[i]) : m;
-  for (int l = 0; l < L; ++l) m = (part[l] > m || part[l] != part[l]) ? part[l] : m;
-  return m;
+  bool any_nan = false;
+  for (; i < n; ++i) {
+    C v = C(x[i]);
+    m = v > m ? v : m;
+    any_nan |= v != v;
+  }
+  for (int l = 0; l < L; ++l) {
+    m = part[l] > m ? part[l] : m;
+    any_nan |= nan[l];
+  }
+  return any_nan ? C(NAN) : m;
 }
 
 template <typename C>

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <vector>
 
+#include "sync.h"
+
 namespace fastsync::allocator {
 
 class Allocator;
@@ -55,7 +57,7 @@ class Allocator {
   void release(const std::vector<void*>& ptrs);
 
   Source src_;
-  mutable std::mutex mutex_;
+  mutable sync::SpinMutex mutex_;  // held for a few map operations, never across alloc/release
   // Mirrors of active_ and memory_limit_ for lock-free reads: the eval
   // driver checks them after every op.
   std::atomic<size_t> active_relaxed_{0};

@@ -92,7 +92,7 @@ class Worker {
     completed.increment();
   }
 
-  alignas(64) std::mutex mutex_;
+  sync::SpinMutex mutex_;  // held for a push or a swap only
   std::vector<Task> queue_;
   std::atomic<bool> running_{false};  // a thread is running this stream's tasks
   std::atomic<uint64_t> enqueued_{0};

@@ -55,6 +55,9 @@ void Counter::block(Done done) const {
   sleepers_.fetch_sub(1, std::memory_order_relaxed);
 }
 
+void SpinMutex::pause() { FASTSYNC_PAUSE(); }
+void SpinMutex::yield() { std::this_thread::yield(); }
+
 void Counter::wake() {
   if (sleepers_.load(std::memory_order_seq_cst) > 0) value_.notify_all();
 }

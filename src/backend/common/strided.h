@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "array.h"
@@ -81,13 +82,15 @@ template <size_t N>
 StridedPlan<N> make_plan_in_order(const Shape& shape,
                                   const std::array<const Strides*, N>& strides) {
   const Strides& last = *strides[N - 1];
+  // Already in memory order (any row-major output): no reordering, and no
+  // allocation on every elementwise op's encode.
+  if (std::is_sorted(last.begin(), last.end(), std::greater<>())) {
+    return make_plan<N>(shape, strides);
+  }
   const int nd = static_cast<int>(shape.size());
   std::vector<int> axes(nd);
   for (int i = 0; i < nd; ++i) axes[i] = i;
   std::stable_sort(axes.begin(), axes.end(), [&](int x, int y) { return last[x] > last[y]; });
-  bool identity = true;
-  for (int i = 0; i < nd; ++i) identity = identity && axes[i] == i;
-  if (identity) return make_plan<N>(shape, strides);
   Shape ps(nd);
   std::array<Strides, N> pst;
   std::array<const Strides*, N> ptrs;

@@ -23,9 +23,9 @@ constexpr size_t kCached = 64;
 
 // Off unless FASTSYNC_CUDA_GRAPHS=1 (read once): measured on the H200, a
 // chain of small ops runs 1.8x faster, but a training step ran slower (an
-// executable graph per piece of a step, more pieces than the cache held)
-// and generation's gain was within run-to-run spread; the default waits
-// for an A/B measurement of each row.
+// executable graph per piece of a step, more pieces than the cache then
+// held) and generation was not measured with graphs off in the same run;
+// the default waits for an A/B measurement of each row.
 bool enabled() {
   static const bool on = [] {
     const char* v = std::getenv("FASTSYNC_CUDA_GRAPHS");

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "lifecycle.h"
+
 namespace fastsync::allocator {
 
 namespace {
@@ -36,6 +38,9 @@ Allocator::Allocator(Source src)
 Allocator::~Allocator() { clear_cache(); }
 
 Buffer Allocator::malloc(size_t nbytes) {
+  // In a child forked mid-run, mutex_ may have been held by a thread that
+  // does not exist here: refuse before taking it.
+  lifecycle::check_usable("array");
   size_t size = bucket_size(nbytes);
   {
     std::lock_guard lk(mutex_);
@@ -68,6 +73,7 @@ Buffer Allocator::malloc(size_t nbytes) {
 
 void Allocator::free(Buffer b) {
   if (!b.ptr) return;
+  if (lifecycle::is_forked_child()) return;  // leaked: the lock may be held forever
   std::vector<void*> dropped;
   {
     std::lock_guard lk(mutex_);

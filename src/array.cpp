@@ -252,6 +252,19 @@ int64_t Data::queued_on(int stream) const {
   return tag == uint64_t(stream) + 1 ? int64_t(count) : -1;
 }
 
+void Data::spoil(const std::shared_ptr<scheduler::TaskError>& e) {
+  // One writer at a time (the tasks writing a buffer run in order); the
+  // first error stays.
+  if (spoiled_.load(std::memory_order_relaxed)) return;
+  error_ = e;
+  spoiled_.store(true, std::memory_order_release);
+}
+
+std::shared_ptr<scheduler::TaskError> Data::spoiled() const {
+  if (!spoiled_.load(std::memory_order_acquire)) return nullptr;
+  return error_;
+}
+
 array array::with_buffer(std::shared_ptr<Data> data, void* ptr, int64_t data_size) const {
   auto d = std::make_shared<ArrayDesc>(desc_->shape, desc_->dtype);
   d->strides = desc_->strides;
@@ -296,7 +309,9 @@ void array::wait() {
   lifecycle::check_usable("wait");  // in flight in the parent: no worker here finishes it
   if (auto& e = desc_->event) {
     e->wait_quiet();
-    if (auto err = e->error_for(desc_->position_on_stream)) std::rethrow_exception(err);
+    if (auto err = e->error_for(desc_->position_on_stream, desc_->data.get())) {
+      std::rethrow_exception(err);
+    }
   }
   set_status(Status::available);
 }

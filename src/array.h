@@ -27,6 +27,9 @@ using Strides = std::vector<int64_t>;  // in elements
 
 class Primitive;
 class array;
+namespace scheduler {
+struct TaskError;
+}
 
 // One graph node: a primitive applied to inputs, producing one or more
 // outputs. Outputs are held weakly (they hold the node), so sibling outputs
@@ -71,7 +74,20 @@ struct Data {
   // The queued owners when all are on `stream`; -1 when some are elsewhere.
   int64_t queued_on(int stream) const;
 
+  // The error that spoiled this buffer's contents: a CPU task that was to
+  // write it failed, or was skipped because what it reads was spoiled. Set
+  // once, by the worker running that task; read by later tasks and by host
+  // reads only after they waited for it (a fence, an event), so the flag's
+  // release/acquire pair is all the ordering the error needs. Lets one
+  // failure spoil exactly the arrays computed from it, not every array
+  // queued after it on the stream.
+  void spoil(const std::shared_ptr<scheduler::TaskError>& e);
+  // The spoiling error, or null.
+  std::shared_ptr<scheduler::TaskError> spoiled() const;
+
  private:
+  std::atomic<bool> spoiled_{false};
+  std::shared_ptr<scheduler::TaskError> error_;
   // Count in the low 32 bits; stream index + 1 above, kMixed for several.
   std::atomic<uint64_t> queued_{0};
 };

@@ -24,9 +24,9 @@ void Event::wait(Stream s, uint64_t position) const { encoder(s).wait(mark_, pos
 
 bool Event::is_signaled() const { return mark_->reached(); }
 
-std::exception_ptr Event::error_for(uint64_t position) const {
-  auto e = mark_->error();
-  if (!e || position < e->position) return nullptr;
+std::exception_ptr Event::error_for(uint64_t position, const Data* data) const {
+  auto e = mark_->error_for(position, data);
+  if (!e) return nullptr;
   *e->reported = true;
   return e->error;
 }

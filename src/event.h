@@ -7,8 +7,9 @@
 // stream: reading one (host wait) or consuming it on another stream (an
 // encoded wait) waits on the event. An event also carries the error of a
 // task that failed on its stream before the signal; it is rethrown to
-// waiters of the arrays that error spoiled (those at or after the failing
-// task), and to whoever waits on the whole event.
+// waiters of the arrays that error spoiled (on a CPU stream those computed
+// from the failed task, Data::spoil; on a GPU stream those at or after it),
+// and to whoever waits on the whole event.
 //
 // Thread-safety: signal and wait(Stream, ...) encode, so they are called
 // where encoding is allowed (under the driver's lock); the other methods
@@ -25,6 +26,7 @@ namespace fastsync {
 
 class Mark;
 enum class MarkKind;
+struct Data;
 
 class Event {
  public:
@@ -46,8 +48,9 @@ class Event {
   // poisons `s` too.
   void wait(Stream s, uint64_t position) const;
   bool is_signaled() const;
-  // The carried error if it spoiled `position` (valid once signaled).
-  std::exception_ptr error_for(uint64_t position) const;
+  // The carried error if it spoiled the array produced at `position` into
+  // `data` (valid once signaled).
+  std::exception_ptr error_for(uint64_t position, const Data* data) const;
   const Stream& stream() const { return stream_; }
 
  private:

@@ -22,6 +22,8 @@ void runtime_started() {
   });
 }
 
+bool is_forked_child() { return forked_child.load(std::memory_order_relaxed); }
+
 void check_usable(const char* what) {
   if (forked_child.load(std::memory_order_relaxed)) {
     throw std::runtime_error(

@@ -16,5 +16,8 @@ void runtime_started();
 // Throws std::runtime_error naming `what` in a child forked after the
 // runtime started. Any thread; no lock taken.
 void check_usable(const char* what);
+// Whether this is such a child (what must not block there, a buffer's
+// release, skips its work instead). Any thread; no lock taken.
+bool is_forked_child();
 
 }  // namespace fastsync::lifecycle

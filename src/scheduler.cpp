@@ -14,6 +14,8 @@ namespace {
 // The worker whose tasks the calling thread is running; lets control tasks
 // reach their stream's error slot.
 thread_local Worker* current_worker = nullptr;
+// The error spoiling the inputs of the Task::always task this thread runs.
+thread_local ErrorRef running_cause;
 
 sync::Counter completed;  // tasks finished, ever
 alignas(64) std::atomic<int> n_outstanding{0};
@@ -61,9 +63,27 @@ class Worker {
   }
 
   // Touched by whoever holds `running_` (the worker, or a thread helping).
-  ErrorRef error;       // poisons later compute tasks until taken
-  ErrorRef last_error;  // for synchronize
+  // poison: an error whose reach is known only by position (it came from a
+  // GPU stream, or a failing task declared no outputs): every compute task
+  // is skipped until an event takes it. failed: the first error since the
+  // last event, which reports it. last_error: for synchronize.
+  ErrorRef poison;
+  ErrorRef failed;
+  ErrorRef last_error;
   uint64_t executed = 0;
+
+  // `cause` (from this stream or another) as an error of this stream's
+  // current task: positions compare against this stream's.
+  ErrorRef here(const ErrorRef& cause) const {
+    if (cause->position == executed) return cause;
+    return std::make_shared<TaskError>(
+        TaskError{cause->error, executed, cause->reported, cause->by_position});
+  }
+  void note(const ErrorRef& e) {
+    if (failed) return;
+    failed = e;
+    last_error = e;
+  }
 
  private:
   void loop() {
@@ -73,18 +93,46 @@ class Worker {
     }
   }
 
+  // The error spoiling what `t` reads or updates in place, if any.
+  static ErrorRef spoiled_input(const Task& t) {
+    ErrorRef e;
+    auto check = [&](const Data* d) {
+      if (!e && d) e = d->spoiled();
+    };
+    t.keep.for_each(check);
+    t.outputs.for_each(check);
+    return e;
+  }
+
+  void fail(Task& t, ErrorRef e) {
+    if (t.outputs.empty()) {
+      // What it spoiled is unknown: everything after it, until the event.
+      if (!e->by_position)
+        e = std::make_shared<TaskError>(TaskError{e->error, executed, e->reported});
+      if (!poison) poison = e;
+    }
+    t.outputs.for_each([&](Data* d) { d->spoil(e); });
+    note(e);
+  }
+
   void run(Task& t) {
     ++executed;
-    if (t.control || !error) {
+    ErrorRef cause = t.control ? nullptr : poison;
+    if (!t.control && !cause) cause = spoiled_input(t);
+    if (cause) cause = here(cause);
+    if (!cause || t.always) {
+      running_cause = cause;
       try {
         t.fn();
       } catch (...) {
-        if (!error) {
-          error = std::make_shared<TaskError>(TaskError{std::current_exception(), executed});
-          last_error = error;
+        if (!cause) {
+          cause = std::make_shared<TaskError>(TaskError{std::current_exception(), executed});
+          cause->by_position = false;  // fail() decides
         }
       }
     }
+    running_cause = nullptr;
+    if (cause) fail(t, cause);
     t.fn.reset();
     t.keep.clear();
     if (t.bytes) n_inflight_bytes.fetch_sub(t.bytes, std::memory_order_relaxed);
@@ -170,18 +218,26 @@ int max_outstanding() {
   return cap;
 }
 
-ErrorRef current_error() { return current_worker ? current_worker->error : nullptr; }
+ErrorRef current_error() {
+  auto* w = current_worker;
+  if (!w) return nullptr;
+  return w->poison ? w->poison : w->failed;
+}
 
 ErrorRef take_error() {
-  if (!current_worker) return nullptr;
-  return std::exchange(current_worker->error, nullptr);
+  auto* w = current_worker;
+  if (!w) return nullptr;
+  auto p = std::exchange(w->poison, nullptr);
+  auto f = std::exchange(w->failed, nullptr);
+  return p ? p : f;
 }
 
 void set_error(const ErrorRef& source) {
   auto* w = current_worker;
-  if (w && !w->error) {
-    w->error = std::make_shared<TaskError>(TaskError{source->error, w->executed, source->reported});
-    w->last_error = w->error;
+  if (w && !w->poison) {
+    w->poison = w->here(source);
+    w->poison->by_position = true;
+    w->note(w->poison);
   }
 }
 
@@ -191,5 +247,7 @@ ErrorRef take_unreported() {
   auto e = std::exchange(w->last_error, nullptr);
   return e->reported->exchange(true) ? nullptr : e;
 }
+
+ErrorRef spoiled_inputs() { return running_cause; }
 
 }  // namespace fastsync::scheduler

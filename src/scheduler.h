@@ -3,9 +3,15 @@
 //
 // Tasks are enqueued by the eval driver (under its encoding lock) and by
 // host-side synchronization (`synchronize`, which only enqueues control
-// tasks). A task that throws stores its error on the stream; later compute
-// tasks on that stream are skipped until a control task (an event signal)
-// takes the error and hands it to waiters. Control tasks always run.
+// tasks). A task that throws spoils the buffers it was to write
+// (Data::spoil); a later task that reads or updates a spoiled buffer is
+// skipped and spoils its own outputs in turn, so an error reaches exactly
+// the arrays computed from it, on every CPU stream, while independent work
+// runs on. The stream also keeps the error until a control task (an event
+// signal) takes it and hands it to waiters of the whole event. An error
+// known only by position (from a GPU stream, or from a task that declared
+// no outputs) poisons the stream instead: every compute task is skipped
+// until the event. Control tasks always run.
 //
 // Outstanding tasks are counted process-wide so the driver can cap how far
 // encoding runs ahead of compute.
@@ -71,17 +77,27 @@ struct TaskError {
   // Rethrown to someone already; shared by the copies an error leaves on
   // the streams it travels to.
   std::shared_ptr<std::atomic<bool>> reported = std::make_shared<std::atomic<bool>>(false);
+  // Whether the error's reach is known only by position (everything after
+  // it on the stream): a GPU stream's, or a CPU task's that declared no
+  // outputs. A CPU task's error otherwise travels in the buffers it
+  // spoiled (Data::spoil), and other CPU streams need not be poisoned.
+  bool by_position = true;
 };
 using ErrorRef = std::shared_ptr<TaskError>;
 
 // For control tasks, on the stream's own worker thread. current_error: the
-// error poisoning this stream (null if none); take_error also clears it so
-// later work runs again; set_error poisons the stream from the running task
-// on (an error that travelled from `source`); take_unreported: the latest
+// error of this stream since its last event (null if none); take_error also
+// clears it and lifts any poison, so later work runs again; set_error
+// poisons the stream from the running task on (an error that travelled by
+// position from `source`, a GPU stream's); take_unreported: the latest
 // error of this stream nobody rethrew yet.
 ErrorRef current_error();
 ErrorRef take_error();
 void set_error(const ErrorRef& source);
 ErrorRef take_unreported();
+// Inside a task that runs although what it reads was spoiled (Task::always):
+// that error, so the task can tell its peers (a collective's other ranks);
+// null inside any other task, and outside tasks.
+ErrorRef spoiled_inputs();
 
 }  // namespace fastsync::scheduler

@@ -106,6 +106,11 @@ class KeepList {
     }
   }
   size_t size() const { return n_ + more_.size(); }
+  template <typename F>
+  void for_each(F&& f) const {
+    for (size_t i = 0; i < n_; ++i) f(inline_[i].get());
+    for (auto& d : more_) f(d.get());
+  }
   // Unqueues each buffer, then releases it (the order Data::queue needs).
   void clear() {
     for (size_t i = 0; i < n_; ++i) {
@@ -131,6 +136,31 @@ class KeepList {
   std::vector<std::shared_ptr<Data>> more_;
 };
 
+// The buffers a task writes, not owned: the eval driver keeps every output
+// alive until the task that writes it has run (a consumer's retention list
+// or the eval's own retention of its outputs until its event).
+class OutputList {
+ public:
+  void push_back(Data* d) {
+    if (n_ < inline_.size()) {
+      inline_[n_++] = d;
+    } else {
+      more_.push_back(d);
+    }
+  }
+  bool empty() const { return n_ == 0; }
+  template <typename F>
+  void for_each(F&& f) const {
+    for (size_t i = 0; i < n_; ++i) f(inline_[i]);
+    for (auto* d : more_) f(d);
+  }
+
+ private:
+  std::array<Data*, 2> inline_{};
+  size_t n_ = 0;
+  std::vector<Data*> more_;
+};
+
 struct Task {
   TaskFn fn;
   // Buffers kept alive until fn has run (retention).
@@ -139,6 +169,13 @@ struct Task {
   // Bytes newly allocated for this task's outputs: counted as in flight
   // until it finishes.
   size_t bytes = 0;
+  // What fn writes: spoiled (Data::spoil) when fn throws, or when it is
+  // skipped because a buffer it reads (keep) or updates (outputs) was.
+  OutputList outputs{};
+  // Runs even when what it reads was spoiled (its outputs are spoiled all
+  // the same): a collective every rank must take part in, whatever its
+  // input holds, or the ranks fall out of step.
+  bool always = false;
 };
 
 }  // namespace fastsync::scheduler

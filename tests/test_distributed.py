@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import fastsync as mx
@@ -198,7 +199,7 @@ def collectives_run():
 def errors_run():
     if MPI_REASON:
         pytest.skip(MPI_REASON)
-    return launch_2("errors.py", FASTSYNC_DISTRIBUTED_CHECKS="1")
+    return launch_2("errors.py")
 
 
 @needs_mpi
@@ -214,7 +215,8 @@ def test_two_ranks(collectives_run, section):
 
 @needs_mpi
 @pytest.mark.parametrize("section", ["recv_truncated", "recv_short", "recv_dtype",
-                                     "gather_mismatch", "reduce_mismatch", "usable_after"])
+                                     "gather_mismatch", "reduce_mismatch", "spoiled_input",
+                                     "usable_after"])
 def test_two_rank_errors(errors_run, section):
     rc, out = errors_run
     done = passed_sections(out)
@@ -230,6 +232,18 @@ def test_uncaught_error_on_one_rank_ends_the_job():
     assert rc != 0, out
     assert "rank 1 failed on purpose" in out, out
     assert "should never get" not in out, out
+
+
+@needs_mpi
+def test_a_rank_that_exits_before_a_collective_ends_the_job_in_bounded_time():
+    t0 = time.monotonic()
+    rc, out = run([sys.executable, "-m", "fastsync.launch", "-n", "2",
+                   str(SCRIPTS / "exit_early.py")], timeout=120,
+                  env=child_env(FASTSYNC_DISTRIBUTED_TIMEOUT="3"))
+    assert rc != 0, out
+    assert "rank 0 waiting" in out and "should never get" not in out, out
+    assert "[all_sum] rank 0 waited" in out and "FASTSYNC_DISTRIBUTED_TIMEOUT" in out, out
+    assert time.monotonic() - t0 < 90
 
 
 def test_gradients_through_collectives_on_one_process():

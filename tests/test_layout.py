@@ -12,6 +12,14 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def on_cpu():
+    """The CPU backend's layouts. GPU elementwise kernels still write row-major results
+    (values right, layout not NumPy's), so these tests run on a CPU stream everywhere."""
+    with mx.stream(mx.cpu):
+        yield
+
+
 def strides_of(a):
     """Strides of the axes longer than 1 (a length-1 axis's stride means nothing)."""
     a = np.asarray(a)

@@ -440,4 +440,71 @@ def test_fork_gives_a_working_child_or_a_clear_error_never_a_hang(when):
     if when == "before":
         assert child == "value 2.0"  # forked before the runtime started: it just works
     else:
-        assert child.startswith("error [eval] this process was forked") and "spawn" in child
+        # The first use that could block raises (the allocation of the array, here).
+        assert child.startswith("error [array] this process was forked") and "spawn" in child
+
+
+SIGINT_SCRIPT = """
+import os, signal, threading, time
+import fastsync as mx
+
+mx.set_default_device(mx.cpu)
+a = mx.random.normal((384, 384))
+for _ in range(400):
+    a = mx.tanh(a @ a)  # seconds of work on 2 cores
+threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    mx.eval(a)
+    time.sleep(5)  # the interrupt lands here at the latest
+    print("no interrupt")
+except KeyboardInterrupt:
+    print("interrupted")
+# Usable afterwards: the interrupted array reads, and new work computes.
+assert a.shape == (384, 384) and abs(a).max().item() <= 1.0
+print((mx.arange(4) * 2).tolist())
+"""
+
+
+def test_ctrl_c_during_a_long_eval_leaves_the_process_usable():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", SIGINT_SCRIPT], capture_output=True, text=True,
+                       timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["interrupted", "[0,", "2,", "4,", "6]"], r.stdout
+
+
+def test_a_stream_outlives_the_thread_that_made_it():
+    made = {}
+
+    def make():
+        s = mx.new_stream(mx.cpu)
+        made["stream"] = s
+        made["x"] = mx.add(mx.arange(5, dtype=mx.float32), 1, stream=s)
+        mx.async_eval(made["x"])
+
+    t = threading.Thread(target=make)
+    t.start()
+    t.join()
+    s = made["stream"]
+    y = mx.multiply(made["x"], 2, stream=s)
+    assert y.tolist() == [2.0, 4.0, 6.0, 8.0, 10.0]
+    with mx.stream(s):
+        assert (mx.ones(3) + y[:3]).tolist() == [3.0, 5.0, 7.0]
+    mx.synchronize(s)
+
+
+def test_soak_of_dropped_async_evals_ends_where_it_started():
+    """A short run of bench/soak.py (a million iterations there): small graphs on two
+    streams, one in 16 failing in its task, results dropped before they are computed."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "soak.py"
+    spec = importlib.util.spec_from_file_location("soak", path)
+    soak = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soak)
+    first, last, _ = soak.run(20_000, "cpu", 2, report=10_000, warmup=2_000)
+    assert last[1] <= first[1], (first, last)  # active memory
+    assert last[0] - first[0] < 16, (first, last)  # RSS, MiB

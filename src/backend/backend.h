@@ -54,6 +54,15 @@ class Mark {
   virtual void wait() const = 0;
   // Once reached: the error of the work before the mark, or null.
   virtual scheduler::ErrorRef error() const = 0;
+  // Once reached: the error that spoiled an array produced at `position`
+  // on the mark's stream into `data` (null for an empty array), or null.
+  // By default, any error at or before that position: a backend that
+  // tracks errors per buffer answers exactly.
+  virtual scheduler::ErrorRef error_for(uint64_t position, const Data* data) const {
+    (void)data;
+    auto e = error();
+    return e && position >= e->position ? e : nullptr;
+  }
 };
 using MarkRef = std::shared_ptr<Mark>;
 

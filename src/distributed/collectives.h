@@ -26,8 +26,9 @@ namespace fastsync::distributed {
 class HostCollectives {
  public:
   // out[i] = op over ranks of in[i]; in == nullptr means in place (out
-  // holds this rank's contribution). Ranks passing different counts are
-  // only detected when FASTSYNC_DISTRIBUTED_CHECKS=1 (it costs a collective).
+  // holds this rank's contribution). Ranks passing different counts or
+  // dtypes, or an input spoiled by an earlier error, raise on every rank
+  // unless FASTSYNC_DISTRIBUTED_CHECKS=0 (the check costs a collective).
   virtual void all_reduce(const char* what, const void* in, void* out, int64_t n, Dtype d,
                           ReduceOp op) = 0;
   // out holds size() blocks of n elements in rank order; in == nullptr

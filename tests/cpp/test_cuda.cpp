@@ -78,7 +78,7 @@ TEST_CASE("cuda marks: an event on a GPU stream is reached after its work") {
   const Event& e = *x.event();
   e.wait();
   CHECK(e.is_signaled());
-  CHECK_FALSE(e.error_for(UINT64_MAX));
+  CHECK_FALSE(e.error_for(UINT64_MAX, nullptr));
 }
 
 TEST_CASE("cuda marks: a fence orders one GPU stream after another") {

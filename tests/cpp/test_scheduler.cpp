@@ -1,10 +1,11 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <functional>
 #include <mutex>
-#include <vector>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "ops/ops.h"
 #include "scheduler.h"
@@ -65,6 +66,39 @@ TEST_CASE("scheduler: a failing task poisons only the work after it, until a sig
   scheduler::enqueue(s, [&ran] { ran += 10; });
   synchronize(s);
   CHECK(ran.load() == 10);
+}
+
+TEST_CASE("scheduler: a failing task spoils what it writes, and only what is computed from it") {
+  Stream s = new_stream(cpu_device);
+  auto make = [] { return std::make_shared<Data>(allocator::malloc(16)); };
+  auto bad = make(), derived = make(), clean = make();
+  auto task = [&](std::function<void()> fn, std::shared_ptr<Data> in, Data* out) {
+    scheduler::Task t{std::move(fn), {}, false};
+    t.keep.push_back(std::move(in), s.index);
+    t.outputs.push_back(out);
+    scheduler::enqueue(s, std::move(t));
+  };
+  std::atomic<int> ran{0};
+  task([] { throw std::runtime_error("boom"); }, clean, bad.get());
+  task([&ran] { ran += 1; }, bad, derived.get());   // reads a spoiled buffer: skipped
+  task([&ran] { ran += 10; }, clean, clean.get());  // independent: runs
+  Event e(s);
+  e.signal();
+  CHECK_THROWS_WITH_AS(e.wait(), "boom", std::runtime_error);
+  CHECK(ran.load() == 10);
+  REQUIRE(bad->spoiled());
+  CHECK(derived->spoiled() != nullptr);
+  CHECK(clean->spoiled() == nullptr);
+  // The next eval's tasks read the spoiled buffer and are skipped again;
+  // the stream itself carries no error into them.
+  task([&ran] { ran += 100; }, derived, clean.get());
+  auto fresh = make();
+  task([&ran] { ran += 1000; }, make(), fresh.get());
+  Event e2(s);
+  e2.signal();
+  CHECK_THROWS_WITH_AS(e2.wait(), "boom", std::runtime_error);
+  CHECK(ran.load() == 1010);
+  CHECK(clean->spoiled() != nullptr);
 }
 
 TEST_CASE("scheduler: threads waiting on a stream run its tasks in order, one at a time") {

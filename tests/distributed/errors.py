@@ -58,15 +58,41 @@ raises(lambda: mx.eval(dist.all_gather(mx.zeros((2, 3) if rank == 0 else (3, 2))
        "[all_gather]", "another shape")
 passed("gather_mismatch")
 
-# Reductions of different sizes, checked because the test runs this script
-# with FASTSYNC_DISTRIBUTED_CHECKS=1 (the check costs a collective, so it is
-# off by default).
-if os.environ.get("FASTSYNC_DISTRIBUTED_CHECKS") == "1":
+# Reductions of different sizes or dtypes: checked by default.
+if os.environ.get("FASTSYNC_DISTRIBUTED_CHECKS") != "0":
     raises(lambda: mx.eval(dist.all_sum(mx.ones((5 + rank,)))), "[all_sum]",
            "rank 0: 5 float32", "rank 1: 6 float32")
+    raises(lambda: mx.eval(dist.all_sum(mx.ones((1,) if rank else (100000,)))), "[all_sum]",
+           "rank 0: 100000 float32", "rank 1: 1 float32")
     raises(lambda: mx.eval(dist.all_max(mx.ones((2,), dtype=mx.int32 if rank else mx.int64))),
            "[all_max]", "int32", "int64")
     passed("reduce_mismatch")
+
+# A collective whose input failed on one rank (an out-of-range gather index
+# there): that rank gets its own error, the other a RuntimeError naming it,
+# and both took part, so the next collective lines up.
+idx = mx.array([0, 1, 99 if rank == 0 else 2])
+spoiled = dist.all_sum(mx.take(mx.arange(3, dtype=mx.float32), idx))
+if rank == 0:
+    try:
+        spoiled.tolist()
+        raise AssertionError("the spoiled input's error was not raised")
+    except IndexError as e:
+        assert "out of bounds" in str(e), e
+else:
+    raises(spoiled.tolist, "[all_sum]", "rank 0 failed")
+gathered = dist.all_gather(mx.take(mx.arange(3), mx.array([5 if rank else 0])))
+if rank == 1:
+    try:
+        mx.eval(gathered)
+        raise AssertionError("the spoiled input's error was not raised")
+    except IndexError:
+        pass
+else:
+    raises(lambda: mx.eval(gathered), "[all_gather]", "rank 1 failed")
+in_step = dist.all_sum(mx.array([10.0 * (rank + 1)]))
+assert in_step.item() == 30.0, in_step.item()
+passed("spoiled_input")
 
 # The runtime and the communicator are still usable on both ranks.
 total = dist.all_sum(mx.array([1.0 + rank]))

@@ -41,15 +41,16 @@ void AllReduce::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
     enc.set_input_array(in);
     enc.set_output_array(out);
     const void* src = out.raw_ptr() == in.raw_ptr() ? nullptr : in.raw_ptr();
-    enc.dispatch([t = std::move(ticket), host, what, src, dst = out.raw_ptr(), n = out.size(),
-                  d = out.dtype(), op = op_] { host->all_reduce(what, src, dst, n, d, op); });
+    enc.dispatch_always([t = std::move(ticket), host, what, src, dst = out.raw_ptr(),
+                         n = out.size(), d = out.dtype(),
+                         op = op_] { host->all_reduce(what, src, dst, n, d, op); });
   } else {
     // Pack into the output, then reduce there in place.
     cpu::alloc(out);
     enc.set_input_array(in);
     enc.set_output_array(out);
-    enc.dispatch([t = std::move(ticket), host, what, in = in.unsafe_weak_copy(),
-                  out = out.unsafe_weak_copy(), op = op_]() mutable {
+    enc.dispatch_always([t = std::move(ticket), host, what, in = in.unsafe_weak_copy(),
+                         out = out.unsafe_weak_copy(), op = op_]() mutable {
       cpu::copy_kernel(in, out);
       host->all_reduce(what, nullptr, out.raw_ptr(), out.size(), out.dtype(), op);
     });
@@ -67,17 +68,17 @@ void AllGather::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
   detail::InflightTicket ticket(group_.comm(), /*collective=*/true);
   int64_t tag = shape_tag(in.shape());
   if (in.flags().row_contiguous) {
-    enc.dispatch([t = std::move(ticket), host, src = in.raw_ptr(), dst = out.raw_ptr(),
-                  n = in.size(), d = in.dtype(),
-                  tag] { host->all_gather("all_gather", src, dst, n, d, tag); });
+    enc.dispatch_always([t = std::move(ticket), host, src = in.raw_ptr(), dst = out.raw_ptr(),
+                         n = in.size(), d = in.dtype(),
+                         tag] { host->all_gather("all_gather", src, dst, n, d, tag); });
   } else {
     // Pack this rank's block straight into its slot of the output, then
     // gather in place.
     array slot = in.unsafe_weak_copy();
     slot.copy_shared_buffer(out, row_major_strides(in.shape()), Flags{}, in.size(),
                             static_cast<int64_t>(group_.rank()) * in.size());
-    enc.dispatch([t = std::move(ticket), host, in = in.unsafe_weak_copy(), slot = std::move(slot),
-                  dst = out.raw_ptr(), tag]() mutable {
+    enc.dispatch_always([t = std::move(ticket), host, in = in.unsafe_weak_copy(),
+                         slot = std::move(slot), dst = out.raw_ptr(), tag]() mutable {
       cpu::copy_kernel(in, slot);
       host->all_gather("all_gather", nullptr, dst, in.size(), in.dtype(), tag);
     });
@@ -93,14 +94,14 @@ void Send::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
   detail::InflightTicket ticket(group_.comm(), /*collective=*/false);
   if (in.flags().row_contiguous) {
     out.copy_shared_buffer(in);
-    enc.dispatch([t = std::move(ticket), host, src = in.raw_ptr(), n = in.size(), d = in.dtype(),
-                  dst = dst_] { host->send("send", src, n, d, dst); });
+    enc.dispatch_always([t = std::move(ticket), host, src = in.raw_ptr(), n = in.size(),
+                         d = in.dtype(), dst = dst_] { host->send("send", src, n, d, dst); });
   } else {
     // The output is the packed copy, and what is sent.
     cpu::alloc(out);
     enc.set_output_array(out);
-    enc.dispatch([t = std::move(ticket), host, in = in.unsafe_weak_copy(),
-                  out = out.unsafe_weak_copy(), dst = dst_]() mutable {
+    enc.dispatch_always([t = std::move(ticket), host, in = in.unsafe_weak_copy(),
+                         out = out.unsafe_weak_copy(), dst = dst_]() mutable {
       cpu::copy_kernel(in, out);
       host->send("send", out.raw_ptr(), out.size(), out.dtype(), dst);
     });
@@ -114,8 +115,8 @@ void Recv::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
   cpu::alloc(out);
   enc.set_output_array(out);
   detail::InflightTicket ticket(group_.comm(), /*collective=*/false);
-  enc.dispatch([t = std::move(ticket), host, dst = out.raw_ptr(), n = out.size(),
-                d = out.dtype(), src = src_] { host->recv("recv", dst, n, d, src); });
+  enc.dispatch_always([t = std::move(ticket), host, dst = out.raw_ptr(), n = out.size(),
+                       d = out.dtype(), src = src_] { host->recv("recv", dst, n, d, src); });
 }
 
 }  // namespace fastsync::distributed

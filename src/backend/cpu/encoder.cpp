@@ -28,6 +28,10 @@ class CpuMark : public Mark {
     counter_.wait_for(1);
   }
   scheduler::ErrorRef error() const override { return error_; }
+  // Exact: the buffer carries the error that spoiled it (Data::spoil).
+  scheduler::ErrorRef error_for(uint64_t position, const Data* data) const override {
+    return data ? data->spoiled() : Mark::error_for(position, data);
+  }
 
   // The placing control task, on the stream's worker.
   void reach(scheduler::ErrorRef e) {
@@ -80,6 +84,11 @@ void CommandEncoder::dispatch(scheduler::TaskFn fn) {
   pending_ = scheduler::Task{std::move(fn), {}, false};
 }
 
+void CommandEncoder::dispatch_always(scheduler::TaskFn fn) {
+  dispatch(std::move(fn));
+  pending_->always = true;
+}
+
 void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<array>& outputs) {
   if (pending_) {
     for (auto& in : inputs) keep(in.data_shared_ptr());
@@ -91,6 +100,7 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
       if (std::find(outputs_.begin(), outputs_.end(), d.get()) != outputs_.end()) continue;
       keep_list.push_back(std::move(d), stream().index);
     }
+    for (auto* d : outputs_) pending_->outputs.push_back(d);
     if (outputs.size() > 1) {
       for (auto& out : outputs) keep_list.push_back(out.data_shared_ptr(), stream().index);
     }
@@ -174,10 +184,13 @@ void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
 }
 
 void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
-  scheduler::enqueue_control(stream(), [m, position] {
+  // Another CPU stream's errors mostly travel in the buffers they spoiled;
+  // a GPU stream's only by position, so they poison this one.
+  bool cpu = dynamic_cast<const CpuMark*>(m.get()) != nullptr;
+  scheduler::enqueue_control(stream(), [m, position, cpu] {
     m->wait();
     auto e = m->error();
-    if (e && position >= e->position) scheduler::set_error(e);
+    if (e && (!cpu || e->by_position) && position >= e->position) scheduler::set_error(e);
   });
 }
 

@@ -40,6 +40,10 @@ class CommandEncoder : public StreamEncoder {
   void add_temporaries(std::vector<array> arrays);
   // Queues `fn` to run on the stream's worker after all earlier work there.
   void dispatch(scheduler::TaskFn fn);
+  // The same for a compute that must run even when what it reads was
+  // spoiled by an earlier error (its outputs are spoiled all the same): a
+  // collective, which every rank has to enter.
+  void dispatch_always(scheduler::TaskFn fn);
   // Ends the current op: sends its last dispatched compute with the retained
   // buffers, the op's `inputs` (except those donated to one of `outputs`)
   // and, for multi-output ops, the `outputs` themselves, which the user may
@@ -61,7 +65,7 @@ class CommandEncoder : public StreamEncoder {
 
   std::optional<scheduler::Task> pending_;
   std::vector<std::shared_ptr<Data>> inputs_;
-  std::vector<const Data*> outputs_;
+  std::vector<Data*> outputs_;
   // Buffers to keep until the next mark (retain()).
   scheduler::KeepList retained_;
 };

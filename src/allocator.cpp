@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <new>
+#include <string>
 
 #include "lifecycle.h"
 
@@ -37,6 +38,21 @@ Allocator::Allocator(Source src)
 
 Allocator::~Allocator() { clear_cache(); }
 
+namespace {
+// std::bad_alloc with a message (Python sees MemoryError with its text).
+class OutOfMemory : public std::bad_alloc {
+ public:
+  explicit OutOfMemory(size_t nbytes)
+      : msg_("[malloc] could not allocate " + std::to_string(nbytes) + " bytes (" +
+             std::to_string(static_cast<double>(nbytes) / (1ull << 30)) +
+             " GiB) for an array: more memory than is available") {}
+  const char* what() const noexcept override { return msg_.c_str(); }
+
+ private:
+  std::string msg_;
+};
+}  // namespace
+
 Buffer Allocator::malloc(size_t nbytes) {
   // In a child forked mid-run, mutex_ may have been held by a thread that
   // does not exist here: refuse before taking it.
@@ -62,7 +78,7 @@ Buffer Allocator::malloc(size_t nbytes) {
   if (!p) {
     clear_cache();
     p = src_.alloc(size);
-    if (!p) throw std::bad_alloc();
+    if (!p) throw OutOfMemory(nbytes);
   }
   std::lock_guard lk(mutex_);
   active_ += size;

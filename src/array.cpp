@@ -62,8 +62,19 @@ Flags compute_flags(const Shape& shape, const Strides& strides, int64_t data_siz
 
 ArrayDesc::ArrayDesc(Shape s, Dtype d)
     : shape(std::move(s)), strides(row_major_strides(shape)), dtype(d), size(shape_size(shape)) {
+  int64_t n = 1;
+  bool overflow = false, empty = false;
   for (auto dim : shape) {
     if (dim < 0) throw std::invalid_argument("[array] negative dimension in shape");
+    empty |= dim == 0;
+    overflow |= __builtin_mul_overflow(n, dim, &n);
+  }
+  // A count (or byte size) that wraps would allocate a wrapped size and let
+  // kernels write past it. (A zero dimension makes any shape empty.)
+  int64_t bytes = 0;
+  if (!empty && (overflow || __builtin_mul_overflow(n, int64_t(d.size()), &bytes))) {
+    throw std::overflow_error("[array] the shape " + shape_str(shape) + " of " + d.name() +
+                              " holds more bytes than fit in 64 bits");
   }
 }
 

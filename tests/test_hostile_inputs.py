@@ -102,3 +102,22 @@ def test_numpy_integers_still_serve_as_axes_and_dimensions():
     assert mx.sum(a, axis=np.int64(1)).tolist() == [3.0, 3.0]
     assert mx.sum(a, axis=(np.int32(0), 1)).item() == 6.0
     assert mx.zeros((np.int64(2), 3)).shape == (2, 3)
+
+
+@pytest.mark.parametrize("shape", [(2**31 - 1,) * 3, (2**16,) * 4, (2**31 - 1, 2**31 - 1, 4)])
+def test_shapes_whose_byte_size_overflows_are_refused_when_made(shape):
+    with pytest.raises(OverflowError, match="more bytes than fit in 64 bits"):
+        mx.zeros(shape)
+    assert mx.zeros((*shape, 0)).size == 0  # empty all the same
+
+
+def test_an_allocation_past_the_machine_is_a_memory_error_naming_the_size():
+    with pytest.raises(MemoryError, match=r"\[malloc\] could not allocate \d+ bytes"):
+        mx.eval(mx.zeros((2**31 - 1, 2**31 - 1), dtype=mx.uint8))
+    assert (mx.arange(3) + 1).tolist() == [1, 2, 3]
+
+
+def test_integer_arange_past_2_53_is_refused_not_rounded():
+    with pytest.raises(ValueError, match="2\\*\\*53"):
+        mx.arange(-(2**63), 0, 2**62 + 1)
+    assert mx.arange(2**40, 2**40 + 3).tolist() == [2**40, 2**40 + 1, 2**40 + 2]

@@ -37,6 +37,15 @@ array arange(double start, double stop, double step, Dtype dtype, StreamOrDevice
   }
   if (dtype == bool_) throw type_error("[arange] bool dtype is not supported");
   if (is_complex(dtype)) throw std::invalid_argument("[arange] complex64 is not supported");
+  // The bounds travel as doubles: an integer range past 2**53 would come out
+  // rounded, so it is refused rather than computed wrong.
+  constexpr double kExact = 9007199254740992.0;  // 2**53
+  if (!is_floating(dtype) &&
+      (std::abs(start) > kExact || std::abs(stop) > kExact || std::abs(step) > kExact)) {
+    throw std::invalid_argument(
+        "[arange] integer start, stop and step beyond 2**53 in magnitude are not supported "
+        "(they would be rounded)");
+  }
   // An infinite step reaches past stop at once: just start, when it is
   // before stop in the step's direction (NumPy).
   double n = std::isinf(step) ? ((step > 0 ? start < stop : start > stop) ? 1.0 : 0.0)

@@ -185,6 +185,18 @@ def test_launcher_without_mpirun(monkeypatch):
         launch.build_command(launch.parse_args(["-n", "2", "s.py"]))
 
 
+def test_launcher_errors_are_one_clear_line():
+    script = str(SCRIPTS / "collectives.py")
+    rc, out = run([sys.executable, "-m", "fastsync.launch", "--mpirun", "/nonexistent/mpirun",
+                   "-n", "2", script], timeout=60)
+    assert rc == 2 and "Traceback" not in out, out
+    assert "could not start mpirun (/nonexistent/mpirun): No such file or directory" in out, out
+    # An mpirun that fails without a word: the launcher says how it ended.
+    rc, out = run([sys.executable, "-m", "fastsync.launch", "--mpirun", "false", "-n", "2",
+                   script], timeout=60)
+    assert rc == 1 and "exited with status 1" in out, out
+
+
 # ---------------------------------------------------------------- two ranks
 
 

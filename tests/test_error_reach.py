@@ -123,13 +123,13 @@ OPS = ("add", "mul", "max", "neg", "fail")
 
 
 @st.composite
-def graphs(draw):
+def graphs(draw, ops=OPS):
     n_streams = draw(st.integers(1, 4))
     n_leaves = draw(st.integers(1, 3))
     nodes = []
     for k in range(draw(st.integers(1, 24))):
         avail = n_leaves + k
-        op = draw(st.sampled_from(OPS))
+        op = draw(st.sampled_from(ops))
         a = draw(st.integers(0, avail - 1))
         b = draw(st.integers(0, avail - 1))
         nodes.append((op, a, b, draw(st.integers(0, n_streams - 1))))
@@ -139,9 +139,9 @@ def graphs(draw):
     return n_streams, n_leaves, nodes, outs, mode
 
 
-def build(n_streams, n_leaves, nodes):
+def build(n_streams, n_leaves, nodes, devices=(mx.cpu,)):
     rng = np.random.default_rng(len(nodes))
-    streams = [mx.new_stream(mx.cpu) for _ in range(n_streams)]
+    streams = [mx.new_stream(devices[k % len(devices)]) for k in range(n_streams)]
     refs = [rng.standard_normal(5).astype(np.float32) for _ in range(n_leaves)]
     arrays = [mx.array(r) for r in refs]
     spoiled = [False] * n_leaves
@@ -177,8 +177,21 @@ def check(array, ref, spoiled):
 @settings(max_examples=150, deadline=None)
 @given(graphs())
 def test_random_graphs_with_failures_across_streams(graph):
+    run_graph(graph, (mx.cpu,))
+
+
+# GPU streams keep errors by position (a failure spoils what follows it on the stream), so
+# the graphs mixing devices check values only.
+@pytest.mark.skipif(not mx.is_available(mx.gpu), reason="no GPU")
+@settings(max_examples=80, deadline=None)
+@given(graphs(ops=("add", "mul", "max", "neg")))
+def test_random_graphs_across_gpu_and_cpu_streams(graph):
+    run_graph(graph, (mx.gpu, mx.cpu, mx.gpu))
+
+
+def run_graph(graph, devices):
     n_streams, n_leaves, nodes, outs, mode = graph
-    arrays, refs, spoiled = build(n_streams, n_leaves, nodes)
+    arrays, refs, spoiled = build(n_streams, n_leaves, nodes, devices)
     picked = [arrays[k] for k in outs]
     if mode == "eval":
         if any(spoiled[k] for k in outs):

@@ -59,9 +59,12 @@ forever.
 """
 
 import argparse
+import contextlib
 import os
 import shlex
 import shutil
+import signal
+import subprocess
 import sys
 
 # Exported to remote hosts, when set here.
@@ -199,9 +202,34 @@ def main(argv=None):
         return 0
     sys.stdout.flush()
     sys.stderr.flush()
-    # mpirun replaces this process, so signals (Ctrl-C, a timeout's kill)
-    # reach it and it takes the ranks down with it.
-    os.execvpe(cmd[0], cmd, env)
+    return _run_mpirun(cmd, env)
+
+
+def _run_mpirun(cmd, env):
+    """Runs mpirun as a child, forwarding the signals that end a job (Ctrl-C, a timeout's
+    kill) so it takes the ranks down with it; says how it ended when it failed, since
+    mpirun itself may print nothing."""
+    try:
+        proc = subprocess.Popen(cmd, env=env)
+    except OSError as e:
+        print(f"fastsync.launch: could not start mpirun ({cmd[0]}): {e.strerror}",
+              file=sys.stderr)
+        return 2
+
+    def forward(sig, _frame):
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+    rc = proc.wait()
+    if rc < 0:
+        print(f"fastsync.launch: {cmd[0]} was ended by {signal.Signals(-rc).name}",
+              file=sys.stderr)
+        return 128 - rc
+    if rc != 0:
+        print(f"fastsync.launch: {cmd[0]} exited with status {rc}", file=sys.stderr)
+    return rc
 
 
 if __name__ == "__main__":

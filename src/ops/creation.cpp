@@ -50,6 +50,9 @@ array arange(double start, double stop, double step, Dtype dtype, StreamOrDevice
   // before stop in the step's direction (NumPy).
   double n = std::isinf(step) ? ((step > 0 ? start < stop : start > stop) ? 1.0 : 0.0)
                               : std::ceil((stop - start) / step);
+  // A quotient that underflows to zero still leaves `start` inside the range
+  // when it lies before stop in the step's direction (NumPy).
+  if (n == 0 && (step > 0 ? start < stop : start > stop)) n = 1;
   // MLX's limit: a size beyond int32 is almost always a mistake (2**40
   // elements), so it is refused before anything is allocated.
   if (n > 2147483647.0) {

@@ -287,6 +287,14 @@ std::vector<array> split(const array& a, int sections, int axis, StreamOrDevice 
                                 std::to_string(a.shape()[ax]) + " into " +
                                 std::to_string(sections));
   }
+  // Only an empty axis divides into more sections than it has elements: each
+  // is an empty array, and millions of them are a mistake, not a request.
+  constexpr int kMaxEmptySections = 1 << 20;
+  if (a.shape()[ax] == 0 && sections > kMaxEmptySections) {
+    throw std::invalid_argument("[split] " + std::to_string(sections) +
+                                " sections of an empty axis would make as many empty arrays "
+                                "(at most 2**20)");
+  }
   std::vector<int64_t> idx;
   int64_t step = a.shape()[ax] / sections;
   for (int i = 1; i < sections; ++i) idx.push_back(i * step);

@@ -18,8 +18,10 @@ constexpr size_t kMinOps = 4;
 // Ops in a run's first graph, and at most in any.
 constexpr size_t kFirstGraphOps = 16;
 constexpr size_t kMaxGraphOps = 256;
-// Executable graphs kept per stream (each holds device resources).
+// Executable graphs kept per stream (each holds device resources), and how
+// many of them sharing a key are tried before a new one is instantiated.
 constexpr size_t kCached = 64;
+constexpr int kMaxTries = 4;
 
 // Off unless FASTSYNC_CUDA_GRAPHS=1 (read once): measured on the H200, a
 // chain of small ops runs 1.8x faster, but a training step ran slower (an
@@ -62,18 +64,25 @@ void GraphCapture::note(const char* name) {
 }
 
 cudaGraphExec_t GraphCapture::exec_for(cudaGraph_t g) {
+  // Runs of the same primitives may still differ in their graphs (a product
+  // of another shape picks other kernels; a training step's layers repeat
+  // the same sequence of primitives over different shapes): the node count
+  // joins the key, and several executables may share a key, each tried
+  // before a new one is made. Replacing the one that failed would make two
+  // alternating runs re-instantiate every time.
+  size_t nodes = 0;
+  check(cudaGraphGetNodes(g, nullptr, &nodes), "cudaGraphGetNodes");
+  const uint64_t key = (key_ ^ nodes) * 1099511628211ull;
+  int tried = 0;
   for (auto& c : cache_) {
-    if (c.key != key_) continue;
+    if (c.key != key) continue;
     cudaGraphExecUpdateResultInfo info;
     if (cudaGraphExecUpdate(c.exec, g, &info) == cudaSuccess) {
       c.used = ++clock_;
       return c.exec;
     }
-    cudaGetLastError();            // not sticky; the run changed shape: instantiate anew
-    cudaGraphExecDestroy(c.exec);  // freed once any launch in flight is done
-    c = cache_.back();
-    cache_.pop_back();
-    break;
+    cudaGetLastError();  // not sticky
+    if (++tried == kMaxTries) break;
   }
   cudaGraphExec_t exec;
   check(cudaGraphInstantiateWithFlags(&exec, g, 0), "cudaGraphInstantiate");
@@ -83,10 +92,10 @@ cudaGraphExec_t GraphCapture::exec_for(cudaGraph_t g) {
     for (size_t i = 1; i < cache_.size(); ++i) {
       if (cache_[i].used < cache_[oldest].used) oldest = i;
     }
-    cudaGraphExecDestroy(cache_[oldest].exec);
+    cudaGraphExecDestroy(cache_[oldest].exec);  // freed once any launch in flight is done
     cache_.erase(cache_.begin() + static_cast<long>(oldest));
   }
-  cache_.push_back({key_, exec, ++clock_});
+  cache_.push_back({key, exec, ++clock_});
   return exec;
 }
 

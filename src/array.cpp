@@ -1,6 +1,7 @@
 #include "array.h"
 
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 #include "autodiff.h"
@@ -264,8 +265,11 @@ int64_t Data::queued_on(int stream) const {
 }
 
 void Data::spoil(const std::shared_ptr<scheduler::TaskError>& e) {
-  // One writer at a time (the tasks writing a buffer run in order); the
-  // first error stays.
+  // The first error stays. Tasks writing one buffer usually run in order,
+  // but two failing sends of one array on two streams both "write" it: the
+  // write is serialized (failures only, so one process-wide mutex will do).
+  static std::mutex spoil_mutex;
+  std::lock_guard lk(spoil_mutex);
   if (spoiled_.load(std::memory_order_relaxed)) return;
   error_ = e;
   spoiled_.store(true, std::memory_order_release);

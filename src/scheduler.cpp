@@ -118,8 +118,15 @@ class Worker {
   void run(Task& t) {
     ++executed;
     ErrorRef cause = t.control ? nullptr : poison;
-    if (!t.control && !cause) cause = spoiled_input(t);
-    if (cause) cause = here(cause);
+    if (cause) {
+      cause = here(cause);
+    } else if (!t.control) {
+      // An error that reached this task through its data travels on in its
+      // outputs, whatever its origin: it must not poison streams by position.
+      if (auto e = spoiled_input(t)) {
+        cause = std::make_shared<TaskError>(TaskError{e->error, executed, e->reported, false});
+      }
+    }
     if (!cause || t.always) {
       running_cause = cause;
       try {
@@ -235,8 +242,9 @@ ErrorRef take_error() {
 void set_error(const ErrorRef& source) {
   auto* w = current_worker;
   if (w && !w->poison) {
-    w->poison = w->here(source);
-    w->poison->by_position = true;
+    // A fresh copy: `source` belongs to a mark other streams read.
+    w->poison =
+        std::make_shared<TaskError>(TaskError{source->error, w->executed, source->reported, true});
     w->note(w->poison);
   }
 }

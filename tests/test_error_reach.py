@@ -224,3 +224,30 @@ def run_graph(graph, devices):
     # Every array of the graph, evaluated or not, reads as its dependencies say.
     for a, r, s in zip(arrays, refs, spoiled, strict=True):
         check(a, r, s)
+
+
+def test_an_op_without_a_task_keeps_its_inputs_until_their_tasks_ran(on_cpu):
+    # An empty product dispatches nothing: its input's buffer (written by a queued task,
+    # failing or not) must outlive that task all the same (ASan in CI checks the memory).
+    x = mx.random.normal((256, 256))
+    outs = [mx.exp(x * k) @ mx.zeros((256, 0)) for k in range(8)]
+    bad = failing(mx.arange(4, dtype=mx.float32)).reshape(1, 1) @ mx.zeros((1, 0))
+    with pytest.raises(IndexError, match=OOB):
+        mx.eval(*outs, bad)
+    assert all(o.shape == (256, 0) for o in outs) and bad.shape == (1, 0)
+    assert (x + 1).shape == (256, 256)
+    mx.synchronize()
+
+
+@pytest.mark.skipif(not mx.is_available(mx.gpu), reason="no GPU")
+def test_a_spoiled_cpu_array_stays_spoiled_on_the_gpu():
+    x = mx.arange(4, dtype=mx.float32, stream=mx.cpu)
+    bad = mx.add(failing(x), 1, stream=mx.cpu)
+    with pytest.raises(IndexError):
+        mx.eval(bad)
+    # A view (no task) of it in a later eval, copied to the GPU while in flight.
+    on_gpu = mx.exp(mx.reshape(bad, (1,), stream=mx.cpu), stream=mx.gpu)
+    with pytest.raises(IndexError, match=OOB):
+        on_gpu.tolist()
+    good = mx.exp(mx.reshape(x, (2, 2), stream=mx.cpu), stream=mx.gpu)
+    np.testing.assert_allclose(np.array(good), np.exp(np.arange(4.0)).reshape(2, 2), rtol=1e-5)

@@ -100,7 +100,13 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
       if (std::find(outputs_.begin(), outputs_.end(), d.get()) != outputs_.end()) continue;
       keep_list.push_back(std::move(d), stream().index);
     }
-    for (auto* d : outputs_) pending_->outputs.push_back(d);
+    for (auto* d : outputs_) {
+      // An output over a kept (not donated) input's buffer is a view the task
+      // does not write (a send's output): its failure must not spoil the input.
+      bool kept = false;
+      keep_list.for_each([&](const Data* k) { kept |= k == d; });
+      if (!kept) pending_->outputs.push_back(d);
+    }
     if (outputs.size() > 1) {
       for (auto& out : outputs) keep_list.push_back(out.data_shared_ptr(), stream().index);
     }
@@ -111,8 +117,18 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
     }
     scheduler::enqueue(stream(), std::move(*pending_));
     pending_.reset();
+  } else {
+    // Without a dispatch nothing reads the inputs asynchronously (views). An
+    // op that made a fresh output without one (an empty product) may be the
+    // last owner of an input whose task is still queued, and that task writes
+    // it: keep such inputs until the next mark.
+    for (auto& in : inputs) {
+      auto d = in.data_shared_ptr();
+      bool viewed = false;
+      for (auto& out : outputs) viewed |= out.data_shared_ptr() == d;
+      if (d && !viewed) retain(std::move(d));
+    }
   }
-  // Without a dispatch nothing reads the inputs asynchronously (views).
   inputs_.clear();
   outputs_.clear();
 }

@@ -139,8 +139,14 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
   auto st = std::make_shared<Staging>();
   scheduler::enqueue_control(
       *producer, [src = in.data_shared_ptr(), r, base, flag, st, pos = in.position_on_stream()] {
-        auto e = scheduler::current_error();
-        if (e && pos >= e->position) st->error = std::move(e);
+        // The buffer says whether a CPU task's error spoiled it; an error known
+        // only by position spoils it from that position on.
+        scheduler::ErrorRef e = src ? src->spoiled() : nullptr;
+        if (!e) {
+          e = scheduler::current_error();
+          if (!e || !e->by_position || pos < e->position) e = nullptr;
+        }
+        st->error = std::move(e);
         std::memcpy(base, r.lo, r.bytes);
         st->done.store(true, std::memory_order_release);
         std::atomic_ref<uint32_t>(*flag).store(1, std::memory_order_release);

@@ -110,12 +110,16 @@ Api* api = nullptr;  // loaded once, never freed: workers may use it until exit
 std::vector<std::string> search_prefixes;
 std::mutex call_mutex;  // taken around every MPI call when api->serialize
 
+// This process's rank in MPI's world, once initialized (for messages).
+std::atomic<int> world_rank{-1};
+
 // One per process (state behind a mutex, watchdog.cpp): past the limit,
 // the job ends as an uncaught exception on a rank ends it (MPI_Abort).
 Watchdog& watchdog() {
   static Watchdog* w = new Watchdog([](const char* what, double seconds) {
-    int rank = -1;
-    api->Comm_rank(api->comm_world, &rank);
+    // No MPI call but the abort: another thread is blocked inside MPI, which
+    // with MPI_THREAD_SERIALIZED may take no second call.
+    int rank = world_rank.load(std::memory_order_relaxed);
     std::fprintf(stderr,
                  "[%s] rank %d waited %.0f s for the other ranks: one of them exited or stopped "
                  "without taking part. Ending the job (FASTSYNC_DISTRIBUTED_TIMEOUT sets this "
@@ -228,6 +232,7 @@ class MpiComm : public Comm, public HostCollectives {
   MpiComm(Api& a, MPI_Comm c) : api_(a), comm_(c) {
     if (int rc = a.Comm_rank(c, &rank_)) fail("distributed.init", "MPI_Comm_rank", rc);
     if (int rc = a.Comm_size(c, &size_)) fail("distributed.init", "MPI_Comm_size", rc);
+    if (c == a.comm_world) world_rank.store(rank_, std::memory_order_relaxed);
   }
   // Communicators from split are never freed: MPI_Comm_free is collective,
   // and a destructor runs whenever the last handle drops, in a different
@@ -272,8 +277,8 @@ class MpiComm : public Comm, public HostCollectives {
                   int64_t shape_tag) override {
     Watchdog::Scope watched(watchdog(), what);
     check_live(what);
+    agree(what, n, d, shape_tag);  // first: every rank must reach it, whatever its count
     check_count(what, n);
-    agree(what, n, d, shape_tag);
     if (n == 0) return;
     MPI_Datatype t = type(d);
     const void* src = in ? in : MPI_IN_PLACE;

@@ -90,6 +90,16 @@ if rank == 1:
         pass
 else:
     raises(lambda: mx.eval(gathered), "[all_gather]", "rank 1 failed")
+# A send of a spoiled array: the receiver raises instead of computing on what came.
+if rank == 0:
+    sent = dist.send(mx.take(mx.arange(4, dtype=mx.float32), mx.array([0, 9])), 1)
+    try:
+        mx.eval(sent)
+        raise AssertionError("the spoiled input's error was not raised")
+    except IndexError:
+        pass
+else:
+    raises(lambda: dist.recv((2,), mx.float32, 0).tolist(), "[recv]", "rank 0 sent was spoiled")
 in_step = dist.all_sum(mx.array([10.0 * (rank + 1)]))
 assert in_step.item() == 30.0, in_step.item()
 passed("spoiled_input")

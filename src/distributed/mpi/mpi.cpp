@@ -50,6 +50,10 @@ constexpr int MPI_THREAD_MULTIPLE = 3;
 void* const MPI_IN_PLACE = reinterpret_cast<void*>(1);
 constexpr int kMaxErrorString = 256;  // Open MPI's MPI_MAX_ERROR_STRING
 constexpr int kTag = 0;               // send/recv pairs match by order, as MLX's
+// The tag of a message whose array was spoiled by an error on the sender: the
+// receiver takes any tag (order is kept per sender) and raises on this one.
+constexpr int kSpoiledTag = 1;
+constexpr int MPI_ANY_TAG = -1;
 
 #ifdef __APPLE__
 constexpr const char* kLibName = "libmpi.40.dylib";
@@ -294,7 +298,8 @@ class MpiComm : public Comm, public HostCollectives {
     check_live(what);
     check_count(what, n);
     MPI_Datatype t = type(d);
-    if (int rc = call([&] { return api_.Send(buf, static_cast<int>(n), t, dst, kTag, comm_); })) {
+    const int tag = scheduler::spoiled_inputs() ? kSpoiledTag : kTag;
+    if (int rc = call([&] { return api_.Send(buf, static_cast<int>(n), t, dst, tag, comm_); })) {
       fail(what, "MPI_Send", rc);
     }
   }
@@ -305,7 +310,8 @@ class MpiComm : public Comm, public HostCollectives {
     check_count(what, n);
     MPI_Datatype t = type(d);
     MPI_Status st{};
-    int rc = call([&] { return api_.Recv(buf, static_cast<int>(n), t, src, kTag, comm_, &st); });
+    int rc =
+        call([&] { return api_.Recv(buf, static_cast<int>(n), t, src, MPI_ANY_TAG, comm_, &st); });
     std::string expected =
         std::to_string(n) + " " + d.name() + " elements from rank " + std::to_string(src);
     if (rc == MPI_ERR_TRUNCATE) {
@@ -323,6 +329,10 @@ class MpiComm : public Comm, public HostCollectives {
       throw std::runtime_error(std::string("[") + what + "] expected " + expected +
                                " but the message held " + size +
                                ": the shape or dtype given to recv differs from the array sent");
+    }
+    if (st.MPI_TAG == kSpoiledTag) {
+      throw std::runtime_error(std::string("[") + what + "] the array rank " + std::to_string(src) +
+                               " sent was spoiled by an error there (raised on that rank)");
     }
   }
 

@@ -11,6 +11,7 @@
 //   rearrange    rearranging/combining ops, sort-based ops, windows.
 //   linalg       matmul, addmm, and __matmul__/__rmatmul__ set on the array
 //                class: after array.
+//   conv         convolutions.
 //   random       the random submodule.
 //   transforms   vjp/jvp/custom functions over flat lists (the tree-aware
 //                transforms are in python/fastsync/_transforms.py).
@@ -29,6 +30,7 @@ void init_ops(nb::module_& m);
 void init_math(nb::module_& m);
 void init_rearrange(nb::module_& m);
 void init_linalg(nb::module_& m);
+void init_conv(nb::module_& m);
 void init_random(nb::module_& m);
 void init_transforms(nb::module_& m);
 void init_distributed(nb::module_& m);
@@ -58,6 +60,7 @@ NB_MODULE(_core, m) {
   py::init_math(m);
   py::init_rearrange(m);
   py::init_linalg(m);
+  py::init_conv(m);
   py::init_random(m);
   py::init_transforms(m);
   py::init_distributed(m);

@@ -12,6 +12,7 @@
 //   linalg       matmul, addmm, and __matmul__/__rmatmul__ set on the array
 //                class: after array.
 //   conv         convolutions.
+//   factorizations  the linalg submodule.
 //   random       the random submodule.
 //   transforms   vjp/jvp/custom functions over flat lists (the tree-aware
 //                transforms are in python/fastsync/_transforms.py).
@@ -31,6 +32,7 @@ void init_math(nb::module_& m);
 void init_rearrange(nb::module_& m);
 void init_linalg(nb::module_& m);
 void init_conv(nb::module_& m);
+void init_factorizations(nb::module_& m);
 void init_random(nb::module_& m);
 void init_transforms(nb::module_& m);
 void init_distributed(nb::module_& m);
@@ -61,6 +63,7 @@ NB_MODULE(_core, m) {
   py::init_rearrange(m);
   py::init_linalg(m);
   py::init_conv(m);
+  py::init_factorizations(m);
   py::init_random(m);
   py::init_transforms(m);
   py::init_distributed(m);

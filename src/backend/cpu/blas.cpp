@@ -123,4 +123,9 @@ const Library& library() {
   return std::get<Library>(chosen);
 }
 
+std::mutex& pool_mutex() {
+  static std::mutex m;
+  return m;
+}
+
 }  // namespace fastsync::cpu::blas

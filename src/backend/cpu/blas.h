@@ -18,6 +18,7 @@
 // matmul.cpp serializes the products large enough to use them.
 #pragma once
 
+#include <mutex>
 #include <string>
 
 namespace fastsync::cpu::blas {
@@ -46,5 +47,11 @@ struct Library {
 // FASTSYNC_BLAS names one that cannot be loaded, or names none we know; the
 // error repeats on every call.
 const Library& library();
+
+// Held by every call large enough to use the library's thread pool (level-3
+// products, LAPACK factorizations): two streams take turns with the whole
+// pool instead of oversubscribing the cores or sharing its buffers (see
+// matmul.cpp).
+std::mutex& pool_mutex();
 
 }  // namespace fastsync::cpu::blas

@@ -69,8 +69,8 @@ void stage_typed(const Stage& s) {
 }
 
 template <typename T>
-constexpr bool is_float_v = std::is_floating_point_v<T> || std::is_same_v<T, float16_t> ||
-                            std::is_same_v<T, bfloat16_t>;
+constexpr bool is_float_v =
+    std::is_floating_point_v<T> || std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>;
 
 void run_stage(const Stage& s) {
   dispatch_dtype(s.from, [&](auto in) {
@@ -126,11 +126,6 @@ void gemm(const GemmTask& t, const complex64_t* a, const complex64_t* b, complex
 // SMP_THRESHOLD_MIN; the default threshold is 4x this, so we lock early).
 constexpr double kSingleThreadedWork = 65536;
 
-std::mutex& pool_mutex() {
-  static std::mutex m;
-  return m;
-}
-
 template <typename T>
 void run_typed(const GemmTask& t) {
   T* c = static_cast<T*>(t.c);
@@ -145,7 +140,8 @@ void run_typed(const GemmTask& t) {
   int64_t step = int64_t(t.M) * t.N;
   T* cb = c;
   std::unique_lock<std::mutex> pool;
-  if (double(t.M) * t.N * t.K > kSingleThreadedWork) pool = std::unique_lock(pool_mutex());
+  if (double(t.M) * t.N * t.K > kSingleThreadedWork)
+    pool = std::unique_lock(cpu::blas::pool_mutex());
   for_each_strided(t.batch, [&](auto offs, int64_t n, auto st) {
     for (int64_t i = 0; i < n; ++i, cb += step) {
       gemm(t, a + offs[0] + i * st[0], b + offs[1] + i * st[1], cb);
@@ -155,9 +151,12 @@ void run_typed(const GemmTask& t) {
 
 void run_gemm(const GemmTask& t) {
   for (const auto& s : t.before) run_stage(s);
-  if (t.dtype == float64) run_typed<double>(t);
-  else if (t.dtype == complex64) run_typed<complex64_t>(t);
-  else run_typed<float>(t);
+  if (t.dtype == float64)
+    run_typed<double>(t);
+  else if (t.dtype == complex64)
+    run_typed<complex64_t>(t);
+  else
+    run_typed<float>(t);
   for (const auto& s : t.after) run_stage(s);
 }
 

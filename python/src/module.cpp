@@ -13,6 +13,7 @@
 //                class: after array.
 //   conv         convolutions.
 //   factorizations  the linalg submodule.
+//   fft          the fft submodule.
 //   random       the random submodule.
 //   transforms   vjp/jvp/custom functions over flat lists (the tree-aware
 //                transforms are in python/fastsync/_transforms.py).
@@ -33,6 +34,7 @@ void init_rearrange(nb::module_& m);
 void init_linalg(nb::module_& m);
 void init_conv(nb::module_& m);
 void init_factorizations(nb::module_& m);
+void init_fft(nb::module_& m);
 void init_random(nb::module_& m);
 void init_transforms(nb::module_& m);
 void init_distributed(nb::module_& m);
@@ -64,6 +66,7 @@ NB_MODULE(_core, m) {
   py::init_linalg(m);
   py::init_conv(m);
   py::init_factorizations(m);
+  py::init_fft(m);
   py::init_random(m);
   py::init_transforms(m);
   py::init_distributed(m);

@@ -50,23 +50,6 @@ struct MklApi {
   void (*get_version_string)(char*, int) = nullptr;
 };
 
-std::vector<dynlib::Candidate> mkl_candidates() {
-  std::vector<dynlib::Candidate> c;
-  for (const char* so : kMklSonames) c.push_back({.path = so, .already_loaded = true});
-  for (const auto& entry : dynlib::path_entries("FASTSYNC_MKL_PATH")) {
-    if (!entry.is_dir) {
-      c.push_back({entry.path});
-      continue;
-    }
-    for (const char* so : kMklSonames) {
-      std::string file = entry.file(so);
-      if (dynlib::is_file(file)) c.push_back({file});
-    }
-  }
-  for (const char* so : kMklSonames) c.push_back({so});
-  return c;
-}
-
 // MKL, or the reason it cannot be used.
 std::variant<Library, std::string> mkl() {
   MklApi api;
@@ -114,6 +97,23 @@ std::variant<Library, std::string> choose() {
 }
 
 }  // namespace
+
+std::vector<dynlib::Candidate> mkl_candidates() {
+  std::vector<dynlib::Candidate> c;
+  for (const char* so : kMklSonames) c.push_back({.path = so, .already_loaded = true});
+  for (const auto& entry : dynlib::path_entries("FASTSYNC_MKL_PATH")) {
+    if (!entry.is_dir) {
+      c.push_back({entry.path});
+      continue;
+    }
+    for (const char* so : kMklSonames) {
+      std::string file = entry.file(so);
+      if (dynlib::is_file(file)) c.push_back({file});
+    }
+  }
+  for (const char* so : kMklSonames) c.push_back({so});
+  return c;
+}
 
 const Library& library() {
   static const std::variant<Library, std::string> chosen = choose();

@@ -20,6 +20,9 @@
 
 #include <mutex>
 #include <string>
+#include <vector>
+
+#include "dynlib.h"
 
 namespace fastsync::cpu::blas {
 
@@ -53,5 +56,10 @@ const Library& library();
 // pool instead of oversubscribing the cores or sharing its buffers (see
 // matmul.cpp).
 std::mutex& pool_mutex();
+
+// Where MKL's single dynamic library (libmkl_rt) is looked for: already
+// loaded, FASTSYNC_MKL_PATH (which `import fastsync` points at the mkl
+// wheel), then the loader's path. The FFT (fft.cpp) loads it from here too.
+std::vector<dynlib::Candidate> mkl_candidates();
 
 }  // namespace fastsync::cpu::blas

@@ -1,0 +1,231 @@
+// CPU kernel of the FFT primitive: Intel MKL's DFTI, from the same libmkl_rt
+// the BLAS can use (blas.h: the mkl wheel, FASTSYNC_MKL_PATH, or the loader
+// path), loaded at the first CPU transform. Without MKL the transform raises
+// NotImplementedError at eval, naming what to install.
+//
+// eval_cpu (encoding thread) allocates the contiguous output (and a
+// contiguous working copy where the input is a view or would be
+// overwritten) and dispatches one task. The task transforms one axis at a
+// time, in place on the contiguous buffer: a DFTI descriptor per axis does
+// all the 1-D transforms of that axis at once (a batch of `inner` strided
+// transforms, repeated over the `outer` blocks), so no data is transposed.
+// A real transform does its real axis (the last listed) first going
+// forward and last going backward. The scale is applied by DFTI, once.
+//
+// Threads: DFTI is thread safe across descriptors; its own threads run
+// under the BLAS pool lock (blas.h), as LAPACK's, so streams take turns.
+#include "primitives/fft.h"
+
+#include <complex>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <variant>
+
+#include "backend/cpu/blas.h"
+#include "backend/cpu/copy.h"
+#include "backend/cpu/utils.h"
+#include "errors.h"
+
+namespace fastsync {
+
+namespace {
+
+using cfloat = std::complex<float>;
+using Handle = void*;
+using MklLong = long;  // MKL_LONG on LP64 Linux
+
+// DFTI's configuration names and values (mkl_dfti.h).
+enum : int {
+  kForwardScale = 4,
+  kBackwardScale = 5,
+  kNumberOfTransforms = 7,
+  kConjugateEvenStorage = 10,
+  kPlacement = 11,
+  kFwdDistance = 58,
+  kBwdDistance = 59,
+  kFwdStrides = 60,
+  kBwdStrides = 61,
+};
+enum : int { kComplex = 32, kReal = 33, kComplexComplex = 39, kNotInplace = 44 };
+
+struct Dfti {
+  MklLong (*create_1d)(Handle*, int, ...) = nullptr;  // DftiCreateDescriptor_s_1d
+  MklLong (*set)(Handle, int, ...) = nullptr;
+  MklLong (*commit)(Handle) = nullptr;
+  MklLong (*forward)(Handle, void*, ...) = nullptr;
+  MklLong (*backward)(Handle, void*, ...) = nullptr;
+  MklLong (*release)(Handle*) = nullptr;
+  char* (*message)(MklLong) = nullptr;
+};
+
+std::variant<Dfti, std::string> load_dfti() {
+  Dfti api;
+  std::string why;
+  auto lib = dynlib::load(
+      cpu::blas::mkl_candidates(),
+      [&](dynlib::Symbols& sym) {
+        sym.bind(api.create_1d, "DftiCreateDescriptor_s_1d");
+        sym.bind(api.set, "DftiSetValue");
+        sym.bind(api.commit, "DftiCommitDescriptor");
+        sym.bind(api.forward, "DftiComputeForward");
+        sym.bind(api.backward, "DftiComputeBackward");
+        sym.bind(api.release, "DftiFreeDescriptor");
+        sym.bind(api.message, "DftiErrorMessage");
+      },
+      {"Intel MKL (libmkl_rt.so.3 or .2)", "fastsync's CPU FFT needs MKL's DFTI",
+       "Install it with `pip install mkl` (or `pip install fastsync[mkl]`), or set "
+       "FASTSYNC_MKL_PATH to the directory that holds libmkl_rt.so.3."},
+      &why);
+  if (!lib) return why;
+  return api;
+}
+
+// The loaded DFTI; throws not_implemented (with the loader's reasons) when
+// MKL is not there. Loaded once, under the static's guard.
+const Dfti& dfti() {
+  static const std::variant<Dfti, std::string> loaded = load_dfti();
+  if (const auto* why = std::get_if<std::string>(&loaded)) {
+    throw not_implemented("[fft] the CPU FFT runs on Intel MKL, which is not available: " + *why);
+  }
+  return std::get<Dfti>(loaded);
+}
+
+void check(MklLong status, const char* what) {
+  if (status != 0) {
+    throw std::runtime_error(std::string("[fft] MKL DFTI ") + what +
+                             " failed: " + dfti().message(status));
+  }
+}
+
+struct Descriptor {
+  Handle h = nullptr;
+  Descriptor(int domain, int64_t n) {
+    check(dfti().create_1d(&h, domain, static_cast<MklLong>(n)), "create");
+  }
+  ~Descriptor() {
+    if (h) dfti().release(&h);
+  }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  template <typename V>
+  void set(int param, V value) {
+    check(dfti().set(h, param, value), "configure");
+  }
+};
+
+// A transform of axis `ax`: `outer` blocks of `inner` interleaved 1-D
+// transforms of n points (m on the frequency side of a real transform).
+struct AxisLayout {
+  int64_t n, outer = 1, inner = 1;
+  AxisLayout(const Shape& shape, int ax) : n(shape[ax]) {
+    for (int d = 0; d < ax; ++d) outer *= shape[d];
+    for (int d = ax + 1; d < static_cast<int>(shape.size()); ++d) inner *= shape[d];
+  }
+};
+
+// Sets the batch of a descriptor: the whole axis in one call when the
+// transforms are contiguous, else `inner` strided ones per outer block.
+// Returns the number of calls (blocks) to make.
+int64_t configure_batch(Descriptor& d, const AxisLayout& l, int64_t fwd_len, int64_t bwd_len) {
+  if (l.inner == 1) {
+    d.set(kNumberOfTransforms, static_cast<MklLong>(l.outer));
+    d.set(kFwdDistance, static_cast<MklLong>(fwd_len));
+    d.set(kBwdDistance, static_cast<MklLong>(bwd_len));
+    return 1;
+  }
+  MklLong strides[2] = {0, static_cast<MklLong>(l.inner)};
+  d.set(kNumberOfTransforms, static_cast<MklLong>(l.inner));
+  d.set(kFwdDistance, MklLong{1});
+  d.set(kBwdDistance, MklLong{1});
+  d.set(kFwdStrides, strides);
+  d.set(kBwdStrides, strides);
+  return l.outer;
+}
+
+void c2c_axis(cfloat* data, const Shape& shape, int ax, bool inverse, double scale) {
+  AxisLayout l(shape, ax);
+  Descriptor d(kComplex, l.n);
+  int64_t blocks = configure_batch(d, l, l.n, l.n);
+  if (scale != 1.0) d.set(inverse ? kBackwardScale : kForwardScale, scale);
+  check(dfti().commit(d.h), "commit");
+  const int64_t step = l.inner == 1 ? 0 : l.n * l.inner;
+  for (int64_t b = 0; b < blocks; ++b) {
+    cfloat* p = data + b * step;
+    check(inverse ? dfti().backward(d.h, p) : dfti().forward(d.h, p), "compute");
+  }
+}
+
+// Real samples (n along ax) <-> their n / 2 + 1 non-negative frequencies.
+void real_axis(float* samples, cfloat* freqs, const Shape& real_shape, int ax, bool inverse,
+               double scale) {
+  AxisLayout l(real_shape, ax);
+  const int64_t m = l.n / 2 + 1;
+  Descriptor d(kReal, l.n);
+  d.set(kConjugateEvenStorage, kComplexComplex);
+  d.set(kPlacement, kNotInplace);
+  int64_t blocks = configure_batch(d, l, l.n, m);
+  if (scale != 1.0) d.set(inverse ? kBackwardScale : kForwardScale, scale);
+  check(dfti().commit(d.h), "commit");
+  for (int64_t b = 0; b < blocks; ++b) {
+    float* r = samples + (l.inner == 1 ? 0 : b * l.n * l.inner);
+    cfloat* c = freqs + (l.inner == 1 ? 0 : b * m * l.inner);
+    check(inverse ? dfti().backward(d.h, c, r) : dfti().forward(d.h, r, c), "compute");
+  }
+}
+
+}  // namespace
+
+void FFT::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  dfti();  // no MKL: raise now, at eval, rather than in the task
+  const array& in = inputs[0];
+  array& out = outputs[0];
+  auto& enc = cpu::encoder_for(*this);
+  cpu::alloc(out);
+  enc.set_input_array(in);
+  enc.set_output_array(out);
+  if (out.size() == 0) return;
+  // The task's working copy of the input: a real forward transform reads
+  // its input in place when it is contiguous; an inverse real one
+  // transforms a copy (its complex axes go in place first).
+  std::optional<array> work;
+  if (real_ && (inverse_ || !in.flags().row_contiguous)) {
+    work = array(in.shape(), in.dtype(), nullptr, {});
+    cpu::alloc(*work);
+    enc.add_temporary(*work);
+  }
+  enc.dispatch(
+      [axes = axes_, inverse = inverse_, real = real_, scale = scale_, in = in.unsafe_weak_copy(),
+       out = out.unsafe_weak_copy(),
+       work = work ? std::optional<array>(work->unsafe_weak_copy()) : std::nullopt]() mutable {
+        std::lock_guard<std::mutex> lock(cpu::blas::pool_mutex());
+        const int last = axes.back();
+        if (!real) {
+          cpu::copy_kernel(in, out);
+          for (size_t i = 0; i < axes.size(); ++i) {
+            c2c_axis(out.data<cfloat>(), out.shape(), axes[i], inverse,
+                     i + 1 == axes.size() ? scale : 1.0);
+          }
+          return;
+        }
+        if (!inverse) {
+          array src = in;
+          if (work) {
+            cpu::copy_kernel(in, *work);
+            src = *work;
+          }
+          real_axis(src.data<float>(), out.data<cfloat>(), src.shape(), last, false, scale);
+          for (int ax : axes) {
+            if (ax != last) c2c_axis(out.data<cfloat>(), out.shape(), ax, false, 1.0);
+          }
+          return;
+        }
+        cpu::copy_kernel(in, *work);
+        for (int ax : axes) {
+          if (ax != last) c2c_axis(work->data<cfloat>(), work->shape(), ax, true, 1.0);
+        }
+        real_axis(out.data<float>(), work->data<cfloat>(), out.shape(), last, true, scale);
+      });
+}
+
+}  // namespace fastsync

@@ -30,6 +30,7 @@ if hasattr(_core, "_testing"):
 # search only: importing fastsync does not initialize CUDA (that waits for the first GPU use).
 _cuda_libs.export_path()
 _cuda_libs.export_nvrtc_path()
+_cuda_libs.export_cufft_path()
 # MKL, when PyPI's wheel is installed, replaces OpenBLAS for CPU products (same: a file search).
 _cpu_libs.export_mkl_path()
 

@@ -179,3 +179,35 @@ def export_nvrtc_path() -> Path | None:
     if str(d) not in current.split(os.pathsep):
         os.environ["FASTSYNC_NVRTC_PATH"] = os.pathsep.join(filter(None, (current, str(d))))
     return d
+
+
+# cuFFT (mx.fft on the GPU, src/backend/cuda/fft.cu): the CUDA 13 wheel (nvidia-cufft) unpacks
+# libcufft.so.12 to ``nvidia/cu13/lib``, the CUDA 12 one (nvidia-cufft-cu12) libcufft.so.11 to
+# ``nvidia/cufft/lib``.
+_CUFFT_VERSIONS = ("12", "11")
+_CUFFT_SUBDIRS = ("cu13/lib", "cufft/lib", "cu12/lib")
+
+
+def find_cufft() -> Path | None:
+    """The directory of an installed nvidia-cufft wheel's libcufft, newest major first."""
+    for version in _CUFFT_VERSIONS:
+        for root in _nvidia_roots():
+            for sub in _CUFFT_SUBDIRS:
+                if _soname_file(root / sub, "libcufft", version) is not None:
+                    return root / sub
+    return None
+
+
+def export_cufft_path() -> Path | None:
+    """Append an nvidia-cufft wheel's directory to FASTSYNC_CUFFT_PATH.
+
+    The C++ loader reads the variable the first time a GPU FFT runs. Returns the directory,
+    or None (and changes nothing) without a wheel.
+    """
+    d = find_cufft()
+    if d is None:
+        return None
+    current = os.environ.get("FASTSYNC_CUFFT_PATH", "")
+    if str(d) not in current.split(os.pathsep):
+        os.environ["FASTSYNC_CUFFT_PATH"] = os.pathsep.join(filter(None, (current, str(d))))
+    return d

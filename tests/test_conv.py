@@ -332,7 +332,7 @@ def test_conv_empty_batch():
         (
             lambda: mx.conv2d(mx.zeros((1, 5, 5)), mx.zeros((2, 3, 3, 5))),
             ValueError,
-            "input must have shape",
+            "must have shape",
         ),
         (
             lambda: mx.conv2d(mx.zeros((1, 5, 5, 3)), mx.zeros((2, 3, 3, 2))),
@@ -399,3 +399,10 @@ def test_conv_empty_batch():
 def test_conv_errors(call, exc, text):
     with pytest.raises(exc, match=text):
         call()
+
+
+def test_conv1d_takes_the_spatial_rank_from_its_input():
+    # As in MLX: conv1d of an image is its 2-D convolution, the single values repeated.
+    x, w = rand(1, 5, 5, 2), rand(2, 3, 3, 1)
+    got = mx.conv1d(mx.array(x), mx.array(w), padding=1, groups=2)
+    check(got, ref_conv(x, w, 1, 1, groups=2))

@@ -346,3 +346,25 @@ def test_numerical_failures_surface_at_eval_and_leave_others_alone():
 def test_gpu_stream_raises_not_implemented():
     with pytest.raises(NotImplementedError, match="GPU"):
         mx.eval(mx.linalg.inv(mx.eye(3), stream=mx.gpu))
+
+
+@pytest.mark.parametrize("shape", [(0, 4, 4), (3, 0, 0), (2, 5, 0), (2, 0, 5), (5, 0), (0, 5)])
+def test_empty_matrices(shape):
+    a = np.zeros(shape, np.float32)
+    u, s, vt = mx.linalg.svd(arr(a), stream=CPU)
+    nu, ns, nvt = np.linalg.svd(a)
+    np.testing.assert_array_equal(np.array(u), nu)
+    np.testing.assert_array_equal(np.array(vt), nvt)
+    assert s.shape == ns.shape
+    assert mx.linalg.pinv(arr(a), stream=CPU).shape == np.linalg.pinv(a).shape
+    q, r = mx.linalg.qr(arr(a), stream=CPU)
+    assert q.shape == shape[:-1] + (min(shape[-2:]),)
+    p, lo, up = mx.linalg.lu(arr(a), stream=CPU)
+    mx.eval(p, lo, up)
+
+
+def test_det_of_integers_promotes():
+    close(mx.linalg.det(mx.array([[1, 2], [3, 4]]), stream=CPU), -2.0)
+    sign, logdet = mx.linalg.slogdet(mx.array([[2, 0], [0, 3]]), stream=CPU)
+    close(sign, 1.0)
+    close(logdet, np.log(6.0))

@@ -192,3 +192,9 @@ def test_gradients(shape, axes, norm):
 def test_errors(call, text):
     with pytest.raises(ValueError, match=text):
         call()
+
+
+def test_two_dimensional_axes_none_means_every_axis():
+    c = crand(3, 4, 5)
+    close(mx.fft.fft2(mx.array(c), axes=None), np.fft.fft2(c, axes=None))
+    close(mx.fft.fft2(mx.array(c)), np.fft.fft2(c))

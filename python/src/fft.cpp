@@ -45,16 +45,18 @@ void init_fft(nb::module_& m) {
 
   using Many = array (*)(const array&, const fft::OptShape&, const fft::OptAxes&,
                          const std::string&, StreamOrDevice);
+  // fft2 and friends default to axes (-2, -1); an explicit None means every axis, as in
+  // NumPy.
   auto def_many = [&](const char* name, Many fn, bool two, const char* doc) {
+    nb::object axes_default = two ? nb::object(nb::make_tuple(-2, -1)) : nb::none();
     f.def(
         name,
-        [fn, two](nb::handle a, nb::handle sizes, nb::handle axes, const std::string& norm,
-                  nb::handle s) {
-          fft::OptAxes ax = to_axes(axes);
-          if (two && axes.is_none()) ax = std::vector<int>{-2, -1};
-          return fn(to_array(a), to_optional_shape(sizes), ax, norm, to_stream_or_device(s));
+        [fn](nb::handle a, nb::handle sizes, nb::handle axes, const std::string& norm,
+             nb::handle s) {
+          return fn(to_array(a), to_optional_shape(sizes), to_axes(axes), norm,
+                    to_stream_or_device(s));
         },
-        nb::arg("a"), nb::arg("s") = nb::none(), nb::arg("axes") = nb::none(),
+        nb::arg("a"), nb::arg("s") = nb::none(), nb::arg("axes").none() = axes_default,
         nb::arg("norm") = "backward", nb::kw_only(), nb::arg("stream") = nb::none(), doc);
   };
   def_many("fft2", fft::fftn, true, "Two-dimensional DFT (axes default to (-2, -1)).");

@@ -163,14 +163,14 @@ array convolve_checked(const Checked& c, const Stream& s) {
 array conv_nd(const char* op, int dims, const array& input, const array& weight,
               const ConvParam& stride, const ConvParam& padding, const ConvParam& dilation,
               int64_t groups, StreamOrDevice s) {
+  // As in MLX, the spatial rank comes from the input: conv1d of an image
+  // is its 2-D convolution, with the single values repeated per axis.
+  (void)dims;
   Stream st = to_stream(s);
-  if (input.ndim() != dims + 2) {
-    fail(op, "input must have shape (N, *spatial, C_in) with " + std::to_string(dims) +
-                 " spatial axes, got shape " + shape_str(input.shape()));
-  }
-  ConvParam pad = per_axis(op, "padding", padding, dims, 0, 0);
+  const int spatial = input.ndim() - 2;
+  ConvParam pad = per_axis(op, "padding", padding, std::max(spatial, 1), 0, 0);
   return convolve_checked(
-      check(op, dims, input, weight, stride, pad, pad, dilation, {}, groups, false, st), st);
+      check(op, spatial, input, weight, stride, pad, pad, dilation, {}, groups, false, st), st);
 }
 
 array conv_transpose_nd(const char* op, int dims, const array& input, const array& weight,

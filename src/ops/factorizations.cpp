@@ -227,6 +227,11 @@ array pinv(const array& a, StreamOrDevice so) {
   Dtype t = compute_dtype(op, a);
   array x = matrices(op, a, false, t, s);
   const int64_t m = x.shape(-2), n = x.shape(-1), k = std::min(m, n);
+  if (k == 0) {
+    Shape shape(x.shape().begin(), x.shape().end() - 2);
+    shape.insert(shape.end(), {n, m});
+    return back_to(zeros(shape, t, s), a.dtype(), s);
+  }
   auto usv = svd(x, true, s);
   array u = top_left(usv[0], m, k, s);
   array sv = usv[1];
@@ -430,8 +435,14 @@ std::pair<array, array> lu_sign_diag(const char* op, const array& a, const Strea
 
 }  // namespace
 
-array det(const array& a, StreamOrDevice so) {
+// det and slogdet take integer and bool matrices too (as float32), as MLX.
+array float_if_exact(const array& a, const Stream& s) {
+  return is_inexact(a.dtype()) ? a : astype(a, float32, s);
+}
+
+array det(const array& in, StreamOrDevice so) {
   Stream s = to_stream(so);
+  array a = float_if_exact(in, s);
   if (a.ndim() >= 2 && a.shape(-1) == 0 && a.shape(-2) == 0) {
     Shape batch(a.shape().begin(), a.shape().end() - 2);
     Dtype t = compute_dtype("linalg.det", a);
@@ -441,8 +452,9 @@ array det(const array& a, StreamOrDevice so) {
   return back_to(multiply(parity, prod(d, std::vector<int>{-1}, false, s), s), a.dtype(), s);
 }
 
-std::vector<array> slogdet(const array& a, StreamOrDevice so) {
+std::vector<array> slogdet(const array& in, StreamOrDevice so) {
   Stream s = to_stream(so);
+  array a = float_if_exact(in, s);
   auto [parity, d] = lu_sign_diag("linalg.slogdet", a, s);
   array mag = abs(d, s);
   array logabs = sum(log(mag, s), std::vector<int>{-1}, false, s);

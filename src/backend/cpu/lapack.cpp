@@ -120,21 +120,21 @@ void zero_triangle(std::vector<T>& a, int64_t n, bool lower) {
 
 template <typename T>
 lint getrf(lint m, lint n, T* a, lint* ipiv) {
-  lint info = 0;
-  if constexpr (std::is_same_v<T, float>) LAPACK_sgetrf(&m, &n, a, &m, ipiv, &info);
-  if constexpr (std::is_same_v<T, double>) LAPACK_dgetrf(&m, &n, a, &m, ipiv, &info);
-  if constexpr (is_cplx<T>) LAPACK_cgetrf(&m, &n, a, &m, ipiv, &info);
+  lint info = 0, lda = std::max<lint>(1, m);
+  if constexpr (std::is_same_v<T, float>) LAPACK_sgetrf(&m, &n, a, &lda, ipiv, &info);
+  if constexpr (std::is_same_v<T, double>) LAPACK_dgetrf(&m, &n, a, &lda, ipiv, &info);
+  if constexpr (is_cplx<T>) LAPACK_cgetrf(&m, &n, a, &lda, ipiv, &info);
   return info;
 }
 
 template <typename T>
 lint getri(lint n, T* a, const lint* ipiv) {
-  lint info = 0, lwork = -1;
+  lint info = 0, lwork = -1, lda = std::max<lint>(1, n);
   T q{};
   auto call = [&](T* work) {
-    if constexpr (std::is_same_v<T, float>) LAPACK_sgetri(&n, a, &n, ipiv, work, &lwork, &info);
-    if constexpr (std::is_same_v<T, double>) LAPACK_dgetri(&n, a, &n, ipiv, work, &lwork, &info);
-    if constexpr (is_cplx<T>) LAPACK_cgetri(&n, a, &n, ipiv, work, &lwork, &info);
+    if constexpr (std::is_same_v<T, float>) LAPACK_sgetri(&n, a, &lda, ipiv, work, &lwork, &info);
+    if constexpr (std::is_same_v<T, double>) LAPACK_dgetri(&n, a, &lda, ipiv, work, &lwork, &info);
+    if constexpr (is_cplx<T>) LAPACK_cgetri(&n, a, &lda, ipiv, work, &lwork, &info);
   };
   call(&q);
   lwork = std::max<lint>(1, static_cast<lint>(std::real(q)));
@@ -146,41 +146,46 @@ lint getri(lint n, T* a, const lint* ipiv) {
 template <typename T>
 lint trtri(bool upper, lint n, T* a) {
   lint info = 0;
+  lint lda = std::max<lint>(1, n);
   char uplo = upper ? 'U' : 'L', diag = 'N';
-  if constexpr (std::is_same_v<T, float>) scipy_LAPACK_strtri(&uplo, &diag, &n, a, &n, &info);
-  if constexpr (std::is_same_v<T, double>) scipy_LAPACK_dtrtri(&uplo, &diag, &n, a, &n, &info);
-  if constexpr (is_cplx<T>) scipy_LAPACK_ctrtri(&uplo, &diag, &n, a, &n, &info);
+  if constexpr (std::is_same_v<T, float>) scipy_LAPACK_strtri(&uplo, &diag, &n, a, &lda, &info);
+  if constexpr (std::is_same_v<T, double>) scipy_LAPACK_dtrtri(&uplo, &diag, &n, a, &lda, &info);
+  if constexpr (is_cplx<T>) scipy_LAPACK_ctrtri(&uplo, &diag, &n, a, &lda, &info);
   return info;
 }
 
 template <typename T>
 lint potrf(bool upper, lint n, T* a) {
   lint info = 0;
+  lint lda = std::max<lint>(1, n);
   char uplo = upper ? 'U' : 'L';
-  if constexpr (std::is_same_v<T, float>) scipy_LAPACK_spotrf(&uplo, &n, a, &n, &info);
-  if constexpr (std::is_same_v<T, double>) scipy_LAPACK_dpotrf(&uplo, &n, a, &n, &info);
-  if constexpr (is_cplx<T>) scipy_LAPACK_cpotrf(&uplo, &n, a, &n, &info);
+  if constexpr (std::is_same_v<T, float>) scipy_LAPACK_spotrf(&uplo, &n, a, &lda, &info);
+  if constexpr (std::is_same_v<T, double>) scipy_LAPACK_dpotrf(&uplo, &n, a, &lda, &info);
+  if constexpr (is_cplx<T>) scipy_LAPACK_cpotrf(&uplo, &n, a, &lda, &info);
   return info;
 }
 
 template <typename T>
 lint potri(bool upper, lint n, T* a) {
   lint info = 0;
+  lint lda = std::max<lint>(1, n);
   char uplo = upper ? 'U' : 'L';
-  if constexpr (std::is_same_v<T, float>) scipy_LAPACK_spotri(&uplo, &n, a, &n, &info);
-  if constexpr (std::is_same_v<T, double>) scipy_LAPACK_dpotri(&uplo, &n, a, &n, &info);
-  if constexpr (is_cplx<T>) scipy_LAPACK_cpotri(&uplo, &n, a, &n, &info);
+  if constexpr (std::is_same_v<T, float>) scipy_LAPACK_spotri(&uplo, &n, a, &lda, &info);
+  if constexpr (std::is_same_v<T, double>) scipy_LAPACK_dpotri(&uplo, &n, a, &lda, &info);
+  if constexpr (is_cplx<T>) scipy_LAPACK_cpotri(&uplo, &n, a, &lda, &info);
   return info;
 }
 
 template <typename T>
 lint geqrf(lint m, lint n, T* a, T* tau) {
-  lint info = 0, lwork = -1;
+  lint info = 0, lwork = -1, lda = std::max<lint>(1, m);
   T q{};
   auto call = [&](T* work) {
-    if constexpr (std::is_same_v<T, float>) LAPACK_sgeqrf(&m, &n, a, &m, tau, work, &lwork, &info);
-    if constexpr (std::is_same_v<T, double>) LAPACK_dgeqrf(&m, &n, a, &m, tau, work, &lwork, &info);
-    if constexpr (is_cplx<T>) LAPACK_cgeqrf(&m, &n, a, &m, tau, work, &lwork, &info);
+    if constexpr (std::is_same_v<T, float>)
+      LAPACK_sgeqrf(&m, &n, a, &lda, tau, work, &lwork, &info);
+    if constexpr (std::is_same_v<T, double>)
+      LAPACK_dgeqrf(&m, &n, a, &lda, tau, work, &lwork, &info);
+    if constexpr (is_cplx<T>) LAPACK_cgeqrf(&m, &n, a, &lda, tau, work, &lwork, &info);
   };
   call(&q);
   lwork = std::max<lint>(1, static_cast<lint>(std::real(q)));
@@ -192,14 +197,14 @@ lint geqrf(lint m, lint n, T* a, T* tau) {
 // The first k columns of Q from geqrf's reflectors.
 template <typename T>
 lint orgqr(lint m, lint k, T* a, const T* tau) {
-  lint info = 0, lwork = -1;
+  lint info = 0, lwork = -1, lda = std::max<lint>(1, m);
   T q{};
   auto call = [&](T* work) {
     if constexpr (std::is_same_v<T, float>)
-      LAPACK_sorgqr(&m, &k, &k, a, &m, tau, work, &lwork, &info);
+      LAPACK_sorgqr(&m, &k, &k, a, &lda, tau, work, &lwork, &info);
     if constexpr (std::is_same_v<T, double>)
-      LAPACK_dorgqr(&m, &k, &k, a, &m, tau, work, &lwork, &info);
-    if constexpr (is_cplx<T>) LAPACK_cungqr(&m, &k, &k, a, &m, tau, work, &lwork, &info);
+      LAPACK_dorgqr(&m, &k, &k, a, &lda, tau, work, &lwork, &info);
+    if constexpr (is_cplx<T>) LAPACK_cungqr(&m, &k, &k, a, &lda, tau, work, &lwork, &info);
   };
   call(&q);
   lwork = std::max<lint>(1, static_cast<lint>(std::real(q)));
@@ -212,7 +217,7 @@ template <typename T>
 lint gesdd(bool vectors, lint m, lint n, T* a, real_t<T>* s, T* u, T* vt) {
   lint info = 0, lwork = -1;
   char jobz = vectors ? 'A' : 'N';
-  lint k = std::min(m, n), ldu = std::max<lint>(1, m), ldvt = std::max<lint>(1, n);
+  lint k = std::min(m, n), lda = std::max<lint>(1, m), ldu = lda, ldvt = std::max<lint>(1, n);
   std::vector<lint> iwork(8 * std::max<lint>(1, k));
   std::vector<float> rwork;
   if constexpr (is_cplx<T>) {
@@ -223,15 +228,15 @@ lint gesdd(bool vectors, lint m, lint n, T* a, real_t<T>* s, T* u, T* vt) {
   T q{};
   auto call = [&](T* work) {
     if constexpr (std::is_same_v<T, float>) {
-      scipy_LAPACK_sgesdd(&jobz, &m, &n, a, &m, s, u, &ldu, vt, &ldvt, work, &lwork, iwork.data(),
+      scipy_LAPACK_sgesdd(&jobz, &m, &n, a, &lda, s, u, &ldu, vt, &ldvt, work, &lwork, iwork.data(),
                           &info);
     }
     if constexpr (std::is_same_v<T, double>) {
-      scipy_LAPACK_dgesdd(&jobz, &m, &n, a, &m, s, u, &ldu, vt, &ldvt, work, &lwork, iwork.data(),
+      scipy_LAPACK_dgesdd(&jobz, &m, &n, a, &lda, s, u, &ldu, vt, &ldvt, work, &lwork, iwork.data(),
                           &info);
     }
     if constexpr (is_cplx<T>) {
-      scipy_LAPACK_cgesdd(&jobz, &m, &n, a, &m, s, u, &ldu, vt, &ldvt, work, &lwork, rwork.data(),
+      scipy_LAPACK_cgesdd(&jobz, &m, &n, a, &lda, s, u, &ldu, vt, &ldvt, work, &lwork, rwork.data(),
                           iwork.data(), &info);
     }
   };
@@ -244,21 +249,21 @@ lint gesdd(bool vectors, lint m, lint n, T* a, real_t<T>* s, T* u, T* vt) {
 
 template <typename T>
 lint syevd(bool vectors, bool upper, lint n, T* a, real_t<T>* w) {
-  lint info = 0, lwork = -1, liwork = -1, lrwork = -1;
+  lint info = 0, lwork = -1, liwork = -1, lrwork = -1, lda = std::max<lint>(1, n);
   char jobz = vectors ? 'V' : 'N', uplo = upper ? 'U' : 'L';
   T q{};
   lint iq = 0;
   real_t<T> rq{};
   auto call = [&](T* work, lint* iwork, real_t<T>* rwork) {
     if constexpr (std::is_same_v<T, float>) {
-      scipy_LAPACK_ssyevd(&jobz, &uplo, &n, a, &n, w, work, &lwork, iwork, &liwork, &info);
+      scipy_LAPACK_ssyevd(&jobz, &uplo, &n, a, &lda, w, work, &lwork, iwork, &liwork, &info);
     }
     if constexpr (std::is_same_v<T, double>) {
-      scipy_LAPACK_dsyevd(&jobz, &uplo, &n, a, &n, w, work, &lwork, iwork, &liwork, &info);
+      scipy_LAPACK_dsyevd(&jobz, &uplo, &n, a, &lda, w, work, &lwork, iwork, &liwork, &info);
     }
     if constexpr (is_cplx<T>) {
-      scipy_LAPACK_cheevd(&jobz, &uplo, &n, a, &n, w, work, &lwork, rwork, &lrwork, iwork, &liwork,
-                          &info);
+      scipy_LAPACK_cheevd(&jobz, &uplo, &n, a, &lda, w, work, &lwork, rwork, &lrwork, iwork,
+                          &liwork, &info);
     }
   };
   call(&q, &iq, &rq);
@@ -276,7 +281,7 @@ lint syevd(bool vectors, bool upper, lint n, T* a, real_t<T>* w) {
 template <typename T>
 lint geev(bool vectors, lint n, T* a, std::vector<std::complex<real_t<T>>>& w,
           std::vector<std::complex<real_t<T>>>& v) {
-  lint info = 0, lwork = -1, one = 1, ldvr = std::max<lint>(1, n);
+  lint info = 0, lwork = -1, one = 1, ldvr = std::max<lint>(1, n), lda = ldvr;
   char jobvl = 'N', jobvr = vectors ? 'V' : 'N';
   w.resize(n);
   if constexpr (is_cplx<T>) {
@@ -284,8 +289,8 @@ lint geev(bool vectors, lint n, T* a, std::vector<std::complex<real_t<T>>>& w,
     std::vector<float> rwork(2 * std::max<lint>(1, n));
     T q{};
     auto call = [&](T* work) {
-      scipy_LAPACK_cgeev(&jobvl, &jobvr, &n, a, &n, w.data(), nullptr, &one, vr.data(), &ldvr, work,
-                         &lwork, rwork.data(), &info);
+      scipy_LAPACK_cgeev(&jobvl, &jobvr, &n, a, &lda, w.data(), nullptr, &one, vr.data(), &ldvr,
+                         work, &lwork, rwork.data(), &info);
     };
     call(&q);
     lwork = std::max<lint>(1, static_cast<lint>(std::real(q)));
@@ -297,10 +302,10 @@ lint geev(bool vectors, lint n, T* a, std::vector<std::complex<real_t<T>>>& w,
     T q{};
     auto call = [&](T* work) {
       if constexpr (std::is_same_v<T, float>) {
-        scipy_LAPACK_sgeev(&jobvl, &jobvr, &n, a, &n, wr.data(), wi.data(), nullptr, &one,
+        scipy_LAPACK_sgeev(&jobvl, &jobvr, &n, a, &lda, wr.data(), wi.data(), nullptr, &one,
                            vr.data(), &ldvr, work, &lwork, &info);
       } else {
-        scipy_LAPACK_dgeev(&jobvl, &jobvr, &n, a, &n, wr.data(), wi.data(), nullptr, &one,
+        scipy_LAPACK_dgeev(&jobvl, &jobvr, &n, a, &lda, wr.data(), wi.data(), nullptr, &one,
                            vr.data(), &ldvr, work, &lwork, &info);
       }
     };
@@ -331,28 +336,28 @@ lint geev(bool vectors, lint n, T* a, std::vector<std::complex<real_t<T>>>& w,
 
 template <typename T>
 lint gesv(lint n, lint nrhs, T* a, T* b) {
-  lint info = 0, ldb = std::max<lint>(1, n);
+  lint info = 0, ldb = std::max<lint>(1, n), lda = ldb;
   std::vector<lint> ipiv(std::max<lint>(1, n));
   if constexpr (std::is_same_v<T, float>)
-    LAPACK_sgesv(&n, &nrhs, a, &n, ipiv.data(), b, &ldb, &info);
+    LAPACK_sgesv(&n, &nrhs, a, &lda, ipiv.data(), b, &ldb, &info);
   if constexpr (std::is_same_v<T, double>)
-    LAPACK_dgesv(&n, &nrhs, a, &n, ipiv.data(), b, &ldb, &info);
-  if constexpr (is_cplx<T>) LAPACK_cgesv(&n, &nrhs, a, &n, ipiv.data(), b, &ldb, &info);
+    LAPACK_dgesv(&n, &nrhs, a, &lda, ipiv.data(), b, &ldb, &info);
+  if constexpr (is_cplx<T>) LAPACK_cgesv(&n, &nrhs, a, &lda, ipiv.data(), b, &ldb, &info);
   return info;
 }
 
 template <typename T>
 lint trtrs(bool upper, lint n, lint nrhs, T* a, T* b) {
-  lint info = 0, ldb = std::max<lint>(1, n);
+  lint info = 0, ldb = std::max<lint>(1, n), lda = ldb;
   char uplo = upper ? 'U' : 'L', trans = 'N', diag = 'N';
   if constexpr (std::is_same_v<T, float>) {
-    scipy_LAPACK_strtrs(&uplo, &trans, &diag, &n, &nrhs, a, &n, b, &ldb, &info);
+    scipy_LAPACK_strtrs(&uplo, &trans, &diag, &n, &nrhs, a, &lda, b, &ldb, &info);
   }
   if constexpr (std::is_same_v<T, double>) {
-    scipy_LAPACK_dtrtrs(&uplo, &trans, &diag, &n, &nrhs, a, &n, b, &ldb, &info);
+    scipy_LAPACK_dtrtrs(&uplo, &trans, &diag, &n, &nrhs, a, &lda, b, &ldb, &info);
   }
   if constexpr (is_cplx<T>) {
-    scipy_LAPACK_ctrtrs(&uplo, &trans, &diag, &n, &nrhs, a, &n, b, &ldb, &info);
+    scipy_LAPACK_ctrtrs(&uplo, &trans, &diag, &n, &nrhs, a, &lda, b, &ldb, &info);
   }
   return info;
 }
@@ -455,6 +460,14 @@ void SVD::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
                lint info = gesdd<T>(uv, m, n, w.data(), s, u.data(), vt.data());
                lapack_check("linalg.svd", "gesdd", info);
                if (info > 0) fail("linalg.svd", b, "the SVD did not converge");
+               if (uv && k == 0) {
+                 // No singular values: LAPACK leaves U and Vt unset; the
+                 // identity is NumPy's choice of basis.
+                 std::fill(u.begin(), u.end(), T(0));
+                 std::fill(vt.begin(), vt.end(), T(0));
+                 for (int64_t i = 0; i < m; ++i) u[i + i * m] = T(1);
+                 for (int64_t i = 0; i < n; ++i) vt[i + i * n] = T(1);
+               }
                if (uv) {
                  store(u.data(), m, m, m, out[0].data<T>() + b * m * m);
                  store(vt.data(), n, n, n, out[2].data<T>() + b * n * n);

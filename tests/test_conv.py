@@ -406,3 +406,34 @@ def test_conv1d_takes_the_spatial_rank_from_its_input():
     x, w = rand(1, 5, 5, 2), rand(2, 3, 3, 1)
     got = mx.conv1d(mx.array(x), mx.array(w), padding=1, groups=2)
     check(got, ref_conv(x, w, 1, 1, groups=2))
+
+
+@pytest.mark.skipif(not mx.is_available(mx.gpu), reason="needs a GPU")
+def test_gpu_patch_path_without_cudnn():
+    # FASTSYNC_CUDNN=0: GPU convolutions take the Im2Col + product path; same results.
+    import io
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import fastsync as mx, numpy as np\n"
+        "mx.random.seed(0)\n"
+        "x = mx.random.normal((2, 7, 7, 4)); w = mx.random.normal((6, 3, 3, 2))\n"
+        "f = lambda x, w: mx.conv2d(x, w, stride=2, padding=1, groups=2, stream=mx.gpu).sum()\n"
+        "gx, gw = mx.grad(f, argnums=(0, 1))(x, w)\n"
+        "y = mx.conv2d(x, w, stride=2, padding=1, groups=2, stream=mx.gpu)\n"
+        "np.save('/dev/stdout', np.concatenate([np.array(v).ravel() for v in (x, w, y, gx, gw)]))\n"
+    )
+    out = []
+    for env in ({"FASTSYNC_CUDNN": "0"}, {}):
+        run = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, env={**os.environ, **env}, check=True
+        )
+        out.append(np.load(io.BytesIO(run.stdout)))
+    np.testing.assert_allclose(out[0], out[1], rtol=1e-4, atol=1e-4)
+    nx, nw = 2 * 7 * 7 * 4, 6 * 9 * 2
+    x = out[0][:nx].reshape(2, 7, 7, 4)
+    w = out[0][nx : nx + nw].reshape(6, 3, 3, 2)
+    y = out[0][nx + nw : nx + nw + 2 * 4 * 4 * 6].reshape(2, 4, 4, 6)
+    check(y, ref_conv(x, w, 2, 1, groups=2))

@@ -211,3 +211,32 @@ def export_cufft_path() -> Path | None:
     if str(d) not in current.split(os.pathsep):
         os.environ["FASTSYNC_CUFFT_PATH"] = os.pathsep.join(filter(None, (current, str(d))))
     return d
+
+
+# cuDNN 9 (the GPU convolutions, src/backend/cuda/cudnn.cpp): nvidia-cudnn-cu13 and -cu12 unpack
+# libcudnn.so.9 and its sub-libraries to ``nvidia/cudnn/lib``.
+_CUDNN_SUBDIRS = ("cudnn/lib", "cu13/lib", "cu12/lib")
+
+
+def find_cudnn() -> Path | None:
+    """The directory of an installed nvidia-cudnn wheel's libcudnn.so.9, or None."""
+    for root in _nvidia_roots():
+        for sub in _CUDNN_SUBDIRS:
+            if (root / sub / "libcudnn.so.9").is_file():
+                return root / sub
+    return None
+
+
+def export_cudnn_path() -> Path | None:
+    """Append an nvidia-cudnn wheel's directory to FASTSYNC_CUDNN_PATH.
+
+    The C++ loader reads the variable the first time a GPU convolution is built. Returns the
+    directory, or None (and changes nothing) without a wheel.
+    """
+    d = find_cudnn()
+    if d is None:
+        return None
+    current = os.environ.get("FASTSYNC_CUDNN_PATH", "")
+    if str(d) not in current.split(os.pathsep):
+        os.environ["FASTSYNC_CUDNN_PATH"] = os.pathsep.join(filter(None, (current, str(d))))
+    return d

@@ -146,6 +146,13 @@ array convolve_checked(const Checked& c, const Stream& s) {
   Shape out_shape{n};
   for (int d = 0; d < g.dims; ++d) out_shape.push_back(g.out[d]);
   out_shape.push_back(c_out);
+  // On a GPU stream, one cuDNN call where it takes the geometry (its
+  // tensors are indexed with 32-bit integers).
+  const int64_t out_size = rows * c_out;
+  if (s.device.type == Device::Type::gpu && c.x.size() < INT32_MAX && out_size < INT32_MAX &&
+      c.w.size() < INT32_MAX && gpu_dnn_convolution(g, c.x.dtype())) {
+    return array(out_shape, c.x.dtype(), std::make_shared<Convolution>(s, g), {c.x, c.w});
+  }
   array patches = is_pointwise(g) && groups == 1 ? c.x
                                                  : array(patches_shape(g, n, c_in), c.x.dtype(),
                                                          std::make_shared<Im2Col>(s, g), {c.x});

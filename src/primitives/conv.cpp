@@ -1,5 +1,7 @@
 #include "primitives/conv.h"
 
+#include <stdexcept>
+
 namespace fastsync {
 
 Shape image_shape(const ConvGeometry& g, int64_t batch, int64_t channels) {
@@ -41,6 +43,101 @@ std::vector<array> Col2Im::vjp(const std::vector<array>&, const std::vector<arra
   const array& c = cotangents[0];
   return {array(patches_shape(geometry_, c.shape(0), c.shape(-1)), c.dtype(),
                 std::make_shared<Im2Col>(stream(), geometry_), {c})};
+}
+
+Shape weight_shape(const ConvGeometry& g, int64_t c_out, int64_t c_in) {
+  Shape s{c_out};
+  for (int d = 0; d < g.dims; ++d) s.push_back(g.kernel[d]);
+  s.push_back(c_in / g.groups);
+  return s;
+}
+
+namespace {
+
+Shape out_image_shape(const ConvGeometry& g, int64_t batch, int64_t channels) {
+  Shape s{batch};
+  for (int d = 0; d < g.dims; ++d) s.push_back(g.out[d]);
+  s.push_back(channels);
+  return s;
+}
+
+[[noreturn]] void gpu_only(const char* name) {
+  throw std::logic_error(std::string("[") + name +
+                         "] runs on GPU streams only (on the CPU a convolution is Im2Col and "
+                         "a product)");
+}
+
+}  // namespace
+
+std::vector<Shape> Convolution::output_shapes(const std::vector<array>& in) const {
+  return {out_image_shape(geometry_, in[0].shape(0), in[1].shape(0))};
+}
+std::vector<Shape> ConvolutionInputGrad::output_shapes(const std::vector<array>& in) const {
+  return {image_shape(geometry_, in[1].shape(0), in[0].shape(-1) * geometry_.groups)};
+}
+std::vector<Shape> ConvolutionWeightGrad::output_shapes(const std::vector<array>& in) const {
+  return {weight_shape(geometry_, in[1].shape(-1), in[0].shape(-1))};
+}
+
+void Convolution::eval_cpu(const std::vector<array>&, std::vector<array>&) { gpu_only(name()); }
+void ConvolutionInputGrad::eval_cpu(const std::vector<array>&, std::vector<array>&) {
+  gpu_only(name());
+}
+void ConvolutionWeightGrad::eval_cpu(const std::vector<array>&, std::vector<array>&) {
+  gpu_only(name());
+}
+
+// With y = B(x, w) bilinear, InputGrad(w, dy) = B_x^T dy and
+// WeightGrad(x, dy) = B_w^T dy; each one's derivatives are the other two.
+namespace {
+
+template <typename P>
+array make(Stream s, const ConvGeometry& g, const std::vector<array>& in) {
+  auto p = std::make_shared<P>(s, g);
+  Shape shape = p->output_shapes(in)[0];
+  return array(std::move(shape), in[0].dtype(), std::move(p), in);
+}
+
+}  // namespace
+
+std::vector<array> Convolution::vjp(const std::vector<array>& primals,
+                                    const std::vector<array>& cotangents,
+                                    const std::vector<int>& argnums, const std::vector<array>&) {
+  std::vector<array> out;
+  for (int i : argnums) {
+    out.push_back(
+        i == 0 ? make<ConvolutionInputGrad>(stream(), geometry_, {primals[1], cotangents[0]})
+               : make<ConvolutionWeightGrad>(stream(), geometry_, {primals[0], cotangents[0]}));
+  }
+  return out;
+}
+
+std::vector<array> ConvolutionInputGrad::vjp(const std::vector<array>& primals,
+                                             const std::vector<array>& cotangents,
+                                             const std::vector<int>& argnums,
+                                             const std::vector<array>&) {
+  // primals {w, dy}, cotangent g of x's shape.
+  std::vector<array> out;
+  for (int i : argnums) {
+    out.push_back(
+        i == 0 ? make<ConvolutionWeightGrad>(stream(), geometry_, {cotangents[0], primals[1]})
+               : make<Convolution>(stream(), geometry_, {cotangents[0], primals[0]}));
+  }
+  return out;
+}
+
+std::vector<array> ConvolutionWeightGrad::vjp(const std::vector<array>& primals,
+                                              const std::vector<array>& cotangents,
+                                              const std::vector<int>& argnums,
+                                              const std::vector<array>&) {
+  // primals {x, dy}, cotangent g of w's shape.
+  std::vector<array> out;
+  for (int i : argnums) {
+    out.push_back(i == 0
+                      ? make<ConvolutionInputGrad>(stream(), geometry_, {cotangents[0], primals[1]})
+                      : make<Convolution>(stream(), geometry_, {primals[0], cotangents[0]}));
+  }
+  return out;
 }
 
 }  // namespace fastsync

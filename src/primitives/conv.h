@@ -51,9 +51,67 @@ class Col2Im : public Primitive {
   ConvGeometry geometry_;
 };
 
+// The convolution as one call to the GPU's convolution library (cuDNN,
+// backend/cuda/cudnn.h), for the geometries and dtypes it takes
+// (gpu_dnn_convolution); the ops layer builds it for GPU streams only and
+// the Im2Col form everywhere else. Inputs {x (N, *in, C), w (O, *kernel,
+// C / G)}, output (N, *out, O). Its two gradients are primitives of the
+// same kind, and the three are each other's derivatives (the convolution is
+// bilinear), so derivatives of any order stay on the library.
+class Convolution : public Primitive {
+ public:
+  Convolution(Stream s, ConvGeometry g) : Primitive(s), geometry_(g) {}
+  const char* name() const override { return "Convolution"; }
+  FASTSYNC_VJP
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
+  bool shapes_from_inputs() const override { return false; }
+
+ private:
+  ConvGeometry geometry_;
+};
+
+// dx for {w, dy}: the convolution's gradient in its input.
+class ConvolutionInputGrad : public Primitive {
+ public:
+  ConvolutionInputGrad(Stream s, ConvGeometry g) : Primitive(s), geometry_(g) {}
+  const char* name() const override { return "ConvolutionInputGrad"; }
+  FASTSYNC_VJP
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
+  bool shapes_from_inputs() const override { return false; }
+
+ private:
+  ConvGeometry geometry_;
+};
+
+// dw for {x, dy}: the convolution's gradient in its weight.
+class ConvolutionWeightGrad : public Primitive {
+ public:
+  ConvolutionWeightGrad(Stream s, ConvGeometry g) : Primitive(s), geometry_(g) {}
+  const char* name() const override { return "ConvolutionWeightGrad"; }
+  FASTSYNC_VJP
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
+  bool shapes_from_inputs() const override { return false; }
+
+ private:
+  ConvGeometry geometry_;
+};
+
+// Whether Convolution can run this geometry and dtype on the GPU (cuDNN
+// found and taking it). False in builds without a GPU backend. Loads the
+// library on first ask.
+bool gpu_dnn_convolution(const ConvGeometry& g, Dtype dtype);
+
 // The shapes both primitives map between, for `batch` images of
 // `channels` channels.
 Shape image_shape(const ConvGeometry& g, int64_t batch, int64_t channels);
 Shape patches_shape(const ConvGeometry& g, int64_t batch, int64_t channels);
+// The weight (c_out, *kernel, c_in / groups).
+Shape weight_shape(const ConvGeometry& g, int64_t c_out, int64_t c_in);
 
 }  // namespace fastsync

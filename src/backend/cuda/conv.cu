@@ -1,10 +1,22 @@
+// GPU convolutions. Convolution and its two gradients are single cuDNN
+// calls (cudnn.h): the algorithm is cuDNN's heuristic first choice, looked
+// up once per shape and kept, and its workspace comes from the stream's
+// allocator. They end the stream's captured CUDA graph first (cuDNN may
+// load kernels on a first call, which a capture forbids).
+//
 // GPU kernels for the patch primitives (Im2Col, Col2Im): one thread per
 // output element, the index math of backend/common/conv.h (the CPU kernels'
 // too, so both backends pad, stride, dilate and flip identically). Inputs
 // are read through their strides; outputs are row-contiguous. Col2Im
 // gathers (each input sample sums the patch entries that read it), so it
 // needs no atomics and is deterministic.
+#include <map>
+#include <mutex>
+#include <tuple>
+
 #include "backend/common/conv.h"
+#include "backend/cuda/copy.h"
+#include "backend/cuda/cudnn.h"
 #include "backend/cuda/kernel_utils.cuh"
 #include "primitives/conv.h"
 
@@ -138,6 +150,167 @@ void Col2Im::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
         static_cast<T*>(out.raw_ptr()), p.shape(-1), total);
   });
   cuda::check_launch("[col2im] kernel");
+}
+
+namespace {
+
+enum class Pass { forward, input_grad, weight_grad };
+
+// What picks an algorithm: the pass and every descriptor parameter.
+struct AlgoKey {
+  Pass pass;
+  int64_t batch, c_in, c_out;
+  Dtype::Val dtype;
+  int dims;
+  int64_t groups;
+  bool flip;
+  std::array<int64_t, 3 * 6> geometry;
+  auto tie() const {
+    return std::tie(pass, batch, c_in, c_out, dtype, dims, groups, flip, geometry);
+  }
+  bool operator<(const AlgoKey& o) const { return tie() < o.tie(); }
+};
+
+AlgoKey key_of(Pass pass, const ConvGeometry& g, int64_t batch, int64_t c_in, int64_t c_out,
+               Dtype t) {
+  AlgoKey k{pass, batch, c_in, c_out, t.val, g.dims, g.groups, g.flip, {}};
+  for (int d = 0; d < kMaxConvDims; ++d) {
+    k.geometry[d * 6 + 0] = g.in[d];
+    k.geometry[d * 6 + 1] = g.kernel[d];
+    k.geometry[d * 6 + 2] = g.out[d];
+    k.geometry[d * 6 + 3] = g.stride[d];
+    k.geometry[d * 6 + 4] = g.pad_lo[d];
+    k.geometry[d * 6 + 5] = g.kernel_dilation[d];
+  }
+  return k;
+}
+
+std::mutex algos_mutex;
+auto* algos = new std::map<AlgoKey, int>();  // never destroyed, as the handles
+
+// cuDNN's first usable choice among its heuristic's answers.
+template <typename Query>
+int pick(const AlgoKey& key, const char* what, Query query) {
+  {
+    std::lock_guard lk(algos_mutex);
+    auto it = algos->find(key);
+    if (it != algos->end()) return it->second;
+  }
+  cuda::cudnn::AlgoPerf perf[16];
+  int count = 0;
+  cuda::cudnn::check(query(16, &count, perf), "conv", what);
+  int algo = -1;
+  for (int i = 0; i < count && algo < 0; ++i) {
+    if (perf[i].status == 0) algo = perf[i].algo;
+  }
+  if (algo < 0) throw std::runtime_error(std::string("[conv] cuDNN has no algorithm for ") + what);
+  std::lock_guard lk(algos_mutex);
+  algos->emplace(key, algo);
+  return algo;
+}
+
+struct Scalars {
+  float f1 = 1.0f, f0 = 0.0f;
+  double d1 = 1.0, d0 = 0.0;
+  const void* one(Dtype t) const { return t == float64 ? static_cast<const void*>(&d1) : &f1; }
+  const void* zero(Dtype t) const { return t == float64 ? static_cast<const void*>(&d0) : &f0; }
+};
+
+void* workspace(cuda::CommandEncoder& enc, size_t bytes) {
+  if (bytes == 0) return nullptr;
+  return cuda::temporary(enc, {static_cast<int64_t>(bytes)}, uint8).raw_ptr();
+}
+
+// Row-contiguous inputs (cuDNN is given packed channels-last layouts), the
+// output allocated and everything declared to the encoder.
+std::pair<array, array> begin(cuda::CommandEncoder& enc, const std::vector<array>& inputs,
+                              array& out) {
+  enc.end_graph();
+  for (const array& in : inputs) enc.set_input_array(in);
+  cuda::alloc(out);
+  enc.set_output_array(out);
+  return {cuda::contiguous_gpu(enc, inputs[0]), cuda::contiguous_gpu(enc, inputs[1])};
+}
+
+}  // namespace
+
+void Convolution::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  namespace dnn = cuda::cudnn;
+  auto& enc = cuda::encoder_for(*this);
+  array& y = outputs[0];
+  auto [x, w] = begin(enc, inputs, y);
+  if (y.size() == 0) return;
+  const dnn::Api& a = *dnn::api();
+  dnn::Handle h = dnn::handle(enc);
+  const int64_t n = x.shape(0), c = x.shape(-1), o = w.shape(0);
+  dnn::Descriptors d(geometry_, n, c, o, y.dtype());
+  int algo = pick(key_of(Pass::forward, geometry_, n, c, o, y.dtype()),
+                  "cudnnGetConvolutionForwardAlgorithm_v7", [&](int want, int* got, auto* perf) {
+                    return a.GetForwardAlgorithm(h, d.x, d.w, d.conv, d.y, want, got, perf);
+                  });
+  size_t bytes = 0;
+  dnn::check(a.GetForwardWorkspace(h, d.x, d.w, d.conv, d.y, algo, &bytes), "conv",
+             "cudnnGetConvolutionForwardWorkspaceSize");
+  Scalars k;
+  dnn::check(a.Forward(h, k.one(y.dtype()), d.x, x.raw_ptr(), d.w, w.raw_ptr(), d.conv, algo,
+                       workspace(enc, bytes), bytes, k.zero(y.dtype()), d.y, y.raw_ptr()),
+             "conv", "cudnnConvolutionForward");
+}
+
+void ConvolutionInputGrad::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  namespace dnn = cuda::cudnn;
+  auto& enc = cuda::encoder_for(*this);
+  array& dx = outputs[0];
+  auto [w, dy] = begin(enc, inputs, dx);
+  if (dx.size() == 0) return;
+  const dnn::Api& a = *dnn::api();
+  dnn::Handle h = dnn::handle(enc);
+  const int64_t n = dx.shape(0), c = dx.shape(-1), o = w.shape(0);
+  dnn::Descriptors d(geometry_, n, c, o, dx.dtype());
+  int algo =
+      pick(key_of(Pass::input_grad, geometry_, n, c, o, dx.dtype()),
+           "cudnnGetConvolutionBackwardDataAlgorithm_v7", [&](int want, int* got, auto* perf) {
+             return a.GetBackwardDataAlgorithm(h, d.w, d.y, d.conv, d.x, want, got, perf);
+           });
+  size_t bytes = 0;
+  dnn::check(a.GetBackwardDataWorkspace(h, d.w, d.y, d.conv, d.x, algo, &bytes), "conv",
+             "cudnnGetConvolutionBackwardDataWorkspaceSize");
+  Scalars k;
+  dnn::check(a.BackwardData(h, k.one(dx.dtype()), d.w, w.raw_ptr(), d.y, dy.raw_ptr(), d.conv, algo,
+                            workspace(enc, bytes), bytes, k.zero(dx.dtype()), d.x, dx.raw_ptr()),
+             "conv", "cudnnConvolutionBackwardData");
+}
+
+void ConvolutionWeightGrad::eval_gpu(const std::vector<array>& inputs,
+                                     std::vector<array>& outputs) {
+  namespace dnn = cuda::cudnn;
+  auto& enc = cuda::encoder_for(*this);
+  array& dw = outputs[0];
+  auto [x, dy] = begin(enc, inputs, dw);
+  if (dw.size() == 0) return;
+  if (x.size() == 0) {
+    // No images: a zero gradient.
+    cuda::check(cudaMemsetAsync(dw.raw_ptr(), 0, dw.nbytes(), enc.cuda_stream()),
+                "cudaMemsetAsync");
+    return;
+  }
+  const dnn::Api& a = *dnn::api();
+  dnn::Handle h = dnn::handle(enc);
+  const int64_t n = x.shape(0), c = x.shape(-1), o = dw.shape(0);
+  dnn::Descriptors d(geometry_, n, c, o, dw.dtype());
+  int algo =
+      pick(key_of(Pass::weight_grad, geometry_, n, c, o, dw.dtype()),
+           "cudnnGetConvolutionBackwardFilterAlgorithm_v7", [&](int want, int* got, auto* perf) {
+             return a.GetBackwardFilterAlgorithm(h, d.x, d.y, d.conv, d.w, want, got, perf);
+           });
+  size_t bytes = 0;
+  dnn::check(a.GetBackwardFilterWorkspace(h, d.x, d.y, d.conv, d.w, algo, &bytes), "conv",
+             "cudnnGetConvolutionBackwardFilterWorkspaceSize");
+  Scalars k;
+  dnn::check(
+      a.BackwardFilter(h, k.one(dw.dtype()), d.x, x.raw_ptr(), d.y, dy.raw_ptr(), d.conv, algo,
+                       workspace(enc, bytes), bytes, k.zero(dw.dtype()), d.w, dw.raw_ptr()),
+      "conv", "cudnnConvolutionBackwardFilter");
 }
 
 }  // namespace fastsync

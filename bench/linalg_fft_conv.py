@@ -66,8 +66,11 @@ def fastsync_rows(dev, sizes):
     return rows, lambda: mx.synchronize()
 
 
-def torch_rows(dev, sizes):
+def torch_rows(dev, sizes, tf32=True):
     import torch
+
+    # PyTorch's default lets cuDNN run float32 convolutions in TF32; fastsync never does.
+    torch.backends.cudnn.allow_tf32 = tf32
 
     d = "cuda" if dev == "gpu" else "cpu"
     g = torch.Generator().manual_seed(0)
@@ -146,6 +149,9 @@ def main():
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     p.add_argument("--only", default="", help="comma-separated rows: svd,inv,cholesky,fft,conv")
     p.add_argument("--libs", default="fastsync,torch,mlx")
+    p.add_argument(
+        "--no-tf32", action="store_true", help="PyTorch's float32 convolutions without TF32"
+    )
     args = p.parse_args()
     sizes = {"n": 2048, "fft": 2**20, "conv": (32, 56, 64)}
     if args.quick:
@@ -158,7 +164,8 @@ def main():
     libs = [lib for lib in args.libs.split(",") if lib]
     for lib in libs:
         try:
-            rows, sync = makers[lib](args.device, sizes)
+            extra = {"tf32": not args.no_tf32} if lib == "torch" else {}
+            rows, sync = makers[lib](args.device, sizes, **extra)
         except Exception as e:  # noqa: BLE001 - a missing peer is reported, not fatal
             for r in only:
                 results[r][lib] = f"n/a ({type(e).__name__}: {str(e)[:60]})"
@@ -168,7 +175,8 @@ def main():
                 results[r][lib] = _time(rows[r], sync, args.repeat)
             except Exception as e:  # noqa: BLE001
                 results[r][lib] = f"n/a ({type(e).__name__}: {str(e)[:60]})"
-    print(f"device: {args.device}, median of {args.repeat} (min-max), ms")
+    tf32 = "off" if args.no_tf32 else "PyTorch's default (on for cuDNN)"
+    print(f"device: {args.device}, median of {args.repeat} (min-max), ms; TF32: {tf32}")
     print("| row | " + " | ".join(libs) + " | speed-up vs best peer |")
     print("|---" * (len(libs) + 2) + "|")
     for r in only:

@@ -86,6 +86,9 @@ int64_t batch_count(const array& a) {
   return n;
 }
 
+// Transposing copies go tile by tile, so both sides stay in cache.
+constexpr int64_t kTile = 32;
+
 // Matrix b of `a` (M x N) into `dst`, column-major with leading dimension M.
 template <typename T>
 void load(const array& a, int64_t b, std::vector<T>& dst) {
@@ -93,16 +96,44 @@ void load(const array& a, int64_t b, std::vector<T>& dst) {
   const int64_t rs = a.strides()[a.ndim() - 2], cs = a.strides()[a.ndim() - 1];
   dst.resize(m * n);
   const T* src = static_cast<const T*>(a.raw_ptr()) + batch_offset(a, b);
-  for (int64_t j = 0; j < n; ++j) {
-    for (int64_t i = 0; i < m; ++i) dst[i + j * m] = src[i * rs + j * cs];
+  for (int64_t ib = 0; ib < m; ib += kTile) {
+    for (int64_t jb = 0; jb < n; jb += kTile) {
+      const int64_t ie = std::min(m, ib + kTile), je = std::min(n, jb + kTile);
+      for (int64_t i = ib; i < ie; ++i) {
+        for (int64_t j = jb; j < je; ++j) dst[i + j * m] = src[i * rs + j * cs];
+      }
+    }
+  }
+}
+
+// Matrix b of `a` copied as it is laid out row-major: column-major, that is
+// its transpose. A Hermitian solver reads it as conj(A) with the other
+// triangle (the caller flips upper and lower) and skips both transposes.
+template <typename T>
+void load_transposed(const array& a, int64_t b, std::vector<T>& dst) {
+  const int64_t m = a.shape(-2), n = a.shape(-1);
+  const int64_t rs = a.strides()[a.ndim() - 2], cs = a.strides()[a.ndim() - 1];
+  dst.resize(m * n);
+  const T* src = static_cast<const T*>(a.raw_ptr()) + batch_offset(a, b);
+  if (cs == 1 && rs == n) {
+    std::copy(src, src + m * n, dst.begin());
+    return;
+  }
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) dst[j + i * n] = src[i * rs + j * cs];
   }
 }
 
 // A column-major M x N block (leading dimension ld) into row-major `dst`.
 template <typename T, typename U>
 void store(const T* src, int64_t m, int64_t n, int64_t ld, U* dst) {
-  for (int64_t i = 0; i < m; ++i) {
-    for (int64_t j = 0; j < n; ++j) dst[i * n + j] = U(src[i + j * ld]);
+  for (int64_t ib = 0; ib < m; ib += kTile) {
+    for (int64_t jb = 0; jb < n; jb += kTile) {
+      const int64_t ie = std::min(m, ib + kTile), je = std::min(n, jb + kTile);
+      for (int64_t i = ib; i < ie; ++i) {
+        for (int64_t j = jb; j < je; ++j) dst[i * n + j] = U(src[i + j * ld]);
+      }
+    }
   }
 }
 
@@ -515,12 +546,15 @@ void Cholesky::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
       using T = decltype(tag);
       std::vector<T> w;
       for (int64_t b = 0, nb = batch_count(a); b < nb; ++b) {
-        load(a, b, w);
-        lint info = potrf<T>(up, n, w.data());
+        // The row-major matrix is conj(A) column-major, with A's lower
+        // triangle as its upper one: factor that (B = U^H U), and U's
+        // storage read row-major is A's lower factor (and conversely).
+        load_transposed(a, b, w);
+        lint info = potrf<T>(!up, n, w.data());
         lapack_check("linalg.cholesky", "potrf", info);
         if (info > 0) fail("linalg.cholesky", b, "the matrix is not positive definite");
-        zero_triangle(w, n, /*lower=*/up);
-        store(w.data(), n, n, n, out[0].data<T>() + b * n * n);
+        zero_triangle(w, n, /*lower=*/!up);
+        std::copy(w.begin(), w.end(), out[0].data<T>() + b * n * n);
       }
     });
   });
@@ -534,23 +568,27 @@ void CholeskyInverse::eval_cpu(const std::vector<array>& inputs, std::vector<arr
       using T = decltype(tag);
       std::vector<T> w;
       for (int64_t b = 0, nb = batch_count(a); b < nb; ++b) {
-        load(a, b, w);
-        lint info = potri<T>(up, n, w.data());
+        // As in Cholesky: the factor read column-major is the other
+        // triangle's (conjugated) factor, and the inverse computed from it
+        // is conj(A^-1) column-major, which read row-major is A^-1 (A is
+        // Hermitian).
+        load_transposed(a, b, w);
+        lint info = potri<T>(!up, n, w.data());
         lapack_check("linalg.cholesky_inv", "potri", info);
         if (info > 0) fail("linalg.cholesky_inv", b, "the factor is singular");
-        // potri fills one triangle of the (Hermitian) inverse: mirror it.
+        // potri fills one triangle of the Hermitian inverse: mirror it.
         for (int64_t j = 0; j < n; ++j) {
           for (int64_t i = j + 1; i < n; ++i) {
             T& lower = w[i + j * n];
             T& upper = w[j + i * n];
-            if (up) {
+            if (!up) {
               lower = conj_of(upper);
             } else {
               upper = conj_of(lower);
             }
           }
         }
-        store(w.data(), n, n, n, out[0].data<T>() + b * n * n);
+        std::copy(w.begin(), w.end(), out[0].data<T>() + b * n * n);
       }
     });
   });

@@ -411,7 +411,6 @@ def test_conv1d_takes_the_spatial_rank_from_its_input():
 @pytest.mark.skipif(not mx.is_available(mx.gpu), reason="needs a GPU")
 def test_gpu_patch_path_without_cudnn():
     # FASTSYNC_CUDNN=0: GPU convolutions take the Im2Col + product path; same results.
-    import io
     import os
     import subprocess
     import sys
@@ -423,14 +422,15 @@ def test_gpu_patch_path_without_cudnn():
         "f = lambda x, w: mx.conv2d(x, w, stride=2, padding=1, groups=2, stream=mx.gpu).sum()\n"
         "gx, gw = mx.grad(f, argnums=(0, 1))(x, w)\n"
         "y = mx.conv2d(x, w, stride=2, padding=1, groups=2, stream=mx.gpu)\n"
-        "np.save('/dev/stdout', np.concatenate([np.array(v).ravel() for v in (x, w, y, gx, gw)]))\n"
+        "out = np.concatenate([np.array(v).ravel() for v in (x, w, y, gx, gw)])\n"
+        "import sys; sys.stdout.buffer.write(out.astype(np.float32).tobytes())\n"
     )
     out = []
     for env in ({"FASTSYNC_CUDNN": "0"}, {}):
         run = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, env={**os.environ, **env}, check=True
         )
-        out.append(np.load(io.BytesIO(run.stdout)))
+        out.append(np.frombuffer(run.stdout, dtype=np.float32))
     np.testing.assert_allclose(out[0], out[1], rtol=1e-4, atol=1e-4)
     nx, nw = 2 * 7 * 7 * 4, 6 * 9 * 2
     x = out[0][:nx].reshape(2, 7, 7, 4)

@@ -117,6 +117,10 @@ def compare(got, want):
         return
     got, want = np.asarray(got), np.asarray(want)
     assert got.shape == want.shape, (got.shape, want.shape)
+    if np.iscomplexobj(got) or np.iscomplexobj(want):
+        compare(got.real, want.real)
+        compare(np.imag(got), np.imag(want))
+        return
     if want.dtype.kind in "biu" and got.dtype.kind in "biu":
         # Integer results may be narrower than NumPy's (an int8 product accumulates in
         # int32, as MLX's): equal modulo the narrower type's range.
@@ -298,3 +302,66 @@ def test_array_from_odd_python_values(value):
         run_both(lambda: mx.array(value), lambda: np.frombuffer(value, np.uint8))
     else:
         run_both(lambda: mx.array(value), lambda: np.array(value))
+
+
+@FUZZ
+@given(arrays(), arrays(), st.sampled_from(["conv1d", "conv2d", "conv_general",
+                                            "conv_transpose1d", "convolve"]),
+       st.one_of(st.integers(-1, 3), junk), st.one_of(st.integers(-1, 3), junk),
+       st.one_of(st.integers(-1, 3), junk))
+def test_convolutions(a, b, name, stride, padding, groups):
+    # Wrong ranks, channels, groups, strides, dtypes, kernels larger than the input.
+    if name == "convolve":
+        run_both(lambda: mx.convolve(to_mx(a), to_mx(b), mode=padding),
+                 lambda: np.convolve(a, b, mode=padding)
+                 if a.ndim == 1 and b.ndim == 1 and a.size and b.size and a.dtype.kind == "f"
+                 and b.dtype.kind == "f" else None)
+        return
+    kw = {"stride": stride, "padding": padding, "groups": groups}
+    run_both(lambda: getattr(mx, name)(to_mx(a), to_mx(b), **kw), lambda: None)
+
+
+@FUZZ
+@given(arrays(), arrays(), st.one_of(
+    st.sampled_from(["ij,jk->ik", "ii->i", "ij->", "i,i", "...i,...i->...", "ab,bc",
+                     "ij,jk,kl", "a...b", "->", "i->ii", "ij->k", "ij,,jk", "1j"]),
+    st.text(alphabet="ijk.,->", max_size=8)))
+def test_einsum(a, b, subscripts):
+    ops = [to_mx(a), to_mx(b)] if "," in subscripts else [to_mx(a)]
+    nps = [a, b] if "," in subscripts else [a]
+    run_both(lambda: mx.einsum(subscripts, *ops),
+             lambda: np.einsum(subscripts, *nps) if all(x.dtype.kind == "f" for x in nps)
+             and all(x.dtype == nps[0].dtype for x in nps) else None)
+
+
+@FUZZ
+@given(arrays(), st.sampled_from(["inv", "det", "qr", "svd", "cholesky", "eigh", "eigvalsh",
+                                  "lu", "pinv", "norm", "solve", "tri_inv", "eig"]))
+def test_linalg(a, name):
+    # Anything: 0-d, 1-d, non-square, integer, singular, not positive definite. Only errors
+    # and the absence of crashes are checked (which answer a singular matrix gets differs).
+    fn = getattr(mx.linalg, name)
+    if name == "solve":
+        run_both(lambda: fn(to_mx(a), to_mx(a), stream=mx.cpu), lambda: None)
+    elif name == "norm":
+        run_both(lambda: fn(to_mx(a)), lambda: None)
+    else:
+        run_both(lambda: fn(to_mx(a), stream=mx.cpu), lambda: None)
+
+
+@FUZZ
+@given(arrays(), st.sampled_from(["fft", "ifft", "rfft", "irfft", "fft2", "rfftn", "irfftn",
+                                  "fftshift"]),
+       st.one_of(st.none(), st.integers(-2, 9), junk), st.one_of(st.integers(-3, 3), junk))
+def test_fft(a, name, n, axis):
+    fn = getattr(mx.fft, name)
+    if name == "fftshift":
+        run_both(lambda: fn(to_mx(a), axes=axis if axis is None or isinstance(axis, (list, tuple))
+                            else [axis]), lambda: None)
+    elif name in ("fft2", "rfftn", "irfftn"):
+        run_both(lambda: fn(to_mx(a), s=n if n is None or isinstance(n, (list, tuple)) else [n]),
+                 lambda: None)
+    else:
+        run_both(lambda: fn(to_mx(a), n=n, axis=axis),
+                 lambda: getattr(np.fft, name)(a, n=n, axis=axis)
+                 if a.dtype.kind == "f" and a.dtype != np.float16 and name != "irfft" else None)

@@ -368,3 +368,17 @@ def test_det_of_integers_promotes():
     sign, logdet = mx.linalg.slogdet(mx.array([[2, 0], [0, 3]]), stream=CPU)
     close(sign, 1.0)
     close(logdet, np.log(6.0))
+
+
+def test_det_and_slogdet_gradients():
+    a = rand(2, 4, 4, dtype=np.float64) + 2 * np.eye(4)
+    r = weights(2)
+    for _ in range(2):
+        d = rand(2, 4, 4, dtype=np.float64)
+        directional(lambda x: (mx.linalg.det(x, stream=CPU) * r).sum(), a, d)
+        directional(lambda x: (mx.linalg.slogdet(x, stream=CPU)[1] * r).sum(), a, d)
+    # jvp: d det = det tr(A^-1 dA).
+    a1 = a[0]
+    d1 = rand(4, 4, dtype=np.float64)
+    _, tangent = mx.jvp(lambda x: mx.linalg.det(x, stream=CPU), [arr(a1)], [arr(d1)])
+    close(tangent[0], np.linalg.det(a1) * np.trace(np.linalg.solve(a1, d1)), 1e-8)

@@ -5,10 +5,13 @@
 #include <limits>
 #include <stdexcept>
 
+#include "autodiff.h"
 #include "ops/linalg.h"
 #include "ops/ops.h"
 #include "primitives/binary.h"
 #include "primitives/factorizations.h"
+#include "primitives/grad_util.h"
+#include "primitives/tracing.h"
 
 namespace fastsync::linalg {
 
@@ -440,6 +443,33 @@ array float_if_exact(const array& a, const Stream& s) {
   return is_inexact(a.dtype()) ? a : astype(a, float32, s);
 }
 
+namespace {
+
+// A^-T, or A^-H... as the derivative rules below need it: the transpose of
+// the inverse (the conjugation is the cotangent convention's, grad_util.h).
+array inverse_transposed(const array& a, const Stream& s) { return mT(inv(a, s), s); }
+
+array matrix_scalar(const array& v, const Stream& s) { return expand_dims(v, {-2, -1}, s); }
+
+// `values`, computed from `a` through the LU factorization (which has no
+// derivative), given the derivative rules of det or slogdet.
+std::vector<array> with_rules(const array& a, const std::vector<array>& values, CustomVjp vjp,
+                              CustomJvp jvp, const Stream& s) {
+  std::vector<Shape> shapes;
+  std::vector<Dtype> dtypes;
+  for (const array& v : values) {
+    shapes.push_back(v.shape());
+    dtypes.push_back(v.dtype());
+  }
+  std::vector<array> inputs = values;
+  inputs.push_back(a);
+  auto p = std::make_shared<CustomTransforms>(s, static_cast<int>(values.size()), std::move(vjp),
+                                              std::move(jvp));
+  return array::make_arrays(std::move(shapes), std::move(dtypes), std::move(p), std::move(inputs));
+}
+
+}  // namespace
+
 array det(const array& in, StreamOrDevice so) {
   Stream s = to_stream(so);
   array a = float_if_exact(in, s);
@@ -448,19 +478,48 @@ array det(const array& in, StreamOrDevice so) {
     Dtype t = compute_dtype("linalg.det", a);
     return ones(batch, a.dtype() == t ? t : a.dtype(), s);
   }
-  auto [parity, d] = lu_sign_diag("linalg.det", a, s);
-  return back_to(multiply(parity, prod(d, std::vector<int>{-1}, false, s), s), a.dtype(), s);
+  // The value comes through the LU factorization, which has no derivative;
+  // the rules below give det's own.
+  auto [parity, d] = lu_sign_diag("linalg.det", stop_gradient(a, s), s);
+  array value = back_to(multiply(parity, prod(d, std::vector<int>{-1}, false, s), s), a.dtype(), s);
+  // d det(A) = det(A) tr(A^-1 dA): the vjp is g * conj(det A^-T). A singular
+  // matrix has no inverse: its derivative fails as inv does.
+  auto vjp = [s](const std::vector<array>& primals, const std::vector<array>& cotangents,
+                 const std::vector<array>& outputs) -> std::vector<array> {
+    array dd = multiply(matrix_scalar(outputs[0], s), inverse_transposed(primals[0], s), s);
+    return {grad::mul_conj(matrix_scalar(cotangents[0], s), dd, s)};
+  };
+  auto jvp = [s, value](const std::vector<array>& primals,
+                        const std::vector<array>& tangents) -> std::vector<array> {
+    array tr = sum(diagonal(matmul(inv(primals[0], s), tangents[0], s), 0, -2, -1, s),
+                   std::vector<int>{-1}, false, s);
+    return {multiply(value, tr, s)};
+  };
+  return with_rules(a, {value}, vjp, jvp, s)[0];
 }
 
 std::vector<array> slogdet(const array& in, StreamOrDevice so) {
   Stream s = to_stream(so);
   array a = float_if_exact(in, s);
-  auto [parity, d] = lu_sign_diag("linalg.slogdet", a, s);
+  auto [parity, d] = lu_sign_diag("linalg.slogdet", stop_gradient(a, s), s);
   array mag = abs(d, s);
   array logabs = sum(log(mag, s), std::vector<int>{-1}, false, s);
   array signs =
       prod(is_complex(d.dtype()) ? divide(d, mag, s) : sign(d, s), std::vector<int>{-1}, false, s);
-  return {back_to(multiply(parity, signs, s), a.dtype(), s), back_to(logabs, a.dtype(), s)};
+  std::vector<array> values = {back_to(multiply(parity, signs, s), a.dtype(), s),
+                               back_to(logabs, a.dtype(), s)};
+  // log|det A| changes by Re tr(A^-1 dA); the sign is piecewise constant.
+  auto vjp = [s](const std::vector<array>& primals, const std::vector<array>& cotangents,
+                 const std::vector<array>&) -> std::vector<array> {
+    return {grad::mul_conj(matrix_scalar(cotangents[1], s), inverse_transposed(primals[0], s), s)};
+  };
+  auto jvp = [s, values](const std::vector<array>& primals,
+                         const std::vector<array>& tangents) -> std::vector<array> {
+    array tr = sum(diagonal(matmul(inv(primals[0], s), tangents[0], s), 0, -2, -1, s),
+                   std::vector<int>{-1}, false, s);
+    return {zeros_like(values[0], s), real(tr, s)};
+  };
+  return with_rules(a, values, vjp, jvp, s);
 }
 
 }  // namespace fastsync::linalg

@@ -437,3 +437,19 @@ def test_gpu_patch_path_without_cudnn():
     w = out[0][nx : nx + nw].reshape(6, 3, 3, 2)
     y = out[0][nx + nw : nx + nw + 2 * 4 * 4 * 6].reshape(2, 4, 4, 6)
     check(y, ref_conv(x, w, 2, 1, groups=2))
+
+
+def test_vmap_over_another_axis_and_through_gradients():
+    xs, w = rand(2, 3, 6, 6, 2), rand(4, 3, 3, 2)  # vmapped axis 1
+    got = mx.vmap(lambda a: mx.conv2d(a, mx.array(w), stride=2), in_axes=1)(mx.array(xs))
+    check(got, np.stack([ref_conv(xs[:, i], w, 2) for i in range(3)]))
+    # Per-entry input gradients: vmap of grad runs Col2Im batched.
+    r = rand(2, 4, 4, 4)
+
+    def loss(a):
+        return (mx.conv2d(a, mx.array(w)) * mx.array(r)).sum()
+
+    gs = np.array(mx.vmap(mx.grad(loss))(mx.array(rand(3, 2, 6, 6, 2))))
+    single = np.array(mx.grad(loss)(mx.array(rand(2, 6, 6, 2))))
+    for g in gs:  # linear in the input: the same gradient for every entry
+        np.testing.assert_allclose(g, single, rtol=1e-5, atol=1e-5)

@@ -2,6 +2,9 @@
 
 #include <stdexcept>
 
+#include "ops/ops.h"
+#include "primitives/batching.h"
+
 namespace fastsync {
 
 Shape image_shape(const ConvGeometry& g, int64_t batch, int64_t channels) {
@@ -138,6 +141,42 @@ std::vector<array> ConvolutionWeightGrad::vjp(const std::vector<array>& primals,
                       : make<Convolution>(stream(), geometry_, {primals[0], cotangents[0]}));
   }
   return out;
+}
+
+// Batching: the vmapped axis joins the images' batch axis (N), one node.
+namespace {
+
+template <typename P>
+batching::Result fold_batch(const ConvGeometry& g, Stream s, const std::vector<array>& inputs,
+                            const std::vector<int>& axes) {
+  array x = batching::batch_first(inputs[0], axes[0], s);
+  const int64_t b = x.shape(0), n = x.shape(1);
+  Shape merged(x.shape().begin() + 1, x.shape().end());
+  merged[0] = b * n;
+  array flat = reshape(x, merged, s);
+  auto p = std::make_shared<P>(s, g);
+  Shape out_shape = p->output_shapes({flat})[0];
+  array out(out_shape, flat.dtype(), std::move(p), {flat});
+  Shape split = out.shape();
+  split[0] = n;
+  split.insert(split.begin(), b);
+  return {{reshape(out, split, s)}, {0}};
+}
+
+}  // namespace
+
+std::pair<std::vector<array>, std::vector<int>> Im2Col::vmap(const std::vector<array>& inputs,
+                                                             const std::vector<int>& axes,
+                                                             const std::vector<array>&,
+                                                             const std::shared_ptr<Primitive>&) {
+  return fold_batch<Im2Col>(geometry_, stream(), inputs, axes);
+}
+
+std::pair<std::vector<array>, std::vector<int>> Col2Im::vmap(const std::vector<array>& inputs,
+                                                             const std::vector<int>& axes,
+                                                             const std::vector<array>&,
+                                                             const std::shared_ptr<Primitive>&) {
+  return fold_batch<Col2Im>(geometry_, stream(), inputs, axes);
 }
 
 }  // namespace fastsync

@@ -24,6 +24,7 @@ class Im2Col : public Primitive {
   Im2Col(Stream s, ConvGeometry g) : Primitive(s), geometry_(g) {}
   const char* name() const override { return "Im2Col"; }
   FASTSYNC_VJP
+  FASTSYNC_VMAP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
@@ -41,6 +42,7 @@ class Col2Im : public Primitive {
   Col2Im(Stream s, ConvGeometry g) : Primitive(s), geometry_(g) {}
   const char* name() const override { return "Col2Im"; }
   FASTSYNC_VJP
+  FASTSYNC_VMAP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU

@@ -167,12 +167,11 @@ array convolve_checked(const Checked& c, const Stream& s) {
   return reshape(y, out_shape, s);
 }
 
-array conv_nd(const char* op, int dims, const array& input, const array& weight,
-              const ConvParam& stride, const ConvParam& padding, const ConvParam& dilation,
-              int64_t groups, StreamOrDevice s) {
+array conv_nd(const char* op, const array& input, const array& weight, const ConvParam& stride,
+              const ConvParam& padding, const ConvParam& dilation, int64_t groups,
+              StreamOrDevice s) {
   // As in MLX, the spatial rank comes from the input: conv1d of an image
   // is its 2-D convolution, with the single values repeated per axis.
-  (void)dims;
   Stream st = to_stream(s);
   const int spatial = input.ndim() - 2;
   ConvParam pad = per_axis(op, "padding", padding, std::max(spatial, 1), 0, 0);
@@ -230,19 +229,19 @@ array conv_general(const array& input, const array& weight, const ConvParam& str
 array conv1d(const array& input, const array& weight, const ConvParam& stride,
              const ConvParam& padding, const ConvParam& dilation, int64_t groups,
              StreamOrDevice s) {
-  return conv_nd("conv1d", 1, input, weight, stride, padding, dilation, groups, s);
+  return conv_nd("conv1d", input, weight, stride, padding, dilation, groups, s);
 }
 
 array conv2d(const array& input, const array& weight, const ConvParam& stride,
              const ConvParam& padding, const ConvParam& dilation, int64_t groups,
              StreamOrDevice s) {
-  return conv_nd("conv2d", 2, input, weight, stride, padding, dilation, groups, s);
+  return conv_nd("conv2d", input, weight, stride, padding, dilation, groups, s);
 }
 
 array conv3d(const array& input, const array& weight, const ConvParam& stride,
              const ConvParam& padding, const ConvParam& dilation, int64_t groups,
              StreamOrDevice s) {
-  return conv_nd("conv3d", 3, input, weight, stride, padding, dilation, groups, s);
+  return conv_nd("conv3d", input, weight, stride, padding, dilation, groups, s);
 }
 
 array conv_transpose1d(const array& input, const array& weight, const ConvParam& stride,

@@ -83,9 +83,8 @@ array two_norm(const array& a, const std::vector<int>& axes, bool keepdims, cons
 // Singular values with the two matrix axes moved last, for the 2 / -2 /
 // nuc norms; keepdims puts two size-1 axes back.
 array singular_values(const array& a, int r, int c, const Stream& s) {
+  // The two matrix axes last (their order does not change the values).
   array m = moveaxis(moveaxis(a, r, -1, s), c > r ? c - 1 : c, -1, s);
-  // moveaxis(r to last) then c to last leaves (..., r, c) order.
-  m = mT(m, s);
   return svd(m, false, s)[0];
 }
 

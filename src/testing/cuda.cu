@@ -18,7 +18,7 @@ void FailInTask::eval_gpu(const std::vector<array>& inputs, std::vector<array>& 
   auto& enc = cuda::encoder_for(*this);
   cuda::alloc(outputs[0]);
   enc.set_input_array(inputs[0]);
-  auto* record = enc.error_record([msg = message_](const cuda::ErrorRecord&) {
+  auto* record = enc.error_record(cuda::kErrorPlanted, [msg = message_](const cuda::ErrorRecord&) {
     return std::make_exception_ptr(std::runtime_error(msg));
   });
   fail_kernel<<<1, 1, 0, enc.cuda_stream()>>>(record, enc.op_position());

@@ -151,7 +151,8 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
         st->done.store(true, std::memory_order_release);
         std::atomic_ref<uint32_t>(*flag).store(1, std::memory_order_release);
       });
-  wait_flag(enc.cuda_stream(), flag, enc.error_record(timeout_error), enc.op_position());
+  wait_flag(enc.cuda_stream(), flag, enc.error_record(kErrorWaitTimeout, timeout_error),
+            enc.op_position());
   check(cudaMemcpyAsync(dev->buffer.ptr, base, r.bytes, cudaMemcpyHostToDevice, enc.cuda_stream()),
         "cudaMemcpyAsync to the device");
   enc.keep(pinned);

@@ -46,8 +46,8 @@ void CommandEncoder::set_output_array(const array& a) {
   if (auto d = a.data_shared_ptr()) op_outputs_.push_back(d.get());
 }
 
-ErrorRecord* CommandEncoder::error_record(ErrorBuilder build) {
-  builders_.emplace_back(op_position(), std::move(build));
+ErrorRecord* CommandEncoder::error_record(long long code, ErrorBuilder build) {
+  builders_.push_back({op_position(), code, std::move(build)});
   return record_;
 }
 
@@ -106,7 +106,7 @@ void CommandEncoder::discard() {
   for (auto& d : op_inputs_) retain(std::move(d));
   op_inputs_.clear();
   op_outputs_.clear();
-  while (!builders_.empty() && builders_.back().first == op_position()) builders_.pop_back();
+  while (!builders_.empty() && builders_.back().position == op_position()) builders_.pop_back();
 }
 
 void CommandEncoder::end_graph() {
@@ -135,11 +135,11 @@ uint64_t CommandEncoder::place_point() {
     add_probe([slot, builders = std::move(builders_)]() -> scheduler::ErrorRef {
       auto* r = static_cast<const ErrorRecord*>(slot->buffer.ptr);
       if (r->position == 0) return nullptr;
-      for (auto& [pos, build] : builders) {
-        if (pos == r->position) {
+      for (auto& b : builders) {
+        if (b.position == r->position && b.code == r->code) {
           auto e = std::make_shared<scheduler::TaskError>();
-          e->error = build(*r);
-          e->position = pos;
+          e->error = b.build(*r);
+          e->position = b.position;
           return e;
         }
       }

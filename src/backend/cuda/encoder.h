@@ -65,9 +65,10 @@ class CommandEncoder : public StreamEncoder {
   void set_output_array(const array& a);
   void add_temporary(const array& a) { keep(a.data_shared_ptr()); }
   void keep(std::shared_ptr<Data> d);
-  // The record the current op's kernels write on failure, and how to turn
-  // it into an exception.
-  ErrorRecord* error_record(ErrorBuilder build);
+  // The record the current op's kernels write on failure with `code`, and how
+  // to turn it into an exception. One op may hold several (a wait for another
+  // stream's data and its own kernel's check): the code picks the builder.
+  ErrorRecord* error_record(long long code, ErrorBuilder build);
   // The stream position of the op being encoded (that of its outputs).
   uint64_t op_position() const { return committed_ + 1; }
   uint64_t committed() const { return committed_; }
@@ -147,8 +148,13 @@ class CommandEncoder : public StreamEncoder {
   static inline std::atomic<size_t> total_pending_{0};
 
   // Errors.
-  ErrorRecord* record_ = nullptr;                            // device memory
-  std::vector<std::pair<uint64_t, ErrorBuilder>> builders_;  // since the last point
+  ErrorRecord* record_ = nullptr;  // device memory
+  struct Builder {
+    uint64_t position;
+    long long code;
+    ErrorBuilder build;
+  };
+  std::vector<Builder> builders_;  // since the last point
   ProbeList probes_;
 };
 

@@ -248,8 +248,8 @@ void Gather::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   // row-contiguous, so its offset is the linear index.
   GatherPlan g = plan_gather(a, idx, out.shape(), axis_, along_axis_);
   auto ix = cuda::make_indexer<2>(out.shape(), {&g.a, &g.idx}, "take");
-  auto* record =
-      enc.error_record([](const cuda::ErrorRecord& r) { return index_error("take", r); });
+  auto* record = enc.error_record(
+      cuda::kErrorIndex, [](const cuda::ErrorRecord& r) { return index_error("take", r); });
   cuda::dispatch_bits(a.itemsize(), [&](auto tag) {
     using U = typename decltype(tag)::type;
     gather_kernel<U><<<cuda::grid_for(total), cuda::kBlock, 0, enc.cuda_stream()>>>(
@@ -280,8 +280,8 @@ void Scatter::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
   if (out.raw_ptr() != a.raw_ptr()) cuda::copy_gpu(enc, a, out);
   if (m == 0) return;
 
-  auto* record =
-      enc.error_record([](const cuda::ErrorRecord& r) { return index_error("scatter", r); });
+  auto* record = enc.error_record(
+      cuda::kErrorIndex, [](const cuda::ErrorRecord& r) { return index_error("scatter", r); });
   auto position = enc.op_position();
   const auto* pi = static_cast<const int64_t*>(idx.raw_ptr());
   int64_t is = idx.strides()[0];

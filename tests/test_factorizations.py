@@ -342,10 +342,60 @@ def test_numerical_failures_surface_at_eval_and_leave_others_alone():
     close(mx.linalg.det(mx.eye(2) * 3, stream=CPU), 9.0)
 
 
-@pytest.mark.skipif(not mx.is_available(mx.gpu), reason="needs a GPU")
-def test_gpu_stream_raises_not_implemented():
-    with pytest.raises(NotImplementedError, match="GPU"):
-        mx.eval(mx.linalg.inv(mx.eye(3), stream=mx.gpu))
+GPU = pytest.mark.skipif(not mx.is_available(mx.gpu), reason="needs a GPU")
+
+
+@GPU
+def test_gpu_ops_without_a_kernel_raise_not_implemented():
+    for call in (
+        lambda: mx.linalg.eig(mx.eye(3), stream=mx.gpu),
+        lambda: mx.linalg.tri_inv(mx.eye(3), stream=mx.gpu),
+        lambda: mx.linalg.cholesky_inv(mx.eye(3), stream=mx.gpu),
+    ):
+        with pytest.raises(NotImplementedError, match="stream=mx.cpu"):
+            mx.eval(call())
+
+
+@GPU
+@pytest.mark.parametrize("dtype", [np.float32, np.complex64])
+@pytest.mark.parametrize("batch", [(), (3,)])
+def test_gpu_factorizations_match_numpy(dtype, batch):
+    G = mx.gpu
+    a = rand(*batch, 5, 5, dtype=dtype) + 3 * np.eye(5, dtype=dtype)
+    close(mx.linalg.inv(arr(a), stream=G), np.linalg.inv(a), 1e-4)
+    b = rand(*batch, 5, 2, dtype=dtype)
+    close(mx.linalg.solve(arr(a), arr(b), stream=G), np.linalg.solve(a, b), 1e-4)
+    close(mx.linalg.det(arr(a), stream=G), np.linalg.det(a), 1e-4)
+    h = a @ np.conj(np.swapaxes(a, -1, -2))
+    for upper in (False, True):
+        c = np.array(mx.linalg.cholesky(arr(h), upper=upper, stream=G))
+        lower = np.conj(np.swapaxes(c, -1, -2)) if upper else c
+        close(lower @ np.conj(np.swapaxes(lower, -1, -2)), h, 1e-3)
+    w, v = mx.linalg.eigh(arr(h), stream=G)
+    close(w, np.linalg.eigvalsh(h), 1e-3)
+    v = np.array(v)
+    close(h @ v, v * np.array(w)[..., None, :], 1e-3)
+    for shape in [(6, 4), (4, 6), (5, 5)]:
+        m = rand(*batch, *shape, dtype=dtype)
+        q, r = (np.array(x) for x in mx.linalg.qr(arr(m), stream=G))
+        close(q @ r, m, 1e-4)
+        assert np.allclose(np.tril(r, -1), 0)
+        u, s, vt = (np.array(x) for x in mx.linalg.svd(arr(m), stream=G))
+        k = min(shape)
+        close(s, np.linalg.svd(m, compute_uv=False), 1e-4)
+        close((u[..., :k] * s[..., None, :]) @ vt[..., :k, :], m, 1e-4)
+        close(np.conj(np.swapaxes(u, -1, -2)) @ u, np.broadcast_to(np.eye(shape[0]), u.shape), 1e-4)
+        p, lo, up = (np.array(x) for x in mx.linalg.lu(arr(m), stream=G))
+        close(np.take_along_axis(lo @ up, p[..., None], axis=-2), m, 1e-4)
+
+
+@GPU
+def test_gpu_factorization_failures_surface_at_eval():
+    with pytest.raises(ValueError, match=r"\[linalg.inv\] the matrix is singular \(matrix 1"):
+        mx.eval(mx.linalg.inv(mx.stack([mx.eye(3), mx.zeros((3, 3))]), stream=mx.gpu))
+    with pytest.raises(ValueError, match="not positive definite"):
+        mx.eval(mx.linalg.cholesky(-mx.eye(3), stream=mx.gpu))
+    close(mx.linalg.inv(mx.eye(2) * 2, stream=mx.gpu), np.eye(2) / 2)
 
 
 @pytest.mark.parametrize("shape", [(0, 4, 4), (3, 0, 0), (2, 5, 0), (2, 0, 5), (5, 0), (0, 5)])

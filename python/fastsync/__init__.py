@@ -32,6 +32,7 @@ _cuda_libs.export_path()
 _cuda_libs.export_nvrtc_path()
 _cuda_libs.export_cufft_path()
 _cuda_libs.export_cudnn_path()
+_cuda_libs.export_cusolver_path()
 # MKL, when PyPI's wheel is installed, replaces OpenBLAS for CPU products (same: a file search).
 _cpu_libs.export_mkl_path()
 

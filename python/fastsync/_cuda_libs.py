@@ -240,3 +240,34 @@ def export_cudnn_path() -> Path | None:
     if str(d) not in current.split(os.pathsep):
         os.environ["FASTSYNC_CUDNN_PATH"] = os.pathsep.join(filter(None, (current, str(d))))
     return d
+
+
+# cuSOLVER (mx.linalg on the GPU, src/backend/cuda/cusolver.cpp): nvidia-cusolver (CUDA 13) unpacks
+# libcusolver.so.12 to ``nvidia/cu13/lib``, nvidia-cusolver-cu12 libcusolver.so.11 to
+# ``nvidia/cusolver/lib``.
+_CUSOLVER = (("12", ("cu13/lib",)), ("11", ("cusolver/lib", "cu12/lib")))
+
+
+def find_cusolver() -> Path | None:
+    """The directory of an installed nvidia-cusolver wheel's libcusolver, newest first."""
+    for version, subdirs in _CUSOLVER:
+        for root in _nvidia_roots():
+            for sub in subdirs:
+                if _soname_file(root / sub, "libcusolver", version) is not None:
+                    return root / sub
+    return None
+
+
+def export_cusolver_path() -> Path | None:
+    """Append an nvidia-cusolver wheel's directory to FASTSYNC_CUSOLVER_PATH.
+
+    The C++ loader reads the variable the first time a GPU factorization runs. Returns the
+    directory, or None (and changes nothing) without a wheel.
+    """
+    d = find_cusolver()
+    if d is None:
+        return None
+    current = os.environ.get("FASTSYNC_CUSOLVER_PATH", "")
+    if str(d) not in current.split(os.pathsep):
+        os.environ["FASTSYNC_CUSOLVER_PATH"] = os.pathsep.join(filter(None, (current, str(d))))
+    return d

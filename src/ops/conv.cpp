@@ -208,8 +208,44 @@ array conv_transpose_nd(const char* op, int dims, const array& input, const arra
     lo[d] = reach - pad[d];
     hi[d] = reach - pad[d] + outpad[d];
   }
-  return convolve_checked(check(op, dims, input, weight, {}, lo, hi, dil, sd, groups, true, st),
-                          st);
+  Checked c = check(op, dims, input, weight, {}, lo, hi, dil, sd, groups, true, st);
+  if (st.device.type == Device::Type::gpu) {
+    // On the GPU: the input gradient of the convolution this one is the
+    // adjoint of (from the output's shape to the input's), one cuDNN call
+    // with no zeros spread through the input. That convolution's weight
+    // (C_in, *kernel, C_out / G) is ours with the channel axes swapped per
+    // group.
+    ConvGeometry f;
+    f.dims = dims;
+    f.groups = groups;
+    for (int d = 0; d < dims; ++d) {
+      f.in[d] = c.g.out[d];
+      f.out[d] = input.shape(d + 1);
+      f.kernel[d] = weight.shape(d + 1);
+      f.stride[d] = sd[d];
+      f.pad_lo[d] = pad[d];
+      f.kernel_dilation[d] = dil[d];
+    }
+    const int64_t n = input.shape(0), c_in = input.shape(-1), c_out = weight.shape(0);
+    Shape out_shape = image_shape(f, n, c_out);
+    int64_t out_size = 1;
+    for (int64_t v : out_shape) out_size *= v;
+    if (c.x.size() < INT32_MAX && out_size < INT32_MAX && gpu_dnn_convolution(f, c.x.dtype())) {
+      Shape grouped{groups, c_out / groups};
+      for (int d = 0; d < dims; ++d) grouped.push_back(weight.shape(d + 1));
+      grouped.push_back(c_in / groups);
+      std::vector<int> perm{0, dims + 2};
+      for (int d = 0; d < dims; ++d) perm.push_back(d + 2);
+      perm.push_back(1);
+      Shape swapped{c_in};
+      for (int d = 0; d < dims; ++d) swapped.push_back(weight.shape(d + 1));
+      swapped.push_back(c_out / groups);
+      array wf = reshape(transpose(reshape(c.w, grouped, st), perm, st), swapped, st);
+      return array(out_shape, c.x.dtype(), std::make_shared<ConvolutionInputGrad>(st, f),
+                   {wf, c.x});
+    }
+  }
+  return convolve_checked(c, st);
 }
 
 }  // namespace

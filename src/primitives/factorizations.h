@@ -3,8 +3,10 @@
 // leading ones (which the ops layer has made equal across inputs), in
 // float32, float64 or complex64 (the ops layer casts the half types up and
 // rejects the rest). The CPU kernels call LAPACK from the OpenBLAS wheel
-// (src/backend/cpu/lapack.cpp); there is no GPU kernel yet, so on a GPU
-// stream they raise NotImplementedError naming the op.
+// (src/backend/cpu/lapack.cpp); the GPU ones cuSOLVER
+// (src/backend/cuda/lapack.cu), except the triangular forms of Inverse and
+// Solve, CholeskyInverse and Eig, which raise NotImplementedError on a GPU
+// stream, naming the op.
 //
 // A kernel that meets a matrix it cannot factor (singular for inv and
 // solve, not positive definite for cholesky, no convergence for svd and
@@ -25,6 +27,7 @@ class LUFactor : public Primitive {
   const char* name() const override { return "LUFactor"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 };
 
 // (..., M, N) -> {Q (..., M, K) with orthonormal columns, R (..., K, N)
@@ -36,6 +39,7 @@ class QRFactor : public Primitive {
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 };
 
 // (..., M, N) -> {U (..., M, M), S (..., K) descending, Vt (..., N, N)}, or
@@ -47,6 +51,7 @@ class SVD : public Primitive {
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
   bool compute_uv() const { return compute_uv_; }
 
  private:
@@ -62,6 +67,7 @@ class Inverse : public Primitive {
   const char* name() const override { return "Inverse"; }
   FASTSYNC_VJP
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   bool triangular_, upper_;
@@ -76,6 +82,7 @@ class Cholesky : public Primitive {
   const char* name() const override { return "Cholesky"; }
   FASTSYNC_VJP
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   bool upper_;
@@ -87,6 +94,7 @@ class CholeskyInverse : public Primitive {
   CholeskyInverse(Stream s, bool upper) : Primitive(s), upper_(upper) {}
   const char* name() const override { return "CholeskyInverse"; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   bool upper_;
@@ -102,6 +110,7 @@ class Eigh : public Primitive {
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   bool upper_, vectors_;
@@ -115,6 +124,7 @@ class Eig : public Primitive {
   const char* name() const override { return "Eig"; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   bool vectors_;
@@ -130,6 +140,7 @@ class Solve : public Primitive {
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
 
  private:
   bool triangular_, upper_;

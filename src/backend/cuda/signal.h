@@ -30,6 +30,7 @@ enum ErrorCode : long long {
   kErrorPlanted = 1,      // FailInTask
   kErrorWaitTimeout = 2,  // wait_flag gave up: a = the timeout in ms
   kErrorIndex = 3,        // an index out of bounds: a = index, b = axis size
+  kErrorLinalg = 4,       // a factorization failed: a = matrix in the batch, b = LAPACK info
 };
 
 // `capturing`: s is capturing a graph (a kernel writes the value then).

@@ -281,14 +281,6 @@ std::pair<array, array> to_operands(nb::handle a, nb::handle b) {
   return {x, to_operand(b, x.dtype())};
 }
 
-StreamOrDevice to_stream_or_device(nb::handle obj) {
-  if (obj.is_none()) return std::monostate{};
-  if (nb::isinstance<Stream>(obj)) return nb::cast<Stream>(obj);
-  if (nb::isinstance<Device>(obj)) return nb::cast<Device>(obj);
-  if (nb::isinstance<Device::Type>(obj)) return Device(nb::cast<Device::Type>(obj));
-  throw type_error("stream must be None, a Stream, a Device or a DeviceType");
-}
-
 namespace {
 std::string py_type_name(nb::handle h) {
   return nb::cast<std::string>(nb::str(h.type().attr("__name__")));

@@ -13,6 +13,7 @@
 
 #include "array.h"
 #include "stream.h"
+#include "stream_arg.h"
 
 namespace nb = nanobind;
 
@@ -33,8 +34,6 @@ array to_operand(nb::handle obj, Dtype peer);
 std::pair<array, array> to_operands(nb::handle a, nb::handle b);
 // True for Python bool/int/float (not arrays).
 bool is_python_scalar(nb::handle obj);
-// stream= arguments: None, Stream, Device or DeviceType.
-StreamOrDevice to_stream_or_device(nb::handle obj);
 // shape= (and reps=) arguments: an int or a sequence of ints.
 Shape to_shape(nb::handle shape);
 // The same, where None means "not given".

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "lifecycle.h"
+#include "trace.h"
 
 namespace fastsync::allocator {
 
@@ -29,7 +30,8 @@ size_t Allocator::bucket_size(size_t nbytes) {
   return (nbytes + kPage - 1) / kPage * kPage;
 }
 
-Allocator::Allocator() : Allocator(Source{host_alloc, host_release, physical_memory, false}) {}
+Allocator::Allocator()
+    : Allocator(Source{host_alloc, host_release, physical_memory, false, "host"}) {}
 
 Allocator::Allocator(Source src)
     : src_(src), memory_limit_(src.capacity() / 10 * 9), cache_limit_(memory_limit_) {
@@ -53,6 +55,19 @@ class OutOfMemory : public std::bad_alloc {
 };
 }  // namespace
 
+// An allocation or free in a timeline trace: a point on the calling thread's
+// (or running task's stream's) track and the allocator's bytes in use. Under
+// the allocator's lock, so the counter's values come in order.
+void Allocator::traced(bool alloc, size_t bytes, size_t active) {
+  if (!trace_names_[0]) {
+    trace_names_[0] = trace::intern(std::string("free (") + src_.name + ")");
+    trace_names_[1] = trace::intern(std::string("alloc (") + src_.name + ")");
+    trace_names_[2] = trace::intern(std::string("bytes in use (") + src_.name + ")");
+  }
+  trace::memory(trace::current_track(), trace_names_[alloc ? 1 : 0], trace_names_[2],
+                static_cast<int64_t>(bytes), static_cast<int64_t>(active));
+}
+
 Buffer Allocator::malloc(size_t nbytes) {
   // In a child forked mid-run, mutex_ may have been held by a thread that
   // does not exist here: refuse before taking it.
@@ -71,6 +86,7 @@ Buffer Allocator::malloc(size_t nbytes) {
       active_ += b.size;
       active_relaxed_.store(active_, std::memory_order_relaxed);
       peak_ = std::max(peak_, active_);
+      if (trace::on()) traced(true, b.size, active_);
       return b;
     }
   }
@@ -84,6 +100,7 @@ Buffer Allocator::malloc(size_t nbytes) {
   active_ += size;
   active_relaxed_.store(active_, std::memory_order_relaxed);
   peak_ = std::max(peak_, active_);
+  if (trace::on()) traced(true, size, active_);
   return Buffer{p, size, this};
 }
 
@@ -95,6 +112,7 @@ void Allocator::free(Buffer b) {
     std::lock_guard lk(mutex_);
     active_ -= b.size;
     active_relaxed_.store(active_, std::memory_order_relaxed);
+    if (trace::on()) traced(false, b.size, active_);
     if (b.size > cache_limit_) {
       dropped.push_back(b.ptr);
     } else {

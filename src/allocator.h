@@ -19,7 +19,7 @@ class Allocator;
 
 struct Buffer {
   void* ptr = nullptr;
-  size_t size = 0;  // the bucket size actually reserved
+  size_t size = 0;             // the bucket size actually reserved
   Allocator* owner = nullptr;  // who frees it (null: nothing to free)
 };
 
@@ -29,7 +29,8 @@ struct Source {
   void* (*alloc)(size_t nbytes);  // returns null when out of memory
   void (*release)(void* p);
   size_t (*capacity)();  // total memory; the default limit is 9/10 of it
-  bool device;  // memory the CPU cannot read
+  bool device;           // memory the CPU cannot read
+  const char* name;      // in traces: "host", "pinned", "gpu"
 };
 
 class Allocator {
@@ -53,6 +54,10 @@ class Allocator {
   bool is_device() const { return src_.device; }
 
  private:
+  // A timeline trace's record of an allocation or free (under mutex_), and
+  // its interned names: free, alloc, bytes in use (0 until the first).
+  void traced(bool alloc, size_t bytes, size_t active);
+  uint32_t trace_names_[3] = {0, 0, 0};
   std::vector<void*> trim_cache_locked(size_t target);
   void release(const std::vector<void*>& ptrs);
 

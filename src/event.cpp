@@ -10,10 +10,24 @@ void Event::signal(MarkKind kind) { encoder(stream_).place(mark_, kind); }
 
 void Event::signal() { signal(MarkKind::event); }
 
-void Event::wait_quiet() const { mark_->wait(); }
+namespace {
+// A host thread waiting for a mark: a "wait" span on its track (a zero
+// length one when the mark was reached already: it still says who waited
+// for whom). A host thread may run the stream's queued work meanwhile:
+// those tasks show on the stream's track inside it.
+void traced_wait(const Mark& m) {
+  if (!trace::on()) return m.wait();
+  int64_t t0 = trace::now();
+  m.wait();
+  trace::span({trace::current_track(), "wait", trace::intern("wait (host)"), t0, trace::now(), 0,
+               m.trace_id});
+}
+}  // namespace
+
+void Event::wait_quiet() const { traced_wait(*mark_); }
 
 void Event::wait() const {
-  mark_->wait();
+  traced_wait(*mark_);
   if (auto e = mark_->error()) {
     *e->reported = true;
     std::rethrow_exception(e->error);

@@ -2,11 +2,13 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <utility>
 
 #include "sync.h"
+#include "trace.h"
 
 namespace fastsync::scheduler {
 
@@ -129,6 +131,12 @@ class Worker {
     }
     if (!cause || t.always) {
       running_cause = cause;
+      // A traced task: a run span on its stream's track (a collective's in
+      // its own category: every rank enters it, and the span shows how long
+      // this rank waited for the others).
+      const int64_t t0 = t.trace_name && trace::on() ? trace::now() : 0;
+      std::optional<trace::TaskScope> scope;
+      if (t0) scope.emplace(t.trace_stream);
       try {
         t.fn();
       } catch (...) {
@@ -136,6 +144,10 @@ class Worker {
           cause = std::make_shared<TaskError>(TaskError{std::current_exception(), executed});
           cause->by_position = false;  // fail() decides
         }
+      }
+      if (t0) {
+        trace::span({trace::stream_track(t.trace_stream), t.always ? "collective" : "run",
+                     t.trace_name, t0, trace::now()});
       }
     }
     running_cause = nullptr;

@@ -61,6 +61,13 @@ def launch_2(script, **env):
                env=child_env(**env))
 
 
+@needs_mpi
+def test_a_traced_collective_is_a_span_of_its_own_kind(tmp_path):
+    rc, out = launch_2("traced.py", TRACE_DIR=str(tmp_path))
+    assert rc == 0, out
+    assert passed_sections(out) == {("traced", "rank=0"), ("traced", "rank=1")}, out
+
+
 def passed_sections(out):
     return {tuple(line.split()[1:3]) for line in out.splitlines() if line.startswith("PASS ")}
 

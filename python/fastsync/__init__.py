@@ -10,12 +10,14 @@ Use it like ``mlx.core``::
 import atexit as _atexit
 
 from . import _core, _cpu_libs, _cuda_libs, _dtypes, _transforms, distributed, fast, io, utils  # noqa: F401
+from . import _trace as _trace_module
 from ._array_methods import attach as _attach_array_methods
 from ._compile import compile, disable_compile, enable_compile  # noqa: A004, F401
 from ._core import *  # noqa: F403
 from ._dtypes import *  # noqa: F403
 from ._printing import printoptions  # noqa: F401
 from ._quantize import dequantize, quantize, quantized_matmul  # noqa: F401
+from ._trace import trace
 from ._transforms import *  # noqa: F403
 from .io import load, save, save_gguf, save_safetensors, savez, savez_compressed  # noqa: F401
 
@@ -40,7 +42,10 @@ __version__ = "0.1.0"
 __all__ = [name for name in dir(_core) if not name.startswith("_")]
 __all__ += [*_transforms.__all__, *_dtypes.__all__, *(n for n in io.__all__ if n.islower())]
 __all__ += ["printoptions", "compile", "disable_compile", "enable_compile"]
-__all__ += ["quantize", "dequantize", "quantized_matmul"]
+__all__ += ["quantize", "dequantize", "quantized_matmul", "trace"]
+
+# FASTSYNC_TRACE=path: a timeline trace of the whole program, written at exit.
+_trace_module._start_from_environment()
 
 
 def _finish_work_at_exit():

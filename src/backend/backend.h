@@ -33,6 +33,7 @@
 #include "device.h"
 #include "scheduler.h"
 #include "stream.h"
+#include "trace.h"
 
 namespace fastsync {
 
@@ -63,6 +64,9 @@ class Mark {
     auto e = error();
     return e && position >= e->position ? e : nullptr;
   }
+  // Names the mark in a timeline trace: its signal and every wait on it
+  // carry this id (trace.h).
+  const uint64_t trace_id = trace::new_signal_id();
 };
 using MarkRef = std::shared_ptr<Mark>;
 

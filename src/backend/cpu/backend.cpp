@@ -11,6 +11,7 @@
 #include "array.h"
 #include "backend/cpu/blas.h"
 #include "backend/cpu/encoder.h"
+#include "trace.h"
 
 namespace fastsync {
 
@@ -82,15 +83,29 @@ class CpuBackend : public Backend {
   // allocated ahead of the compute that frees what they replace (a KV
   // cache's keys and values growing in one step).
   void throttle() override {
+    const int64_t t0 = trace::on() ? trace::now() : 0;
+    const int64_t tasks = scheduler::outstanding();
+    const auto bytes = static_cast<int64_t>(scheduler::inflight_bytes());
+    bool stalled = false;
     int cap = scheduler::max_outstanding();
-    if (scheduler::outstanding() > cap) scheduler::wait_outstanding_at_most(cap * 3 / 4);
+    if (scheduler::outstanding() > cap) {
+      stalled = true;
+      scheduler::wait_outstanding_at_most(cap * 3 / 4);
+    }
     auto& alloc = allocator::host();
     while (scheduler::inflight_bytes() > scheduler::max_inflight_bytes() &&
            scheduler::outstanding() > 1) {
+      stalled = true;
       scheduler::wait_for_a_completion();
     }
     while (alloc.active_memory() > alloc.memory_limit() && scheduler::outstanding() > 0) {
+      stalled = true;
       scheduler::wait_for_a_completion();
+    }
+    if (t0 && stalled) {
+      trace::span(
+          {trace::current_track(), "throttle", trace::intern("throttle (cpu)"), t0, trace::now()},
+          {{"outstanding_tasks", tasks}, {"inflight_bytes", bytes}});
     }
   }
 

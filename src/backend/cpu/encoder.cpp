@@ -7,6 +7,7 @@
 #include "backend/cpu/profile.h"
 #include "primitive.h"
 #include "sync.h"
+#include "trace.h"
 
 namespace fastsync::cpu {
 
@@ -68,9 +69,14 @@ namespace {
 // The primitive whose eval_cpu this thread runs while profiling (its
 // dispatches are timed under this key), else null.
 thread_local const std::string* profiled_op = nullptr;
+// The same while a timeline trace records: the name its run spans take
+// (the worker records them, scheduler.cpp).
+thread_local trace::Name traced_op = 0;
 }  // namespace
 
-void CommandEncoder::dispatch(scheduler::TaskFn fn) {
+void CommandEncoder::dispatch(scheduler::TaskFn fn) { dispatch(std::move(fn), false); }
+
+void CommandEncoder::dispatch(scheduler::TaskFn fn, bool always) {
   if (profiled_op) {
     fn = [inner = std::move(fn), name = *profiled_op]() mutable {
       auto t0 = std::chrono::steady_clock::now();
@@ -82,12 +88,14 @@ void CommandEncoder::dispatch(scheduler::TaskFn fn) {
   }
   if (pending_) scheduler::enqueue(stream(), std::move(*pending_));
   pending_ = scheduler::Task{std::move(fn), {}, false};
+  pending_->always = always;
+  if (traced_op) {
+    pending_->trace_name = traced_op;
+    pending_->trace_stream = stream().index;
+  }
 }
 
-void CommandEncoder::dispatch_always(scheduler::TaskFn fn) {
-  dispatch(std::move(fn));
-  pending_->always = true;
-}
+void CommandEncoder::dispatch_always(scheduler::TaskFn fn) { dispatch(std::move(fn), true); }
 
 void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<array>& outputs) {
   if (pending_) {
@@ -154,6 +162,24 @@ void CommandEncoder::eval(Primitive& p, const std::vector<array>& inputs,
     explicit Scope(int s) : saved(std::exchange(current_stream, s)) {}
     ~Scope() { current_stream = saved; }
   } scope(stream().index);
+  if (trace::on()) {
+    // An encode span on this thread; the compute it dispatches is named
+    // after the primitive.
+    struct Traced {
+      explicit Traced(trace::Name n) { traced_op = n; }
+      ~Traced() { traced_op = 0; }
+    } traced(trace::intern(p.name()));
+    int64_t t0 = trace::now();
+    eval_profiled(p, inputs, outputs);
+    trace::span({trace::current_track(), "encode", traced_op, t0, trace::now()},
+                {{"stream", stream().index}});
+    return;
+  }
+  eval_profiled(p, inputs, outputs);
+}
+
+void CommandEncoder::eval_profiled(Primitive& p, const std::vector<array>& inputs,
+                                   std::vector<array>& outputs) {
   if (!profile::enabled()) {
     p.eval_cpu(inputs, outputs);
     return;
@@ -182,7 +208,9 @@ void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
   auto mark = std::static_pointer_cast<CpuMark>(m);
   // The buffers retained so far are released with the mark, before it is
   // reached: whoever wakes on it (eval returning) finds that memory free.
-  scheduler::TaskFn fn = [mark = std::move(mark), kind, keep = std::move(retained_)]() mutable {
+  scheduler::TaskFn fn = [mark = std::move(mark), kind, keep = std::move(retained_),
+                          stream = stream().index]() mutable {
+    int64_t t0 = trace::on() ? trace::now() : 0;
     keep.clear();
     scheduler::ErrorRef e;
     switch (kind) {
@@ -193,7 +221,13 @@ void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
         if (!e) e = scheduler::take_unreported();
         break;
     }
+    uint64_t id = mark->trace_id;
     mark->reach(std::move(e));
+    if (t0) {
+      trace::span({trace::stream_track(stream), "signal",
+                   trace::intern(kind == MarkKind::fence ? "signal (fence)" : "signal (event)"), t0,
+                   trace::now(), id});
+    }
   };
   scheduler::enqueue(stream(), scheduler::Task{std::move(fn), {}, true});
   retained_ = {};
@@ -203,7 +237,13 @@ void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
   // Another CPU stream's errors mostly travel in the buffers they spoiled;
   // a GPU stream's only by position, so they poison this one.
   bool cpu = dynamic_cast<const CpuMark*>(m.get()) != nullptr;
-  scheduler::enqueue_control(stream(), [m, position, cpu] {
+  scheduler::enqueue_control(stream(), [m, position, cpu, stream = stream().index] {
+    if (trace::on()) {
+      int64_t t0 = trace::now();
+      m->wait();
+      trace::span({trace::stream_track(stream), "wait", trace::intern("wait (fence)"), t0,
+                   trace::now(), 0, m->trace_id});
+    }
     m->wait();
     auto e = m->error();
     if (e && (!cpu || e->by_position) && position >= e->position) scheduler::set_error(e);

@@ -62,6 +62,8 @@ class CommandEncoder : public StreamEncoder {
 
  private:
   void keep(std::shared_ptr<Data> d);
+  void dispatch(scheduler::TaskFn fn, bool always);
+  void eval_profiled(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
 
   std::optional<scheduler::Task> pending_;
   std::vector<std::shared_ptr<Data>> inputs_;

@@ -38,13 +38,13 @@ size_t pinned_capacity() { return size_t(16) << 30; }
 allocator::Allocator& device_allocator() {
   // Never destroyed: buffers may be freed during static teardown.
   static auto* a = new allocator::Allocator(
-      allocator::Source{device_alloc, device_release, total_device_memory, true});
+      allocator::Source{device_alloc, device_release, total_device_memory, true, "gpu"});
   return *a;
 }
 
 allocator::Allocator& pinned_allocator() {
   static auto* a = new allocator::Allocator(
-      allocator::Source{pinned_alloc, pinned_release, pinned_capacity, false});
+      allocator::Source{pinned_alloc, pinned_release, pinned_capacity, false, "pinned"});
   return *a;
 }
 

@@ -24,6 +24,8 @@
 #include "backend/cuda/allocators.h"
 #include "backend/cuda/encoder.h"
 #include "backend/cuda/runtime.h"
+#include "backend/cuda/trace_gpu.h"
+#include "trace.h"
 
 namespace fastsync::cuda {
 
@@ -137,8 +139,13 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
   auto* flag = reinterpret_cast<uint32_t*>(base + flag_at);
   *flag = 0;
   auto st = std::make_shared<Staging>();
+  // In a trace: the flag is a signal from the CPU stream's track to the GPU
+  // stream's wait.
+  const uint64_t signal = trace::on() ? trace::new_signal_id() : 0;
   scheduler::enqueue_control(
-      *producer, [src = in.data_shared_ptr(), r, base, flag, st, pos = in.position_on_stream()] {
+      *producer, [src = in.data_shared_ptr(), r, base, flag, st, pos = in.position_on_stream(),
+                  signal, track = producer->index] {
+        const int64_t t0 = signal ? trace::now() : 0;
         // The buffer says whether a CPU task's error spoiled it; an error known
         // only by position spoils it from that position on.
         scheduler::ErrorRef e = src ? src->spoiled() : nullptr;
@@ -150,11 +157,26 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
         std::memcpy(base, r.lo, r.bytes);
         st->done.store(true, std::memory_order_release);
         std::atomic_ref<uint32_t>(*flag).store(1, std::memory_order_release);
+        if (signal) {
+          trace::span({trace::stream_track(track), "signal", trace::intern("signal (to gpu)"), t0,
+                       trace::now(), signal},
+                      {{"bytes", static_cast<int64_t>(r.bytes)}});
+        }
       });
+  auto waited = signal ? gpu_trace::begin(enc.cuda_stream()) : gpu_trace::Open{};
   wait_flag(enc.cuda_stream(), flag, enc.error_record(kErrorWaitTimeout, timeout_error),
             enc.op_position());
+  if (signal) {
+    gpu_trace::end(waited, enc.cuda_stream(), consumer.index, "wait",
+                   trace::intern("wait (cpu data)"), 0, signal);
+  }
+  auto copied = signal ? gpu_trace::begin(enc.cuda_stream()) : gpu_trace::Open{};
   check(cudaMemcpyAsync(dev->buffer.ptr, base, r.bytes, cudaMemcpyHostToDevice, enc.cuda_stream()),
         "cudaMemcpyAsync to the device");
+  if (signal) {
+    gpu_trace::end(copied, enc.cuda_stream(), consumer.index, "crossing",
+                   trace::intern("copy to gpu"));
+  }
   enc.keep(pinned);
   enc.add_probe([st, from = enc.op_position()]() -> scheduler::ErrorRef {
     if (!st->done.load(std::memory_order_acquire) || !st->error) return nullptr;
@@ -180,9 +202,14 @@ array to_host(const array& in, const std::optional<Stream>& producer, const Stre
   auto& penc = get_command_encoder(*producer);
   auto pinned = new_data(pinned_allocator(), r.bytes);
   if (r.bytes) {
+    auto copied = trace::on() ? gpu_trace::begin(penc.cuda_stream()) : gpu_trace::Open{};
     check(cudaMemcpyAsync(pinned->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost,
                           penc.cuda_stream()),
           "cudaMemcpyAsync to the host");
+    if (copied.begin) {
+      gpu_trace::end(copied, penc.cuda_stream(), producer->index, "crossing",
+                     trace::intern("copy to cpu"));
+    }
   }
   penc.retain(in.data_shared_ptr());
   encoder(consumer).wait(penc.mark_for_host(), in.position_on_stream());

@@ -121,6 +121,7 @@ class CommandEncoder : public StreamEncoder {
 
  private:
   void place_mark(Mark& m, bool host_visible, bool end_of_eval);
+  void eval_profiled(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
 
   static constexpr int kOpsPerPoint = 64;
   static constexpr size_t kBytesPerPoint = size_t(64) << 20;

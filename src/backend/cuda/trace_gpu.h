@@ -1,0 +1,27 @@
+// GPU spans of a timeline trace (trace.h), timed by CUDA events.
+//
+// The encoding thread brackets what it launches on a CUDA stream: begin()
+// records an event before, end() one after and keeps the pair. trace::stop()
+// runs resolve() (registered on first use), which waits for the events and
+// turns them into spans on the stream's track, on the host clock: the first
+// begin() of a trace records a reference event and reads the host clock when
+// it completes. Only while trace::on(); any thread, a mutex guards the pairs.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "trace.h"
+
+namespace fastsync::cuda::gpu_trace {
+
+struct Open {
+  cudaEvent_t begin = nullptr;
+};
+
+Open begin(cudaStream_t s);
+void end(Open o, cudaStream_t s, int stream_index, const char* category, trace::Name name,
+         uint64_t signal = 0, uint64_t waits_for = 0);
+
+}  // namespace fastsync::cuda::gpu_trace

@@ -11,7 +11,7 @@ set(FASTSYNC_PUBLIC_HEADERS
   backend/cpu/encoder.h backend/cpu/utils.h)
 set(FASTSYNC_PUBLIC_CUDA_HEADERS backend/cuda/encoder.h backend/cuda/runtime.h)
 set(FASTSYNC_INCLUDED_HEADERS
-  allocator.h complex.h event.h scheduler.h sync.h task.h trace.h
+  allocator.h complex.h event.h scheduler.h sync.h task.h timeline.h
   backend/backend.h backend/common/host_device.h
   backend/cuda/graph.h backend/cuda/probes.h backend/cuda/signal.h)
 foreach(_h ${FASTSYNC_PUBLIC_HEADERS} ${FASTSYNC_PUBLIC_CUDA_HEADERS} ${FASTSYNC_INCLUDED_HEADERS})

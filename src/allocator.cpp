@@ -7,7 +7,7 @@
 #include <string>
 
 #include "lifecycle.h"
-#include "trace.h"
+#include "timeline.h"
 
 namespace fastsync::allocator {
 
@@ -60,12 +60,12 @@ class OutOfMemory : public std::bad_alloc {
 // the allocator's lock, so the counter's values come in order.
 void Allocator::traced(bool alloc, size_t bytes, size_t active) {
   if (!trace_names_[0]) {
-    trace_names_[0] = trace::intern(std::string("free (") + src_.name + ")");
-    trace_names_[1] = trace::intern(std::string("alloc (") + src_.name + ")");
-    trace_names_[2] = trace::intern(std::string("bytes in use (") + src_.name + ")");
+    trace_names_[0] = timeline::intern(std::string("free (") + src_.name + ")");
+    trace_names_[1] = timeline::intern(std::string("alloc (") + src_.name + ")");
+    trace_names_[2] = timeline::intern(std::string("bytes in use (") + src_.name + ")");
   }
-  trace::memory(trace::current_track(), trace_names_[alloc ? 1 : 0], trace_names_[2],
-                static_cast<int64_t>(bytes), static_cast<int64_t>(active));
+  timeline::memory(timeline::current_track(), trace_names_[alloc ? 1 : 0], trace_names_[2],
+                   static_cast<int64_t>(bytes), static_cast<int64_t>(active));
 }
 
 Buffer Allocator::malloc(size_t nbytes) {
@@ -86,7 +86,7 @@ Buffer Allocator::malloc(size_t nbytes) {
       active_ += b.size;
       active_relaxed_.store(active_, std::memory_order_relaxed);
       peak_ = std::max(peak_, active_);
-      if (trace::on()) traced(true, b.size, active_);
+      if (timeline::on()) traced(true, b.size, active_);
       return b;
     }
   }
@@ -100,7 +100,7 @@ Buffer Allocator::malloc(size_t nbytes) {
   active_ += size;
   active_relaxed_.store(active_, std::memory_order_relaxed);
   peak_ = std::max(peak_, active_);
-  if (trace::on()) traced(true, size, active_);
+  if (timeline::on()) traced(true, size, active_);
   return Buffer{p, size, this};
 }
 
@@ -112,7 +112,7 @@ void Allocator::free(Buffer b) {
     std::lock_guard lk(mutex_);
     active_ -= b.size;
     active_relaxed_.store(active_, std::memory_order_relaxed);
-    if (trace::on()) traced(false, b.size, active_);
+    if (timeline::on()) traced(false, b.size, active_);
     if (b.size > cache_limit_) {
       dropped.push_back(b.ptr);
     } else {

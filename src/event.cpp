@@ -16,11 +16,11 @@ namespace {
 // for whom). A host thread may run the stream's queued work meanwhile:
 // those tasks show on the stream's track inside it.
 void traced_wait(const Mark& m) {
-  if (!trace::on()) return m.wait();
-  int64_t t0 = trace::now();
+  if (!timeline::on()) return m.wait();
+  int64_t t0 = timeline::now();
   m.wait();
-  trace::span({trace::current_track(), "wait", trace::intern("wait (host)"), t0, trace::now(), 0,
-               m.trace_id});
+  timeline::span({timeline::current_track(), "wait", timeline::intern("wait (host)"), t0,
+                  timeline::now(), 0, m.trace_id});
 }
 }  // namespace
 

@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "sync.h"
-#include "trace.h"
+#include "timeline.h"
 
 namespace fastsync::scheduler {
 
@@ -134,8 +134,8 @@ class Worker {
       // A traced task: a run span on its stream's track (a collective's in
       // its own category: every rank enters it, and the span shows how long
       // this rank waited for the others).
-      const int64_t t0 = t.trace_name && trace::on() ? trace::now() : 0;
-      std::optional<trace::TaskScope> scope;
+      const int64_t t0 = t.trace_name && timeline::on() ? timeline::now() : 0;
+      std::optional<timeline::TaskScope> scope;
       if (t0) scope.emplace(t.trace_stream);
       try {
         t.fn();
@@ -146,8 +146,8 @@ class Worker {
         }
       }
       if (t0) {
-        trace::span({trace::stream_track(t.trace_stream), t.always ? "collective" : "run",
-                     t.trace_name, t0, trace::now()});
+        timeline::span({timeline::stream_track(t.trace_stream), t.always ? "collective" : "run",
+                        t.trace_name, t0, timeline::now()});
       }
     }
     running_cause = nullptr;

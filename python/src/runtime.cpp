@@ -17,7 +17,7 @@
 #ifdef FASTSYNC_CUDA
 #include "backend/cuda/profile.h"
 #endif
-#include "trace.h"
+#include "timeline.h"
 #include "transforms.h"
 
 namespace fastsync::py {
@@ -169,11 +169,11 @@ void init_runtime(nb::module_& m) {
       "Per-primitive CPU profile since the last call: {name: (count, compute ms on the "
       "stream workers, host ms encoding)}. enable=True/False switches recording "
       "(FASTSYNC_CPU_PROFILE=1 starts it on); the caller synchronizes first.");
-  m.def("_trace_start", &trace::start, nb::arg("path"),
+  m.def("_trace_start", &timeline::start, nb::arg("path"),
         "Begins recording a timeline trace into path (fastsync.trace).");
-  m.def("_trace_stop", &trace::stop, nb::call_guard<nb::gil_scoped_release>(),
+  m.def("_trace_stop", &timeline::stop, nb::call_guard<nb::gil_scoped_release>(),
         "Stops recording, writes the trace file and returns its path.");
-  m.def("_trace_path", &trace::path, "The file a recording trace goes to, or ''.");
+  m.def("_trace_path", &timeline::path, "The file a recording trace goes to, or ''.");
   m.def("_graph_ops", &op_counts, nb::arg("outputs"),
         "The unevaluated nodes behind outputs, counted by primitive name.");
   m.def(

@@ -33,7 +33,7 @@
 #include "device.h"
 #include "scheduler.h"
 #include "stream.h"
-#include "trace.h"
+#include "timeline.h"
 
 namespace fastsync {
 
@@ -65,8 +65,8 @@ class Mark {
     return e && position >= e->position ? e : nullptr;
   }
   // Names the mark in a timeline trace: its signal and every wait on it
-  // carry this id (trace.h).
-  const uint64_t trace_id = trace::new_signal_id();
+  // carry this id (timeline.h).
+  const uint64_t trace_id = timeline::new_signal_id();
 };
 using MarkRef = std::shared_ptr<Mark>;
 

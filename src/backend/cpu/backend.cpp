@@ -11,7 +11,7 @@
 #include "array.h"
 #include "backend/cpu/blas.h"
 #include "backend/cpu/encoder.h"
-#include "trace.h"
+#include "timeline.h"
 
 namespace fastsync {
 
@@ -83,7 +83,7 @@ class CpuBackend : public Backend {
   // allocated ahead of the compute that frees what they replace (a KV
   // cache's keys and values growing in one step).
   void throttle() override {
-    const int64_t t0 = trace::on() ? trace::now() : 0;
+    const int64_t t0 = timeline::on() ? timeline::now() : 0;
     const int64_t tasks = scheduler::outstanding();
     const auto bytes = static_cast<int64_t>(scheduler::inflight_bytes());
     bool stalled = false;
@@ -103,9 +103,9 @@ class CpuBackend : public Backend {
       scheduler::wait_for_a_completion();
     }
     if (t0 && stalled) {
-      trace::span(
-          {trace::current_track(), "throttle", trace::intern("throttle (cpu)"), t0, trace::now()},
-          {{"outstanding_tasks", tasks}, {"inflight_bytes", bytes}});
+      timeline::span({timeline::current_track(), "throttle", timeline::intern("throttle (cpu)"), t0,
+                      timeline::now()},
+                     {{"outstanding_tasks", tasks}, {"inflight_bytes", bytes}});
     }
   }
 

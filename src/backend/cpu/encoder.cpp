@@ -7,7 +7,7 @@
 #include "backend/cpu/profile.h"
 #include "primitive.h"
 #include "sync.h"
-#include "trace.h"
+#include "timeline.h"
 
 namespace fastsync::cpu {
 
@@ -71,7 +71,7 @@ namespace {
 thread_local const std::string* profiled_op = nullptr;
 // The same while a timeline trace records: the name its run spans take
 // (the worker records them, scheduler.cpp).
-thread_local trace::Name traced_op = 0;
+thread_local timeline::Name traced_op = 0;
 }  // namespace
 
 void CommandEncoder::dispatch(scheduler::TaskFn fn) { dispatch(std::move(fn), false); }
@@ -162,17 +162,17 @@ void CommandEncoder::eval(Primitive& p, const std::vector<array>& inputs,
     explicit Scope(int s) : saved(std::exchange(current_stream, s)) {}
     ~Scope() { current_stream = saved; }
   } scope(stream().index);
-  if (trace::on()) {
+  if (timeline::on()) {
     // An encode span on this thread; the compute it dispatches is named
     // after the primitive.
     struct Traced {
-      explicit Traced(trace::Name n) { traced_op = n; }
+      explicit Traced(timeline::Name n) { traced_op = n; }
       ~Traced() { traced_op = 0; }
-    } traced(trace::intern(p.name()));
-    int64_t t0 = trace::now();
+    } traced(timeline::intern(p.name()));
+    int64_t t0 = timeline::now();
     eval_profiled(p, inputs, outputs);
-    trace::span({trace::current_track(), "encode", traced_op, t0, trace::now()},
-                {{"stream", stream().index}});
+    timeline::span({timeline::current_track(), "encode", traced_op, t0, timeline::now()},
+                   {{"stream", stream().index}});
     return;
   }
   eval_profiled(p, inputs, outputs);
@@ -210,7 +210,7 @@ void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
   // reached: whoever wakes on it (eval returning) finds that memory free.
   scheduler::TaskFn fn = [mark = std::move(mark), kind, keep = std::move(retained_),
                           stream = stream().index]() mutable {
-    int64_t t0 = trace::on() ? trace::now() : 0;
+    int64_t t0 = timeline::on() ? timeline::now() : 0;
     keep.clear();
     scheduler::ErrorRef e;
     switch (kind) {
@@ -224,9 +224,10 @@ void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
     uint64_t id = mark->trace_id;
     mark->reach(std::move(e));
     if (t0) {
-      trace::span({trace::stream_track(stream), "signal",
-                   trace::intern(kind == MarkKind::fence ? "signal (fence)" : "signal (event)"), t0,
-                   trace::now(), id});
+      timeline::span(
+          {timeline::stream_track(stream), "signal",
+           timeline::intern(kind == MarkKind::fence ? "signal (fence)" : "signal (event)"), t0,
+           timeline::now(), id});
     }
   };
   scheduler::enqueue(stream(), scheduler::Task{std::move(fn), {}, true});
@@ -238,11 +239,11 @@ void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
   // a GPU stream's only by position, so they poison this one.
   bool cpu = dynamic_cast<const CpuMark*>(m.get()) != nullptr;
   scheduler::enqueue_control(stream(), [m, position, cpu, stream = stream().index] {
-    if (trace::on()) {
-      int64_t t0 = trace::now();
+    if (timeline::on()) {
+      int64_t t0 = timeline::now();
       m->wait();
-      trace::span({trace::stream_track(stream), "wait", trace::intern("wait (fence)"), t0,
-                   trace::now(), 0, m->trace_id});
+      timeline::span({timeline::stream_track(stream), "wait", timeline::intern("wait (fence)"), t0,
+                      timeline::now(), 0, m->trace_id});
     }
     m->wait();
     auto e = m->error();

@@ -102,15 +102,15 @@ class CudaBackend : public Backend {
   // device memory limit is honoured while waiting can free something.
   void throttle() override {
     auto& dev = cuda::device_allocator();
-    const int64_t t0 = trace::on() ? trace::now() : 0;
+    const int64_t t0 = timeline::on() ? timeline::now() : 0;
     bool stalled = false;
     while ((over_inflight_cap() || dev.active_memory() > dev.memory_limit()) && wait_for_memory()) {
       stalled = true;
     }
     if (t0 && stalled) {
-      trace::span(
-          {trace::current_track(), "throttle", trace::intern("throttle (gpu)"), t0, trace::now()},
-          {{"device_bytes", static_cast<int64_t>(dev.active_memory())}});
+      timeline::span({timeline::current_track(), "throttle", timeline::intern("throttle (gpu)"), t0,
+                      timeline::now()},
+                     {{"device_bytes", static_cast<int64_t>(dev.active_memory())}});
     }
   }
 

@@ -24,8 +24,8 @@
 #include "backend/cuda/allocators.h"
 #include "backend/cuda/encoder.h"
 #include "backend/cuda/runtime.h"
-#include "backend/cuda/trace_gpu.h"
-#include "trace.h"
+#include "backend/cuda/gpu_timeline.h"
+#include "timeline.h"
 
 namespace fastsync::cuda {
 
@@ -141,11 +141,11 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
   auto st = std::make_shared<Staging>();
   // In a trace: the flag is a signal from the CPU stream's track to the GPU
   // stream's wait.
-  const uint64_t signal = trace::on() ? trace::new_signal_id() : 0;
+  const uint64_t signal = timeline::on() ? timeline::new_signal_id() : 0;
   scheduler::enqueue_control(
       *producer, [src = in.data_shared_ptr(), r, base, flag, st, pos = in.position_on_stream(),
                   signal, track = producer->index] {
-        const int64_t t0 = signal ? trace::now() : 0;
+        const int64_t t0 = signal ? timeline::now() : 0;
         // The buffer says whether a CPU task's error spoiled it; an error known
         // only by position spoils it from that position on.
         scheduler::ErrorRef e = src ? src->spoiled() : nullptr;
@@ -158,24 +158,24 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
         st->done.store(true, std::memory_order_release);
         std::atomic_ref<uint32_t>(*flag).store(1, std::memory_order_release);
         if (signal) {
-          trace::span({trace::stream_track(track), "signal", trace::intern("signal (to gpu)"), t0,
-                       trace::now(), signal},
-                      {{"bytes", static_cast<int64_t>(r.bytes)}});
+          timeline::span({timeline::stream_track(track), "signal",
+                          timeline::intern("signal (to gpu)"), t0, timeline::now(), signal},
+                         {{"bytes", static_cast<int64_t>(r.bytes)}});
         }
       });
-  auto waited = signal ? gpu_trace::begin(enc.cuda_stream()) : gpu_trace::Open{};
+  auto waited = signal ? gpu_timeline::begin(enc.cuda_stream()) : gpu_timeline::Open{};
   wait_flag(enc.cuda_stream(), flag, enc.error_record(kErrorWaitTimeout, timeout_error),
             enc.op_position());
   if (signal) {
-    gpu_trace::end(waited, enc.cuda_stream(), consumer.index, "wait",
-                   trace::intern("wait (cpu data)"), 0, signal);
+    gpu_timeline::end(waited, enc.cuda_stream(), consumer.index, "wait",
+                      timeline::intern("wait (cpu data)"), 0, signal);
   }
-  auto copied = signal ? gpu_trace::begin(enc.cuda_stream()) : gpu_trace::Open{};
+  auto copied = signal ? gpu_timeline::begin(enc.cuda_stream()) : gpu_timeline::Open{};
   check(cudaMemcpyAsync(dev->buffer.ptr, base, r.bytes, cudaMemcpyHostToDevice, enc.cuda_stream()),
         "cudaMemcpyAsync to the device");
   if (signal) {
-    gpu_trace::end(copied, enc.cuda_stream(), consumer.index, "crossing",
-                   trace::intern("copy to gpu"));
+    gpu_timeline::end(copied, enc.cuda_stream(), consumer.index, "crossing",
+                      timeline::intern("copy to gpu"));
   }
   enc.keep(pinned);
   enc.add_probe([st, from = enc.op_position()]() -> scheduler::ErrorRef {
@@ -202,13 +202,13 @@ array to_host(const array& in, const std::optional<Stream>& producer, const Stre
   auto& penc = get_command_encoder(*producer);
   auto pinned = new_data(pinned_allocator(), r.bytes);
   if (r.bytes) {
-    auto copied = trace::on() ? gpu_trace::begin(penc.cuda_stream()) : gpu_trace::Open{};
+    auto copied = timeline::on() ? gpu_timeline::begin(penc.cuda_stream()) : gpu_timeline::Open{};
     check(cudaMemcpyAsync(pinned->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost,
                           penc.cuda_stream()),
           "cudaMemcpyAsync to the host");
     if (copied.begin) {
-      gpu_trace::end(copied, penc.cuda_stream(), producer->index, "crossing",
-                     trace::intern("copy to cpu"));
+      gpu_timeline::end(copied, penc.cuda_stream(), producer->index, "crossing",
+                        timeline::intern("copy to cpu"));
     }
   }
   penc.retain(in.data_shared_ptr());

@@ -9,9 +9,9 @@
 #include "backend/cuda/allocators.h"
 #include "backend/cuda/profile.h"
 #include "backend/cuda/runtime.h"
-#include "backend/cuda/trace_gpu.h"
+#include "backend/cuda/gpu_timeline.h"
 #include "sync.h"
-#include "trace.h"
+#include "timeline.h"
 
 namespace fastsync::cuda {
 
@@ -75,17 +75,17 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
 
 void CommandEncoder::eval(Primitive& p, const std::vector<array>& inputs,
                           std::vector<array>& outputs) {
-  if (trace::on()) {
+  if (timeline::on()) {
     // No graph capture while a trace records: each op's launches are
     // bracketed by timing events, a kernel span on this stream's track.
     end_graph();
-    int64_t t0 = trace::now();
-    auto open = gpu_trace::begin(stream_);
+    int64_t t0 = timeline::now();
+    auto open = gpu_timeline::begin(stream_);
     eval_profiled(p, inputs, outputs);
-    const trace::Name name = trace::intern(p.name());
-    gpu_trace::end(open, stream_, stream().index, "kernel", name);
-    trace::span({trace::current_track(), "encode", name, t0, trace::now()},
-                {{"stream", stream().index}});
+    const timeline::Name name = timeline::intern(p.name());
+    gpu_timeline::end(open, stream_, stream().index, "kernel", name);
+    timeline::span({timeline::current_track(), "encode", name, t0, timeline::now()},
+                   {{"stream", stream().index}});
     return;
   }
   eval_profiled(p, inputs, outputs);
@@ -96,7 +96,7 @@ void CommandEncoder::eval_profiled(Primitive& p, const std::vector<array>& input
   if (!profile::enabled()) {
     bool next = graph_->capturing() && graph_->full();
     if (next) end_graph();
-    if (!graph_->capturing() && !trace::on() && GraphCapture::worth_it(run_hint_)) {
+    if (!graph_->capturing() && !timeline::on() && GraphCapture::worth_it(run_hint_)) {
       graph_->begin(/*fresh=*/!next);
       run_first_ = op_position();
     }

@@ -13,7 +13,7 @@
 
 #include "backend/cuda/encoder.h"
 #include "backend/cuda/runtime.h"
-#include "backend/cuda/trace_gpu.h"
+#include "backend/cuda/gpu_timeline.h"
 
 namespace fastsync::cuda {
 
@@ -109,12 +109,13 @@ void CommandEncoder::place_mark(Mark& mark, bool host_visible, bool end_of_eval)
   auto& m = static_cast<GpuMark&>(mark);
   end_graph();
   uint64_t v = host_visible ? place_point() : 0;
-  auto traced = trace::on() ? gpu_trace::begin(stream_) : gpu_trace::Open{};
+  auto traced = timeline::on() ? gpu_timeline::begin(stream_) : gpu_timeline::Open{};
   m.event = take_event();
   check(cudaEventRecord(m.event, stream_), "cudaEventRecord");
   if (traced.begin) {
-    gpu_trace::end(traced, stream_, stream().index, "signal",
-                   trace::intern(host_visible ? "signal (event)" : "signal (fence)"), m.trace_id);
+    gpu_timeline::end(traced, stream_, stream().index, "signal",
+                      timeline::intern(host_visible ? "signal (event)" : "signal (fence)"),
+                      m.trace_id);
   }
   m.probes = probes();
   if (end_of_eval) clear_probes();
@@ -135,11 +136,11 @@ void CommandEncoder::wait(const MarkRef& mark, uint64_t position) {
     throw std::logic_error("[eval] a GPU stream would wait on a mark not yet placed");
   if (m->encoder != this) {
     end_graph();  // a captured run cannot wait on an event recorded outside it
-    auto traced = trace::on() ? gpu_trace::begin(stream_) : gpu_trace::Open{};
+    auto traced = timeline::on() ? gpu_timeline::begin(stream_) : gpu_timeline::Open{};
     check(cudaStreamWaitEvent(stream_, m->event, 0), "cudaStreamWaitEvent");
     if (traced.begin) {
-      gpu_trace::end(traced, stream_, stream().index, "wait", trace::intern("wait (fence)"), 0,
-                     m->trace_id);
+      gpu_timeline::end(traced, stream_, stream().index, "wait", timeline::intern("wait (fence)"),
+                        0, m->trace_id);
     }
   }
   // An error before the mark spoils this stream from its next op on.

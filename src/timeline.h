@@ -21,7 +21,7 @@
 #include <initializer_list>
 #include <string>
 
-namespace fastsync::trace {
+namespace fastsync::timeline {
 
 // Global, read lock-free by every hook; written by start()/stop() only.
 extern std::atomic<bool> g_on;
@@ -102,4 +102,4 @@ std::string path();
 // Registered once per backend; called under stop()'s lock.
 void on_stop(std::function<void()> hook);
 
-}  // namespace fastsync::trace
+}  // namespace fastsync::timeline

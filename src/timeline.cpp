@@ -1,6 +1,6 @@
-// The timeline trace (trace.h): per-thread record buffers and the Chrome
+// The timeline trace (timeline.h): per-thread record buffers and the Chrome
 // trace-event writer.
-#include "trace.h"
+#include "timeline.h"
 
 #include <pthread.h>
 
@@ -20,7 +20,7 @@
 #include "stream.h"
 #include "sync.h"
 
-namespace fastsync::trace {
+namespace fastsync::timeline {
 
 std::atomic<bool> g_on{false};
 
@@ -333,4 +333,4 @@ void on_stop(std::function<void()> hook) {
   g_hooks.push_back(std::move(hook));
 }
 
-}  // namespace fastsync::trace
+}  // namespace fastsync::timeline

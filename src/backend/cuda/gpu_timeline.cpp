@@ -1,12 +1,12 @@
-// GPU spans of a timeline trace (trace_gpu.h).
-#include "backend/cuda/trace_gpu.h"
+// GPU spans of a timeline trace (backend/cuda/gpu_timeline.h).
+#include "backend/cuda/gpu_timeline.h"
 
 #include <mutex>
 #include <vector>
 
 #include "backend/cuda/runtime.h"
 
-namespace fastsync::cuda::gpu_trace {
+namespace fastsync::cuda::gpu_timeline {
 
 namespace {
 
@@ -15,12 +15,12 @@ struct Pending {
   cudaEvent_t end;
   int track;
   const char* category;
-  trace::Name name;
+  timeline::Name name;
   uint64_t signal;
   uint64_t waits_for;
 };
 
-// Guards everything below: encoding threads record, trace::stop() resolves.
+// Guards everything below: encoding threads record, timeline::stop() resolves.
 std::mutex mutex;
 std::vector<Pending> pending;
 uint64_t reference_session = 0;
@@ -39,9 +39,9 @@ void resolve() {
               cudaEventElapsedTime(&b, reference, p.begin) == cudaSuccess &&
               cudaEventElapsedTime(&e, reference, p.end) == cudaSuccess;
     if (ok) {
-      trace::span({trace::stream_track(p.track), p.category, p.name,
-                   reference_host + static_cast<int64_t>(b * 1e6),
-                   reference_host + static_cast<int64_t>(e * 1e6), p.signal, p.waits_for});
+      timeline::span({timeline::stream_track(p.track), p.category, p.name,
+                      reference_host + static_cast<int64_t>(b * 1e6),
+                      reference_host + static_cast<int64_t>(e * 1e6), p.signal, p.waits_for});
     }
     spare.push_back(p.begin);
     spare.push_back(p.end);
@@ -68,21 +68,21 @@ cudaEvent_t timed_event(cudaStream_t s) {
 }  // namespace
 
 Open begin(cudaStream_t s) {
-  std::call_once(registered, [] { trace::on_stop(resolve); });
+  std::call_once(registered, [] { timeline::on_stop(resolve); });
   std::lock_guard lk(mutex);
-  if (reference_session != trace::session()) {
+  if (reference_session != timeline::session()) {
     // Once per trace: GPU times are offsets from this event, placed on the
     // host clock when it completes (it waits for the stream's earlier work).
     if (reference) spare.push_back(reference);
     reference = timed_event(s);
     check(cudaEventSynchronize(reference), "cudaEventSynchronize");
-    reference_host = trace::now();
-    reference_session = trace::session();
+    reference_host = timeline::now();
+    reference_session = timeline::session();
   }
   return Open{timed_event(s)};
 }
 
-void end(Open o, cudaStream_t s, int stream_index, const char* category, trace::Name name,
+void end(Open o, cudaStream_t s, int stream_index, const char* category, timeline::Name name,
          uint64_t signal, uint64_t waits_for) {
   if (!o.begin) return;
   std::lock_guard lk(mutex);
@@ -90,4 +90,4 @@ void end(Open o, cudaStream_t s, int stream_index, const char* category, trace::
   pending.push_back({o.begin, e, stream_index, category, name, signal, waits_for});
 }
 
-}  // namespace fastsync::cuda::gpu_trace
+}  // namespace fastsync::cuda::gpu_timeline

@@ -242,7 +242,7 @@ void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
     if (timeline::on()) {
       int64_t t0 = timeline::now();
       m->wait();
-      timeline::span({timeline::stream_track(stream), "wait", timeline::intern("wait (fence)"), t0,
+      timeline::span({timeline::stream_track(stream), "wait", timeline::intern("wait (stream)"), t0,
                       timeline::now(), 0, m->trace_id});
     }
     m->wait();

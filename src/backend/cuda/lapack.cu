@@ -201,16 +201,27 @@ __global__ void iota_rows(int32_t* perm, int64_t total, int64_t m) {
                         "] has no GPU kernel yet: call it with stream=mx.cpu");
 }
 
+// The start of every factorization's eval_gpu: its stream's encoder, out of
+// any graph capture (cuSOLVER's calls are not captured), with every output
+// allocated and every input and output declared.
+cuda::CommandEncoder& begin_op(const Primitive& p, const std::vector<array>& inputs,
+                               std::vector<array>& outputs) {
+  auto& enc = cuda::encoder_for(p);
+  enc.end_graph();
+  for (const array& in : inputs) enc.set_input_array(in);
+  for (array& o : outputs) {
+    cuda::alloc(o);
+    enc.set_output_array(o);
+  }
+  return enc;
+}
+
 }  // namespace
 
 void Cholesky::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const char* op = "linalg.cholesky";
-  auto& enc = cuda::encoder_for(*this);
-  enc.end_graph();
+  auto& enc = begin_op(*this, inputs, outputs);
   array& out = outputs[0];
-  cuda::alloc(out);
-  enc.set_input_array(inputs[0]);
-  enc.set_output_array(out);
   if (out.size() == 0) return;
   cuda::copy_gpu(enc, inputs[0], out);
   const int n = static_cast<int>(out.shape(-1));
@@ -238,12 +249,8 @@ void Cholesky::eval_gpu(const std::vector<array>& inputs, std::vector<array>& ou
 void Inverse::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   if (triangular_) no_gpu_kernel("linalg.tri_inv");
   const char* op = "linalg.inv";
-  auto& enc = cuda::encoder_for(*this);
-  enc.end_graph();
+  auto& enc = begin_op(*this, inputs, outputs);
   array& out = outputs[0];
-  cuda::alloc(out);
-  enc.set_input_array(inputs[0]);
-  enc.set_output_array(out);
   if (out.size() == 0) return;
   array lu = row_copy(enc, inputs[0]);  // A^T column-major
   const int n = static_cast<int>(out.shape(-1));
@@ -274,13 +281,8 @@ void Inverse::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
 void Solve::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   if (triangular_) no_gpu_kernel("linalg.solve_triangular");
   const char* op = "linalg.solve";
-  auto& enc = cuda::encoder_for(*this);
-  enc.end_graph();
+  auto& enc = begin_op(*this, inputs, outputs);
   array& out = outputs[0];
-  cuda::alloc(out);
-  enc.set_input_array(inputs[0]);
-  enc.set_input_array(inputs[1]);
-  enc.set_output_array(out);
   if (out.size() == 0) return;
   array lu = row_copy(enc, inputs[0]);        // A^T column-major
   array x = transposed_copy(enc, inputs[1]);  // b column-major, solved in place
@@ -310,13 +312,7 @@ void Solve::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outpu
 
 void LUFactor::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const char* op = "linalg.lu_factor";
-  auto& enc = cuda::encoder_for(*this);
-  enc.end_graph();
-  enc.set_input_array(inputs[0]);
-  for (array& o : outputs) {
-    cuda::alloc(o);
-    enc.set_output_array(o);
-  }
+  auto& enc = begin_op(*this, inputs, outputs);
   const array& a = inputs[0];
   const int m = static_cast<int>(a.shape(-2)), n = static_cast<int>(a.shape(-1));
   const int k = std::min(m, n);
@@ -354,13 +350,7 @@ void LUFactor::eval_gpu(const std::vector<array>& inputs, std::vector<array>& ou
 
 void QRFactor::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const char* op = "linalg.qr";
-  auto& enc = cuda::encoder_for(*this);
-  enc.end_graph();
-  enc.set_input_array(inputs[0]);
-  for (array& o : outputs) {
-    cuda::alloc(o);
-    enc.set_output_array(o);
-  }
+  auto& enc = begin_op(*this, inputs, outputs);
   const array& a = inputs[0];
   const int m = static_cast<int>(a.shape(-2)), n = static_cast<int>(a.shape(-1));
   const int k = std::min(m, n);
@@ -397,13 +387,7 @@ void QRFactor::eval_gpu(const std::vector<array>& inputs, std::vector<array>& ou
 
 void Eigh::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const char* op = "linalg.eigh";
-  auto& enc = cuda::encoder_for(*this);
-  enc.end_graph();
-  enc.set_input_array(inputs[0]);
-  for (array& o : outputs) {
-    cuda::alloc(o);
-    enc.set_output_array(o);
-  }
+  auto& enc = begin_op(*this, inputs, outputs);
   const array& a = inputs[0];
   const int n = static_cast<int>(a.shape(-1));
   const int64_t batch = batch_of(a);
@@ -439,13 +423,7 @@ void Eigh::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
 
 void SVD::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const char* op = "linalg.svd";
-  auto& enc = cuda::encoder_for(*this);
-  enc.end_graph();
-  enc.set_input_array(inputs[0]);
-  for (array& o : outputs) {
-    cuda::alloc(o);
-    enc.set_output_array(o);
-  }
+  auto& enc = begin_op(*this, inputs, outputs);
   const array& a = inputs[0];
   const int m = static_cast<int>(a.shape(-2)), n = static_cast<int>(a.shape(-1));
   const int k = std::min(m, n);

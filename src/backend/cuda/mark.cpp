@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "backend/cuda/encoder.h"
-#include "backend/cuda/runtime.h"
 #include "backend/cuda/gpu_timeline.h"
+#include "backend/cuda/runtime.h"
 
 namespace fastsync::cuda {
 
@@ -139,7 +139,7 @@ void CommandEncoder::wait(const MarkRef& mark, uint64_t position) {
     auto traced = timeline::on() ? gpu_timeline::begin(stream_) : gpu_timeline::Open{};
     check(cudaStreamWaitEvent(stream_, m->event, 0), "cudaStreamWaitEvent");
     if (traced.begin) {
-      gpu_timeline::end(traced, stream_, stream().index, "wait", timeline::intern("wait (fence)"),
+      gpu_timeline::end(traced, stream_, stream().index, "wait", timeline::intern("wait (stream)"),
                         0, m->trace_id);
     }
   }

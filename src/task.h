@@ -176,7 +176,7 @@ struct Task {
   // the same): a collective every rank must take part in, whatever its
   // input holds, or the ranks fall out of step.
   bool always = false;
-  // In a timeline trace (trace.h): the interned name of the primitive this
+  // In a timeline trace (timeline.h): the interned name of the primitive this
   // computes (0: not traced) and its stream; the worker records its run span.
   uint32_t trace_name = 0;
   int trace_stream = -1;

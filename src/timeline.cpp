@@ -114,13 +114,8 @@ std::string quoted(const std::string& s) {
   return out + "\"";
 }
 
-// Microseconds since the trace began, to the nanosecond.
+// Nanoseconds as the format's microseconds, to the nanosecond.
 std::string micros(int64_t ns) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.3f", static_cast<double>(ns - g_origin) / 1000.0);
-  return buf;
-}
-std::string duration(int64_t ns) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.3f", static_cast<double>(ns) / 1000.0);
   return buf;
@@ -133,9 +128,10 @@ std::string track_name(int track) {
          std::to_string(track);
 }
 
-// Tracks become Chrome "threads" of one process: tid = track + 1.
-std::string common(const Record& r, int track) {
-  return "\"pid\":1,\"tid\":" + std::to_string(track + 1) + ",\"ts\":" + micros(r.ts);
+// Tracks become Chrome "threads" of one process: tid = track + 1; times
+// count from the trace's start.
+std::string where(int track, int64_t ts) {
+  return "\"pid\":1,\"tid\":" + std::to_string(track + 1) + ",\"ts\":" + micros(ts - g_origin);
 }
 
 void write(const std::string& path, const std::vector<Record>& records,
@@ -167,15 +163,14 @@ void write(const std::string& path, const std::vector<Record>& records,
       << "\",\"name\":" << quoted(name_text(r.name)) << ",";
     if (r.phase == 'i') {
       // The allocator's bytes in use after this point, as a counter track.
-      f << common(r, r.track) << ",\"s\":\"t\",\"args\":{\"bytes\":" << r.args[0].value
+      f << where(r.track, r.ts) << ",\"s\":\"t\",\"args\":{\"bytes\":" << r.args[0].value
         << ",\"in_use\":" << r.args[1].value << "}}";
       f << ",\n{\"ph\":\"C\",\"cat\":\"memory\",\"name\":" << quoted(name_text(r.counter))
-        << ",\"pid\":1,\"ts\":" << micros(r.ts) << ",\"args\":{\"bytes\":" << r.args[1].value
-        << "}}";
+        << ",\"pid\":1,\"ts\":" << micros(r.ts - g_origin)
+        << ",\"args\":{\"bytes\":" << r.args[1].value << "}}";
       continue;
     }
-    f << common(r, r.track);
-    f << ",\"dur\":" << duration(r.dur) << ",\"args\":{";
+    f << where(r.track, r.ts) << ",\"dur\":" << micros(r.dur) << ",\"args\":{";
     bool first = true;
     auto arg = [&](const char* key, int64_t v) {
       f << (first ? "" : ",") << "\"" << key << "\":" << v;
@@ -196,11 +191,9 @@ void write(const std::string& path, const std::vector<Record>& records,
       const Record& s = *from->second;
       ++arrow;
       f << ",\n{\"ph\":\"s\",\"cat\":\"flow\",\"name\":\"signal\",\"id\":" << arrow << ","
-        << common(s, s.track) << ",\"bp\":\"e\"}";
-      Record end = r;
-      end.ts = r.ts + (r.dur > 1 ? r.dur - 1 : 0);
+        << where(s.track, s.ts) << ",\"bp\":\"e\"}";
       f << ",\n{\"ph\":\"f\",\"cat\":\"flow\",\"name\":\"signal\",\"id\":" << arrow << ","
-        << common(end, r.track) << ",\"bp\":\"e\"}";
+        << where(r.track, r.ts + (r.dur > 1 ? r.dur - 1 : 0)) << ",\"bp\":\"e\"}";
     }
   }
   f << "\n]}\n";
@@ -279,6 +272,9 @@ uint64_t new_signal_id() { return g_next_signal.fetch_add(1, std::memory_order_r
 void start(const std::string& path) {
   std::lock_guard lk(g_mutex);
   if (g_on.load()) throw std::logic_error("[trace] a trace is already recording into " + g_path);
+  // The file is written at stop(): a path that cannot take it fails now, not
+  // after the work it was to record.
+  if (!std::ofstream(path)) throw std::runtime_error("[trace] cannot write " + path);
   for (auto& b : g_buffers) {
     std::lock_guard blk(b->mutex);
     b->records.clear();
@@ -320,13 +316,6 @@ std::string stop() {
 }
 
 uint64_t session() { return g_session.load(std::memory_order_relaxed); }
-
-bool active() { return g_on.load(std::memory_order_relaxed); }
-
-std::string path() {
-  std::lock_guard lk(g_mutex);
-  return g_on.load() ? g_path : std::string();
-}
 
 void on_stop(std::function<void()> hook) {
   std::lock_guard lk(g_mutex);

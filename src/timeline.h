@@ -87,7 +87,7 @@ void memory(Track t, Name name, Name counter, int64_t bytes, int64_t in_use);
 uint64_t new_signal_id();
 
 // Begins recording into `path` (throws std::logic_error when a trace is
-// already recording).
+// already recording, std::runtime_error when the file cannot be written).
 void start(const std::string& path);
 // Runs the on_stop hooks, writes the file, returns its path (throws
 // std::logic_error when none is recording).
@@ -95,9 +95,6 @@ std::string stop();
 // Counts start() calls: a backend keeps per-trace state (a GPU clock
 // reference) keyed by it.
 uint64_t session();
-// Whether a trace is recording, and into which file.
-bool active();
-std::string path();
 // A hook stop() runs before writing (a backend resolving its GPU spans).
 // Registered once per backend; called under stop()'s lock.
 void on_stop(std::function<void()> hook);

@@ -138,6 +138,14 @@ def test_one_trace_at_a_time_and_the_process_stays_usable(tmp_path):
     assert not spans(trace, name="Multiply")
 
 
+def test_an_unwritable_path_fails_at_the_start(tmp_path):
+    with pytest.raises(RuntimeError, match="cannot write"):
+        with mx.trace(tmp_path / "no" / "such" / "dir.json"):
+            pytest.fail("the block ran")
+    with mx.trace(tmp_path / "ok.json"):  # and nothing was left recording
+        pass
+
+
 def test_an_error_inside_the_block_still_writes_the_trace(tmp_path):
     with pytest.raises(RuntimeError, match="planted"):
         with mx.trace(tmp_path / "e.json"):

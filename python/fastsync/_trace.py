@@ -45,10 +45,7 @@ class _Recorder(contextlib.ContextDecorator):
         self.path = os.fspath(path)
 
     def __enter__(self):
-        try:
-            _core._trace_start(self.path)
-        except Exception as e:  # a trace already recording
-            raise RuntimeError(str(e)) from None
+        _core._trace_start(self.path)  # RuntimeError: one recording already, or an unwritable path
         return self
 
     def __exit__(self, *exc):

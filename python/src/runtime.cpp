@@ -173,7 +173,6 @@ void init_runtime(nb::module_& m) {
         "Begins recording a timeline trace into path (fastsync.trace).");
   m.def("_trace_stop", &timeline::stop, nb::call_guard<nb::gil_scoped_release>(),
         "Stops recording, writes the trace file and returns its path.");
-  m.def("_trace_path", &timeline::path, "The file a recording trace goes to, or ''.");
   m.def("_graph_ops", &op_counts, nb::arg("outputs"),
         "The unevaluated nodes behind outputs, counted by primitive name.");
   m.def(

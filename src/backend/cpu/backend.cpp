@@ -84,8 +84,8 @@ class CpuBackend : public Backend {
   // cache's keys and values growing in one step).
   void throttle() override {
     const int64_t t0 = timeline::on() ? timeline::now() : 0;
-    const int64_t tasks = scheduler::outstanding();
-    const auto bytes = static_cast<int64_t>(scheduler::inflight_bytes());
+    const int64_t tasks = t0 ? scheduler::outstanding() : 0;
+    const auto bytes = t0 ? static_cast<int64_t>(scheduler::inflight_bytes()) : 0;
     bool stalled = false;
     int cap = scheduler::max_outstanding();
     if (scheduler::outstanding() > cap) {

@@ -221,13 +221,12 @@ void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
         if (!e) e = scheduler::take_unreported();
         break;
     }
-    uint64_t id = mark->trace_id;
     mark->reach(std::move(e));
     if (t0) {
       timeline::span(
           {timeline::stream_track(stream), "signal",
            timeline::intern(kind == MarkKind::fence ? "signal (fence)" : "signal (event)"), t0,
-           timeline::now(), id});
+           timeline::now(), mark->trace_id});
     }
   };
   scheduler::enqueue(stream(), scheduler::Task{std::move(fn), {}, true});
@@ -239,13 +238,12 @@ void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
   // a GPU stream's only by position, so they poison this one.
   bool cpu = dynamic_cast<const CpuMark*>(m.get()) != nullptr;
   scheduler::enqueue_control(stream(), [m, position, cpu, stream = stream().index] {
-    if (timeline::on()) {
-      int64_t t0 = timeline::now();
-      m->wait();
+    const int64_t t0 = timeline::on() ? timeline::now() : 0;
+    m->wait();
+    if (t0) {
       timeline::span({timeline::stream_track(stream), "wait", timeline::intern("wait (stream)"), t0,
                       timeline::now(), 0, m->trace_id});
     }
-    m->wait();
     auto e = m->error();
     if (e && (!cpu || e->by_position) && position >= e->position) scheduler::set_error(e);
   });

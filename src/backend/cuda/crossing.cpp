@@ -23,8 +23,8 @@
 
 #include "backend/cuda/allocators.h"
 #include "backend/cuda/encoder.h"
-#include "backend/cuda/runtime.h"
 #include "backend/cuda/gpu_timeline.h"
+#include "backend/cuda/runtime.h"
 #include "timeline.h"
 
 namespace fastsync::cuda {

@@ -7,9 +7,9 @@
 
 #include "backend/common/buffers.h"
 #include "backend/cuda/allocators.h"
+#include "backend/cuda/gpu_timeline.h"
 #include "backend/cuda/profile.h"
 #include "backend/cuda/runtime.h"
-#include "backend/cuda/gpu_timeline.h"
 #include "sync.h"
 #include "timeline.h"
 

@@ -196,6 +196,32 @@ __global__ void iota_rows(int32_t* perm, int64_t total, int64_t m) {
   }
 }
 
+// Inverse and Solve: factors each matrix of `lu` (A^T column-major, n x n,
+// in place) and solves with each matrix of `rhs` (column-major n x k, in
+// place), `trans` saying which of A^T or A the solve applies: kOpN leaves
+// A^-T B, kOpT leaves A^-1 B. A singular matrix is the op's error.
+void lu_solve(cuda::CommandEncoder& enc, const char* op, const array& lu, const array& rhs, int n,
+              int k, int trans) {
+  const int64_t batch = batch_of(lu);
+  Infos info(enc, batch);
+  array ipiv = cuda::temporary(enc, {batch * n}, int32);
+  sol::Handle h = sol::handle(enc, op);
+  dispatch(lu.dtype(), op, [&](auto& f, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    int lwork = 0;
+    sol::check(f.getrf_size(h, n, n, ptr<T>(lu), n, &lwork), op, "getrf_bufferSize");
+    T* work = static_cast<T*>(workspace(enc, lwork, sizeof(T)));
+    for (int64_t b = 0; b < batch; ++b) {
+      T* m = ptr<T>(lu, b * n * n);
+      int* piv = ptr<int>(ipiv, b * n);
+      sol::check(f.getrf(h, n, n, m, n, work, piv, info.at(b)), op, "getrf");
+      sol::check(f.getrs(h, trans, n, k, m, n, piv, ptr<T>(rhs, b * n * k), n, info.scratch()), op,
+                 "getrs");
+    }
+  });
+  info.check(enc, op, "the matrix is singular");
+}
+
 [[noreturn]] void no_gpu_kernel(const char* op) {
   throw not_implemented(std::string("[") + op +
                         "] has no GPU kernel yet: call it with stream=mx.cpu");
@@ -254,28 +280,14 @@ void Inverse::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
   if (out.size() == 0) return;
   array lu = row_copy(enc, inputs[0]);  // A^T column-major
   const int n = static_cast<int>(out.shape(-1));
-  const int64_t batch = batch_of(out);
-  Infos info(enc, batch);
-  array ipiv = cuda::temporary(enc, {batch * n}, int32);
-  sol::Handle h = sol::handle(enc, op);
-  dispatch(out.dtype(), op, [&](auto& f, auto* tag) {
+  dispatch(out.dtype(), op, [&](auto&, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     fill_identity<T><<<cuda::grid_for(out.size()), cuda::kBlock, 0, enc.cuda_stream()>>>(
         ptr<T>(out), out.size(), n);
     cuda::check_launch("[linalg.inv] kernel");
-    int lwork = 0;
-    sol::check(f.getrf_size(h, n, n, ptr<T>(lu), n, &lwork), op, "getrf_bufferSize");
-    T* work = static_cast<T*>(workspace(enc, lwork, sizeof(T)));
-    for (int64_t b = 0; b < batch; ++b) {
-      T* m = ptr<T>(lu, b * n * n);
-      int* piv = ptr<int>(ipiv, b * n);
-      sol::check(f.getrf(h, n, n, m, n, work, piv, info.at(b)), op, "getrf");
-      // A^T X = I: X = A^-T column-major, which is A^-1 row-major.
-      sol::check(f.getrs(h, kOpN, n, n, m, n, piv, ptr<T>(out, b * n * n), n, info.scratch()), op,
-                 "getrs");
-    }
   });
-  info.check(enc, op, "the matrix is singular");
+  // A^T X = I: X = A^-T column-major, which is A^-1 row-major.
+  lu_solve(enc, op, lu, out, n, n, kOpN);
 }
 
 void Solve::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -288,25 +300,7 @@ void Solve::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outpu
   array x = transposed_copy(enc, inputs[1]);  // b column-major, solved in place
   const int n = static_cast<int>(lu.shape(-1));
   const int k = static_cast<int>(out.shape(-1));
-  const int64_t batch = batch_of(lu);
-  Infos info(enc, batch);
-  array ipiv = cuda::temporary(enc, {batch * n}, int32);
-  sol::Handle h = sol::handle(enc, op);
-  dispatch(out.dtype(), op, [&](auto& f, auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    int lwork = 0;
-    sol::check(f.getrf_size(h, n, n, ptr<T>(lu), n, &lwork), op, "getrf_bufferSize");
-    T* work = static_cast<T*>(workspace(enc, lwork, sizeof(T)));
-    for (int64_t b = 0; b < batch; ++b) {
-      T* m = ptr<T>(lu, b * n * n);
-      int* piv = ptr<int>(ipiv, b * n);
-      sol::check(f.getrf(h, n, n, m, n, work, piv, info.at(b)), op, "getrf");
-      // (A^T)^T x = b.
-      sol::check(f.getrs(h, kOpT, n, k, m, n, piv, ptr<T>(x, b * n * k), n, info.scratch()), op,
-                 "getrs");
-    }
-  });
-  info.check(enc, op, "the matrix is singular");
+  lu_solve(enc, op, lu, x, n, k, kOpT);  // (A^T)^T x = b
   store_rows(enc, x, n, static_cast<int64_t>(n) * k, out);
 }
 

@@ -1,6 +1,8 @@
 #include "scheduler.h"
 
+#include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -25,6 +27,8 @@ std::atomic<size_t> n_inflight_bytes{0};
 }  // namespace
 
 class Worker {
+  friend class Gate;
+
  public:
   Worker() : thread_([this] { loop(); }) { thread_.detach(); }
 
@@ -34,34 +38,82 @@ class Worker {
       queue_.push_back(std::move(t));
     }
     enqueued_.fetch_add(1, std::memory_order_relaxed);
-    pushed_.increment();
+    // A parked stream waits for its gate, not for work: whoever resumes it
+    // finds this task in the queue (the queue's lock orders the two).
+    if (!parked_.load(std::memory_order_seq_cst)) pushed_.increment();
   }
   uint64_t enqueued() const { return enqueued_.load(std::memory_order_relaxed); }
 
   // Runs the queued tasks on the calling thread, if no other thread is
-  // running this stream's tasks now; returns whether it ran any. The
-  // stream's tasks still run one at a time and in order: whoever holds
-  // `running_` takes the whole queue.
-  bool run_queued() {
+  // running this stream's tasks now and the stream is not parked; returns
+  // whether it ran any. The stream's tasks still run one at a time and in
+  // order: whoever holds `running_` takes the queue a batch at a time. It
+  // stops before a task that waits on a closed gate (the stream parks on
+  // it), and before any task once stop(task) says so; what is left of the
+  // batch stays with the stream for whoever runs it next.
+  template <typename Stop>
+  bool run_queued(Stop stop) {
+    if (parked_.load(std::memory_order_acquire)) return false;
     if (running_.exchange(true, std::memory_order_acquire)) return false;
     Worker* prev = std::exchange(current_worker, this);
-    std::vector<Task> batch;
-    {
-      std::lock_guard lk(mutex_);
-      std::swap(batch, queue_);
+    size_t n = 0;
+    while (!parked_.load(std::memory_order_relaxed)) {
+      if (taken_at_ == taken_.size()) {
+        taken_.clear();
+        taken_at_ = 0;
+        std::lock_guard lk(mutex_);
+        std::swap(taken_, queue_);
+        if (taken_.empty()) break;
+      }
+      Task& t = taken_[taken_at_];
+      if (t.gate && !t.gate->is_open() && const_cast<Gate*>(t.gate)->park(this)) break;
+      if (stop(t)) break;
+      next_ = taken_at_ + 1 < taken_.size() ? &taken_[taken_at_ + 1] : nullptr;
+      run(t);
+      ++taken_at_;
+      ++n;
     }
-    for (auto& t : batch) run(t);
+    next_ = nullptr;
     current_worker = prev;
-    running_.store(false, std::memory_order_release);
-    // Tasks pushed while we held the stream: the worker may have seen the
-    // push, failed to take the stream and gone back to sleep. Wake it.
-    bool more;
-    {
+    const bool left = taken_at_ < taken_.size();
+    running_.store(false, std::memory_order_seq_cst);
+    // Tasks pushed while we held the stream, or left by a stop: the worker
+    // may have seen the push, failed to take the stream and gone back to
+    // sleep. Wake it (unless the stream parked: its gate resumes it).
+    bool more = left;
+    if (!more) {
       std::lock_guard lk(mutex_);
       more = !queue_.empty();
     }
-    if (more) pushed_.increment();
-    return !batch.empty();
+    if (more && !parked_.load(std::memory_order_seq_cst)) pushed_.increment();
+    return n > 0;
+  }
+  bool run_queued() {
+    return run_queued([](const Task&) { return false; });
+  }
+
+  // The gate this stream parked on opened (Gate::open, on the opener's
+  // thread). If the opener is a stream's task whose own stream has nothing
+  // to run next, it runs a short stretch of this stream's tasks itself: the
+  // two streams' work then continues on one thread with no hand-off. Else
+  // (or for what the stretch leaves) this stream's worker is woken.
+  void resume() {
+    parked_.store(false, std::memory_order_seq_cst);
+    Worker* opener = current_worker;
+    if (opener && !resuming && opener->idle_next()) {
+      resuming = true;
+      const auto deadline = std::chrono::steady_clock::now() + kStretch;
+      bool ran = run_queued([&](const Task& t) {
+        // A task that may block on something outside the CPU streams (a GPU
+        // stream, other ranks) could wait for work of the opener's stream,
+        // which is suspended here: it runs on this stream's own worker.
+        return t.blocks || t.always || std::chrono::steady_clock::now() > deadline;
+      });
+      resuming = false;
+      // Anything it left (or pushed meanwhile) woke the worker already.
+      if (ran) return;
+    }
+    pushed_.increment();
   }
 
   // Touched by whoever holds `running_` (the worker, or a thread helping).
@@ -159,13 +211,59 @@ class Worker {
     completed.increment();
   }
 
+  // Whether this stream, whose task runs now, has nothing to run after it:
+  // the batch is at its end with nothing queued, or its next task waits on
+  // a closed gate (the stream would park).
+  bool idle_next() {
+    if (next_) return next_->gate && !next_->gate->is_open();
+    std::lock_guard lk(mutex_);
+    return queue_.empty();
+  }
+
+  // How long an opener runs a resumed stream's tasks before handing the
+  // rest to that stream's worker.
+  static constexpr std::chrono::microseconds kStretch{50};
+  // Whether this thread runs a resumed stream's stretch now: a stretch opens
+  // no nested stretch (each one suspends a stream up the stack).
+  static thread_local bool resuming;
+
   sync::SpinMutex mutex_;  // held for a push or a swap only
   std::vector<Task> queue_;
+  // Set by the thread running the stream when its next task waits on a
+  // closed gate; cleared by whoever opens the gate.
+  std::atomic<bool> parked_{false};
+  // The batch taken from the queue and how far it ran; the task after the
+  // running one. Touched only by whoever holds `running_`.
+  std::vector<Task> taken_;
+  size_t taken_at_ = 0;
+  Task* next_ = nullptr;
   std::atomic<bool> running_{false};  // a thread is running this stream's tasks
   std::atomic<uint64_t> enqueued_{0};
   sync::Counter pushed_;  // on its own line: the idle worker spins on it
   std::thread thread_;
 };
+
+thread_local bool Worker::resuming = false;
+
+bool Gate::park(Worker* w) {
+  std::lock_guard lk(mutex_);
+  // Under the lock: open() sets the counter before taking it, so either
+  // this sees the gate open or open() sees `w` in the list.
+  if (is_open()) return false;
+  w->parked_.store(true, std::memory_order_seq_cst);
+  parked_.push_back(w);
+  return true;
+}
+
+void Gate::open() {
+  counter_.advance_to(1);
+  std::vector<Worker*> resumed;
+  {
+    std::lock_guard lk(mutex_);
+    std::swap(resumed, parked_);
+  }
+  for (Worker* w : resumed) w->resume();
+}
 
 namespace {
 // A stream's worker is started on first use under workers_mutex and kept in
@@ -195,7 +293,9 @@ void enqueue(const Stream& s, Task t) {
 
 uint64_t enqueued(const Stream& s) { return worker(s).enqueued(); }
 
-bool help(const Stream& s) { return worker(s).run_queued(); }
+bool help(const Stream& s, const std::function<bool()>& done) {
+  return worker(s).run_queued([&](const Task&) { return done(); });
+}
 
 bool in_task() { return current_worker != nullptr; }
 

@@ -20,10 +20,12 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "stream.h"
+#include "sync.h"
 #include "task.h"
 
 namespace fastsync::scheduler {
@@ -39,12 +41,48 @@ inline void enqueue_control(const Stream& s, TaskFn fn) {
 // after the failing task.
 uint64_t enqueued(const Stream& s);
 
-// A thread about to wait for `s` runs the tasks queued there itself, when
-// the stream's worker is not running any: on machines with fewer cores than
-// busy threads a hand-off to a sleeping (or descheduled) worker costs far
-// more than the small tasks most waits are for. Returns whether it ran any.
-// Must not be called from inside a task.
-bool help(const Stream& s);
+// A thread about to wait for a point on `s` runs the tasks queued there
+// itself, when no other thread is running any of them: on machines with
+// fewer cores than busy threads a hand-off to a sleeping (or descheduled)
+// worker costs far more than the small tasks most waits are for. It stops
+// as soon as done() holds (the point was reached) and leaves the rest to
+// the stream's worker. Returns whether it ran any. Must not be called from
+// inside a task (a stream's waits on other CPU streams go through a Gate).
+bool help(const Stream& s, const std::function<bool()>& done);
+
+// A point on a CPU stream that tasks of other CPU streams wait for (a CPU
+// mark). A stream whose next task waits on a closed gate does not block its
+// thread: it parks (gives the stream up, its tasks stay queued) and the
+// thread that opens the gate resumes it, running a short stretch of the
+// parked stream's tasks itself before handing the rest to that stream's
+// worker. A dependency between two streams then costs no thread hand-off:
+// a chain of small ops alternating between streams runs on one thread.
+//
+// Any thread may open a gate or test it; wait() blocks. Open once, never
+// closed again.
+class Gate {
+ public:
+  Gate() = default;
+  Gate(const Gate&) = delete;
+  Gate& operator=(const Gate&) = delete;
+
+  bool is_open() const { return counter_.reached(1); }
+  // Blocks until open (spins, then sleeps).
+  void wait() const { counter_.wait_for(1); }
+  // Opens the gate (release order: what the opener wrote before is visible
+  // to whoever sees it open), then resumes the streams parked on it.
+  void open();
+
+ private:
+  friend class Worker;
+  // Registers `w` to be resumed; false if the gate is open already.
+  bool park(Worker* w);
+
+  sync::Counter counter_;
+  sync::SpinMutex mutex_;
+  std::vector<Worker*> parked_;  // under mutex_
+};
+
 // Whether the calling thread is running a stream's task now.
 bool in_task();
 

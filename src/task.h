@@ -18,6 +18,8 @@
 
 namespace fastsync::scheduler {
 
+class Gate;
+
 // A move-only void() callable with inline storage.
 class TaskFn {
  public:
@@ -180,6 +182,13 @@ struct Task {
   // computes (0: not traced) and its stream; the worker records its run span.
   uint32_t trace_name = 0;
   int trace_stream = -1;
+  // A control task that waits for another CPU stream's point: it runs only
+  // once the gate is open; until then the stream parks (scheduler.h). fn
+  // holds the gate's owner.
+  const Gate* gate = nullptr;
+  // May block on something other than this process's CPU streams (a GPU
+  // stream's mark): never run by another stream's thread (scheduler.h).
+  bool blocks = false;
 };
 
 }  // namespace fastsync::scheduler

@@ -18,16 +18,20 @@ class CpuMark : public Mark {
  public:
   explicit CpuMark(Stream s) : stream_(s) {}
 
-  bool reached() const override { return counter_.reached(1); }
+  bool reached() const override { return gate_.is_open(); }
   void wait() const override {
-    // A host thread runs the stream's queued work itself rather than wait
-    // for the worker to wake up and run it (scheduler::help).
+    // A host thread runs the stream's queued work itself, up to this mark,
+    // rather than wait for the worker to wake up and run it
+    // (scheduler::help). Other CPU streams wait through the gate and never
+    // block here (CommandEncoder::wait).
     if (!scheduler::in_task()) {
-      while (!reached() && scheduler::help(stream_)) {
+      auto done = [this] { return reached(); };
+      while (!reached() && scheduler::help(stream_, done)) {
       }
     }
-    counter_.wait_for(1);
+    gate_.wait();
   }
+  const scheduler::Gate& gate() const { return gate_; }
   scheduler::ErrorRef error() const override { return error_; }
   // Exact: the buffer carries the error that spoiled it (Data::spoil).
   scheduler::ErrorRef error_for(uint64_t position, const Data* data) const override {
@@ -37,13 +41,14 @@ class CpuMark : public Mark {
   // The placing control task, on the stream's worker.
   void reach(scheduler::ErrorRef e) {
     error_ = std::move(e);
-    // Release order on the counter publishes `error_` to waiters.
-    counter_.advance_to(1);
+    // Opening the gate publishes `error_` to waiters (release order), then
+    // resumes the streams parked on it.
+    gate_.open();
   }
 
  private:
   Stream stream_;
-  sync::Counter counter_;
+  scheduler::Gate gate_;
   scheduler::ErrorRef error_;
 };
 
@@ -236,8 +241,9 @@ void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
 void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
   // Another CPU stream's errors mostly travel in the buffers they spoiled;
   // a GPU stream's only by position, so they poison this one.
-  bool cpu = dynamic_cast<const CpuMark*>(m.get()) != nullptr;
-  scheduler::enqueue_control(stream(), [m, position, cpu, stream = stream().index] {
+  auto* cpu_mark = dynamic_cast<const CpuMark*>(m.get());
+  const bool cpu = cpu_mark != nullptr;
+  scheduler::TaskFn fn = [m, position, cpu, stream = stream().index] {
     const int64_t t0 = timeline::on() ? timeline::now() : 0;
     m->wait();
     if (t0) {
@@ -246,7 +252,17 @@ void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
     }
     auto e = m->error();
     if (e && (!cpu || e->by_position) && position >= e->position) scheduler::set_error(e);
-  });
+  };
+  scheduler::Task t{std::move(fn), {}, true};
+  // Another CPU stream's mark: the stream parks until it is reached, so the
+  // task finds it reached. Any other waits for a GPU stream, which may
+  // itself wait for work queued on CPU streams.
+  if (cpu_mark) {
+    t.gate = &cpu_mark->gate();
+  } else {
+    t.blocks = true;
+  }
+  scheduler::enqueue(stream(), std::move(t));
 }
 
 void CommandEncoder::retain(std::shared_ptr<Data> d) {

@@ -1,5 +1,6 @@
 #include "scheduler.h"
 
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
@@ -32,7 +33,7 @@ class Worker {
  public:
   Worker() : thread_([this] { loop(); }) { thread_.detach(); }
 
-  void push(Task t) {
+  void push(Task t, bool wake) {
     {
       std::lock_guard lk(mutex_);
       queue_.push_back(std::move(t));
@@ -40,9 +41,22 @@ class Worker {
     enqueued_.fetch_add(1, std::memory_order_relaxed);
     // A parked stream waits for its gate, not for work: whoever resumes it
     // finds this task in the queue (the queue's lock orders the two).
-    if (!parked_.load(std::memory_order_seq_cst)) pushed_.increment();
+    if (wake && !parked_for_.load(std::memory_order_seq_cst)) pushed_.increment();
+  }
+  // Wakes the worker if work waits in the queue and the stream is not
+  // parked (a wake with nothing to do would only cost a futex call).
+  void wake_if_queued() {
+    if (parked_for_.load(std::memory_order_seq_cst)) return;
+    bool empty;
+    {
+      std::lock_guard lk(mutex_);
+      empty = queue_.empty();
+    }
+    if (!empty) pushed_.increment();
   }
   uint64_t enqueued() const { return enqueued_.load(std::memory_order_relaxed); }
+  // While parked: the worker of the stream whose task opens the gate.
+  Worker* parked_for() const { return parked_for_.load(std::memory_order_acquire); }
 
   // Runs the queued tasks on the calling thread, if no other thread is
   // running this stream's tasks now and the stream is not parked; returns
@@ -53,11 +67,11 @@ class Worker {
   // batch stays with the stream for whoever runs it next.
   template <typename Stop>
   bool run_queued(Stop stop) {
-    if (parked_.load(std::memory_order_acquire)) return false;
+    if (parked_for_.load(std::memory_order_acquire)) return false;
     if (running_.exchange(true, std::memory_order_acquire)) return false;
     Worker* prev = std::exchange(current_worker, this);
     size_t n = 0;
-    while (!parked_.load(std::memory_order_relaxed)) {
+    while (!parked_for_.load(std::memory_order_relaxed)) {
       if (taken_at_ == taken_.size()) {
         taken_.clear();
         taken_at_ = 0;
@@ -85,7 +99,7 @@ class Worker {
       std::lock_guard lk(mutex_);
       more = !queue_.empty();
     }
-    if (more && !parked_.load(std::memory_order_seq_cst)) pushed_.increment();
+    if (more && !parked_for_.load(std::memory_order_seq_cst)) pushed_.increment();
     return n > 0;
   }
   bool run_queued() {
@@ -98,7 +112,7 @@ class Worker {
   // two streams' work then continues on one thread with no hand-off. Else
   // (or for what the stretch leaves) this stream's worker is woken.
   void resume() {
-    parked_.store(false, std::memory_order_seq_cst);
+    parked_for_.store(nullptr, std::memory_order_seq_cst);
     Worker* opener = current_worker;
     if (opener && !resuming && opener->idle_next()) {
       resuming = true;
@@ -229,9 +243,11 @@ class Worker {
 
   sync::SpinMutex mutex_;  // held for a push or a swap only
   std::vector<Task> queue_;
-  // Set by the thread running the stream when its next task waits on a
-  // closed gate; cleared by whoever opens the gate.
-  std::atomic<bool> parked_{false};
+  // Parked: the worker of the stream whose task opens the gate this stream
+  // waits on (set by the thread running the stream when it parks, cleared
+  // by whoever opens the gate). Not the gate: a host thread following parks
+  // (help) must not touch a gate its owner may free once it opened.
+  std::atomic<Worker*> parked_for_{nullptr};
   // The batch taken from the queue and how far it ran; the task after the
   // running one. Touched only by whoever holds `running_`.
   std::vector<Task> taken_;
@@ -245,12 +261,16 @@ class Worker {
 
 thread_local bool Worker::resuming = false;
 
+namespace {
+Worker& worker(const Stream& s);
+}  // namespace
+
 bool Gate::park(Worker* w) {
   std::lock_guard lk(mutex_);
   // Under the lock: open() sets the counter before taking it, so either
   // this sees the gate open or open() sees `w` in the list.
   if (is_open()) return false;
-  w->parked_.store(true, std::memory_order_seq_cst);
+  w->parked_for_.store(&worker(owner_), std::memory_order_seq_cst);
   parked_.push_back(w);
   return true;
 }
@@ -285,16 +305,87 @@ Worker& worker(const Stream& s) {
 
 }  // namespace
 
+namespace {
+// The calling thread's quiet pushes (QuietPushes): the streams pushed to
+// without a wake, and how many more pushes may stay quiet. Thread-local.
+struct Quiet {
+  static constexpr int kBudget = 16;
+  int budget = 0;
+  std::array<Worker*, 4> workers{};
+  int n = 0;
+
+  // Whether a push to `w` may stay quiet; notes `w` to wake later.
+  bool take(Worker* w) {
+    if (budget <= 0) return false;
+    for (int i = 0; i < n; ++i) {
+      if (workers[i] == w) return --budget, true;
+    }
+    if (n == static_cast<int>(workers.size())) return false;
+    workers[n++] = w;
+    return --budget, true;
+  }
+  // Wakes the streams pushed to quietly, but `keep`: that one is left to
+  // the caller (who runs its work as it waits), and woken by the next
+  // wake_all if work is still queued there by then.
+  void wake_all(Worker* keep) {
+    budget = 0;
+    if (kept && kept != keep) kept->wake_if_queued();
+    kept = nullptr;
+    for (int i = 0; i < n; ++i) {
+      if (workers[i] == keep) {
+        kept = keep;
+      } else {
+        workers[i]->wake_if_queued();
+      }
+    }
+    n = 0;
+  }
+  Worker* kept = nullptr;
+};
+thread_local Quiet quiet;
+}  // namespace
+
+QuietPushes::QuietPushes() {
+  quiet.wake_all(nullptr);  // a nested scope starts clean
+  quiet.budget = Quiet::kBudget;
+}
+
+void QuietPushes::release(const Stream* keep) {
+  // Only a CPU stream has a worker; `keep` may be another device's.
+  quiet.wake_all(keep ? stream_state(*keep).worker.load(std::memory_order_acquire) : nullptr);
+}
+
+void wake_quiet() { quiet.wake_all(nullptr); }
+
+void wake(const Stream& s) { worker(s).wake_if_queued(); }
+
 void enqueue(const Stream& s, Task t) {
   n_outstanding.fetch_add(1, std::memory_order_relaxed);
   if (t.bytes) n_inflight_bytes.fetch_add(t.bytes, std::memory_order_relaxed);
-  worker(s).push(std::move(t));
+  Worker& w = worker(s);
+  bool silent = quiet.take(&w);
+  w.push(std::move(t), !silent);
+  if (quiet.budget == 0 && quiet.n > 0) quiet.wake_all(nullptr);
 }
 
 uint64_t enqueued(const Stream& s) { return worker(s).enqueued(); }
 
 bool help(const Stream& s, const std::function<bool()>& done) {
-  return worker(s).run_queued([&](const Task&) { return done(); });
+  Worker* w = &worker(s);
+  if (w->run_queued([&](const Task&) { return done(); })) return true;
+  // Parked: help the stream it waits for, up to the point it waits on (its
+  // opener may then run this stream's tasks too, or wake its worker). A
+  // chain of parks ends at a stream that can run: each gate was placed
+  // before the task that waits on it.
+  for (int hops = 0; hops < 64; ++hops) {
+    Worker* owner = w->parked_for();
+    if (!owner || owner == w || done()) return false;
+    if (owner->run_queued([&](const Task&) { return done() || w->parked_for() != owner; })) {
+      return true;
+    }
+    w = owner;
+  }
+  return false;
 }
 
 bool in_task() { return current_worker != nullptr; }
@@ -302,6 +393,7 @@ bool in_task() { return current_worker != nullptr; }
 int outstanding() { return n_outstanding.load(std::memory_order_acquire); }
 
 void wait_outstanding_at_most(int n) {
+  if (outstanding() > n) wake_quiet();
   for (;;) {
     uint32_t seen = completed.value();
     if (outstanding() <= n) return;
@@ -312,6 +404,7 @@ void wait_outstanding_at_most(int n) {
 size_t inflight_bytes() { return n_inflight_bytes.load(std::memory_order_relaxed); }
 
 void wait_for_a_completion() {
+  wake_quiet();
   uint32_t seen = completed.value();
   if (outstanding() == 0) return;
   completed.wait_change(seen);

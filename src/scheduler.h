@@ -36,6 +36,29 @@ inline void enqueue_control(const Stream& s, TaskFn fn) {
   enqueue(s, Task{std::move(fn), {}, true});
 }
 
+// While one lives on a thread, that thread's first pushes (up to a small
+// budget) wake no stream worker: a thread about to wait for a small eval's
+// work runs it itself (help), and a worker woken for it would only race it
+// for the stream and keep a core spinning (on a 2-core machine, two ranks'
+// workers doubled a collective's latency). release() ends the quiet part:
+// the streams pushed to quietly are woken, except `keep`, whose work the
+// caller is about to wait for (the scope's end wakes it if work is still
+// queued there then). Past the budget, pushes wake as usual, so a
+// long eval's compute overlaps its encoding. The scheduler's own waits
+// (throttles) and a host wait on a CPU mark wake anything still quiet.
+class QuietPushes {
+ public:
+  QuietPushes();
+  ~QuietPushes() { release(nullptr); }
+  QuietPushes(const QuietPushes&) = delete;
+  QuietPushes& operator=(const QuietPushes&) = delete;
+  void release(const Stream* keep);
+};
+// Wakes the workers of the streams this thread pushed to quietly.
+void wake_quiet();
+// Wakes the worker of `s` if it has work queued that nobody runs.
+void wake(const Stream& s);
+
 // Tasks enqueued on `s` so far. The driver stamps each array with this
 // position, so an error can be matched to the arrays it spoiled: those at or
 // after the failing task.
@@ -46,8 +69,10 @@ uint64_t enqueued(const Stream& s);
 // fewer cores than busy threads a hand-off to a sleeping (or descheduled)
 // worker costs far more than the small tasks most waits are for. It stops
 // as soon as done() holds (the point was reached) and leaves the rest to
-// the stream's worker. Returns whether it ran any. Must not be called from
-// inside a task (a stream's waits on other CPU streams go through a Gate).
+// the stream's worker. A stream parked on a gate (below) gets the help its
+// gate's stream needs first. Returns whether it ran any. Must not be called
+// from inside a task (a stream's waits on other CPU streams go through a
+// Gate).
 bool help(const Stream& s, const std::function<bool()>& done);
 
 // A point on a CPU stream that tasks of other CPU streams wait for (a CPU
@@ -62,7 +87,8 @@ bool help(const Stream& s, const std::function<bool()>& done);
 // closed again.
 class Gate {
  public:
-  Gate() = default;
+  // `owner`: the CPU stream whose task opens it.
+  explicit Gate(const Stream& owner) : owner_(owner) {}
   Gate(const Gate&) = delete;
   Gate& operator=(const Gate&) = delete;
 
@@ -72,12 +98,14 @@ class Gate {
   // Opens the gate (release order: what the opener wrote before is visible
   // to whoever sees it open), then resumes the streams parked on it.
   void open();
+  const Stream& owner() const { return owner_; }
 
  private:
   friend class Worker;
   // Registers `w` to be resumed; false if the gate is open already.
   bool park(Worker* w);
 
+  Stream owner_;
   sync::Counter counter_;
   sync::SpinMutex mutex_;
   std::vector<Worker*> parked_;  // under mutex_

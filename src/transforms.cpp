@@ -36,6 +36,7 @@
 #include "lifecycle.h"
 #include "primitive.h"
 #include "replay.h"
+#include "scheduler.h"
 
 namespace fastsync {
 
@@ -327,7 +328,12 @@ void eval(std::vector<array> outputs) {
   // Any failure inside this eval fails it; then every output is waited for
   // on its own (outputs of earlier evals included).
   std::exception_ptr first;
-  for (auto& e : encode(outputs)) {
+  // The first stream's work is run by this thread as it waits (help):
+  // encoding wakes no worker for it (scheduler::QuietPushes).
+  scheduler::QuietPushes quiet;
+  auto events = encode(outputs);
+  quiet.release(events.empty() ? nullptr : &events.front().stream());
+  for (auto& e : events) {
     try {
       e.wait();
     } catch (...) {

@@ -16,7 +16,7 @@ namespace {
 // A point on a CPU stream: reached when the control task placing it ran.
 class CpuMark : public Mark {
  public:
-  explicit CpuMark(Stream s) : stream_(s) {}
+  explicit CpuMark(Stream s) : stream_(s), gate_(s) {}
 
   bool reached() const override { return gate_.is_open(); }
   void wait() const override {
@@ -28,6 +28,10 @@ class CpuMark : public Mark {
       auto done = [this] { return reached(); };
       while (!reached() && scheduler::help(stream_, done)) {
       }
+      if (reached()) return;
+      // Someone else runs it: make sure that someone is awake.
+      scheduler::wake_quiet();
+      scheduler::wake(stream_);
     }
     gate_.wait();
   }

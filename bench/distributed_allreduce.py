@@ -5,6 +5,9 @@ Run it under the launcher (not collected by pytest)::
     python -m fastsync.launch -n 2 bench/distributed_allreduce.py
     python -m fastsync.launch -n 2 bench/distributed_allreduce.py --sizes 1,4096 --rounds 7
 
+Then MLX's own all-reduce benchmark: 100 chained ``all_sum`` of a 5x5 int32 array in one
+eval (``--chain``), per all_sum, beside raw ``MPI_Allreduce`` of the same buffer.
+
 For each size (float32 elements) it times rounds of iterations on every rank
 and reports the median round's time per iteration on rank 0. Beside it, when
 mpi4py is installed (``pip install mpi4py``; its binary wheel uses the
@@ -49,6 +52,31 @@ def fastsync_loop(n):
     return run
 
 
+def fastsync_chain(chain):
+    """MLX's all-reduce benchmark: ``chain`` all_sums of a 5x5 int32 array, one eval."""
+    x = mx.ones((5, 5), dtype=mx.int32)
+    mx.eval(x)
+
+    def run(iters):
+        nonlocal x
+        for _ in range(iters):
+            for _ in range(chain):
+                x = dist.all_sum(x)
+            mx.eval(x)
+
+    return run
+
+
+def mpi4py_chain(chain, comm, MPI):
+    buf = np.ones((5, 5), dtype=np.int32)
+
+    def run(iters):
+        for _ in range(iters * chain):
+            comm.Allreduce(MPI.IN_PLACE, buf)
+
+    return run
+
+
 def mpi4py_loops(n, comm, MPI):
     buf = np.ones(n, dtype=np.float32)
 
@@ -70,6 +98,8 @@ def main():
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--budget", type=float, default=0.3,
                    help="target seconds per timed round (sets the iteration count)")
+    p.add_argument("--chain", type=int, default=100,
+                   help="all_sums per eval in MLX's benchmark row (0: leave it out)")
     p.add_argument("--json", help="also write the results here (rank 0)")
     args = p.parse_args()
 
@@ -109,6 +139,22 @@ def main():
                 v * 1e6 for v in rounds_of(with_op, iters, args.rounds, comm.Barrier))
         results.append(row)
 
+    chained = None
+    if args.chain > 0:
+        # Same iteration count on both ranks, as above; times per collective.
+        probe = fastsync_chain(args.chain)
+        t0 = time.perf_counter()
+        probe(5)
+        est = (time.perf_counter() - t0) / 5
+        iters = int(dist.all_max(mx.array([max(5, int(args.budget / est))])).item())
+        med, best = rounds_of(fastsync_chain(args.chain), iters, args.rounds, barrier)
+        chained = {"chain": args.chain, "iters": iters, "fastsync_us": med * 1e6 / args.chain,
+                   "fastsync_best_us": best * 1e6 / args.chain}
+        if comm is not None:
+            med, _ = rounds_of(mpi4py_chain(args.chain, comm, MPI), iters, args.rounds,
+                               comm.Barrier)
+            chained["mpi4py_allreduce_us"] = med * 1e6 / args.chain
+
     if rank == 0:
         cols = ["elements", "iters", "fastsync_us", "fastsync_best_us"]
         if comm is not None:
@@ -118,9 +164,16 @@ def main():
         for r in results:
             print(" | ".join(f"{r[c]:>28.2f}" if i > 1 else f"{r[c]:>9}"
                              for i, c in enumerate(cols)))
+        if chained:
+            line = (f"MLX's benchmark: {chained['chain']} all_sums of a 5x5 int32 array per eval, "
+                    f"per all_sum: fastsync {chained['fastsync_us']:.2f} us "
+                    f"(best {chained['fastsync_best_us']:.2f})")
+            if "mpi4py_allreduce_us" in chained:
+                line += f", raw MPI_Allreduce {chained['mpi4py_allreduce_us']:.2f} us"
+            print(line)
         if args.json:
             with open(args.json, "w") as f:
-                json.dump(results, f, indent=2)
+                json.dump({"sizes": results, "chained": chained}, f, indent=2)
 
 
 if __name__ == "__main__":

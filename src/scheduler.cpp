@@ -306,29 +306,30 @@ Worker& worker(const Stream& s) {
 }  // namespace
 
 namespace {
-// The calling thread's quiet pushes (QuietPushes): the streams pushed to
-// without a wake, and how many more pushes may stay quiet. Thread-local.
+// The calling thread's quiet pushes (QuietPushes): whether they are on,
+// and the streams pushed to without a wake. Thread-local.
 struct Quiet {
-  static constexpr int kBudget = 16;
-  int budget = 0;
+  bool on = false;
   std::array<Worker*, 4> workers{};
   int n = 0;
+  Worker* kept = nullptr;
 
-  // Whether a push to `w` may stay quiet; notes `w` to wake later.
+  // Whether a push to `w` may stay quiet; notes `w` to wake later. Past
+  // four streams, pushes wake as usual.
   bool take(Worker* w) {
-    if (budget <= 0) return false;
+    if (!on) return false;
     for (int i = 0; i < n; ++i) {
-      if (workers[i] == w) return --budget, true;
+      if (workers[i] == w) return true;
     }
     if (n == static_cast<int>(workers.size())) return false;
     workers[n++] = w;
-    return --budget, true;
+    return true;
   }
-  // Wakes the streams pushed to quietly, but `keep`: that one is left to
-  // the caller (who runs its work as it waits), and woken by the next
-  // wake_all if work is still queued there by then.
+  // Ends quiet pushes and wakes the streams pushed to quietly, but `keep`:
+  // that one is left to the caller (who runs its work as it waits), and
+  // woken by the next wake_all if work is still queued there by then.
   void wake_all(Worker* keep) {
-    budget = 0;
+    on = false;
     if (kept && kept != keep) kept->wake_if_queued();
     kept = nullptr;
     for (int i = 0; i < n; ++i) {
@@ -340,14 +341,13 @@ struct Quiet {
     }
     n = 0;
   }
-  Worker* kept = nullptr;
 };
 thread_local Quiet quiet;
 }  // namespace
 
 QuietPushes::QuietPushes() {
   quiet.wake_all(nullptr);  // a nested scope starts clean
-  quiet.budget = Quiet::kBudget;
+  quiet.on = true;
 }
 
 void QuietPushes::release(const Stream* keep) {
@@ -365,7 +365,6 @@ void enqueue(const Stream& s, Task t) {
   Worker& w = worker(s);
   bool silent = quiet.take(&w);
   w.push(std::move(t), !silent);
-  if (quiet.budget == 0 && quiet.n > 0) quiet.wake_all(nullptr);
 }
 
 uint64_t enqueued(const Stream& s) { return worker(s).enqueued(); }

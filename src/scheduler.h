@@ -36,16 +36,18 @@ inline void enqueue_control(const Stream& s, TaskFn fn) {
   enqueue(s, Task{std::move(fn), {}, true});
 }
 
-// While one lives on a thread, that thread's first pushes (up to a small
-// budget) wake no stream worker: a thread about to wait for a small eval's
-// work runs it itself (help), and a worker woken for it would only race it
-// for the stream and keep a core spinning (on a 2-core machine, two ranks'
-// workers doubled a collective's latency). release() ends the quiet part:
-// the streams pushed to quietly are woken, except `keep`, whose work the
-// caller is about to wait for (the scope's end wakes it if work is still
-// queued there then). Past the budget, pushes wake as usual, so a
-// long eval's compute overlaps its encoding. The scheduler's own waits
-// (throttles) and a host wait on a CPU mark wake anything still quiet.
+// While one lives on a thread (a synchronous eval's encoding), that thread's
+// pushes wake no stream worker: the thread is about to wait for the work and
+// runs it itself (help), and a worker woken for it would only race it for
+// the stream and keep a core spinning (on a 2-core machine, two ranks'
+// workers doubled a collective's latency; a chain of 1,000 small ops ran at
+// half speed). release() ends that: the streams pushed to quietly are
+// woken, except `keep`, whose work the caller is about to wait for (the
+// scope's end wakes it if work is still queued there then). A wait that
+// must block first wakes anything still quiet: the throttles (so a long
+// eval's compute starts once it reaches the cap on tasks or bytes in
+// flight) and a host wait on a CPU mark. Past four streams, pushes wake as
+// usual.
 class QuietPushes {
  public:
   QuietPushes();

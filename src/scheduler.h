@@ -1,5 +1,8 @@
 // One worker thread per CPU stream, running that stream's tasks in order
-// (the Worker lives in the stream's StreamState, stream.h).
+// (the Worker lives in the stream's StreamState, stream.h). The tasks may
+// also run on a host thread waiting for them (help) or on the thread that
+// opened the gate the stream was parked on (Gate): whoever holds the stream
+// runs them, one at a time, in order.
 //
 // Tasks are enqueued by the eval driver (under its encoding lock) and by
 // host-side synchronization (`synchronize`, which only enqueues control

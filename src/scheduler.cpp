@@ -369,8 +369,8 @@ void enqueue(const Stream& s, Task t) {
 
 uint64_t enqueued(const Stream& s) { return worker(s).enqueued(); }
 
-bool help(const Stream& s, const std::function<bool()>& done) {
-  Worker* w = &worker(s);
+namespace {
+bool help_worker(Worker* w, const std::function<bool()>& done) {
   if (w->run_queued([&](const Task&) { return done(); })) return true;
   // Parked: help the stream it waits for, up to the point it waits on (its
   // opener may then run this stream's tasks too, or wake its worker). A
@@ -387,12 +387,29 @@ bool help(const Stream& s, const std::function<bool()>& done) {
   return false;
 }
 
+// A throttle's wait on the encoding thread: when all its quiet pushes went
+// to one stream, the thread runs that work itself until done() (it holds no
+// stream: it is not inside a task). With several, their workers run them
+// in parallel instead (false: nothing ran).
+bool help_quiet(const std::function<bool()>& done) {
+  if (!quiet.on || quiet.n != 1 || in_task()) return false;
+  return help_worker(quiet.workers[0], done);
+}
+}  // namespace
+
+bool help(const Stream& s, const std::function<bool()>& done) {
+  return help_worker(&worker(s), done);
+}
+
 bool in_task() { return current_worker != nullptr; }
 
 int outstanding() { return n_outstanding.load(std::memory_order_acquire); }
 
 void wait_outstanding_at_most(int n) {
-  if (outstanding() > n) wake_quiet();
+  auto done = [n] { return outstanding() <= n; };
+  while (!done() && help_quiet(done)) {
+  }
+  if (!done()) wake_quiet();
   for (;;) {
     uint32_t seen = completed.value();
     if (outstanding() <= n) return;
@@ -403,9 +420,10 @@ void wait_outstanding_at_most(int n) {
 size_t inflight_bytes() { return n_inflight_bytes.load(std::memory_order_relaxed); }
 
 void wait_for_a_completion() {
-  wake_quiet();
   uint32_t seen = completed.value();
   if (outstanding() == 0) return;
+  if (help_quiet([&] { return completed.value() != seen; })) return;
+  wake_quiet();
   completed.wait_change(seen);
 }
 

@@ -46,11 +46,11 @@ inline void enqueue_control(const Stream& s, TaskFn fn) {
 // workers doubled a collective's latency; a chain of 1,000 small ops ran at
 // half speed). release() ends that: the streams pushed to quietly are
 // woken, except `keep`, whose work the caller is about to wait for (the
-// scope's end wakes it if work is still queued there then). A wait that
-// must block first wakes anything still quiet: the throttles (so a long
-// eval's compute starts once it reaches the cap on tasks or bytes in
-// flight) and a host wait on a CPU mark. Past four streams, pushes wake as
-// usual.
+// scope's end wakes it if work is still queued there then). A throttle
+// (the cap on tasks or bytes in flight) runs the quiet work itself when it
+// all went to one stream, and otherwise wakes the streams' workers, so
+// parallel streams stay parallel; a host wait that must block wakes
+// anything still quiet. Past four streams, pushes wake as usual.
 class QuietPushes {
  public:
   QuietPushes();

@@ -298,3 +298,32 @@ TEST_CASE("scheduler: quiet pushes still run when nobody waits for them, or in a
     while (woke.load() < 2) std::this_thread::yield();
   }
 }
+
+TEST_CASE("scheduler: a throttle runs one quiet stream's work itself, and wakes several") {
+  const auto self = std::this_thread::get_id();
+  {
+    Stream s = stream_with_idle_worker();
+    std::atomic<int> here{0}, elsewhere{0};
+    scheduler::QuietPushes quiet;
+    for (int i = 0; i < 50; ++i) {
+      scheduler::enqueue(s, [&] { ++(std::this_thread::get_id() == self ? here : elsewhere); });
+    }
+    scheduler::wait_outstanding_at_most(0);
+    CHECK(here.load() == 50);
+    CHECK(elsewhere.load() == 0);
+  }
+  {
+    // Two streams: their workers run them (in parallel), not this thread.
+    Stream a = stream_with_idle_worker(), b = stream_with_idle_worker();
+    std::atomic<int> here{0}, elsewhere{0};
+    scheduler::QuietPushes quiet;
+    for (int i = 0; i < 20; ++i) {
+      for (Stream s : {a, b}) {
+        scheduler::enqueue(s, [&] { ++(std::this_thread::get_id() == self ? here : elsewhere); });
+      }
+    }
+    scheduler::wait_outstanding_at_most(0);
+    CHECK(here.load() == 0);
+    CHECK(elsewhere.load() == 40);
+  }
+}

@@ -298,7 +298,9 @@ class Evaluation {
     if (std::find(backends_.begin(), backends_.end(), b) == backends_.end()) {
       backends_.push_back(b);
     }
-    if (!b->is_host() && !device_streams_used.exchange(true, std::memory_order_relaxed)) {
+    if (!b->is_host()) {
+      // This thread's quiet pushes end here, whichever thread set the flag.
+      device_streams_used.store(true, std::memory_order_relaxed);
       scheduler::wake_quiet();
     }
     return streams_.back();

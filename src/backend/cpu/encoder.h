@@ -11,8 +11,9 @@
 // op later on the same stream may still write such a buffer in place.
 //
 // Marks on a CPU stream are a counter advanced by a control task on the
-// stream's worker; a CPU stream waits on any mark with a control task that
-// blocks its worker until the mark is reached.
+// stream's worker. A CPU stream waits on another CPU stream's mark with a
+// control task behind the mark's gate (the stream parks until it opens,
+// scheduler::Gate); on a GPU stream's mark, with a task that blocks.
 #pragma once
 
 #include <memory>

@@ -292,10 +292,19 @@ TEST_CASE("scheduler: quiet pushes still run when nobody waits for them, or in a
     // Quiet pushes keep track of four streams; pushes to more wake as usual.
     std::vector<Stream> many;
     for (int i = 0; i < 6; ++i) many.push_back(stream_with_idle_worker());
-    std::atomic<int> woke{0};
-    scheduler::QuietPushes quiet;
-    for (int i = 0; i < 6; ++i) scheduler::enqueue(many[i], [&, i] { woke += i >= 4; });
-    while (woke.load() < 2) std::this_thread::yield();
+    std::atomic<int> woke{0}, ran_all{0};
+    {
+      scheduler::QuietPushes quiet;
+      for (int i = 0; i < 6; ++i) {
+        scheduler::enqueue(many[i], [&, i] {
+          woke += i >= 4;
+          ++ran_all;
+        });
+      }
+      while (woke.load() < 2) std::this_thread::yield();
+    }
+    // The scope's end woke the four quiet ones: their tasks read `woke` too.
+    while (ran_all.load() < 6) std::this_thread::yield();
   }
 }
 

@@ -54,6 +54,41 @@ class Worker {
     }
     if (!empty) pushed_.increment();
   }
+  // Hands the stream its queued work: wakes the worker, unless the next
+  // task waits on a closed gate. Then the stream parks on that gate here
+  // (whoever opens it resumes the stream, often running its next tasks on
+  // the opener's thread), where a woken worker would only spin up to park
+  // it itself. If another thread holds the stream, that one wakes the
+  // worker for what it leaves (run_queued).
+  void wake_or_park() {
+    run_queued([](const Task&) { return true; });
+  }
+  // Whether the stream has a task to run now (none: idle, parked, or held
+  // by another thread). A stream whose next task waits on a closed gate
+  // parks on it here and is not runnable.
+  bool runnable_or_park() {
+    if (parked_for_.load(std::memory_order_acquire)) return false;
+    if (running_.exchange(true, std::memory_order_acquire)) return false;
+    if (taken_at_ == taken_.size()) {
+      taken_.clear();
+      taken_at_ = 0;
+      std::lock_guard lk(mutex_);
+      std::swap(taken_, queue_);
+    }
+    bool runnable = false, parked = false;
+    if (taken_at_ < taken_.size()) {
+      Task& t = taken_[taken_at_];
+      parked = t.gate && !t.gate->is_open() && const_cast<Gate*>(t.gate)->park(this);
+      runnable = !parked;
+    }
+    running_.store(false, std::memory_order_seq_cst);
+    if (!runnable && !parked) {
+      // A push the worker missed while this thread held the stream.
+      std::lock_guard lk(mutex_);
+      runnable = !queue_.empty();
+    }
+    return runnable;
+  }
   uint64_t enqueued() const { return enqueued_.load(std::memory_order_relaxed); }
   // While parked: the worker of the stream whose task opens the gate.
   Worker* parked_for() const { return parked_for_.load(std::memory_order_acquire); }
@@ -64,10 +99,13 @@ class Worker {
   // order: whoever holds `running_` takes the queue a batch at a time. It
   // stops before a task that waits on a closed gate (the stream parks on
   // it), and before any task once stop(task) says so; what is left of the
-  // batch stays with the stream for whoever runs it next.
+  // batch stays with the stream for whoever runs it next: its worker, woken
+  // for it, unless `hand_off` is false (a thread that will come back for it,
+  // or wake the worker when it stops pushing quietly: help_quiet).
   template <typename Stop>
-  bool run_queued(Stop stop) {
+  bool run_queued(Stop stop, bool hand_off = true) {
     if (parked_for_.load(std::memory_order_acquire)) return false;
+    const uint32_t signalled = pushed_.value();
     if (running_.exchange(true, std::memory_order_acquire)) return false;
     Worker* prev = std::exchange(current_worker, this);
     size_t n = 0;
@@ -95,7 +133,10 @@ class Worker {
     // may have seen the push, failed to take the stream and gone back to
     // sleep. Wake it (unless the stream parked: its gate resumes it).
     bool more = left;
-    if (!more) {
+    if (!hand_off) {
+      // Only a wake for another thread's push while we held the stream.
+      more = pushed_.value() != signalled;
+    } else if (!more) {
       std::lock_guard lk(mutex_);
       more = !queue_.empty();
     }
@@ -229,9 +270,11 @@ class Worker {
   // the batch is at its end with nothing queued, or its next task waits on
   // a closed gate (the stream would park).
   bool idle_next() {
-    if (next_) return next_->gate && !next_->gate->is_open();
+    auto waits = [](const Task& t) { return t.gate && !t.gate->is_open(); };
+    if (next_) return waits(*next_);
+    // The batch ends here: the next task is the queue's first.
     std::lock_guard lk(mutex_);
-    return queue_.empty();
+    return queue_.empty() || waits(queue_.front());
   }
 
   // How long an opener runs a resumed stream's tasks before handing the
@@ -330,13 +373,13 @@ struct Quiet {
   // woken by the next wake_all if work is still queued there by then.
   void wake_all(Worker* keep) {
     on = false;
-    if (kept && kept != keep) kept->wake_if_queued();
+    if (kept && kept != keep) kept->wake_or_park();
     kept = nullptr;
     for (int i = 0; i < n; ++i) {
       if (workers[i] == keep) {
         kept = keep;
       } else {
-        workers[i]->wake_if_queued();
+        workers[i]->wake_or_park();
       }
     }
     n = 0;
@@ -370,8 +413,8 @@ void enqueue(const Stream& s, Task t) {
 uint64_t enqueued(const Stream& s) { return worker(s).enqueued(); }
 
 namespace {
-bool help_worker(Worker* w, const std::function<bool()>& done) {
-  if (w->run_queued([&](const Task&) { return done(); })) return true;
+bool help_worker(Worker* w, const std::function<bool()>& done, bool hand_off = true) {
+  if (w->run_queued([&](const Task&) { return done(); }, hand_off)) return true;
   // Parked: help the stream it waits for, up to the point it waits on (its
   // opener may then run this stream's tasks too, or wake its worker). A
   // chain of parks ends at a stream that can run: each gate was placed
@@ -379,7 +422,8 @@ bool help_worker(Worker* w, const std::function<bool()>& done) {
   for (int hops = 0; hops < 64; ++hops) {
     Worker* owner = w->parked_for();
     if (!owner || owner == w || done()) return false;
-    if (owner->run_queued([&](const Task&) { return done() || w->parked_for() != owner; })) {
+    if (owner->run_queued([&](const Task&) { return done() || w->parked_for() != owner; },
+                          hand_off)) {
       return true;
     }
     w = owner;
@@ -387,13 +431,21 @@ bool help_worker(Worker* w, const std::function<bool()>& done) {
   return false;
 }
 
-// A throttle's wait on the encoding thread: when all its quiet pushes went
-// to one stream, the thread runs that work itself until done() (it holds no
-// stream: it is not inside a task). With several, their workers run them
-// in parallel instead (false: nothing ran).
+// A throttle's wait on the encoding thread: when only one of the streams it
+// pushed to quietly can run now (the others idle, or parked on gates: a
+// chain that hops between streams), the thread runs that work itself until
+// done(); the gates it opens resume the parked ones (it holds no stream: it
+// is not inside a task). With several runnable, their workers run them in
+// parallel instead (false: nothing ran).
 bool help_quiet(const std::function<bool()>& done) {
-  if (!quiet.on || quiet.n != 1 || in_task()) return false;
-  return help_worker(quiet.workers[0], done);
+  if (!quiet.on || in_task()) return false;
+  Worker* only = nullptr;
+  for (int i = 0; i < quiet.n; ++i) {
+    if (!quiet.workers[i]->runnable_or_park()) continue;
+    if (only) return false;
+    only = quiet.workers[i];
+  }
+  return only && help_worker(only, done, /*hand_off=*/false);
 }
 }  // namespace
 

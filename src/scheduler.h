@@ -46,11 +46,14 @@ inline void enqueue_control(const Stream& s, TaskFn fn) {
 // workers doubled a collective's latency; a chain of 1,000 small ops ran at
 // half speed). release() ends that: the streams pushed to quietly are
 // woken, except `keep`, whose work the caller is about to wait for (the
-// scope's end wakes it if work is still queued there then). A throttle
-// (the cap on tasks or bytes in flight) runs the quiet work itself when it
-// all went to one stream, and otherwise wakes the streams' workers, so
-// parallel streams stay parallel; a host wait that must block wakes
-// anything still quiet. Past four streams, pushes wake as usual.
+// scope's end wakes it if work is still queued there then). A stream
+// whose next task waits on a closed gate is not woken but parked on it:
+// the gate's opener resumes it. A throttle (the cap on tasks or bytes in
+// flight) runs the quiet work itself when only one of the streams can run
+// now (the others idle or parked: a chain hopping between streams), and
+// otherwise wakes the streams' workers, so parallel streams stay parallel;
+// a host wait that must block wakes anything still quiet. Past four
+// streams, pushes wake as usual.
 class QuietPushes {
  public:
   QuietPushes();

@@ -126,8 +126,11 @@ struct ArrayDesc {
   uint64_t position_on_stream = 0;
   // The same values in another device's memory, made the first time an op
   // there read this (evaluated) array: a backend's cache, so a constant
-  // crosses once. Encoding thread only, under the driver's lock.
+  // crosses once. `crossed_ready`: the backend's record of when the copy is
+  // complete (a reader on another of its streams waits for it). Encoding
+  // thread only, under the driver's lock.
   std::shared_ptr<struct ArrayDesc> crossed_copy;
+  std::shared_ptr<void> crossed_ready;
 
   ArrayDesc(Shape s, Dtype d);
 };
@@ -208,12 +211,17 @@ class array {
   // `data`, whose element (0, ..., 0) is at `ptr` (a copy of this array's
   // buffer on another device, say), spanning `data_size` elements.
   array with_buffer(std::shared_ptr<Data> data, void* ptr, int64_t data_size) const;
-  // The cached copy in another device's memory (encoding thread only).
+  // The cached copy in another device's memory, and the backend's record
+  // of its completion (encoding thread only).
   std::optional<array> crossed_copy() const {
     if (!desc_->crossed_copy) return std::nullopt;
     return array(desc_->crossed_copy);
   }
-  void set_crossed_copy(const array& a) const { desc_->crossed_copy = a.desc_; }
+  const std::shared_ptr<void>& crossed_ready() const { return desc_->crossed_ready; }
+  void set_crossed_copy(const array& a, std::shared_ptr<void> ready) const {
+    desc_->crossed_copy = a.desc_;
+    desc_->crossed_ready = std::move(ready);
+  }
 
   uint64_t eval_id() const { return desc_->eval_id; }
   int producer_stream() const { return desc_->producer_stream; }

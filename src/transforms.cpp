@@ -47,16 +47,6 @@ namespace {
 std::mutex encode_mutex;
 uint64_t eval_counter = 0;
 
-// Set once a device (GPU) stream received work; read by every eval, relaxed:
-// a stale false only means one more eval with quiet pushes, whose first
-// device stream clears them. Quiet pushes (scheduler::QuietPushes) are for
-// processes that use only CPU streams: with GPU streams in the same evals
-// they gave wrong results in the GPU suite's random CPU/GPU graphs (the
-// cause, some ordering of a CPU stream's late-running work with device
-// work, is not found yet), so such processes keep waking workers as they
-// encode.
-std::atomic<bool> device_streams_used{false};
-
 // Past this many nodes in the frontier the tape goes depth-first.
 constexpr size_t kMaxTapeWidth = 16;
 
@@ -298,11 +288,6 @@ class Evaluation {
     if (std::find(backends_.begin(), backends_.end(), b) == backends_.end()) {
       backends_.push_back(b);
     }
-    if (!b->is_host()) {
-      // This thread's quiet pushes end here, whichever thread set the flag.
-      device_streams_used.store(true, std::memory_order_relaxed);
-      scheduler::wake_quiet();
-    }
     return streams_.back();
   }
 
@@ -346,10 +331,9 @@ void eval(std::vector<array> outputs) {
   std::exception_ptr first;
   // The first stream's work is run by this thread as it waits (help):
   // encoding wakes no worker for it (scheduler::QuietPushes).
-  std::optional<scheduler::QuietPushes> quiet;
-  if (!device_streams_used.load(std::memory_order_relaxed)) quiet.emplace();
+  scheduler::QuietPushes quiet;
   auto events = encode(outputs);
-  if (quiet) quiet->release(events.empty() ? nullptr : &events.front().stream());
+  quiet.release(events.empty() ? nullptr : &events.front().stream());
   for (auto& e : events) {
     try {
       e.wait();

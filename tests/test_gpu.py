@@ -124,6 +124,29 @@ def test_random_graphs_across_gpu_and_cpu_streams():
             np.testing.assert_allclose(np.array(vals[k]), refs[k], rtol=1e-5, atol=1e-5)
 
 
+def test_constant_copied_behind_slow_work_is_read_in_order_on_another_gpu_stream():
+    # The first GPU op to read a host array copies it to the device on its
+    # stream, behind that stream's queued work; the copy is cached on the
+    # array. A second GPU stream reading the cached copy must wait for the
+    # copy, not read the device buffer before it is filled.
+    a, b = mx.new_stream(mx.gpu), mx.new_stream(mx.gpu)
+    w = mx.add(mx.ones((2048, 2048)), 0.0, stream=a)
+    mx.eval(w)
+    for seed in range(4):
+        c_np = np.random.default_rng(seed).standard_normal(16).astype(np.float32)
+        c = mx.array(c_np)
+        slow = w
+        for _ in range(16):
+            slow = mx.matmul(slow, w, stream=a)
+        mx.async_eval(slow)
+        ya = mx.add(c, 1.0, stream=a)
+        mx.async_eval(ya)
+        yb = mx.add(c, 2.0, stream=b)
+        np.testing.assert_allclose(np.array(yb), c_np + 2.0, rtol=1e-6)
+        np.testing.assert_allclose(np.array(ya), c_np + 1.0, rtol=1e-6)
+        mx.eval(slow)
+
+
 @needs_test_hooks
 def test_error_in_gpu_stream_surfaces_and_runtime_stays_usable():
     x = mx.ones((4,), stream=mx.gpu)

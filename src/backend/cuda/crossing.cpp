@@ -9,7 +9,10 @@
 // the values into pinned memory and raises a pinned flag; the GPU stream
 // waits on the flag with a bounded spin kernel, then copies to the device.
 // CPU -> GPU, already computed: copied on the consumer's stream right away,
-// and the copy is cached on the host array for later GPU ops.
+// and the copy is cached on the host array for later GPU ops; an op on
+// another GPU stream that reads the cached copy first waits for the copy
+// (it sits behind the first consumer's earlier work, which may itself wait
+// for a CPU stream).
 // Nothing here blocks the encoding thread on compute.
 #include "backend/cuda/crossing.h"
 
@@ -78,6 +81,40 @@ struct Staging {
   scheduler::ErrorRef error;  // written before `done`
 };
 
+// When a cached copy (made on `stream`) is complete: an event recorded after
+// the copy, until a query finds it passed.
+struct CopyReady {
+  cudaEvent_t event = nullptr;
+  cudaStream_t stream = nullptr;
+  bool passed = false;  // encoding thread only
+  ~CopyReady() {
+    if (event) cudaEventDestroy(event);
+  }
+};
+
+// Orders a read of a cached copy on `enc`'s stream after the copy.
+void wait_for_copy(CommandEncoder& enc, const std::shared_ptr<void>& ready) {
+  auto* r = static_cast<CopyReady*>(ready.get());
+  if (!r || r->passed || r->stream == enc.cuda_stream()) return;
+  cudaError_t q = cudaEventQuery(r->event);
+  if (q == cudaSuccess) {
+    r->passed = true;
+    return;
+  }
+  if (q != cudaErrorNotReady) check(q, "cudaEventQuery of a copy to the device");
+  enc.end_graph();  // a captured run cannot wait on an event recorded outside it
+  check(cudaStreamWaitEvent(enc.cuda_stream(), r->event, 0), "cudaStreamWaitEvent");
+}
+
+std::shared_ptr<void> record_copy(CommandEncoder& enc) {
+  auto r = std::make_shared<CopyReady>();
+  enc.end_graph();  // another stream waits on the event: recorded outside any capture
+  check(cudaEventCreateWithFlags(&r->event, cudaEventDisableTiming), "cudaEventCreate");
+  check(cudaEventRecord(r->event, enc.cuda_stream()), "cudaEventRecord");
+  r->stream = enc.cuda_stream();
+  return r;
+}
+
 // Scalars: most ops take a Python number, a fresh one-element host array
 // each time. Their device copies are shared by value, so a loop that adds
 // 1.0 a thousand times copies it once. Written synchronously (once per
@@ -92,8 +129,13 @@ array device_scalar(const array& in) {
   if (it == cache->end()) {
     if (cache->size() >= 4096) cache->clear();  // buffers in use stay retained
     auto dev = new_data(device_allocator(), 8);
+    // From pinned memory the copy is complete when cudaMemcpy returns (from
+    // pageable memory only staged), so no stream can read it early.
+    auto staged = new_data(pinned_allocator(), 8);
+    std::memcpy(staged->buffer.ptr, &bits, 8);
     bind_device();
-    check(cudaMemcpy(dev->buffer.ptr, &bits, 8, cudaMemcpyHostToDevice), "cudaMemcpy of a scalar");
+    check(cudaMemcpy(dev->buffer.ptr, staged->buffer.ptr, 8, cudaMemcpyHostToDevice),
+          "cudaMemcpy of a scalar");
     it = cache->emplace(key, std::move(dev)).first;
   }
   return in.with_buffer(it->second, it->second->buffer.ptr, 1);
@@ -104,7 +146,10 @@ array device_scalar(const array& in) {
 array to_device(const array& in, const std::optional<Stream>& producer, const Stream& consumer) {
   auto& enc = get_command_encoder(consumer);
   if (!producer) {
-    if (auto c = in.crossed_copy()) return *c;
+    if (auto c = in.crossed_copy()) {
+      wait_for_copy(enc, in.crossed_ready());
+      return *c;
+    }
     if (in.size() == 1 && in.itemsize() <= 8) return device_scalar(in);
   }
   Region r = region_of(in);
@@ -129,7 +174,7 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
     check(cudaMemcpyAsync(dev->buffer.ptr, src, r.bytes, cudaMemcpyHostToDevice, enc.cuda_stream()),
           "cudaMemcpyAsync to the device");
     array out = view_over(in, dev, r);
-    in.set_crossed_copy(out);
+    in.set_crossed_copy(out, record_copy(enc));
     return out;
   }
   // In flight on a CPU stream: stage through pinned memory.
@@ -163,6 +208,9 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
                          {{"bytes", static_cast<int64_t>(r.bytes)}});
         }
       });
+  // The GPU stream stalls until this task ran: its stream's worker starts
+  // now, even if the eval's pushes were quiet (scheduler::QuietPushes).
+  scheduler::wake(*producer);
   auto waited = signal ? gpu_timeline::begin(enc.cuda_stream()) : gpu_timeline::Open{};
   wait_flag(enc.cuda_stream(), flag, enc.error_record(kErrorWaitTimeout, timeout_error),
             enc.op_position());

@@ -1,5 +1,6 @@
 #include "scheduler.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdlib>
@@ -68,7 +69,12 @@ class Worker {
   // parks on it here and is not runnable.
   bool runnable_or_park() {
     if (parked_for_.load(std::memory_order_acquire)) return false;
-    if (running_.exchange(true, std::memory_order_acquire)) return false;
+    if (!take()) return false;
+    if (parked_for_.load(std::memory_order_acquire)) {
+      // Parked by its holder just before: registered with the gate once.
+      release();
+      return false;
+    }
     if (taken_at_ == taken_.size()) {
       taken_.clear();
       taken_at_ = 0;
@@ -81,7 +87,7 @@ class Worker {
       parked = t.gate && !t.gate->is_open() && const_cast<Gate*>(t.gate)->park(this);
       runnable = !parked;
     }
-    running_.store(false, std::memory_order_seq_cst);
+    if (release() && !parked) pushed_.increment();
     if (!runnable && !parked) {
       // A push the worker missed while this thread held the stream.
       std::lock_guard lk(mutex_);
@@ -105,8 +111,7 @@ class Worker {
   template <typename Stop>
   bool run_queued(Stop stop, bool hand_off = true) {
     if (parked_for_.load(std::memory_order_acquire)) return false;
-    const uint32_t signalled = pushed_.value();
-    if (running_.exchange(true, std::memory_order_acquire)) return false;
+    if (!take()) return false;
     Worker* prev = std::exchange(current_worker, this);
     size_t n = 0;
     while (!parked_for_.load(std::memory_order_relaxed)) {
@@ -128,14 +133,14 @@ class Worker {
     next_ = nullptr;
     current_worker = prev;
     const bool left = taken_at_ < taken_.size();
-    running_.store(false, std::memory_order_seq_cst);
+    const bool missed = release();
     // Tasks pushed while we held the stream, or left by a stop: the worker
     // may have seen the push, failed to take the stream and gone back to
     // sleep. Wake it (unless the stream parked: its gate resumes it).
     bool more = left;
     if (!hand_off) {
-      // Only a wake for another thread's push while we held the stream.
-      more = pushed_.value() != signalled;
+      // Only if someone failed to take the stream while we held it.
+      more = missed;
     } else if (!more) {
       std::lock_guard lk(mutex_);
       more = !queue_.empty();
@@ -297,6 +302,27 @@ class Worker {
   size_t taken_at_ = 0;
   Task* next_ = nullptr;
   std::atomic<bool> running_{false};  // a thread is running this stream's tasks
+  // Someone failed to take the stream while another thread held it: the
+  // holder hands the stream's work to its worker when it lets go, even if
+  // it meant to keep it (hand_off false), so that no wake-up is lost.
+  std::atomic<bool> missed_{false};
+
+  // Takes the stream (running_). A failed taker leaves a note for the
+  // holder, then looks again: of the two (its note, the holder's release),
+  // one sees the other (both seq_cst), so either the holder finds the note
+  // or the taker finds the stream free and takes it.
+  bool take() {
+    for (;;) {
+      if (!running_.exchange(true, std::memory_order_seq_cst)) return true;
+      missed_.store(true, std::memory_order_seq_cst);
+      if (running_.load(std::memory_order_seq_cst)) return false;
+    }
+  }
+  // Lets the stream go; whether someone failed to take it meanwhile.
+  bool release() {
+    running_.store(false, std::memory_order_seq_cst);
+    return missed_.exchange(false, std::memory_order_seq_cst);
+  }
   std::atomic<uint64_t> enqueued_{0};
   sync::Counter pushed_;  // on its own line: the idle worker spins on it
   std::thread thread_;
@@ -422,8 +448,13 @@ bool help_worker(Worker* w, const std::function<bool()>& done, bool hand_off = t
   for (int hops = 0; hops < 64; ++hops) {
     Worker* owner = w->parked_for();
     if (!owner || owner == w || done()) return false;
+    // Work left on a stream outside this thread's quiet set goes to its
+    // worker: nothing here would hand it over later.
+    const bool owner_quiet =
+        quiet.on && std::find(quiet.workers.begin(), quiet.workers.begin() + quiet.n, owner) !=
+                        quiet.workers.begin() + quiet.n;
     if (owner->run_queued([&](const Task&) { return done() || w->parked_for() != owner; },
-                          hand_off)) {
+                          hand_off || !owner_quiet)) {
       return true;
     }
     w = owner;

@@ -147,6 +147,24 @@ def test_constant_copied_behind_slow_work_is_read_in_order_on_another_gpu_stream
         mx.eval(slow)
 
 
+@pytest.mark.parametrize(
+    "dtype,n", [(np.int8, 1001), (np.float32, 37), (np.float16, 4097), (np.float32, 20000)]
+)
+def test_small_crossings_of_views_at_odd_offsets_while_in_flight(dtype, n):
+    # GPU -> CPU and back while each producer is still in flight, over views
+    # whose first byte is not aligned, at sizes on both sides of the small-copy
+    # path (kernels instead of the copy engine up to 64 KiB).
+    x_np = (np.random.default_rng(n).standard_normal(n) * 10).astype(dtype)
+    g = mx.add(mx.array(x_np), 0, stream=mx.gpu)
+    with mx.stream(mx.gpu):
+        v = g[1:-2]
+    c = mx.add(v, 1, stream=mx.cpu)
+    back = mx.multiply(c, 2, stream=mx.gpu)
+    want = ((x_np[1:-2] + dtype(1)) * dtype(2)).astype(dtype)
+    np.testing.assert_allclose(np.array(back), want, rtol=1e-3)
+    np.testing.assert_allclose(np.array(c), (x_np[1:-2] + dtype(1)).astype(dtype), rtol=1e-3)
+
+
 @needs_test_hooks
 def test_error_in_gpu_stream_surfaces_and_runtime_stays_usable():
     x = mx.ones((4,), stream=mx.gpu)

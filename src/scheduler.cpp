@@ -59,42 +59,15 @@ class Worker {
   // task waits on a closed gate. Then the stream parks on that gate here
   // (whoever opens it resumes the stream, often running its next tasks on
   // the opener's thread), where a woken worker would only spin up to park
-  // it itself. If another thread holds the stream, that one wakes the
-  // worker for what it leaves (run_queued).
+  // it itself. If another thread holds the stream, that one hands the work
+  // over when it lets go (the note take() leaves).
   void wake_or_park() {
-    run_queued([](const Task&) { return true; });
+    if (settle()) pushed_.increment();
   }
   // Whether the stream has a task to run now (none: idle, parked, or held
   // by another thread). A stream whose next task waits on a closed gate
   // parks on it here and is not runnable.
-  bool runnable_or_park() {
-    if (parked_for_.load(std::memory_order_acquire)) return false;
-    if (!take()) return false;
-    if (parked_for_.load(std::memory_order_acquire)) {
-      // Parked by its holder just before: registered with the gate once.
-      release();
-      return false;
-    }
-    if (taken_at_ == taken_.size()) {
-      taken_.clear();
-      taken_at_ = 0;
-      std::lock_guard lk(mutex_);
-      std::swap(taken_, queue_);
-    }
-    bool runnable = false, parked = false;
-    if (taken_at_ < taken_.size()) {
-      Task& t = taken_[taken_at_];
-      parked = t.gate && !t.gate->is_open() && const_cast<Gate*>(t.gate)->park(this);
-      runnable = !parked;
-    }
-    if (release() && !parked) pushed_.increment();
-    if (!runnable && !parked) {
-      // A push the worker missed while this thread held the stream.
-      std::lock_guard lk(mutex_);
-      runnable = !queue_.empty();
-    }
-    return runnable;
-  }
+  bool runnable_or_park() { return settle(); }
   uint64_t enqueued() const { return enqueued_.load(std::memory_order_relaxed); }
   // While parked: the worker of the stream whose task opens the gate.
   Worker* parked_for() const { return parked_for_.load(std::memory_order_acquire); }
@@ -323,6 +296,33 @@ class Worker {
     running_.store(false, std::memory_order_seq_cst);
     return missed_.exchange(false, std::memory_order_seq_cst);
   }
+  // Takes the stream for a moment, parking it if its next task waits on a
+  // closed gate; whether it has a task to run now.
+  bool settle() {
+    if (parked_for_.load(std::memory_order_acquire) || !take()) return false;
+    bool runnable = false, parked = parked_for_.load(std::memory_order_acquire);
+    if (!parked) {
+      if (taken_at_ == taken_.size()) {
+        taken_.clear();
+        taken_at_ = 0;
+        std::lock_guard lk(mutex_);
+        std::swap(taken_, queue_);
+      }
+      if (taken_at_ < taken_.size()) {
+        const Gate* g = taken_[taken_at_].gate;
+        parked = g && !g->is_open() && const_cast<Gate*>(g)->park(this);
+        runnable = !parked;
+      }
+    }
+    // A taker that failed meanwhile (the worker, woken for a push) left
+    // this to us.
+    if (release() && !parked) pushed_.increment();
+    if (!runnable && !parked) {
+      std::lock_guard lk(mutex_);
+      runnable = !queue_.empty();
+    }
+    return runnable;
+  }
   std::atomic<uint64_t> enqueued_{0};
   sync::Counter pushed_;  // on its own line: the idle worker spins on it
   std::thread thread_;
@@ -385,11 +385,12 @@ struct Quiet {
 
   // Whether a push to `w` may stay quiet; notes `w` to wake later. Past
   // four streams, pushes wake as usual.
+  bool contains(const Worker* w) const {
+    return on && std::find(workers.begin(), workers.begin() + n, w) != workers.begin() + n;
+  }
   bool take(Worker* w) {
     if (!on) return false;
-    for (int i = 0; i < n; ++i) {
-      if (workers[i] == w) return true;
-    }
+    if (contains(w)) return true;
     if (n == static_cast<int>(workers.size())) return false;
     workers[n++] = w;
     return true;
@@ -450,11 +451,8 @@ bool help_worker(Worker* w, const std::function<bool()>& done, bool hand_off = t
     if (!owner || owner == w || done()) return false;
     // Work left on a stream outside this thread's quiet set goes to its
     // worker: nothing here would hand it over later.
-    const bool owner_quiet =
-        quiet.on && std::find(quiet.workers.begin(), quiet.workers.begin() + quiet.n, owner) !=
-                        quiet.workers.begin() + quiet.n;
     if (owner->run_queued([&](const Task&) { return done() || w->parked_for() != owner; },
-                          hand_off || !owner_quiet)) {
+                          hand_off || !quiet.contains(owner))) {
       return true;
     }
     w = owner;

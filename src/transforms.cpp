@@ -25,7 +25,6 @@
 #include "transforms.h"
 
 #include <algorithm>
-#include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>

@@ -88,7 +88,7 @@ struct CopyReady {
   cudaStream_t stream = nullptr;
   bool passed = false;  // encoding thread only
   ~CopyReady() {
-    if (event) cudaEventDestroy(event);
+    if (event) give_event(event);
   }
 };
 
@@ -109,7 +109,7 @@ void wait_for_copy(CommandEncoder& enc, const std::shared_ptr<void>& ready) {
 std::shared_ptr<void> record_copy(CommandEncoder& enc) {
   auto r = std::make_shared<CopyReady>();
   enc.end_graph();  // another stream waits on the event: recorded outside any capture
-  check(cudaEventCreateWithFlags(&r->event, cudaEventDisableTiming), "cudaEventCreate");
+  r->event = take_event();
   check(cudaEventRecord(r->event, enc.cuda_stream()), "cudaEventRecord");
   r->stream = enc.cuda_stream();
   return r;

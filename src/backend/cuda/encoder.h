@@ -170,6 +170,11 @@ CommandEncoder& encoder_for(const Primitive& p);
 // growing steps.
 void wait_word(const volatile uint64_t* word, uint64_t value);
 
+// Recycled CUDA events without timing (creating one costs microseconds).
+// Any thread.
+cudaEvent_t take_event();
+void give_event(cudaEvent_t e);
+
 // A row-contiguous device buffer for `out`.
 // alloc in `like`'s axis order (backend/common/buffers.h).
 void alloc_like(const array& like, array& out);

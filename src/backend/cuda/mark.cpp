@@ -18,12 +18,13 @@
 namespace fastsync::cuda {
 
 namespace {
-// Recycled CUDA events (creating one costs microseconds). Any thread.
 std::mutex event_pool_mutex;
 std::vector<cudaEvent_t>& event_pool() {
   static auto* p = new std::vector<cudaEvent_t>();
   return *p;
 }
+}  // namespace
+
 cudaEvent_t take_event() {
   {
     std::lock_guard lk(event_pool_mutex);
@@ -38,10 +39,13 @@ cudaEvent_t take_event() {
   check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
   return e;
 }
+
 void give_event(cudaEvent_t e) {
   std::lock_guard lk(event_pool_mutex);
   event_pool().push_back(e);
 }
+
+namespace {
 
 class GpuMark : public Mark {
  public:

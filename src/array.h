@@ -75,10 +75,13 @@ struct Data {
   int64_t queued_on(int stream) const;
 
   // The error that spoiled this buffer's contents: a CPU task that was to
-  // write it failed, or was skipped because what it reads was spoiled. Set
-  // once, by the worker running that task; read by later tasks and by host
-  // reads only after they waited for it (a fence, an event), so the flag's
-  // release/acquire pair is all the ordering the error needs. Lets one
+  // write it failed, or was skipped because what it reads was spoiled; or a
+  // GPU op that wrote it failed or read a spoiled buffer. Set once, by the
+  // worker running that CPU task, or by the thread settling the GPU mark
+  // after it (backend/cuda/flow.h); read by later tasks and by host reads
+  // only after they waited for it (a fence, an event; a GPU mark settles
+  // first), so the flag's release/acquire pair is all the ordering the
+  // error needs. Lets one
   // failure spoil exactly the arrays computed from it, not every array
   // queued after it on the stream.
   void spoil(const std::shared_ptr<scheduler::TaskError>& e);

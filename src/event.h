@@ -7,9 +7,10 @@
 // stream: reading one (host wait) or consuming it on another stream (an
 // encoded wait) waits on the event. An event also carries the error of a
 // task that failed on its stream before the signal; it is rethrown to
-// waiters of the arrays that error spoiled (on a CPU stream those computed
-// from the failed task, Data::spoil; on a GPU stream those at or after it),
-// and to whoever waits on the whole event.
+// waiters of the arrays that error spoiled (those computed from the failed
+// task or kernel, on any stream: Data::spoil; on a GPU stream known once
+// the event is settled, backend/cuda/flow.h), and to whoever waits on the
+// whole event.
 //
 // Thread-safety: signal and wait(Stream, ...) encode, so they are called
 // where encoding is allowed (under the driver's lock); the other methods

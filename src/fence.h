@@ -6,7 +6,9 @@
 // mark on the producer stream; before the consumer encodes its use, `wait`
 // encodes, on the consumer stream, a wait for the latest mark. Neither call
 // blocks the calling (encoding) thread. An error on the producer stream
-// travels through the fence and poisons the consumer stream.
+// reaches the consumer in the buffers it spoiled (an error known only by
+// position, a CPU task's that declared no outputs, poisons the consumer
+// stream).
 //
 // Thread-safety: encoding thread only (under the driver's lock).
 #pragma once

@@ -12,8 +12,7 @@
 // the arrays computed from it, on every CPU stream, while independent work
 // runs on. The stream also keeps the error until a control task (an event
 // signal) takes it and hands it to waiters of the whole event. An error
-// known only by position (from a GPU stream, or from a task that declared
-// no outputs) poisons the stream instead: every compute task is skipped
+// known only by position (from a task that declared no outputs) poisons the stream instead: every compute task is skipped
 // until the event. Control tasks always run.
 //
 // Outstanding tasks are counted process-wide so the driver can cap how far
@@ -152,9 +151,10 @@ struct TaskError {
   // the streams it travels to.
   std::shared_ptr<std::atomic<bool>> reported = std::make_shared<std::atomic<bool>>(false);
   // Whether the error's reach is known only by position (everything after
-  // it on the stream): a GPU stream's, or a CPU task's that declared no
-  // outputs. A CPU task's error otherwise travels in the buffers it
-  // spoiled (Data::spoil), and other CPU streams need not be poisoned.
+  // it on the stream): a CPU task's that declared no outputs. Other errors
+  // travel in the buffers they spoiled (Data::spoil: a CPU task's as it
+  // runs, a GPU kernel's once its mark is settled), and other streams need
+  // not be poisoned.
   bool by_position = true;
 };
 using ErrorRef = std::shared_ptr<TaskError>;
@@ -163,7 +163,7 @@ using ErrorRef = std::shared_ptr<TaskError>;
 // error of this stream since its last event (null if none); take_error also
 // clears it and lifts any poison, so later work runs again; set_error
 // poisons the stream from the running task on (an error that travelled by
-// position from `source`, a GPU stream's); take_unreported: the latest
+// position from `source`); take_unreported: the latest
 // error of this stream nobody rethrew yet.
 ErrorRef current_error();
 ErrorRef take_error();

@@ -1,8 +1,9 @@
-"""An error inside a CPU task spoils exactly the arrays computed from it.
+"""An error inside a CPU task or a GPU kernel spoils exactly the arrays computed from it.
 
-Whatever order the arrays were evaluated in, on whichever streams: the failed array, its
-views and everything computed from it raise the task's error when read; arrays that do not
-depend on it read their values, and the stream goes on working.
+Whatever order the arrays were evaluated in, on whichever streams and devices: the failed
+array, its views and everything computed from it raise the error when read; arrays that do
+not depend on it read their values, and the stream goes on working. Each test runs with the
+CPU and, where there is one, the GPU as the device.
 """
 
 import threading
@@ -28,9 +29,19 @@ def on_cpu():
         yield
 
 
+@pytest.fixture(params=["cpu", "gpu"])
+def device(request):
+    """The device the test's ops run on (its default stream's, and its new streams')."""
+    d = mx.cpu if request.param == "cpu" else mx.gpu
+    if not mx.is_available(d):
+        pytest.skip("no GPU")
+    with mx.stream(d):
+        yield d
+
+
 @pytest.mark.parametrize("bad_first", [False, True])
 @pytest.mark.parametrize("how", ["eval", "async_eval"])
-def test_a_failed_output_leaves_its_independent_sibling_readable(on_cpu, bad_first, how):
+def test_a_failed_output_leaves_its_independent_sibling_readable(device, bad_first, how):
     x = mx.arange(6, dtype=mx.float32)
     good = x * 2 + 1
     bad = failing(x) * 3
@@ -49,8 +60,8 @@ def test_a_failed_output_leaves_its_independent_sibling_readable(on_cpu, bad_fir
         (bad + 1).item()
 
 
-def test_work_queued_after_a_failure_on_the_same_stream_still_runs(on_cpu):
-    s = mx.new_stream(mx.cpu)
+def test_work_queued_after_a_failure_on_the_same_stream_still_runs(device):
+    s = mx.new_stream(device)
     x = mx.arange(8, dtype=mx.float32)
     bad = mx.add(failing(x), 1, stream=s)
     later = [mx.multiply(x, float(k), stream=s) for k in range(5)]  # encoded after `bad`
@@ -60,8 +71,8 @@ def test_work_queued_after_a_failure_on_the_same_stream_still_runs(on_cpu):
         np.testing.assert_array_equal(np.array(a), np.arange(8, dtype=np.float32) * k)
 
 
-def test_the_error_follows_the_data_across_streams_and_no_further(on_cpu):
-    s1, s2, s3 = (mx.new_stream(mx.cpu) for _ in range(3))
+def test_the_error_follows_the_data_across_streams_and_no_further(device):
+    s1, s2, s3 = (mx.new_stream(device) for _ in range(3))
     x = mx.arange(4, dtype=mx.float32)
     bad = mx.add(failing(x), 1, stream=s1)
     spoiled_on_s2 = mx.multiply(bad, 2, stream=s2)
@@ -75,14 +86,14 @@ def test_the_error_follows_the_data_across_streams_and_no_further(on_cpu):
         with pytest.raises(IndexError, match=OOB):
             np.array(a)
     # Consumed in a later eval, on yet another stream: still spoiled, still contained.
-    later = mx.add(spoiled_on_s3, 1, stream=mx.new_stream(mx.cpu))
+    later = mx.add(spoiled_on_s3, 1, stream=mx.new_stream(device))
     with pytest.raises(IndexError, match=OOB):
         mx.eval(later)
     assert mx.add(clean_on_s3, 1, stream=s1).tolist() == [2.0, 4.0, 6.0, 8.0]
     mx.synchronize()
 
 
-def test_views_in_place_chains_and_multi_output_ops_of_a_spoiled_array_are_spoiled(on_cpu):
+def test_views_in_place_chains_and_multi_output_ops_of_a_spoiled_array_are_spoiled(device):
     x = mx.arange(12, dtype=mx.float32)
     bad = mx.broadcast_to(failing(x), (12,)) + 0  # a fresh buffer the chain below donates
     chain = ((bad + 1) * 2 - 3).reshape(3, 4)
@@ -104,7 +115,7 @@ def test_views_in_place_chains_and_multi_output_ops_of_a_spoiled_array_are_spoil
     np.testing.assert_array_equal(np.array(r2), np.mod(ref, 5))
 
 
-def test_gradients_of_a_spoiled_graph_are_spoiled_and_others_are_not(on_cpu):
+def test_gradients_of_a_spoiled_graph_are_spoiled_and_others_are_not(device):
     x = mx.arange(4, dtype=mx.float32)
 
     def loss(w):
@@ -180,11 +191,9 @@ def test_random_graphs_with_failures_across_streams(graph):
     run_graph(graph, (mx.cpu,))
 
 
-# GPU streams keep errors by position (a failure spoils what follows it on the stream), so
-# the graphs mixing devices check values only.
 @pytest.mark.skipif(not mx.is_available(mx.gpu), reason="no GPU")
-@settings(max_examples=80, deadline=None)
-@given(graphs(ops=("add", "mul", "max", "neg")))
+@settings(max_examples=120, deadline=None)
+@given(graphs())
 def test_random_graphs_across_gpu_and_cpu_streams(graph):
     run_graph(graph, (mx.gpu, mx.cpu, mx.gpu))
 
@@ -251,3 +260,66 @@ def test_a_spoiled_cpu_array_stays_spoiled_on_the_gpu():
         on_gpu.tolist()
     good = mx.exp(mx.reshape(x, (2, 2), stream=mx.cpu), stream=mx.gpu)
     np.testing.assert_allclose(np.array(good), np.exp(np.arange(4.0)).reshape(2, 2), rtol=1e-5)
+
+
+def test_two_failures_in_one_eval_each_raise_their_own_error(device):
+    # On a GPU stream both kernels report before the same point: each keeps its own record.
+    x = mx.arange(4, dtype=mx.float32)
+    bad_a = mx.take(x, mx.array([10])) + 1
+    good = x * 3
+    bad_b = mx.take(x, mx.array([20])) + 1
+    with pytest.raises(IndexError, match="index (10|20) "):  # the first to run
+        mx.eval(bad_a, good, bad_b)
+    with pytest.raises(IndexError, match="index 20"):
+        bad_b.tolist()
+    with pytest.raises(IndexError, match="index 10"):
+        bad_a.tolist()
+    assert good.tolist() == [0.0, 3.0, 6.0, 9.0]
+    both = bad_b + bad_a  # spoiled by the first of its inputs the walk meets
+    with pytest.raises(IndexError, match="index (10|20)"):
+        both.tolist()
+
+
+@pytest.mark.skipif(not mx.is_available(mx.gpu), reason="no GPU")
+@pytest.mark.parametrize("how", ["eval", "async_eval"])
+def test_a_gpu_failure_reaches_cpu_streams_through_the_data_only(how):
+    g = mx.new_stream(mx.gpu)
+    c = mx.new_stream(mx.cpu)
+    x = mx.arange(6, dtype=mx.float32, stream=g)
+    bad = mx.add(failing(x), 1, stream=g)
+    good = mx.multiply(x, 2, stream=g)
+    on_cpu_bad = mx.add(bad, 1, stream=c)  # reads the GPU failure's output on a CPU stream
+    on_cpu_good = mx.add(good, 1, stream=c)  # encoded after it, on the same CPU stream
+    back = mx.multiply(on_cpu_good, 2, stream=g)
+    outs = [on_cpu_bad, on_cpu_good, back]
+    if how == "eval":
+        with pytest.raises(IndexError, match=OOB):
+            mx.eval(*outs)
+    else:
+        mx.async_eval(*outs)
+    assert on_cpu_good.tolist() == [1.0, 3.0, 5.0, 7.0, 9.0, 11.0]
+    assert back.tolist() == [2.0, 6.0, 10.0, 14.0, 18.0, 22.0]
+    for a in (bad, on_cpu_bad, mx.exp(on_cpu_bad, stream=g)):
+        with pytest.raises(IndexError, match=OOB):
+            a.tolist()
+    # The streams go on working.
+    assert mx.add(x, 1, stream=c).tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    mx.synchronize()
+
+
+@pytest.mark.skipif(not mx.is_available(mx.gpu), reason="no GPU")
+def test_a_gpu_failure_before_many_ops_spoils_only_its_descendants():
+    # Hundreds of ops after the failure (several points of the stream's timeline), most
+    # independent of it, some computed from it: each reads as its dependencies say.
+    x = mx.arange(8, dtype=mx.float32, stream=mx.gpu)
+    bad = mx.add(failing(x), 0, stream=mx.gpu)
+    clean, spoiled = x, bad
+    for k in range(300):
+        clean = mx.add(clean, 1, stream=mx.gpu)
+        if k % 50 == 0:
+            spoiled = mx.add(spoiled, clean, stream=mx.gpu)
+    with pytest.raises(IndexError, match=OOB):
+        mx.eval(spoiled, clean)
+    np.testing.assert_array_equal(np.array(clean), np.arange(8, dtype=np.float32) + 300)
+    with pytest.raises(IndexError, match=OOB):
+        spoiled.tolist()

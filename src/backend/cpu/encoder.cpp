@@ -243,11 +243,12 @@ void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
 }
 
 void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
-  // Another CPU stream's errors mostly travel in the buffers they spoiled;
-  // a GPU stream's only by position, so they poison this one.
+  // Another stream's errors travel in the buffers they spoiled (a GPU
+  // stream's once its mark is settled: m->error() below); only an error
+  // known by position (a CPU task that declared no outputs) poisons this
+  // stream.
   auto* cpu_mark = dynamic_cast<const CpuMark*>(m.get());
-  const bool cpu = cpu_mark != nullptr;
-  scheduler::TaskFn fn = [m, position, cpu, stream = stream().index] {
+  scheduler::TaskFn fn = [m, position, stream = stream().index] {
     const int64_t t0 = timeline::on() ? timeline::now() : 0;
     m->wait();
     if (t0) {
@@ -255,7 +256,7 @@ void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
                       timeline::now(), 0, m->trace_id});
     }
     auto e = m->error();
-    if (e && (!cpu || e->by_position) && position >= e->position) scheduler::set_error(e);
+    if (e && e->by_position && position >= e->position) scheduler::set_error(e);
   };
   scheduler::Task t{std::move(fn), {}, true};
   // Another CPU stream's mark: the stream parks until it is reached, so the

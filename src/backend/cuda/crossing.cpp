@@ -226,11 +226,12 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
                       timeline::intern("copy to gpu"));
   }
   enc.keep(pinned);
-  enc.add_probe([st, from = enc.op_position()]() -> scheduler::ErrorRef {
-    if (!st->done.load(std::memory_order_acquire) || !st->error) return nullptr;
-    auto moved = std::make_shared<scheduler::TaskError>(*st->error);
-    moved->position = from;
-    return moved;
+  // A spoiled source spoils the copy, and through the flow what the GPU
+  // computes from it.
+  enc.add_probe([st, pin = std::weak_ptr<Data>(dev), key = dev.get(),
+                 flow = enc.flow()]() -> scheduler::ErrorRef {
+    if (st->done.load(std::memory_order_acquire) && st->error) flow->taint(pin, key, st->error);
+    return nullptr;
   });
   return view_over(in, dev, r);
 }
@@ -260,6 +261,8 @@ array to_host(const array& in, const std::optional<Stream>& producer, const Stre
     }
   }
   penc.retain(in.data_shared_ptr());
+  // If the producer's eval can fail, the copy is spoiled with its source.
+  if (auto& flow = penc.flow_if_any()) flow->copy(in.data_shared_ptr(), pinned);
   encoder(consumer).wait(penc.mark_for_host(), in.position_on_stream());
   return view_over(in, pinned, r);
 }

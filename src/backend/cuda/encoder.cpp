@@ -29,9 +29,9 @@ CommandEncoder::CommandEncoder(Stream s) : StreamEncoder(s) {
   // Never freed: the encoder lives as long as the process.
   timeline_ = static_cast<uint64_t*>(pinned_allocator().malloc(64).ptr);
   *timeline_ = 0;
-  auto rec = device_allocator().malloc(sizeof(ErrorRecord));
-  record_ = static_cast<ErrorRecord*>(rec.ptr);
-  check(cudaMemsetAsync(record_, 0, sizeof(ErrorRecord), stream_), "cudaMemsetAsync");
+  auto rec = device_allocator().malloc(kSlots * sizeof(ErrorRecord));
+  records_ = static_cast<ErrorRecord*>(rec.ptr);
+  check(cudaMemsetAsync(records_, 0, kSlots * sizeof(ErrorRecord), stream_), "cudaMemsetAsync");
 }
 
 void CommandEncoder::keep(std::shared_ptr<Data> d) {
@@ -49,13 +49,42 @@ void CommandEncoder::set_output_array(const array& a) {
 }
 
 ErrorRecord* CommandEncoder::error_record(long long code, ErrorBuilder build) {
-  builders_.push_back({op_position(), code, std::move(build)});
-  return record_;
+  // Slots are taken in order and cleared at the next point; a discarded
+  // op's slot is not reused before then (its kernels may have run).
+  if (slots_used_ == kSlots) place_point();
+  flow();
+  int slot = slots_used_++;
+  builders_.push_back({op_position(), code, slot, std::move(build)});
+  return records_ + slot;
+}
+
+const std::shared_ptr<Flow>& CommandEncoder::flow() {
+  if (!flow_) flow_ = std::make_shared<Flow>();
+  return flow_;
+}
+
+void CommandEncoder::add_probe(Probe p) {
+  flow();
+  probes_ = push_probe(std::move(probes_), std::move(p));
+}
+
+void CommandEncoder::end_segment() {
+  probes_ = nullptr;
+  if (flow_) {
+    flow_->close();
+    flow_.reset();
+  }
 }
 
 void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<array>& outputs) {
   for (auto& in : inputs) keep(in.data_shared_ptr());
   for (auto& out : outputs) set_output_array(out);
+  if (flow_) {
+    std::vector<std::shared_ptr<Data>> outs;
+    outs.reserve(outputs.size());
+    for (auto& out : outputs) outs.push_back(out.data_shared_ptr());
+    flow_->add(op_position(), op_inputs_, outs);
+  }
   for (auto& d : op_inputs_) {
     // A donated buffer lives on in the output: keeping it would stop the
     // next op of a chain from reusing it.
@@ -68,6 +97,7 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
   }
   op_inputs_.clear();
   op_outputs_.clear();
+  in_op_ = false;
   ++committed_;
   if (++ops_since_point_ >= kOpsPerPoint || batch_bytes_ >= kBytesPerPoint) place_point();
   if (pending_bytes() > 0) reclaim();  // one poll of the pinned word
@@ -75,6 +105,7 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
 
 void CommandEncoder::eval(Primitive& p, const std::vector<array>& inputs,
                           std::vector<array>& outputs) {
+  in_op_ = true;  // until commit or discard
   if (timeline::on()) {
     // No graph capture while a trace records: each op's launches are
     // bracketed by timing events, a kernel span on this stream's track.
@@ -126,6 +157,7 @@ void CommandEncoder::discard() {
   for (auto& d : op_inputs_) retain(std::move(d));
   op_inputs_.clear();
   op_outputs_.clear();
+  in_op_ = false;
   while (!builders_.empty() && builders_.back().position == op_position()) builders_.pop_back();
 }
 
@@ -135,40 +167,46 @@ void CommandEncoder::end_graph() {
     graph_->end_and_launch();
   } catch (...) {
     // The run's kernels never ran: its outputs hold garbage. The error
-    // spoils them, as a failing kernel would.
+    // spoils them (and the op being encoded, whose first kernels were in
+    // the run), as a failing kernel would.
     auto e = std::make_shared<scheduler::TaskError>();
     e->error = std::current_exception();
     e->position = run_first_;
+    e->by_position = false;
+    flow()->fail(run_first_, in_op_ ? op_position() : committed_, e);
     add_probe([e]() -> scheduler::ErrorRef { return e; });
   }
 }
 
 uint64_t CommandEncoder::place_point() {
-  if (!builders_.empty()) {
-    // Some op since the last point may have written the error record:
-    // bring it to the host with this point and start clean.
-    auto slot = pinned_data(sizeof(ErrorRecord));
-    check(cudaMemcpyAsync(slot->buffer.ptr, record_, sizeof(ErrorRecord), cudaMemcpyDeviceToHost,
-                          stream_),
+  if (slots_used_ > 0) {
+    // Ops since the last point may have written their error slots: bring
+    // them to the host with this point and start clean.
+    size_t bytes = slots_used_ * sizeof(ErrorRecord);
+    auto copied = pinned_data(bytes);
+    check(cudaMemcpyAsync(copied->buffer.ptr, records_, bytes, cudaMemcpyDeviceToHost, stream_),
           "cudaMemcpyAsync");
-    check(cudaMemsetAsync(record_, 0, sizeof(ErrorRecord), stream_), "cudaMemsetAsync");
-    add_probe([slot, builders = std::move(builders_)]() -> scheduler::ErrorRef {
-      auto* r = static_cast<const ErrorRecord*>(slot->buffer.ptr);
-      if (r->position == 0) return nullptr;
+    check(cudaMemsetAsync(records_, 0, bytes, stream_), "cudaMemsetAsync");
+    add_probe([copied, flow = flow_, builders = std::move(builders_)]() -> scheduler::ErrorRef {
+      auto* slots = static_cast<const ErrorRecord*>(copied->buffer.ptr);
+      scheduler::ErrorRef first;
       for (auto& b : builders) {
-        if (b.position == r->position && b.code == r->code) {
-          auto e = std::make_shared<scheduler::TaskError>();
-          e->error = b.build(*r);
-          e->position = b.position;
-          return e;
-        }
+        const ErrorRecord& r = slots[b.slot];
+        if (r.position == 0) continue;
+        auto e = std::make_shared<scheduler::TaskError>();
+        e->error =
+            r.code == b.code
+                ? b.build(r)
+                : std::make_exception_ptr(std::runtime_error("[gpu] a kernel reported an error"));
+        e->position = b.position;
+        e->by_position = false;
+        flow->fail(b.position, e);
+        if (!first) first = std::move(e);
       }
-      auto e = std::make_shared<scheduler::TaskError>();
-      e->error = std::make_exception_ptr(std::runtime_error("[gpu] a kernel reported an error"));
-      e->position = r->position;
-      return e;
+      return first;
     });
     builders_.clear();
+    slots_used_ = 0;
   }
   uint64_t v = ++next_value_;
   write_value(stream_, timeline_, v, graph_->capturing());

@@ -23,11 +23,16 @@
 // (end_graph; graph.h).
 //
 // Errors. Kernels that can fail (bad indices, planted failures, timed-out
-// waits) write the stream's ErrorRecord in device memory. A point placed
-// after such an op copies the record to pinned memory and clears it, and
-// leaves a probe: a function the host runs once the point is reached, which
-// turns the record into an exception for the arrays at or after the failing
-// op. Errors that travel in from other streams are probes too.
+// waits) write an ErrorRecord of their own in device memory (one slot per
+// error_record call). A point placed after such an op copies the slots used
+// since the last point to pinned memory and clears them, and leaves a probe:
+// a function the host runs once the point is reached, which turns each
+// written slot into the error of its op. From the first op that can fail
+// on, the stream logs what each op of the eval reads and writes (flow.h),
+// so an error spoils exactly the arrays computed from the failed op, here
+// or on the streams that read them; other arrays of the eval stay good.
+// Spoiled data that travels in from other streams is reported by probes
+// too.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -43,6 +48,7 @@
 
 #include "array.h"
 #include "backend/backend.h"
+#include "backend/common/flow.h"
 #include "backend/cuda/graph.h"
 #include "backend/cuda/probes.h"
 #include "backend/cuda/signal.h"
@@ -116,11 +122,18 @@ class CommandEncoder : public StreamEncoder {
 
   // Error probes of the work since the last end of an eval.
   const ProbeList& probes() const { return probes_; }
-  void add_probe(Probe p) { probes_ = push_probe(std::move(probes_), std::move(p)); }
-  void clear_probes() { probes_ = nullptr; }
+  // Adds a probe; from here on the eval's ops are logged (flow.h).
+  void add_probe(Probe p);
+  // The log of this eval's ops on this stream, started now if not yet.
+  const std::shared_ptr<Flow>& flow();
+  // The log, or null if nothing in this eval can fail so far.
+  const std::shared_ptr<Flow>& flow_if_any() const { return flow_; }
 
  private:
   void place_mark(Mark& m, bool host_visible, bool end_of_eval);
+  // Ends the eval's error segment: the next eval starts with no probes and
+  // no log.
+  void end_segment();
   void eval_profiled(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
 
   static constexpr int kOpsPerPoint = 64;
@@ -137,6 +150,7 @@ class CommandEncoder : public StreamEncoder {
   // The current op's declarations.
   std::vector<std::shared_ptr<Data>> op_inputs_;
   std::vector<const Data*> op_outputs_;
+  bool in_op_ = false;  // inside eval(): a failed graph launch spoils this op too
 
   // Retention: the batch being filled, and sealed batches by value.
   std::vector<std::shared_ptr<Data>> batch_;
@@ -149,14 +163,18 @@ class CommandEncoder : public StreamEncoder {
   static inline std::atomic<size_t> total_pending_{0};
 
   // Errors.
-  ErrorRecord* record_ = nullptr;  // device memory
+  static constexpr int kSlots = 256;
+  ErrorRecord* records_ = nullptr;  // device memory, kSlots
   struct Builder {
     uint64_t position;
     long long code;
+    int slot;
     ErrorBuilder build;
   };
   std::vector<Builder> builders_;  // since the last point
+  int slots_used_ = 0;             // since the last point
   ProbeList probes_;
+  std::shared_ptr<Flow> flow_;
 };
 
 // The encoder of a GPU stream. Encoding thread.

@@ -75,7 +75,21 @@ class GpuMark : public Mark {
     encoder->wait_for(v);
   }
 
-  scheduler::ErrorRef error() const override { return first_error(probes); }
+  // Settles the mark: runs its probes (each failed op and each spoiled
+  // buffer that arrived is noted in the flow), then spoils what the ops
+  // before the mark computed from them. Returns this stream's first error.
+  scheduler::ErrorRef error() const override {
+    auto e = first_error(probes);
+    if (flow) flow->walk(flow_end);
+    return e;
+  }
+
+  // Exact: the buffer carries the error that spoiled it, once settled.
+  scheduler::ErrorRef error_for(uint64_t position, const Data* data) const override {
+    auto e = error();
+    if (!data) return e && position >= e->position ? e : nullptr;
+    return data->spoiled();
+  }
 
   bool placed() const {
     return value.load(std::memory_order_acquire) != 0 || light.load(std::memory_order_acquire);
@@ -86,6 +100,10 @@ class GpuMark : public Mark {
   std::atomic<bool> light{false};  // placed without a timeline value
   cudaEvent_t event = nullptr;
   ProbeList probes;  // written before `value`
+  // The stream's log of this eval and how much of it precedes the mark
+  // (null: nothing before the mark can have failed). Written before `value`.
+  std::shared_ptr<Flow> flow;
+  size_t flow_end = 0;
 };
 
 }  // namespace
@@ -112,7 +130,10 @@ void CommandEncoder::place_mark(Mark& mark, bool host_visible, bool end_of_eval)
   // launched.
   auto& m = static_cast<GpuMark&>(mark);
   end_graph();
+  // Error slots written before the mark reach the host with a point, so
+  // settling the mark knows every op before it that failed.
   uint64_t v = host_visible ? place_point() : 0;
+  if (!host_visible && slots_used_ > 0) place_point();
   auto traced = timeline::on() ? gpu_timeline::begin(stream_) : gpu_timeline::Open{};
   m.event = take_event();
   check(cudaEventRecord(m.event, stream_), "cudaEventRecord");
@@ -122,7 +143,9 @@ void CommandEncoder::place_mark(Mark& mark, bool host_visible, bool end_of_eval)
                       m.trace_id);
   }
   m.probes = probes();
-  if (end_of_eval) clear_probes();
+  m.flow = flow_;
+  m.flow_end = flow_ ? flow_->size() : 0;
+  if (end_of_eval) end_segment();
   if (host_visible) {
     m.value.store(v, std::memory_order_release);
   } else {
@@ -147,13 +170,15 @@ void CommandEncoder::wait(const MarkRef& mark, uint64_t position) {
                         0, m->trace_id);
     }
   }
-  // An error before the mark spoils this stream from its next op on.
-  add_probe([mark, position, from = op_position()]() -> scheduler::ErrorRef {
-    auto e = mark->error();
-    if (!e || position < e->position) return nullptr;
-    auto moved = std::make_shared<scheduler::TaskError>(*e);
-    moved->position = from;
-    return moved;
+  // What the mark's stream spoiled before it may be read here: settling
+  // this stream settles that one first and takes its spoiled buffers. A
+  // mark without probes can carry no error (nor can the data before it).
+  (void)position;
+  if (!m->probes) return;
+  add_probe([mark, source = m->flow, flow = flow()]() -> scheduler::ErrorRef {
+    mark->error();
+    if (source) flow->absorb(*source);
+    return nullptr;
   });
 }
 

@@ -44,9 +44,11 @@ scheduler::ErrorRef first_error(const ProbeList& head) {
   for (auto it = todo.rbegin(); it != todo.rend(); ++it) {
     ProbeNode* n = *it;
     if (n->done) continue;  // evaluated by a probe of an earlier node
+    // Every probe runs, also after an error: each notes in the flow what
+    // it found (a failed op, a spoiled buffer that arrived).
+    scheduler::ErrorRef found = n->probe();
     scheduler::ErrorRef e = n->prev ? n->prev->first : nullptr;
-    if (!e) e = n->probe();
-    n->first = std::move(e);
+    n->first = e ? std::move(e) : std::move(found);
     n->done = true;
     n->probe = nullptr;
   }

@@ -1,6 +1,7 @@
 // Error probes of a GPU stream: functions the host runs once the GPU is
-// past a mark, each turning what the device (or a stream the work waited
-// on) recorded into the error of the op it spoiled, or null.
+// past a mark, each noting in the stream's flow (flow.h) what the device
+// (or a stream the work waited on) recorded, and returning the error of an
+// op of this stream that failed, or null.
 //
 // A stream's probes since the end of its last eval form a persistent list,
 // newest first. A mark keeps the list's head as it was when placed: O(1),
@@ -30,7 +31,8 @@ using ProbeList = std::shared_ptr<ProbeNode>;
 
 // `head` with `p` added after every probe already in it.
 ProbeList push_probe(ProbeList head, Probe p);
-// The error of the oldest probe in `head` that reports one, or null.
+// Runs every probe in `head` not run yet; the error of the oldest probe
+// that reports one, or null.
 scheduler::ErrorRef first_error(const ProbeList& head);
 
 }  // namespace fastsync::cuda

@@ -226,6 +226,10 @@ class Evaluation {
       const Event& e = *in.event();
       if (!e.is_signaled()) {
         producer = e.stream();
+        // A GPU producer's copy to the host is spoiled if `in` is, which the
+        // copy's mark knows only if the earlier eval's event is among its
+        // probes: order the copy after that event on the producer stream.
+        if (!backend(producer->device.type).is_host()) e.wait(*producer, in.position_on_stream());
       } else if (auto err = e.error_for(in.position_on_stream(), in.data_shared_ptr().get())) {
         std::rethrow_exception(err);
       }

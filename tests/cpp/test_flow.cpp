@@ -163,3 +163,35 @@ TEST_CASE("flow: ops logged while another thread walks") {
   f.walk(f.size());
   for (size_t i = 0; i < outs.size(); ++i) CHECK((outs[i]->spoiled() != nullptr) == (i % 2 == 0));
 }
+
+TEST_CASE("flow: a dead spoiled buffer travels only to a log whose ops read it") {
+  Flow producer, reader, other;
+  DataRef out_reader = buffer(), out_other = buffer();
+  {
+    DataRef gone = buffer();
+    producer.add(1, {}, {gone});
+    reader.add(1, {gone}, {out_reader});  // read while it lived
+  }
+  producer.fail(1, error("failed", 1));
+  producer.walk(producer.size());
+  reader.absorb(producer);
+  reader.walk(reader.size());
+  CHECK(out_reader->spoiled());
+  other.absorb(producer);
+  other.add(1, {buffer()}, {out_other});
+  other.walk(other.size());
+  CHECK_FALSE(out_other->spoiled());
+}
+
+TEST_CASE("flow: a buffer spoiled later, elsewhere, does not spoil an op that read it before") {
+  // Donated to an op of a later eval that failed: what this eval computed from
+  // it was computed from its clean contents.
+  Flow f;
+  DataRef in = buffer(), out = buffer(), failed_elsewhere = buffer();
+  f.add(1, {}, {failed_elsewhere});
+  f.add(2, {in}, {out});
+  f.fail(1, error("failed", 1));  // the walk runs: something failed here
+  in->spoil(error("a later op wrote it and failed", 7));
+  f.walk(f.size());
+  CHECK_FALSE(out->spoiled());
+}

@@ -1,6 +1,7 @@
 #include "backend/common/flow.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "array.h"
 
@@ -42,7 +43,7 @@ void Flow::fail(uint64_t position, const scheduler::ErrorRef& e) { fail(position
 
 void Flow::fail(uint64_t first, uint64_t last, const scheduler::ErrorRef& e) {
   std::lock_guard lk(m_);
-  failed_.emplace(first, std::make_pair(last, e));
+  failed_.push_back({first, last, e});
 }
 
 void Flow::taint(const std::weak_ptr<Data>& d, const Data* key, const scheduler::ErrorRef& e) {
@@ -52,29 +53,43 @@ void Flow::taint(const std::weak_ptr<Data>& d, const Data* key, const scheduler:
 
 void Flow::absorb(const Flow& source) {
   if (&source == this) return;
-  std::unordered_map<const Data*, Spoiled> add;
+  std::unordered_map<const Data*, Spoiled> found;
   {
     std::lock_guard lk(source.m_);
-    add = source.spoiled_;
+    found = source.spoiled_;
   }
   std::lock_guard lk(m_);
-  spoiled_.merge(add);
+  // Only what an op here may read: a live buffer, or a dead one an op
+  // logged already read (no later op can read it). So a loop that keeps
+  // failing does not carry every earlier failure from flow to flow.
+  std::unordered_set<const Data*> read;
+  for (auto& [key, s] : found) {
+    if (spoiled_.count(key)) continue;
+    if (s.pin.expired()) {
+      if (read.empty()) {
+        for (auto& r : ins_) read.insert(r.key);
+        read.insert(nullptr);  // built
+      }
+      if (!read.count(key)) continue;
+    }
+    spoiled_.emplace(key, std::move(s));
+  }
 }
 
 scheduler::ErrorRef Flow::failure(const Op& op) const {
-  if (op.copy || failed_.empty()) return nullptr;
-  auto it = failed_.upper_bound(op.position);
-  if (it == failed_.begin()) return nullptr;
-  --it;
-  return op.position <= it->second.first ? it->second.second : nullptr;
+  if (op.copy) return nullptr;
+  for (auto& f : failed_) {
+    if (f.first <= op.position && op.position <= f.last) return f.error;
+  }
+  return nullptr;
 }
 
 scheduler::ErrorRef Flow::spoiled(const Ref& r) const {
-  if (auto it = spoiled_.find(r.key); it != spoiled_.end()) return it->second.error;
-  // Spoiled elsewhere: by a CPU task, or by an earlier walk (its buffer is
-  // alive: this op's input).
-  auto d = r.pin.lock();
-  return d ? d->spoiled() : nullptr;
+  // Not the buffer's own flag: it may have been spoiled after this op read
+  // it (donated to a later op that failed). What arrived spoiled is in the
+  // set already (absorb, taint).
+  auto it = spoiled_.find(r.key);
+  return it != spoiled_.end() ? it->second.error : nullptr;
 }
 
 void Flow::spoil(const Ref& r, const scheduler::ErrorRef& e) {
@@ -86,8 +101,8 @@ void Flow::walk(size_t end) {
   std::lock_guard lk(m_);
   end = std::min(end, ops_.size());
   if (walked_ >= end) return;
-  // Nothing failed and nothing arrived spoiled: no op can be spoiled (an
-  // input spoiled in an earlier eval arrives through a probe's absorb).
+  // Nothing failed and nothing arrived spoiled: no op can be spoiled (what
+  // was spoiled elsewhere arrives through a probe's absorb or taint).
   if (!failed_.empty() || !spoiled_.empty()) {
     for (size_t i = walked_; i < end; ++i) {
       const Op& op = ops_[i];

@@ -29,7 +29,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -91,8 +90,11 @@ class Flow {
   std::vector<Ref> ins_, outs_;
   size_t walked_ = 0;
   bool closed_ = false;
-  // Failures by position (single ops, and ranges: first -> (last, error)).
-  std::map<uint64_t, std::pair<uint64_t, scheduler::ErrorRef>> failed_;
+  struct Failed {
+    uint64_t first, last;
+    scheduler::ErrorRef error;
+  };
+  std::vector<Failed> failed_;  // few: one per failed op or failed run
   std::unordered_map<const Data*, Spoiled> spoiled_;
 };
 

@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "backend/common/flow.h"
 #include "backend/cuda/allocators.h"
 #include "backend/cuda/encoder.h"
 #include "backend/cuda/gpu_timeline.h"

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 
 #include "backend/common/buffers.h"
+#include "backend/common/flow.h"
 #include "backend/cuda/allocators.h"
 #include "backend/cuda/gpu_timeline.h"
 #include "backend/cuda/profile.h"
@@ -105,7 +107,6 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
 
 void CommandEncoder::eval(Primitive& p, const std::vector<array>& inputs,
                           std::vector<array>& outputs) {
-  in_op_ = true;  // until commit or discard
   if (timeline::on()) {
     // No graph capture while a trace records: each op's launches are
     // bracketed by timing events, a kernel span on this stream's track.
@@ -130,11 +131,15 @@ void CommandEncoder::eval_profiled(Primitive& p, const std::vector<array>& input
     if (!graph_->capturing() && !timeline::on() && GraphCapture::worth_it(run_hint_)) {
       graph_->begin(/*fresh=*/!next);
       run_first_ = op_position();
+      // A run that fails to launch spoils its ops: they are logged.
+      flow();
     }
     if (graph_->capturing()) graph_->note(p.name());
+    in_op_ = true;  // its kernels may join the run; until commit or discard
     p.eval_gpu(inputs, outputs);
     return;
   }
+  in_op_ = true;
   cudaEvent_t begin, end;
   check(cudaEventCreate(&begin), "cudaEventCreate");
   check(cudaEventCreate(&end), "cudaEventCreate");
@@ -181,9 +186,13 @@ void CommandEncoder::end_graph() {
 uint64_t CommandEncoder::place_point() {
   if (slots_used_ > 0) {
     // Ops since the last point may have written their error slots: bring
-    // them to the host with this point and start clean.
+    // them to the host with this point and start clean. Never inside a
+    // captured run: if it failed to launch, the copy and the clearing would
+    // not happen, and the next point would read these slots for other ops.
+    end_graph();
     size_t bytes = slots_used_ * sizeof(ErrorRecord);
     auto copied = pinned_data(bytes);
+    std::memset(copied->buffer.ptr, 0, bytes);
     check(cudaMemcpyAsync(copied->buffer.ptr, records_, bytes, cudaMemcpyDeviceToHost, stream_),
           "cudaMemcpyAsync");
     check(cudaMemsetAsync(records_, 0, bytes, stream_), "cudaMemsetAsync");

@@ -48,12 +48,15 @@
 
 #include "array.h"
 #include "backend/backend.h"
-#include "backend/common/flow.h"
 #include "backend/cuda/graph.h"
 #include "backend/cuda/probes.h"
 #include "backend/cuda/signal.h"
 #include "primitive.h"
 #include "scheduler.h"
+
+namespace fastsync {
+class Flow;  // backend/common/flow.h
+}  // namespace fastsync
 
 namespace fastsync::cuda {
 

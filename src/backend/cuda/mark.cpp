@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "backend/common/flow.h"
 #include "backend/cuda/encoder.h"
 #include "backend/cuda/gpu_timeline.h"
 #include "backend/cuda/runtime.h"

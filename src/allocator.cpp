@@ -188,6 +188,10 @@ Allocator& host() {
   static Allocator* a = new Allocator();
   return *a;
 }
+Allocator& constants() {
+  static Allocator* a = new Allocator();  // never destroyed, as host()
+  return *a;
+}
 Buffer malloc(size_t nbytes) { return host().malloc(nbytes); }
 
 }  // namespace fastsync::allocator

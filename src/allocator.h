@@ -78,6 +78,10 @@ class Allocator {
 };
 
 Allocator& host();
+// Host memory of constants the runtime caches for reuse (the Python numbers
+// beside arrays, ops/scalar.cpp): like the allocator's own cache, it is not
+// counted in host()'s statistics.
+Allocator& constants();
 Buffer malloc(size_t nbytes);
 inline void free(Buffer b) {
   if (b.owner) b.owner->free(b);

@@ -80,12 +80,15 @@ ArrayDesc::ArrayDesc(Shape s, Dtype d)
 }
 
 array::array(const void* src, Shape shape, Dtype dtype)
+    : array(src, std::move(shape), dtype, allocator::host()) {}
+
+array::array(const void* src, Shape shape, Dtype dtype, allocator::Allocator& memory)
     : desc_(std::make_shared<ArrayDesc>(std::move(shape), dtype)) {
-  init_from_host(src);
+  init_from_host(src, memory);
 }
 
-void array::init_from_host(const void* src) {
-  set_data(allocator::malloc(nbytes()));
+void array::init_from_host(const void* src, allocator::Allocator& memory) {
+  set_data(memory.malloc(nbytes()));
   if (nbytes() > 0) std::memcpy(desc_->data_ptr, src, nbytes());
   desc_->status.store(Status::available, std::memory_order_release);
 }

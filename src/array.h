@@ -142,8 +142,10 @@ class array {
   friend struct Node;  // ~Node takes its inputs' graphs apart iteratively
 
  public:
-  // An evaluated array holding a copy of contiguous host data.
+  // An evaluated array holding a copy of contiguous host data (in `memory`:
+  // host memory by default).
   array(const void* src, Shape shape, Dtype dtype);
+  array(const void* src, Shape shape, Dtype dtype, allocator::Allocator& memory);
   // An unevaluated array produced by `primitive` from `inputs`.
   array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive, std::vector<array> inputs);
   // Several outputs of one primitive.
@@ -249,7 +251,7 @@ class array {
 
  private:
   explicit array(std::shared_ptr<ArrayDesc> d) : desc_(std::move(d)) {}
-  void init_from_host(const void* src);
+  void init_from_host(const void* src, allocator::Allocator& memory);
   std::shared_ptr<ArrayDesc> desc_;
 };
 

@@ -323,3 +323,22 @@ def test_a_gpu_failure_before_many_ops_spoils_only_its_descendants():
     np.testing.assert_array_equal(np.array(clean), np.arange(8, dtype=np.float32) + 300)
     with pytest.raises(IndexError, match=OOB):
         spoiled.tolist()
+
+
+@pytest.mark.skipif(not mx.is_available(mx.gpu), reason="no GPU")
+def test_an_earlier_gpu_failure_reaches_a_cpu_stream_that_copies_it_in_flight():
+    # The failing gather sits behind slow products, so the CPU stream's copy of its output
+    # is encoded while that eval is still running on the GPU.
+    g = mx.new_stream(mx.gpu)
+    m = mx.random.normal((2048, 2048), stream=g)
+    for _ in range(8):
+        m = mx.matmul(m, m, stream=g) * 1e-3
+    x = mx.arange(4, dtype=mx.float32, stream=g) + m[0, 0] * 0
+    bad = mx.add(failing(x), 1, stream=g)
+    good = mx.multiply(x, 2, stream=g)
+    mx.async_eval(bad, good)
+    on_cpu = mx.add(bad, 1, stream=mx.cpu)
+    clean = mx.add(good, 1, stream=mx.cpu)
+    with pytest.raises(IndexError, match=OOB):
+        mx.eval(on_cpu)
+    assert clean.tolist() == [1.0, 3.0, 5.0, 7.0]

@@ -10,8 +10,15 @@ namespace fastsync {
 void Flow::push(uint64_t position, bool copy, const std::vector<std::shared_ptr<Data>>& ins,
                 const std::vector<std::shared_ptr<Data>>& outs) {
   std::lock_guard lk(m_);
+  const size_t first = ins_.size();
   for (auto& d : ins) {
-    if (d) ins_.push_back({d.get(), d});
+    // An op declares an input once per kernel that reads it, and the
+    // driver once more: log each buffer once.
+    if (!d || std::any_of(ins_.begin() + first, ins_.end(),
+                          [&](const Ref& r) { return r.key == d.get(); })) {
+      continue;
+    }
+    ins_.push_back({d.get(), d});
   }
   for (auto& d : outs) {
     if (d) outs_.push_back({d.get(), d});

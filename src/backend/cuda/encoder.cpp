@@ -82,10 +82,9 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
   for (auto& in : inputs) keep(in.data_shared_ptr());
   for (auto& out : outputs) set_output_array(out);
   if (flow_) {
-    std::vector<std::shared_ptr<Data>> outs;
-    outs.reserve(outputs.size());
-    for (auto& out : outputs) outs.push_back(out.data_shared_ptr());
-    flow_->add(op_position(), op_inputs_, outs);
+    flow_outputs_.clear();  // keeps its capacity: no allocation per op
+    for (auto& out : outputs) flow_outputs_.push_back(out.data_shared_ptr());
+    flow_->add(op_position(), op_inputs_, flow_outputs_);
   }
   for (auto& d : op_inputs_) {
     // A donated buffer lives on in the output: keeping it would stop the

@@ -178,6 +178,7 @@ class CommandEncoder : public StreamEncoder {
   int slots_used_ = 0;             // since the last point
   ProbeList probes_;
   std::shared_ptr<Flow> flow_;
+  std::vector<std::shared_ptr<Data>> flow_outputs_;  // scratch of commit()
 };
 
 // The encoder of a GPU stream. Encoding thread.

@@ -342,3 +342,25 @@ def test_an_earlier_gpu_failure_reaches_a_cpu_stream_that_copies_it_in_flight():
     with pytest.raises(IndexError, match=OOB):
         mx.eval(on_cpu)
     assert clean.tolist() == [1.0, 3.0, 5.0, 7.0]
+
+
+@pytest.mark.skipif(not mx.is_available(mx.gpu), reason="no GPU")
+def test_a_long_loop_of_async_evals_that_can_fail_settles_as_it_goes():
+    # Each step gathers (an op that can fail) from the last step's output, nothing is read
+    # until the end: the chain of evals waiting on each other is settled as the GPU gets
+    # past them, so reading the end neither recurses through every step nor finds them all
+    # alive. A gather that fails beside one step spoils only itself.
+    g = mx.new_stream(mx.gpu)
+    idx = mx.array([0, 1, 2, 3])
+    y = mx.zeros((4,), stream=g)
+    bad = None
+    for k in range(20000):
+        y = mx.add(mx.take(y, idx, stream=g), 1, stream=g)
+        if k == 15000:
+            bad = mx.take(y, mx.array([9]), stream=g)
+            mx.async_eval(bad, y)
+        else:
+            mx.async_eval(y)
+    assert y.tolist() == [20000.0] * 4
+    with pytest.raises(IndexError, match=OOB):
+        bad.tolist()

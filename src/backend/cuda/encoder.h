@@ -137,6 +137,9 @@ class CommandEncoder : public StreamEncoder {
   // Ends the eval's error segment: the next eval starts with no probes and
   // no log.
   void end_segment();
+  // Settles the eval marks (with probes) the GPU is past; then keeps
+  // `placed`, if any, for a later call.
+  void settle_reached(const MarkRef& placed);
   void eval_profiled(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
 
   static constexpr int kOpsPerPoint = 64;
@@ -179,6 +182,7 @@ class CommandEncoder : public StreamEncoder {
   ProbeList probes_;
   std::shared_ptr<Flow> flow_;
   std::vector<std::shared_ptr<Data>> flow_outputs_;  // scratch of commit()
+  std::deque<std::weak_ptr<Mark>> unsettled_;        // eval marks with probes, oldest first
 };
 
 // The encoder of a GPU stream. Encoding thread.

@@ -116,8 +116,27 @@ void CommandEncoder::place(const MarkRef& mark, MarkKind kind) {
   // consumers of GPU data wait on crossing marks) skips the timeline write,
   // whose system-wide memory barrier costs the GPU microseconds. The end of
   // an eval closes the stream's error segment: the next mark starts clean.
-  place_mark(*mark, /*host_visible=*/kind != MarkKind::fence,
-             /*end_of_eval=*/kind != MarkKind::fence);
+  const bool end_of_eval = kind != MarkKind::fence;
+  place_mark(*mark, /*host_visible=*/kind != MarkKind::fence, end_of_eval);
+  if (end_of_eval) {
+    const bool probed = static_cast<const GpuMark&>(*mark).probes != nullptr;
+    settle_reached(probed ? mark : nullptr);
+  }
+}
+
+void CommandEncoder::settle_reached(const MarkRef& placed) {
+  // An eval's probes hold the marks of the evals it waited on, whose probes
+  // hold theirs: left alone, a loop of async_evals nobody reads would keep
+  // every eval's log alive, and settling the last one would recurse through
+  // all of them. Evals the GPU is past are settled here, oldest first, which
+  // frees their logs and cuts the chain.
+  while (!unsettled_.empty()) {
+    auto m = unsettled_.front().lock();
+    if (m && !m->reached()) break;
+    if (m) m->error();
+    unsettled_.pop_front();
+  }
+  if (placed) unsettled_.push_back(placed);
 }
 
 MarkRef CommandEncoder::mark_for_host() {

@@ -57,11 +57,9 @@ array scalar_of(V v, Dtype d, bool weak = false) {
     } else {
       t = static_cast<T>(v);
     }
-    if constexpr (sizeof(T) <= sizeof(uint64_t)) {
-      if (weak) {
-        static thread_local RecentScalars recent;
-        return recent.get(t, d);
-      }
+    if (weak) {
+      static thread_local RecentScalars recent;  // one table per element type
+      return recent.get(t, d);
     }
     return array(&t, {}, d);
   });

@@ -70,12 +70,13 @@ void Flow::absorb(const Flow& source) {
   // logged already read (no later op can read it). So a loop that keeps
   // failing does not carry every earlier failure from flow to flow.
   std::unordered_set<const Data*> read;
+  bool read_known = false;
   for (auto& [key, s] : found) {
     if (spoiled_.count(key)) continue;
     if (s.pin.expired()) {
-      if (read.empty()) {
+      if (!read_known) {
         for (auto& r : ins_) read.insert(r.key);
-        read.insert(nullptr);  // built
+        read_known = true;
       }
       if (!read.count(key)) continue;
     }

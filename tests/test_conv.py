@@ -453,3 +453,81 @@ def test_vmap_over_another_axis_and_through_gradients():
     single = np.array(mx.grad(loss)(mx.array(rand(2, 6, 6, 2))))
     for g in gs:  # linear in the input: the same gradient for every entry
         np.testing.assert_allclose(g, single, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv_spanning_several_cache_chunks(dtype):
+    # Patches of 9.2 MB (float32): the fused CPU kernels walk them in several chunks, and
+    # the weight gradient adds the chunks' products. Groups and a stride on one axis too.
+    if dtype == np.float64 and mx.default_device() == mx.gpu:
+        pytest.skip("float64 convolutions are CPU-only")
+    x, w = rand(5, 40, 41, 32, dtype=dtype), rand(48, 3, 3, 16, dtype=dtype)
+    kw = dict(stride=(1, 2), padding=1, groups=2)
+    ref = dict(stride=(1, 2), lo=1, groups=2)
+    xs, ws = mx.array(x), mx.array(w)
+    check(mx.conv2d(xs, ws, **kw), ref_conv(x, w, **ref))
+
+    def f(a, b):
+        return mx.conv2d(a, b, **kw)
+
+    directional_checks(f, [xs, ws], 0, lambda v: ref_conv(v, w, **ref))
+    directional_checks(f, [xs, ws], 1, lambda v: ref_conv(x, v, **ref))
+
+
+def test_conv_gradients_of_a_sum():
+    # The cotangent of sum() is a broadcast scalar: a view with zero strides.
+    x, w = rand(3, 9, 8, 4), rand(5, 3, 2, 4)
+    gx, gw = mx.grad(lambda a, b: mx.conv2d(a, b, padding=1).sum(), argnums=(0, 1))(
+        mx.array(x), mx.array(w)
+    )
+    for _ in range(2):
+        v = rand(*x.shape).astype(np.float64)
+        want = ref_conv(v, w, 1, 1).sum()
+        assert abs((np.array(gx, np.float64) * v).sum() - want) <= 1e-3 * max(1, abs(want))
+        v = rand(*w.shape).astype(np.float64)
+        want = ref_conv(x, v, 1, 1).sum()
+        assert abs((np.array(gw, np.float64) * v).sum() - want) <= 1e-3 * max(1, abs(want))
+
+
+def test_pointwise_conv_of_a_view_with_groups():
+    base = rand(2, 6, 5, 6)
+    xv = mx.array(base).transpose(0, 2, 1, 3)  # (2, 5, 6, 6), not contiguous
+    xn = base.transpose(0, 2, 1, 3)
+    w = rand(4, 1, 1, 3)
+    check(mx.conv2d(xv, mx.array(w), groups=2), ref_conv(xn, w, groups=2))
+
+    def f(a, b):
+        return mx.conv2d(a, b, groups=2)
+
+    directional_checks(f, [xv, mx.array(w)], 0, lambda v: ref_conv(v, w, groups=2))
+    directional_checks(f, [xv, mx.array(w)], 1, lambda v: ref_conv(xn, v, groups=2))
+
+
+@pytest.mark.parametrize("case", GENERAL_CASES)
+def test_patch_path_of_half_types(case):
+    # float16 convolutions take the Im2Col + product form. Small integers keep every sum
+    # exact in float16, so forward and input gradient must match the reference exactly.
+    d, spatial, k, stride, lo, hi, kdil, idil, groups, flip = case
+    cin, cout = 2 * groups, 3 * groups
+    x = RNG.integers(-2, 3, size=(2, *spatial, cin)).astype(np.float64)
+    w = RNG.integers(-2, 3, size=(cout, *k, cin // groups)).astype(np.float64)
+    pads = (
+        list(lo) if isinstance(lo, tuple) else [lo] * d,
+        list(hi) if isinstance(hi, tuple) else [hi] * d,
+    )
+    kw = dict(
+        stride=stride,
+        padding=pads,
+        kernel_dilation=kdil,
+        input_dilation=idil,
+        groups=groups,
+        flip=flip,
+    )
+    ref = dict(stride=stride, lo=lo, hi=hi, kdil=kdil, idil=idil, groups=groups, flip=flip)
+    xs, ws = mx.array(x, dtype=mx.float16), mx.array(w, dtype=mx.float16)
+    want = ref_conv(x, w, **ref)
+    np.testing.assert_array_equal(np.array(mx.conv_general(xs, ws, **kw), np.float64), want)
+    r = RNG.integers(-2, 3, size=want.shape).astype(np.float64)
+    _, (gx,) = mx.vjp(lambda a: mx.conv_general(a, ws, **kw), [xs], [mx.array(r, mx.float16)])
+    v = RNG.integers(-2, 3, size=x.shape).astype(np.float64)
+    assert (np.array(gx, np.float64) * v).sum() == (ref_conv(v, w, **ref) * r).sum()

@@ -126,16 +126,6 @@ Checked check(const char* op, int dims, const array& input, const array& weight,
   return {g, x, w};
 }
 
-bool is_pointwise(const ConvGeometry& g) {
-  for (int d = 0; d < g.dims; ++d) {
-    if (g.kernel[d] != 1 || g.stride[d] != 1 || g.pad_lo[d] != 0 || g.out[d] != g.in[d] ||
-        g.input_dilation[d] != 1) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // patches @ weight^T per group.
 array convolve_checked(const Checked& c, const Stream& s) {
   const ConvGeometry& g = c.g;
@@ -146,16 +136,16 @@ array convolve_checked(const Checked& c, const Stream& s) {
   Shape out_shape{n};
   for (int d = 0; d < g.dims; ++d) out_shape.push_back(g.out[d]);
   out_shape.push_back(c_out);
-  // On a GPU stream, one cuDNN call where it takes the geometry (its
-  // tensors are indexed with 32-bit integers).
+  // One fused primitive where the stream's backend takes the geometry
+  // (cuDNN indexes its tensors with 32-bit integers).
   const int64_t out_size = rows * c_out;
-  if (s.device.type == Device::Type::gpu && c.x.size() < INT32_MAX && out_size < INT32_MAX &&
-      c.w.size() < INT32_MAX && gpu_dnn_convolution(g, c.x.dtype())) {
+  if (c.x.size() < INT32_MAX && out_size < INT32_MAX && c.w.size() < INT32_MAX &&
+      fused_convolution(s, g, c.x.dtype(), c_in, c_out)) {
     return array(out_shape, c.x.dtype(), std::make_shared<Convolution>(s, g), {c.x, c.w});
   }
-  array patches = is_pointwise(g) && groups == 1 ? c.x
-                                                 : array(patches_shape(g, n, c_in), c.x.dtype(),
-                                                         std::make_shared<Im2Col>(s, g), {c.x});
+  array patches = g.pointwise() && groups == 1 ? c.x
+                                               : array(patches_shape(g, n, c_in), c.x.dtype(),
+                                                       std::make_shared<Im2Col>(s, g), {c.x});
   if (groups == 1) {
     array y = matmul(reshape(patches, {rows, depth}, s),
                      transpose(reshape(c.w, {c_out, depth}, s), {1, 0}, s), s);
@@ -209,10 +199,10 @@ array conv_transpose_nd(const char* op, int dims, const array& input, const arra
     hi[d] = reach - pad[d] + outpad[d];
   }
   Checked c = check(op, dims, input, weight, {}, lo, hi, dil, sd, groups, true, st);
-  if (st.device.type == Device::Type::gpu) {
-    // On the GPU: the input gradient of the convolution this one is the
-    // adjoint of (from the output's shape to the input's), one cuDNN call
-    // with no zeros spread through the input. That convolution's weight
+  {
+    // Where the backend takes it: the input gradient of the convolution
+    // this one is the adjoint of (from the output's shape to the input's),
+    // one fused primitive with no zeros spread through the input. That convolution's weight
     // (C_in, *kernel, C_out / G) is ours with the channel axes swapped per
     // group.
     ConvGeometry f;
@@ -230,7 +220,8 @@ array conv_transpose_nd(const char* op, int dims, const array& input, const arra
     Shape out_shape = image_shape(f, n, c_out);
     int64_t out_size = 1;
     for (int64_t v : out_shape) out_size *= v;
-    if (c.x.size() < INT32_MAX && out_size < INT32_MAX && gpu_dnn_convolution(f, c.x.dtype())) {
+    if (c.x.size() < INT32_MAX && out_size < INT32_MAX &&
+        fused_convolution(st, f, c.x.dtype(), c_out, c_in)) {
       Shape grouped{groups, c_out / groups};
       for (int d = 0; d < dims; ++d) grouped.push_back(weight.shape(d + 1));
       grouped.push_back(c_in / groups);

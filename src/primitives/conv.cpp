@@ -1,5 +1,6 @@
 #include "primitives/conv.h"
 
+#include <cstdint>
 #include <stdexcept>
 
 #include "ops/ops.h"
@@ -64,12 +65,6 @@ Shape out_image_shape(const ConvGeometry& g, int64_t batch, int64_t channels) {
   return s;
 }
 
-[[noreturn]] void gpu_only(const char* name) {
-  throw std::logic_error(std::string("[") + name +
-                         "] runs on GPU streams only (on the CPU a convolution is Im2Col and "
-                         "a product)");
-}
-
 }  // namespace
 
 std::vector<Shape> Convolution::output_shapes(const std::vector<array>& in) const {
@@ -82,12 +77,13 @@ std::vector<Shape> ConvolutionWeightGrad::output_shapes(const std::vector<array>
   return {weight_shape(geometry_, in[1].shape(-1), in[0].shape(-1))};
 }
 
-void Convolution::eval_cpu(const std::vector<array>&, std::vector<array>&) { gpu_only(name()); }
-void ConvolutionInputGrad::eval_cpu(const std::vector<array>&, std::vector<array>&) {
-  gpu_only(name());
-}
-void ConvolutionWeightGrad::eval_cpu(const std::vector<array>&, std::vector<array>&) {
-  gpu_only(name());
+bool fused_convolution(const Stream& s, const ConvGeometry& g, Dtype dtype, int64_t c_in,
+                       int64_t c_out) {
+  if (s.device.type == Device::Type::gpu) return gpu_dnn_convolution(g, dtype);
+  // The CPU kernels (backend/cpu/convolution.cpp) pass channel counts and
+  // patch widths to the BLAS as 32-bit integers.
+  return (dtype == float32 || dtype == float64) && c_out < INT32_MAX &&
+         g.kernel_size() * c_in < INT32_MAX;
 }
 
 // With y = B(x, w) bilinear, InputGrad(w, dy) = B_x^T dy and

@@ -1,8 +1,10 @@
-// The patch primitives that convolutions are built from (ops/conv.cpp).
+// The primitives that convolutions are built from (ops/conv.cpp).
 //
-// A convolution is Im2Col, which gathers every window the kernel sees into
-// a row, followed by one matrix product with the weight (the Matmul
-// primitive, so it runs on the BLAS/cuBLAS paths and their derivatives).
+// Most convolutions are one fused primitive (Convolution, below). The
+// general form, for what the fused kernels do not take, is Im2Col, which
+// gathers every window the kernel sees into a row, followed by one matrix
+// product with the weight (the Matmul primitive, so it runs on the
+// BLAS/cuBLAS paths and their derivatives).
 // Col2Im is Im2Col's adjoint: it sums each patch entry back onto the input
 // sample it came from, which is the input gradient of a convolution and the
 // forward pass of a transposed one. Both are linear, so each one's vjp is
@@ -53,13 +55,15 @@ class Col2Im : public Primitive {
   ConvGeometry geometry_;
 };
 
-// The convolution as one call to the GPU's convolution library (cuDNN,
-// backend/cuda/cudnn.h), for the geometries and dtypes it takes
-// (gpu_dnn_convolution); the ops layer builds it for GPU streams only and
-// the Im2Col form everywhere else. Inputs {x (N, *in, C), w (O, *kernel,
+// The convolution as one fused primitive: one cuDNN call on a GPU stream
+// (backend/cuda/cudnn.h), and on a CPU stream a walk over the batch in
+// cache-sized chunks of patches, each multiplied by the BLAS
+// (backend/cpu/convolution.cpp). The ops layer builds it where
+// fused_convolution says the backend takes the geometry and dtype, and the
+// Im2Col form everywhere else. Inputs {x (N, *in, C), w (O, *kernel,
 // C / G)}, output (N, *out, O). Its two gradients are primitives of the
 // same kind, and the three are each other's derivatives (the convolution is
-// bilinear), so derivatives of any order stay on the library.
+// bilinear), so derivatives of any order stay fused.
 class Convolution : public Primitive {
  public:
   Convolution(Stream s, ConvGeometry g) : Primitive(s), geometry_(g) {}
@@ -108,6 +112,13 @@ class ConvolutionWeightGrad : public Primitive {
 // found and taking it). False in builds without a GPU backend. Loads the
 // library on first ask.
 bool gpu_dnn_convolution(const ConvGeometry& g, Dtype dtype);
+
+// Whether the fused primitives run this convolution (c_in input channels,
+// c_out output channels) on stream s: on the GPU, gpu_dnn_convolution; on
+// the CPU, float32 and float64 (the half types take the Im2Col form, whose
+// product converts them).
+bool fused_convolution(const Stream& s, const ConvGeometry& g, Dtype dtype, int64_t c_in,
+                       int64_t c_out);
 
 // The shapes both primitives map between, for `batch` images of
 // `channels` channels.

@@ -51,6 +51,17 @@ struct ConvGeometry {
     return o < out[d] ? o : -1;
   }
 
+  // A 1x1 kernel at stride 1 with no padding: the patches are the input.
+  FASTSYNC_HD bool pointwise() const {
+    for (int d = 0; d < dims; ++d) {
+      if (kernel[d] != 1 || stride[d] != 1 || pad_lo[d] != 0 || out[d] != in[d] ||
+          input_dilation[d] != 1) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   FASTSYNC_HD int64_t kernel_size() const {
     int64_t n = 1;
     for (int d = 0; d < dims; ++d) n *= kernel[d];

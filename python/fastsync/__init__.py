@@ -37,6 +37,8 @@ _cuda_libs.export_cudnn_path()
 _cuda_libs.export_cusolver_path()
 # MKL, when PyPI's wheel is installed, replaces OpenBLAS for CPU products (same: a file search).
 _cpu_libs.export_mkl_path()
+# oneDNN, when its wheel is installed, runs the float32 CPU convolutions (same: a file search).
+_cpu_libs.export_onednn_path()
 
 __version__ = "0.1.0"
 __all__ = [name for name in dir(_core) if not name.startswith("_")]

@@ -11,6 +11,7 @@
 #include "array.h"
 #include "backend/cpu/blas.h"
 #include "backend/cpu/encoder.h"
+#include "backend/cpu/onednn.h"
 #include "timeline.h"
 
 namespace fastsync {
@@ -57,7 +58,8 @@ class CpuBackend : public Backend {
     return {{"device_name", cpu_name()},
             {"architecture", std::string(FASTSYNC_CPU_ARCH)},
             {"memory_size", static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE)},
-            {"blas", blas_name()}};
+            {"blas", blas_name()},
+            {"convolution", cpu::onednn::describe()}};
   }
   bool is_host() const override { return true; }
   allocator::Allocator& allocator() override { return allocator::host(); }

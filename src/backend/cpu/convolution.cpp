@@ -1,21 +1,25 @@
 // CPU kernels of the fused convolution primitives (Convolution and its two
-// gradients, primitives/conv.h), in float32 and float64.
+// gradients, primitives/conv.h).
 //
-// Why fused: as Im2Col and one product, a 3x3 convolution materializes
-// patches nine times the size of its input (231 MB for a 32x56x56x64 batch)
-// and streams them through memory twice; its input gradient writes a patch
-// gradient as large and gathers it back. Here the task walks the batch in
-// chunks whose patches fit in the cache (kChunkBytes): gather one chunk on
-// the kernel pool, multiply it with the BLAS and its own threads (under the
+// float32 convolutions go to oneDNN where it is installed and takes the
+// geometry (onednn.h): its direct kernels need no patch matrix at all.
+// Everything else (float64, no oneDNN, FASTSYNC_ONEDNN=0, a flipped kernel,
+// input dilation, cropping) runs here on the BLAS, fused: as Im2Col and one
+// product, a 3x3 convolution would materialize patches nine times the size
+// of its input (231 MB for a 32x56x56x64 batch) and stream them through
+// memory twice, and its input gradient would write a patch gradient as
+// large and gather it back. Instead the task walks the batch in chunks
+// whose patches fit in the cache (kChunkBytes): gather one chunk on the
+// kernel pool, multiply it with the BLAS and its own threads (under the
 // BLAS pool lock, blas.h), move on to the next. The weight gradient adds the
 // chunks' products in chunk order, so no result depends on a thread count.
 // A pointwise geometry (1x1 kernel, stride 1, no padding) skips the gather.
 //
 // eval_cpu (encoding thread) allocates the output and the chunk buffer (a
-// temporary the encoder retains), and stages a weight or output gradient
-// that is not row-contiguous (a broadcast cotangent, a transposed view) into
-// a row-contiguous temporary that the task fills first. The image x is read
-// in place with any strides.
+// temporary the encoder retains), and stages operands that are not
+// row-contiguous (a broadcast cotangent, a transposed view) into
+// row-contiguous temporaries that the task fills first; our own kernels
+// read the image x in place with any strides.
 #include <algorithm>
 #include <climits>
 #include <mutex>
@@ -24,6 +28,7 @@
 
 #include "backend/cpu/blas.h"
 #include "backend/cpu/copy.h"
+#include "backend/cpu/onednn.h"
 #include "backend/cpu/patches.h"
 #include "backend/cpu/utils.h"
 #include "primitives/conv.h"
@@ -231,6 +236,21 @@ void input_grad(const ConvGeometry& g, const Sizes& s, const T* w, const T* dy, 
   }
 }
 
+// Dispatches the pass to oneDNN when it takes it (onednn.h): operands
+// staged row-major, the weight's preferred layout in a scratch buffer.
+bool try_onednn(Encoding& e, cpu::onednn::Pass pass, const ConvGeometry& g, int64_t n, int64_t c_in,
+                int64_t c_out, const array& a, const array& b, array& out) {
+  auto plan = cpu::onednn::plan(pass, g, n, c_in, c_out, out.dtype());
+  if (!plan) return false;
+  array am = e.row_major(a), bm = e.row_major(b);
+  array scratch = e.scratch(int64_t(cpu::onednn::scratch_bytes(*plan)), uint8);
+  e.dispatch([plan, am, bm, scratch, out = out.unsafe_weak_copy()]() {
+    std::lock_guard lock(cpu::blas::pool_mutex());
+    cpu::onednn::run(*plan, am.raw_ptr(), bm.raw_ptr(), out.raw_ptr(), scratch.raw_ptr());
+  });
+  return true;
+}
+
 }  // namespace
 
 void Convolution::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -238,6 +258,10 @@ void Convolution::eval_cpu(const std::vector<array>& inputs, std::vector<array>&
   Encoding e(*this, inputs, outputs[0]);
   if (outputs[0].size() == 0) return;
   Sizes s(geometry_, x.shape(0), x.shape(-1), w.shape(0));
+  if (try_onednn(e, cpu::onednn::Pass::forward, geometry_, s.images, s.c_in, s.c_out, x, w,
+                 outputs[0])) {
+    return;
+  }
   array wm = e.row_major(w);
   const bool gathers = !(s.pointwise && x.flags().row_contiguous);
   array buf = e.scratch(gathers ? std::min(s.rows, s.chunk_rows(x.dtype().size())) * s.width : 0,
@@ -257,6 +281,10 @@ void ConvolutionWeightGrad::eval_cpu(const std::vector<array>& inputs,
   Encoding e(*this, inputs, outputs[0]);
   if (outputs[0].size() == 0) return;
   Sizes s(geometry_, x.shape(0), x.shape(-1), dy.shape(-1));
+  if (try_onednn(e, cpu::onednn::Pass::weight_grad, geometry_, s.images, s.c_in, s.c_out, x, dy,
+                 outputs[0])) {
+    return;
+  }
   array dym = e.row_major(dy);
   const bool gathers = !(s.pointwise && x.flags().row_contiguous);
   array buf = e.scratch(gathers ? std::min(s.rows, s.chunk_rows(x.dtype().size())) * s.width : 0,
@@ -275,6 +303,10 @@ void ConvolutionInputGrad::eval_cpu(const std::vector<array>& inputs, std::vecto
   Encoding e(*this, inputs, outputs[0]);
   if (outputs[0].size() == 0) return;
   Sizes s(geometry_, dy.shape(0), outputs[0].shape(-1), dy.shape(-1));
+  if (try_onednn(e, cpu::onednn::Pass::input_grad, geometry_, s.images, s.c_in, s.c_out, w, dy,
+                 outputs[0])) {
+    return;
+  }
   array wm = e.row_major(w);
   array dym = e.row_major(dy);
   const int64_t chunk = std::min(s.images, s.chunk_images(geometry_, dy.dtype().size()));

@@ -11,6 +11,7 @@ peer's time over fastsync's (> 1: fastsync faster).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -69,7 +70,7 @@ def fastsync_rows(dev, sizes):
 def torch_rows(dev, sizes, tf32=True):
     import torch
 
-    # PyTorch's default lets cuDNN run float32 convolutions in TF32; fastsync never does.
+    # PyTorch's default lets cuDNN run float32 convolutions in TF32 (fastsync's does not).
     torch.backends.cudnn.allow_tf32 = tf32
 
     d = "cuda" if dev == "gpu" else "cpu"
@@ -150,9 +151,16 @@ def main():
     p.add_argument("--only", default="", help="comma-separated rows: svd,inv,cholesky,fft,conv")
     p.add_argument("--libs", default="fastsync,torch,mlx")
     p.add_argument(
-        "--no-tf32", action="store_true", help="PyTorch's float32 convolutions without TF32"
+        "--tf32",
+        choices=["default", "on", "off"],
+        default="default",
+        help="TF32 for float32 GPU convolutions: each library's default (PyTorch on, "
+        "fastsync off), or the same setting for all (fastsync: FASTSYNC_TF32=1)",
     )
     args = p.parse_args()
+    if args.tf32 == "on":
+        os.environ["FASTSYNC_TF32"] = "1"  # read at fastsync's first GPU product
+
     sizes = {"n": 2048, "fft": 2**20, "conv": (32, 56, 64)}
     if args.quick:
         sizes = {"n": 256, "fft": 2**14, "conv": (2, 16, 8)}
@@ -164,7 +172,7 @@ def main():
     libs = [lib for lib in args.libs.split(",") if lib]
     for lib in libs:
         try:
-            extra = {"tf32": not args.no_tf32} if lib == "torch" else {}
+            extra = {"tf32": args.tf32 != "off"} if lib == "torch" else {}
             rows, sync = makers[lib](args.device, sizes, **extra)
         except Exception as e:  # noqa: BLE001 - a missing peer is reported, not fatal
             for r in only:
@@ -175,7 +183,11 @@ def main():
                 results[r][lib] = _time(rows[r], sync, args.repeat)
             except Exception as e:  # noqa: BLE001
                 results[r][lib] = f"n/a ({type(e).__name__}: {str(e)[:60]})"
-    tf32 = "off" if args.no_tf32 else "PyTorch's default (on for cuDNN)"
+    tf32 = {
+        "default": "each library's default (PyTorch's cuDNN on, fastsync off)",
+        "on": "on for all",
+        "off": "off for all",
+    }[args.tf32]
     print(f"device: {args.device}, median of {args.repeat} (min-max), ms; TF32: {tf32}")
     print("| row | " + " | ".join(libs) + " | speed-up vs best peer |")
     print("|---" * (len(libs) + 2) + "|")

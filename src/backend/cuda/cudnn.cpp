@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backend/cuda/precision.h"
 #include "backend/cuda/runtime.h"
 #include "dynlib.h"
 #include "primitives/conv.h"
@@ -208,16 +209,17 @@ Descriptors::Descriptors(const ConvGeometry& g, int64_t batch, int64_t c_in, int
   check(a->SetFilterNdDescriptor(w, type, kNHWC, nd, fdims.data()), "conv",
         "cudnnSetFilterNdDescriptor");
   check(a->CreateConvolutionDescriptor(&conv), "conv", "cudnnCreateConvolutionDescriptor");
-  // Half types accumulate in float32; float32 stays exact float32 (no
-  // TF32), as the matrix products do (cublas.h).
+  // Half types accumulate in float32; float32 stays exact float32 unless
+  // FASTSYNC_TF32=1 (precision.h), as the matrix products do.
   const int compute = dtype == float64 ? kDouble : kFloat;
   check(a->SetConvolutionNdDescriptor(conv, nd - 2, pad.data(), stride.data(), dil.data(),
                                       g.flip ? kConvolution : kCrossCorrelation, compute),
         "conv", "cudnnSetConvolutionNdDescriptor");
   check(a->SetConvolutionGroupCount(conv, static_cast<int>(g.groups)), "conv",
         "cudnnSetConvolutionGroupCount");
-  check(a->SetConvolutionMathType(conv,
-                                  dtype == float32 || dtype == float64 ? kFmaMath : kTensorOpMath),
+  const bool exact = dtype == float64 || (dtype == float32 && !tf32());
+  check(a->SetConvolutionMathType(
+            conv, exact ? kFmaMath : (dtype == float32 ? kDefaultMath : kTensorOpMath)),
         "conv", "cudnnSetConvolutionMathType");
 }
 

@@ -3,7 +3,8 @@
 // (src/backend/cpu/matmul.cpp).
 //
 // Products are computed by cuBLAS in float64 for float64 and in float32 for
-// everything else (CUBLAS_COMPUTE_32F, never TF32; complex64 as CUDA_C_32F,
+// everything else (CUBLAS_COMPUTE_32F, TF32 only for float32 operands under
+// FASTSYNC_TF32=1, precision.h; complex64 as CUDA_C_32F,
 // the cgemm of cublasGemmEx), writing the output dtype
 // directly: float16 and bfloat16 products are rounded once, as on the CPU.
 // AddMM copies c (broadcast) into the output, unless it can donate c's
@@ -43,6 +44,7 @@
 #include "backend/cuda/copy.h"
 #include "backend/cuda/cublas.h"
 #include "backend/cuda/kernel_utils.cuh"
+#include "backend/cuda/precision.h"
 #include "primitives/linalg.h"
 
 namespace fastsync {
@@ -69,7 +71,9 @@ struct GemmTypes {
   cb::cublasComputeType_t compute;
 };
 GemmTypes gemm_types(Dtype d, const char* op) {
-  if (d == float32) return {CUDA_R_32F, cb::CUBLAS_COMPUTE_32F};
+  if (d == float32) {
+    return {CUDA_R_32F, cuda::tf32() ? cb::CUBLAS_COMPUTE_32F_FAST_TF32 : cb::CUBLAS_COMPUTE_32F};
+  }
   if (d == float64) return {CUDA_R_64F, cb::CUBLAS_COMPUTE_64F};
   if (d == float16) return {CUDA_R_16F, cb::CUBLAS_COMPUTE_32F};
   if (d == bfloat16) return {CUDA_R_16BF, cb::CUBLAS_COMPUTE_32F};

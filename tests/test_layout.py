@@ -105,3 +105,21 @@ def test_a_transposed_intermediate_is_donated():
     np.testing.assert_allclose(
         np.asarray(y)[:3, :3], (np.asarray(base)[:3, :3].T + 1) * 2, rtol=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a, m: a.transpose(2, 0, 1),
+        lambda a, m: a[:, ::2, 1:],
+        lambda a, m: m.broadcast_to(a[:1], (300, 40, 64)),
+        lambda a, m: m.broadcast_to(a[0, 0, 0], (300, 40, 64)),
+    ],
+)
+def test_large_strided_copies_split_over_threads(make):
+    # Copies of ~770k elements: the strided copy kernel splits its outermost axis.
+    base = np.random.default_rng(0).standard_normal((300, 40, 64)).astype(np.float32)
+    want = make(base, np)
+    view = make(mx.array(base), mx)
+    np.testing.assert_array_equal(np.array(mx.contiguous(view)), want)
+    np.testing.assert_array_equal(np.array(view.astype(mx.float64)), want.astype(np.float64))

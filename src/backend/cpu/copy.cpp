@@ -1,7 +1,9 @@
 #include "backend/cpu/copy.h"
 
-#include "backend/cpu/parallel.h"
+#include <algorithm>
+
 #include "backend/common/strided.h"
+#include "backend/cpu/parallel.h"
 
 namespace fastsync::cpu {
 
@@ -17,27 +19,42 @@ void copy_typed(const array& in, array& out) {
     });
     return;
   }
-  for_each_strided<2>(out.shape(), {&in.strides(), &out.strides()},
-                      [&](auto offs, int64_t n, auto st) {
-                        const In* s = src + offs[0];
-                        Out* d = dst + offs[1];
-                        if (st[0] == 1 && st[1] == 1) {
-                          for (int64_t i = 0; i < n; ++i) d[i] = cast(s[i]);
-                        } else if (st[0] == 0) {
-                          Out v = cast(*s);
-                          for (int64_t i = 0; i < n; ++i) d[i * st[1]] = v;
-                        } else {
-                          for (int64_t i = 0; i < n; ++i) d[i * st[1]] = cast(s[i * st[0]]);
-                        }
-                      });
+  // Strided: the outermost axis of the plan is split over the kernel pool
+  // (a broadcast cotangent staged for a product is tens of MB).
+  const StridedPlan<2> plan = make_plan<2>(out.shape(), {&in.strides(), &out.strides()});
+  auto run = [&](const StridedPlan<2>& p, const In* s0, Out* d0) {
+    for_each_strided(p, [&](auto offs, int64_t n, auto st) {
+      const In* s = s0 + offs[0];
+      Out* d = d0 + offs[1];
+      if (st[0] == 1 && st[1] == 1) {
+        for (int64_t i = 0; i < n; ++i) d[i] = cast(s[i]);
+      } else if (st[0] == 0) {
+        Out v = cast(*s);
+        for (int64_t i = 0; i < n; ++i) d[i * st[1]] = v;
+      } else {
+        for (int64_t i = 0; i < n; ++i) d[i * st[1]] = cast(s[i * st[0]]);
+      }
+    });
+  };
+  const int64_t outer = plan.shape[0];
+  if (plan.size < 2 * kParallelGrain || outer < 2) {
+    run(plan, src, dst);
+    return;
+  }
+  const int64_t inner = plan.size / outer;
+  parallel_for(outer, std::max<int64_t>(1, kParallelGrain / inner), [&](int64_t b, int64_t e) {
+    StridedPlan<2> part = plan;
+    part.shape[0] = e - b;
+    part.size = (e - b) * inner;
+    run(part, src + b * plan.strides[0][0], dst + b * plan.strides[1][0]);
+  });
 }
 }  // namespace
 
 void copy_kernel(const array& in, array& out) {
   dispatch_dtype(in.dtype(), [&](auto in_tag) {
-    dispatch_dtype(out.dtype(), [&](auto out_tag) {
-      copy_typed<decltype(in_tag), decltype(out_tag)>(in, out);
-    });
+    dispatch_dtype(out.dtype(),
+                   [&](auto out_tag) { copy_typed<decltype(in_tag), decltype(out_tag)>(in, out); });
   });
 }
 

@@ -1,8 +1,8 @@
 // GPU convolutions. Convolution and its two gradients are single cuDNN
-// calls (cudnn.h): the algorithm is cuDNN's heuristic first choice, looked
-// up once per shape and kept, and its workspace comes from the stream's
-// allocator. They end the stream's captured CUDA graph first (cuDNN may
-// load kernels on a first call, which a capture forbids).
+// calls (cudnn.h): the algorithm is the fastest of cuDNN's measured search
+// (or its heuristic first choice), chosen once per shape and kept, and its
+// workspace comes from the stream's allocator. They end the stream's captured CUDA graph first
+// (cuDNN may load kernels on a first call, which a capture forbids).
 //
 // GPU kernels for the patch primitives (Im2Col, Col2Im): one thread per
 // output element, the index math of backend/common/conv.h (the CPU kernels'
@@ -10,8 +10,10 @@
 // are read through their strides; outputs are row-contiguous. Col2Im
 // gathers (each input sample sums the patch entries that read it), so it
 // needs no atomics and is deterministic.
+#include <cstdlib>
 #include <map>
 #include <mutex>
+#include <string>
 #include <tuple>
 
 #include "backend/common/conv.h"
@@ -188,9 +190,29 @@ AlgoKey key_of(Pass pass, const ConvGeometry& g, int64_t batch, int64_t c_in, in
 std::mutex algos_mutex;
 auto* algos = new std::map<AlgoKey, int>();  // never destroyed, as the handles
 
-// cuDNN's first usable choice among its heuristic's answers.
-template <typename Query>
-int pick(const AlgoKey& key, const char* what, Query query) {
+// FASTSYNC_CUDNN_AUTOTUNE=0 picks cuDNN's heuristic choice instead of the
+// measured search. Read once.
+bool autotune() {
+  static const bool on = [] {
+    const char* v = std::getenv("FASTSYNC_CUDNN_AUTOTUNE");
+    return !(v && std::string(v) == "0");
+  }();
+  return on;
+}
+
+// Scratch for the measured search; algorithms that need more are skipped.
+constexpr size_t kSearchWorkspace = size_t(128) << 20;
+
+void* workspace(cuda::CommandEncoder& enc, size_t bytes);
+
+// The algorithm for `key`, chosen once per shape and kept: the fastest of
+// cuDNN's measured search (`find`: every algorithm run once on this call's
+// buffers, the way XLA autotunes its convolutions; it waits for the stream),
+// or cuDNN's heuristic first choice (`query`) where the library lacks the
+// search or FASTSYNC_CUDNN_AUTOTUNE=0.
+template <typename Query, typename Find>
+int pick(cuda::CommandEncoder& enc, const AlgoKey& key, const char* what, Query query,
+         bool can_find, Find find) {
   {
     std::lock_guard lk(algos_mutex);
     auto it = algos->find(key);
@@ -198,7 +220,12 @@ int pick(const AlgoKey& key, const char* what, Query query) {
   }
   cuda::cudnn::AlgoPerf perf[16];
   int count = 0;
-  cuda::cudnn::check(query(16, &count, perf), "conv", what);
+  if (can_find && autotune()) {
+    cuda::cudnn::check(find(16, &count, perf, workspace(enc, kSearchWorkspace), kSearchWorkspace),
+                       "conv", what);
+  } else {
+    cuda::cudnn::check(query(16, &count, perf), "conv", what);
+  }
   int algo = -1;
   for (int i = 0; i < count && algo < 0; ++i) {
     if (perf[i].status == 0) algo = perf[i].algo;
@@ -244,10 +271,16 @@ void Convolution::eval_gpu(const std::vector<array>& inputs, std::vector<array>&
   dnn::Handle h = dnn::handle(enc);
   const int64_t n = x.shape(0), c = x.shape(-1), o = w.shape(0);
   dnn::Descriptors d(geometry_, n, c, o, y.dtype());
-  int algo = pick(key_of(Pass::forward, geometry_, n, c, o, y.dtype()),
-                  "cudnnGetConvolutionForwardAlgorithm_v7", [&](int want, int* got, auto* perf) {
-                    return a.GetForwardAlgorithm(h, d.x, d.w, d.conv, d.y, want, got, perf);
-                  });
+  int algo = pick(
+      enc, key_of(Pass::forward, geometry_, n, c, o, y.dtype()), "the forward algorithm",
+      [&](int want, int* got, auto* perf) {
+        return a.GetForwardAlgorithm(h, d.x, d.w, d.conv, d.y, want, got, perf);
+      },
+      a.FindForward != nullptr,
+      [&](int want, int* got, auto* perf, void* ws, size_t bytes) {
+        return a.FindForward(h, d.x, x.raw_ptr(), d.w, w.raw_ptr(), d.conv, d.y, y.raw_ptr(), want,
+                             got, perf, ws, bytes);
+      });
   size_t bytes = 0;
   dnn::check(a.GetForwardWorkspace(h, d.x, d.w, d.conv, d.y, algo, &bytes), "conv",
              "cudnnGetConvolutionForwardWorkspaceSize");
@@ -267,11 +300,16 @@ void ConvolutionInputGrad::eval_gpu(const std::vector<array>& inputs, std::vecto
   dnn::Handle h = dnn::handle(enc);
   const int64_t n = dx.shape(0), c = dx.shape(-1), o = w.shape(0);
   dnn::Descriptors d(geometry_, n, c, o, dx.dtype());
-  int algo =
-      pick(key_of(Pass::input_grad, geometry_, n, c, o, dx.dtype()),
-           "cudnnGetConvolutionBackwardDataAlgorithm_v7", [&](int want, int* got, auto* perf) {
-             return a.GetBackwardDataAlgorithm(h, d.w, d.y, d.conv, d.x, want, got, perf);
-           });
+  int algo = pick(
+      enc, key_of(Pass::input_grad, geometry_, n, c, o, dx.dtype()), "the input gradient algorithm",
+      [&](int want, int* got, auto* perf) {
+        return a.GetBackwardDataAlgorithm(h, d.w, d.y, d.conv, d.x, want, got, perf);
+      },
+      a.FindBackwardData != nullptr,
+      [&](int want, int* got, auto* perf, void* ws, size_t bytes) {
+        return a.FindBackwardData(h, d.w, w.raw_ptr(), d.y, dy.raw_ptr(), d.conv, d.x, dx.raw_ptr(),
+                                  want, got, perf, ws, bytes);
+      });
   size_t bytes = 0;
   dnn::check(a.GetBackwardDataWorkspace(h, d.w, d.y, d.conv, d.x, algo, &bytes), "conv",
              "cudnnGetConvolutionBackwardDataWorkspaceSize");
@@ -298,11 +336,17 @@ void ConvolutionWeightGrad::eval_gpu(const std::vector<array>& inputs,
   dnn::Handle h = dnn::handle(enc);
   const int64_t n = x.shape(0), c = x.shape(-1), o = dw.shape(0);
   dnn::Descriptors d(geometry_, n, c, o, dw.dtype());
-  int algo =
-      pick(key_of(Pass::weight_grad, geometry_, n, c, o, dw.dtype()),
-           "cudnnGetConvolutionBackwardFilterAlgorithm_v7", [&](int want, int* got, auto* perf) {
-             return a.GetBackwardFilterAlgorithm(h, d.x, d.y, d.conv, d.w, want, got, perf);
-           });
+  int algo = pick(
+      enc, key_of(Pass::weight_grad, geometry_, n, c, o, dw.dtype()),
+      "the weight gradient algorithm",
+      [&](int want, int* got, auto* perf) {
+        return a.GetBackwardFilterAlgorithm(h, d.x, d.y, d.conv, d.w, want, got, perf);
+      },
+      a.FindBackwardFilter != nullptr,
+      [&](int want, int* got, auto* perf, void* ws, size_t bytes) {
+        return a.FindBackwardFilter(h, d.x, x.raw_ptr(), d.y, dy.raw_ptr(), d.conv, d.w,
+                                    dw.raw_ptr(), want, got, perf, ws, bytes);
+      });
   size_t bytes = 0;
   dnn::check(a.GetBackwardFilterWorkspace(h, d.x, d.y, d.conv, d.w, algo, &bytes), "conv",
              "cudnnGetConvolutionBackwardFilterWorkspaceSize");

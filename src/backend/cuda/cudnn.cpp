@@ -84,6 +84,9 @@ void resolve(Api& a, dynlib::Symbols& sym) {
   sym.bind(a.GetBackwardFilterAlgorithm, "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
   sym.bind(a.GetBackwardFilterWorkspace, "cudnnGetConvolutionBackwardFilterWorkspaceSize");
   sym.bind(a.BackwardFilter, "cudnnConvolutionBackwardFilter");
+  sym.bind(a.FindForward, "cudnnFindConvolutionForwardAlgorithmEx", false);
+  sym.bind(a.FindBackwardData, "cudnnFindConvolutionBackwardDataAlgorithmEx", false);
+  sym.bind(a.FindBackwardFilter, "cudnnFindConvolutionBackwardFilterAlgorithmEx", false);
 }
 
 struct Loaded {

@@ -74,6 +74,15 @@ struct Api {
                                        size_t*);
   Status (*BackwardFilter)(Handle, const void*, TensorDesc, const void*, TensorDesc, const void*,
                            ConvDesc, int, void*, size_t, const void*, FilterDesc, void*);
+  // The measured searches (cudnnFind*AlgorithmEx): each runs every
+  // algorithm once on the given buffers and returns them fastest first.
+  // Optional (null when the library has none).
+  Status (*FindForward)(Handle, TensorDesc, const void*, FilterDesc, const void*, ConvDesc,
+                        TensorDesc, void*, int, int*, AlgoPerf*, void*, size_t);
+  Status (*FindBackwardData)(Handle, FilterDesc, const void*, TensorDesc, const void*, ConvDesc,
+                             TensorDesc, void*, int, int*, AlgoPerf*, void*, size_t);
+  Status (*FindBackwardFilter)(Handle, TensorDesc, const void*, TensorDesc, const void*, ConvDesc,
+                               FilterDesc, void*, int, int*, AlgoPerf*, void*, size_t);
 };
 
 // The loaded library, or null with the loader's reasons in *why (loaded

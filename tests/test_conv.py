@@ -118,27 +118,33 @@ GENERAL_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", GENERAL_CASES)
-def test_conv_general_matches_reference(case):
-    d, spatial, k, stride, lo, hi, kdil, idil, groups, flip = case
-    cin, cout = 2 * groups, 3 * groups
-    x = rand(2, *spatial, cin)
-    w = rand(cout, *k, cin // groups)
-    padding = (
+def general_kwargs(case):
+    """conv_general's keywords for a GENERAL_CASES entry, and ref_conv's."""
+    d, _, _, stride, lo, hi, kdil, idil, groups, flip = case
+    pads = (
         list(lo) if isinstance(lo, tuple) else [lo] * d,
         list(hi) if isinstance(hi, tuple) else [hi] * d,
     )
-    got = mx.conv_general(
-        mx.array(x),
-        mx.array(w),
+    kw = dict(
         stride=stride,
-        padding=padding,
+        padding=pads,
         kernel_dilation=kdil,
         input_dilation=idil,
         groups=groups,
         flip=flip,
     )
-    check(got, ref_conv(x, w, stride, lo, hi, kdil, idil, groups, flip))
+    ref = dict(stride=stride, lo=lo, hi=hi, kdil=kdil, idil=idil, groups=groups, flip=flip)
+    return kw, ref
+
+
+@pytest.mark.parametrize("case", GENERAL_CASES)
+def test_conv_general_matches_reference(case):
+    _, spatial, k, *_, groups, _ = case
+    cin, cout = 2 * groups, 3 * groups
+    x = rand(2, *spatial, cin)
+    w = rand(cout, *k, cin // groups)
+    kw, ref = general_kwargs(case)
+    check(mx.conv_general(mx.array(x), mx.array(w), **kw), ref_conv(x, w, **ref))
 
 
 @pytest.mark.parametrize("d", [1, 2, 3])
@@ -245,22 +251,10 @@ def directional_checks(f, primals, argnum, ref_linear, trials=3):
 
 @pytest.mark.parametrize("case", GENERAL_CASES[:8])
 def test_conv_general_gradients(case):
-    d, spatial, k, stride, lo, hi, kdil, idil, groups, flip = case
+    _, spatial, k, *_, groups, _ = case
     cin, cout = 2 * groups, 3 * groups
     x, w = rand(2, *spatial, cin), rand(cout, *k, cin // groups)
-    pads = (
-        list(lo) if isinstance(lo, tuple) else [lo] * d,
-        list(hi) if isinstance(hi, tuple) else [hi] * d,
-    )
-    kw = dict(
-        stride=stride,
-        padding=pads,
-        kernel_dilation=kdil,
-        input_dilation=idil,
-        groups=groups,
-        flip=flip,
-    )
-    ref = dict(stride=stride, lo=lo, hi=hi, kdil=kdil, idil=idil, groups=groups, flip=flip)
+    kw, ref = general_kwargs(case)
 
     def f(a, b):
         return mx.conv_general(a, b, **kw)
@@ -507,23 +501,11 @@ def test_pointwise_conv_of_a_view_with_groups():
 def test_patch_path_of_half_types(case):
     # float16 convolutions take the Im2Col + product form. Small integers keep every sum
     # exact in float16, so forward and input gradient must match the reference exactly.
-    d, spatial, k, stride, lo, hi, kdil, idil, groups, flip = case
+    _, spatial, k, *_, groups, _ = case
     cin, cout = 2 * groups, 3 * groups
     x = RNG.integers(-2, 3, size=(2, *spatial, cin)).astype(np.float64)
     w = RNG.integers(-2, 3, size=(cout, *k, cin // groups)).astype(np.float64)
-    pads = (
-        list(lo) if isinstance(lo, tuple) else [lo] * d,
-        list(hi) if isinstance(hi, tuple) else [hi] * d,
-    )
-    kw = dict(
-        stride=stride,
-        padding=pads,
-        kernel_dilation=kdil,
-        input_dilation=idil,
-        groups=groups,
-        flip=flip,
-    )
-    ref = dict(stride=stride, lo=lo, hi=hi, kdil=kdil, idil=idil, groups=groups, flip=flip)
+    kw, ref = general_kwargs(case)
     xs, ws = mx.array(x, dtype=mx.float16), mx.array(w, dtype=mx.float16)
     want = ref_conv(x, w, **ref)
     np.testing.assert_array_equal(np.array(mx.conv_general(xs, ws, **kw), np.float64), want)

@@ -202,9 +202,9 @@ array conv_transpose_nd(const char* op, int dims, const array& input, const arra
   {
     // Where the backend takes it: the input gradient of the convolution
     // this one is the adjoint of (from the output's shape to the input's),
-    // one fused primitive with no zeros spread through the input. That convolution's weight
-    // (C_in, *kernel, C_out / G) is ours with the channel axes swapped per
-    // group.
+    // one fused primitive with no zeros spread through the input. That
+    // convolution's weight (C_in, *kernel, C_out / G) is ours with the
+    // channel axes swapped per group.
     ConvGeometry f;
     f.dims = dims;
     f.groups = groups;

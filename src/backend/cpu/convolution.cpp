@@ -21,7 +21,6 @@
 // row-contiguous temporaries that the task fills first; our own kernels
 // read the image x in place with any strides.
 #include <algorithm>
-#include <climits>
 #include <mutex>
 #include <stdexcept>
 #include <vector>
@@ -169,22 +168,30 @@ void dispatch_float(Dtype d, F&& f) {
   }
 }
 
+// Whether the patches must be gathered: a pointwise geometry over a
+// row-contiguous image reads the image itself.
+bool gathers(const Sizes& s, const array& x) { return !(s.pointwise && x.flags().row_contiguous); }
+
+// Patch rows [r0, r0 + r) as a (r, width) row-major matrix: gathered into
+// buf, or the image's own rows.
+template <typename T>
+const T* chunk_patches(const ConvGeometry& g, const Sizes& s, const array& x, int64_t r0, int64_t r,
+                       T* buf) {
+  if (!gathers(s, x)) return x.data<T>() + r0 * s.c_in;
+  cpu::im2col(g, x.dtype(), x.raw_ptr(), x.strides(), s.cg, r0, r, buf);
+  return buf;
+}
+
 // y (rows, O) = patches (rows, G, depth) . w (O, depth) per group.
 template <typename T>
 void forward(const ConvGeometry& g, const Sizes& s, const array& x, const T* w, T* buf, T* y) {
   const int64_t step = s.chunk_rows(sizeof(T));
   for (int64_t r0 = 0; r0 < s.rows; r0 += step) {
     const int64_t r = std::min(step, s.rows - r0);
-    const T* p = buf;
-    int64_t ld = s.width;
-    if (s.pointwise && x.flags().row_contiguous) {
-      p = x.data<T>() + r0 * s.c_in;
-    } else {
-      cpu::im2col(g, x.dtype(), x.raw_ptr(), x.strides(), s.cg, r0, r, buf);
-    }
+    const T* p = chunk_patches(g, s, x, r0, r, buf);
     for (int64_t grp = 0; grp < g.groups; ++grp) {
-      product<T>(false, true, r, s.og, s.depth, p + grp * s.depth, ld, w + grp * s.og * s.depth,
-                 s.depth, false, y + r0 * s.c_out + grp * s.og, s.c_out);
+      product<T>(false, true, r, s.og, s.depth, p + grp * s.depth, s.width,
+                 w + grp * s.og * s.depth, s.depth, false, y + r0 * s.c_out + grp * s.og, s.c_out);
     }
   }
 }
@@ -200,12 +207,7 @@ void weight_grad(const ConvGeometry& g, const Sizes& s, const array& x, const T*
   }
   for (int64_t r0 = 0; r0 < s.rows; r0 += step) {
     const int64_t r = std::min(step, s.rows - r0);
-    const T* p = buf;
-    if (s.pointwise && x.flags().row_contiguous) {
-      p = x.data<T>() + r0 * s.c_in;
-    } else {
-      cpu::im2col(g, x.dtype(), x.raw_ptr(), x.strides(), s.cg, r0, r, buf);
-    }
+    const T* p = chunk_patches(g, s, x, r0, r, buf);
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       product<T>(true, false, s.og, s.depth, r, dy + r0 * s.c_out + grp * s.og, s.c_out,
                  p + grp * s.depth, s.width, r0 > 0, dw + grp * s.og * s.depth, s.depth);
@@ -225,15 +227,7 @@ void input_grad(const ConvGeometry& g, const Sizes& s, const T* w, const T* dy, 
     return;
   }
   // The chunk's patches (n, *out, G, *kernel, cg), row-major.
-  Strides ps(2 * g.dims + 3);
-  {
-    Shape shape = patches_shape(g, 1, s.c_in);
-    int64_t st = 1;
-    for (int i = int(shape.size()) - 1; i >= 0; --i) {
-      ps[i] = st;
-      st *= shape[i];
-    }
-  }
+  const Strides ps = row_major_strides(patches_shape(g, 1, s.c_in));
   const int64_t step = s.chunk_images(g, sizeof(T));
   for (int64_t n0 = 0; n0 < s.images; n0 += step) {
     const int64_t n = std::min(step, s.images - n0);
@@ -244,6 +238,12 @@ void input_grad(const ConvGeometry& g, const Sizes& s, const T* w, const T* dy, 
     }
     cpu::col2im(g, type_to_dtype<T>::value, buf, ps, s.cg, n, dx + n0 * pixels * s.c_in);
   }
+}
+
+// The chunk buffer of the forward pass and the weight gradient.
+array gather_buffer(Encoding& e, const Sizes& s, const array& x) {
+  const int64_t rows = gathers(s, x) ? std::min(s.rows, s.chunk_rows(x.dtype().size())) : 0;
+  return e.scratch(rows * s.width, x.dtype());
 }
 
 // Dispatches the pass to oneDNN when it takes it (onednn.h): operands
@@ -273,9 +273,7 @@ void Convolution::eval_cpu(const std::vector<array>& inputs, std::vector<array>&
     return;
   }
   array wm = e.row_major(w);
-  const bool gathers = !(s.pointwise && x.flags().row_contiguous);
-  array buf = e.scratch(gathers ? std::min(s.rows, s.chunk_rows(x.dtype().size())) * s.width : 0,
-                        x.dtype());
+  array buf = gather_buffer(e, s, x);
   e.dispatch([g = geometry_, s, x = x.unsafe_weak_copy(), wm, buf,
               y = outputs[0].unsafe_weak_copy()]() mutable {
     dispatch_float(y.dtype(), [&](auto tag) {
@@ -296,9 +294,7 @@ void ConvolutionWeightGrad::eval_cpu(const std::vector<array>& inputs,
     return;
   }
   array dym = e.row_major(dy);
-  const bool gathers = !(s.pointwise && x.flags().row_contiguous);
-  array buf = e.scratch(gathers ? std::min(s.rows, s.chunk_rows(x.dtype().size())) * s.width : 0,
-                        x.dtype());
+  array buf = gather_buffer(e, s, x);
   e.dispatch([g = geometry_, s, x = x.unsafe_weak_copy(), dym, buf,
               dw = outputs[0].unsafe_weak_copy()]() mutable {
     dispatch_float(dw.dtype(), [&](auto tag) {

@@ -4,6 +4,7 @@
 #include "backend/cpu/onednn.h"
 
 #include <cstdlib>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -339,10 +340,10 @@ struct Memory {
   ~Memory() { library()->api.memory_destroy(m); }
 };
 
-void execute(Handle prim, std::vector<ExecArg> args) {
+void execute(Handle prim, std::initializer_list<ExecArg> args) {
   const Api& a = library()->api;
   Handle s = stream();
-  check(a.execute(prim, s, static_cast<int>(args.size()), args.data()), "execute");
+  check(a.execute(prim, s, static_cast<int>(args.size()), args.begin()), "execute");
   check(a.stream_wait(s), "stream wait");
 }
 

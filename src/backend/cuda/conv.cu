@@ -1,8 +1,9 @@
 // GPU convolutions. Convolution and its two gradients are single cuDNN
 // calls (cudnn.h): the algorithm is the fastest of cuDNN's measured search
 // (or its heuristic first choice), chosen once per shape and kept, and its
-// workspace comes from the stream's allocator. They end the stream's captured CUDA graph first
-// (cuDNN may load kernels on a first call, which a capture forbids).
+// workspace comes from the stream's allocator. They end the stream's
+// captured CUDA graph first (cuDNN may load kernels on a first call, which
+// a capture forbids).
 //
 // GPU kernels for the patch primitives (Im2Col, Col2Im): one thread per
 // output element, the index math of backend/common/conv.h (the CPU kernels'

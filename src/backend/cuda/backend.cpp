@@ -7,6 +7,7 @@
 
 #include "backend/cuda/allocators.h"
 #include "backend/cuda/crossing.h"
+#include "backend/cuda/cudnn_graph.h"
 #include "backend/cuda/encoder.h"
 #include "backend/cuda/fused_source.h"
 #include "backend/cuda/graph.h"
@@ -115,8 +116,12 @@ class CudaBackend : public Backend {
   }
 
   std::vector<std::pair<std::string, int64_t>> counters() const override {
+    const auto dnn = cuda::cudnn::graph_counts();
     return {{"graph_launches", static_cast<int64_t>(cuda::GraphCapture::launches())},
-            {"graph_instantiations", static_cast<int64_t>(cuda::GraphCapture::instantiations())}};
+            {"graph_instantiations", static_cast<int64_t>(cuda::GraphCapture::instantiations())},
+            {"cudnn_plans", dnn.plans},
+            {"cudnn_graph_runs", dnn.graph_runs},
+            {"cudnn_legacy_runs", dnn.legacy_runs}};
   }
 
   void synchronize() override {

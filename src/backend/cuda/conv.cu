@@ -1,9 +1,11 @@
 // GPU convolutions. Convolution and its two gradients are single cuDNN
-// calls (cudnn.h): the algorithm is the fastest of cuDNN's measured search
-// (or its heuristic first choice), chosen once per shape and kept, and its
-// workspace comes from the stream's allocator. They end the stream's
-// captured CUDA graph first (cuDNN may load kernels on a first call, which
-// a capture forbids).
+// executions: through the graph API's plan kept per shape (cudnn_graph.h),
+// or, where that has no engine or FASTSYNC_CUDNN_GRAPH=0, through the legacy
+// API (cudnn.h) with the fastest algorithm of cuDNN's measured search (or
+// its heuristic first choice), chosen once per shape and kept. Workspaces
+// come from the stream's allocator. They end the stream's captured CUDA
+// graph first (cuDNN may load kernels on a first call, which a capture
+// forbids).
 //
 // GPU kernels for the patch primitives (Im2Col, Col2Im): one thread per
 // output element, the index math of backend/common/conv.h (the CPU kernels'
@@ -11,7 +13,6 @@
 // are read through their strides; outputs are row-contiguous. Col2Im
 // gathers (each input sample sums the patch entries that read it), so it
 // needs no atomics and is deterministic.
-#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
@@ -20,6 +21,7 @@
 #include "backend/common/conv.h"
 #include "backend/cuda/copy.h"
 #include "backend/cuda/cudnn.h"
+#include "backend/cuda/cudnn_graph.h"
 #include "backend/cuda/kernel_utils.cuh"
 #include "primitives/conv.h"
 
@@ -157,7 +159,7 @@ void Col2Im::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
 
 namespace {
 
-enum class Pass { forward, input_grad, weight_grad };
+using cuda::cudnn::Pass;
 
 // What picks an algorithm: the pass and every descriptor parameter.
 struct AlgoKey {
@@ -191,16 +193,6 @@ AlgoKey key_of(Pass pass, const ConvGeometry& g, int64_t batch, int64_t c_in, in
 std::mutex algos_mutex;
 auto* algos = new std::map<AlgoKey, int>();  // never destroyed, as the handles
 
-// FASTSYNC_CUDNN_AUTOTUNE=0 picks cuDNN's heuristic choice instead of the
-// measured search. Read once.
-bool autotune() {
-  static const bool on = [] {
-    const char* v = std::getenv("FASTSYNC_CUDNN_AUTOTUNE");
-    return !(v && std::string(v) == "0");
-  }();
-  return on;
-}
-
 // Scratch for the measured search; algorithms that need more are skipped.
 constexpr size_t kSearchWorkspace = size_t(128) << 20;
 
@@ -221,7 +213,7 @@ int pick(cuda::CommandEncoder& enc, const AlgoKey& key, const char* what, Query 
   }
   cuda::cudnn::AlgoPerf perf[16];
   int count = 0;
-  if (can_find && autotune()) {
+  if (can_find && cuda::cudnn::autotune()) {
     cuda::cudnn::check(find(16, &count, perf, workspace(enc, kSearchWorkspace), kSearchWorkspace),
                        "conv", what);
   } else {
@@ -268,9 +260,13 @@ void Convolution::eval_gpu(const std::vector<array>& inputs, std::vector<array>&
   array& y = outputs[0];
   auto [x, w] = begin(enc, inputs, y);
   if (y.size() == 0) return;
+  const int64_t n = x.shape(0), c = x.shape(-1), o = w.shape(0);
+  if (dnn::run_graph(enc, Pass::forward, geometry_, n, c, o, y.dtype(),
+                     {x.raw_ptr(), w.raw_ptr(), y.raw_ptr()})) {
+    return;
+  }
   const dnn::Api& a = *dnn::api();
   dnn::Handle h = dnn::handle(enc);
-  const int64_t n = x.shape(0), c = x.shape(-1), o = w.shape(0);
   dnn::Descriptors d(geometry_, n, c, o, y.dtype());
   int algo = pick(
       enc, key_of(Pass::forward, geometry_, n, c, o, y.dtype()), "the forward algorithm",
@@ -297,9 +293,13 @@ void ConvolutionInputGrad::eval_gpu(const std::vector<array>& inputs, std::vecto
   array& dx = outputs[0];
   auto [w, dy] = begin(enc, inputs, dx);
   if (dx.size() == 0) return;
+  const int64_t n = dx.shape(0), c = dx.shape(-1), o = w.shape(0);
+  if (dnn::run_graph(enc, Pass::input_grad, geometry_, n, c, o, dx.dtype(),
+                     {dx.raw_ptr(), w.raw_ptr(), dy.raw_ptr()})) {
+    return;
+  }
   const dnn::Api& a = *dnn::api();
   dnn::Handle h = dnn::handle(enc);
-  const int64_t n = dx.shape(0), c = dx.shape(-1), o = w.shape(0);
   dnn::Descriptors d(geometry_, n, c, o, dx.dtype());
   int algo = pick(
       enc, key_of(Pass::input_grad, geometry_, n, c, o, dx.dtype()), "the input gradient algorithm",
@@ -333,9 +333,13 @@ void ConvolutionWeightGrad::eval_gpu(const std::vector<array>& inputs,
                 "cudaMemsetAsync");
     return;
   }
+  const int64_t n = x.shape(0), c = x.shape(-1), o = dw.shape(0);
+  if (dnn::run_graph(enc, Pass::weight_grad, geometry_, n, c, o, dw.dtype(),
+                     {x.raw_ptr(), dw.raw_ptr(), dy.raw_ptr()})) {
+    return;
+  }
   const dnn::Api& a = *dnn::api();
   dnn::Handle h = dnn::handle(enc);
-  const int64_t n = x.shape(0), c = x.shape(-1), o = dw.shape(0);
   dnn::Descriptors d(geometry_, n, c, o, dw.dtype());
   int algo = pick(
       enc, key_of(Pass::weight_grad, geometry_, n, c, o, dw.dtype()),

@@ -87,6 +87,12 @@ void resolve(Api& a, dynlib::Symbols& sym) {
   sym.bind(a.FindForward, "cudnnFindConvolutionForwardAlgorithmEx", false);
   sym.bind(a.FindBackwardData, "cudnnFindConvolutionBackwardDataAlgorithmEx", false);
   sym.bind(a.FindBackwardFilter, "cudnnFindConvolutionBackwardFilterAlgorithmEx", false);
+  sym.bind(a.BackendCreateDescriptor, "cudnnBackendCreateDescriptor", false);
+  sym.bind(a.BackendDestroyDescriptor, "cudnnBackendDestroyDescriptor", false);
+  sym.bind(a.BackendFinalize, "cudnnBackendFinalize", false);
+  sym.bind(a.BackendSetAttribute, "cudnnBackendSetAttribute", false);
+  sym.bind(a.BackendGetAttribute, "cudnnBackendGetAttribute", false);
+  sym.bind(a.BackendExecute, "cudnnBackendExecute", false);
 }
 
 struct Loaded {
@@ -118,13 +124,6 @@ const Loaded& loaded() {
 
 std::mutex handles_mutex;
 auto* handles = new std::unordered_map<cudaStream_t, Handle>();  // never destroyed
-
-int data_type(Dtype t) {
-  if (t == float16) return kHalf;
-  if (t == bfloat16) return kBfloat16;
-  if (t == float64) return kDouble;
-  return kFloat;
-}
 
 // Dimensions (N, C, *spatial) and strides of a row-contiguous channels-last
 // array: cuDNN reads the layout from the strides.
@@ -158,6 +157,13 @@ void check(Status s, const char* op, const char* fn) {
   const Api* a = api();
   throw std::runtime_error(std::string("[") + op + "] " + fn + " failed: " +
                            (a ? a->GetErrorString(s) : "cuDNN status " + std::to_string(s)));
+}
+
+int data_type(Dtype t) {
+  if (t == float16) return kHalf;
+  if (t == bfloat16) return kBfloat16;
+  if (t == float64) return kDouble;
+  return kFloat;
 }
 
 Handle handle(CommandEncoder& enc) {

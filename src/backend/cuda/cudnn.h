@@ -28,6 +28,7 @@ using Handle = void*;
 using TensorDesc = void*;
 using FilterDesc = void*;
 using ConvDesc = void*;
+using BackendDesc = void*;  // any descriptor of the graph (backend) API
 using Status = int;
 
 // The algorithm-performance record cuDNN's heuristics return (the same
@@ -83,6 +84,13 @@ struct Api {
                              TensorDesc, void*, int, int*, AlgoPerf*, void*, size_t);
   Status (*FindBackwardFilter)(Handle, TensorDesc, const void*, TensorDesc, const void*, ConvDesc,
                                FilterDesc, void*, int, int*, AlgoPerf*, void*, size_t);
+  // The graph (backend) API (cudnn_graph.h). Optional: null when absent.
+  Status (*BackendCreateDescriptor)(int, BackendDesc*);
+  Status (*BackendDestroyDescriptor)(BackendDesc);
+  Status (*BackendFinalize)(BackendDesc);
+  Status (*BackendSetAttribute)(BackendDesc, int, int, int64_t, const void*);
+  Status (*BackendGetAttribute)(BackendDesc, int, int, int64_t, int64_t*, void*);
+  Status (*BackendExecute)(Handle, BackendDesc, BackendDesc);
 };
 
 // The loaded library, or null with the loader's reasons in *why (loaded
@@ -110,6 +118,9 @@ class Descriptors {
   FilterDesc w = nullptr;
   ConvDesc conv = nullptr;
 };
+
+// cuDNN's data type for `dtype` (float32, float64, float16, bfloat16).
+int data_type(Dtype dtype);
 
 // Whether a convolution of this geometry and dtype can run on cuDNN:
 // symmetric non-negative padding, no input dilation, float32, float16 or

@@ -207,10 +207,19 @@ void FFT::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs
   api();  // no cuFFT: raise now
   const int last = axes_.back();
   if (!real_) {
-    cuda::copy_gpu(enc, in, out);
+    // The first axis reads the input out of place (cuFFT leaves a
+    // complex-to-complex input intact), the others work in place.
+    void* from = out.raw_ptr();
+    array src = in;
+    if (in.dtype() == complex64) {
+      src = cuda::contiguous_gpu(enc, in);
+      from = src.raw_ptr();
+    } else {
+      cuda::copy_gpu(enc, in, out);
+    }
     for (int ax : axes_) {
-      run_axis(enc, kC2C, out.raw_ptr(), out.raw_ptr(), out.shape(), ax,
-               inverse_ ? kInverse : kForward);
+      run_axis(enc, kC2C, from, out.raw_ptr(), out.shape(), ax, inverse_ ? kInverse : kForward);
+      from = out.raw_ptr();
     }
   } else if (!inverse_) {
     array src = cuda::contiguous_gpu(enc, in);

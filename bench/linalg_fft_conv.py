@@ -154,12 +154,14 @@ def main():
         "--tf32",
         choices=["default", "on", "off"],
         default="default",
-        help="TF32 for float32 GPU convolutions: each library's default (PyTorch on, "
+        help="TF32 for float32 GPU convolutions: each library's default (PyTorch, MLX on, "
         "fastsync off), or the same setting for all (fastsync: FASTSYNC_TF32=1)",
     )
     args = p.parse_args()
     if args.tf32 == "on":
         os.environ["FASTSYNC_TF32"] = "1"  # read at fastsync's first GPU product
+    if args.tf32 != "default":
+        os.environ["MLX_ENABLE_TF32"] = "1" if args.tf32 == "on" else "0"  # MLX's default: on
 
     sizes = {"n": 2048, "fft": 2**20, "conv": (32, 56, 64)}
     if args.quick:
@@ -184,7 +186,7 @@ def main():
             except Exception as e:  # noqa: BLE001
                 results[r][lib] = f"n/a ({type(e).__name__}: {str(e)[:60]})"
     tf32 = {
-        "default": "each library's default (PyTorch's cuDNN on, fastsync off)",
+        "default": "each library's default (PyTorch's cuDNN and MLX on, fastsync off)",
         "on": "on for all",
         "off": "off for all",
     }[args.tf32]

@@ -6,9 +6,11 @@
 // eval_cpu (encoding thread) allocates the contiguous output (and a
 // contiguous working copy where the input is a view or would be
 // overwritten) and dispatches one task. The task transforms one axis at a
-// time, in place on the contiguous buffer: a DFTI descriptor per axis does
-// all the 1-D transforms of that axis at once (a batch of `inner` strided
-// transforms, repeated over the `outer` blocks), so no data is transposed.
+// time, in place on the contiguous buffer (the first axis of a contiguous
+// complex input read out of place): a committed DFTI descriptor per axis
+// layout, kept across calls, does all the 1-D transforms of that axis at
+// once (a batch of `inner` strided transforms, repeated over the `outer`
+// blocks), so no data is transposed.
 // A real transform does its real axis (the last listed) first going
 // forward and last going backward. The scale is applied by DFTI, once.
 //
@@ -17,9 +19,12 @@
 #include "primitives/fft.h"
 
 #include <complex>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <variant>
 
 #include "backend/cpu/blas.h"
@@ -122,37 +127,76 @@ struct AxisLayout {
     for (int d = 0; d < ax; ++d) outer *= shape[d];
     for (int d = ax + 1; d < static_cast<int>(shape.size()); ++d) inner *= shape[d];
   }
+  // The descriptor's batch: the whole axis in one call when the transforms
+  // are contiguous, else `inner` strided ones per outer block.
+  int64_t blocks() const { return inner == 1 ? 1 : outer; }
 };
 
-// Sets the batch of a descriptor: the whole axis in one call when the
-// transforms are contiguous, else `inner` strided ones per outer block.
-// Returns the number of calls (blocks) to make.
-int64_t configure_batch(Descriptor& d, const AxisLayout& l, int64_t fwd_len, int64_t bwd_len) {
+// Everything a committed descriptor depends on.
+struct PlanKey {
+  int domain;
+  int64_t n, outer, inner;
+  bool in_place;
+  double scale;
+  bool inverse;
+  auto tie() const { return std::tie(domain, n, outer, inner, in_place, scale, inverse); }
+  bool operator<(const PlanKey& o) const { return tie() < o.tie(); }
+};
+
+// Committed descriptors, kept across calls: committing one computes its
+// twiddle tables, milliseconds for a transform of 2^20 points. Bounded (the
+// whole cache is dropped when full). Guarded by the BLAS pool lock, which
+// every FFT task holds while it transforms. A plan of 2^20 points holds
+// some 16 MB of tables, hence the small bound.
+constexpr size_t kMaxPlans = 16;
+auto* plans = new std::map<PlanKey, std::unique_ptr<Descriptor>>();  // never destroyed
+
+Descriptor& plan(const PlanKey& k) {
+  auto it = plans->find(k);
+  if (it != plans->end()) return *it->second;
+  if (plans->size() >= kMaxPlans) plans->clear();
+  const AxisLayout l = [&] {
+    AxisLayout a({k.n}, 0);
+    a.outer = k.outer;
+    a.inner = k.inner;
+    return a;
+  }();
+  const bool real = k.domain == kReal;
+  const int64_t m = real ? k.n / 2 + 1 : k.n;
+  auto d = std::make_unique<Descriptor>(k.domain, k.n);
+  if (real) d->set(kConjugateEvenStorage, kComplexComplex);
+  if (!k.in_place) d->set(kPlacement, kNotInplace);
   if (l.inner == 1) {
-    d.set(kNumberOfTransforms, static_cast<MklLong>(l.outer));
-    d.set(kFwdDistance, static_cast<MklLong>(fwd_len));
-    d.set(kBwdDistance, static_cast<MklLong>(bwd_len));
-    return 1;
+    d->set(kNumberOfTransforms, static_cast<MklLong>(l.outer));
+    d->set(kFwdDistance, static_cast<MklLong>(k.n));
+    d->set(kBwdDistance, static_cast<MklLong>(m));
+  } else {
+    MklLong strides[2] = {0, static_cast<MklLong>(l.inner)};
+    d->set(kNumberOfTransforms, static_cast<MklLong>(l.inner));
+    d->set(kFwdDistance, MklLong{1});
+    d->set(kBwdDistance, MklLong{1});
+    d->set(kFwdStrides, strides);
+    d->set(kBwdStrides, strides);
   }
-  MklLong strides[2] = {0, static_cast<MklLong>(l.inner)};
-  d.set(kNumberOfTransforms, static_cast<MklLong>(l.inner));
-  d.set(kFwdDistance, MklLong{1});
-  d.set(kBwdDistance, MklLong{1});
-  d.set(kFwdStrides, strides);
-  d.set(kBwdStrides, strides);
-  return l.outer;
+  if (k.scale != 1.0) d->set(k.inverse ? kBackwardScale : kForwardScale, k.scale);
+  check(dfti().commit(d->h), "commit");
+  return *plans->emplace(k, std::move(d)).first->second;
 }
 
-void c2c_axis(cfloat* data, const Shape& shape, int ax, bool inverse, double scale) {
+// The complex transforms along axis `ax` of `src` into `dst` (the same
+// buffer, or another of the same contiguous layout).
+void c2c_axis(const cfloat* src, cfloat* dst, const Shape& shape, int ax, bool inverse,
+              double scale) {
   AxisLayout l(shape, ax);
-  Descriptor d(kComplex, l.n);
-  int64_t blocks = configure_batch(d, l, l.n, l.n);
-  if (scale != 1.0) d.set(inverse ? kBackwardScale : kForwardScale, scale);
-  check(dfti().commit(d.h), "commit");
+  Descriptor& d = plan({kComplex, l.n, l.outer, l.inner, src == dst, scale, inverse});
   const int64_t step = l.inner == 1 ? 0 : l.n * l.inner;
-  for (int64_t b = 0; b < blocks; ++b) {
-    cfloat* p = data + b * step;
-    check(inverse ? dfti().backward(d.h, p) : dfti().forward(d.h, p), "compute");
+  for (int64_t b = 0; b < l.blocks(); ++b) {
+    auto* in = const_cast<cfloat*>(src + b * step);  // DFTI takes void*; it only reads
+    cfloat* out = dst + b * step;
+    MklLong status = in == out
+                         ? (inverse ? dfti().backward(d.h, out) : dfti().forward(d.h, out))
+                         : (inverse ? dfti().backward(d.h, in, out) : dfti().forward(d.h, in, out));
+    check(status, "compute");
   }
 }
 
@@ -161,13 +205,8 @@ void real_axis(float* samples, cfloat* freqs, const Shape& real_shape, int ax, b
                double scale) {
   AxisLayout l(real_shape, ax);
   const int64_t m = l.n / 2 + 1;
-  Descriptor d(kReal, l.n);
-  d.set(kConjugateEvenStorage, kComplexComplex);
-  d.set(kPlacement, kNotInplace);
-  int64_t blocks = configure_batch(d, l, l.n, m);
-  if (scale != 1.0) d.set(inverse ? kBackwardScale : kForwardScale, scale);
-  check(dfti().commit(d.h), "commit");
-  for (int64_t b = 0; b < blocks; ++b) {
+  Descriptor& d = plan({kReal, l.n, l.outer, l.inner, false, scale, inverse});
+  for (int64_t b = 0; b < l.blocks(); ++b) {
     float* r = samples + (l.inner == 1 ? 0 : b * l.n * l.inner);
     cfloat* c = freqs + (l.inner == 1 ? 0 : b * m * l.inner);
     check(inverse ? dfti().backward(d.h, c, r) : dfti().forward(d.h, r, c), "compute");
@@ -201,10 +240,17 @@ void FFT::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
         std::lock_guard<std::mutex> lock(cpu::blas::pool_mutex());
         const int last = axes.back();
         if (!real) {
-          cpu::copy_kernel(in, out);
+          // The first axis reads a contiguous complex input out of place.
+          const cfloat* src = out.data<cfloat>();
+          if (in.dtype() == complex64 && in.flags().row_contiguous) {
+            src = in.data<cfloat>();
+          } else {
+            cpu::copy_kernel(in, out);
+          }
           for (size_t i = 0; i < axes.size(); ++i) {
-            c2c_axis(out.data<cfloat>(), out.shape(), axes[i], inverse,
+            c2c_axis(src, out.data<cfloat>(), out.shape(), axes[i], inverse,
                      i + 1 == axes.size() ? scale : 1.0);
+            src = out.data<cfloat>();
           }
           return;
         }
@@ -216,13 +262,16 @@ void FFT::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs
           }
           real_axis(src.data<float>(), out.data<cfloat>(), src.shape(), last, false, scale);
           for (int ax : axes) {
-            if (ax != last) c2c_axis(out.data<cfloat>(), out.shape(), ax, false, 1.0);
+            if (ax != last)
+              c2c_axis(out.data<cfloat>(), out.data<cfloat>(), out.shape(), ax, false, 1.0);
           }
           return;
         }
         cpu::copy_kernel(in, *work);
         for (int ax : axes) {
-          if (ax != last) c2c_axis(work->data<cfloat>(), work->shape(), ax, true, 1.0);
+          if (ax != last) {
+            c2c_axis(work->data<cfloat>(), work->data<cfloat>(), work->shape(), ax, true, 1.0);
+          }
         }
         real_axis(out.data<float>(), work->data<cfloat>(), out.shape(), last, true, scale);
       });

@@ -198,7 +198,8 @@ def main():
         for lib in libs:
             v = results[r].get(lib)
             if isinstance(v, tuple):
-                cells.append(f"{v[0] * 1e3:.2f} ({v[1] * 1e3:.2f}-{v[2] * 1e3:.2f})")
+                d = 3 if v[0] < 1e-3 else 2  # sub-millisecond rows to the microsecond
+                cells.append(f"{v[0] * 1e3:.{d}f} ({v[1] * 1e3:.{d}f}-{v[2] * 1e3:.{d}f})")
                 if lib != "fastsync":
                     peer_best = v[0] if peer_best is None else min(peer_best, v[0])
             else:

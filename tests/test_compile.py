@@ -30,7 +30,7 @@ def fused_and_plain(fn, *args):
     return mx.compile(fn)(*args), fn(*args)
 
 
-def assert_same(a, b, dtype=mx.float32):
+def assert_same(a, b, dtype=mx.float32, ref=None):
     # A fused chain keeps half-precision intermediates in float32 and rounds once; the
     # unfused graph rounds after every op, so the two differ by that rounding, and where an
     # intermediate passes float16's range (65504) only the unfused one overflows: such
@@ -41,13 +41,28 @@ def assert_same(a, b, dtype=mx.float32):
     if dtype == mx.float16:
         keep = np.isfinite(x) & np.isfinite(y)
         x, y = x[keep], y[keep]
-    np.testing.assert_allclose(x, y, rtol=tol, atol=tol)
+    if ref is None or dtype not in (mx.float16, mx.bfloat16):
+        np.testing.assert_allclose(x, y, rtol=tol, atol=tol)
+        return
+    # A chain that amplifies errors (exp of exp of exp) carries the unfused graph's roundings
+    # far past any fixed tolerance. Then the fused result must be at least as close as the
+    # unfused one to the chain evaluated in float32 (`ref`), give or take two roundings.
+    r = np.array(ref.astype(mx.float32))
+    if dtype == mx.float16:
+        r = r[keep]
+    eps = 2.0**-10 if dtype == mx.float16 else 2.0**-7
+    fine = np.isfinite(r)
+    err_fused, err_plain = np.abs(x - r)[fine], np.abs(y - r)[fine]
+    bound = np.maximum(err_plain, tol * (1 + np.abs(r[fine]))) + 2 * eps * np.abs(r[fine])
+    bad = np.flatnonzero(err_fused > bound)
+    assert bad.size == 0, (x[fine][bad][:5], y[fine][bad][:5], r[fine][bad][:5])
 
 
 @settings(max_examples=40, deadline=None)
 @given(
-    program=st.lists(st.tuples(st.booleans(), st.integers(0, 100), st.integers(0, 100)),
-                     min_size=1, max_size=20),  # fmt: skip
+    program=st.lists(
+        st.tuples(st.booleans(), st.integers(0, 100), st.integers(0, 100)), min_size=1, max_size=20
+    ),  # fmt: skip
     dtype=st.sampled_from(["float32", "float16", "bfloat16", "float64"]),
     shape=st.sampled_from([(7,), (3, 300), (2, 3, 65), (1025,)]),
 )
@@ -73,7 +88,7 @@ def test_random_chains_match_the_unfused_graph(program, dtype, shape):
         return vals[-1] * 0.5 + vals[0]
 
     got, want = fused_and_plain(fn, *inputs)
-    assert_same(got, want, dt)
+    assert_same(got, want, dt, ref=fn(*(i.astype(mx.float32) for i in inputs)))
 
 
 def test_node_counts_fall_and_values_hold():

@@ -109,19 +109,25 @@ void load(const array& a, int64_t b, std::vector<T>& dst) {
 // Matrix b of `a` copied as it is laid out row-major: column-major, that is
 // its transpose. A Hermitian solver reads it as conj(A) with the other
 // triangle (the caller flips upper and lower) and skips both transposes.
+// `dst` holds m * n elements and is not a's buffer.
 template <typename T>
-void load_transposed(const array& a, int64_t b, std::vector<T>& dst) {
+void load_transposed(const array& a, int64_t b, T* dst) {
   const int64_t m = a.shape(-2), n = a.shape(-1);
   const int64_t rs = a.strides()[a.ndim() - 2], cs = a.strides()[a.ndim() - 1];
-  dst.resize(m * n);
   const T* src = static_cast<const T*>(a.raw_ptr()) + batch_offset(a, b);
   if (cs == 1 && rs == n) {
-    std::copy(src, src + m * n, dst.begin());
+    std::copy(src, src + m * n, dst);
     return;
   }
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) dst[j + i * n] = src[i * rs + j * cs];
   }
+}
+
+template <typename T>
+void load_transposed(const array& a, int64_t b, std::vector<T>& dst) {
+  dst.resize(a.shape(-2) * a.shape(-1));
+  load_transposed(a, b, dst.data());
 }
 
 // A column-major M x N block (leading dimension ld) into row-major `dst`.
@@ -139,12 +145,20 @@ void store(const T* src, int64_t m, int64_t n, int64_t ld, U* dst) {
 
 // Zeroes the strict lower (or upper) triangle of a column-major n x n matrix.
 template <typename T>
-void zero_triangle(std::vector<T>& a, int64_t n, bool lower) {
+void zero_triangle(T* a, int64_t n, bool lower) {
   for (int64_t j = 0; j < n; ++j) {
-    for (int64_t i = 0; i < n; ++i) {
-      if (lower ? i > j : i < j) a[i + j * n] = T(0);
+    T* col = a + j * n;
+    if (lower) {
+      std::fill(col + j + 1, col + n, T(0));
+    } else {
+      std::fill(col, col + j, T(0));
     }
   }
+}
+
+template <typename T>
+void zero_triangle(std::vector<T>& a, int64_t n, bool lower) {
+  zero_triangle(a.data(), n, lower);
 }
 
 // --- LAPACK by type --------------------------------------------------------
@@ -544,17 +558,18 @@ void Cholesky::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
     const int64_t n = a.shape(-1);
     dispatch_lapack(a.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      std::vector<T> w;
       for (int64_t b = 0, nb = batch_count(a); b < nb; ++b) {
         // The row-major matrix is conj(A) column-major, with A's lower
         // triangle as its upper one: factor that (B = U^H U), and U's
         // storage read row-major is A's lower factor (and conversely).
+        // Factored in the output's own buffer (a fresh one: encode
+        // allocates, never donates).
+        T* w = out[0].data<T>() + b * n * n;
         load_transposed(a, b, w);
-        lint info = potrf<T>(!up, n, w.data());
+        lint info = potrf<T>(!up, n, w);
         lapack_check("linalg.cholesky", "potrf", info);
         if (info > 0) fail("linalg.cholesky", b, "the matrix is not positive definite");
         zero_triangle(w, n, /*lower=*/!up);
-        std::copy(w.begin(), w.end(), out[0].data<T>() + b * n * n);
       }
     });
   });

@@ -73,8 +73,8 @@ np.save("{out}", np.concatenate([np.array(v).ravel(), np.array(gx).ravel(), np.a
     np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-3)
 
 
-@pytest.mark.skipif(mx.default_device() == mx.gpu, reason="the CPU kernels' suite")
-def test_convolution_suite_on_fastsyncs_own_kernels():
+def run_conv_suite(**env):
+    """tests/test_conv.py in a child process with `env` added; asserts that it passes."""
     p = subprocess.run(
         [
             sys.executable,
@@ -87,10 +87,15 @@ def test_convolution_suite_on_fastsyncs_own_kernels():
         ],
         capture_output=True,
         text=True,
-        env=dict(os.environ, FASTSYNC_ONEDNN="0"),
+        env=dict(os.environ, **env),
         timeout=600,
     )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+
+
+@pytest.mark.skipif(mx.default_device() == mx.gpu, reason="the CPU kernels' suite")
+def test_convolution_suite_on_fastsyncs_own_kernels():
+    run_conv_suite(FASTSYNC_ONEDNN="0")
 
 
 # On the GPU, cuDNN runs each convolution pass through a plan of its graph API kept per
@@ -139,19 +144,4 @@ def test_cudnn_graph_plans_are_built_once_and_agree_with_the_legacy_api():
 
 @needs_gpu
 def test_gpu_convolution_suite_through_the_legacy_api():
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            str(HERE / "test_conv.py"),
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, FASTSYNC_CUDNN_GRAPH="0", FASTSYNC_DEFAULT_DEVICE="gpu"),
-        timeout=600,
-    )
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    run_conv_suite(FASTSYNC_CUDNN_GRAPH="0", FASTSYNC_DEFAULT_DEVICE="gpu")

@@ -155,24 +155,20 @@ Descriptor& plan(const PlanKey& k) {
   auto it = plans->find(k);
   if (it != plans->end()) return *it->second;
   if (plans->size() >= kMaxPlans) plans->clear();
-  const AxisLayout l = [&] {
-    AxisLayout a({k.n}, 0);
-    a.outer = k.outer;
-    a.inner = k.inner;
-    return a;
-  }();
   const bool real = k.domain == kReal;
   const int64_t m = real ? k.n / 2 + 1 : k.n;
   auto d = std::make_unique<Descriptor>(k.domain, k.n);
   if (real) d->set(kConjugateEvenStorage, kComplexComplex);
   if (!k.in_place) d->set(kPlacement, kNotInplace);
-  if (l.inner == 1) {
-    d->set(kNumberOfTransforms, static_cast<MklLong>(l.outer));
+  // The batch: the whole axis in one call when the transforms are
+  // contiguous, else `inner` strided ones per outer block (blocks()).
+  if (k.inner == 1) {
+    d->set(kNumberOfTransforms, static_cast<MklLong>(k.outer));
     d->set(kFwdDistance, static_cast<MklLong>(k.n));
     d->set(kBwdDistance, static_cast<MklLong>(m));
   } else {
-    MklLong strides[2] = {0, static_cast<MklLong>(l.inner)};
-    d->set(kNumberOfTransforms, static_cast<MklLong>(l.inner));
+    MklLong strides[2] = {0, static_cast<MklLong>(k.inner)};
+    d->set(kNumberOfTransforms, static_cast<MklLong>(k.inner));
     d->set(kFwdDistance, MklLong{1});
     d->set(kBwdDistance, MklLong{1});
     d->set(kFwdStrides, strides);

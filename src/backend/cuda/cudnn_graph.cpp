@@ -3,6 +3,7 @@
 #include "backend/cuda/cudnn_graph.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <map>
@@ -409,24 +410,29 @@ std::unique_ptr<Plan> choose(CommandEncoder& enc, Handle h, const Shape& s, cons
 
 // Everything a plan depends on, as one key: the pass, the stream's handle,
 // the shape, the dtype, the geometry and the three alignments.
-std::vector<int64_t> key_of(Handle h, const Shape& s, const ConvBuffers& b) {
+// Fixed-size, so a call's lookup allocates nothing; unused geometry slots
+// stay zero.
+using PlanKey = std::array<int64_t, 12 + 6 * kMaxConvDims>;
+
+PlanKey key_of(Handle h, const Shape& s, const ConvBuffers& b) {
   const ConvGeometry& g = s.g;
-  std::vector<int64_t> k{static_cast<int64_t>(s.pass),
-                         static_cast<int64_t>(reinterpret_cast<uintptr_t>(h)),
-                         s.batch,
-                         s.c_in,
-                         s.c_out,
-                         static_cast<int64_t>(s.dtype.val),
-                         g.dims,
-                         g.groups,
-                         g.flip ? 1 : 0,
-                         alignment(b.x),
-                         alignment(b.w),
-                         alignment(b.y)};
+  PlanKey k{static_cast<int64_t>(s.pass),
+            static_cast<int64_t>(reinterpret_cast<uintptr_t>(h)),
+            s.batch,
+            s.c_in,
+            s.c_out,
+            static_cast<int64_t>(s.dtype.val),
+            g.dims,
+            g.groups,
+            g.flip ? 1 : 0,
+            alignment(b.x),
+            alignment(b.w),
+            alignment(b.y)};
+  size_t i = 12;
   for (int d = 0; d < g.dims; ++d) {
     for (int64_t v :
          {g.in[d], g.kernel[d], g.out[d], g.stride[d], g.pad_lo[d], g.kernel_dilation[d]}) {
-      k.push_back(v);
+      k[i++] = v;
     }
   }
   return k;
@@ -435,7 +441,7 @@ std::vector<int64_t> key_of(Handle h, const Shape& s, const ConvBuffers& b) {
 std::mutex plans_mutex;
 // Plans by key; a null entry records that no engine builds. Never destroyed,
 // as the handles the plans refer to.
-auto* plans = new std::map<std::vector<int64_t>, std::unique_ptr<Plan>>();
+auto* plans = new std::map<PlanKey, std::unique_ptr<Plan>>();
 
 std::atomic<int64_t> plans_built{0}, graph_runs{0}, legacy_runs{0};
 
@@ -470,7 +476,7 @@ bool run_graph(CommandEncoder& enc, Pass pass, const ConvGeometry& g, int64_t ba
   if (!graph_available()) return hand_back();
   Handle h = handle(enc);
   const Shape s{pass, g, batch, c_in, c_out, dtype};
-  std::vector<int64_t> key = key_of(h, s, b);
+  const PlanKey key = key_of(h, s, b);
   const Plan* plan = nullptr;
   {
     std::lock_guard lk(plans_mutex);

@@ -5,14 +5,22 @@ ResNet-style 3x3 conv2d forward+backward (batch 32, 64 -> 64 channels, 56x56, pa
 Each cell is the median of --repeat timed runs after one warm-up run; "speed-up" is the best
 peer's time over fastsync's (> 1: fastsync faster).
 
+Each library runs in its own process unless --same-process is given: PyTorch's libtorch_cpu
+exports MKL's BLAS and LAPACK symbols (sgemm_, sgesdd_, ...) to the whole process, and a library
+imported beside it whose own LAPACK binds lazily (MLX's Linux wheel ships reference LAPACK and
+BLAS) may end up running PyTorch's MKL instead of its own.
+
     python bench/linalg_fft_conv.py --device cpu [--quick] [--repeat 3] [--only conv,fft]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -141,6 +149,39 @@ LABELS = {
 }
 
 
+def time_library(lib, maker, args, sizes, only, results):
+    try:
+        extra = {"tf32": args.tf32 != "off"} if lib == "torch" else {}
+        rows, sync = maker(args.device, sizes, **extra)
+    except Exception as e:  # noqa: BLE001 - a missing peer is reported, not fatal
+        for r in only:
+            results[r][lib] = f"n/a ({type(e).__name__}: {str(e)[:60]})"
+        return
+    for r in only:
+        try:
+            results[r][lib] = _time(rows[r], sync, args.repeat)
+        except Exception as e:  # noqa: BLE001
+            results[r][lib] = f"n/a ({type(e).__name__}: {str(e)[:60]})"
+
+
+def results_of_child(lib, results, only):
+    """Times one library in a child process (same arguments, --libs lib --json)."""
+    argv = [a for a in sys.argv[1:]]
+    cmd = [sys.executable, os.path.abspath(__file__), *argv, "--libs", lib, "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    lines = proc.stdout.strip().splitlines()
+    try:
+        child = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        why = (proc.stderr.strip().splitlines() or ["no output"])[-1][:60]
+        for r in only:
+            results[r][lib] = f"n/a (child process: {why})"
+        return
+    for r in only:
+        v = child[r][lib]
+        results[r][lib] = tuple(v) if isinstance(v, list) else v
+
+
 def main():
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -150,6 +191,12 @@ def main():
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     p.add_argument("--only", default="", help="comma-separated rows: svd,inv,cholesky,fft,conv")
     p.add_argument("--libs", default="fastsync,torch,mlx")
+    p.add_argument(
+        "--same-process",
+        action="store_true",
+        help="run all libraries in this process (their BLAS symbols may interpose)",
+    )
+    p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # child's output
     p.add_argument(
         "--tf32",
         choices=["default", "on", "off"],
@@ -172,19 +219,15 @@ def main():
     makers = {"fastsync": fastsync_rows, "torch": torch_rows, "mlx": mlx_rows}
     results: dict[str, dict[str, tuple | str]] = {r: {} for r in only}
     libs = [lib for lib in args.libs.split(",") if lib]
-    for lib in libs:
-        try:
-            extra = {"tf32": args.tf32 != "off"} if lib == "torch" else {}
-            rows, sync = makers[lib](args.device, sizes, **extra)
-        except Exception as e:  # noqa: BLE001 - a missing peer is reported, not fatal
-            for r in only:
-                results[r][lib] = f"n/a ({type(e).__name__}: {str(e)[:60]})"
-            continue
-        for r in only:
-            try:
-                results[r][lib] = _time(rows[r], sync, args.repeat)
-            except Exception as e:  # noqa: BLE001
-                results[r][lib] = f"n/a ({type(e).__name__}: {str(e)[:60]})"
+    if not args.same_process and len(libs) > 1:
+        for lib in libs:
+            results_of_child(lib, results, only)
+    else:
+        for lib in libs:
+            time_library(lib, makers[lib], args, sizes, only, results)
+    if args.json:
+        print(json.dumps(results))
+        return
     tf32 = {
         "default": "each library's default (PyTorch's cuDNN and MLX on, fastsync off)",
         "on": "on for all",

@@ -175,6 +175,27 @@ def test_reduction_errors():
         mx.max(mx.zeros((0, 3)))
 
 
+@pytest.mark.parametrize("width", [8, 16, 40, 1024])
+def test_softmax_rows_wide_enough_for_vector_lanes(width):
+    # float32 rows as wide as one or many vector registers, with a NaN in the vector part,
+    # one in the tail, a +inf, a -inf and a plain row: the row max takes NaNs apart.
+    rng = np.random.default_rng(width)
+    a = rng.standard_normal((6, width)).astype(np.float32) * 4
+    a[1, 3] = np.nan
+    a[2, -1] = np.nan
+    a[3, width // 2] = np.inf
+    a[4, 0] = -np.inf
+    got = np.array(mx.softmax(mx.array(a), axis=-1))
+    assert np.isnan(got[1]).all() and np.isnan(got[2]).all()
+    # +inf max: the CPU and GPU kernels' documented pattern (NaN there, 0 elsewhere).
+    assert np.isnan(got[3, width // 2])
+    assert (np.delete(got[3], width // 2) == 0).all()
+    r = a[[0, 4, 5]].astype(np.float64)
+    e = np.exp(r - r.max(-1, keepdims=True))
+    np.testing.assert_allclose(got[[0, 4, 5]], e / e.sum(-1, keepdims=True), rtol=2e-6, atol=1e-7)
+    assert got[4, 0] == 0.0
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
 def test_fused_softmax_last_axis(dtype):
     rng = np.random.default_rng(40)

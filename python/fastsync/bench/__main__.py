@@ -33,6 +33,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    "those not installed are skipped")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--same-process", action="store_true",
+                   help="measure every library in this one process (by default each runs in "
+                   "a fresh process of its own: side by side, their thread pools and exported "
+                   "BLAS symbols disturb each other's figures)")
     return p.parse_args(argv)
 
 
@@ -80,7 +84,10 @@ def main(argv=None) -> int:
     print("libraries: " + ", ".join(f"{lib.name} {lib.version}" for lib in libs)
           + f"  (device {args.device}, {'quick' if args.quick else 'full'} run)")
     t0 = time.perf_counter()
-    results = runner.run(workloads, libs, args.quick, show_progress=not args.no_progress)
+    results = runner.run(
+        workloads, libs, args.quick, show_progress=not args.no_progress,
+        same_process=args.same_process,
+    )
     elapsed = time.perf_counter() - t0
     lib_names = [lib.name for lib in libs]
     print()

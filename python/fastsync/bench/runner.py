@@ -315,8 +315,11 @@ def _run_model(
     if progress:
         progress.update(f"{w.name} [{lib.name}] in its own process")
     args = (task, lib.name, lib.device, quick, settings.model_repeats)
-    with cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
-        runs = pool.submit(_model_runs, *args).result()
+    if _IN_CHILD:  # already a process of this library's own
+        runs = _model_runs(*args)
+    else:
+        with cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+            runs = pool.submit(_model_runs, *args).result()
     out = []
     for fig, unit, better in METRICS[task]:
         res = Result(f"{w.name} {fig}", unit, better, lib.name, "ok", params=params, number=1)
@@ -407,20 +410,85 @@ def run_group(
     return [r for w in group for r in results.get(w.name, [])]
 
 
-def run(
-    workloads: list[Workload], libs: list, quick: bool, show_progress: bool = True
+def _run_in_process(
+    workloads: list[Workload], libs: list, quick: bool, progress: Progress | None
 ) -> list[Result]:
     settings = Settings.for_run(quick)
+    results: list[Result] = []
+    for group in _groups(workloads):
+        for lib in libs:
+            results += run_group(group, lib, quick, settings, progress)
+            if progress:
+                progress.update(f"{group[0].name} [{lib.name}] done", advance=1)
+    return results
+
+
+def _library_child(names: list[str], lib_name: str, device: str, quick: bool) -> list[Result]:
+    """Every row of ``names`` on one library, in the child process that calls it."""
+    from . import libs as _libs
+    from .workloads import WORKLOADS
+
+    global _IN_CHILD
+    _IN_CHILD = True
+    wanted = set(names)
+    lib = _libs.load(lib_name, device)
+    return _run_in_process([w for w in WORKLOADS if w.name in wanted], [lib], quick, None)
+
+
+#: True in a child process that measures one library (its model rows need no further one).
+_IN_CHILD = False
+
+
+def run(
+    workloads: list[Workload],
+    libs: list,
+    quick: bool,
+    show_progress: bool = True,
+    same_process: bool = False,
+) -> list[Result]:
+    """Every row on every library. Unless ``same_process``, each library is measured in a
+    fresh process of its own, one library after the other: libraries loaded side by side
+    disturb each other's figures (PyTorch's and MKL's OpenMP threads keep spinning after
+    their own work and take the cores another library's pool needs; PyTorch's libtorch_cpu
+    exports MKL's BLAS and LAPACK symbols, which a library whose BLAS binds lazily can end up
+    calling), and a user runs one of them at a time."""
     groups = _groups(workloads)
     progress = Progress(len(groups) * len(libs)) if show_progress else None
-    results: list[Result] = []
     try:
-        for group in groups:
-            for lib in libs:
-                results += run_group(group, lib, quick, settings, progress)
-                if progress:
-                    progress.update(f"{group[0].name} [{lib.name}] done", advance=1)
+        if same_process or len(libs) < 2:
+            return _run_in_process(workloads, libs, quick, progress)
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        names = [w.name for w in workloads]
+        by_lib: dict[str, list[Result]] = {}
+        for lib in libs:
+            if progress:
+                progress.update(f"[{lib.name}] in its own process")
+            try:
+                with cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+                    by_lib[lib.name] = pool.submit(
+                        _library_child, names, lib.name, lib.device, quick
+                    ).result()
+            except Exception as e:  # noqa: BLE001 - a crashed child is reported per row
+                why = f"its process failed: {type(e).__name__}: {e}"[:200]
+                by_lib[lib.name] = [
+                    r for w in workloads if w.kind != "ratio" for r in _na(w, lib.name, "n/a", why)
+                ]
+            if progress:
+                progress.update(f"[{lib.name}] done", advance=len(groups))
+        # The table's order: row by row, the libraries in the order asked for.
+        order = {n: i for i, n in enumerate(names)}
+        cells = [(lib_i, r) for lib_i, lib in enumerate(libs) for r in by_lib[lib.name]]
+        cells.sort(key=lambda c: (order.get(_base_name(c[1].workload, order), len(order)), c[0]))
+        return [r for _, r in cells]
     finally:
         if progress:
             progress.close()
-    return results
+
+
+def _base_name(result_name: str, order: dict[str, int]) -> str:
+    """The workload a result belongs to (model rows append their figure's name)."""
+    if result_name in order:
+        return result_name
+    return max((n for n in order if result_name.startswith(n)), key=len, default=result_name)

@@ -65,3 +65,21 @@ def test_model_generation_is_deterministic_for_a_seed():
     a = models.generate_runner(mx, nn, cfg, seed=3)()
     b = models.generate_runner(mx, nn, cfg, seed=3)()
     assert a["tokens"] == b["tokens"] and len(a["tokens"]) == cfg["tokens"]
+
+
+def test_each_library_runs_in_a_process_of_its_own():
+    # Two libraries: each is measured in a child process, and the rows come back in the
+    # table's order (row by row, libraries in the order asked for), a ratio row included.
+    from fastsync.bench import runner
+    from fastsync.bench.workloads import select
+
+    libs = [load("fastsync"), load("numpy")]
+    rows = select(["a.roundtrip eval", "c.cross-stream hop/one"])
+    results = runner.run(rows, libs, quick=True, show_progress=False)
+    got = [(r.workload, r.lib) for r in results]
+    names = [w.name for w in rows]
+    assert got == sorted(got, key=lambda c: (names.index(c[0]), c[1] != "fastsync"))
+    assert {lib for _, lib in got} == {"fastsync", "numpy"}
+    ok = [r for r in results if r.lib == "fastsync"]
+    assert ok and all(r.status == "ok" and r.samples for r in ok)
+    assert not runner._IN_CHILD  # this process measured nothing itself

@@ -209,6 +209,35 @@ def test_maximum_minimum_propagate_nan_from_either_side(op):
     np.testing.assert_array_equal(got, getattr(np, op)(b, a))
 
 
+def test_float32_exp_within_one_ulp_subnormals_included():
+    """float32 exp (a vectorized polynomial on the CPU) against NumPy's float64 value, over
+    a dense sweep from where it underflows to 0 to where it overflows: within one ulp of the
+    exact value, subnormal results included (they must not flush to 0), through the unary
+    kernel and a compiled chain, on the CPU."""
+    rng = np.random.default_rng(5)
+    x = np.concatenate([
+        np.linspace(-105.0, 90.0, 400_001, dtype=np.float32),
+        rng.uniform(-1.0, 1.0, 100_000).astype(np.float32),
+        rng.uniform(-104.0, -87.0, 100_000).astype(np.float32),  # subnormal results
+        np.array([88.72283, 88.72284, -103.972, -103.973, 0.0, -0.0, 1e-30, np.inf, -np.inf,
+                  np.nan], np.float32),
+    ])  # fmt: skip
+    with np.errstate(over="ignore", under="ignore"):
+        exact = np.exp(x.astype(np.float64))
+    want = exact.astype(np.float32)
+    finite = np.isfinite(want) & (want > 0)
+    ulp = np.spacing(want[finite]).astype(np.float64)
+    with mx.stream(mx.cpu):  # the CPU's own exp (CUDA's expf is documented to 2 ulp)
+        got_all = [mx.exp(mx.array(x)), mx.compile(lambda v: mx.exp(v) * 1.0)(mx.array(x))]
+        mx.eval(got_all)
+    for got in got_all:
+        g = np.array(got)
+        assert (np.abs(g[finite] - exact[finite]) <= ulp).all()
+        # Where the rounded value is 0 or inf, so is exp; NaN stays NaN.
+        np.testing.assert_array_equal(g[~finite], want[~finite])
+    assert mx.exp(mx.array(np.float32(-100.0)), stream=mx.cpu).item() > 0  # subnormal, not 0
+
+
 def test_float32_sigmoid_at_the_ends_of_exp():
     """float32 sigmoid (a vectorized exp on the CPU) against NumPy's float64 value rounded,
     through the unary kernel and a compiled chain, where exp overflows, flushes or is

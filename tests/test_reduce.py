@@ -210,3 +210,25 @@ def test_fused_softmax_last_axis(dtype):
     out = np.array(mx.softmax(neg, axis=-1))
     assert np.isnan(out[0]).all() or (out[0] == 0).all()
     assert out[1].tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("width", [1, 16, 33, 1000])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_argmax_argmin_of_dense_rows_take_the_first_extreme_and_the_first_nan(width, dtype):
+    # Rows along the last axis (the vectorized, multi-threaded path for float32): ties go to
+    # the first index, a NaN anywhere (vector part or tail) wins at its first position, as in
+    # NumPy; other axes take the strided path and must agree.
+    rng = np.random.default_rng(width)
+    a = rng.integers(-5, 5, (300, width)).astype(dtype)  # many ties
+    if dtype != "int32" and width > 1:
+        a[1, width // 2] = np.nan
+        a[2, -1] = np.nan
+        a[3, :2] = np.nan
+        a[4, 0], a[4, -1] = -0.0, 0.0
+        a[5, width // 3] = np.inf
+        a[6, width // 4] = -np.inf
+    x = mx.array(a)
+    for fn, ref in ((mx.argmax, np.argmax), (mx.argmin, np.argmin)):
+        np.testing.assert_array_equal(np.array(fn(x, axis=-1)), ref(a, axis=-1))
+        np.testing.assert_array_equal(np.array(fn(x, axis=0)), ref(a, axis=0))
+        np.testing.assert_array_equal(np.array(fn(x.T, axis=0)), ref(a.T, axis=0))

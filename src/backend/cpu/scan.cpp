@@ -8,10 +8,10 @@
 #endif
 
 #include "backend/common/axes.h"
-#include "backend/cpu/parallel.h"
-#include "backend/cpu/reducer.h"
 #include "backend/common/reducer.h"
 #include "backend/common/strided.h"
+#include "backend/cpu/parallel.h"
+#include "backend/cpu/reducer.h"
 #include "backend/cpu/utils.h"
 #include "primitives/reduce.h"
 
@@ -23,8 +23,8 @@ void Scan::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
   auto& enc = cpu::begin_op(*this, in, out);
   auto sp = split_axis(in, out.strides(), axis_);
   enc.dispatch([src = in.raw_ptr(), dst = out.raw_ptr(), in_t = in.dtype(), out_t = out.dtype(),
-                op = op_, reverse = reverse_, inclusive = inclusive_, n = sp.n,
-                si = sp.in_stride, so = sp.out_stride,
+                op = op_, reverse = reverse_, inclusive = inclusive_, n = sp.n, si = sp.in_stride,
+                so = sp.out_stride,
                 plan = make_plan<2>(sp.outer_shape, {&sp.in_outer, &sp.out_outer})] {
     auto run = [&](auto op_tag, auto in_tag, auto out_tag) {
       using In = decltype(in_tag);

@@ -14,7 +14,10 @@
 // tile (query rows in the forward and dq kernels, key rows in the dk/dv
 // kernel), multiplying with mma.sync m16n8k16 (float32 accumulation). The
 // other operand of each product is a 64-row tile in shared memory, padded
-// by 8 elements a row so that the fragment loads hit distinct banks. A
+// by 8 elements a row so that the fragment loads hit distinct banks; it is
+// read with ldmatrix, two n-tiles per instruction (transposing for the
+// tiles that hold the product's rows). Tiles that every row of the block
+// sees whole skip the causal and length masks. A
 // product's float32 accumulator becomes the next product's operand in
 // registers (the m16n8k16 accumulator of two adjacent n-tiles has the
 // layout of one 16x16 operand). The backward runs two passes, as in
@@ -135,20 +138,35 @@ struct Tile {
     f[2] = word(r0 + g, c0 + t + 8);
     f[3] = word(r0 + g + 8, c0 + t + 8);
   }
-  // The second operand (16 x 8) B[k][n] = tile[n0 + n][k0 + k]: the tile
-  // holds B's columns as rows (keys for q k^T).
-  __device__ void b(uint32_t* f, int n0, int k0) const {
-    const int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
-    f[0] = word(n0 + g, k0 + t);
-    f[1] = word(n0 + g, k0 + t + 8);
+  // ldmatrix reads four 8 x 8 matrices in one instruction: lane l names
+  // row l % 8 of matrix l / 8, and matrix i lands in f[i]. Rows are 16-byte
+  // aligned and 144 (or 272) bytes apart, so each phase hits 32 banks.
+  __device__ static void ldmatrix_x4(uint32_t* f, const uint16_t* row) {
+    uint32_t addr = static_cast<uint32_t>(__cvta_generic_to_shared(row));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(f[0]), "=r"(f[1]), "=r"(f[2]), "=r"(f[3])
+                 : "r"(addr));
   }
-  // The second operand B[k][n] = tile[k0 + k][n0 + n]: the tile holds B's
-  // rows (values for p v).
-  __device__ void b_rows(uint32_t* f, int k0, int n0) const {
-    const int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
-    const uint16_t* c = e + n0 + g;
-    f[0] = uint32_t(c[(k0 + t) * kLd]) | uint32_t(c[(k0 + t + 1) * kLd]) << 16;
-    f[1] = uint32_t(c[(k0 + t + 8) * kLd]) | uint32_t(c[(k0 + t + 9) * kLd]) << 16;
+  __device__ static void ldmatrix_x4_trans(uint32_t* f, const uint16_t* row) {
+    uint32_t addr = static_cast<uint32_t>(__cvta_generic_to_shared(row));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(f[0]), "=r"(f[1]), "=r"(f[2]), "=r"(f[3])
+                 : "r"(addr));
+  }
+  // Two second operands (16 x 8 each) B[k][n] = tile[n0 + n][k0 + k], for
+  // n-tiles n0 (f[0..1]) and n0 + 8 (f[2..3]): the tile holds B's columns
+  // as rows (keys for q k^T).
+  __device__ void b2(uint32_t* f, int n0, int k0) const {
+    const int lane = threadIdx.x % 32, mat = lane / 8;
+    ldmatrix_x4(f, e + (n0 + lane % 8 + mat / 2 * 8) * kLd + k0 + mat % 2 * 8);
+  }
+  // Two second operands B[k][n] = tile[k0 + k][n0 + n], for n-tiles n0
+  // (f[0..1]) and n0 + 8 (f[2..3]): the tile holds B's rows (values for
+  // p v); the transposing load puts a column's two consecutive rows in one
+  // register.
+  __device__ void b_rows2(uint32_t* f, int k0, int n0) const {
+    const int lane = threadIdx.x % 32, mat = lane / 8;
+    ldmatrix_x4_trans(f, e + (k0 + lane % 8 + mat % 2 * 8) * kLd + n0 + mat / 2 * 8);
   }
 };
 
@@ -218,21 +236,24 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();
     float s[kTile / 8][4] = {};
 #pragma unroll
-    for (int j = 0; j < kTile / 8; ++j) {
+    for (int j = 0; j < kTile / 8; j += 2) {
 #pragma unroll
       for (int kc = 0; kc < D / 16; ++kc) {
-        uint32_t b[2];
-        ks.b(b, j * 8, kc * 16);
+        uint32_t b[4];
+        ks.b2(b, j * 8, kc * 16);
         Mma<T>::run(s[j], qa[kc], b);
+        Mma<T>::run(s[j + 1], qa[kc], b + 2);
       }
     }
+    // A tile every row of this block sees whole needs no mask.
+    const bool whole = k0 + kTile <= a.lk && (!a.causal || k0 + kTile - 1 <= q0 + a.lk - a.lq);
     float mx[2] = {m[0], m[1]};
 #pragma unroll
     for (int j = 0; j < kTile / 8; ++j) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         int r = e / 2, key = k0 + j * 8 + t + e % 2;
-        s[j][e] = visible(a, rows[r], key) ? s[j][e] * a.scale_log2 : -INFINITY;
+        s[j][e] = whole || visible(a, rows[r], key) ? s[j][e] * a.scale_log2 : -INFINITY;
         mx[r] = fmaxf(mx[r], s[j][e]);
       }
     }
@@ -263,10 +284,11 @@ __global__ void __launch_bounds__(kThreads)
       uint32_t p[4];
       as_operand<T>(p, s, kc);
 #pragma unroll
-      for (int j = 0; j < D / 8; ++j) {
-        uint32_t b[2];
-        vs.b_rows(b, kc * 16, j * 8);
+      for (int j = 0; j < D / 8; j += 2) {
+        uint32_t b[4];
+        vs.b_rows2(b, kc * 16, j * 8);
         Mma<T>::run(acc[j], p, b);
+        Mma<T>::run(acc[j + 1], p, b + 2);
       }
     }
   }
@@ -338,22 +360,26 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();
     float s[kTile / 8][4] = {}, dp[kTile / 8][4] = {};
 #pragma unroll
-    for (int j = 0; j < kTile / 8; ++j) {
+    for (int j = 0; j < kTile / 8; j += 2) {
 #pragma unroll
       for (int kc = 0; kc < D / 16; ++kc) {
-        uint32_t b[2];
-        ks.b(b, j * 8, kc * 16);
+        uint32_t b[4];
+        ks.b2(b, j * 8, kc * 16);
         Mma<T>::run(s[j], qa[kc], b);
-        vs.b(b, j * 8, kc * 16);
+        Mma<T>::run(s[j + 1], qa[kc], b + 2);
+        vs.b2(b, j * 8, kc * 16);
         Mma<T>::run(dp[j], da[kc], b);
+        Mma<T>::run(dp[j + 1], da[kc], b + 2);
       }
     }
+    const bool whole = k0 + kTile <= a.lk && (!a.causal || k0 + kTile - 1 <= q0 + a.lk - a.lq);
 #pragma unroll
     for (int j = 0; j < kTile / 8; ++j) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         int r = e / 2, key = k0 + j * 8 + t + e % 2;
-        float p = visible(a, rows[r], key) ? exp2f(s[j][e] * a.scale_log2 - ls[r]) : 0.f;
+        float p =
+            whole || visible(a, rows[r], key) ? exp2f(s[j][e] * a.scale_log2 - ls[r]) : 0.f;
         s[j][e] = p * (dp[j][e] - dl[r]);
       }
     }
@@ -362,10 +388,11 @@ __global__ void __launch_bounds__(kThreads)
       uint32_t f[4];
       as_operand<T>(f, s, kc);
 #pragma unroll
-      for (int j = 0; j < D / 8; ++j) {
-        uint32_t b[2];
-        ks.b_rows(b, kc * 16, j * 8);
+      for (int j = 0; j < D / 8; j += 2) {
+        uint32_t b[4];
+        ks.b_rows2(b, kc * 16, j * 8);
         Mma<T>::run(acc[j], f, b);
+        Mma<T>::run(acc[j + 1], f, b + 2);
       }
     }
   }
@@ -414,22 +441,27 @@ __global__ void __launch_bounds__(kThreads)
       __syncthreads();
       float s[kTile / 8][4] = {}, dp[kTile / 8][4] = {};
 #pragma unroll
-      for (int j = 0; j < kTile / 8; ++j) {
+      for (int j = 0; j < kTile / 8; j += 2) {
 #pragma unroll
         for (int kc = 0; kc < D / 16; ++kc) {
-          uint32_t b[2];
-          qs.b(b, j * 8, kc * 16);
+          uint32_t b[4];
+          qs.b2(b, j * 8, kc * 16);
           Mma<T>::run(s[j], ka[kc], b);
-          ds.b(b, j * 8, kc * 16);
+          Mma<T>::run(s[j + 1], ka[kc], b + 2);
+          ds.b2(b, j * 8, kc * 16);
           Mma<T>::run(dp[j], va[kc], b);
+          Mma<T>::run(dp[j + 1], va[kc], b + 2);
         }
       }
+      // Every query of the tile sees every key of this block: no mask.
+      const bool whole = q0 + kTile <= a.lq && k0 + kTile <= a.lk &&
+                         (!a.causal || k0 + kTile - 1 <= q0 + a.lk - a.lq);
 #pragma unroll
       for (int j = 0; j < kTile / 8; ++j) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           int c = j * 8 + t + e % 2, query = q0 + c;
-          bool ok = query < a.lq && visible(a, query, keys[e / 2]);
+          bool ok = whole || (query < a.lq && visible(a, query, keys[e / 2]));
           float p = ok ? exp2f(s[j][e] * a.scale_log2 - ls[c]) : 0.f;
           s[j][e] = p;
           dp[j][e] = p * (dp[j][e] - dl[c]);
@@ -441,12 +473,14 @@ __global__ void __launch_bounds__(kThreads)
         as_operand<T>(pf, s, kc);
         as_operand<T>(sf, dp, kc);
 #pragma unroll
-        for (int j = 0; j < D / 8; ++j) {
-          uint32_t b[2];
-          ds.b_rows(b, kc * 16, j * 8);
+        for (int j = 0; j < D / 8; j += 2) {
+          uint32_t b[4];
+          ds.b_rows2(b, kc * 16, j * 8);
           Mma<T>::run(dva[j], pf, b);
-          qs.b_rows(b, kc * 16, j * 8);
+          Mma<T>::run(dva[j + 1], pf, b + 2);
+          qs.b_rows2(b, kc * 16, j * 8);
           Mma<T>::run(dka[j], sf, b);
+          Mma<T>::run(dka[j + 1], sf, b + 2);
         }
       }
     }

@@ -17,7 +17,9 @@
 // by 8 elements a row so that the fragment loads hit distinct banks; it is
 // read with ldmatrix, two n-tiles per instruction (transposing for the
 // tiles that hold the product's rows). Tiles that every row of the block
-// sees whole skip the causal and length masks. A
+// sees whole skip the causal and length masks. Where two tiles fit the
+// 48 KB of static shared memory (D = 64), the loops fetch the next tile
+// with cp.async while they multiply the current one. A
 // product's float32 accumulator becomes the next product's operand in
 // registers (the m16n8k16 accumulator of two adjacent n-tiles has the
 // layout of one 16x16 operand). The backward runs two passes, as in
@@ -111,6 +113,25 @@ struct Mma<__nv_bfloat16> {
   }
 };
 
+// Asynchronous copies (cp.async, 16 bytes; a copy of 0 bytes zero-fills)
+// let a block fetch its next tile while it multiplies the current one.
+__device__ inline void copy_async16(void* dst, const void* src, bool valid) {
+  uint32_t d = static_cast<uint32_t>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ inline void commit_copies() { asm volatile("cp.async.commit_group;\n" ::); }
+// Waits until at most N of this thread's committed groups are in flight.
+template <int N>
+__device__ inline void wait_copies() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+// Tiles a loop keeps in flight: two (fetch the next while computing on
+// this one) where they fit the 48 KB of static shared memory.
+template <int D>
+constexpr int kStages = D <= 64 ? 2 : 1;
+
 // A shared-memory tile of kTile rows of D elements, rows padded.
 template <int D>
 struct Tile {
@@ -125,6 +146,15 @@ struct Tile {
       uint4 v = make_uint4(0, 0, 0, 0);
       if (r0 + r < n) v = *reinterpret_cast<const uint4*>(src + (r0 + r) * ld + col);
       *reinterpret_cast<uint4*>(e + r * kLd + col) = v;
+    }
+  }
+  // load(), as asynchronous copies; the caller commits and waits.
+  __device__ void load_async(const uint16_t* src, int64_t ld, int r0, int n) {
+    constexpr int kChunks = D / 8;
+    for (int c = threadIdx.x; c < kTile * kChunks; c += kThreads) {
+      int r = c / kChunks, col = (c % kChunks) * 8;
+      bool in = r0 + r < n;
+      copy_async16(e + r * kLd + col, in ? src + (r0 + r) * ld + col : src, in);
     }
   }
   __device__ uint32_t word(int r, int c) const {
@@ -214,25 +244,41 @@ __device__ inline void store_rows(uint16_t* out, int64_t ld, const float (*acc)[
 template <typename T, int D>
 __global__ void __launch_bounds__(kThreads)
     flash_forward(Operand q, Operand k, Operand v, Result out, float* lse, Shapes a) {
-  __shared__ Tile<D> ks, vs;
+  constexpr int S = kStages<D>;
+  __shared__ Tile<D> ks[S], vs[S];
   const int warp = threadIdx.x / 32, g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
   const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile, h = blockIdx.y, bi = blockIdx.z;
   const int hk = h / (a.hq / a.hk);
   const int rows[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
 
-  uint32_t qa[D / 16][4];  // this warp's queries, staged through ks
-  ks.load(q.rows(bi, h), q.l, q0, a.lq);
+  uint32_t qa[D / 16][4];  // this warp's queries, staged through ks[0]
+  ks[0].load(q.rows(bi, h), q.l, q0, a.lq);
   __syncthreads();
 #pragma unroll
-  for (int kc = 0; kc < D / 16; ++kc) ks.a(qa[kc], warp * 16, kc * 16);
+  for (int kc = 0; kc < D / 16; ++kc) ks[0].a(qa[kc], warp * 16, kc * 16);
+  __syncthreads();
 
   float acc[D / 8][4] = {};
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
   const int end = keys_end(a, q0);
-  for (int k0 = 0; k0 < end; k0 += kTile) {
-    __syncthreads();  // the previous tile (or the queries) is read
-    ks.load(k.rows(bi, hk), k.l, k0, a.lk);
-    vs.load(v.rows(bi, hk), v.l, k0, a.lk);
+  auto fetch = [&](int k0, int buf) {
+    ks[buf].load_async(k.rows(bi, hk), k.l, k0, a.lk);
+    vs[buf].load_async(v.rows(bi, hk), v.l, k0, a.lk);
+    commit_copies();
+  };
+  if (end > 0) fetch(0, 0);
+  for (int k0 = 0, it = 0; k0 < end; k0 += kTile, ++it) {
+    const int cur = it % S;
+    if constexpr (S == 2) {
+      if (k0 + kTile < end) {
+        fetch(k0 + kTile, cur ^ 1);  // its buffer was read by the last tile
+        wait_copies<1>();
+      } else {
+        wait_copies<0>();
+      }
+    } else {
+      wait_copies<0>();
+    }
     __syncthreads();
     float s[kTile / 8][4] = {};
 #pragma unroll
@@ -240,7 +286,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int kc = 0; kc < D / 16; ++kc) {
         uint32_t b[4];
-        ks.b2(b, j * 8, kc * 16);
+        ks[cur].b2(b, j * 8, kc * 16);
         Mma<T>::run(s[j], qa[kc], b);
         Mma<T>::run(s[j + 1], qa[kc], b + 2);
       }
@@ -286,11 +332,13 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int j = 0; j < D / 8; j += 2) {
         uint32_t b[4];
-        vs.b_rows2(b, kc * 16, j * 8);
+        vs[cur].b_rows2(b, kc * 16, j * 8);
         Mma<T>::run(acc[j], p, b);
         Mma<T>::run(acc[j + 1], p, b + 2);
       }
     }
+    __syncthreads();  // this tile is read: its buffer may be refilled
+    if (S == 1 && k0 + kTile < end) fetch(k0 + kTile, 0);
   }
   float inv[2];
   for (int r = 0; r < 2; ++r) {
@@ -328,7 +376,8 @@ template <typename T, int D>
 __global__ void __launch_bounds__(kThreads)
     flash_dq(Operand q, Operand k, Operand v, Operand dout, const float* lse, const float* delta,
              Result dq, Shapes a) {
-  __shared__ Tile<D> ks, vs;
+  constexpr int S = kStages<D>;
+  __shared__ Tile<D> ks[S], vs[S];
   const int warp = threadIdx.x / 32, g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
   const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile, h = blockIdx.y, bi = blockIdx.z;
   const int hk = h / (a.hq / a.hk);
@@ -342,21 +391,36 @@ __global__ void __launch_bounds__(kThreads)
   }
 
   uint32_t qa[D / 16][4], da[D / 16][4];
-  ks.load(q.rows(bi, h), q.l, q0, a.lq);
-  vs.load(dout.rows(bi, h), dout.l, q0, a.lq);
+  ks[0].load(q.rows(bi, h), q.l, q0, a.lq);
+  vs[0].load(dout.rows(bi, h), dout.l, q0, a.lq);
   __syncthreads();
 #pragma unroll
   for (int kc = 0; kc < D / 16; ++kc) {
-    ks.a(qa[kc], warp * 16, kc * 16);
-    vs.a(da[kc], warp * 16, kc * 16);
+    ks[0].a(qa[kc], warp * 16, kc * 16);
+    vs[0].a(da[kc], warp * 16, kc * 16);
   }
+  __syncthreads();
 
   float acc[D / 8][4] = {};
   const int end = keys_end(a, q0);
-  for (int k0 = 0; k0 < end; k0 += kTile) {
-    __syncthreads();
-    ks.load(k.rows(bi, hk), k.l, k0, a.lk);
-    vs.load(v.rows(bi, hk), v.l, k0, a.lk);
+  auto fetch = [&](int k0, int buf) {
+    ks[buf].load_async(k.rows(bi, hk), k.l, k0, a.lk);
+    vs[buf].load_async(v.rows(bi, hk), v.l, k0, a.lk);
+    commit_copies();
+  };
+  if (end > 0) fetch(0, 0);
+  for (int k0 = 0, it = 0; k0 < end; k0 += kTile, ++it) {
+    const int cur = it % S;
+    if constexpr (S == 2) {
+      if (k0 + kTile < end) {
+        fetch(k0 + kTile, cur ^ 1);  // its buffer was read by the last tile
+        wait_copies<1>();
+      } else {
+        wait_copies<0>();
+      }
+    } else {
+      wait_copies<0>();
+    }
     __syncthreads();
     float s[kTile / 8][4] = {}, dp[kTile / 8][4] = {};
 #pragma unroll
@@ -364,10 +428,10 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int kc = 0; kc < D / 16; ++kc) {
         uint32_t b[4];
-        ks.b2(b, j * 8, kc * 16);
+        ks[cur].b2(b, j * 8, kc * 16);
         Mma<T>::run(s[j], qa[kc], b);
         Mma<T>::run(s[j + 1], qa[kc], b + 2);
-        vs.b2(b, j * 8, kc * 16);
+        vs[cur].b2(b, j * 8, kc * 16);
         Mma<T>::run(dp[j], da[kc], b);
         Mma<T>::run(dp[j + 1], da[kc], b + 2);
       }
@@ -378,8 +442,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         int r = e / 2, key = k0 + j * 8 + t + e % 2;
-        float p =
-            whole || visible(a, rows[r], key) ? exp2f(s[j][e] * a.scale_log2 - ls[r]) : 0.f;
+        float p = whole || visible(a, rows[r], key) ? exp2f(s[j][e] * a.scale_log2 - ls[r]) : 0.f;
         s[j][e] = p * (dp[j][e] - dl[r]);
       }
     }
@@ -390,11 +453,13 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int j = 0; j < D / 8; j += 2) {
         uint32_t b[4];
-        ks.b_rows2(b, kc * 16, j * 8);
+        ks[cur].b_rows2(b, kc * 16, j * 8);
         Mma<T>::run(acc[j], f, b);
         Mma<T>::run(acc[j + 1], f, b + 2);
       }
     }
+    __syncthreads();  // this tile is read: its buffer may be refilled
+    if (S == 1 && k0 + kTile < end) fetch(k0 + kTile, 0);
   }
   const float mul[2] = {a.scale, a.scale};
   store_rows<T, D>(dq.rows(bi, h), dq.l, acc, q0 + warp * 16, a.lq, mul);
@@ -407,83 +472,103 @@ template <typename T, int D>
 __global__ void __launch_bounds__(kThreads)
     flash_dkdv(Operand q, Operand k, Operand v, Operand dout, const float* lse, const float* delta,
                Result dk, Result dv, Shapes a) {
-  __shared__ Tile<D> qs, ds;
-  __shared__ float ls[kTile], dl[kTile];
+  constexpr int S = kStages<D>;
+  __shared__ Tile<D> qs[S], ds[S];
+  __shared__ float ls[S][kTile], dl[S][kTile];
   const int warp = threadIdx.x / 32, g = threadIdx.x % 32 / 4, t = threadIdx.x % 4 * 2;
   const int k0 = blockIdx.x * kTile, hk = blockIdx.y, bi = blockIdx.z;
   const int rep = a.hq / a.hk;
   const int keys[2] = {k0 + warp * 16 + g, k0 + warp * 16 + g + 8};
 
   uint32_t ka[D / 16][4], va[D / 16][4];  // this warp's keys and values
-  qs.load(k.rows(bi, hk), k.l, k0, a.lk);
-  ds.load(v.rows(bi, hk), v.l, k0, a.lk);
+  qs[0].load(k.rows(bi, hk), k.l, k0, a.lk);
+  ds[0].load(v.rows(bi, hk), v.l, k0, a.lk);
   __syncthreads();
 #pragma unroll
   for (int kc = 0; kc < D / 16; ++kc) {
-    qs.a(ka[kc], warp * 16, kc * 16);
-    ds.a(va[kc], warp * 16, kc * 16);
+    qs[0].a(ka[kc], warp * 16, kc * 16);
+    ds[0].a(va[kc], warp * 16, kc * 16);
   }
+  __syncthreads();
 
   float dka[D / 8][4] = {}, dva[D / 8][4] = {};
   // Queries before the first that sees this tile's first key are skipped.
+  // One step per (query head sharing this key head, query tile).
   const int first = a.causal ? max(0, k0 - (a.lk - a.lq)) / kTile * kTile : 0;
-  for (int h = hk * rep; h < (hk + 1) * rep; ++h) {
+  const int per_head = first < a.lq ? (a.lq - first + kTile - 1) / kTile : 0;
+  const int steps = rep * per_head;
+  auto fetch = [&](int step, int buf) {
+    const int h = hk * rep + step / per_head, q0 = first + step % per_head * kTile;
     const int64_t head = int64_t(bi) * a.hq + h;
-    for (int q0 = first; q0 < a.lq; q0 += kTile) {
-      __syncthreads();
-      qs.load(q.rows(bi, h), q.l, q0, a.lq);
-      ds.load(dout.rows(bi, h), dout.l, q0, a.lq);
-      for (int i = threadIdx.x; i < kTile; i += kThreads) {
-        bool in = q0 + i < a.lq;
-        ls[i] = in ? lse[head * a.lq + q0 + i] : 0.f;
-        dl[i] = in ? delta[head * a.lq + q0 + i] : 0.f;
+    qs[buf].load_async(q.rows(bi, h), q.l, q0, a.lq);
+    ds[buf].load_async(dout.rows(bi, h), dout.l, q0, a.lq);
+    commit_copies();
+    for (int i = threadIdx.x; i < kTile; i += kThreads) {
+      bool in = q0 + i < a.lq;
+      ls[buf][i] = in ? lse[head * a.lq + q0 + i] : 0.f;
+      dl[buf][i] = in ? delta[head * a.lq + q0 + i] : 0.f;
+    }
+  };
+  if (steps > 0) fetch(0, 0);
+  for (int step = 0; step < steps; ++step) {
+    const int q0 = first + step % per_head * kTile, cur = step % S;
+    if constexpr (S == 2) {
+      if (step + 1 < steps) {
+        fetch(step + 1, cur ^ 1);  // its buffers were read by the last step
+        wait_copies<1>();
+      } else {
+        wait_copies<0>();
       }
-      __syncthreads();
-      float s[kTile / 8][4] = {}, dp[kTile / 8][4] = {};
+    } else {
+      wait_copies<0>();
+    }
+    __syncthreads();
+    float s[kTile / 8][4] = {}, dp[kTile / 8][4] = {};
 #pragma unroll
-      for (int j = 0; j < kTile / 8; j += 2) {
+    for (int j = 0; j < kTile / 8; j += 2) {
 #pragma unroll
-        for (int kc = 0; kc < D / 16; ++kc) {
-          uint32_t b[4];
-          qs.b2(b, j * 8, kc * 16);
-          Mma<T>::run(s[j], ka[kc], b);
-          Mma<T>::run(s[j + 1], ka[kc], b + 2);
-          ds.b2(b, j * 8, kc * 16);
-          Mma<T>::run(dp[j], va[kc], b);
-          Mma<T>::run(dp[j + 1], va[kc], b + 2);
-        }
-      }
-      // Every query of the tile sees every key of this block: no mask.
-      const bool whole = q0 + kTile <= a.lq && k0 + kTile <= a.lk &&
-                         (!a.causal || k0 + kTile - 1 <= q0 + a.lk - a.lq);
-#pragma unroll
-      for (int j = 0; j < kTile / 8; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          int c = j * 8 + t + e % 2, query = q0 + c;
-          bool ok = whole || (query < a.lq && visible(a, query, keys[e / 2]));
-          float p = ok ? exp2f(s[j][e] * a.scale_log2 - ls[c]) : 0.f;
-          s[j][e] = p;
-          dp[j][e] = p * (dp[j][e] - dl[c]);
-        }
-      }
-#pragma unroll
-      for (int kc = 0; kc < kTile / 16; ++kc) {
-        uint32_t pf[4], sf[4];
-        as_operand<T>(pf, s, kc);
-        as_operand<T>(sf, dp, kc);
-#pragma unroll
-        for (int j = 0; j < D / 8; j += 2) {
-          uint32_t b[4];
-          ds.b_rows2(b, kc * 16, j * 8);
-          Mma<T>::run(dva[j], pf, b);
-          Mma<T>::run(dva[j + 1], pf, b + 2);
-          qs.b_rows2(b, kc * 16, j * 8);
-          Mma<T>::run(dka[j], sf, b);
-          Mma<T>::run(dka[j + 1], sf, b + 2);
-        }
+      for (int kc = 0; kc < D / 16; ++kc) {
+        uint32_t b[4];
+        qs[cur].b2(b, j * 8, kc * 16);
+        Mma<T>::run(s[j], ka[kc], b);
+        Mma<T>::run(s[j + 1], ka[kc], b + 2);
+        ds[cur].b2(b, j * 8, kc * 16);
+        Mma<T>::run(dp[j], va[kc], b);
+        Mma<T>::run(dp[j + 1], va[kc], b + 2);
       }
     }
+    // Every query of the tile sees every key of this block: no mask.
+    const bool whole = q0 + kTile <= a.lq && k0 + kTile <= a.lk &&
+                       (!a.causal || k0 + kTile - 1 <= q0 + a.lk - a.lq);
+#pragma unroll
+    for (int j = 0; j < kTile / 8; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        int c = j * 8 + t + e % 2, query = q0 + c;
+        bool ok = whole || (query < a.lq && visible(a, query, keys[e / 2]));
+        float p = ok ? exp2f(s[j][e] * a.scale_log2 - ls[cur][c]) : 0.f;
+        s[j][e] = p;
+        dp[j][e] = p * (dp[j][e] - dl[cur][c]);
+      }
+    }
+#pragma unroll
+    for (int kc = 0; kc < kTile / 16; ++kc) {
+      uint32_t pf[4], sf[4];
+      as_operand<T>(pf, s, kc);
+      as_operand<T>(sf, dp, kc);
+#pragma unroll
+      for (int j = 0; j < D / 8; j += 2) {
+        uint32_t b[4];
+        ds[cur].b_rows2(b, kc * 16, j * 8);
+        Mma<T>::run(dva[j], pf, b);
+        Mma<T>::run(dva[j + 1], pf, b + 2);
+        qs[cur].b_rows2(b, kc * 16, j * 8);
+        Mma<T>::run(dka[j], sf, b);
+        Mma<T>::run(dka[j + 1], sf, b + 2);
+      }
+    }
+    __syncthreads();  // this step's tiles are read: their buffers may be refilled
+    if (S == 1 && step + 1 < steps) fetch(step + 1, 0);
   }
   const float one[2] = {1.f, 1.f}, scale[2] = {a.scale, a.scale};
   store_rows<T, D>(dk.rows(bi, hk), dk.l, dka, k0 + warp * 16, a.lk, scale);

@@ -232,3 +232,29 @@ def test_argmax_argmin_of_dense_rows_take_the_first_extreme_and_the_first_nan(wi
         np.testing.assert_array_equal(np.array(fn(x, axis=-1)), ref(a, axis=-1))
         np.testing.assert_array_equal(np.array(fn(x, axis=0)), ref(a, axis=0))
         np.testing.assert_array_equal(np.array(fn(x.T, axis=0)), ref(a.T, axis=0))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "bool"])
+@pytest.mark.parametrize("cols", [1, 7, 300])
+def test_column_reductions_of_many_short_rows(dtype, cols):
+    # Enough rows that the CPU splits them into blocks, each with its own partial row,
+    # combined in order afterwards: sum, max, min and prod over the leading axes, against
+    # NumPy (NaNs propagate through max and min).
+    rng = np.random.default_rng(cols)
+    rows = 600_000 // cols // 4 * 4  # past 2 x 2^17 elements: several blocks of rows
+    a = (rng.standard_normal((rows, cols)) * 3).astype(dtype)
+    if dtype.startswith("float"):
+        a[rows // 3, 0] = np.nan
+    x = mx.array(a)
+    a = np.array(x)  # as stored (float64 input may be kept as float32)
+    scale = np.nanmax(np.abs(a.astype(np.float64)).sum(0))  # float sums: error relative to sum |a|
+    np.testing.assert_allclose(np.array(mx.sum(x, axis=0)), a.sum(0), rtol=1e-5, atol=1e-6 * scale)
+    np.testing.assert_array_equal(np.array(mx.max(x, axis=0)), a.max(0))
+    np.testing.assert_array_equal(np.array(mx.min(x, axis=0)), a.min(0))
+    b = a.reshape(4, rows // 4, cols)
+    np.testing.assert_array_equal(np.array(mx.max(mx.array(b), axis=(0, 1))), b.max((0, 1)))
+    if dtype != "bool":
+        small = (rng.integers(1, 3, (rows, cols)) if dtype == "int32" else
+                 1 + rng.standard_normal((rows, cols)) * 1e-4).astype(dtype)
+        np.testing.assert_allclose(np.array(mx.prod(mx.array(small[:40]), axis=0)),
+                                   small[:40].prod(0), rtol=1e-5)

@@ -1,17 +1,21 @@
 // CPU kernels for Reduce. The input is read in its own strides; three
 // layouts get dedicated loops: everything reduced, a trailing contiguous
-// block reduced (row reduce), and a leading block reduced (column reduce).
+// block reduced (row reduce), and a leading block reduced (column reduce:
+// short rows by blocks of rows, long ones by ranges of columns).
+#include "primitives/reduce.h"
+
+#include <algorithm>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 
 #include "backend/common/axes.h"
-#include "backend/cpu/copy.h"
 #include "backend/common/reducer.h"
 #include "backend/common/strided.h"
+#include "backend/cpu/copy.h"
 #include "backend/cpu/parallel.h"
 #include "backend/cpu/reducer.h"
 #include "backend/cpu/utils.h"
-#include "primitives/reduce.h"
 
 namespace fastsync {
 
@@ -80,6 +84,34 @@ void reduce_kernel(const array& in, array& out, const std::vector<int>& axes) {
     });
     return;
   }
+  if (in.flags().row_contiguous && leading && n_out * int64_t(sizeof(A)) <= (int64_t(64) << 10) &&
+      cpu::n_chunks(reduce_size, std::max<int64_t>(1, cpu::kParallelGrain / n_out)) > 1) {
+    // Column reduce of short rows: threads take disjoint blocks of rows, each
+    // streaming whole rows into its own accumulator row (kept in L1/L2),
+    // and the partial rows are combined in block order. A reader of whole
+    // rows keeps the hardware prefetchers on one sequential stream; split by
+    // columns, each thread read a short run from every row.
+    int64_t chunks = cpu::n_chunks(reduce_size, std::max<int64_t>(1, cpu::kParallelGrain / n_out));
+    int64_t per = (reduce_size + chunks - 1) / chunks;
+    // Not std::vector: A may be bool.
+    std::unique_ptr<A[]> part(new A[chunks * n_out]);
+    std::fill(part.get(), part.get() + chunks * n_out, R::init());
+    cpu::parallel_for(chunks, 1, [&](int64_t cb, int64_t ce) {
+      for (int64_t c = cb; c < ce; ++c) {
+        A* acc = part.get() + c * n_out;
+        for (int64_t r = c * per, end = std::min(reduce_size, r + per); r < end; ++r) {
+          const In* row = src + r * n_out;
+          for (int64_t o = 0; o < n_out; ++o) acc[o] = R::apply(acc[o], A(compute_t<In>(row[o])));
+        }
+      }
+    });
+    for (int64_t o = 0; o < n_out; ++o) {
+      A acc = part[o];
+      for (int64_t c = 1; c < chunks; ++c) acc = R::apply(acc, part[c * n_out + o]);
+      dst[o] = Out(acc);
+    }
+    return;
+  }
   if (in.flags().row_contiguous && leading) {
     // Column reduce: threads take disjoint column ranges, rows stream by.
     int64_t grain = std::max<int64_t>(64, cpu::kParallelGrain / reduce_size);
@@ -97,21 +129,20 @@ void reduce_kernel(const array& in, array& out, const std::vector<int>& axes) {
   // axes inside it.
   auto [kept_shape, red_shape, kept_strides, red_strides] = split_reduced(in, axes);
   Strides out_strides = row_major_strides(kept_shape);
-  for_each_strided<2>(kept_shape, {&kept_strides, &out_strides},
-                      [&](auto offs, int64_t n, auto st) {
-                        for (int64_t i = 0; i < n; ++i) {
-                          const In* base = src + offs[0] + i * st[0];
-                          A acc = R::init();
-                          for_each_strided<1>(red_shape, {&red_strides},
-                                              [&](auto roffs, int64_t rn, auto rst) {
-                                                const In* p = base + roffs[0];
-                                                for (int64_t j = 0; j < rn; ++j) {
-                                                  acc = R::apply(acc, A(compute_t<In>(p[j * rst[0]])));
-                                                }
-                                              });
-                          dst[offs[1] + i * st[1]] = Out(acc);
-                        }
-                      });
+  for_each_strided<2>(
+      kept_shape, {&kept_strides, &out_strides}, [&](auto offs, int64_t n, auto st) {
+        for (int64_t i = 0; i < n; ++i) {
+          const In* base = src + offs[0] + i * st[0];
+          A acc = R::init();
+          for_each_strided<1>(red_shape, {&red_strides}, [&](auto roffs, int64_t rn, auto rst) {
+            const In* p = base + roffs[0];
+            for (int64_t j = 0; j < rn; ++j) {
+              acc = R::apply(acc, A(compute_t<In>(p[j * rst[0]])));
+            }
+          });
+          dst[offs[1] + i * st[1]] = Out(acc);
+        }
+      });
 }
 
 template <ReduceOp op>

@@ -31,9 +31,8 @@ def _time(fn, sync, repeat):
     return statistics.median(ts)
 
 
-def fastsync_fns(shape, dtype, causal):
-    import fastsync as mx
-
+def mx_fns(mx, shape, dtype, causal):
+    """fastsync and MLX share the API: the same code times either module."""
     b, h, n, d = shape
     dt = getattr(mx, dtype)
     q, k, v = (mx.random.normal((b, h, n, d)).astype(dt) for _ in range(3))
@@ -54,6 +53,12 @@ def fastsync_fns(shape, dtype, causal):
         mx.eval(grad(q, k, v))
 
     return fwd, bwd, mx.synchronize
+
+
+def fastsync_fns(shape, dtype, causal):
+    import fastsync
+
+    return mx_fns(fastsync, shape, dtype, causal)
 
 
 def torch_fns(shape, dtype, causal):
@@ -78,28 +83,9 @@ def torch_fns(shape, dtype, causal):
 
 
 def mlx_fns(shape, dtype, causal):
-    import mlx.core as mx
+    import mlx.core
 
-    b, h, n, d = shape
-    dt = getattr(mx, dtype)
-    q, k, v = (mx.random.normal((b, h, n, d)).astype(dt) for _ in range(3))
-    mx.eval(q, k, v)
-    mask = "causal" if causal else None
-    scale = d**-0.5
-
-    def fwd():
-        mx.eval(mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=mask))
-
-    def loss(q, k, v):
-        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=mask)
-        return out.astype(mx.float32).sum()
-
-    grad = mx.grad(loss, argnums=(0, 1, 2))
-
-    def bwd():
-        mx.eval(grad(q, k, v))
-
-    return fwd, bwd, mx.synchronize
+    return mx_fns(mlx.core, shape, dtype, causal)
 
 
 def main():

@@ -86,6 +86,10 @@ class Primitive {
   // inputs: a shapeless compile (replay.h) cannot replay such a node on
   // inputs of new shapes.
   virtual bool shapes_from_inputs() const { return true; }
+  // True when the output is always a view of an input's buffer: no kernel
+  // runs and nothing is written (the eval driver counts such an op as free
+  // when it sizes runs of ops, RunHint).
+  virtual bool is_view() const { return false; }
 
  private:
   Stream stream_;

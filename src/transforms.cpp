@@ -151,33 +151,54 @@ class Evaluation {
 
   // Per tape entry: how many ops its stream encodes from it on before
   // something another stream or device waits on (a fence after a node) or
-  // before a node that waits on another stream's work of this eval. The
-  // encoder may batch such a run (a GPU stream captures it into a graph).
-  static std::vector<size_t> run_lengths(const std::vector<std::shared_ptr<Node>>& tape) {
-    std::vector<size_t> runs(tape.size());
-    std::vector<std::pair<int, size_t>> next;  // stream index -> run after
-    auto next_of = [&](int s) -> size_t& {
+  // before a node that waits on another stream's work of this eval, and how
+  // many of those in a row are small (RunHint). The encoder may batch such a
+  // run (a GPU stream captures it into a graph).
+  static std::vector<RunHint> run_lengths(const std::vector<std::shared_ptr<Node>>& tape) {
+    std::vector<RunHint> runs(tape.size());
+    std::vector<std::pair<int, RunHint>> next;  // stream index -> run after
+    auto next_of = [&](int s) -> RunHint& {
       for (auto& [k, v] : next) {
         if (k == s) return v;
       }
-      return next.emplace_back(s, 0).second;
+      return next.emplace_back(s, RunHint{}).second;
     };
     for (size_t i = tape.size(); i-- > 0;) {
       const Node& n = *tape[i];
       const Stream& s = n.primitive->stream();
-      size_t& after = next_of(s.index);
-      runs[i] = n.needs_fence ? 1 : after + 1;
+      RunHint& after = next_of(s.index);
+      RunHint& run = runs[i];
+      run.ops = n.needs_fence ? 1 : after.ops + 1;
+      if (output_bytes(n) <= RunHint::kSmallOpBytes) {
+        run.small_ops = n.needs_fence ? 1 : after.small_ops + 1;
+      }
       bool waits = false;
       for (auto& in : n.inputs) {
         waits =
             waits || (in.status() == Status::unscheduled && in.node()->primitive->stream() != s);
       }
-      after = waits ? 0 : runs[i];
+      after = waits ? RunHint{} : run;
     }
     return runs;
   }
 
-  void encode(Node& n, size_t run) {
+  // What an op writes, by its outputs' sizes (a view writes nothing).
+  static size_t output_bytes(const Node& n) {
+    if (n.primitive->is_view()) return 0;
+    auto bytes = [](const Shape& s, Dtype t) {
+      return static_cast<size_t>(shape_size(s)) * t.size();
+    };
+    if (n.shapes.empty()) {
+      // One output: the node keeps no shape; its output, on the tape, is alive.
+      auto d = n.outputs.empty() ? nullptr : n.outputs[0].lock();
+      return d ? bytes(d->shape, d->dtype) : 0;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < n.shapes.size(); ++i) total += bytes(n.shapes[i], n.dtypes[i]);
+    return total;
+  }
+
+  void encode(Node& n, RunHint run) {
     Primitive& prim = *n.primitive;
     const Stream& s = prim.stream();
     StreamSync& ss = sync_for(s);

@@ -3,8 +3,8 @@ import os
 import fastsync as mx
 import pytest
 
-# The suite runs GPU work captured into CUDA graphs (off by default for users; read once,
-# at the first GPU eval): every GPU test then exercises graph capture and replay.
+# The suite captures every run of GPU ops into CUDA graphs (users get only runs of small ops
+# captured; read once, at the first GPU eval): every GPU test then exercises capture and replay.
 os.environ.setdefault("FASTSYNC_CUDA_GRAPHS", "1")
 
 

@@ -1,6 +1,6 @@
-"""Runs of GPU ops launched as CUDA graphs (src/backend/cuda/graph.h; on in the test suite,
-see conftest.py): a run of four or more ops on one GPU stream is captured and launched as
-graphs, whose executable forms are cached and updated when the run recurs. These tests
+"""Runs of GPU ops launched as CUDA graphs (src/backend/cuda/graph.h; every run in the test
+suite, see conftest.py, runs of small ops by default): a run of four or more ops on one GPU
+stream is captured and launched as graphs, whose executable forms are cached and updated when the run recurs. These tests
 check what a user sees: the same values as NumPy (and as the same program with
 FASTSYNC_CUDA_GRAPHS=0) when runs recur with new values, new shapes, interleaved
 structures, several streams, crossings and failures.
@@ -145,14 +145,16 @@ def test_same_values_with_graphs_off():
         print(np.concatenate(out).tobytes().hex())
     """)
     runs = []
-    for flag in ("1", "0"):
-        env = dict(os.environ, FASTSYNC_CUDA_GRAPHS=flag)
+    for flag in ("1", "0", None):  # every run, none, runs of small ops (the default)
+        env = dict(os.environ, FASTSYNC_CUDA_GRAPHS=flag or "")
+        if flag is None:
+            del env["FASTSYNC_CUDA_GRAPHS"]
         r = subprocess.run(
             [sys.executable, "-c", prog], env=env, capture_output=True, text=True, timeout=120
         )
         assert r.returncode == 0, r.stderr
         runs.append(r.stdout)
-    assert runs[0] == runs[1]
+    assert runs[0] == runs[1] == runs[2]
 
 
 def counters():
@@ -174,3 +176,55 @@ def test_a_recurring_run_is_instantiated_once():
     # Short runs are launched op by op.
     mx.add(x, 1.0, stream=mx.gpu).tolist()
     assert counters()["graph_launches"] == after["graph_launches"]
+
+
+def test_by_default_only_runs_of_small_ops_are_captured():
+    """Without FASTSYNC_CUDA_GRAPHS, a run of small ops is captured (its launches cost more
+    than its kernels) and a run of large ones (over 4 MiB each) is launched op by op; a large
+    op in the middle of a small run ends the capture before it; a view of a large array
+    writes nothing and stays in the run; the values stay right."""
+    prog = textwrap.dedent("""
+        import fastsync as mx, numpy as np
+        mx.set_default_device(mx.gpu)
+        def captured(*outs):  # (nodes evaluated, ops captured into graphs)
+            nodes = sum(mx._core._graph_ops(list(outs)).values())
+            before = mx._core._backend_counters(mx.gpu)["graph_ops"]
+            mx.eval(*outs)
+            return nodes, mx._core._backend_counters(mx.gpu)["graph_ops"] - before
+        # Constants made beforehand: a Python scalar would add a small op per use.
+        scale, shift = mx.array(1.01), mx.array(0.5)
+        def chain(x, n):
+            for i in range(n):
+                x = x * scale if i % 2 else x + shift
+            return x
+        small, large = mx.ones((1024,)), mx.ones((2048, 1024))  # 4 KiB, 8 MiB
+        mx.eval(small, large, scale, shift)
+        print(*captured(chain(small, 20)))
+        print(*captured(chain(large, 20)))
+        mixed = chain(mx.sum(chain(large, 3), axis=1), 12)  # 3 large ops, then small ones
+        print(*captured(mixed))
+        viewed = chain(chain(small, 5) + large.T[0, :1024], 5)  # a transposed 8 MiB view
+        print(*captured(viewed))
+        def chain_np(x, n):
+            for i in range(n):
+                x = x * np.float32(1.01) if i % 2 else x + np.float32(0.5)
+            return x
+        ones = np.ones((2048, 1024), np.float32)
+        want = chain_np(chain_np(ones, 3).sum(axis=1), 12)
+        np.testing.assert_allclose(np.array(mixed), want, rtol=1e-5)
+        want = chain_np(chain_np(ones[0], 5) + 1, 5)
+        np.testing.assert_allclose(np.array(viewed), want, rtol=1e-6)
+    """)
+    env = dict(os.environ)
+    env.pop("FASTSYNC_CUDA_GRAPHS", None)
+    r = subprocess.run(
+        [sys.executable, "-c", prog], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    (n_small, c_small), (_, c_large), (n_mixed, c_mixed), (n_viewed, c_viewed) = (
+        map(int, line.split()) for line in r.stdout.splitlines()
+    )
+    assert c_small == n_small == 20, r.stdout
+    assert c_large == 0, r.stdout
+    assert c_mixed == n_mixed - 3, r.stdout
+    assert c_viewed == n_viewed, r.stdout

@@ -83,6 +83,20 @@ enum class MarkKind {
   sync,
 };
 
+// What the eval driver knows of the ops ahead of one it encodes on a stream.
+// `ops`: this op and those encoded right after it on the same stream with
+// nothing another stream or the host waits on between them. `small_ops`: of
+// those, how many in a row from this one write at most kSmallOpBytes each
+// (0 when this op writes more). On a GPU an op that small takes the device
+// less time than the host takes to launch it (an elementwise op over 4 MiB
+// runs ~4 us on an H200, a launch costs ~4 us), so batching the launches of
+// such a run pays; a larger op keeps the device busy while the host goes on.
+struct RunHint {
+  static constexpr size_t kSmallOpBytes = size_t(4) << 20;
+  size_t ops = 0;
+  size_t small_ops = 0;
+};
+
 class StreamEncoder {
  public:
   explicit StreamEncoder(Stream s) : stream_(s) {}
@@ -118,10 +132,10 @@ class StreamEncoder {
   virtual void wait(const MarkRef& m, uint64_t position) = 0;
   // Keeps `d` alive until the work encoded here so far is done.
   virtual void retain(std::shared_ptr<Data> d) = 0;
-  // Before an op: it and the `ops - 1` after it are encoded here back to
-  // back, with nothing another stream or the host waits on between them
+  // Before an op: it and the `run.ops - 1` after it are encoded here back
+  // to back, with nothing another stream or the host waits on between them
   // (a GPU encoder launches a long run as one graph).
-  virtual void hint_run(size_t /*ops*/) {}
+  virtual void hint_run(RunHint /*run*/) {}
 
   // The steps of encode(). eval: the primitive's eval for this backend.
   // commit: ends the op, retaining the buffers it declared and `inputs`,

@@ -12,6 +12,7 @@ namespace fastsync {
 class ViewPrimitive : public Primitive {
  public:
   using Primitive::Primitive;
+  bool is_view() const final { return true; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) final;
   void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) final;
 

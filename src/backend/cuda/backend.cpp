@@ -119,6 +119,7 @@ class CudaBackend : public Backend {
     const auto dnn = cuda::cudnn::graph_counts();
     return {{"graph_launches", static_cast<int64_t>(cuda::GraphCapture::launches())},
             {"graph_instantiations", static_cast<int64_t>(cuda::GraphCapture::instantiations())},
+            {"graph_ops", static_cast<int64_t>(cuda::GraphCapture::ops())},
             {"cudnn_plans", dnn.plans},
             {"cudnn_graph_runs", dnn.graph_runs},
             {"cudnn_legacy_runs", dnn.legacy_runs}};

@@ -126,7 +126,7 @@ void CommandEncoder::eval_profiled(Primitive& p, const std::vector<array>& input
                                    std::vector<array>& outputs) {
   if (!profile::enabled()) {
     bool next = graph_->capturing() && graph_->full();
-    if (next) end_graph();
+    if (next || (graph_->capturing() && !GraphCapture::joins(run_hint_))) end_graph();
     if (!graph_->capturing() && !timeline::on() && GraphCapture::worth_it(run_hint_)) {
       graph_->begin(/*fresh=*/!next);
       run_first_ = op_position();

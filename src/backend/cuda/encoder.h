@@ -17,8 +17,9 @@
 // so a long graph in one eval frees memory as the GPU goes.
 //
 // Graphs. Before an op the driver says how long the run of ops it is part
-// of is (hint_run); a long run is captured into a CUDA graph and launched
-// as one when something must see its work: a mark, a wait on another
+// of is, and how many of them are small (hint_run); a long run of small ops
+// is captured into a CUDA graph, and launched as one when a large op comes
+// or something must see its work: a mark, a wait on another
 // stream, a host wait, a copy from pageable memory, a collective
 // (end_graph; graph.h).
 //
@@ -84,7 +85,7 @@ class CommandEncoder : public StreamEncoder {
 
   void commit(const std::vector<array>& inputs, const std::vector<array>& outputs) override;
   void discard() override;
-  void hint_run(size_t ops) override { run_hint_ = ops; }
+  void hint_run(RunHint run) override { run_hint_ = run; }
   // Launches the run being captured, if any. Encoding thread. A run CUDA
   // refuses to launch spoils the arrays of its ops (and later ones).
   void end_graph();
@@ -147,7 +148,7 @@ class CommandEncoder : public StreamEncoder {
 
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<GraphCapture> graph_;
-  size_t run_hint_ = 0;
+  RunHint run_hint_;
   uint64_t run_first_ = 0;        // position of the captured run's first op
   uint64_t* timeline_ = nullptr;  // pinned; written by the GPU
   uint64_t next_value_ = 0;

@@ -23,20 +23,24 @@ constexpr size_t kMaxGraphOps = 256;
 constexpr size_t kCached = 64;
 constexpr int kMaxTries = 4;
 
-// Off unless FASTSYNC_CUDA_GRAPHS=1 (read once): measured on the H200, a
-// chain of small ops runs 1.8x faster, but a training step ran slower (an
-// executable graph per piece of a step, more pieces than the cache then
-// held) and generation was not measured with graphs off in the same run;
-// the default waits for an A/B measurement of each row.
-bool enabled() {
-  static const bool on = [] {
+enum class Mode { off, small, all };
+
+// Read once, at the first eval on a GPU stream. Measured on the H200
+// (bench/results/h200-2026-12-04-graphs-default.md): capturing every run
+// made a training step slower (its large ops keep the GPU busy anyway),
+// while decode steps and chains of small ops ran faster; runs of small ops
+// alone keep the gain and leave training as it was.
+Mode mode() {
+  static const Mode m = [] {
     const char* v = std::getenv("FASTSYNC_CUDA_GRAPHS");
-    return v && std::string(v) == "1";
+    if (v && std::string(v) == "0") return Mode::off;
+    if (v && std::string(v) == "1") return Mode::all;
+    return Mode::small;
   }();
-  return on;
+  return m;
 }
 
-std::atomic<uint64_t> n_launches{0}, n_instantiations{0};
+std::atomic<uint64_t> n_launches{0}, n_instantiations{0}, n_ops{0};
 
 }  // namespace
 
@@ -44,10 +48,19 @@ GraphCapture::~GraphCapture() {
   for (auto& c : cache_) cudaGraphExecDestroy(c.exec);
 }
 
-bool GraphCapture::worth_it(size_t ops) { return ops >= kMinOps && enabled(); }
+bool GraphCapture::worth_it(const RunHint& run) {
+  switch (mode()) {
+    case Mode::off: return false;
+    case Mode::all: return run.ops >= kMinOps;
+    default: return run.small_ops >= kMinOps;
+  }
+}
+
+bool GraphCapture::joins(const RunHint& run) { return mode() == Mode::all || run.small_ops > 0; }
 
 uint64_t GraphCapture::launches() { return n_launches.load(std::memory_order_relaxed); }
 uint64_t GraphCapture::instantiations() { return n_instantiations.load(std::memory_order_relaxed); }
+uint64_t GraphCapture::ops() { return n_ops.load(std::memory_order_relaxed); }
 
 void GraphCapture::begin(bool fresh) {
   check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
@@ -112,6 +125,7 @@ void GraphCapture::end_and_launch() {
   cudaGraphExec_t exec = exec_for(g);
   check(cudaGraphLaunch(exec, stream_), "cudaGraphLaunch");
   n_launches.fetch_add(1, std::memory_order_relaxed);
+  n_ops.fetch_add(ops_, std::memory_order_relaxed);
 }
 
 }  // namespace fastsync::cuda

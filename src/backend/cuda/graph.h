@@ -11,13 +11,18 @@
 // and ends it before anything the host or another stream must see (a mark,
 // a wait on another stream, a host wait). Capture is relaxed: allocations
 // and synchronous copies on other streams stay allowed while it lasts.
-// FASTSYNC_CUDA_GRAPHS=1 turns it on (off by default: see graph.cpp).
+// By default only runs of small ops are captured (RunHint): a training
+// step's large ops keep the GPU busy while the host launches them one by
+// one, and ran slower captured. FASTSYNC_CUDA_GRAPHS=0 captures nothing,
+// =1 every run whatever its ops' sizes.
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <cstdint>
 #include <vector>
+
+#include "backend/backend.h"
 
 namespace fastsync::cuda {
 
@@ -28,8 +33,10 @@ class GraphCapture {
   GraphCapture(const GraphCapture&) = delete;
   GraphCapture& operator=(const GraphCapture&) = delete;
 
-  // Whether runs of `ops` ops are worth capturing (and capture is on).
-  static bool worth_it(size_t ops);
+  // Whether a run starting with an op is worth capturing (and capture is
+  // on), and whether the op may join a capture already open.
+  static bool worth_it(const RunHint& run);
+  static bool joins(const RunHint& run);
   bool capturing() const { return capturing_; }
   // `fresh`: the first graph of a run. A run is cut into graphs of 16 ops,
   // then 32, ... up to 256, so the GPU starts on the first ones while the
@@ -42,9 +49,11 @@ class GraphCapture {
   // Ends the capture and launches the run. Throws std::runtime_error if
   // CUDA refuses; the run's work is then lost (the caller reports it).
   void end_and_launch();
-  // Runs launched as graphs so far, and instantiations among them.
+  // Runs launched as graphs so far, instantiations among them, and the ops
+  // they held.
   static uint64_t launches();
   static uint64_t instantiations();
+  static uint64_t ops();
 
  private:
   struct Cached {

@@ -404,6 +404,34 @@ def test_attention_long_keys_few_queries(lq, lk, heads, mask, sinks, dtype):
     check(got, ref_attention(q, k, v, 0.25, m, sk), DTYPES[dtype] * 4)
 
 
+@settings(max_examples=16, deadline=None)
+@given(
+    group=st.sampled_from([1, 4, 8, 16]),
+    lq=st.sampled_from([1, 4, 8]),
+    lk=st.sampled_from([1, 32, 33, 777]),
+    d=st.sampled_from([40, 64, 128]),
+    causal=st.booleans(),
+    sinks=st.booleans(),
+    dtype=st.sampled_from(list(DTYPES)),
+)
+def test_attention_decode_shapes(group, lq, lk, d, causal, sinks, dtype):
+    """Grouped-query decoding steps without a mask array, as a Llama model makes them: query
+    heads per KV head 1 to 16, head dimensions 40 (rows not 16-byte aligned), 64 and 128, keys
+    from one to several hundred (the GPU kernel splits them across blocks)."""
+    hk = 2
+    hq = hk * group
+    dt = getattr(mx, dtype)
+    cache = mx.array(RNG.standard_normal((2, 1, hk, lk + 5, d)).astype(np.float32)).astype(dt)
+    k, v = cache[0, :, :, :lk, :], cache[1, :, :, :lk, :]
+    q = mx.array(RNG.standard_normal((1, lq, hq, d)).astype(np.float32)).astype(dt)
+    q = q.transpose(0, 2, 1, 3)
+    m = "causal" if causal and lq <= lk else None
+    sk = mx.array(RNG.standard_normal(hq).astype(np.float32)) if sinks else None
+    scale = 1 / math.sqrt(d)
+    got = mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=m, sinks=sk)
+    check(got, ref_attention(q, k, v, scale, m, sk), DTYPES[dtype] * 4)
+
+
 def test_attention_fully_masked_rows_match_cpu():
     """Rows whose keys are all masked: NaN (0 / 0) without sinks, zeros with them, as the CPU
     kernel gives; the keys are long enough for the GPU to split them."""

@@ -176,6 +176,41 @@ def test_where_property(shape, dtype, transpose):
     check(mx.where(cc, x, to_mx(b, dtype)), np.where(c, a, b), dtype)
 
 
+# Past 2 x 131072 elements the CPU splits elementwise work across its kernel threads by the
+# outermost dimension of the walk (src/backend/cpu/parallel.h): every layout must still match.
+LARGE_LAYOUTS = {
+    "dense": lambda rng, dt: (random_array(rng, (3, 300, 400), dt),) * 2,
+    "row_broadcast": lambda rng, dt: (random_array(rng, (700, 400), dt),
+                                      random_array(rng, (400,), dt)),
+    "column_broadcast": lambda rng, dt: (random_array(rng, (700, 400), dt),
+                                         random_array(rng, (700, 1), dt)),
+    "transposed": lambda rng, dt: (random_array(rng, (400, 700), dt).T,
+                                   random_array(rng, (700, 400), dt)),
+    "sliced": lambda rng, dt: (random_array(rng, (5, 300, 401), dt)[::2, :, 1:],
+                               random_array(rng, (300, 1), dt)),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LARGE_LAYOUTS))
+@pytest.mark.parametrize("dtype", ["float32", "int32", "float16"])
+def test_large_binary_and_where_match_numpy(layout, dtype):
+    rng = np.random.default_rng(17)
+    a, b = LARGE_LAYOUTS[layout](rng, dtype)
+    x, y = to_mx(a, dtype), to_mx(b, dtype)
+    if layout == "transposed":
+        x = to_mx(np.ascontiguousarray(a.T), dtype).T  # a transposed view, read in place
+    elif layout == "sliced":
+        x = to_mx(np.array(a.base if a.base is not None else a), dtype)[::2, :, 1:]
+    check(x + y, a + b, dtype)
+    check(mx.maximum(x, y), np.maximum(a, b), dtype)
+    cond = rng.random(np.broadcast_shapes(a.shape, b.shape)) > 0.5
+    check(mx.where(mx.array(cond), x, y), np.where(cond, a, b), dtype)
+    row = rng.random(cond.shape[-1:]) > 0.5  # a condition broadcast over rows
+    check(mx.where(mx.array(row), x, y), np.where(row, a, b), dtype)
+    col = rng.random(cond.shape[:-1] + (1,)) > 0.5  # one per row: whole runs copied
+    check(mx.where(mx.array(col), x, 0), np.where(col, a, 0).astype(a.dtype), dtype)
+
+
 def test_where_promotes_and_takes_scalars():
     c = mx.array([True, False, True])
     got = mx.where(c, mx.array([1, 2, 3], dtype=mx.int8), 2.5)

@@ -3,6 +3,7 @@
 // with the GPU); this file runs it over strided runs on worker threads.
 #include "primitives/binary.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "backend/common/buffers.h"
@@ -36,6 +37,46 @@ inline void binary_run(const T* a, int64_t sa, const T* b, int64_t sb, O* o, int
   }
 }
 
+// One run of a select. Both operands are read before choosing, so the
+// unit-stride and broadcast-scalar loops vectorize into blends; a condition
+// broadcast along the run makes it a copy of one operand.
+template <typename T>
+inline void select_run(const bool* c, int64_t sc, const T* a, int64_t sa, const T* b, int64_t sb,
+                       T* o, int64_t so, int64_t n) {
+  if (so == 1 && sc == 0) {
+    const T* src = *c ? a : b;
+    const int64_t ss = *c ? sa : sb;
+    if (ss == 1) {
+      std::copy(src, src + n, o);
+    } else if (ss == 0) {
+      std::fill(o, o + n, *src);
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i] = src[i * ss];
+    }
+    return;
+  }
+  if (so == 1 && sc == 1 && sa == 1 && sb == 1) {
+    for (int64_t i = 0; i < n; ++i) {
+      const T av = a[i], bv = b[i];
+      o[i] = c[i] ? av : bv;
+    }
+  } else if (so == 1 && sc == 1 && sa == 1 && sb == 0) {
+    const T bv = *b;
+    for (int64_t i = 0; i < n; ++i) {
+      const T av = a[i];
+      o[i] = c[i] ? av : bv;
+    }
+  } else if (so == 1 && sc == 1 && sa == 0 && sb == 1) {
+    const T av = *a;
+    for (int64_t i = 0; i < n; ++i) {
+      const T bv = b[i];
+      o[i] = c[i] ? av : bv;
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) o[i * so] = c[i * sc] ? a[i * sa] : b[i * sb];
+  }
+}
+
 // What a binary task needs: pointers and a strided plan, no allocation.
 struct BinaryArgs {
   const void* a;
@@ -57,16 +98,7 @@ void binary_kernel(const BinaryArgs& args, Fn fn) {
   const T* pa = static_cast<const T*>(args.a);
   const T* pb = static_cast<const T*>(args.b);
   O* po = static_cast<O*>(args.out);
-  const auto& p = args.plan;
-  if (p.shape.size() == 1 && p.size >= 2 * cpu::kParallelGrain) {
-    // One long run (contiguous or scalar-broadcast): split it across threads.
-    int64_t sa = p.strides[0][0], sb = p.strides[1][0], so = p.strides[2][0];
-    cpu::parallel_for(p.size, cpu::kParallelGrain, [&](int64_t b, int64_t e) {
-      binary_run(pa + b * sa, sa, pb + b * sb, sb, po + b * so, so, e - b, fn);
-    });
-    return;
-  }
-  for_each_strided(args.plan, [&](auto offs, int64_t n, auto st) {
+  cpu::for_each_strided_parallel(args.plan, [&](const auto& offs, int64_t n, const auto& st) {
     binary_run(pa + offs[0], st[0], pb + offs[1], st[1], po + offs[2], st[2], n, fn);
   });
 }
@@ -152,11 +184,9 @@ void Select::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
       const T* a = static_cast<const T*>(px);
       const T* b = static_cast<const T*>(py);
       T* o = static_cast<T*>(po);
-      for_each_strided(plan, [&](auto offs, int64_t n, auto st) {
-        for (int64_t i = 0; i < n; ++i) {
-          o[offs[3] + i * st[3]] =
-              c[offs[0] + i * st[0]] ? a[offs[1] + i * st[1]] : b[offs[2] + i * st[2]];
-        }
+      cpu::for_each_strided_parallel(plan, [&](const auto& offs, int64_t n, const auto& st) {
+        select_run(c + offs[0], st[0], a + offs[1], st[1], b + offs[2], st[2], o + offs[3], st[3],
+                   n);
       });
     });
   });

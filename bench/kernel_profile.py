@@ -37,10 +37,7 @@ def namespaces(lib):
 
 def decode_step(mx, nn, cfg):
     """one(): a pipelined decode step (build n+1, async_eval it, read n)."""
-    Model, KVCache = models.llama(mx, nn)
-    model = Model(cfg)
-    model.set_dtype(getattr(mx, cfg.dtype))
-    mx.eval(model.parameters())
+    model, KVCache = models.llama_model(mx, nn, cfg)
     caches = [KVCache() for _ in model.blocks]
     prompt = mx.random.randint(0, cfg.vocab, (1, cfg.prompt))
     y = mx.argmax(model(prompt, caches), axis=-1)

@@ -52,10 +52,7 @@ def main():
         def one():
             mx.eval(step(x, y), state)
     else:
-        Model, KVCache = models.llama(mx, nn)
-        model = Model(cfg)
-        model.set_dtype(getattr(mx, cfg.dtype))
-        mx.eval(model.parameters())
+        model, KVCache = models.llama_model(mx, nn, cfg)
         caches = [KVCache() for _ in model.blocks]
         prompt = mx.random.randint(0, cfg.vocab, (1, cfg.prompt))
         tok = mx.argmax(model(prompt, caches), -1)

@@ -119,6 +119,16 @@ def llama(mx, nn):
     return Model, KVCache
 
 
+def llama_model(mx, nn, a):
+    """(model, KVCache): the decoder above with ``a``'s shape, random weights in ``a.dtype``,
+    evaluated; and its cache class."""
+    Model, KVCache = llama(mx, nn)
+    model = Model(a)
+    model.set_dtype(getattr(mx, a.dtype))
+    mx.eval(model.parameters())
+    return model, KVCache
+
+
 def generate(mx, model, caches, prompt, tokens, sample) -> dict:
     """The pipelined decode loop (step n+1 is built and handed to ``async_eval`` before token
     n is read, as MLX's LM tooling does); returns the tokens and the prompt's and the
@@ -143,10 +153,7 @@ def generate_runner(mx, nn, cfg: dict, seed: int = 0):
     """``run()`` generating ``cfg["tokens"]`` greedy tokens after a random prompt."""
     a = SimpleNamespace(**cfg)
     mx.random.seed(seed)
-    Model, KVCache = llama(mx, nn)
-    model = Model(a)
-    model.set_dtype(getattr(mx, a.dtype))
-    mx.eval(model.parameters())
+    model, KVCache = llama_model(mx, nn, a)
     prompt = mx.random.randint(0, a.vocab, (1, a.prompt))
     mx.eval(prompt)
 

@@ -31,22 +31,12 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
 int64_t n_chunks(int64_t n, int64_t grain);
 
 // for_each_strided (common/strided.h) with a large plan split across the
-// pool by its outermost dimension (by elements when it has one): `inner`
-// gets the same runs, called from several threads at once.
+// pool by its outermost dimension (a one-dimensional plan by elements):
+// `inner` gets the same runs, called from several threads at once.
 template <size_t N, typename F>
 void for_each_strided_parallel(const StridedPlan<N>& p, F&& inner) {
   if (p.size < 2 * kParallelGrain) {
     for_each_strided(p, inner);
-    return;
-  }
-  std::array<int64_t, N> step;
-  for (size_t k = 0; k < N; ++k) step[k] = p.strides[k][0];
-  if (p.shape.size() == 1) {
-    parallel_for(p.size, kParallelGrain, [&](int64_t b, int64_t e) {
-      std::array<int64_t, N> offs;
-      for (size_t k = 0; k < N; ++k) offs[k] = b * step[k];
-      inner(offs, e - b, step);
-    });
     return;
   }
   const int64_t rows = p.shape[0], per_row = p.size / rows;
@@ -55,7 +45,7 @@ void for_each_strided_parallel(const StridedPlan<N>& p, F&& inner) {
     part.shape[0] = e - b;
     part.size = (e - b) * per_row;
     for_each_strided(part, [&](std::array<int64_t, N> offs, int64_t n, const auto& st) {
-      for (size_t k = 0; k < N; ++k) offs[k] += b * step[k];
+      for (size_t k = 0; k < N; ++k) offs[k] += b * p.strides[k][0];
       inner(offs, n, st);
     });
   });

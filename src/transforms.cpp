@@ -26,7 +26,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <map>
 #include <mutex>
 #include <optional>
 
@@ -281,7 +280,7 @@ class Evaluation {
       // once per fence update and consumer.
       if (in.producer_stream() != s.index) {
         Fence& f = sync_at(in.producer_stream()).fence;
-        auto& seen = fence_waits_[{s.index, in.producer_stream()}];
+        uint32_t& seen = fence_waited(s.index, in.producer_stream());
         if (seen != f.count()) {
           f.wait(s);
           seen = f.count();
@@ -327,8 +326,19 @@ class Evaluation {
   std::deque<StreamSync> streams_;  // deque: references stay valid
   // The backends this eval encoded work on: each throttles after every op.
   std::vector<Backend*> backends_;
-  // (consumer, producer) -> the producer's fence update last waited on.
-  std::map<std::pair<int, int>, uint32_t> fence_waits_;
+  // Per (consumer, producer) stream pair: the producer's fence update the
+  // consumer last waited on. A handful of pairs at most: a flat list.
+  struct FenceWait {
+    int consumer, producer;
+    uint32_t count;
+  };
+  std::vector<FenceWait> fence_waits_;
+  uint32_t& fence_waited(int consumer, int producer) {
+    for (auto& w : fence_waits_) {
+      if (w.consumer == consumer && w.producer == producer) return w.count;
+    }
+    return fence_waits_.push_back({consumer, producer, 0}), fence_waits_.back().count;
+  }
 };
 
 std::vector<Event> encode(const std::vector<array>& outputs) {

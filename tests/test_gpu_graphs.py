@@ -1,9 +1,9 @@
 """Runs of GPU ops launched as CUDA graphs (src/backend/cuda/graph.h; every run in the test
 suite, see conftest.py, runs of small ops by default): a run of four or more ops on one GPU
-stream is captured and launched as graphs, whose executable forms are cached and updated when the run recurs. These tests
-check what a user sees: the same values as NumPy (and as the same program with
-FASTSYNC_CUDA_GRAPHS=0) when runs recur with new values, new shapes, interleaved
-structures, several streams, crossings and failures.
+stream is captured and launched as graphs, whose executable forms are cached and updated
+when the run recurs. These tests check what a user sees: the same values as NumPy (and as
+the same program with FASTSYNC_CUDA_GRAPHS=0) when runs recur with new values, new shapes,
+interleaved structures, several streams, crossings and failures.
 They skip where no CUDA device exists.
 """
 

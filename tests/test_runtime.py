@@ -68,6 +68,74 @@ def test_ping_pong_between_streams_with_tiny_memory_limit(memory_limit):
     assert np.array(x).tolist() == [300.0] * 1000
 
 
+def test_hop_chains_through_views_from_many_threads():
+    # Each hop makes the next task wait on the other stream's mark (folded into
+    # that task) and the producer's mark fire after its last task. A view
+    # between hops encodes no task: the wait must carry over to the next task
+    # or the eval's event, never be lost, whatever the interleaving of threads.
+    streams = [mx.new_stream(mx.cpu) for _ in range(3)]
+    errors = []
+
+    def work(seed):
+        rng = np.random.default_rng(seed)
+        try:
+            for trial in range(15):
+                x = mx.zeros((4, 6))
+                ref = np.zeros((4, 6), np.float32)
+                for _ in range(int(rng.integers(20, 120))):
+                    s = streams[int(rng.integers(0, 3))]
+                    kind = int(rng.integers(0, 4))
+                    if kind == 0:
+                        x = mx.add(x, 1.0, stream=s)
+                        ref = ref + 1
+                    elif kind == 1:
+                        x = mx.multiply(x, 0.5, stream=s)
+                        ref = ref * np.float32(0.5)
+                    elif kind == 2:  # views: no task of their own
+                        x = mx.reshape(mx.transpose(x, stream=s), (4, 6), stream=s)
+                        ref = ref.T.reshape(4, 6)
+                    else:
+                        x = mx.negative(x[::-1], stream=s)
+                        ref = -ref[::-1]
+                if trial % 3 == 0:
+                    mx.async_eval(x)
+                elif trial % 3 == 1:
+                    mx.eval(x)
+                np.testing.assert_allclose(np.array(x), ref, rtol=1e-6)
+        except Exception as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+def test_a_failure_inside_a_hop_chain_reaches_only_its_descendants():
+    s1, s2 = mx.new_stream(mx.cpu), mx.new_stream(mx.cpu)
+    x = mx.arange(5, dtype=mx.float32)
+    good = x
+    for i in range(50):
+        good = mx.add(good, 1.0, stream=s1 if i % 2 else s2)
+    bad = good
+    for i in range(50):
+        if i == 25:
+            bad = mx.take(bad, mx.array([99]), stream=s1)  # out of bounds: the task raises
+        bad = mx.add(bad, 1.0, stream=s2 if i % 2 else s1)
+    with pytest.raises(IndexError):
+        mx.eval(bad, good)
+    assert good.tolist() == [50.0, 51.0, 52.0, 53.0, 54.0]
+    with pytest.raises(IndexError):
+        bad.item()
+    # Both streams go on working.
+    y = good
+    for i in range(20):
+        y = mx.add(y, 1.0, stream=s1 if i % 2 else s2)
+    assert y.tolist() == [70.0, 71.0, 72.0, 73.0, 74.0]
+
+
 def test_cross_stream_diamond_and_multi_output():
     s1, s2, s3 = (mx.new_stream(mx.cpu) for _ in range(3))
     a = mx.arange(12, stream=s1).astype(mx.float32)

@@ -13,8 +13,9 @@ namespace fastsync::cpu {
 
 namespace {
 
-// A point on a CPU stream: reached when the control task placing it ran.
-class CpuMark : public Mark {
+// A point on a CPU stream: reached when it fires, right after the task
+// before it (folded into that task, or a control task of its own).
+class CpuMark : public Mark, public scheduler::Signal {
  public:
   explicit CpuMark(Stream s) : stream_(s), gate_(s) {}
 
@@ -36,24 +37,54 @@ class CpuMark : public Mark {
     gate_.wait();
   }
   const scheduler::Gate& gate() const { return gate_; }
-  scheduler::ErrorRef error() const override { return error_; }
+  scheduler::ErrorRef error() const override { return gate_.error(); }
   // Exact: the buffer carries the error that spoiled it (Data::spoil).
   scheduler::ErrorRef error_for(uint64_t position, const Data* data) const override {
     return data ? data->spoiled() : Mark::error_for(position, data);
   }
 
-  // The placing control task, on the stream's worker.
-  void reach(scheduler::ErrorRef e) {
-    error_ = std::move(e);
-    // Opening the gate publishes `error_` to waiters (release order), then
+  // On the encoding thread, for reuse once nobody else holds the mark: not
+  // placed, not reached.
+  void reset() { gate_.reset(); }
+
+  // On the encoding thread, when placed: what it is for and the buffers
+  // released as it is reached.
+  void arm(MarkKind kind, scheduler::KeepList retained) {
+    kind_ = kind;
+    retained_ = std::move(retained);
+  }
+
+  // On the stream's thread. The retained buffers are released before the
+  // mark is reached: whoever wakes on it (eval returning) finds that memory
+  // free.
+  void fire() override {
+    int64_t t0 = timeline::on() ? timeline::now() : 0;
+    retained_.clear();
+    scheduler::ErrorRef e;
+    switch (kind_) {
+      case MarkKind::fence: e = scheduler::current_error(); break;
+      case MarkKind::event: e = scheduler::take_error(); break;
+      case MarkKind::sync:
+        e = scheduler::take_error();
+        if (!e) e = scheduler::take_unreported();
+        break;
+    }
+    // Opening the gate publishes the error to waiters (release order), then
     // resumes the streams parked on it.
-    gate_.open();
+    gate_.open(std::move(e));
+    if (t0) {
+      timeline::span(
+          {timeline::stream_track(stream_.index), "signal",
+           timeline::intern(kind_ == MarkKind::fence ? "signal (fence)" : "signal (event)"), t0,
+           timeline::now(), trace_id});
+    }
   }
 
  private:
   Stream stream_;
   scheduler::Gate gate_;
-  scheduler::ErrorRef error_;
+  MarkKind kind_ = MarkKind::fence;
+  scheduler::KeepList retained_;
 };
 
 }  // namespace
@@ -210,36 +241,37 @@ void CommandEncoder::eval_profiled(Primitive& p, const std::vector<array>& input
 
 uint64_t CommandEncoder::position() const { return scheduler::enqueued(stream()); }
 
-MarkRef CommandEncoder::make_mark() { return std::make_shared<CpuMark>(stream()); }
+MarkRef CommandEncoder::make_mark() {
+  // A chain hopping between streams places a mark per op, and a fresh one is
+  // an aligned allocation (its gate's counter has a cache line of its own):
+  // reuse one that only this list holds any more. Not while tracing: a
+  // trace names each mark by its own id.
+  if (!timeline::on()) {
+    for (auto& m : spare_marks_) {
+      if (m.use_count() != 1) continue;
+      // The copy's count increment (an acquire-release RMW) pairs with the
+      // last other holder's decrement: what its thread did with the mark
+      // happened before the reset.
+      MarkRef reused = m;
+      static_cast<CpuMark&>(*reused).reset();
+      return reused;
+    }
+  }
+  auto m = std::make_shared<CpuMark>(stream());
+  if (spare_marks_.size() < kSpareMarks) spare_marks_.push_back(m);
+  return m;
+}
 
 void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
   // Made by make_mark above.
   auto mark = std::static_pointer_cast<CpuMark>(m);
-  // The buffers retained so far are released with the mark, before it is
-  // reached: whoever wakes on it (eval returning) finds that memory free.
-  scheduler::TaskFn fn = [mark = std::move(mark), kind, keep = std::move(retained_),
-                          stream = stream().index]() mutable {
-    int64_t t0 = timeline::on() ? timeline::now() : 0;
-    keep.clear();
-    scheduler::ErrorRef e;
-    switch (kind) {
-      case MarkKind::fence: e = scheduler::current_error(); break;
-      case MarkKind::event: e = scheduler::take_error(); break;
-      case MarkKind::sync:
-        e = scheduler::take_error();
-        if (!e) e = scheduler::take_unreported();
-        break;
-    }
-    mark->reach(std::move(e));
-    if (t0) {
-      timeline::span(
-          {timeline::stream_track(stream), "signal",
-           timeline::intern(kind == MarkKind::fence ? "signal (fence)" : "signal (event)"), t0,
-           timeline::now(), mark->trace_id});
-    }
-  };
-  scheduler::enqueue(stream(), scheduler::Task{std::move(fn), {}, true});
+  mark->arm(kind, std::move(retained_));
   retained_ = {};
+  // Folded into the task before it when that one is still queued. A trace
+  // keeps the signal a task of its own, with its own span.
+  if (!timeline::on() && scheduler::attach(stream(), mark)) return;
+  scheduler::enqueue(stream(),
+                     scheduler::Task{[mark = std::move(mark)] { mark->fire(); }, {}, true});
 }
 
 void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
@@ -247,6 +279,14 @@ void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
   // stream's once its mark is settled: m->error() below); only an error
   // known by position (a CPU task that declared no outputs) poisons this
   // stream.
+  if (auto cpu_mark = std::dynamic_pointer_cast<const CpuMark>(m); cpu_mark && !timeline::on()) {
+    // Another CPU stream's mark: the next task here waits on its gate (the
+    // stream parks until it opens, and the task finds it open), with no
+    // task of its own.
+    const scheduler::Gate& gate = cpu_mark->gate();
+    scheduler::wait_before_next(stream(), gate, std::move(cpu_mark), position);
+    return;
+  }
   auto* cpu_mark = dynamic_cast<const CpuMark*>(m.get());
   scheduler::TaskFn fn = [m, position, stream = stream().index] {
     const int64_t t0 = timeline::on() ? timeline::now() : 0;
@@ -259,9 +299,9 @@ void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
     if (e && e->by_position && position >= e->position) scheduler::set_error(e);
   };
   scheduler::Task t{std::move(fn), {}, true};
-  // Another CPU stream's mark: the stream parks until it is reached, so the
-  // task finds it reached. Any other waits for a GPU stream, which may
-  // itself wait for work queued on CPU streams.
+  // Another CPU stream's mark (traced): the stream parks until it is
+  // reached, so the task finds it reached. Any other waits for a GPU
+  // stream, which may itself wait for work queued on CPU streams.
   if (cpu_mark) {
     t.gate = &cpu_mark->gate();
   } else {

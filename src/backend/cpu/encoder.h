@@ -10,10 +10,12 @@
 // done. Those lists count as work queued on the stream (Data::queue), so an
 // op later on the same stream may still write such a buffer in place.
 //
-// Marks on a CPU stream are a counter advanced by a control task on the
-// stream's worker. A CPU stream waits on another CPU stream's mark with a
-// control task behind the mark's gate (the stream parks until it opens,
-// scheduler::Gate); on a GPU stream's mark, with a task that blocks.
+// Marks on a CPU stream are a gate opened right after the task before the
+// mark: folded into that task when it is still queued (scheduler::attach),
+// else by a control task. A CPU stream waits on another CPU stream's mark
+// through the next task it enqueues, which waits behind the mark's gate
+// (the stream parks until it opens, scheduler::Gate); on a GPU stream's
+// mark, with a task that blocks.
 #pragma once
 
 #include <memory>
@@ -71,6 +73,9 @@ class CommandEncoder : public StreamEncoder {
   std::vector<Data*> outputs_;
   // Buffers to keep until the next mark (retain()).
   scheduler::KeepList retained_;
+  // Marks made here, reused by make_mark once only this list holds them.
+  static constexpr size_t kSpareMarks = 8;
+  std::vector<MarkRef> spare_marks_;
 };
 
 // The encoder of a CPU stream.

@@ -222,7 +222,8 @@ def errors_run():
 
 
 @needs_mpi
-@pytest.mark.parametrize("section", ["reduce_dtypes", "noncontiguous", "gather_dtypes", "large",
+@pytest.mark.parametrize("section", ["reduce_dtypes", "carry_boundary", "noncontiguous",
+                                     "gather_dtypes", "large",
                                      "split", "send_recv", "async", "chain", "threads", "grad"])
 def test_two_ranks(collectives_run, section):
     rc, out = collectives_run

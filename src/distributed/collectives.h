@@ -28,7 +28,8 @@ class HostCollectives {
   // out[i] = op over ranks of in[i]; in == nullptr means in place (out
   // holds this rank's contribution). Ranks passing different counts or
   // dtypes, or an input spoiled by an earlier error, raise on every rank
-  // unless FASTSYNC_DISTRIBUTED_CHECKS=0 (the check costs a collective).
+  // unless FASTSYNC_DISTRIBUTED_CHECKS=0 (the check costs a collective, but
+  // for a small array it is the reduction as well).
   virtual void all_reduce(const char* what, const void* in, void* out, int64_t n, Dtype d,
                           ReduceOp op) = 0;
   // out holds size() blocks of n elements in rank order; in == nullptr

@@ -68,6 +68,28 @@ for dtype in DTYPES:
         expect("all_min " + tag, mn, want_min)
 passed("reduce_dtypes")
 
+# Around the size up to which a reduction's values travel with its agreement
+# check (128 bytes: then one exchange is the whole reduction) and past it: the same
+# sums either way, in every width, and the result is the same on both ranks.
+for dtype, width in [(mx.float32, 4), (mx.int8, 1), (mx.float16, 2), (mx.int64, 8)]:
+    for n in (128 // width - 1, 128 // width, 128 // width + 1, 1024 // width):
+        mine, theirs = data(rank, (n,), dtype), data(other, (n,), dtype)
+        lo, hi = (mine, theirs) if rank == 0 else (theirs, mine)
+        x = to_fs(mine, dtype)
+        s, mx_, mn = dist.all_sum(x), dist.all_max(x), dist.all_min(x)
+        tag = f"{dtype} ({n},)"
+        expect("all_sum " + tag, s, lo + hi)
+        expect("all_max " + tag, mx_, np.maximum(lo, hi))
+        expect("all_min " + tag, mn, np.minimum(lo, hi))
+        # Reduced in place (a donated input) too.
+        expect("all_sum in place " + tag, dist.all_sum(to_fs(mine, dtype) * 1), lo + hi)
+# Rounding is the same on both ranks: a sum of values that do not add exactly.
+r = np.random.default_rng(rank).standard_normal(200).astype(np.float32)
+s = np.array(dist.all_sum(mx.array(r)))
+both = np.array(dist.all_gather(mx.array(s)))
+assert np.array_equal(both[:200], both[200:]), "ranks got different sums"
+passed("carry_boundary")
+
 # Non-contiguous inputs are packed first: a transpose, a strided slice and a
 # broadcast.
 base = mx.array(np.arange(12, dtype=np.float32).reshape(3, 4) + rank)

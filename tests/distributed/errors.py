@@ -66,6 +66,9 @@ if os.environ.get("FASTSYNC_DISTRIBUTED_CHECKS") != "0":
            "rank 0: 100000 float32", "rank 1: 1 float32")
     raises(lambda: mx.eval(dist.all_max(mx.ones((2,), dtype=mx.int32 if rank else mx.int64))),
            "[all_max]", "int32", "int64")
+    # One rank's values fit the check's exchange (128 bytes), the other's do not.
+    raises(lambda: mx.eval(dist.all_sum(mx.ones((32 + rank,)))), "[all_sum]",
+           "rank 0: 32 float32", "rank 1: 33 float32")
     passed("reduce_mismatch")
 
 # A collective whose input failed on one rank (an out-of-range gather index

@@ -34,7 +34,8 @@ def ensure_loadable_libmpi():
     if os.environ.get(_LINKED) == "1":
         return
     prefixes = dict.fromkeys((sys.prefix, sys.base_prefix))
-    real = [p for pre in prefixes for p in sorted(glob.glob(os.path.join(pre, "lib", "libmpi.so.*")))]
+    real = [p for pre in prefixes
+            for p in sorted(glob.glob(os.path.join(pre, "lib", "libmpi.so.*")))]
     if not real:
         return  # a system MPI: its libmpi.so is a real link already
     libdir = os.path.dirname(real[0])

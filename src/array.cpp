@@ -223,14 +223,22 @@ bool array::is_donatable(int stream) const {
   // A traced graph keeps its intermediates for the backward pass.
   if (autodiff::is_tracing()) return false;
   if (desc_.use_count() != 1 || !desc_->data) return false;
-  long owners = desc_->data.use_count();
-  if (owners == 1) return true;
-  // The queued count is read after the owners (the fence pairs with the
-  // release of an owner, which follows its unqueue): a worker finishing in
-  // between only makes this refuse.
-  std::atomic_thread_fence(std::memory_order_acquire);
-  int64_t queued = stream < 0 ? -1 : desc_->data->queued_on(stream);
-  return queued > 0 && owners == 1 + queued;
+  // A worker finishing a task that kept the buffer unqueues it, then lets
+  // go of it: read across or between those two steps, the counts show one
+  // owner too many. Then look again, a few times (the worker is a few
+  // instructions from letting go); any other disagreement is a real owner.
+  for (int tries = 0; tries < 64; ++tries) {
+    long owners = desc_->data.use_count();
+    if (owners == 1) return true;
+    // The queued count is read after the owners (the fence pairs with the
+    // release of an owner, which follows its unqueue).
+    std::atomic_thread_fence(std::memory_order_acquire);
+    int64_t queued = stream < 0 ? -1 : desc_->data->queued_on(stream);
+    if (queued < 0) return false;
+    if (queued > 0 && owners == 1 + queued) return true;
+    if (owners != 2 + queued) return false;
+  }
+  return false;
 }
 
 namespace {

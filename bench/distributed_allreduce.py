@@ -18,53 +18,20 @@ never asserted.
 
 import argparse
 import json
-import statistics
 import time
 
 import fastsync as mx
 import numpy as np
+from allreduce_common import chained_sums, rounds_of, sum_then_op_loop
 from fastsync import distributed as dist
 
 
-def rounds_of(fn, iters, rounds, barrier):
-    """Median and best seconds per iteration over `rounds` timed rounds."""
-    fn(max(10, iters // 10))  # warm up: buffers cached, MPI connections made
-    out = []
-    for _ in range(rounds):
-        barrier()
-        t0 = time.perf_counter()
-        fn(iters)
-        out.append((time.perf_counter() - t0) / iters)
-    return statistics.median(out), min(out)
-
-
 def fastsync_loop(n):
-    x = mx.full((n,), 1.0, dtype=mx.float32)
-    mx.eval(x)
-
-    def run(iters):
-        nonlocal x
-        for _ in range(iters):
-            x = dist.all_sum(x)
-            x = x - 1
-            mx.eval(x)
-
-    return run
+    return sum_then_op_loop(mx, dist.all_sum, n)
 
 
 def fastsync_chain(chain):
-    """MLX's all-reduce benchmark: ``chain`` all_sums of a 5x5 int32 array, one eval."""
-    x = mx.ones((5, 5), dtype=mx.int32)
-    mx.eval(x)
-
-    def run(iters):
-        nonlocal x
-        for _ in range(iters):
-            for _ in range(chain):
-                x = dist.all_sum(x)
-            mx.eval(x)
-
-    return run
+    return chained_sums(mx, dist.all_sum, chain)
 
 
 def mpi4py_chain(chain, comm, MPI):

@@ -21,10 +21,11 @@ import argparse
 import glob
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
+
+from allreduce_common import chained_sums, rounds_of, sum_then_op_loop
 
 _LINKED = "FASTSYNC_BENCH_MLX_MPI_LINKED"
 
@@ -44,18 +45,6 @@ def ensure_loadable_libmpi():
     path = [links, libdir, os.path.join(libdir, "openmpi"), os.environ.get("LD_LIBRARY_PATH", "")]
     env = dict(os.environ, LD_LIBRARY_PATH=":".join(p for p in path if p), **{_LINKED: "1"})
     os.execve(sys.executable, [sys.executable, *sys.argv], env)
-
-
-def rounds_of(fn, iters, rounds, barrier):
-    """Median and best seconds per iteration over `rounds` timed rounds."""
-    fn(max(10, iters // 10))
-    out = []
-    for _ in range(rounds):
-        barrier()
-        t0 = time.perf_counter()
-        fn(iters)
-        out.append((time.perf_counter() - t0) / iters)
-    return statistics.median(out), min(out)
 
 
 def main():
@@ -89,30 +78,10 @@ def main():
         return int(mx.distributed.all_max(mx.array([max(floor, int(args.budget / est))])).item())
 
     def loop(n):
-        x = mx.full((n,), 1.0, dtype=mx.float32)
-        mx.eval(x)
-
-        def run(iters):
-            nonlocal x
-            for _ in range(iters):
-                x = mx.distributed.all_sum(x)
-                x = x - 1
-                mx.eval(x)
-
-        return run
+        return sum_then_op_loop(mx, mx.distributed.all_sum, n)
 
     def chain(k):
-        x = mx.ones((5, 5), dtype=mx.int32)
-        mx.eval(x)
-
-        def run(iters):
-            nonlocal x
-            for _ in range(iters):
-                for _ in range(k):
-                    x = mx.distributed.all_sum(x)
-                mx.eval(x)
-
-        return run
+        return chained_sums(mx, mx.distributed.all_sum, k)
 
     sizes = []
     for n in [int(s) for s in args.sizes.split(",")]:

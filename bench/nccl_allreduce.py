@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import socket
-import statistics
 import time
 
 # NVLink multicast off for NCCL and PyTorch, before either starts (the
@@ -54,21 +53,10 @@ else:
     TORCH_MISSING = None
 
 import fastsync as mx  # noqa: E402
+from allreduce_common import rounds_of  # noqa: E402
 from fastsync import distributed as dist  # noqa: E402
 
 MiB = 1 << 20
-
-
-def rounds_of(fn, iters, rounds, barrier):
-    """Median and best seconds per iteration over `rounds` timed rounds."""
-    fn(max(5, iters // 10))  # warm up: connections made, buffers cached
-    out = []
-    for _ in range(rounds):
-        barrier()
-        t0 = time.perf_counter()
-        fn(iters)
-        out.append((time.perf_counter() - t0) / iters)
-    return statistics.median(out), min(out)
 
 
 def fastsync_loops(n):
@@ -178,16 +166,16 @@ def main():
         iters = int(dist.all_max(mx.array([max(10, int(args.budget / est))])).item())
         row = {"elements": n, "bytes": 4 * n, "iters": iters}
         row["fastsync_sync_us"], row["fastsync_sync_best_us"] = (
-            v * 1e6 for v in rounds_of(sync, iters, args.rounds, barrier))
+            v * 1e6 for v in rounds_of(sync, iters, args.rounds, barrier, warmup=5))
         row["fastsync_pipelined_us"], _ = (
-            v * 1e6 for v in rounds_of(pipelined, iters, args.rounds, barrier))
+            v * 1e6 for v in rounds_of(pipelined, iters, args.rounds, barrier, warmup=5))
         check()
         if not torch_note:
             tsync, tpipe = torch_loops(n)
             row["torch_sync_us"], row["torch_sync_best_us"] = (
-                v * 1e6 for v in rounds_of(tsync, iters, args.rounds, torch_barrier))
+                v * 1e6 for v in rounds_of(tsync, iters, args.rounds, torch_barrier, warmup=5))
             row["torch_pipelined_us"], _ = (
-                v * 1e6 for v in rounds_of(tpipe, iters, args.rounds, torch_barrier))
+                v * 1e6 for v in rounds_of(tpipe, iters, args.rounds, torch_barrier, warmup=5))
         factor = 2 * (size - 1) / size
         for side in ("fastsync", "torch"):
             if f"{side}_pipelined_us" in row:

@@ -227,7 +227,7 @@ bool array::is_donatable(int stream) const {
   // go of it: read across or between those two steps, the counts show one
   // owner too many. Then look again, a few times (the worker is a few
   // instructions from letting go); any other disagreement is a real owner.
-  for (int tries = 0; tries < 64; ++tries) {
+  for (int tries = 0; tries < 8; ++tries) {
     long owners = desc_->data.use_count();
     if (owners == 1) return true;
     // The queued count is read after the owners (the fence pairs with the

@@ -139,12 +139,6 @@ class Gate {
   void open(ErrorRef error = nullptr);
   // Once open: the error it was opened with.
   const ErrorRef& error() const { return error_; }
-  // Closed again, for reuse by its owner: only while no other thread can
-  // reach the gate (nothing parks on an open gate).
-  void reset() {
-    error_ = nullptr;
-    counter_.reset();
-  }
   const Stream& owner() const { return owner_; }
 
  private:

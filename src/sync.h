@@ -31,8 +31,6 @@ class alignas(64) Counter {
   void wait_for(uint32_t v) const;
   // Blocks until value() != seen.
   void wait_change(uint32_t seen) const;
-  // Back to 0, for reuse: only while no other thread can reach the counter.
-  void reset() { value_.store(0, std::memory_order_relaxed); }
 
  private:
   void wake();

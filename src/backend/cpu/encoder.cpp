@@ -43,10 +43,6 @@ class CpuMark : public Mark, public scheduler::Signal {
     return data ? data->spoiled() : Mark::error_for(position, data);
   }
 
-  // On the encoding thread, for reuse once nobody else holds the mark: not
-  // placed, not reached.
-  void reset() { gate_.reset(); }
-
   // On the encoding thread, when placed: what it is for and the buffers
   // released as it is reached.
   void arm(MarkKind kind, scheduler::KeepList retained) {
@@ -241,26 +237,7 @@ void CommandEncoder::eval_profiled(Primitive& p, const std::vector<array>& input
 
 uint64_t CommandEncoder::position() const { return scheduler::enqueued(stream()); }
 
-MarkRef CommandEncoder::make_mark() {
-  // A chain hopping between streams places a mark per op, and a fresh one is
-  // an aligned allocation (its gate's counter has a cache line of its own):
-  // reuse one that only this list holds any more. Not while tracing: a
-  // trace names each mark by its own id.
-  if (!timeline::on()) {
-    for (auto& m : spare_marks_) {
-      if (m.use_count() != 1) continue;
-      // The copy's count increment (an acquire-release RMW) pairs with the
-      // last other holder's decrement: what its thread did with the mark
-      // happened before the reset.
-      MarkRef reused = m;
-      static_cast<CpuMark&>(*reused).reset();
-      return reused;
-    }
-  }
-  auto m = std::make_shared<CpuMark>(stream());
-  if (spare_marks_.size() < kSpareMarks) spare_marks_.push_back(m);
-  return m;
-}
+MarkRef CommandEncoder::make_mark() { return std::make_shared<CpuMark>(stream()); }
 
 void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
   // Made by make_mark above.

@@ -73,9 +73,6 @@ class CommandEncoder : public StreamEncoder {
   std::vector<Data*> outputs_;
   // Buffers to keep until the next mark (retain()).
   scheduler::KeepList retained_;
-  // Marks made here, reused by make_mark once only this list holds them.
-  static constexpr size_t kSpareMarks = 8;
-  std::vector<MarkRef> spare_marks_;
 };
 
 // The encoder of a CPU stream.

@@ -40,8 +40,14 @@ def ensure_loadable_libmpi():
     if not real:
         return  # a system MPI: its libmpi.so is a real link already
     libdir = os.path.dirname(real[0])
-    links = tempfile.mkdtemp(prefix="mlx-libmpi-")
-    os.symlink(real[0], os.path.join(links, "libmpi.so"))
+    # One folder per user, reused by every rank and run.
+    links = os.path.join(tempfile.gettempdir(), f"mlx-libmpi-{os.getuid()}")
+    os.makedirs(links, exist_ok=True)
+    link = os.path.join(links, "libmpi.so")
+    if os.path.realpath(link) != os.path.realpath(real[0]):
+        tmp = f"{link}.{os.getpid()}"
+        os.symlink(real[0], tmp)
+        os.replace(tmp, link)  # atomic: another rank may be doing the same
     path = [links, libdir, os.path.join(libdir, "openmpi"), os.environ.get("LD_LIBRARY_PATH", "")]
     env = dict(os.environ, LD_LIBRARY_PATH=":".join(p for p in path if p), **{_LINKED: "1"})
     os.execve(sys.executable, [sys.executable, *sys.argv], env)

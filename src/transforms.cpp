@@ -337,7 +337,8 @@ class Evaluation {
     for (auto& w : fence_waits_) {
       if (w.consumer == consumer && w.producer == producer) return w.count;
     }
-    return fence_waits_.push_back({consumer, producer, 0}), fence_waits_.back().count;
+    fence_waits_.push_back({consumer, producer, 0});
+    return fence_waits_.back().count;
   }
 };
 

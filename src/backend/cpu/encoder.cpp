@@ -253,37 +253,48 @@ void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
 
 void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
   // Another stream's errors travel in the buffers they spoiled (a GPU
-  // stream's once its mark is settled: m->error() below); only an error
-  // known by position (a CPU task that declared no outputs) poisons this
-  // stream.
-  if (auto cpu_mark = std::dynamic_pointer_cast<const CpuMark>(m); cpu_mark && !timeline::on()) {
-    // Another CPU stream's mark: the next task here waits on its gate (the
-    // stream parks until it opens, and the task finds it open), with no
-    // task of its own.
+  // stream's once its mark is settled); only an error known by position (a
+  // CPU task that declared no outputs) poisons this stream.
+  if (auto cpu_mark = std::dynamic_pointer_cast<const CpuMark>(m)) {
+    // Another CPU stream's mark: a task here waits behind its gate (the
+    // stream parks until it opens) and the scheduler applies the mark's
+    // error (Task::gate_position). The next task enqueued here carries the
+    // wait; while a trace records, a task of its own does, for its span.
     const scheduler::Gate& gate = cpu_mark->gate();
-    scheduler::wait_before_next(stream(), gate, std::move(cpu_mark), position);
+    if (!timeline::on()) {
+      scheduler::wait_before_next(stream(), gate, std::move(cpu_mark), position);
+      return;
+    }
+    scheduler::Task t{[id = m->trace_id, stream = stream().index] {
+                        if (!timeline::on()) return;
+                        const int64_t now = timeline::now();
+                        timeline::span({timeline::stream_track(stream), "wait",
+                                        timeline::intern("wait (stream)"), now, now, 0, id});
+                      },
+                      {},
+                      true};
+    t.gate = &gate;
+    t.gate_owner = std::move(cpu_mark);
+    t.gate_position = position;
+    scheduler::enqueue(stream(), std::move(t));
     return;
   }
-  auto* cpu_mark = dynamic_cast<const CpuMark*>(m.get());
-  scheduler::TaskFn fn = [m, position, stream = stream().index] {
-    const int64_t t0 = timeline::on() ? timeline::now() : 0;
-    m->wait();
-    if (t0) {
-      timeline::span({timeline::stream_track(stream), "wait", timeline::intern("wait (stream)"), t0,
-                      timeline::now(), 0, m->trace_id});
-    }
-    auto e = m->error();
-    if (e && e->by_position && position >= e->position) scheduler::set_error(e);
-  };
-  scheduler::Task t{std::move(fn), {}, true};
-  // Another CPU stream's mark (traced): the stream parks until it is
-  // reached, so the task finds it reached. Any other waits for a GPU
-  // stream, which may itself wait for work queued on CPU streams.
-  if (cpu_mark) {
-    t.gate = &cpu_mark->gate();
-  } else {
-    t.blocks = true;
-  }
+  // A GPU stream's mark, which may itself wait for work queued on CPU
+  // streams: a task that blocks.
+  scheduler::Task t{
+      [m, position, stream = stream().index] {
+        const int64_t t0 = timeline::on() ? timeline::now() : 0;
+        m->wait();
+        if (t0) {
+          timeline::span({timeline::stream_track(stream), "wait", timeline::intern("wait (stream)"),
+                          t0, timeline::now(), 0, m->trace_id});
+        }
+        auto e = m->error();
+        if (e && e->by_position && position >= e->position) scheduler::set_error(e);
+      },
+      {},
+      true};
+  t.blocks = true;
   scheduler::enqueue(stream(), std::move(t));
 }
 

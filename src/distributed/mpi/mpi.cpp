@@ -376,28 +376,36 @@ class MpiComm : public Comm, public HostCollectives {
         })) {
       fail(what, "MPI_Allgather", rc);
     }
-    check_agreement(what, mine, all, shape_tag);
+    check_agreement(what, mine, reinterpret_cast<const unsigned char*>(all.data()), sizeof(mine),
+                    shape_tag);
   }
 
   // Raises if any rank's input was spoiled, or if the ranks' (count, dtype,
-  // shape tag) differ: `all` holds every rank's four values, `mine` this one's.
-  void check_agreement(const char* what, const int64_t* mine, const std::vector<int64_t>& all,
-                       int64_t shape_tag) const {
+  // shape tag) differ. `all`: every rank's four values (count, dtype, shape
+  // tag, spoiled), rank r's `stride` bytes after rank r-1's; `mine`: this
+  // rank's.
+  void check_agreement(const char* what, const int64_t* mine, const unsigned char* all,
+                       size_t stride, int64_t shape_tag) const {
+    auto meta = [&](int r, int k) {
+      int64_t v;
+      std::memcpy(&v, all + static_cast<size_t>(r) * stride + sizeof(int64_t) * k, sizeof(v));
+      return v;
+    };
     for (int r = 0; r < size_; ++r) {
-      if (all[4 * r + 3] == 0) continue;
+      if (meta(r, 3) == 0) continue;
       // The spoiled rank keeps its own error (the scheduler reports it).
       throw std::runtime_error(std::string("[") + what + "] the input on rank " +
                                std::to_string(r) +
                                " failed (its error is raised there), so no rank took part");
     }
     for (int r = 0; r < size_; ++r) {
-      if (std::equal(mine, mine + 3, all.begin() + 4 * r)) continue;
+      if (meta(r, 0) == mine[0] && meta(r, 1) == mine[1] && meta(r, 2) == mine[2]) continue;
       std::string msg = std::string("[") + what +
                         "] every process must pass an array of the same shape and dtype;";
       for (int k = 0; k < size_; ++k) {
-        msg += " rank " + std::to_string(k) + ": " + std::to_string(all[4 * k]) + " " +
-               Dtype(static_cast<Dtype::Val>(all[4 * k + 1])).name() + " elements" +
-               (all[4 * k + 2] != shape_tag ? " (another shape)" : "") + (k + 1 < size_ ? "," : "");
+        msg += " rank " + std::to_string(k) + ": " + std::to_string(meta(k, 0)) + " " +
+               Dtype(static_cast<Dtype::Val>(meta(k, 1))).name() + " elements" +
+               (meta(k, 2) != shape_tag ? " (another shape)" : "") + (k + 1 < size_ ? "," : "");
       }
       throw std::runtime_error(msg);
     }
@@ -414,6 +422,8 @@ class MpiComm : public Comm, public HostCollectives {
   // 128 bytes: on two ranks of one host an MPI_Allgather of 160-byte blocks
   // takes as long as of 32-byte ones (1.4 us), of 1056-byte ones 2.3 us.
   static constexpr int64_t kCarriedBytes = 128;
+  // Past a few ranks the blocks would cost more than the second collective.
+  static constexpr int kCarryingRanks = 8;
   struct Block {
     int64_t meta[4];  // count, dtype, shape tag (0), spoiled
     unsigned char values[kCarriedBytes];
@@ -421,7 +431,6 @@ class MpiComm : public Comm, public HostCollectives {
   bool agree_and_reduce(const char* what, const void* in, void* out, int64_t n, Dtype d,
                         MPI_Datatype t, MPI_Op o) {
     const int64_t bytes = n * static_cast<int64_t>(d.size());
-    // Past a few ranks the blocks would cost more than the second collective.
     const bool carried = size_ <= kCarryingRanks && bytes <= kCarriedBytes;
     Block mine;
     mine.meta[0] = n;
@@ -441,12 +450,7 @@ class MpiComm : public Comm, public HostCollectives {
         })) {
       fail(what, "MPI_Allgather", rc);
     }
-    std::vector<int64_t> metas(4 * static_cast<size_t>(size_));
-    for (int r = 0; r < size_; ++r) {
-      std::memcpy(&metas[4 * static_cast<size_t>(r)],
-                  gathered.data() + static_cast<size_t>(r) * block, sizeof(mine.meta));
-    }
-    check_agreement(what, mine.meta, metas, 0);
+    check_agreement(what, mine.meta, gathered.data(), static_cast<size_t>(block), 0);
     if (!carried) return false;
     if (bytes == 0) return true;
     auto values = [&](int r) {
@@ -461,7 +465,6 @@ class MpiComm : public Comm, public HostCollectives {
     }
     return true;
   }
-  static constexpr int kCarryingRanks = 8;
 
   // Reductions check agreement unless FASTSYNC_DISTRIBUTED_CHECKS=0: past
   // kCarriedBytes the check is one more small collective, and without it

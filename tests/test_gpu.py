@@ -226,6 +226,44 @@ def test_gpu_long_graph_has_bounded_peak(gpu_default):
     assert peak <= 16 * 4 * n, peak / (4 * n)
 
 
+def test_gpu_work_in_flight_holds_at_most_the_cap_of_dropped_buffers(gpu_default):
+    """Each step makes a 16 MiB matrix, multiplies it by itself and drops both: the host
+    encodes far faster than the GPU multiplies, and only the in-flight cap (64 MiB by
+    default, of buffers nothing but GPU work in flight holds) stops it from keeping every
+    step's buffers alive."""
+    settle()
+    mx.reset_peak_memory()
+    base = mx.get_active_memory()
+    sums = []
+    for i in range(64):
+        a = mx.full((2048, 2048), float(i % 3))
+        sums.append(mx.sum(a @ a))
+        mx.async_eval(sums[-1])
+    got = [s.item() for s in sums]
+    peak = (mx.get_peak_memory() - base) / 2**20
+    assert got == [float((i % 3) ** 2 * 2048 * 2048 * 2048) for i in range(64)]
+    assert peak <= 256, peak  # without the cap: about 64 steps x 32 MiB
+
+
+def test_a_weight_read_by_every_step_does_not_make_the_throttle_rescan(gpu_default):
+    """A buffer the program holds (a weight) is retained by every step that reads it; the
+    throttle knows it is not the GPU's to free after one scan of the work in flight, so a
+    loop of steps that each retain 64 MiB of it scans a few times, not once per step."""
+    w = mx.random.normal((4096, 4096))  # 64 MiB: over the in-flight cap by itself
+    x = mx.random.normal((1, 4096))
+    mx.eval(w, x)
+    for _ in range(4):
+        x = mx.tanh(x @ w.T)
+        mx.async_eval(x)
+    before = mx._core._backend_counters(mx.gpu)["inflight_scans"]
+    for _ in range(64):
+        x = mx.tanh(x @ w.T)
+        mx.async_eval(x)
+    mx.eval(x)
+    scans = mx._core._backend_counters(mx.gpu)["inflight_scans"] - before
+    assert scans <= 8, scans
+
+
 def test_threads_evaluate_on_gpu_streams_concurrently():
     errors = []
 

@@ -42,6 +42,13 @@ struct Data;
 
 class Flow {
  public:
+  // Room for `ops` ops (a stream's previous log is a good guess: an eval
+  // that recurs logs as much again).
+  explicit Flow(size_t ops = 0) {
+    ops_.reserve(ops);
+    ins_.reserve(2 * ops);
+    outs_.reserve(ops);
+  }
   // Encoding thread: the op at `position` read `ins` and wrote `outs`.
   void add(uint64_t position, const std::vector<std::shared_ptr<Data>>& ins,
            const std::vector<std::shared_ptr<Data>>& outs);

@@ -11,6 +11,7 @@
 #include "backend/cuda/encoder.h"
 #include "backend/cuda/fused_source.h"
 #include "backend/cuda/graph.h"
+#include "backend/cuda/inflight.h"
 #include "backend/cuda/runtime.h"
 
 namespace fastsync {
@@ -27,48 +28,6 @@ bool wait_for_memory() {
     if (e->release_oldest()) return true;
   }
   return false;
-}
-
-// Bytes of buffers GPU work in flight may hold (FASTSYNC_MAX_INFLIGHT_GPU_MB,
-// default 64 MiB): the host encodes ahead of the GPU by this much, so that
-// kernels queue back to back; a small cap would make it wait on each.
-size_t max_inflight_bytes() {
-  static const size_t cap = scheduler::env_mib("FASTSYNC_MAX_INFLIGHT_GPU_MB", 64);
-  return cap;
-}
-
-// Of the retained bytes, those that only the retention batches hold: what
-// waiting for the GPU would free. Buffers the program still holds (weights,
-// a KV cache, arrays it will read again) are retained by every op that reads
-// them but free nothing when released, so counting them would make the host
-// wait on the GPU once per few layers of a model and never run ahead.
-size_t exclusively_retained_bytes() {
-  std::unordered_map<const Data*, cuda::CommandEncoder::Held> held;
-  for (auto* e : cuda::all_encoders()) e->count_retained(held);
-  size_t bytes = 0;
-  for (auto& [d, h] : held) {
-    // Owners are read stream by stream: a batch another stream released
-    // meanwhile leaves the buffer uncounted, which the next check corrects.
-    if (h.owners <= h.entries) bytes += h.bytes;
-  }
-  return bytes;
-}
-
-// Whether retained bytes are over the cap. The count of exclusive bytes is a
-// scan of every batch in flight, so it is redone only when the retained
-// total moved by a quarter of the cap since; bytes retained since the last
-// scan count as exclusive meanwhile. Encoding thread, under the driver's
-// lock, which guards the two statics.
-bool over_inflight_cap() {
-  static size_t scanned_total = 0, scanned_exclusive = 0;
-  size_t cap = max_inflight_bytes();
-  size_t total = cuda::CommandEncoder::total_pending_bytes();
-  if (total <= cap) return false;
-  if (total < scanned_total || total - scanned_total > cap / 4 || scanned_total == 0) {
-    scanned_total = total;
-    scanned_exclusive = exclusively_retained_bytes();
-  }
-  return scanned_exclusive + (total - scanned_total) > cap;
 }
 
 class CudaBackend : public Backend {
@@ -105,7 +64,8 @@ class CudaBackend : public Backend {
     auto& dev = cuda::device_allocator();
     const int64_t t0 = timeline::on() ? timeline::now() : 0;
     bool stalled = false;
-    while ((over_inflight_cap() || dev.active_memory() > dev.memory_limit()) && wait_for_memory()) {
+    while ((cuda::inflight::over_cap() || dev.active_memory() > dev.memory_limit()) &&
+           wait_for_memory()) {
       stalled = true;
     }
     if (t0 && stalled) {
@@ -120,6 +80,7 @@ class CudaBackend : public Backend {
     return {{"graph_launches", static_cast<int64_t>(cuda::GraphCapture::launches())},
             {"graph_instantiations", static_cast<int64_t>(cuda::GraphCapture::instantiations())},
             {"graph_ops", static_cast<int64_t>(cuda::GraphCapture::ops())},
+            {"inflight_scans", static_cast<int64_t>(cuda::inflight::scans())},
             {"cudnn_plans", dnn.plans},
             {"cudnn_graph_runs", dnn.graph_runs},
             {"cudnn_legacy_runs", dnn.legacy_runs}};

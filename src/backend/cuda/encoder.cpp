@@ -10,6 +10,7 @@
 #include "backend/common/flow.h"
 #include "backend/cuda/allocators.h"
 #include "backend/cuda/gpu_timeline.h"
+#include "backend/cuda/inflight.h"
 #include "backend/cuda/profile.h"
 #include "backend/cuda/runtime.h"
 #include "sync.h"
@@ -42,6 +43,7 @@ void CommandEncoder::keep(std::shared_ptr<Data> d) {
 
 void CommandEncoder::retain(std::shared_ptr<Data> d) {
   if (!d) return;
+  inflight::note_retained(d);
   batch_bytes_ += d->buffer.size;
   batch_.push_back(std::move(d));
 }
@@ -61,7 +63,7 @@ ErrorRecord* CommandEncoder::error_record(long long code, ErrorBuilder build) {
 }
 
 const std::shared_ptr<Flow>& CommandEncoder::flow() {
-  if (!flow_) flow_ = std::make_shared<Flow>();
+  if (!flow_) flow_ = std::make_shared<Flow>(std::min<size_t>(last_flow_ops_, 1 << 14));
   return flow_;
 }
 
@@ -73,6 +75,7 @@ void CommandEncoder::add_probe(Probe p) {
 void CommandEncoder::end_segment() {
   probes_ = nullptr;
   if (flow_) {
+    last_flow_ops_ = flow_->size();
     flow_->close();
     flow_.reset();
   }
@@ -90,6 +93,7 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
     // A donated buffer lives on in the output: keeping it would stop the
     // next op of a chain from reusing it.
     if (std::find(op_outputs_.begin(), op_outputs_.end(), d.get()) != op_outputs_.end()) continue;
+    inflight::note_retained(d);
     batch_bytes_ += d->buffer.size;
     batch_.push_back(std::move(d));
   }
@@ -253,14 +257,18 @@ void CommandEncoder::wait_for(uint64_t v) {
 }
 
 void CommandEncoder::count_retained(std::unordered_map<const Data*, Held>& held) {
+  auto count = [&](const std::shared_ptr<Data>& d) {
+    Held& h = held[d.get()];
+    if (h.entries++ == 0) {
+      h.bytes = d->buffer.size;
+      h.pin = d;
+    }
+    h.owners = d.use_count();
+  };
+  for (auto& d : batch_) count(d);
   std::lock_guard lk(sealed_mutex_);
   for (auto& [v, batch] : sealed_) {
-    for (auto& d : batch) {
-      Held& h = held[d.get()];
-      ++h.entries;
-      h.owners = d.use_count();
-      h.bytes = d->buffer.size;
-    }
+    for (auto& d : batch) count(d);
   }
 }
 

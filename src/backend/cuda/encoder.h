@@ -115,12 +115,13 @@ class CommandEncoder : public StreamEncoder {
   size_t pending_bytes() const { return pending_bytes_.load(std::memory_order_relaxed); }
   // The same over every GPU stream (the driver checks it after every op).
   static size_t total_pending_bytes() { return total_pending_.load(std::memory_order_relaxed); }
-  // Per buffer of this stream's sealed batches: the batch entries that hold
-  // it (added to what `held` has), its owners in all and its bytes. Any
-  // thread.
+  // Per buffer of this stream's batches (sealed and open): the batch
+  // entries that hold it (added to what `held` has), its owners in all, its
+  // bytes and a weak reference to it. Encoding thread.
   struct Held {
     long entries = 0, owners = 0;
     size_t bytes = 0;
+    std::weak_ptr<Data> pin;
   };
   void count_retained(std::unordered_map<const Data*, Held>& held);
 
@@ -182,6 +183,7 @@ class CommandEncoder : public StreamEncoder {
   int slots_used_ = 0;             // since the last point
   ProbeList probes_;
   std::shared_ptr<Flow> flow_;
+  size_t last_flow_ops_ = 0;                         // ops the previous eval's log held
   std::vector<std::shared_ptr<Data>> flow_outputs_;  // scratch of commit()
   std::deque<std::weak_ptr<Mark>> unsettled_;        // eval marks with probes, oldest first
 };

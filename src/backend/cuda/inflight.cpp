@@ -1,0 +1,79 @@
+#include "backend/cuda/inflight.h"
+
+#include <iterator>
+#include <unordered_map>
+
+#include "array.h"
+#include "backend/cuda/encoder.h"
+#include "scheduler.h"
+
+namespace fastsync::cuda::inflight {
+
+namespace {
+
+size_t max_inflight_bytes() {
+  static const size_t cap = scheduler::env_mib("FASTSYNC_MAX_INFLIGHT_GPU_MB", 64);
+  return cap;
+}
+
+// The state of the count (guarded by the eval driver's lock: only the
+// encoding thread touches it).
+struct Count {
+  // Bytes only retention held at the last scan.
+  size_t exclusive = 0;
+  // Bytes retained since by buffers the scan did not find held elsewhere.
+  size_t unscanned = 0;
+  // What the last scan found held elsewhere, pinned (see the header).
+  std::unordered_map<const Data*, std::weak_ptr<Data>> held_elsewhere;
+};
+
+Count& count() {
+  static Count c;
+  return c;
+}
+
+uint64_t n_scans = 0;  // guarded like Count
+
+void scan() {
+  ++n_scans;
+  std::unordered_map<const Data*, CommandEncoder::Held> held;
+  for (auto* e : all_encoders()) e->count_retained(held);
+  Count& c = count();
+  c.exclusive = 0;
+  c.unscanned = 0;
+  // What no batch holds now but something else still does (a weight between
+  // two steps) stays known; what died is forgotten.
+  for (auto it = c.held_elsewhere.begin(); it != c.held_elsewhere.end();) {
+    it = it->second.expired() || held.count(it->first) ? c.held_elsewhere.erase(it) : std::next(it);
+  }
+  for (auto& [d, h] : held) {
+    if (h.owners <= h.entries) {
+      c.exclusive += h.bytes;
+    } else {
+      c.held_elsewhere.emplace(d, std::move(h.pin));
+    }
+  }
+}
+
+}  // namespace
+
+void note_retained(const std::shared_ptr<Data>& d) {
+  Count& c = count();
+  if (!c.held_elsewhere.empty() && c.held_elsewhere.count(d.get())) return;
+  c.unscanned += d->buffer.size;
+}
+
+bool over_cap() {
+  const size_t cap = max_inflight_bytes();
+  if (CommandEncoder::total_pending_bytes() <= cap) return false;
+  Count& c = count();
+  if (c.exclusive + c.unscanned <= cap) return false;
+  scan();
+  return c.exclusive > cap;
+}
+
+}  // namespace fastsync::cuda::inflight
+
+namespace fastsync::cuda::inflight {
+uint64_t scans() { return n_scans; }
+}  // namespace fastsync::cuda::inflight

@@ -34,6 +34,7 @@
 #include "fence.h"
 #include "lifecycle.h"
 #include "primitive.h"
+#include "primitives/shape.h"
 #include "replay.h"
 #include "scheduler.h"
 
@@ -381,6 +382,30 @@ void eval(std::vector<array> outputs) {
 }
 
 void async_eval(std::vector<array> outputs) { encode(outputs); }
+
+bool view_now(const Primitive& p, const std::vector<array>& inputs, array& out) {
+  // A traced graph must keep every node (the backward walk and a compile's
+  // replay find their inputs through them).
+  if (inputs.size() != 1 || autodiff::is_tracing() || compile_trace::active()) return false;
+  const array& in = inputs[0];
+  const bool view = p.is_view();
+  if (!view && !dynamic_cast<const Reshape*>(&p)) return false;
+  const Status status = in.status();  // acquire: the fields below were set before it
+  auto d = in.data_shared_ptr();
+  if (status == Status::unscheduled || !d) return false;
+  // Memory another device reads would be moved by an eval (a crossing).
+  if (!backend(p.stream().device.type).reads(d->buffer)) return false;
+  if (view) {
+    std::vector<array> outs{out};
+    const_cast<Primitive&>(p).eval_cpu(inputs, outs);  // ViewPrimitive: make_view only
+  } else if (!reshape_view(in, out)) {
+    return false;  // the layout needs a copy
+  }
+  if (in.event()) out.set_event(*in.event());
+  out.set_producer(in.eval_id(), in.producer_stream(), in.position_on_stream());
+  out.set_status(status);
+  return true;
+}
 
 allocator::Allocator& memory_allocator(Device d) {
   Backend& b = backend(d.type);

@@ -27,6 +27,12 @@ std::vector<array> node_outputs(const Node& n);
 // Runs `f` under the driver's lock: graph rewrites (fuse.cpp) must not
 // race a thread encoding the same nodes.
 void with_encode_lock(const std::function<void()>& f);
+// At graph build: makes `out` the view `p` computes of `inputs` right away,
+// when nothing would be encoded for it anyway (a view of an input already
+// encoded, in memory p's device reads, while no transform or compile
+// traces). `out` then shares the input's buffer, status and event, as if
+// an eval had produced it. False when `out` needs a node.
+bool view_now(const Primitive& p, const std::vector<array>& inputs, array& out);
 // The allocator arrays on `d` come from.
 allocator::Allocator& memory_allocator(Device d);
 

@@ -594,7 +594,12 @@ size_t env_mib(const char* var, long fallback) {
 }
 
 size_t max_inflight_bytes() {
-  static const size_t cap = env_mib("FASTSYNC_MAX_INFLIGHT_MB", 1);
+  // MiB, fractions allowed: the default is a quarter.
+  static const size_t cap = [] {
+    const char* e = std::getenv("FASTSYNC_MAX_INFLIGHT_MB");
+    double mib = e ? std::strtod(e, nullptr) : 0.0;
+    return static_cast<size_t>((mib > 0 ? mib : 0.25) * double(1 << 20));
+  }();
   return cap;
 }
 

@@ -166,12 +166,13 @@ void wait_outstanding_at_most(int n);
 void wait_for_a_completion();
 // The caps the eval driver throttles CPU streams at: outstanding tasks
 // (FASTSYNC_MAX_OUTSTANDING, default 256) and their output bytes
-// (FASTSYNC_MAX_INFLIGHT_MB, default 1 MiB; one task may always be
+// (FASTSYNC_MAX_INFLIGHT_MB, default 0.25 MiB; one task may always be
 // outstanding past it). A worker gains nothing from outputs allocated far
 // ahead of its compute (encoding an op takes microseconds), while each such
 // buffer adds to the peak (the CPU generation row, bench/models.py: 36.3 MiB
-// at 64, 27.0 at 2, 25.7 at 1 with one task past the cap). The GPU backend
-// keeps its own, larger cap (its host must run ahead).
+// at 64, 27.0 at 2, 25.7 at 1 with one task past the cap, 25.2 at 0.25; its
+// quick run's prompt 23.7 at 1, 23.2 at 0.25). The GPU backend keeps its
+// own, larger cap (its host must run ahead).
 int max_outstanding();
 size_t max_inflight_bytes();
 // Environment variable `var` read as MiB, in bytes; `fallback` MiB when it is

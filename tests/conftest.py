@@ -65,3 +65,14 @@ def memory_limit():
     old = mx.get_memory_limit()
     yield
     mx.set_memory_limit(old)
+
+
+@pytest.fixture(params=["cpu", "gpu"])
+def device(request):
+    """Runs a test with the CPU and, where there is one, the GPU: the device its ops run on
+    (its default stream's, and its new streams')."""
+    d = mx.cpu if request.param == "cpu" else mx.gpu
+    if not mx.is_available(d):
+        pytest.skip("no GPU")
+    with mx.stream(d):
+        yield d

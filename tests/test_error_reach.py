@@ -29,16 +29,6 @@ def on_cpu():
         yield
 
 
-@pytest.fixture(params=["cpu", "gpu"])
-def device(request):
-    """The device the test's ops run on (its default stream's, and its new streams')."""
-    d = mx.cpu if request.param == "cpu" else mx.gpu
-    if not mx.is_available(d):
-        pytest.skip("no GPU")
-    with mx.stream(d):
-        yield d
-
-
 @pytest.mark.parametrize("bad_first", [False, True])
 @pytest.mark.parametrize("how", ["eval", "async_eval"])
 def test_a_failed_output_leaves_its_independent_sibling_readable(device, bad_first, how):

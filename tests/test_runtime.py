@@ -276,6 +276,38 @@ def test_long_graph_of_large_temporaries_has_bounded_peak():
     assert peak <= 10 * 4 * n, peak / (4 * n)
 
 
+def test_outputs_encoded_ahead_of_cpu_compute_stay_under_their_cap():
+    """FASTSYNC_MAX_INFLIGHT_MB (MiB, fractions allowed) caps the outputs allocated before
+    the CPU computes them: 40 fresh 128 KiB intermediates, each summed into an accumulator,
+    peak lower with a cap of half a MiB than with 8 MiB, and the same values."""
+    import subprocess
+    import sys
+
+    code = (
+        "import fastsync as mx\n"
+        "mx.set_default_device(mx.cpu)\n"
+        "x = mx.ones((32768,))\n"
+        "acc = mx.zeros((32768,))\n"
+        "mx.eval(x, acc)\n"
+        "for i in range(40):\n"
+        "    acc = acc + mx.exp(x * (i / 40))\n"
+        "mx.reset_peak_memory()\n"
+        "base = mx.get_active_memory()\n"
+        "mx.eval(acc)\n"
+        "print((mx.get_peak_memory() - base) / 2**20, acc[0].item())\n"
+    )
+    runs = {}
+    for cap in ("0.5", "8"):
+        env = dict(os.environ, FASTSYNC_MAX_INFLIGHT_MB=cap)
+        p = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert p.returncode == 0, p.stderr
+        runs[cap] = [float(v) for v in p.stdout.split()]
+    assert runs["0.5"][1] == pytest.approx(runs["8"][1], rel=1e-6)
+    assert runs["0.5"][0] + 1.0 < runs["8"][0], runs
+
+
 @pytest.mark.parametrize(
     "op",
     ["exp", "add", "softmax", "rms_norm", "layer_norm", "rope", "slice_update"],

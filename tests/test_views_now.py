@@ -15,15 +15,6 @@ import pytest
 OOB = "out of bounds"
 
 
-@pytest.fixture(params=["cpu", "gpu"])
-def device(request):
-    d = mx.cpu if request.param == "cpu" else mx.gpu
-    if not mx.is_available(d):
-        pytest.skip("no GPU")
-    with mx.stream(d):
-        yield d
-
-
 def nodes(*arrays):
     return mx._core._graph_ops(list(arrays))
 

@@ -115,7 +115,7 @@ Node::~Node() {
 array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive,
              std::vector<array> inputs)
     : desc_(std::make_shared<ArrayDesc>(std::move(shape), dtype)) {
-  if (view_now(*primitive, inputs, *this)) return;
+  if (primitive && view_now(*primitive, inputs, *this)) return;
   auto n = std::make_shared<Node>();
   n->primitive = std::move(primitive);
   n->inputs = std::move(inputs);

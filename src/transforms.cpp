@@ -383,21 +383,24 @@ void eval(std::vector<array> outputs) {
 
 void async_eval(std::vector<array> outputs) { encode(outputs); }
 
-bool view_now(const Primitive& p, const std::vector<array>& inputs, array& out) {
-  // A traced graph must keep every node (the backward walk and a compile's
-  // replay find their inputs through them).
-  if (inputs.size() != 1 || autodiff::is_tracing() || compile_trace::active()) return false;
+bool view_now(Primitive& p, const std::vector<array>& inputs, array& out) {
+  if (inputs.size() != 1) return false;
   const array& in = inputs[0];
+  // Pending inputs first: the common case of a graph being built, and the
+  // cheapest check.
+  const Status status = in.status();  // acquire: the fields below were set before it
+  if (status == Status::unscheduled) return false;
   const bool view = p.is_view();
   if (!view && !dynamic_cast<const Reshape*>(&p)) return false;
-  const Status status = in.status();  // acquire: the fields below were set before it
+  // A traced graph must keep every node (the backward walk and a compile's
+  // replay find their inputs through them).
+  if (autodiff::is_tracing() || compile_trace::active()) return false;
   auto d = in.data_shared_ptr();
-  if (status == Status::unscheduled || !d) return false;
   // Memory another device reads would be moved by an eval (a crossing).
-  if (!backend(p.stream().device.type).reads(d->buffer)) return false;
+  if (!d || !backend(p.stream().device.type).reads(d->buffer)) return false;
   if (view) {
     std::vector<array> outs{out};
-    const_cast<Primitive&>(p).eval_cpu(inputs, outs);  // ViewPrimitive: make_view only
+    p.eval_cpu(inputs, outs);  // ViewPrimitive: make_view only
   } else if (!reshape_view(in, out)) {
     return false;  // the layout needs a copy
   }

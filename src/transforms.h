@@ -32,7 +32,7 @@ void with_encode_lock(const std::function<void()>& f);
 // encoded, in memory p's device reads, while no transform or compile
 // traces). `out` then shares the input's buffer, status and event, as if
 // an eval had produced it. False when `out` needs a node.
-bool view_now(const Primitive& p, const std::vector<array>& inputs, array& out);
+bool view_now(Primitive& p, const std::vector<array>& inputs, array& out);
 // The allocator arrays on `d` come from.
 allocator::Allocator& memory_allocator(Device d);
 

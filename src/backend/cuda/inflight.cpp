@@ -25,6 +25,7 @@ struct Count {
   size_t unscanned = 0;
   // What the last scan found held elsewhere, pinned (see the header).
   std::unordered_map<const Data*, std::weak_ptr<Data>> held_elsewhere;
+  uint64_t scans = 0;
 };
 
 Count& count() {
@@ -32,13 +33,11 @@ Count& count() {
   return c;
 }
 
-uint64_t n_scans = 0;  // guarded like Count
-
 void scan() {
-  ++n_scans;
+  Count& c = count();
+  ++c.scans;
   std::unordered_map<const Data*, CommandEncoder::Held> held;
   for (auto* e : all_encoders()) e->count_retained(held);
-  Count& c = count();
   c.exclusive = 0;
   c.unscanned = 0;
   // What no batch holds now but something else still does (a weight between
@@ -72,8 +71,6 @@ bool over_cap() {
   return c.exclusive > cap;
 }
 
-}  // namespace fastsync::cuda::inflight
+uint64_t scans() { return count().scans; }
 
-namespace fastsync::cuda::inflight {
-uint64_t scans() { return n_scans; }
 }  // namespace fastsync::cuda::inflight

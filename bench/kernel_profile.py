@@ -4,7 +4,7 @@ MLX's, cuBLAS's), so both libraries are measured by the same clock without touch
 code.
 
     python bench/kernel_profile.py --task generate --libs fastsync,mlx
-    python bench/kernel_profile.py --task train --libs fastsync --top 15
+    python bench/kernel_profile.py --task train --libs fastsync,mlx,torch --top 15
 
 Per library: the step's wall time (unprofiled; decode steps pipelined as the benchmark runs
 them), the kernels' summed time per step and the GPU's idle share, then the kernels that take
@@ -64,6 +64,20 @@ def train_step(mx, nn, optim, cfg):
     return one
 
 
+class TorchNS:
+    """Just enough of a namespace for main(): PyTorch's training row through its runner."""
+
+    @staticmethod
+    def synchronize():
+        torch.cuda.synchronize()
+
+
+def torch_train_step(cfg):
+    """one(): a PyTorch eager step of the same LM (the benchmark's runner, one step a call)."""
+    run = models.torch_train_runner(torch, dict(vars(cfg), steps=1, warmup=0), "cuda")
+    return lambda: run()
+
+
 def counters(mx):
     """fastsync's CUDA graph counters (launches, instantiations, ops captured); {} for MLX."""
     if not hasattr(mx, "_core"):
@@ -84,9 +98,16 @@ def main():
     a = ap.parse_args()
     cfg = SimpleNamespace(**models.SHAPES["gpu"][a.task])
     for lib in a.libs.split(","):
-        mx, nn, optim = namespaces(lib)
-        mx.random.seed(0)
-        one = decode_step(mx, nn, cfg) if a.task == "generate" else train_step(mx, nn, optim, cfg)
+        if lib == "torch":
+            if a.task != "train":
+                raise SystemExit("kernel_profile: --libs torch profiles --task train only")
+            mx, one = TorchNS, torch_train_step(cfg)
+        else:
+            mx, nn, optim = namespaces(lib)
+            mx.random.seed(0)
+            one = (
+                decode_step(mx, nn, cfg) if a.task == "generate" else train_step(mx, nn, optim, cfg)
+            )
         for _ in range(4):
             one()
         mx.synchronize()

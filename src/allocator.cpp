@@ -73,6 +73,9 @@ Buffer Allocator::malloc(size_t nbytes) {
   // does not exist here: refuse before taking it.
   lifecycle::check_usable("array");
   size_t size = bucket_size(nbytes);
+  if (src_.reuse) {
+    if (Buffer b = src_.reuse(size); b.ptr) return b;
+  }
   {
     std::lock_guard lk(mutex_);
     // Take a cached buffer of the same bucket, or one at most 1/8 larger, so

@@ -31,6 +31,10 @@ struct Source {
   size_t (*capacity)();  // total memory; the default limit is 9/10 of it
   bool device;           // memory the CPU cannot read
   const char* name;      // in traces: "host", "pinned", "gpu"
+  // A buffer of between `size` and size + size / 8 bytes that the caller may
+  // take before the cache is asked, already counted as active (the GPU's
+  // stream-ordered reuse, cuda/encoder.h); {} when there is none. Optional.
+  Buffer (*reuse)(size_t size) = nullptr;
 };
 
 class Allocator {

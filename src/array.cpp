@@ -247,7 +247,7 @@ constexpr uint64_t kCountMask = 0xffffffffu;
 constexpr uint64_t kMixed = 0xffffffffu;  // owners queued on several streams
 }  // namespace
 
-void Data::queue(int stream) {
+bool Data::queue(int stream) {
   uint64_t tag = uint64_t(stream) + 1;
   uint64_t old = queued_.load(std::memory_order_relaxed);
   for (;;) {
@@ -255,7 +255,7 @@ void Data::queue(int stream) {
     uint64_t next_tag = count == 0 ? tag : (have == tag ? tag : kMixed);
     if (queued_.compare_exchange_weak(old, (next_tag << 32) | (count + 1),
                                       std::memory_order_acq_rel)) {
-      return;
+      return count == 0;
     }
   }
 }

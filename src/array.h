@@ -62,14 +62,17 @@ struct Data {
   Data(const Data&) = delete;
   Data& operator=(const Data&) = delete;
 
-  // Owners of this buffer that are work queued on a CPU stream and not yet
-  // run (scheduler::KeepList). An op encoded later on that same stream runs
-  // after them, so it may still take the buffer for its output in place
-  // (a KV cache written while the previous step's reads of it are queued).
-  // queue() runs on the encoding thread, unqueue() on workers, each before
-  // the owner it counts is released: a racing reader may see one owner too
-  // many, never one too few.
-  void queue(int stream);
+  // Owners of this buffer that are work queued on a stream and not yet done:
+  // tasks of a CPU stream not yet run (scheduler::KeepList), retention
+  // batches of a GPU stream the GPU is not yet past (cuda::CommandEncoder).
+  // An op encoded later on that same stream runs after them, so it may still
+  // take the buffer for its output in place (a KV cache written while the
+  // previous step's reads of it are queued). queue() runs on the encoding
+  // thread, unqueue() on workers or reclaiming threads, each before the
+  // owner it counts is released: a racing reader may see one owner too
+  // many, never one too few. queue() says whether the buffer had no queued
+  // owner before.
+  bool queue(int stream);
   void unqueue();
   // The queued owners when all are on `stream`; -1 when some are elsewhere.
   int64_t queued_on(int stream) const;

@@ -179,8 +179,9 @@ def test_error_in_gpu_stream_surfaces_and_runtime_stays_usable():
     with pytest.raises(RuntimeError, match="crossing failure"):
         np.array(z)
     # A CPU failure travels into a GPU stream.
-    w = mx.add(mx._testing.fail_in_task(mx.ones((3,)), "cpu failure", stream=mx.cpu), 1,
-               stream=mx.gpu)
+    w = mx.add(
+        mx._testing.fail_in_task(mx.ones((3,)), "cpu failure", stream=mx.cpu), 1, stream=mx.gpu
+    )
     with pytest.raises(RuntimeError, match="cpu failure"):
         mx.eval(w)
     assert mx.multiply(x, 3, stream=mx.gpu).tolist() == [3.0] * 4
@@ -264,6 +265,71 @@ def test_a_weight_read_by_every_step_does_not_make_the_throttle_rescan(gpu_defau
     assert scans <= 8, scans
 
 
+def reused():
+    return mx._core._backend_counters(mx.gpu)["reused_buffers"]
+
+
+def test_an_intermediate_only_queued_reads_hold_becomes_a_later_output(gpu_default):
+    """Each step's 1 MiB intermediate is read by two ops and then owned by nothing but the
+    stream's work in flight: a later op of the stream takes its buffer at once (the stream
+    runs it after those reads), so the chain reuses buffers and computes the right values;
+    a matmul first keeps the GPU behind the host, so the reads are still queued."""
+    rng = np.random.default_rng(3)
+    x0 = rng.standard_normal((512, 512)).astype(np.float32)
+    big = mx.random.normal((2048, 2048))
+    mx.eval(big)
+    before = reused()
+    slow = big
+    for _ in range(8):
+        slow = slow @ big * 1e-3
+    x, ref = mx.array(x0) + 0 * mx.sum(slow[:1, :1]), x0.astype(np.float64)
+    for _ in range(48):
+        y = mx.sin(x)
+        x = y * 0.5 + mx.cos(y)
+        ref = np.sin(ref) * 0.5 + np.cos(np.sin(ref))
+    mx.eval(x)
+    np.testing.assert_allclose(np.array(x), ref, rtol=1e-4, atol=1e-4)
+    assert reused() > before
+
+
+def test_random_graphs_on_two_gpu_streams_reuse_only_their_own_buffers():
+    """Random graphs of 256 KiB arrays over two GPU streams behind slow work, most arrays
+    dropped as soon as they are built: a buffer is reused only by the stream whose queued
+    work alone still reads it, so every value matches NumPy."""
+    rng = np.random.default_rng(5)
+    streams = [mx.new_stream(mx.gpu), mx.new_stream(mx.gpu)]
+    n = 1 << 16
+    big = mx.random.normal((2048, 2048), stream=streams[0])
+    mx.eval(big)
+    before = reused()
+    for trial in range(10):
+        slow = [mx.sum((big @ big)[:1], stream=s) * 0 for s in streams]
+        live = {}
+        for k in range(3):
+            v = rng.standard_normal((n,)).astype(np.float32)
+            live[k] = (mx.array(v) + slow[k % 2], v)
+        checks = []
+        for step in range(60):
+            i, j = rng.choice(list(live), 2)
+            s = streams[rng.integers(0, 2)]
+            (a, ra), (b, rb) = live[i], live[j]
+            if rng.integers(0, 2):
+                out = (mx.add(a, b, stream=s), ra + rb)
+            else:
+                out = (mx.maximum(mx.multiply(a, 0.5, stream=s), b, stream=s),
+                       np.maximum(ra * np.float32(0.5), rb))  # fmt: skip
+            live[3 + step] = out
+            if rng.integers(0, 3) == 0:
+                checks.append(out)
+            if len(live) > 4:
+                del live[rng.choice(list(live))]
+        outs = [c[0] for c in checks]
+        (mx.async_eval if trial % 2 else mx.eval)(outs)
+        for got, want in checks:
+            np.testing.assert_allclose(np.array(got), want, rtol=1e-5, atol=1e-5)
+    assert reused() > before
+
+
 def test_threads_evaluate_on_gpu_streams_concurrently():
     errors = []
 
@@ -306,8 +372,9 @@ except RuntimeError as e:
 print("after:", mx.add(mx.ones((2,), stream=mx.gpu), 1, stream=mx.gpu).tolist())
 """
     env = {**__import__("os").environ, "FASTSYNC_GPU_WAIT_TIMEOUT_S": "0.001"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
     assert "waited more than" in out.stdout, out.stdout + out.stderr
     assert "after: [2.0, 2.0]" in out.stdout, out.stdout + out.stderr
 

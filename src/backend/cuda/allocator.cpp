@@ -2,9 +2,11 @@
 // allocator (allocator.h) over cudaMalloc and cudaHostAlloc. Device buffers
 // freed into the cache are immediately reusable by any stream: the eval
 // driver retains every buffer a GPU op reads until the GPU is past that op
-// (encoder.h), so nothing in the cache is still in use.
+// (encoder.h), so nothing in the cache is still in use. Before the cache, an
+// op being encoded may take a buffer only its own stream's work in flight
+// still reads (stream-ordered reuse, encoder.h).
 #include "backend/cuda/allocators.h"
-
+#include "backend/cuda/encoder.h"
 #include "backend/cuda/runtime.h"
 
 namespace fastsync::cuda {
@@ -20,6 +22,10 @@ void* device_alloc(size_t n) {
   return p;
 }
 void device_release(void* p) { cudaFree(p); }
+allocator::Buffer reuse_on_stream(size_t size) {
+  auto* e = CommandEncoder::encoding();
+  return e ? e->take_reusable(size) : allocator::Buffer{};
+}
 
 void* pinned_alloc(size_t n) {
   bind_device();
@@ -37,8 +43,8 @@ size_t pinned_capacity() { return size_t(16) << 30; }
 
 allocator::Allocator& device_allocator() {
   // Never destroyed: buffers may be freed during static teardown.
-  static auto* a = new allocator::Allocator(
-      allocator::Source{device_alloc, device_release, total_device_memory, true, "gpu"});
+  static auto* a = new allocator::Allocator(allocator::Source{
+      device_alloc, device_release, total_device_memory, true, "gpu", reuse_on_stream});
   return *a;
 }
 

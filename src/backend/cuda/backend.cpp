@@ -81,6 +81,7 @@ class CudaBackend : public Backend {
             {"graph_instantiations", static_cast<int64_t>(cuda::GraphCapture::instantiations())},
             {"graph_ops", static_cast<int64_t>(cuda::GraphCapture::ops())},
             {"inflight_scans", static_cast<int64_t>(cuda::inflight::scans())},
+            {"reused_buffers", static_cast<int64_t>(cuda::CommandEncoder::reused_buffers())},
             {"cudnn_plans", dnn.plans},
             {"cudnn_graph_runs", dnn.graph_runs},
             {"cudnn_legacy_runs", dnn.legacy_runs}};

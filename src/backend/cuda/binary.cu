@@ -161,7 +161,7 @@ void Binary::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   const array& a = inputs[0];
   const array& b = inputs[1];
   array& out = outputs[0];
-  donate_any_or_alloc({&a, &b}, out, cuda::device_allocator());
+  donate_any_or_alloc({&a, &b}, out, cuda::device_allocator(), stream().index);
   auto& enc = cuda::encoder_for(*this);
   enc.set_input_array(a);
   enc.set_input_array(b);
@@ -222,7 +222,7 @@ void Select::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   const array& x = inputs[1];
   const array& y = inputs[2];
   array& out = outputs[0];
-  donate_any_or_alloc({&x, &y}, out, cuda::device_allocator());
+  donate_any_or_alloc({&x, &y}, out, cuda::device_allocator(), stream().index);
   auto& enc = cuda::encoder_for(*this);
   for (auto& in : inputs) enc.set_input_array(in);
   enc.set_output_array(out);

@@ -42,10 +42,72 @@ void CommandEncoder::keep(std::shared_ptr<Data> d) {
 }
 
 void CommandEncoder::retain(std::shared_ptr<Data> d) {
-  if (!d) return;
+  if (d) hold(std::move(d));
+}
+
+void CommandEncoder::hold(std::shared_ptr<Data> d) {
   inflight::note_retained(d);
   batch_bytes_ += d->buffer.size;
+  if (d->queue(stream().index) && d->buffer.size >= kMinReuse &&
+      d->buffer.owner == &device_allocator()) {
+    reusable_.emplace(d->buffer.size, d);
+    if (reusable_.size() >= sweep_at_) sweep_reusable();
+  }
   batch_.push_back(std::move(d));
+}
+
+namespace {
+thread_local CommandEncoder* t_encoding = nullptr;
+
+// Sets the thread's encoding encoder for the length of an op's eval_gpu.
+struct Encoding {
+  explicit Encoding(CommandEncoder* e) : prev(t_encoding) { t_encoding = e; }
+  ~Encoding() { t_encoding = prev; }
+  CommandEncoder* prev;
+};
+
+// Whether only `n` queued owners on `stream` and the caller's reference hold
+// `d` (Data::queue: owners first, then the queue, so a racing release can
+// only make it look held).
+bool only_queued(const std::shared_ptr<Data>& d, int stream) {
+  long owners = d.use_count();
+  std::atomic_thread_fence(std::memory_order_acquire);
+  int64_t queued = d->queued_on(stream);
+  return queued > 0 && owners == 1 + queued;
+}
+}  // namespace
+
+CommandEncoder* CommandEncoder::encoding() { return t_encoding; }
+
+allocator::Buffer CommandEncoder::take_reusable(size_t size) {
+  const int s = stream().index;
+  for (auto it = reusable_.lower_bound(size);
+       it != reusable_.end() && it->first <= size + size / 8;) {
+    auto d = it->second.lock();
+    if (!d || !d->buffer.ptr || d->queued_on(s) <= 0) {
+      it = reusable_.erase(it);  // dead, taken, or no longer queued here
+      continue;
+    }
+    if (only_queued(d, s)) {
+      allocator::Buffer b = d->buffer;
+      d->buffer = {};
+      reusable_.erase(it);
+      inflight::note_reused(b.size);
+      reused_.fetch_add(1, std::memory_order_relaxed);
+      return b;
+    }
+    ++it;  // an array still owns it: maybe later
+  }
+  return {};
+}
+
+void CommandEncoder::sweep_reusable() {
+  const int s = stream().index;
+  for (auto it = reusable_.begin(); it != reusable_.end();) {
+    auto d = it->second.lock();
+    it = !d || !d->buffer.ptr || d->queued_on(s) <= 0 ? reusable_.erase(it) : std::next(it);
+  }
+  sweep_at_ = std::max<size_t>(256, 2 * reusable_.size());
 }
 
 void CommandEncoder::set_output_array(const array& a) {
@@ -93,12 +155,12 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
     // A donated buffer lives on in the output: keeping it would stop the
     // next op of a chain from reusing it.
     if (std::find(op_outputs_.begin(), op_outputs_.end(), d.get()) != op_outputs_.end()) continue;
-    inflight::note_retained(d);
-    batch_bytes_ += d->buffer.size;
-    batch_.push_back(std::move(d));
+    hold(std::move(d));
   }
   if (outputs.size() > 1) {
-    for (auto& out : outputs) batch_.push_back(out.data_shared_ptr());
+    for (auto& out : outputs) {
+      if (auto d = out.data_shared_ptr()) hold(std::move(d));
+    }
   }
   op_inputs_.clear();
   op_outputs_.clear();
@@ -139,10 +201,12 @@ void CommandEncoder::eval_profiled(Primitive& p, const std::vector<array>& input
     }
     if (graph_->capturing()) graph_->note(p.name());
     in_op_ = true;  // its kernels may join the run; until commit or discard
+    Encoding scope(this);
     p.eval_gpu(inputs, outputs);
     return;
   }
   in_op_ = true;
+  Encoding scope(this);
   cudaEvent_t begin, end;
   check(cudaEventCreate(&begin), "cudaEventCreate");
   check(cudaEventCreate(&end), "cudaEventCreate");
@@ -248,7 +312,9 @@ void CommandEncoder::reclaim() {
       sealed_bytes_.erase(sealed_bytes_.begin());
     }
   }
-  // `done` frees its buffers here, outside the lock.
+  // Unqueued before released (Data::queue); `done` frees its buffers here,
+  // outside the lock.
+  for (auto& d : done) d->unqueue();
 }
 
 void CommandEncoder::wait_for(uint64_t v) {
@@ -333,7 +399,9 @@ void alloc_like(const array& like, array& out) {
 }
 
 void donate_or_alloc(const array& in, array& out) {
-  fastsync::donate_or_alloc(in, out, device_allocator());
+  // An input only this stream's queued work still holds can be donated.
+  auto* e = CommandEncoder::encoding();
+  fastsync::donate_or_alloc(in, out, device_allocator(), e ? e->stream().index : -1);
 }
 
 array temporary(CommandEncoder& enc, Shape shape, Dtype dtype) {

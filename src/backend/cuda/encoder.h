@@ -23,6 +23,21 @@
 // stream, a host wait, a copy from pageable memory, a collective
 // (end_graph; graph.h).
 //
+// Stream-ordered reuse. Every buffer a retention batch holds is queued on
+// this stream (Data::queue) until the batch is released. A buffer that only
+// those entries hold (no array owns it any more; kernels queued here may
+// still read it) can hold the output of a later op on this stream: the
+// stream runs that op's kernels after the reads, as PyTorch's caching
+// allocator reuses a block freed on the same stream. The device allocator
+// asks the encoder encoding an op on the calling thread (take_reusable)
+// before its cache, and an input held only by such entries can be donated
+// to its op's output. Without this, a training step's activations, freed by
+// the host as soon as their last reader is encoded, would stay unusable
+// until the GPU caught up: memory grows with how far the host runs ahead,
+// and the in-flight cap (inflight.h) makes the host wait on the GPU op by
+// op. Buffers read by another stream or by the host are queued elsewhere
+// too (or owned by an array) and are never taken.
+//
 // Errors. Kernels that can fail (bad indices, planted failures, timed-out
 // waits) write an ErrorRecord of their own in device memory (one slot per
 // error_record call). A point placed after such an op copies the slots used
@@ -42,6 +57,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -125,6 +141,15 @@ class CommandEncoder : public StreamEncoder {
   };
   void count_retained(std::unordered_map<const Data*, Held>& held);
 
+  // A device buffer of between `size` and size + size / 8 bytes that only
+  // this stream's retention batches hold, taken from its Data (whose
+  // entries then free nothing); {} if none. Encoding thread, during an op.
+  allocator::Buffer take_reusable(size_t size);
+  // The encoder whose op the calling thread is encoding, or null.
+  static CommandEncoder* encoding();
+  // Buffers taken so far, over every stream (a counter of the backend).
+  static uint64_t reused_buffers() { return reused_.load(std::memory_order_relaxed); }
+
   // Error probes of the work since the last end of an eval.
   const ProbeList& probes() const { return probes_; }
   // Adds a probe; from here on the eval's ops are logged (flow.h).
@@ -143,6 +168,9 @@ class CommandEncoder : public StreamEncoder {
   // `placed`, if any, for a later call.
   void settle_reached(const MarkRef& placed);
   void eval_profiled(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
+  // Adds `d` to the open retention batch, queued on this stream.
+  void hold(std::shared_ptr<Data> d);
+  void sweep_reusable();
 
   static constexpr int kOpsPerPoint = 64;
   static constexpr size_t kBytesPerPoint = size_t(64) << 20;
@@ -169,6 +197,14 @@ class CommandEncoder : public StreamEncoder {
   std::vector<size_t> sealed_bytes_;  // parallel to sealed_ (guarded by sealed_mutex_)
   std::atomic<size_t> pending_bytes_{0};
   static inline std::atomic<size_t> total_pending_{0};
+
+  // Reuse: buffers of at least kMinReuse bytes queued here, by size, each
+  // added when it became queued (expired, stolen and no-longer-queued
+  // entries are dropped when met, and by a sweep as the map grows).
+  static constexpr size_t kMinReuse = size_t(64) << 10;
+  std::multimap<size_t, std::weak_ptr<Data>> reusable_;
+  size_t sweep_at_ = 256;
+  static inline std::atomic<uint64_t> reused_{0};
 
   // Errors.
   static constexpr int kSlots = 256;

@@ -1,5 +1,6 @@
 #include "backend/cuda/inflight.h"
 
+#include <algorithm>
 #include <iterator>
 #include <unordered_map>
 
@@ -60,6 +61,14 @@ void note_retained(const std::shared_ptr<Data>& d) {
   Count& c = count();
   if (!c.held_elsewhere.empty() && c.held_elsewhere.count(d.get())) return;
   c.unscanned += d->buffer.size;
+}
+
+void note_reused(size_t bytes) {
+  // Counted when retained: since the last scan (most often) or by it.
+  Count& c = count();
+  size_t from_unscanned = std::min(bytes, c.unscanned);
+  c.unscanned -= from_unscanned;
+  c.exclusive -= std::min(bytes - from_unscanned, c.exclusive);
 }
 
 bool over_cap() {

@@ -29,6 +29,9 @@ namespace fastsync::cuda::inflight {
 
 // A buffer joined a retention batch (CommandEncoder).
 void note_retained(const std::shared_ptr<Data>& d);
+// A buffer only retention held was taken for a new output (stream-ordered
+// reuse, encoder.h): waiting would no longer free it.
+void note_reused(size_t bytes);
 // Whether the bytes only retention holds exceed FASTSYNC_MAX_INFLIGHT_GPU_MB
 // (default 64 MiB). Scans again when the estimate says so, so a caller that
 // released batches and asks again gets a fresh answer.

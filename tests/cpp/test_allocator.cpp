@@ -96,3 +96,50 @@ TEST_CASE("allocator: other memory sources; buffers know their owner") {
   allocator::free(h);
   allocator::free(allocator::Buffer{});  // no owner: nothing to free
 }
+
+namespace {
+// A source whose reuse hook hands back one stashed buffer (the GPU's
+// stream-ordered reuse takes such a buffer from work in flight).
+allocator::Buffer stash;
+void* test_alloc(size_t n) { return std::aligned_alloc(64, n); }
+void test_release(void* p) { std::free(p); }
+size_t test_capacity() { return size_t(1) << 30; }
+allocator::Buffer take_stash(size_t size) {
+  if (stash.ptr && stash.size >= size && stash.size <= size + size / 8) {
+    allocator::Buffer b = stash;
+    stash = {};
+    return b;
+  }
+  return {};
+}
+}  // namespace
+
+TEST_CASE("allocator: a source's reuse hook is asked before the cache") {
+  allocator::Allocator a(
+      allocator::Source{test_alloc, test_release, test_capacity, false, "test", take_stash});
+  auto b = a.malloc(1 << 20);
+  const size_t one = a.active_memory();
+  CHECK(one == allocator::Allocator::bucket_size(1 << 20));
+  // Its array let go of it while queued work still reads it: never freed, still active.
+  stash = b;
+  auto c = a.malloc(1 << 20);
+  CHECK(c.ptr == b.ptr);
+  CHECK(c.size == b.size);
+  CHECK(stash.ptr == nullptr);
+  CHECK(a.active_memory() == one);
+  CHECK(a.peak_memory() == one);
+  // Nothing to reuse: a fresh buffer, counted.
+  auto d = a.malloc(1 << 20);
+  CHECK(d.ptr != c.ptr);
+  CHECK(a.active_memory() == 2 * one);
+  // A stashed buffer far larger than asked is left alone.
+  stash = d;
+  auto e = a.malloc(4096);
+  CHECK(e.ptr != d.ptr);
+  CHECK(stash.ptr == d.ptr);
+  stash = {};
+  a.free(c);
+  a.free(d);
+  a.free(e);
+  CHECK(a.active_memory() == 0);
+}

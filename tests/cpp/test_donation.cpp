@@ -76,3 +76,19 @@ TEST_CASE("donation: in place past reads queued on the same stream, not on anoth
   cache_steps(s, other, 32, 8192, &peak);
   MESSAGE("reads on another stream: peak " << peak << " caches above the baseline");
 }
+
+TEST_CASE("donation: Data::queue says when a buffer gains its first queued owner") {
+  Data d(allocator::Buffer{});
+  CHECK(d.queue(3));  // the GPU's reuse registers a buffer once, here
+  CHECK_FALSE(d.queue(3));
+  CHECK(d.queued_on(3) == 2);
+  CHECK_FALSE(d.queue(4));
+  CHECK(d.queued_on(3) == -1);  // owners on two streams: neither may write it in place
+  d.unqueue();
+  d.unqueue();
+  d.unqueue();
+  CHECK(d.queued_on(3) == 0);
+  CHECK(d.queue(4));
+  CHECK(d.queued_on(4) == 1);
+  d.unqueue();
+}

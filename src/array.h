@@ -202,11 +202,10 @@ class array {
   void copy_shared_buffer(const array& other, Strides strides, Flags flags, int64_t data_size,
                           int64_t offset = 0);
   void copy_shared_buffer(const array& other);
-  // True when nothing but the calling graph edge references this array or
-  // its buffer, so an output may write into it.
   // Whether an op may take this array's buffer for its output: no other
   // handle on the array, and no other owner of the buffer except work
-  // queued earlier on `stream` (a CPU stream's index; -1 allows none).
+  // queued earlier on `stream` (a CPU or GPU stream's index; -1 allows
+  // none).
   bool is_donatable(int stream = -1) const;
   std::shared_ptr<Data> data_shared_ptr() const { return desc_->data; }
   // A non-owning alias for kernels: same shape, strides and pointer, holds

@@ -45,12 +45,15 @@ void CommandEncoder::retain(std::shared_ptr<Data> d) {
   if (d) hold(std::move(d));
 }
 
-void CommandEncoder::hold(std::shared_ptr<Data> d) {
-  inflight::note_retained(d);
-  batch_bytes_ += d->buffer.size;
+void CommandEncoder::hold(std::shared_ptr<Data> d, bool count_bytes) {
+  if (count_bytes) {
+    inflight::note_retained(d);
+    batch_bytes_ += d->buffer.size;
+  }
+  // Every entry is queued once here and unqueued once by reclaim().
   if (d->queue(stream().index) && d->buffer.size >= kMinReuse &&
-      d->buffer.owner == &device_allocator()) {
-    reusable_.emplace(d->buffer.size, d);
+      d->buffer.owner == &device_allocator() && registered_.insert(d.get()).second) {
+    reusable_.emplace(d->buffer.size, Reusable{d.get(), d});
     if (reusable_.size() >= sweep_at_) sweep_reusable();
   }
   batch_.push_back(std::move(d));
@@ -66,9 +69,9 @@ struct Encoding {
   CommandEncoder* prev;
 };
 
-// Whether only `n` queued owners on `stream` and the caller's reference hold
-// `d` (Data::queue: owners first, then the queue, so a racing release can
-// only make it look held).
+// Whether only owners queued on `stream` and the caller's reference hold `d`
+// (Data::queue: owners first, then the queue, so a racing release can only
+// make it look held).
 bool only_queued(const std::shared_ptr<Data>& d, int stream) {
   long owners = d.use_count();
   std::atomic_thread_fence(std::memory_order_acquire);
@@ -83,16 +86,16 @@ allocator::Buffer CommandEncoder::take_reusable(size_t size) {
   const int s = stream().index;
   for (auto it = reusable_.lower_bound(size);
        it != reusable_.end() && it->first <= size + size / 8;) {
-    auto d = it->second.lock();
+    auto d = it->second.pin.lock();
     if (!d || !d->buffer.ptr || d->queued_on(s) <= 0) {
-      it = reusable_.erase(it);  // dead, taken, or no longer queued here
+      it = forget(it);  // dead, taken, or no longer queued here
       continue;
     }
     if (only_queued(d, s)) {
       allocator::Buffer b = d->buffer;
       d->buffer = {};
-      reusable_.erase(it);
-      inflight::note_reused(b.size);
+      forget(it);
+      inflight::note_reused(d.get(), b.size);
       reused_.fetch_add(1, std::memory_order_relaxed);
       return b;
     }
@@ -101,11 +104,18 @@ allocator::Buffer CommandEncoder::take_reusable(size_t size) {
   return {};
 }
 
+CommandEncoder::ReusableMap::iterator CommandEncoder::forget(ReusableMap::iterator it) {
+  registered_.erase(it->second.key);
+  return reusable_.erase(it);
+}
+
 void CommandEncoder::sweep_reusable() {
+  // One entry per live buffer (registered_), so what survives is bounded by
+  // the large buffers alive now.
   const int s = stream().index;
   for (auto it = reusable_.begin(); it != reusable_.end();) {
-    auto d = it->second.lock();
-    it = !d || !d->buffer.ptr || d->queued_on(s) <= 0 ? reusable_.erase(it) : std::next(it);
+    auto d = it->second.pin.lock();
+    it = !d || !d->buffer.ptr || d->queued_on(s) <= 0 ? forget(it) : std::next(it);
   }
   sweep_at_ = std::max<size_t>(256, 2 * reusable_.size());
 }
@@ -158,8 +168,9 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
     hold(std::move(d));
   }
   if (outputs.size() > 1) {
+    // Outputs may share one buffer (a split): not counted as retained bytes.
     for (auto& out : outputs) {
-      if (auto d = out.data_shared_ptr()) hold(std::move(d));
+      if (auto d = out.data_shared_ptr()) hold(std::move(d), /*count_bytes=*/false);
     }
   }
   op_inputs_.clear();

@@ -61,6 +61,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "array.h"
@@ -168,8 +169,15 @@ class CommandEncoder : public StreamEncoder {
   // `placed`, if any, for a later call.
   void settle_reached(const MarkRef& placed);
   void eval_profiled(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
-  // Adds `d` to the open retention batch, queued on this stream.
-  void hold(std::shared_ptr<Data> d);
+  // Adds `d` to the open retention batch, queued on this stream (its bytes
+  // counted toward points and the in-flight cap unless told not to).
+  void hold(std::shared_ptr<Data> d, bool count_bytes = true);
+  struct Reusable {
+    const Data* key;  // in registered_ until the entry goes
+    std::weak_ptr<Data> pin;
+  };
+  using ReusableMap = std::multimap<size_t, Reusable>;
+  ReusableMap::iterator forget(ReusableMap::iterator it);
   void sweep_reusable();
 
   static constexpr int kOpsPerPoint = 64;
@@ -198,11 +206,13 @@ class CommandEncoder : public StreamEncoder {
   std::atomic<size_t> pending_bytes_{0};
   static inline std::atomic<size_t> total_pending_{0};
 
-  // Reuse: buffers of at least kMinReuse bytes queued here, by size, each
-  // added when it became queued (expired, stolen and no-longer-queued
-  // entries are dropped when met, and by a sweep as the map grows).
+  // Reuse: buffers of at least kMinReuse bytes queued here, by size, one
+  // entry per buffer (registered_), added when it became queued; dead,
+  // taken and no-longer-queued entries are dropped when met, and by a sweep
+  // as the map grows. Encoding thread.
   static constexpr size_t kMinReuse = size_t(64) << 10;
-  std::multimap<size_t, std::weak_ptr<Data>> reusable_;
+  ReusableMap reusable_;
+  std::unordered_set<const Data*> registered_;
   size_t sweep_at_ = 256;
   static inline std::atomic<uint64_t> reused_{0};
 

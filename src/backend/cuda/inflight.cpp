@@ -63,9 +63,11 @@ void note_retained(const std::shared_ptr<Data>& d) {
   c.unscanned += d->buffer.size;
 }
 
-void note_reused(size_t bytes) {
-  // Counted when retained: since the last scan (most often) or by it.
+void note_reused(const Data* d, size_t bytes) {
+  // Counted when retained (since the last scan, most often, or by it),
+  // unless the last scan found it held elsewhere: then never counted.
   Count& c = count();
+  if (!c.held_elsewhere.empty() && c.held_elsewhere.erase(d)) return;
   size_t from_unscanned = std::min(bytes, c.unscanned);
   c.unscanned -= from_unscanned;
   c.exclusive -= std::min(bytes - from_unscanned, c.exclusive);

@@ -31,7 +31,7 @@ namespace fastsync::cuda::inflight {
 void note_retained(const std::shared_ptr<Data>& d);
 // A buffer only retention held was taken for a new output (stream-ordered
 // reuse, encoder.h): waiting would no longer free it.
-void note_reused(size_t bytes);
+void note_reused(const Data* d, size_t bytes);
 // Whether the bytes only retention holds exceed FASTSYNC_MAX_INFLIGHT_GPU_MB
 // (default 64 MiB). Scans again when the estimate says so, so a caller that
 // released batches and asks again gets a fresh answer.

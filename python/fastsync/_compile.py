@@ -67,7 +67,7 @@ def compile(  # noqa: A001 (MLX's name)
             return fun(*args, **kwargs)
         arrays: list = []
         spec = _flatten_args((args, kwargs), arrays)
-        state = _state_arrays(inputs)
+        state, slots = _state(inputs, outputs)
         flat = arrays + state
         key = (
             spec,
@@ -76,7 +76,6 @@ def compile(  # noqa: A001 (MLX's name)
             _core.default_stream(_core.default_device()),
         )
         rec = cache.get(key)
-        slots = _state_slots(outputs) if outputs is not None else []
         if rec is None or rec.n_state != len(slots):
             result, rec = _trace(fun, args, kwargs, flat, outputs)
             cache[key] = rec
@@ -159,6 +158,18 @@ def _state_root(tree):
     if not isinstance(tree, (dict, list, tuple, _core.array)) and hasattr(tree, "state"):
         return tree.state
     return tree
+
+
+def _state(inputs, outputs) -> tuple:
+    """The arrays of the ``inputs`` tree and the slots of the ``outputs`` tree: one walk when
+    both name the same tree (``compile(step, inputs=state, outputs=state)``), whose arrays are
+    then those the slots hold, in the same order."""
+    if outputs is None:
+        return _state_arrays(inputs), []
+    slots = _state_slots(outputs)
+    if inputs is outputs:
+        return [container[k] for container, k in slots], slots
+    return _state_arrays(inputs), slots
 
 
 def _state_arrays(tree) -> list:

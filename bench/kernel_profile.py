@@ -74,8 +74,7 @@ class TorchNS:
 
 def torch_train_step(cfg):
     """one(): a PyTorch eager step of the same LM (the benchmark's runner, one step a call)."""
-    run = models.torch_train_runner(torch, dict(vars(cfg), steps=1, warmup=0), "cuda")
-    return lambda: run()
+    return models.torch_train_runner(torch, dict(vars(cfg), steps=1, warmup=0), "cuda")
 
 
 def counters(mx):

@@ -229,17 +229,19 @@ bool array::is_donatable(int stream) const {
   // owner too many. Then look again, a few times (the worker is a few
   // instructions from letting go); any other disagreement is a real owner.
   for (int tries = 0; tries < 8; ++tries) {
-    long owners = desc_->data.use_count();
+    auto [owners, queued] = Data::owners(desc_->data, stream);
     if (owners == 1) return true;
-    // The queued count is read after the owners (the fence pairs with the
-    // release of an owner, which follows its unqueue).
-    std::atomic_thread_fence(std::memory_order_acquire);
-    int64_t queued = stream < 0 ? -1 : desc_->data->queued_on(stream);
     if (queued < 0) return false;
     if (queued > 0 && owners == 1 + queued) return true;
     if (owners != 2 + queued) return false;
   }
   return false;
+}
+
+Data::Owners Data::owners(const std::shared_ptr<Data>& self, int stream) {
+  long all = self.use_count();
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return {all, stream < 0 ? -1 : self->queued_on(stream)};
 }
 
 namespace {

@@ -76,6 +76,15 @@ struct Data {
   void unqueue();
   // The queued owners when all are on `stream`; -1 when some are elsewhere.
   int64_t queued_on(int stream) const;
+  struct Owners {
+    long all;        // owners of `self` in all
+    int64_t queued;  // of them, queued on `stream` (queued_on; -1 when stream < 0)
+  };
+  // Read in the order queue() needs: all owners first, then (after an
+  // acquire fence, pairing with the release of an owner, which follows its
+  // unqueue) the queue, so a racing release can make the buffer look held,
+  // never free.
+  static Owners owners(const std::shared_ptr<Data>& self, int stream);
 
   // The error that spoiled this buffer's contents: a CPU task that was to
   // write it failed, or was skipped because what it reads was spoiled; or a

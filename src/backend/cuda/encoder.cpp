@@ -68,21 +68,12 @@ struct Encoding {
   ~Encoding() { t_encoding = prev; }
   CommandEncoder* prev;
 };
-
-// Whether only owners queued on `stream` and the caller's reference hold `d`
-// (Data::queue: owners first, then the queue, so a racing release can only
-// make it look held).
-bool only_queued(const std::shared_ptr<Data>& d, int stream) {
-  long owners = d.use_count();
-  std::atomic_thread_fence(std::memory_order_acquire);
-  int64_t queued = d->queued_on(stream);
-  return queued > 0 && owners == 1 + queued;
-}
 }  // namespace
 
 CommandEncoder* CommandEncoder::encoding() { return t_encoding; }
 
 allocator::Buffer CommandEncoder::take_reusable(size_t size) {
+  if (size < kMinReuse) return {};  // small buffers: the cache serves them
   const int s = stream().index;
   for (auto it = reusable_.lower_bound(size);
        it != reusable_.end() && it->first <= size + size / 8;) {
@@ -91,7 +82,8 @@ allocator::Buffer CommandEncoder::take_reusable(size_t size) {
       it = forget(it);  // dead, taken, or no longer queued here
       continue;
     }
-    if (only_queued(d, s)) {
+    // Only this stream's queued entries and `d` itself own it.
+    if (auto [owners, queued] = Data::owners(d, s); queued > 0 && owners == 1 + queued) {
       allocator::Buffer b = d->buffer;
       d->buffer = {};
       forget(it);

@@ -24,13 +24,22 @@ std::string shape_str(const Shape& s) {
   return r + (s.size() == 1 ? ",)" : ")");
 }
 
-Strides row_major_strides(const Shape& shape) {
-  Strides s(shape.size());
+namespace {
+// In place: an array's strides vector already has its rank, so making it
+// row-major again (an output given its buffer) allocates nothing.
+void fill_row_major(Strides& s, const Shape& shape) {
+  s.resize(shape.size());
   int64_t acc = 1;
   for (int i = static_cast<int>(shape.size()) - 1; i >= 0; --i) {
     s[i] = acc;
     acc *= shape[i];
   }
+}
+}  // namespace
+
+Strides row_major_strides(const Shape& shape) {
+  Strides s;
+  fill_row_major(s, shape);
   return s;
 }
 
@@ -203,7 +212,7 @@ void array::set_data(allocator::Buffer buf) {
   desc_->data = std::allocate_shared<Data>(PoolAllocator<Data>{}, buf);
   desc_->data_ptr = buf.ptr;
   desc_->data_size = desc_->size;
-  desc_->strides = row_major_strides(desc_->shape);
+  fill_row_major(desc_->strides, desc_->shape);
   desc_->flags = Flags{};
 }
 
@@ -214,6 +223,14 @@ void array::copy_shared_buffer(const array& other, Strides strides, Flags flags,
   desc_->strides = std::move(strides);
   desc_->flags = flags;
   desc_->data_size = data_size;
+}
+
+void array::adopt_buffer(const array& in) {
+  desc_->data = in.desc_->data;
+  desc_->data_ptr = in.desc_->data_ptr;
+  fill_row_major(desc_->strides, desc_->shape);
+  desc_->flags = Flags{};
+  desc_->data_size = desc_->size;
 }
 
 void array::copy_shared_buffer(const array& other) {

@@ -211,12 +211,16 @@ class array {
   void copy_shared_buffer(const array& other, Strides strides, Flags flags, int64_t data_size,
                           int64_t offset = 0);
   void copy_shared_buffer(const array& other);
+  // Takes `in`'s buffer as this output's, keeping this array's own
+  // row-major layout (an output donated a row-contiguous input of its
+  // size): no new strides to build per op.
+  void adopt_buffer(const array& in);
   // Whether an op may take this array's buffer for its output: no other
   // handle on the array, and no other owner of the buffer except work
   // queued earlier on `stream` (a CPU or GPU stream's index; -1 allows
   // none).
   bool is_donatable(int stream = -1) const;
-  std::shared_ptr<Data> data_shared_ptr() const { return desc_->data; }
+  const std::shared_ptr<Data>& data_shared_ptr() const { return desc_->data; }
   // A non-owning alias for kernels: same shape, strides and pointer, holds
   // no reference to the buffer (retention tasks keep the buffer alive).
   array unsafe_weak_copy() const;

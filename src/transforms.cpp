@@ -202,7 +202,9 @@ class Evaluation {
     Primitive& prim = *n.primitive;
     const Stream& s = prim.stream();
     StreamSync& ss = sync_for(s);
-    std::vector<array> outs = outputs_of(n);
+    // The vector of the previous op, emptied: no allocation per op.
+    std::vector<array> outs = std::move(spare_outs_);
+    outputs_of(n, outs);
 
     // While a transform traces, the node must keep its real inputs (the
     // backward walk matches them by identity), so crossings go to a copy.
@@ -228,12 +230,14 @@ class Evaluation {
     }
     if (n.needs_fence) ss.fence.update();
     if (!tracing) outs[0].detach();
+    outs.clear();
+    spare_outs_ = std::move(outs);
     for (Backend* b : backends_) b->throttle();
   }
 
   // Whether `in` lives in memory the consumer's backend cannot read.
   static bool in_foreign_memory(const array& in, const Stream& s) {
-    auto d = in.data_shared_ptr();
+    const auto& d = in.data_shared_ptr();
     return d && !backend(s.device.type).reads(d->buffer);
   }
 
@@ -260,15 +264,20 @@ class Evaluation {
     return mover.cross(in, producer, s);
   }
 
-  std::vector<array> outputs_of(Node& n) {
+  // Fills `outs` (empty) with the node's outputs.
+  static void outputs_of(Node& n, std::vector<array>& outs) {
     // The single output of a node on the tape is alive: the node was reached
     // through it.
     if (n.outputs.size() == 1) {
-      return {array_from(n.outputs[0].lock())};
+      outs.push_back(array_from(n.outputs[0].lock()));
+      return;
     }
     // Multi-output: any live output lists them all, recreating dropped ones.
     for (auto& w : n.outputs) {
-      if (auto d = w.lock()) return array_from(d).outputs();
+      if (auto d = w.lock()) {
+        outs = array_from(d).outputs();
+        return;
+      }
     }
     throw std::logic_error("[eval] a node on the tape has no live output");
   }
@@ -324,6 +333,7 @@ class Evaluation {
   }
 
   uint64_t id_;
+  std::vector<array> spare_outs_;
   std::deque<StreamSync> streams_;  // deque: references stay valid
   // The backends this eval encoded work on: each throttles after every op.
   std::vector<Backend*> backends_;
@@ -395,7 +405,7 @@ bool view_now(Primitive& p, const std::vector<array>& inputs, array& out) {
   // A traced graph must keep every node (the backward walk and a compile's
   // replay find their inputs through them).
   if (autodiff::is_tracing() || compile_trace::active()) return false;
-  auto d = in.data_shared_ptr();
+  const auto& d = in.data_shared_ptr();
   // Memory another device reads would be moved by an eval (a crossing).
   if (!d || !backend(p.stream().device.type).reads(d->buffer)) return false;
   if (view) {

@@ -283,3 +283,18 @@ def test_float32_sigmoid_at_the_ends_of_exp():
         want = (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
     for got in (mx.sigmoid(mx.array(x)), mx.compile(lambda v: mx.sigmoid(v) * 1.0)(mx.array(x))):
         np.testing.assert_allclose(np.array(got), want, rtol=4e-7, atol=1e-30, equal_nan=True)
+
+
+@pytest.mark.parametrize("ndim", [7, 8, 9, 11])
+def test_binary_broadcast_past_the_inline_plan_rank(ndim):
+    # Plans keep up to eight dimensions inline; past that rank (broadcast
+    # axes keep the dimensions from merging) they go to the heap.
+    rng = np.random.default_rng(ndim)
+    shape = tuple(int(d) for d in rng.integers(2, 4, size=ndim))
+    a = rng.standard_normal(shape).astype(np.float32)
+    b = rng.standard_normal(tuple(1 if i % 2 else d for i, d in enumerate(shape[1:])))
+    b = b.astype(np.float32)
+    check(mx.add(mx.array(a), mx.array(b)), a + b, "float32")
+    x = mx.swapaxes(mx.array(a), 0, -1)  # strided
+    check(mx.multiply(x, x[..., :1]), np.swapaxes(a, 0, -1) * np.swapaxes(a, 0, -1)[..., :1],
+          "float32")

@@ -72,7 +72,28 @@ TEST_CASE("encoder: a buffer donated to an output is not retained") {
   });
   enc.commit({in}, {out});
   // Only `in` and `out` (one descriptor) hold the buffer: not the task.
-  CHECK(in.data_shared_ptr().use_count() == 2);  // the descriptor's + this temporary
+  CHECK(in.data_shared_ptr().use_count() == 1);  // the descriptor's alone
   gate = true;
   synchronize(s);
+}
+
+TEST_CASE("encoder: an input named by eval_cpu and again by commit is kept once") {
+  Stream s = new_stream(cpu_device);
+  auto& enc = cpu::get_command_encoder(s);
+  std::atomic<bool> gate{false};
+  array in = ones({256}, float32, s);
+  array out = zeros({256}, float32, s);
+  eval({in, out});
+  enc.set_input_array(in);
+  enc.set_input_array(in);
+  enc.dispatch([&gate] {
+    while (!gate.load()) std::this_thread::yield();
+  });
+  enc.commit({in, in}, {out});
+  // The descriptor's reference and the queued task's one.
+  CHECK(in.data_shared_ptr().use_count() == 2);
+  CHECK(in.data_shared_ptr()->queued_on(s.index) == 1);
+  gate = true;
+  synchronize(s);
+  CHECK(in.data_shared_ptr().use_count() == 1);
 }

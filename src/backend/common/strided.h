@@ -27,6 +27,8 @@ class Dims {
   int64_t& operator[](int i) { return n_ <= kInline ? inline_[i] : heap_[i]; }
   int64_t operator[](int i) const { return n_ <= kInline ? inline_[i] : heap_[i]; }
   int64_t& back() { return (*this)[n_ - 1]; }
+  const int64_t* begin() const { return n_ <= kInline ? inline_ : heap_.data(); }
+  const int64_t* end() const { return begin() + n_; }
   void push_back(int64_t v) {
     if (n_ < kInline) {
       inline_[n_++] = v;
@@ -50,8 +52,10 @@ struct StridedPlan {
   int64_t size = 0;
 };
 
-template <size_t N>
-StridedPlan<N> make_plan(const Shape& shape, const std::array<const Strides*, N>& strides) {
+// `S`: Strides, or Dims (strides built on the encoding thread without a
+// heap allocation, broadcast_dims).
+template <size_t N, typename S = Strides>
+StridedPlan<N> make_plan(const Shape& shape, const std::array<const S*, N>& strides) {
   StridedPlan<N> c;
   c.size = shape_size(shape);
   for (size_t d = 0; d < shape.size(); ++d) {
@@ -78,14 +82,13 @@ StridedPlan<N> make_plan(const Shape& shape, const std::array<const Strides*, N>
 // make_plan over the axes in the memory order of the last operand (largest
 // stride first): an output laid out like a transposed operand is walked in
 // order, and merges to one run. The plain plan for a row-major last operand.
-template <size_t N>
-StridedPlan<N> make_plan_in_order(const Shape& shape,
-                                  const std::array<const Strides*, N>& strides) {
-  const Strides& last = *strides[N - 1];
+template <size_t N, typename S = Strides>
+StridedPlan<N> make_plan_in_order(const Shape& shape, const std::array<const S*, N>& strides) {
+  const S& last = *strides[N - 1];
   // Already in memory order (any row-major output): no reordering, and no
   // allocation on every elementwise op's encode.
   if (std::is_sorted(last.begin(), last.end(), std::greater<>())) {
-    return make_plan<N>(shape, strides);
+    return make_plan<N, S>(shape, strides);
   }
   const int nd = static_cast<int>(shape.size());
   std::vector<int> axes(nd);
@@ -173,5 +176,9 @@ void for_each_strided(const Shape& shape, const std::array<const Strides*, N>& s
 
 // Strides of `in` broadcast to `shape` (right-aligned; 0 on broadcast axes).
 Strides broadcast_strides(const array& in, const Shape& shape);
+// The same without a heap allocation up to Dims::kInline dimensions.
+Dims broadcast_dims(const array& in, const Shape& shape);
+// An array's own strides as Dims.
+Dims dims_of(const Strides& strides);
 
 }  // namespace fastsync

@@ -18,6 +18,20 @@ Strides broadcast_strides(const array& in, const Shape& shape) {
   return s;
 }
 
+Dims broadcast_dims(const array& in, const Shape& shape) {
+  Dims s;
+  const size_t off = shape.size() - in.ndim();
+  for (size_t i = 0; i < off; ++i) s.push_back(0);
+  for (int i = 0; i < in.ndim(); ++i) s.push_back(in.shape()[i] == 1 ? 0 : in.strides()[i]);
+  return s;
+}
+
+Dims dims_of(const Strides& strides) {
+  Dims s;
+  for (auto v : strides) s.push_back(v);
+  return s;
+}
+
 void make_view(const array& in, array& out, Strides strides, int64_t offset) {
   int64_t span = out.size() == 0 ? 0 : 1;
   for (int i = 0; i < out.ndim(); ++i) {

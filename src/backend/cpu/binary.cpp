@@ -87,10 +87,12 @@ struct BinaryArgs {
 };
 
 BinaryArgs binary_args(const array& a, const array& b, const array& out) {
-  Strides sa = broadcast_strides(a, out.shape());
-  Strides sb = broadcast_strides(b, out.shape());
+  // Dims, not Strides: planning an elementwise op allocates nothing.
+  Dims sa = broadcast_dims(a, out.shape());
+  Dims sb = broadcast_dims(b, out.shape());
+  Dims so = dims_of(out.strides());
   return {a.raw_ptr(), b.raw_ptr(), out.raw_ptr(), a.dtype(),
-          make_plan_in_order<3>(out.shape(), {&sa, &sb, &out.strides()})};
+          make_plan_in_order<3, Dims>(out.shape(), {&sa, &sb, &so})};
 }
 
 template <typename T, typename O, typename Fn>

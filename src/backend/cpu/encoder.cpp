@@ -92,7 +92,7 @@ void CommandEncoder::keep(std::shared_ptr<Data> d) {
 void CommandEncoder::set_input_array(const array& a) { keep(a.data_shared_ptr()); }
 
 void CommandEncoder::set_output_array(const array& a) {
-  if (auto d = a.data_shared_ptr()) outputs_.push_back(d.get());
+  if (Data* d = a.data_shared_ptr().get()) outputs_.push_back(d);
 }
 
 void CommandEncoder::add_temporary(array a) { keep(a.data_shared_ptr()); }
@@ -135,14 +135,23 @@ void CommandEncoder::dispatch_always(scheduler::TaskFn fn) { dispatch(std::move(
 
 void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<array>& outputs) {
   if (pending_) {
-    for (auto& in : inputs) keep(in.data_shared_ptr());
+    // The op's inputs are kept whether or not its eval_cpu named them; each
+    // buffer once (eval_cpu usually did name them).
+    for (auto& in : inputs) {
+      const auto& d = in.data_shared_ptr();
+      if (d && std::none_of(inputs_.begin(), inputs_.end(), [&](auto& k) { return k == d; })) {
+        inputs_.push_back(d);
+      }
+    }
     for (auto& out : outputs) set_output_array(out);
     auto& keep_list = pending_->keep;
     for (auto& d : inputs_) {
       // A buffer donated to an output lives on in that output; holding it
       // here would stop the next op in a chain from reusing it.
       if (std::find(outputs_.begin(), outputs_.end(), d.get()) != outputs_.end()) continue;
-      keep_list.push_back(std::move(d), stream().index);
+      bool twice = false;
+      keep_list.for_each([&](const Data* k) { twice |= k == d.get(); });
+      if (!twice) keep_list.push_back(std::move(d), stream().index);
     }
     for (auto* d : outputs_) {
       // An output over a kept (not donated) input's buffer is a view the task
@@ -167,10 +176,10 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
     // last owner of an input whose task is still queued, and that task writes
     // it: keep such inputs until the next mark.
     for (auto& in : inputs) {
-      auto d = in.data_shared_ptr();
+      const auto& d = in.data_shared_ptr();
       bool viewed = false;
       for (auto& out : outputs) viewed |= out.data_shared_ptr() == d;
-      if (d && !viewed) retain(std::move(d));
+      if (d && !viewed) retain(d);
     }
   }
   inputs_.clear();

@@ -169,8 +169,7 @@ void for_each_strided(const StridedPlan<N>& c, F&& inner) {
 }
 
 template <size_t N, typename F>
-void for_each_strided(const Shape& shape, const std::array<const Strides*, N>& strides,
-                      F&& inner) {
+void for_each_strided(const Shape& shape, const std::array<const Strides*, N>& strides, F&& inner) {
   for_each_strided(make_plan<N>(shape, strides), inner);
 }
 

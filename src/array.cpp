@@ -92,7 +92,7 @@ array::array(const void* src, Shape shape, Dtype dtype)
     : array(src, std::move(shape), dtype, allocator::host()) {}
 
 array::array(const void* src, Shape shape, Dtype dtype, allocator::Allocator& memory)
-    : desc_(std::make_shared<ArrayDesc>(std::move(shape), dtype)) {
+    : desc_(make_pooled<ArrayDesc>(std::move(shape), dtype)) {
   init_from_host(src, memory);
 }
 
@@ -123,9 +123,9 @@ Node::~Node() {
 
 array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive,
              std::vector<array> inputs)
-    : desc_(std::make_shared<ArrayDesc>(std::move(shape), dtype)) {
+    : desc_(make_pooled<ArrayDesc>(std::move(shape), dtype)) {
   if (primitive && view_now(*primitive, inputs, *this)) return;
-  auto n = std::make_shared<Node>();
+  auto n = make_pooled<Node>();
   n->primitive = std::move(primitive);
   n->inputs = std::move(inputs);
   n->outputs = {desc_};  // shapes/dtypes are only kept for multi-output nodes
@@ -135,12 +135,12 @@ array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive,
 std::vector<array> array::make_arrays(std::vector<Shape> shapes, std::vector<Dtype> dtypes,
                                       std::shared_ptr<Primitive> primitive,
                                       std::vector<array> inputs) {
-  auto n = std::make_shared<Node>();
+  auto n = make_pooled<Node>();
   n->primitive = std::move(primitive);
   n->inputs = std::move(inputs);
   std::vector<array> outs;
   for (size_t i = 0; i < shapes.size(); ++i) {
-    auto d = std::make_shared<ArrayDesc>(shapes[i], dtypes[i]);
+    auto d = make_pooled<ArrayDesc>(shapes[i], dtypes[i]);
     d->node = n;
     d->position = static_cast<int>(i);
     n->outputs.push_back(d);
@@ -173,7 +173,7 @@ std::vector<array> array::outputs() const {
     } else {
       // A dropped sibling, recreated: linked to the node like the others, so
       // that a graph built on it (a vjp reading it) reaches the node.
-      auto fresh = std::make_shared<ArrayDesc>(n->shapes[i], n->dtypes[i]);
+      auto fresh = make_pooled<ArrayDesc>(n->shapes[i], n->dtypes[i]);
       fresh->position = static_cast<int>(i);
       fresh->node = n;
       n->outputs[i] = fresh;
@@ -209,7 +209,7 @@ void array::detach() {
 }
 
 void array::set_data(allocator::Buffer buf) {
-  desc_->data = std::allocate_shared<Data>(PoolAllocator<Data>{}, buf);
+  desc_->data = make_pooled<Data>(buf);
   desc_->data_ptr = buf.ptr;
   desc_->data_size = desc_->size;
   fill_row_major(desc_->strides, desc_->shape);
@@ -312,7 +312,7 @@ std::shared_ptr<scheduler::TaskError> Data::spoiled() const {
 }
 
 array array::with_buffer(std::shared_ptr<Data> data, void* ptr, int64_t data_size) const {
-  auto d = std::make_shared<ArrayDesc>(desc_->shape, desc_->dtype);
+  auto d = make_pooled<ArrayDesc>(desc_->shape, desc_->dtype);
   d->strides = desc_->strides;
   d->data = std::move(data);
   d->data_ptr = ptr;
@@ -323,7 +323,7 @@ array array::with_buffer(std::shared_ptr<Data> data, void* ptr, int64_t data_siz
 }
 
 array array::unsafe_weak_copy() const {
-  auto d = std::make_shared<ArrayDesc>(desc_->shape, desc_->dtype);
+  auto d = make_pooled<ArrayDesc>(desc_->shape, desc_->dtype);
   d->strides = desc_->strides;
   d->data_ptr = desc_->data_ptr;
   d->data_size = desc_->data_size;
@@ -333,7 +333,7 @@ array array::unsafe_weak_copy() const {
 }
 
 array array::unsafe_weak_copy(Shape shape, Strides strides, int64_t offset) const {
-  auto d = std::make_shared<ArrayDesc>(std::move(shape), desc_->dtype);
+  auto d = make_pooled<ArrayDesc>(std::move(shape), desc_->dtype);
   d->flags = compute_flags(d->shape, strides, desc_->data_size - offset);
   d->strides = std::move(strides);
   d->data_ptr = static_cast<char*>(desc_->data_ptr) + offset * itemsize();

@@ -275,10 +275,12 @@ array to_operand(nb::handle obj, Dtype peer) {
 std::pair<array, array> to_operands(nb::handle a, nb::handle b) {
   if (is_python_scalar(a) && !is_python_scalar(b)) {
     array y = to_array(b);
-    return {to_operand(a, y.dtype()), y};
+    array x = to_operand(a, y.dtype());
+    return {std::move(x), std::move(y)};
   }
   array x = to_array(a);
-  return {x, to_operand(b, x.dtype())};
+  array y = to_operand(b, x.dtype());
+  return {std::move(x), std::move(y)};
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #include "errors.h"
 #include "ops/dtype_checks.h"
 #include "ops/ops.h"
+#include "pool.h"
 #include "primitives/binary.h"
 #include "primitives/unary.h"
 
@@ -16,8 +17,9 @@ namespace {
 array unary(const array& a, UnaryOp op, Dtype compute, StreamOrDevice s,
             std::optional<Dtype> out = {}) {
   Stream st = to_stream(s);
-  auto in = a.dtype() == compute ? a : astype(a, compute, st);
-  return array(a.shape(), out.value_or(compute), std::make_shared<Unary>(st, op), {in});
+  std::vector<array> in;
+  in.push_back(a.dtype() == compute ? a : astype(a, compute, st));
+  return array(a.shape(), out.value_or(compute), make_pooled<Unary>(st, op), std::move(in));
 }
 
 // Transcendental ops on integer or bool inputs compute in float32 (MLX);
@@ -46,10 +48,14 @@ array binary(const char* name, const array& a, const array& b, BinaryOp op, Dtyp
              StreamOrDevice s) {
   Shape shape = checked_broadcast(name, a.shape(), b.shape());
   Stream st = to_stream(s);
-  auto x = a.dtype() == compute ? a : astype(a, compute, st);
-  auto y = b.dtype() == compute ? b : astype(b, compute, st);
+  // Built in place (an initializer list would copy each handle once more):
+  // the graph of every elementwise op goes through here.
+  std::vector<array> in;
+  in.reserve(2);
+  in.push_back(a.dtype() == compute ? a : astype(a, compute, st));
+  in.push_back(b.dtype() == compute ? b : astype(b, compute, st));
   Dtype out = is_comparison(op) ? bool_ : compute;
-  return array(std::move(shape), out, std::make_shared<Binary>(st, op), {x, y});
+  return array(std::move(shape), out, make_pooled<Binary>(st, op), std::move(in));
 }
 
 Dtype promoted(const array& a, const array& b) { return promote_types(a.dtype(), b.dtype()); }

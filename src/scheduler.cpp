@@ -381,19 +381,30 @@ bool Gate::park(Worker* w) {
   // this sees the gate open or open() sees `w` in the list.
   if (is_open()) return false;
   w->parked_for_.store(&worker(owner_), std::memory_order_seq_cst);
-  parked_.push_back(w);
+  if (n_parked_ < static_cast<int>(parked_.size())) {
+    parked_[n_parked_++] = w;
+  } else {
+    more_parked_.push_back(w);
+  }
   return true;
 }
 
 void Gate::open(ErrorRef error) {
   error_ = std::move(error);
   counter_.advance_to(1);
-  std::vector<Worker*> resumed;
+  // Taken out first: a resumed stream may run tasks here that release the
+  // mark this gate belongs to.
+  std::array<Worker*, 4> first;
+  int n;
+  std::vector<Worker*> more;
   {
     std::lock_guard lk(mutex_);
-    std::swap(resumed, parked_);
+    first = parked_;
+    n = std::exchange(n_parked_, 0);
+    more.swap(more_parked_);
   }
-  for (Worker* w : resumed) w->resume();
+  for (int i = 0; i < n; ++i) first[i]->resume();
+  for (Worker* w : more) w->resume();
 }
 
 namespace {
@@ -516,7 +527,7 @@ void wait_before_next(const Stream& s, const Gate& gate, std::shared_ptr<const v
 
 uint64_t enqueued(const Stream& s) { return worker(s).enqueued(); }
 
-bool attach(const Stream& s, std::shared_ptr<Signal> signal) { return worker(s).attach(signal); }
+bool attach(const Stream& s, std::shared_ptr<Signal>& signal) { return worker(s).attach(signal); }
 
 namespace {
 bool help_worker(Worker* w, const std::function<bool()>& done, bool hand_off = true) {

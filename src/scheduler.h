@@ -19,6 +19,7 @@
 // encoding runs ahead of compute.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <exception>
@@ -77,9 +78,11 @@ void wait_before_next(const Stream& s, const Gate& gate, std::shared_ptr<const v
 
 // Folds `signal` into the task enqueued last on `s`, if that task is still
 // queued (no thread took it yet) and no wait is pending (wait_before_next):
-// it fires right after that task. Returns false otherwise (the caller enqueues a control task that
-// fires it). Saves a task per point: a chain hopping between CPU streams places one per op.
-bool attach(const Stream& s, std::shared_ptr<Signal> signal);
+// it fires right after that task, and `signal` is moved from. Returns false
+// otherwise, `signal` untouched (the caller enqueues a control task that
+// fires it). Saves a task per point: a chain hopping between CPU streams
+// places one per op.
+bool attach(const Stream& s, std::shared_ptr<Signal>& signal);
 
 // Tasks enqueued on `s` so far. The driver stamps each array with this
 // position, so an error can be matched to the arrays it spoiled: those at or
@@ -150,7 +153,11 @@ class Gate {
   ErrorRef error_;  // written once, before the counter opens
   sync::Counter counter_;
   sync::SpinMutex mutex_;
-  std::vector<Worker*> parked_;  // under mutex_
+  // Under mutex_. Inline: a gate is opened once, and most have one stream
+  // parked on them (a chain hopping between two streams makes one per op).
+  std::array<Worker*, 4> parked_{};
+  int n_parked_ = 0;
+  std::vector<Worker*> more_parked_;
 };
 
 // Whether the calling thread is running a stream's task now.

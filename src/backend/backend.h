@@ -65,8 +65,10 @@ class Mark {
     return e && position >= e->position ? e : nullptr;
   }
   // Names the mark in a timeline trace: its signal and every wait on it
-  // carry this id (timeline.h).
-  const uint64_t trace_id = timeline::new_signal_id();
+  // carry this id (timeline.h). Taken only while a trace records (a fence
+  // per op of a chain hopping between streams should not bump a shared
+  // counter); a mark made before the trace began draws no arrow.
+  const uint64_t trace_id = timeline::on() ? timeline::new_signal_id() : 0;
 };
 using MarkRef = std::shared_ptr<Mark>;
 

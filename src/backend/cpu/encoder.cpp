@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <typeinfo>
 #include <utility>
 
 #include "backend/cpu/profile.h"
+#include "pool.h"
 #include "primitive.h"
 #include "sync.h"
 #include "timeline.h"
@@ -246,13 +248,12 @@ void CommandEncoder::eval_profiled(Primitive& p, const std::vector<array>& input
 
 uint64_t CommandEncoder::position() const { return scheduler::enqueued(stream()); }
 
-MarkRef CommandEncoder::make_mark() { return std::make_shared<CpuMark>(stream()); }
+MarkRef CommandEncoder::make_mark() { return make_pooled<CpuMark>(stream()); }
 
 void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
-  // Made by make_mark above.
-  auto mark = std::static_pointer_cast<CpuMark>(m);
-  mark->arm(kind, std::move(retained_));
-  retained_ = {};
+  // Made by make_mark above. (arm leaves retained_ empty.)
+  std::shared_ptr<scheduler::Signal> mark = std::static_pointer_cast<CpuMark>(m);
+  static_cast<CpuMark&>(*m).arm(kind, std::move(retained_));
   // Folded into the task before it when that one is still queued. A trace
   // keeps the signal a task of its own, with its own span.
   if (!timeline::on() && scheduler::attach(stream(), mark)) return;
@@ -264,7 +265,11 @@ void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
   // Another stream's errors travel in the buffers they spoiled (a GPU
   // stream's once its mark is settled); only an error known by position (a
   // CPU task that declared no outputs) poisons this stream.
-  if (auto cpu_mark = std::dynamic_pointer_cast<const CpuMark>(m)) {
+  // (typeid: one comparison, where dynamic_cast walks the hierarchy; a CPU
+  // stream waits on a fence of another per op of a chain hopping between
+  // them.)
+  if (typeid(*m) == typeid(CpuMark)) {
+    auto cpu_mark = std::static_pointer_cast<const CpuMark>(m);
     // Another CPU stream's mark: a task here waits behind its gate (the
     // stream parks until it opens) and the scheduler applies the mark's
     // error (Task::gate_position). The next task enqueued here carries the

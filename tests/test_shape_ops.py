@@ -77,6 +77,19 @@ def test_concatenate_across_streams():
     assert np.array(c).sum() == 2 * 1000 + 2 * 500 + 2 * 1000
 
 
+def test_concatenate_of_many_inputs_with_repeats():
+    # Past a few inputs the encoder stops de-duplicating the buffers a task
+    # keeps: the same array many times, on a stream behind unfinished work.
+    rng = np.random.default_rng(0)
+    parts = [rng.standard_normal((3, 2)).astype(np.float32) for _ in range(40)]
+    xs = [mx.array(p) for p in parts]
+    s = mx.new_stream(mx.cpu)
+    ys = [mx.add(x, 1.0, stream=s) for x in xs]
+    picks = [i % 7 for i in range(60)] + list(range(40))
+    got = mx.concatenate([ys[i] for i in picks], stream=s)
+    check(got, np.concatenate([parts[i] + 1 for i in picks]), "float32")
+
+
 def test_creation_helpers():
     check(mx.linspace(0, 1, 5), np.linspace(0, 1, 5, dtype=np.float32), "float32")
     check(mx.linspace(-3, 7, 1), np.linspace(-3, 7, 1, dtype=np.float32), "float32")

@@ -15,9 +15,13 @@ namespace fastsync::cpu {
 
 namespace {
 
+// Up to this many input buffers (named by eval_cpu and by the op), commit
+// keeps each once.
+constexpr size_t kDedupeInputs = 16;
+
 // A point on a CPU stream: reached when it fires, right after the task
 // before it (folded into that task, or a control task of its own).
-class CpuMark : public Mark, public scheduler::Signal {
+class CpuMark final : public Mark, public scheduler::Signal {
  public:
   explicit CpuMark(Stream s) : stream_(s), gate_(s) {}
 
@@ -138,10 +142,13 @@ void CommandEncoder::dispatch_always(scheduler::TaskFn fn) { dispatch(std::move(
 void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<array>& outputs) {
   if (pending_) {
     // The op's inputs are kept whether or not its eval_cpu named them; each
-    // buffer once (eval_cpu usually did name them).
+    // buffer once when they are few (eval_cpu usually did name them). Past a
+    // few, a buffer may be kept twice: harmless, and no quadratic scan for
+    // a concatenate of thousands of arrays.
+    const bool dedupe = inputs.size() + inputs_.size() <= kDedupeInputs;
     for (auto& in : inputs) {
       const auto& d = in.data_shared_ptr();
-      if (d && std::none_of(inputs_.begin(), inputs_.end(), [&](auto& k) { return k == d; })) {
+      if (d && !(dedupe && std::find(inputs_.begin(), inputs_.end(), d) != inputs_.end())) {
         inputs_.push_back(d);
       }
     }
@@ -152,7 +159,7 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
       // here would stop the next op in a chain from reusing it.
       if (std::find(outputs_.begin(), outputs_.end(), d.get()) != outputs_.end()) continue;
       bool twice = false;
-      keep_list.for_each([&](const Data* k) { twice |= k == d.get(); });
+      if (dedupe) keep_list.for_each([&](const Data* k) { twice |= k == d.get(); });
       if (!twice) keep_list.push_back(std::move(d), stream().index);
     }
     for (auto* d : outputs_) {

@@ -240,6 +240,35 @@ def test_many_threads_evaluating_concurrently():
     assert not errors, errors
 
 
+def test_graphs_built_on_one_thread_dropped_on_others():
+    # Descriptors, nodes and buffer owners come from per-thread pools: these
+    # graphs are made here and freed by short-lived threads (whose pools go
+    # back to the shared list as they exit), then made again from it.
+    rng = np.random.default_rng(3)
+    for round_ in range(4):
+        graphs, want = [], []
+        for _ in range(8):
+            a = rng.standard_normal(64).astype(np.float32)
+            y = mx.array(a)
+            for k in range(300):
+                y = mx.add(y, 1.0) if k % 2 else mx.multiply(y, 1.0)
+            graphs.append(y)
+            want.append(a + 150)
+        results = [None] * len(graphs)
+
+        def finish(i, graphs=graphs, results=results):
+            results[i] = np.array(graphs[i])
+            graphs[i] = None  # the last handle: its graph is freed on this thread
+
+        threads = [threading.Thread(target=finish, args=(i,)) for i in range(len(graphs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for got, w in zip(results, want, strict=True):
+            np.testing.assert_allclose(got, w, rtol=1e-5, err_msg=f"round {round_}")
+
+
 def test_threads_share_arrays_and_streams():
     s = mx.new_stream(mx.cpu)
     base = mx.add(mx.ones((100,)), 1, stream=s)

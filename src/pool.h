@@ -10,7 +10,9 @@
 //
 // Thread-safety: each thread keeps its own cache of free blocks (no lock,
 // no atomic); past kCache blocks, or when empty, it moves half a cache's
-// worth to or from one process-wide list under a mutex. A block freed on
+// worth to or from one process-wide list under a mutex, which it only
+// tries (busy: the system allocator instead), so no thread ever waits
+// here, not even a forked child whose parent's worker held it. A block freed on
 // another thread joins that thread's cache. The shared list keeps up to
 // kSharedMax blocks and returns the rest to the system; a thread's cache
 // goes back to the shared list when the thread exits.
@@ -87,10 +89,13 @@ class FreeList {
     (void)at_exit;
     return tls;
   }
-  // Takes up to half a cache from the shared list.
+  // Takes up to half a cache from the shared list. Never waits for the
+  // list's lock: a busy list (or one a fork() left locked in the child)
+  // means a block from the system instead.
   static void refill(Cache& c) {
     Shared& s = shared();
-    std::lock_guard lk(s.mutex);
+    std::unique_lock lk(s.mutex, std::try_to_lock);
+    if (!lk) return;
     while (c.n < kCache / 2 && !s.items.empty()) {
       c.items[c.n++] = s.items.back();
       s.items.pop_back();
@@ -100,11 +105,13 @@ class FreeList {
     void* const* p;
     size_t n;
   };
+  // Hands blocks to the shared list; to the system when its lock is busy
+  // (as refill, never waits) or the list is full.
   static void give(Span blocks) {
     Shared& s = shared();
-    std::lock_guard lk(s.mutex);
+    std::unique_lock lk(s.mutex, std::try_to_lock);
     for (size_t i = 0; i < blocks.n; ++i) {
-      if (s.items.size() < kSharedMax) {
+      if (lk && s.items.size() < kSharedMax) {
         s.items.push_back(blocks.p[i]);
       } else {
         ::operator delete(blocks.p[i], std::align_val_t(Align));

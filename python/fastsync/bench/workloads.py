@@ -358,7 +358,7 @@ WORKLOADS: list[Workload] = [
     Workload("c.cross-stream hop/one", "x", "lower", cross_stream, kind="ratio",
              ratio_of=("c.cross-stream hop (2 streams)", "c.cross-stream one stream"),
              group="cross", peers=ML,
-             doc="per-sample ratio of the two rows above (target <= 1.3)"),
+             doc="per-sample ratio of the two rows above (target: CPU <= 1.1, GPU <= 1.3)"),
     Workload("c.device hop gpu->cpu->gpu", "µs/iter", "lower", device_hop,
              params={"iters": 200}, quick={"iters": 50}, convert=_us_per("iters"),
              group="cross", peers=ML, cpu=False,

@@ -208,12 +208,19 @@ void array::detach() {
   }
 }
 
+namespace {
+// `d` becomes a dense row-major array over `data` from `ptr`.
+void own_row_major(ArrayDesc& d, std::shared_ptr<Data> data, void* ptr) {
+  d.data = std::move(data);
+  d.data_ptr = ptr;
+  d.data_size = d.size;
+  fill_row_major(d.strides, d.shape);
+  d.flags = Flags{};
+}
+}  // namespace
+
 void array::set_data(allocator::Buffer buf) {
-  desc_->data = make_pooled<Data>(buf);
-  desc_->data_ptr = buf.ptr;
-  desc_->data_size = desc_->size;
-  fill_row_major(desc_->strides, desc_->shape);
-  desc_->flags = Flags{};
+  own_row_major(*desc_, make_pooled<Data>(buf), buf.ptr);
 }
 
 void array::copy_shared_buffer(const array& other, Strides strides, Flags flags, int64_t data_size,
@@ -226,11 +233,7 @@ void array::copy_shared_buffer(const array& other, Strides strides, Flags flags,
 }
 
 void array::adopt_buffer(const array& in) {
-  desc_->data = in.desc_->data;
-  desc_->data_ptr = in.desc_->data_ptr;
-  fill_row_major(desc_->strides, desc_->shape);
-  desc_->flags = Flags{};
-  desc_->data_size = desc_->size;
+  own_row_major(*desc_, in.desc_->data, in.desc_->data_ptr);
 }
 
 void array::copy_shared_buffer(const array& other) {

@@ -9,22 +9,25 @@
 
 namespace fastsync {
 
-Strides broadcast_strides(const array& in, const Shape& shape) {
-  Strides s(shape.size(), 0);
-  size_t off = shape.size() - in.ndim();
-  for (int i = 0; i < in.ndim(); ++i) {
-    s[off + i] = in.shape()[i] == 1 ? 0 : in.strides()[i];
-  }
-  return s;
-}
-
-Dims broadcast_dims(const array& in, const Shape& shape) {
-  Dims s;
+namespace {
+// `in`'s strides right-aligned to `shape`, 0 on broadcast axes, into either
+// container (Dims: no heap allocation up to its inline rank).
+template <typename S>
+S broadcast_into(const array& in, const Shape& shape) {
+  S s;
+  if constexpr (requires { s.reserve(shape.size()); }) s.reserve(shape.size());
   const size_t off = shape.size() - in.ndim();
   for (size_t i = 0; i < off; ++i) s.push_back(0);
   for (int i = 0; i < in.ndim(); ++i) s.push_back(in.shape()[i] == 1 ? 0 : in.strides()[i]);
   return s;
 }
+}  // namespace
+
+Strides broadcast_strides(const array& in, const Shape& shape) {
+  return broadcast_into<Strides>(in, shape);
+}
+
+Dims broadcast_dims(const array& in, const Shape& shape) { return broadcast_into<Dims>(in, shape); }
 
 Dims dims_of(const Strides& strides) {
   Dims s;

@@ -15,8 +15,8 @@ namespace fastsync::cpu {
 
 namespace {
 
-// Up to this many input buffers (named by eval_cpu and by the op), commit
-// keeps each once.
+// While an op has named fewer buffers than this, keep() skips one named
+// again (a scan of at most this many).
 constexpr size_t kDedupeInputs = 16;
 
 // A point on a CPU stream: reached when it fires, right after the task
@@ -91,8 +91,16 @@ class CpuMark final : public Mark, public scheduler::Signal {
 
 }  // namespace
 
-void CommandEncoder::keep(std::shared_ptr<Data> d) {
-  if (d) inputs_.push_back(std::move(d));
+void CommandEncoder::keep(const std::shared_ptr<Data>& d) {
+  if (!d) return;
+  // Each buffer once while an op names few (eval_cpu names its inputs, `x *
+  // x` one of them twice, and commit names them all again); past
+  // kDedupeInputs no scan, and a buffer kept twice is harmless.
+  if (inputs_.size() < kDedupeInputs &&
+      std::find(inputs_.begin(), inputs_.end(), d) != inputs_.end()) {
+    return;
+  }
+  inputs_.push_back(d);
 }
 
 void CommandEncoder::set_input_array(const array& a) { keep(a.data_shared_ptr()); }
@@ -141,26 +149,14 @@ void CommandEncoder::dispatch_always(scheduler::TaskFn fn) { dispatch(std::move(
 
 void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<array>& outputs) {
   if (pending_) {
-    // The op's inputs are kept whether or not its eval_cpu named them; each
-    // buffer once when they are few (eval_cpu usually did name them). Past a
-    // few, a buffer may be kept twice: harmless, and no quadratic scan for
-    // a concatenate of thousands of arrays.
-    const bool dedupe = inputs.size() + inputs_.size() <= kDedupeInputs;
-    for (auto& in : inputs) {
-      const auto& d = in.data_shared_ptr();
-      if (d && !(dedupe && std::find(inputs_.begin(), inputs_.end(), d) != inputs_.end())) {
-        inputs_.push_back(d);
-      }
-    }
+    for (auto& in : inputs) keep(in.data_shared_ptr());
     for (auto& out : outputs) set_output_array(out);
     auto& keep_list = pending_->keep;
     for (auto& d : inputs_) {
       // A buffer donated to an output lives on in that output; holding it
       // here would stop the next op in a chain from reusing it.
       if (std::find(outputs_.begin(), outputs_.end(), d.get()) != outputs_.end()) continue;
-      bool twice = false;
-      if (dedupe) keep_list.for_each([&](const Data* k) { twice |= k == d.get(); });
-      if (!twice) keep_list.push_back(std::move(d), stream().index);
+      keep_list.push_back(std::move(d), stream().index);
     }
     for (auto* d : outputs_) {
       // An output over a kept (not donated) input's buffer is a view the task

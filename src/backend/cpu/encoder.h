@@ -64,7 +64,7 @@ class CommandEncoder : public StreamEncoder {
   void retain(std::shared_ptr<Data> d) override;
 
  private:
-  void keep(std::shared_ptr<Data> d);
+  void keep(const std::shared_ptr<Data>& d);
   void dispatch(scheduler::TaskFn fn, bool always);
   void eval_profiled(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
 

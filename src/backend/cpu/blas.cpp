@@ -2,6 +2,7 @@
 #include "backend/cpu/blas.h"
 
 #include <cblas.h>
+#include <pthread.h>
 
 #include <cstdlib>
 #include <stdexcept>
@@ -125,6 +126,17 @@ const Library& library() {
 
 std::mutex& pool_mutex() {
   static std::mutex m;
+  // fork() while a stream worker is inside a threaded OpenBLAS call hangs in
+  // OpenBLAS's own fork handler, which stops the library's threads the call
+  // is waiting for. Handlers run last-registered first before a fork, and
+  // this one comes after the library's (registered when it loaded): it waits
+  // for the call in flight to end and keeps the next from starting until the
+  // fork is done. The child unlocks too: its forking thread holds the lock.
+  static const bool across_fork = [] {
+    pthread_atfork([] { m.lock(); }, [] { m.unlock(); }, [] { m.unlock(); });
+    return true;
+  }();
+  (void)across_fork;
   return m;
 }
 

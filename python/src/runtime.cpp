@@ -256,7 +256,7 @@ void init_runtime(nb::module_& m) {
 
   // Memory functions report on the default device's allocator (device
   // memory when the default device is the GPU), as MLX's do.
-  auto mem = [] -> allocator::Allocator& { return memory_allocator(default_device()); };
+  auto mem = []() -> allocator::Allocator& { return memory_allocator(default_device()); };
   m.def(
       "get_active_memory", [mem] { return mem().active_memory(); },
       "Bytes in live arrays on the default device.");

@@ -20,6 +20,7 @@ double collective_timeout_s() {
 using Clock = std::chrono::steady_clock;
 
 struct Watchdog::State {
+  explicit State(std::function<void(const char*, double)> e) : expire(std::move(e)) {}
   std::function<void(const char*, double)> expire;
   std::mutex mutex;  // guards everything below
   std::condition_variable wake;
@@ -50,7 +51,7 @@ struct Watchdog::State {
 };
 
 Watchdog::Watchdog(std::function<void(const char*, double)> expire)
-    : state_(new State{std::move(expire)}) {}
+    : state_(new State(std::move(expire))) {}
 
 Watchdog::Scope::Scope(Watchdog& w, const char* what) : w_(w) {
   if (collective_timeout_s() <= 0) {

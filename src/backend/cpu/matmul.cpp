@@ -37,6 +37,7 @@
 #include "backend/common/matmul_plan.h"
 #include "backend/common/strided.h"
 #include "backend/cpu/blas.h"
+#include "backend/cpu/parallel.h"
 #include "backend/cpu/utils.h"
 #include "primitives/linalg.h"
 
@@ -95,6 +96,7 @@ struct GemmTask {
   int lda = 1, ldb = 1;
   bool trans_a = false, trans_b = false;
   bool c_prefilled = false;  // c holds the addend; otherwise it is overwritten
+  bool relu = false;         // then c = maximum(c, 0) (c is the output: no `after` stage)
   double alpha = 1.0, beta = 0.0;
   int64_t c_size = 0;  // elements of c over all batches
   // Batch axes with a's and b's element strides; c is visited in order.
@@ -149,6 +151,15 @@ void run_typed(const GemmTask& t) {
   });
 }
 
+// maximum(v, 0) exactly as the Maximum op computes it with v first: NaN and
+// -0 pass through.
+template <typename T>
+void relu_in_place(T* c, int64_t n) {
+  cpu::parallel_for(n, cpu::kParallelGrain, [c](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) c[i] = c[i] < T(0) ? T(0) : c[i];
+  });
+}
+
 void run_gemm(const GemmTask& t) {
   for (const auto& s : t.before) run_stage(s);
   if (t.dtype == float64)
@@ -157,6 +168,12 @@ void run_gemm(const GemmTask& t) {
     run_typed<complex64_t>(t);
   else
     run_typed<float>(t);
+  if (t.relu) {
+    if (t.dtype == float64)
+      relu_in_place(static_cast<double*>(t.c), t.c_size);
+    else
+      relu_in_place(static_cast<float*>(t.c), t.c_size);
+  }
   for (const auto& s : t.after) run_stage(s);
 }
 
@@ -197,9 +214,10 @@ const void* prepare(Encoding& e, MatmulPlan& plan, const char* op, const array& 
   return t.raw_ptr();
 }
 
-// Encodes out = beta * c + alpha * (a @ b) (c may be null: beta is unused).
+// Encodes out = beta * c + alpha * (a @ b) (c may be null: beta is unused),
+// then out = maximum(out, 0) when `relu`.
 void encode_product(const Primitive& p, const char* op, const array* c, const array& a,
-                    const array& b, array& out, double alpha, double beta) {
+                    const array& b, array& out, double alpha, double beta, bool relu = false) {
   cpu::blas::library();  // a BLAS that cannot be loaded fails here, on the caller's thread
   Dtype dtype = out.dtype();
   Dtype compute = dtype == float64 || dtype == complex64 ? dtype : float32;
@@ -227,6 +245,13 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
   t.beta = beta;
   t.c_size = out.size();
   t.c_prefilled = prefill;
+  // In place in the output, while it is in cache. (The rewrite makes no
+  // MatmulRelu in the half types: this GCC's AVX-512 FP16 selects do not
+  // assemble here.)
+  t.relu = relu;
+  if (relu && compute != dtype) {
+    throw std::logic_error(std::string("[") + op + "] no relu epilogue in " + dtype.name());
+  }
 
   // Where BLAS writes: the output, or a float32 buffer rounded into it.
   void* target = out.raw_ptr();
@@ -273,6 +298,15 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
 
 void Matmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   encode_product(*this, "matmul", nullptr, inputs[0], inputs[1], outputs[0], 1.0, 0.0);
+}
+
+void MatmulRelu::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  if (addend_) {
+    encode_product(*this, "addmm", &inputs[0], inputs[1], inputs[2], outputs[0], alpha_, beta_,
+                   true);
+  } else {
+    encode_product(*this, "matmul", nullptr, inputs[0], inputs[1], outputs[0], 1.0, 0.0, true);
+  }
 }
 
 void AddMM::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {

@@ -42,8 +42,8 @@ bool fold_relu_into_product(Node& n) {
   if (typeid(*n.primitive) != typeid(Binary) || !enabled()) return false;
   const auto& op = static_cast<const Binary&>(*n.primitive);
   const Stream& s = op.stream();
-  if (op.op() != BinaryOp::maximum || s.device.type != Device::Type::cpu ||
-      n.outputs.size() != 1 || n.inputs.size() != 2) {
+  if (op.op() != BinaryOp::maximum || s.device.type != Device::Type::cpu || n.outputs.size() != 1 ||
+      n.inputs.size() != 2) {
     return false;
   }
   // The product comes first: maximum(0, v) turns -0 into +0, which the

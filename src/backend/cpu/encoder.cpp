@@ -39,6 +39,10 @@ class CpuMark final : public Mark, public scheduler::Signal {
       // Someone else runs it: make sure that someone is awake.
       scheduler::wake_quiet();
       scheduler::wake(stream_);
+      if (scheduler::help_stopped_at_pinned()) {
+        gate_.sleep_until_open();
+        return;
+      }
     }
     gate_.wait();
   }
@@ -146,6 +150,10 @@ void CommandEncoder::dispatch(scheduler::TaskFn fn, bool always) {
 }
 
 void CommandEncoder::dispatch_always(scheduler::TaskFn fn) { dispatch(std::move(fn), true); }
+
+void CommandEncoder::pin_to_worker() {
+  if (pending_) pending_->pinned = true;
+}
 
 void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<array>& outputs) {
   if (pending_) {

@@ -291,7 +291,9 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
   }
   t.before = std::move(e.before);
   t.after = std::move(e.after);
+  const bool pooled = double(t.M) * t.N * t.K > kSingleThreadedWork;
   enc.dispatch([t = std::move(t)] { run_gemm(t); });
+  if (pooled) enc.pin_to_worker();
 }
 
 }  // namespace

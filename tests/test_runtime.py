@@ -577,6 +577,42 @@ def test_fork_gives_a_working_child_or_a_clear_error_never_a_hang(when, blas):
         assert child.startswith("error [array] this process was forked") and "spawn" in child
 
 
+FORK_MID_PRODUCT_SCRIPT = """
+import os, time
+import fastsync as mx
+
+mx.set_default_device(mx.cpu)
+x = mx.random.normal((1536, 1536))
+mx.eval(x)
+y = x @ x
+mx.async_eval(y)
+time.sleep(0.01)  # the product is running on the BLAS's threads
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print("parent", status, bool(mx.all(mx.isfinite(y)).item()))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() here")
+@pytest.mark.parametrize("blas", ["auto", "openblas"])
+def test_fork_waits_for_the_product_in_flight_before_the_blas_runtime_forks(blas):
+    """fastsync's fork handler (the BLAS pool lock) must run before the BLAS's own: MKL's
+    OpenMP runtime registers its handler when it starts, so it is started when the library is
+    chosen. In the other order its handler ran with the product's parallel region active
+    (it warns so) and could deadlock against ours."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, FASTSYNC_BLAS=blas)
+    r = subprocess.run([sys.executable, "-c", FORK_MID_PRODUCT_SCRIPT], capture_output=True,
+                       text=True, timeout=120, env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "parent 0 True"
+    assert "parallel region is active" not in r.stderr, r.stderr
+
+
 SIGINT_SCRIPT = """
 import os, signal, threading, time
 import fastsync as mx

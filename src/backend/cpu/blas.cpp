@@ -49,6 +49,7 @@ struct MklApi {
   Cgemm* cgemm = nullptr;
   int (*set_interface_layer)(int) = nullptr;
   void (*get_version_string)(char*, int) = nullptr;
+  int (*get_max_threads)() = nullptr;
 };
 
 // MKL, or the reason it cannot be used.
@@ -63,6 +64,7 @@ std::variant<Library, std::string> mkl() {
         sym.bind(api.cgemm, "cblas_cgemm");
         sym.bind(api.set_interface_layer, "MKL_Set_Interface_Layer");
         sym.bind(api.get_version_string, "MKL_Get_Version_String");
+        sym.bind(api.get_max_threads, "MKL_Get_Max_Threads");
       },
       {"Intel MKL (libmkl_rt.so.3 or .2)", "fastsync needs MKL's single dynamic library",
        "Install it with `pip install mkl` (or `pip install fastsync[mkl]`), or set "
@@ -76,6 +78,10 @@ std::variant<Library, std::string> mkl() {
            ") is already set to 64-bit integers (ILP64) in this process; fastsync calls it with "
            "32-bit integers. Set FASTSYNC_BLAS=openblas.";
   }
+  // Starts MKL's OpenMP runtime now rather than in the first product: it
+  // registers its fork handler as it starts, and pool_mutex's must come
+  // after it (see there).
+  api.get_max_threads();
   Library l{api.sgemm, api.dgemm, api.cgemm, {}};
   char version[256] = {};
   api.get_version_string(version, sizeof(version) - 1);
@@ -126,13 +132,20 @@ const Library& library() {
 
 std::mutex& pool_mutex() {
   static std::mutex m;
-  // fork() while a stream worker is inside a threaded OpenBLAS call hangs in
-  // OpenBLAS's own fork handler, which stops the library's threads the call
-  // is waiting for. Handlers run last-registered first before a fork, and
-  // this one comes after the library's (registered when it loaded): it waits
+  // fork() while a stream worker is inside a threaded BLAS call hangs in the
+  // library's own fork handler: OpenBLAS's stops the threads the call is
+  // waiting for; MKL's OpenMP runtime takes the lock its parallel regions
+  // start and end under. Handlers run last-registered first before a fork,
+  // so this one is registered after the library's (OpenBLAS registers when
+  // it loads, MKL's runtime when it starts: library() starts it): it waits
   // for the call in flight to end and keeps the next from starting until the
   // fork is done. The child unlocks too: its forking thread holds the lock.
   static const bool across_fork = [] {
+    try {
+      library();
+    } catch (const std::exception&) {
+      // No BLAS to call: no call to wait for; the caller reports why.
+    }
     pthread_atfork([] { m.lock(); }, [] { m.unlock(); }, [] { m.unlock(); });
     return true;
   }();

@@ -33,13 +33,19 @@ class CpuMark final : public Mark, public scheduler::Signal {
     // block here (CommandEncoder::wait).
     if (!scheduler::in_task()) {
       auto done = [this] { return reached(); };
-      while (!reached() && scheduler::help(stream_, done)) {
+      // Whether some pass stopped at a pinned task (a later pass finds the
+      // worker running it and says nothing): the mark lies behind long work.
+      bool long_wait = false;
+      for (;;) {
+        bool ran = !reached() && scheduler::help(stream_, done);
+        long_wait = long_wait || scheduler::help_stopped_at_pinned();
+        if (!ran) break;
       }
       if (reached()) return;
       // Someone else runs it: make sure that someone is awake.
       scheduler::wake_quiet();
       scheduler::wake(stream_);
-      if (scheduler::help_stopped_at_pinned()) {
+      if (long_wait) {
         gate_.sleep_until_open();
         return;
       }

@@ -143,7 +143,7 @@ class Worker {
         // A task that may block on something outside the CPU streams (a GPU
         // stream, other ranks) could wait for work of the opener's stream,
         // which is suspended here: it runs on this stream's own worker.
-        if (t.blocks || t.always || t.pinned) return true;
+        if (t.blocks || t.always) return true;
         if (ran_before++ == 0) return false;
         const auto now = std::chrono::steady_clock::now();
         if (ran_before == 2) deadline = now + kStretch;
@@ -530,16 +530,8 @@ uint64_t enqueued(const Stream& s) { return worker(s).enqueued(); }
 bool attach(const Stream& s, std::shared_ptr<Signal>& signal) { return worker(s).attach(signal); }
 
 namespace {
-// Per thread: set by its last help_worker.
-thread_local bool stopped_at_pinned = false;
-
 bool help_worker(Worker* w, const std::function<bool()>& done, bool hand_off = true) {
-  stopped_at_pinned = false;
-  auto stop = [&](const Task& t) {
-    stopped_at_pinned = t.pinned;
-    return t.pinned || done();
-  };
-  if (w->run_queued(stop, hand_off)) return true;
+  if (w->run_queued([&](const Task&) { return done(); }, hand_off)) return true;
   // Parked: help the stream it waits for, up to the point it waits on (its
   // opener may then run this stream's tasks too, or wake its worker). A
   // chain of parks ends at a stream that can run: each gate was placed
@@ -549,7 +541,7 @@ bool help_worker(Worker* w, const std::function<bool()>& done, bool hand_off = t
     if (!owner || owner == w || done()) return false;
     // Work left on a stream outside this thread's quiet set goes to its
     // worker: nothing here would hand it over later.
-    if (owner->run_queued([&](const Task& t) { return stop(t) || w->parked_for() != owner; },
+    if (owner->run_queued([&](const Task&) { return done() || w->parked_for() != owner; },
                           hand_off || !quiet.contains(owner))) {
       return true;
     }
@@ -579,8 +571,6 @@ bool help_quiet(const std::function<bool()>& done) {
 bool help(const Stream& s, const std::function<bool()>& done) {
   return help_worker(&worker(s), done);
 }
-
-bool help_stopped_at_pinned() { return stopped_at_pinned; }
 
 bool in_task() { return current_worker != nullptr; }
 

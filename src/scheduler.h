@@ -99,9 +99,6 @@ uint64_t enqueued(const Stream& s);
 // from inside a task (a stream's waits on other CPU streams go through a
 // Gate).
 bool help(const Stream& s, const std::function<bool()>& done);
-// Whether this thread's last help stopped at a task pinned to its stream's
-// worker (Task::pinned): the wait that follows is for long work.
-bool help_stopped_at_pinned();
 
 // A task's error, and the stream position from which work is spoiled by it.
 struct TaskError {
@@ -139,8 +136,6 @@ class Gate {
   bool is_open() const { return counter_.reached(1); }
   // Blocks until open (spins, then sleeps).
   void wait() const { counter_.wait_for(1); }
-  // Blocks until open, sleeping at once (the work before it is long).
-  void sleep_until_open() const { counter_.sleep_for(1); }
   // Opens the gate with the error of the work before it, if any (release
   // order: what the opener wrote before is visible to whoever sees it open),
   // then resumes the streams parked on it.

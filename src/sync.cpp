@@ -1,7 +1,7 @@
 #include "sync.h"
 
-#include <algorithm>
 #include <chrono>
+#include <algorithm>
 #include <cstdlib>
 #include <thread>
 
@@ -25,12 +25,8 @@ int64_t spin_ns() {
 }
 
 template <typename Done>
-void Counter::block(Done done, bool spin) const {
+void Counter::block(Done done) const {
   if (done()) return;
-  if (!spin) {
-    sleep(done);
-    return;
-  }
   using clock = std::chrono::steady_clock;
   auto start = clock::now();
   auto yield_from = start + std::chrono::nanoseconds(std::min<int64_t>(spin_ns(), 3000));
@@ -48,11 +44,6 @@ void Counter::block(Done done, bool spin) const {
       if (now > yield_from) std::this_thread::yield();
     }
   }
-  sleep(done);
-}
-
-template <typename Done>
-void Counter::sleep(Done done) const {
   // seq_cst on both sides (here and in wake) means either the advancer sees
   // our sleeper count or we see its new value: no lost wake-up.
   sleepers_.fetch_add(1, std::memory_order_seq_cst);
@@ -73,7 +64,8 @@ void Counter::wake() {
 
 void Counter::advance_to(uint32_t v) {
   uint32_t cur = value_.load(std::memory_order_relaxed);
-  while (cur < v && !value_.compare_exchange_weak(cur, v, std::memory_order_seq_cst)) {
+  while (cur < v &&
+         !value_.compare_exchange_weak(cur, v, std::memory_order_seq_cst)) {
   }
   wake();
 }
@@ -86,10 +78,6 @@ uint32_t Counter::increment() {
 
 void Counter::wait_for(uint32_t v) const {
   block([&] { return value_.load(std::memory_order_acquire) >= v; });
-}
-
-void Counter::sleep_for(uint32_t v) const {
-  block([&] { return value_.load(std::memory_order_acquire) >= v; }, false);
 }
 
 void Counter::wait_change(uint32_t seen) const {

@@ -29,18 +29,13 @@ class alignas(64) Counter {
   uint32_t increment();
   // Blocks until value() >= v.
   void wait_for(uint32_t v) const;
-  // The same, sleeping at once instead of spinning first: for a wait known
-  // to be long, where a spinning waiter would take a core from the work.
-  void sleep_for(uint32_t v) const;
   // Blocks until value() != seen.
   void wait_change(uint32_t seen) const;
 
  private:
   void wake();
   template <typename Done>
-  void block(Done done, bool spin = true) const;
-  template <typename Done>
-  void sleep(Done done) const;
+  void block(Done done) const;
 
   std::atomic<uint32_t> value_{0};
   mutable std::atomic<uint32_t> sleepers_{0};

@@ -207,13 +207,6 @@ struct Task {
   // May block on something other than this process's CPU streams (a GPU
   // stream's mark): never run by another stream's thread (scheduler.h).
   bool blocks = false;
-  // Runs on its stream's own worker only, never on a thread that helps
-  // (an eval's wait, the throttle, a gate's opener): a product large enough
-  // for the BLAS's thread pool. MKL's OpenMP runtime gives every thread that
-  // calls it a team of its own, whose threads spin for a while after each
-  // call; products called from two threads in turn kept two teams spinning
-  // on 2 cores.
-  bool pinned = false;
 };
 
 }  // namespace fastsync::scheduler

@@ -33,22 +33,12 @@ class CpuMark final : public Mark, public scheduler::Signal {
     // block here (CommandEncoder::wait).
     if (!scheduler::in_task()) {
       auto done = [this] { return reached(); };
-      // Whether some pass stopped at a pinned task (a later pass finds the
-      // worker running it and says nothing): the mark lies behind long work.
-      bool long_wait = false;
-      for (;;) {
-        bool ran = !reached() && scheduler::help(stream_, done);
-        long_wait = long_wait || scheduler::help_stopped_at_pinned();
-        if (!ran) break;
+      while (!reached() && scheduler::help(stream_, done)) {
       }
       if (reached()) return;
       // Someone else runs it: make sure that someone is awake.
       scheduler::wake_quiet();
       scheduler::wake(stream_);
-      if (long_wait) {
-        gate_.sleep_until_open();
-        return;
-      }
     }
     gate_.wait();
   }
@@ -156,10 +146,6 @@ void CommandEncoder::dispatch(scheduler::TaskFn fn, bool always) {
 }
 
 void CommandEncoder::dispatch_always(scheduler::TaskFn fn) { dispatch(std::move(fn), true); }
-
-void CommandEncoder::pin_to_worker() {
-  if (pending_) pending_->pinned = true;
-}
 
 void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<array>& outputs) {
   if (pending_) {

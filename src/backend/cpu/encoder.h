@@ -47,9 +47,6 @@ class CommandEncoder : public StreamEncoder {
   // spoiled by an earlier error (its outputs are spoiled all the same): a
   // collective, which every rank has to enter.
   void dispatch_always(scheduler::TaskFn fn);
-  // The compute just dispatched runs on this stream's worker only
-  // (Task::pinned).
-  void pin_to_worker();
   // Ends the current op: sends its last dispatched compute with the retained
   // buffers, the op's `inputs` (except those donated to one of `outputs`)
   // and, for multi-output ops, the `outputs` themselves, which the user may

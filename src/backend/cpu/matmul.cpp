@@ -16,12 +16,9 @@
 //
 // Threads: the BLAS runs one process-wide thread pool, shared by every
 // stream (and separate from NumPy's, which is another library). A gemm is
-// called on the stream's worker thread, which takes part in it as thread 0.
-// One large enough for the pool is pinned there (Task::pinned): a thread
-// that helps its stream along (an eval's wait) never runs it, because MKL's
-// OpenMP makes each calling thread a team of its own, and two teams spin
-// against each other on 2 cores. MatmulRelu's relu runs in the same task,
-// in place, after the gemm.
+// called by the thread that runs the stream's tasks (its worker, or a host
+// thread waiting on the stream), which takes part in it as thread 0.
+// MatmulRelu's relu runs in the same task, in place, after the gemm.
 // What follows is said of OpenBLAS; MKL gets the same lock, which keeps two
 // streams from oversubscribing the cores with two thread teams.
 // Products below OpenBLAS's threading threshold (m*n*k <= 4 * 65536 by
@@ -296,9 +293,7 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
   }
   t.before = std::move(e.before);
   t.after = std::move(e.after);
-  const bool pooled = double(t.M) * t.N * t.K > kSingleThreadedWork;
   enc.dispatch([t = std::move(t)] { run_gemm(t); });
-  if (pooled) enc.pin_to_worker();
 }
 
 }  // namespace

@@ -8,8 +8,7 @@
 //
 // The path, top to bottom:
 //   1. walk the graph from the outputs, counting consumers and marking every
-//      node whose output another stream consumes (needs a fence), and
-//      offering each node to the rewrites (rewrite.h);
+//      node whose output another stream consumes (needs a fence);
 //   2. order the nodes into a tape: breadth-first from the outputs while the
 //      frontier is narrow, depth-first past a width limit, so independent
 //      branches interleave across streams yet memory stays bounded;
@@ -37,7 +36,6 @@
 #include "primitive.h"
 #include "primitives/shape.h"
 #include "replay.h"
-#include "rewrite.h"
 #include "scheduler.h"
 
 namespace fastsync {
@@ -107,12 +105,10 @@ class Evaluation {
       }
     }
     size_t n_nodes = 0;
-    const bool rewrite = !autodiff::is_tracing();
     while (!stack.empty()) {
       Node* n = stack.back();
       stack.pop_back();
       ++n_nodes;
-      if (rewrite) fold_relu_into_product(*n);
       const Stream& s = n->primitive->stream();
       for (auto& in : n->inputs) {
         if (in.status() != Status::unscheduled) continue;

@@ -36,11 +36,6 @@ std::vector<Shape> Matmul::output_shapes(const std::vector<array>& inputs) const
   return {matmul_shape("matmul", inputs[0].shape(), inputs[1].shape())};
 }
 
-std::vector<Shape> MatmulRelu::output_shapes(const std::vector<array>& inputs) const {
-  size_t a = addend_ ? 1 : 0;
-  return {matmul_shape(name(), inputs[a].shape(), inputs[a + 1].shape())};
-}
-
 std::vector<Shape> AddMM::output_shapes(const std::vector<array>& inputs) const {
   return {matmul_shape("addmm", inputs[1].shape(), inputs[2].shape())};
 }

@@ -41,26 +41,6 @@ class AddMM : public Primitive {
   double beta_;
 };
 
-// maximum(a @ b, 0) or maximum(addmm(c, a, b), 0) as one product whose task
-// zeroes the negatives while the result is still in cache. Inputs are
-// {a, b}, or {c, a, b} with an addend. Made only by the eval driver's
-// rewrite (rewrite.h), which runs where no transform can see the node, so it
-// has no derivative or batching rules; CPU streams only.
-class MatmulRelu : public Primitive {
- public:
-  explicit MatmulRelu(Stream s) : Primitive(s) {}
-  MatmulRelu(Stream s, double alpha, double beta)
-      : Primitive(s), addend_(true), alpha_(alpha), beta_(beta) {}
-  const char* name() const override { return addend_ ? "AddMMRelu" : "MatmulRelu"; }
-  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
-  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
-
- private:
-  bool addend_ = false;
-  double alpha_ = 1.0;
-  double beta_ = 0.0;
-};
-
 // The shape of a @ b under NumPy's rules; throws std::invalid_argument
 // naming `op` and both shapes when they do not fit.
 Shape matmul_shape(const char* op, const Shape& a, const Shape& b);

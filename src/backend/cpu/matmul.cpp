@@ -18,7 +18,6 @@
 // stream (and separate from NumPy's, which is another library). A gemm is
 // called by the thread that runs the stream's tasks (its worker, or a host
 // thread waiting on the stream), which takes part in it as thread 0.
-// MatmulRelu's relu runs in the same task, in place, after the gemm.
 // What follows is said of OpenBLAS; MKL gets the same lock, which keeps two
 // streams from oversubscribing the cores with two thread teams.
 // Products below OpenBLAS's threading threshold (m*n*k <= 4 * 65536 by
@@ -39,7 +38,6 @@
 #include "backend/common/matmul_plan.h"
 #include "backend/common/strided.h"
 #include "backend/cpu/blas.h"
-#include "backend/cpu/parallel.h"
 #include "backend/cpu/utils.h"
 #include "primitives/linalg.h"
 
@@ -98,7 +96,6 @@ struct GemmTask {
   int lda = 1, ldb = 1;
   bool trans_a = false, trans_b = false;
   bool c_prefilled = false;  // c holds the addend; otherwise it is overwritten
-  bool relu = false;         // then c = maximum(c, 0) (c is the output: no `after` stage)
   double alpha = 1.0, beta = 0.0;
   int64_t c_size = 0;  // elements of c over all batches
   // Batch axes with a's and b's element strides; c is visited in order.
@@ -153,15 +150,6 @@ void run_typed(const GemmTask& t) {
   });
 }
 
-// maximum(v, 0) exactly as the Maximum op computes it with v first: NaN and
-// -0 pass through.
-template <typename T>
-void relu_in_place(T* c, int64_t n) {
-  cpu::parallel_for(n, cpu::kParallelGrain, [c](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) c[i] = c[i] < T(0) ? T(0) : c[i];
-  });
-}
-
 void run_gemm(const GemmTask& t) {
   for (const auto& s : t.before) run_stage(s);
   if (t.dtype == float64)
@@ -170,12 +158,6 @@ void run_gemm(const GemmTask& t) {
     run_typed<complex64_t>(t);
   else
     run_typed<float>(t);
-  if (t.relu) {
-    if (t.dtype == float64)
-      relu_in_place(static_cast<double*>(t.c), t.c_size);
-    else
-      relu_in_place(static_cast<float*>(t.c), t.c_size);
-  }
   for (const auto& s : t.after) run_stage(s);
 }
 
@@ -216,10 +198,9 @@ const void* prepare(Encoding& e, MatmulPlan& plan, const char* op, const array& 
   return t.raw_ptr();
 }
 
-// Encodes out = beta * c + alpha * (a @ b) (c may be null: beta is unused),
-// then out = maximum(out, 0) when `relu`.
+// Encodes out = beta * c + alpha * (a @ b) (c may be null: beta is unused).
 void encode_product(const Primitive& p, const char* op, const array* c, const array& a,
-                    const array& b, array& out, double alpha, double beta, bool relu = false) {
+                    const array& b, array& out, double alpha, double beta) {
   cpu::blas::library();  // a BLAS that cannot be loaded fails here, on the caller's thread
   Dtype dtype = out.dtype();
   Dtype compute = dtype == float64 || dtype == complex64 ? dtype : float32;
@@ -247,13 +228,6 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
   t.beta = beta;
   t.c_size = out.size();
   t.c_prefilled = prefill;
-  // In place in the output, while it is in cache. (The rewrite makes no
-  // MatmulRelu in the half types: this GCC's AVX-512 FP16 selects do not
-  // assemble here.)
-  t.relu = relu;
-  if (relu && compute != dtype) {
-    throw std::logic_error(std::string("[") + op + "] no relu epilogue in " + dtype.name());
-  }
 
   // Where BLAS writes: the output, or a float32 buffer rounded into it.
   void* target = out.raw_ptr();
@@ -300,15 +274,6 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
 
 void Matmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   encode_product(*this, "matmul", nullptr, inputs[0], inputs[1], outputs[0], 1.0, 0.0);
-}
-
-void MatmulRelu::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  if (addend_) {
-    encode_product(*this, "addmm", &inputs[0], inputs[1], inputs[2], outputs[0], alpha_, beta_,
-                   true);
-  } else {
-    encode_product(*this, "matmul", nullptr, inputs[0], inputs[1], outputs[0], 1.0, 0.0, true);
-  }
 }
 
 void AddMM::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {

@@ -79,8 +79,8 @@ std::variant<Library, std::string> mkl() {
            "32-bit integers. Set FASTSYNC_BLAS=openblas.";
   }
   // Starts MKL's OpenMP runtime now rather than in the first product: it
-  // registers its fork handler as it starts, and pool_mutex's must come
-  // after it (see there).
+  // registers its fork handler as it starts, and the pool lock's must come
+  // after it (keep_fork_handler_first).
   api.get_max_threads();
   Library l{api.sgemm, api.dgemm, api.cgemm, {}};
   char version[256] = {};
@@ -130,27 +130,49 @@ const Library& library() {
   return std::get<Library>(chosen);
 }
 
-std::mutex& pool_mutex() {
+namespace {
+
+std::mutex& the_pool_mutex() {
   static std::mutex m;
-  // fork() while a stream worker is inside a threaded BLAS call hangs in the
-  // library's own fork handler: OpenBLAS's stops the threads the call is
-  // waiting for; MKL's OpenMP runtime takes the lock its parallel regions
-  // start and end under. Handlers run last-registered first before a fork,
-  // so this one is registered after the library's (OpenBLAS registers when
-  // it loads, MKL's runtime when it starts: library() starts it): it waits
-  // for the call in flight to end and keeps the next from starting until the
-  // fork is done. The child unlocks too: its forking thread holds the lock.
+  return m;
+}
+
+// How many times this thread's fork handlers took the pool lock: the handler
+// is registered more than once (keep_fork_handler_first), and only its first
+// run before a fork locks, its last run after unlocks. The child is a copy of
+// the forking thread, so it sees the same count.
+thread_local int fork_depth = 0;
+void fork_prepare() {
+  if (fork_depth++ == 0) the_pool_mutex().lock();
+}
+void fork_done() {
+  if (--fork_depth == 0) the_pool_mutex().unlock();
+}
+
+}  // namespace
+
+// fork() while a stream worker is inside a threaded BLAS call hangs in the
+// library's own fork handler: OpenBLAS's stops the threads the call is
+// waiting for; MKL's OpenMP runtime takes the lock its parallel regions start
+// and end under. Handlers run last-registered first before a fork, so the
+// pool lock's handler is registered again after each such runtime starts
+// (OpenBLAS's when it loads, MKL's when library() or the FFT starts it): it
+// then waits for the call in flight to end and keeps the next from starting
+// until the fork is done.
+void keep_fork_handler_first() { pthread_atfork(fork_prepare, fork_done, fork_done); }
+
+std::mutex& pool_mutex() {
   static const bool across_fork = [] {
     try {
       library();
     } catch (const std::exception&) {
       // No BLAS to call: no call to wait for; the caller reports why.
     }
-    pthread_atfork([] { m.lock(); }, [] { m.unlock(); }, [] { m.unlock(); });
+    keep_fork_handler_first();
     return true;
   }();
   (void)across_fork;
-  return m;
+  return the_pool_mutex();
 }
 
 }  // namespace fastsync::cpu::blas

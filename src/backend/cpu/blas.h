@@ -57,6 +57,13 @@ const Library& library();
 // matmul.cpp).
 std::mutex& pool_mutex();
 
+// Registers the pool lock's fork handler (again) so that it runs before the
+// handlers registered so far: called after starting a threaded runtime that
+// runs under the pool lock (MKL's OpenMP, for the BLAS or the FFT), whose own
+// handler would otherwise run first, with a call of ours still in flight.
+// Any thread.
+void keep_fork_handler_first();
+
 // Where MKL's single dynamic library (libmkl_rt) is looked for: already
 // loaded, FASTSYNC_MKL_PATH (which `import fastsync` points at the mkl
 // wheel), then the loader's path. The FFT (fft.cpp) loads it from here too.

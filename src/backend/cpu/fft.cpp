@@ -70,6 +70,7 @@ struct Dfti {
   MklLong (*backward)(Handle, void*, ...) = nullptr;
   MklLong (*release)(Handle*) = nullptr;
   char* (*message)(MklLong) = nullptr;
+  int (*max_threads)() = nullptr;  // MKL_Get_Max_Threads
 };
 
 std::variant<Dfti, std::string> load_dfti() {
@@ -86,12 +87,18 @@ std::variant<Dfti, std::string> load_dfti() {
         sym.bind(api.backward, "DftiComputeBackward");
         sym.bind(api.release, "DftiFreeDescriptor");
         sym.bind(api.message, "DftiErrorMessage");
+        sym.bind(api.max_threads, "MKL_Get_Max_Threads");
       },
       {"Intel MKL (libmkl_rt.so.3 or .2)", "fastsync's CPU FFT needs MKL's DFTI",
        "Install it with `pip install mkl` (or `pip install fastsync[mkl]`), or set "
        "FASTSYNC_MKL_PATH to the directory that holds libmkl_rt.so.3."},
       &why);
   if (!lib) return why;
+  // MKL's OpenMP runtime registers its fork handler as it starts: start it
+  // here, then put the pool lock's handler (held around each transform)
+  // before it.
+  api.max_threads();
+  cpu::blas::keep_fork_handler_first();
   return api;
 }
 

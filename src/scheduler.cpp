@@ -170,9 +170,14 @@ class Worker {
   bool attach(std::shared_ptr<Signal>& signal) {
     if (pending_wait.gate) return false;
     std::lock_guard lk(mutex_);
-    if (queue_.empty() || queue_.back().then) return false;
-    queue_.back().then = std::move(signal);
-    return true;
+    if (queue_.empty()) return false;
+    for (auto& slot : queue_.back().then) {
+      if (!slot) {
+        slot = std::move(signal);
+        return true;
+      }
+    }
+    return false;
   }
 
   // A wait for the next task pushed (scheduler::wait_before_next). Touched
@@ -282,7 +287,9 @@ class Worker {
     if (t.bytes) n_inflight_bytes.fetch_sub(t.bytes, std::memory_order_relaxed);
     n_outstanding.fetch_sub(1, std::memory_order_release);
     completed.increment();
-    if (t.then) std::exchange(t.then, nullptr)->fire();
+    for (auto& s : t.then) {
+      if (s) std::exchange(s, nullptr)->fire();
+    }
   }
 
   // Whether this stream, whose task runs now, has nothing to run after it:

@@ -200,10 +200,13 @@ struct Task {
   const Gate* gate = nullptr;
   std::shared_ptr<const void> gate_owner{};
   uint64_t gate_position = 0;
-  // Fired right after this task ran, failed or was skipped, on the thread
-  // that ran it: a point on this stream (a CPU mark) folded into the task
-  // before it, instead of a control task of its own.
-  std::shared_ptr<Signal> then{};
+  // Fired in order right after this task ran, failed or was skipped, on the
+  // thread that ran it: points on this stream (CPU marks) folded into the
+  // task before them, instead of control tasks of their own. Two: a fence
+  // for the next op and the eval's event often follow the same last task
+  // (a separate event task would make the stream look busy to a gate's
+  // opener, which then wakes a worker instead of running on: Worker::resume).
+  std::array<std::shared_ptr<Signal>, 2> then{};
   // May block on something other than this process's CPU streams (a GPU
   // stream's mark): never run by another stream's thread (scheduler.h).
   bool blocks = false;

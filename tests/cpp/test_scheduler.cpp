@@ -394,6 +394,56 @@ TEST_CASE("scheduler: a quiet chain hopping between streams runs on the waiting 
   }
 }
 
+TEST_CASE("scheduler: a task carries two signals, fired in order; a third needs a task") {
+  struct Recorder : scheduler::Signal {
+    std::vector<int>* log;
+    int id;
+    Recorder(std::vector<int>* l, int i) : log(l), id(i) {}
+    void fire() override { log->push_back(id); }
+  };
+  Stream s = stream_with_idle_worker();
+  std::atomic<bool> go{false}, started{false};
+  std::vector<int> log;
+  // The worker holds this task's batch: the next task stays in the queue
+  // while signals are attached to it.
+  scheduler::enqueue(s, [&] {
+    started = true;
+    while (!go.load()) std::this_thread::yield();
+  });
+  while (!started.load()) std::this_thread::yield();
+  scheduler::enqueue(s, [&log] { log.push_back(0); });
+  std::shared_ptr<scheduler::Signal> first = std::make_shared<Recorder>(&log, 1);
+  std::shared_ptr<scheduler::Signal> second = std::make_shared<Recorder>(&log, 2);
+  std::shared_ptr<scheduler::Signal> third = std::make_shared<Recorder>(&log, 3);
+  const uint64_t before = scheduler::enqueued(s);
+  CHECK(scheduler::attach(s, first));
+  CHECK(scheduler::attach(s, second));
+  CHECK_FALSE(scheduler::attach(s, third));
+  CHECK(third != nullptr);  // left to the caller, untouched
+  CHECK(scheduler::enqueued(s) == before);
+  scheduler::enqueue(s, [&log, third] { third->fire(); });
+  go = true;
+  synchronize(s);
+  CHECK(log == std::vector<int>{0, 1, 2, 3});
+}
+
+TEST_CASE("scheduler: an eval's end adds no task after a fence's on a stream a chain left") {
+  // A chain alternating between two streams: the last op on `a` is followed
+  // by a fence (the last op on `b` reads it) and then by the eval's event.
+  // Both fold into that op's task; an event task after it would make `a`
+  // look busy to the thread that opens the fence's gate, which then wakes
+  // b's worker instead of running b's last task itself.
+  Stream a = new_stream(cpu_device), b = new_stream(cpu_device);
+  array y = zeros({4}, float32, a);
+  y.eval();
+  const uint64_t on_a = scheduler::enqueued(a), on_b = scheduler::enqueued(b);
+  for (int i = 0; i < 10; ++i) y = add(y, scalar(1.0), i % 2 ? b : a);
+  eval({y});
+  CHECK(static_cast<const float*>(y.raw_ptr())[0] == 10.0f);
+  CHECK(scheduler::enqueued(a) - on_a == 5);
+  CHECK(scheduler::enqueued(b) - on_b == 5);
+}
+
 TEST_CASE("scheduler: throttles inside a quiet chain over six streams lose no wake-up") {
   // Four streams pushed to quietly, two past the quiet set (their pushes
   // wake), one chain hopping over all six through gates, and a throttle

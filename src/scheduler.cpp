@@ -125,15 +125,16 @@ class Worker {
     return run_queued([](const Task&) { return false; });
   }
 
-  // The gate this stream parked on opened (Gate::open, on the opener's
+  // The gate this stream parked on opened (resume_parked, on the opener's
   // thread). If the opener is a stream's task whose own stream has nothing
-  // to run next, it runs a short stretch of this stream's tasks itself: the
-  // two streams' work then continues on one thread with no hand-off. Else
-  // (or for what the stretch leaves) this stream's worker is woken.
-  void resume() {
+  // to run next, it runs a short stretch of this stream's tasks itself (when
+  // `may_run_here`: one stream per opening task): the two streams' work
+  // then continues on one thread with no hand-off. Else (or for what the
+  // stretch leaves) this stream's worker is woken.
+  void resume(bool may_run_here) {
     parked_for_.store(nullptr, std::memory_order_seq_cst);
     Worker* opener = current_worker;
-    if (opener && !resuming && opener->idle_next()) {
+    if (may_run_here && opener && !resuming && opener->idle_next()) {
       resuming = true;
       // The clock starts at the second task: most stretches (a chain
       // hopping between streams) run one task, then park.
@@ -287,9 +288,14 @@ class Worker {
     if (t.bytes) n_inflight_bytes.fetch_sub(t.bytes, std::memory_order_relaxed);
     n_outstanding.fetch_sub(1, std::memory_order_release);
     completed.increment();
+    // Every gate the task's signals open is open before a stream parked on
+    // one of them runs here: a waiter on the second (the eval's event) must
+    // not wait for a stretch resumed by the first (a fence).
+    Parked parked;
     for (auto& s : t.then) {
-      if (s) std::exchange(s, nullptr)->fire();
+      if (s) std::exchange(s, nullptr)->fire(parked);
     }
+    resume_parked(parked);
   }
 
   // Whether this stream, whose task runs now, has nothing to run after it:
@@ -388,30 +394,31 @@ bool Gate::park(Worker* w) {
   // this sees the gate open or open() sees `w` in the list.
   if (is_open()) return false;
   w->parked_for_.store(&worker(owner_), std::memory_order_seq_cst);
-  if (n_parked_ < static_cast<int>(parked_.size())) {
-    parked_[n_parked_++] = w;
-  } else {
-    more_parked_.push_back(w);
-  }
+  parked_.add(w);
   return true;
 }
 
-void Gate::open(ErrorRef error) {
+void Gate::open_into(ErrorRef error, Parked& parked) {
   error_ = std::move(error);
   counter_.advance_to(1);
-  // Taken out first: a resumed stream may run tasks here that release the
-  // mark this gate belongs to.
-  std::array<Worker*, 4> first;
-  int n;
-  std::vector<Worker*> more;
-  {
-    std::lock_guard lk(mutex_);
-    first = parked_;
-    n = std::exchange(n_parked_, 0);
-    more.swap(more_parked_);
-  }
-  for (int i = 0; i < n; ++i) first[i]->resume();
-  for (Worker* w : more) w->resume();
+  // Taken out here: a resumed stream may run tasks that release the mark
+  // this gate belongs to.
+  std::lock_guard lk(mutex_);
+  for (size_t i = 0; i < parked_.size(); ++i) parked.add(parked_.at(i));
+  parked_ = Parked{};
+}
+
+void Gate::open(ErrorRef error) {
+  Parked parked;
+  open_into(std::move(error), parked);
+  resume_parked(parked);
+}
+
+void resume_parked(const Parked& parked) {
+  const size_t n = parked.size();
+  if (n == 0) return;
+  for (size_t i = 1; i < n; ++i) parked.at(i)->resume(/*may_run_here=*/false);
+  parked.at(0)->resume(/*may_run_here=*/true);
 }
 
 namespace {

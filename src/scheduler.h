@@ -140,6 +140,11 @@ class Gate {
   // order: what the opener wrote before is visible to whoever sees it open),
   // then resumes the streams parked on it.
   void open(ErrorRef error = nullptr);
+  // The same, leaving the streams parked on it in `parked` for the caller to
+  // resume (resume_parked) once every gate it opens at this point is open:
+  // a task whose signals open two gates (a fence, then an event) must not
+  // run a resumed stream's stretch before the second gate opens.
+  void open_into(ErrorRef error, Parked& parked);
   // Once open: the error it was opened with.
   const ErrorRef& error() const { return error_; }
   const Stream& owner() const { return owner_; }
@@ -153,12 +158,17 @@ class Gate {
   ErrorRef error_;  // written once, before the counter opens
   sync::Counter counter_;
   sync::SpinMutex mutex_;
-  // Under mutex_. Inline: a gate is opened once, and most have one stream
-  // parked on them (a chain hopping between two streams makes one per op).
-  std::array<Worker*, 4> parked_{};
-  int n_parked_ = 0;
-  std::vector<Worker*> more_parked_;
+  // Under mutex_. Inline up to four: a gate is opened once, and most have
+  // one stream parked on them (a chain hopping between two streams makes
+  // one per op).
+  Parked parked_;
 };
+
+// Resumes the streams in `parked` (Gate::open_into): at most one runs a
+// stretch on this thread (the first, when the calling task's stream has
+// nothing to run next); the others' workers are woken first, so they run
+// beside it.
+void resume_parked(const Parked& parked);
 
 // Whether the calling thread is running a stream's task now.
 bool in_task();

@@ -19,14 +19,35 @@
 namespace fastsync::scheduler {
 
 class Gate;
+class Worker;
+
+// The streams parked on the gates that one task's signals opened: resumed
+// together once every one of those gates is open (scheduler::resume_parked).
+struct Parked {
+  std::array<Worker*, 4> first{};
+  int n = 0;
+  std::vector<Worker*> more;
+
+  void add(Worker* w) {
+    if (n < static_cast<int>(first.size())) {
+      first[n++] = w;
+    } else {
+      more.push_back(w);
+    }
+  }
+  size_t size() const { return static_cast<size_t>(n) + more.size(); }
+  Worker* at(size_t i) const { return i < first.size() ? first[i] : more[i - first.size()]; }
+};
 
 // A point on a CPU stream reached right after a task (Task::then).
 class Signal {
  public:
   virtual ~Signal() = default;
   // On the thread running the stream's tasks, inside the stream's context
-  // (current_error and take_error see this stream).
-  virtual void fire() = 0;
+  // (current_error and take_error see this stream). Opens the point's gate
+  // and leaves the streams parked on it in `parked`, for the caller to
+  // resume once it has fired every signal due at this point.
+  virtual void fire(Parked& parked) = 0;
 };
 
 // A move-only void() callable with inline storage.

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "backend/backend.h"
 #include "ops/ops.h"
 #include "scheduler.h"
 #include "transforms.h"
@@ -399,7 +400,7 @@ TEST_CASE("scheduler: a task carries two signals, fired in order; a third needs 
     std::vector<int>* log;
     int id;
     Recorder(std::vector<int>* l, int i) : log(l), id(i) {}
-    void fire() override { log->push_back(id); }
+    void fire(scheduler::Parked&) override { log->push_back(id); }
   };
   Stream s = stream_with_idle_worker();
   std::atomic<bool> go{false}, started{false};
@@ -421,10 +422,89 @@ TEST_CASE("scheduler: a task carries two signals, fired in order; a third needs 
   CHECK_FALSE(scheduler::attach(s, third));
   CHECK(third != nullptr);  // left to the caller, untouched
   CHECK(scheduler::enqueued(s) == before);
-  scheduler::enqueue(s, [&log, third] { third->fire(); });
+  scheduler::enqueue(s, [&log, third] {
+    scheduler::Parked none;
+    third->fire(none);
+  });
   go = true;
   synchronize(s);
   CHECK(log == std::vector<int>{0, 1, 2, 3});
+}
+
+namespace {
+// Stream `a` runs a blocker, then a no-op carrying a fence mark that `b`
+// waits on before `slow`; stream `also`, if any, waits on the mark too,
+// then runs `other`. Returns once b and the `also` streams have had
+// time to park on the mark's gate; `go` releases a.
+struct FenceScene {
+  Stream a = new_stream(cpu_device), b = new_stream(cpu_device);
+  std::atomic<bool> go{false}, started{false};
+  MarkRef mark;
+
+  FenceScene(scheduler::TaskFn slow, const Stream* also = nullptr, scheduler::TaskFn other = {}) {
+    synchronize(a);
+    synchronize(b);
+    scheduler::enqueue(a, [this] {
+      started = true;
+      while (!go.load()) std::this_thread::yield();
+    });
+    while (!started.load()) std::this_thread::yield();
+    scheduler::enqueue(a, [] {});
+    auto& enc = encoder(a);
+    mark = enc.make_mark();
+    enc.place(mark, MarkKind::fence);
+    encoder(b).wait(mark, UINT64_MAX);
+    scheduler::enqueue(b, std::move(slow));
+    // b parks first: first in the gate's list.
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    if (also) {
+      encoder(*also).wait(mark, UINT64_MAX);
+      scheduler::enqueue(*also, std::move(other));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+};
+}  // namespace
+
+TEST_CASE("scheduler: an event folded after a fence opens before the fence's stream runs on") {
+  // a's last task carries a fence (b waits on it) and then a's event. The
+  // thread opening the fence may run b's next task itself, a slow one: the
+  // event must open first, or a host waiting for a's work waits for b's.
+  std::atomic<bool> slow_done{false};
+  FenceScene scene([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    slow_done = true;
+  });
+  Event e(scene.a);
+  e.signal();  // folds into a's last task, after the fence
+  scene.go = true;
+  e.wait();
+  CHECK_FALSE(slow_done.load());
+  synchronize(scene.b);
+  CHECK(slow_done.load());
+}
+
+TEST_CASE("scheduler: streams resumed by one gate run beside each other") {
+  // b and c both wait on a's fence: one of them may run on the thread that
+  // opens it, the other on its own worker, at the same time.
+  std::atomic<bool> slow_done{false}, ran_after_slow{false}, other_ran{false};
+  Stream c = new_stream(cpu_device);
+  synchronize(c);
+  FenceScene scene(
+      [&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        slow_done = true;
+      },
+      &c,
+      [&] {
+        ran_after_slow = slow_done.load();
+        other_ran = true;
+      });
+  scene.go = true;
+  synchronize(c);
+  synchronize(scene.b);
+  CHECK(other_ran.load());
+  CHECK_FALSE(ran_after_slow.load());
 }
 
 TEST_CASE("scheduler: an eval's end adds no task after a fence's on a stream a chain left") {

@@ -59,7 +59,7 @@ class CpuMark final : public Mark, public scheduler::Signal {
   // On the stream's thread. The retained buffers are released before the
   // mark is reached: whoever wakes on it (eval returning) finds that memory
   // free.
-  void fire() override {
+  void fire(scheduler::Parked& parked) override {
     int64_t t0 = timeline::on() ? timeline::now() : 0;
     retained_.clear();
     scheduler::ErrorRef e;
@@ -71,9 +71,9 @@ class CpuMark final : public Mark, public scheduler::Signal {
         if (!e) e = scheduler::take_unreported();
         break;
     }
-    // Opening the gate publishes the error to waiters (release order), then
-    // resumes the streams parked on it.
-    gate_.open(std::move(e));
+    // Opening the gate publishes the error to waiters (release order); the
+    // caller resumes the streams parked on it.
+    gate_.open_into(std::move(e), parked);
     if (t0) {
       timeline::span(
           {timeline::stream_track(stream_.index), "signal",
@@ -260,8 +260,13 @@ void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
   // Folded into the task before it when that one is still queued. A trace
   // keeps the signal a task of its own, with its own span.
   if (!timeline::on() && scheduler::attach(stream(), mark)) return;
-  scheduler::enqueue(stream(),
-                     scheduler::Task{[mark = std::move(mark)] { mark->fire(); }, {}, true});
+  scheduler::enqueue(stream(), scheduler::Task{[mark = std::move(mark)] {
+                                                 scheduler::Parked parked;
+                                                 mark->fire(parked);
+                                                 scheduler::resume_parked(parked);
+                                               },
+                                               {},
+                                               true});
 }
 
 void CommandEncoder::wait(const MarkRef& m, uint64_t position) {

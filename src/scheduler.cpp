@@ -368,9 +368,9 @@ class Worker {
         runnable = !parked;
       }
     }
-    // A taker that failed meanwhile (the worker, woken for a push) left
-    // this to us.
-    if (release() && !parked) pushed_.increment();
+    // A taker that failed meanwhile (the worker, woken for a push or by a
+    // gate that resumed the stream after it parked here) left this to us.
+    if (release() && !parked_for_.load(std::memory_order_seq_cst)) pushed_.increment();
     if (!runnable && !parked) {
       std::lock_guard lk(mutex_);
       runnable = !queue_.empty();
@@ -540,6 +540,8 @@ void wait_before_next(const Stream& s, const Gate& gate, std::shared_ptr<const v
 }
 
 uint64_t enqueued(const Stream& s) { return worker(s).enqueued(); }
+
+bool is_parked(const Stream& s) { return worker(s).parked_for() != nullptr; }
 
 bool attach(const Stream& s, std::shared_ptr<Signal>& signal) { return worker(s).attach(signal); }
 

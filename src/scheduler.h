@@ -89,6 +89,9 @@ bool attach(const Stream& s, std::shared_ptr<Signal>& signal);
 // after the failing task.
 uint64_t enqueued(const Stream& s);
 
+// Whether `s` is parked on a gate now (a moment's view; for tests).
+bool is_parked(const Stream& s);
+
 // A thread about to wait for a point on `s` runs the tasks queued there
 // itself, when no other thread is running any of them: on machines with
 // fewer cores than busy threads a hand-off to a sleeping (or descheduled)

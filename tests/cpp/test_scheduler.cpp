@@ -432,16 +432,27 @@ TEST_CASE("scheduler: a task carries two signals, fired in order; a third needs 
 }
 
 namespace {
-// Stream `a` runs a blocker, then a no-op carrying a fence mark that `b`
-// waits on before `slow`; stream `also`, if any, waits on the mark too,
-// then runs `other`. Returns once b and the `also` streams have had
-// time to park on the mark's gate; `go` releases a.
+// Whether `s` parks within two seconds.
+bool parks(const Stream& s) {
+  for (int i = 0; i < 2000 && !scheduler::is_parked(s); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return scheduler::is_parked(s);
+}
+
+// Stream `a` runs a blocker, then (when `folded`) a no-op; a fence mark is
+// placed after that: folded into the no-op, or a task of its own when the
+// blocker already left a's queue empty. `b` waits on the mark before
+// `slow`; stream `also`, if any, waits on it too, then runs `other`. Both
+// have parked on the mark's gate when the constructor returns; `go`
+// releases a.
 struct FenceScene {
   Stream a = new_stream(cpu_device), b = new_stream(cpu_device);
   std::atomic<bool> go{false}, started{false};
   MarkRef mark;
 
-  FenceScene(scheduler::TaskFn slow, const Stream* also = nullptr, scheduler::TaskFn other = {}) {
+  FenceScene(bool folded, scheduler::TaskFn slow, const Stream* also = nullptr,
+             scheduler::TaskFn other = {}) {
     synchronize(a);
     synchronize(b);
     scheduler::enqueue(a, [this] {
@@ -449,39 +460,42 @@ struct FenceScene {
       while (!go.load()) std::this_thread::yield();
     });
     while (!started.load()) std::this_thread::yield();
-    scheduler::enqueue(a, [] {});
+    if (folded) scheduler::enqueue(a, [] {});
     auto& enc = encoder(a);
     mark = enc.make_mark();
     enc.place(mark, MarkKind::fence);
     encoder(b).wait(mark, UINT64_MAX);
     scheduler::enqueue(b, std::move(slow));
-    // b parks first: first in the gate's list.
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    REQUIRE(parks(b));  // first in the gate's list
     if (also) {
       encoder(*also).wait(mark, UINT64_MAX);
       scheduler::enqueue(*also, std::move(other));
+      REQUIRE(parks(*also));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 };
 }  // namespace
 
-TEST_CASE("scheduler: an event folded after a fence opens before the fence's stream runs on") {
-  // a's last task carries a fence (b waits on it) and then a's event. The
-  // thread opening the fence may run b's next task itself, a slow one: the
-  // event must open first, or a host waiting for a's work waits for b's.
-  std::atomic<bool> slow_done{false};
-  FenceScene scene([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    slow_done = true;
-  });
-  Event e(scene.a);
-  e.signal();  // folds into a's last task, after the fence
-  scene.go = true;
-  e.wait();
-  CHECK_FALSE(slow_done.load());
-  synchronize(scene.b);
-  CHECK(slow_done.load());
+TEST_CASE("scheduler: an event placed after a fence opens before the fence's stream runs on") {
+  // a's last task fires a fence (b waits on it) and then a's event, both
+  // folded into a's last op or into a task of their own. The thread opening
+  // the fence may run b's next task itself, a slow one: the event must open
+  // first, or a host waiting for a's work waits for b's.
+  for (bool folded : {true, false}) {
+    CAPTURE(folded);
+    std::atomic<bool> slow_done{false};
+    FenceScene scene(folded, [&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      slow_done = true;
+    });
+    Event e(scene.a);
+    e.signal();  // after the fence: folded into the same task
+    scene.go = true;
+    e.wait();
+    CHECK_FALSE(slow_done.load());
+    synchronize(scene.b);
+    CHECK(slow_done.load());
+  }
 }
 
 TEST_CASE("scheduler: streams resumed by one gate run beside each other") {
@@ -491,6 +505,7 @@ TEST_CASE("scheduler: streams resumed by one gate run beside each other") {
   Stream c = new_stream(cpu_device);
   synchronize(c);
   FenceScene scene(
+      true,
       [&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
         slow_done = true;
@@ -503,6 +518,7 @@ TEST_CASE("scheduler: streams resumed by one gate run beside each other") {
   scene.go = true;
   synchronize(c);
   synchronize(scene.b);
+  synchronize(scene.a);
   CHECK(other_ran.load());
   CHECK_FALSE(ran_after_slow.load());
 }

@@ -258,15 +258,13 @@ void CommandEncoder::place(const MarkRef& m, MarkKind kind) {
   std::shared_ptr<scheduler::Signal> mark = std::static_pointer_cast<CpuMark>(m);
   static_cast<CpuMark&>(*m).arm(kind, std::move(retained_));
   // Folded into the task before it when that one is still queued. A trace
-  // keeps the signal a task of its own, with its own span.
+  // keeps the signal a task of its own, with its own span. Either way the
+  // task runner fires it (with any signal folded into the same task later)
+  // and then resumes the streams parked on it (scheduler::resume_parked).
   if (!timeline::on() && scheduler::attach(stream(), mark)) return;
-  scheduler::enqueue(stream(), scheduler::Task{[mark = std::move(mark)] {
-                                                 scheduler::Parked parked;
-                                                 mark->fire(parked);
-                                                 scheduler::resume_parked(parked);
-                                               },
-                                               {},
-                                               true});
+  scheduler::Task t{scheduler::TaskFn{}, {}, true};
+  t.then[0] = std::move(mark);
+  scheduler::enqueue(stream(), std::move(t));
 }
 
 void CommandEncoder::wait(const MarkRef& m, uint64_t position) {

@@ -222,10 +222,10 @@ struct Task {
   std::shared_ptr<const void> gate_owner{};
   uint64_t gate_position = 0;
   // Fired in order right after this task ran, failed or was skipped, on the
-  // thread that ran it: points on this stream (CPU marks) folded into the
-  // task before them, instead of control tasks of their own. Two: a fence
-  // for the next op and the eval's event often follow the same last task
-  // (a separate event task would make the stream look busy to a gate's
+  // thread that ran it: points on this stream (CPU marks), folded into the
+  // task before them or carried by a control task with no compute. Two: a
+  // fence for the next op and the eval's event often follow the same last
+  // task (a separate event task would make the stream look busy to a gate's
   // opener, which then wakes a worker instead of running on: Worker::resume).
   std::array<std::shared_ptr<Signal>, 2> then{};
   // May block on something other than this process's CPU streams (a GPU

@@ -444,22 +444,32 @@ bool parks(const Stream& s) {
 // placed after that: folded into the no-op, or a task of its own when the
 // blocker already left a's queue empty. `b` waits on the mark before
 // `slow`; stream `also`, if any, waits on it too, then runs `other`. Both
-// have parked on the mark's gate when the constructor returns; `go`
-// releases a.
+// have parked on the mark's gate when the constructor returns; go()
+// releases a. The scene's end (or a failed check in between) releases a
+// too and waits for every stream's work, which reads the test's locals.
 struct FenceScene {
   Stream a = new_stream(cpu_device), b = new_stream(cpu_device);
-  std::atomic<bool> go{false}, started{false};
+  std::shared_ptr<std::atomic<bool>> released = std::make_shared<std::atomic<bool>>(false);
+  struct Drain {
+    std::shared_ptr<std::atomic<bool>> flag;
+    std::vector<Stream> streams;
+    ~Drain() {
+      *flag = true;
+      for (auto& s : streams) synchronize(s);
+    }
+  } drain{released, {a, b}};
   MarkRef mark;
 
   FenceScene(bool folded, scheduler::TaskFn slow, const Stream* also = nullptr,
              scheduler::TaskFn other = {}) {
     synchronize(a);
     synchronize(b);
-    scheduler::enqueue(a, [this] {
-      started = true;
-      while (!go.load()) std::this_thread::yield();
+    auto started = std::make_shared<std::atomic<bool>>(false);
+    scheduler::enqueue(a, [go = released, started] {
+      *started = true;
+      while (!go->load()) std::this_thread::yield();
     });
-    while (!started.load()) std::this_thread::yield();
+    while (!started->load()) std::this_thread::yield();
     if (folded) scheduler::enqueue(a, [] {});
     auto& enc = encoder(a);
     mark = enc.make_mark();
@@ -468,11 +478,13 @@ struct FenceScene {
     scheduler::enqueue(b, std::move(slow));
     REQUIRE(parks(b));  // first in the gate's list
     if (also) {
+      drain.streams.push_back(*also);
       encoder(*also).wait(mark, UINT64_MAX);
       scheduler::enqueue(*also, std::move(other));
       REQUIRE(parks(*also));
     }
   }
+  void go() { *released = true; }
 };
 }  // namespace
 
@@ -490,7 +502,7 @@ TEST_CASE("scheduler: an event placed after a fence opens before the fence's str
     });
     Event e(scene.a);
     e.signal();  // after the fence: folded into the same task
-    scene.go = true;
+    scene.go();
     e.wait();
     CHECK_FALSE(slow_done.load());
     synchronize(scene.b);
@@ -515,7 +527,7 @@ TEST_CASE("scheduler: streams resumed by one gate run beside each other") {
         ran_after_slow = slow_done.load();
         other_ran = true;
       });
-  scene.go = true;
+  scene.go();
   synchronize(c);
   synchronize(scene.b);
   synchronize(scene.a);

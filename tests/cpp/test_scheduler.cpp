@@ -540,8 +540,10 @@ TEST_CASE("scheduler: an eval's end adds no task after a fence's on a stream a c
   // by a fence (the last op on `b` reads it) and then by the eval's event.
   // Both fold into that op's task; an event task after it would make `a`
   // look busy to the thread that opens the fence's gate, which then wakes
-  // b's worker instead of running b's last task itself.
-  Stream a = new_stream(cpu_device), b = new_stream(cpu_device);
+  // b's worker instead of running b's last task itself. (Idle workers: a
+  // worker starting up takes whatever is queued, and a task it took can
+  // carry no signal placed after.)
+  Stream a = stream_with_idle_worker(), b = stream_with_idle_worker();
   array y = zeros({4}, float32, a);
   y.eval();
   const uint64_t on_a = scheduler::enqueued(a), on_b = scheduler::enqueued(b);

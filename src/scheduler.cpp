@@ -291,11 +291,13 @@ class Worker {
     // Every gate the task's signals open is open before a stream parked on
     // one of them runs here: a waiter on the second (the eval's event) must
     // not wait for a stretch resumed by the first (a fence).
-    Parked parked;
-    for (auto& s : t.then) {
-      if (s) std::exchange(s, nullptr)->fire(parked);
+    if (t.then[0]) {  // slots fill in order
+      Parked parked;
+      for (auto& s : t.then) {
+        if (s) std::exchange(s, nullptr)->fire(parked);
+      }
+      resume_parked(parked);
     }
-    resume_parked(parked);
   }
 
   // Whether this stream, whose task runs now, has nothing to run after it:

@@ -80,8 +80,8 @@ void wait_before_next(const Stream& s, const Gate& gate, std::shared_ptr<const v
 // queued (no thread took it yet) and no wait is pending (wait_before_next):
 // it fires right after that task, and `signal` is moved from. Returns false
 // otherwise, `signal` untouched (the caller enqueues a control task with
-// no compute that carries it, in Task::then). Saves a task per point: a chain hopping between CPU
-// streams places one per op.
+// no compute that carries it, in Task::then). Saves a task per point: a
+// chain hopping between CPU streams places one per op.
 bool attach(const Stream& s, std::shared_ptr<Signal>& signal);
 
 // Tasks enqueued on `s` so far. The driver stamps each array with this

@@ -1,7 +1,7 @@
 #include "sync.h"
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <thread>
 
@@ -64,8 +64,7 @@ void Counter::wake() {
 
 void Counter::advance_to(uint32_t v) {
   uint32_t cur = value_.load(std::memory_order_relaxed);
-  while (cur < v &&
-         !value_.compare_exchange_weak(cur, v, std::memory_order_seq_cst)) {
+  while (cur < v && !value_.compare_exchange_weak(cur, v, std::memory_order_seq_cst)) {
   }
   wake();
 }

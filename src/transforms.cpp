@@ -446,11 +446,15 @@ void synchronize(Stream s) {
   e->wait();
 }
 
-void synchronize() {
+namespace {
+// Every used stream `pick` accepts, in order; the first error is rethrown
+// once all were waited for.
+template <typename Pick>
+void synchronize_streams(Pick pick) {
   std::exception_ptr first;
   for (int i = 0, n = num_streams(); i < n; ++i) {
     auto& st = stream_state(i);
-    if (!st.used.load(std::memory_order_relaxed)) continue;
+    if (!st.used.load(std::memory_order_relaxed) || !pick(st.stream)) continue;
     try {
       synchronize(st.stream);
     } catch (...) {
@@ -458,6 +462,15 @@ void synchronize() {
     }
   }
   if (first) std::rethrow_exception(first);
+}
+}  // namespace
+
+void synchronize() {
+  synchronize_streams([](const Stream&) { return true; });
+}
+
+void synchronize(Device d) {
+  synchronize_streams([d](const Stream& s) { return s.device == d; });
 }
 
 void with_encode_lock(const std::function<void()>& f) {

@@ -17,6 +17,8 @@ void async_eval(std::vector<array> outputs);
 void synchronize(Stream s);
 // Waits for every stream that ever received work.
 void synchronize();
+// Waits for every stream of device `d` that ever received work.
+void synchronize(Device d);
 // Evaluates and waits for `a`; returns it, or a host copy of it when it
 // lives in device memory: what readers on the CPU (Python) use.
 array host_readable(array a);

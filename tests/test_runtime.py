@@ -213,6 +213,24 @@ def test_error_surfaces_at_synchronize():
     mx.synchronize(s)
 
 
+@needs_test_hooks
+@pytest.mark.parametrize("where", ["device", "device_type"])
+def test_synchronize_on_a_device_waits_for_each_of_its_streams(where):
+    # Every stream of the device with work, not only its default one; an error on any of
+    # them surfaces, once.
+    s1, s2 = mx.new_stream(mx.cpu), mx.new_stream(mx.cpu)
+    slow = mx.add(mx.ones((4,)), 1, stream=s1)
+    y = mx._testing.fail_in_task(mx.ones((2,)), "device sync failure", stream=s2)
+    mx.async_eval(slow, y)
+    arg = mx.Device(mx.cpu) if where == "device" else mx.cpu
+    with pytest.raises(RuntimeError, match="device sync failure"):
+        mx.synchronize(arg)
+    mx.synchronize(arg)
+    assert slow.tolist() == [2.0] * 4
+    with pytest.raises(TypeError, match="Stream"):
+        mx.synchronize(3)
+
+
 def test_many_threads_evaluating_concurrently():
     errors = []
 

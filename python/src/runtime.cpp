@@ -238,21 +238,19 @@ void init_runtime(nb::module_& m) {
   m.def(
       "synchronize",
       [](nb::handle s) {
-        if (s.is_none()) {
-          nb::gil_scoped_release nogil;
-          synchronize();
+        auto where = to_stream_or_device(s);
+        nb::gil_scoped_release nogil;
+        if (auto* st = std::get_if<Stream>(&where)) {
+          synchronize(*st);
+        } else if (auto* d = std::get_if<Device>(&where)) {
+          synchronize(*d);
         } else {
-          if (!nb::isinstance<Stream>(s)) {
-            throw type_error("synchronize: stream must be a Stream or None, got " +
-                             nb::cast<std::string>(nb::str(s.type().attr("__name__"))));
-          }
-          Stream st = nb::cast<Stream>(s);
-          nb::gil_scoped_release nogil;
-          synchronize(st);
+          synchronize();
         }
       },
       nb::arg("stream") = nb::none(),
-      "Wait for all work on `stream` (every stream when None); raises a task's error.");
+      "Wait for all work on `stream`: a Stream, every stream of a Device (or DeviceType), or "
+      "every stream when None; raises a task's error.");
 
   // Memory functions report on the default device's allocator (device
   // memory when the default device is the GPU), as MLX's do.

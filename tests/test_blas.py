@@ -43,6 +43,22 @@ batch_b = rng.standard_normal((3, 30, 10)).astype(np.float32)
 got = np.array(mx.array(batch_a) @ mx.array(batch_b))
 if not np.allclose(got, batch_a @ batch_b, rtol=1e-4, atol=1e-4):
     errors.append("batched product")
+# Products small enough to skip the BLAS's own threads (MKL is asked to compute them on the
+# calling thread), in a batch with a broadcast, transposed operand, and with an addend.
+for dtype in (np.float32, np.float64, np.complex64):
+    tol = 1e-4 if dtype != np.float64 else 1e-10
+    mdt = getattr(mx, np.dtype(dtype).name)
+    a = rng.standard_normal((6, 8, 48, 40)).astype(dtype)
+    b = rng.standard_normal((8, 56, 40)).astype(dtype)
+    c = rng.standard_normal((48, 56)).astype(dtype)
+    x, y = mx.array(a, dtype=mdt), mx.swapaxes(mx.array(b, dtype=mdt), -1, -2)
+    cases = [(x @ y, a @ b.swapaxes(-1, -2)),
+             (mx.addmm(mx.array(c, dtype=mdt), x, y, alpha=0.5, beta=2.0),
+              2.0 * c + 0.5 * (a @ b.swapaxes(-1, -2)))]
+    for got, want in cases:
+        err = np.abs(np.array(got) - want).max() / max(1.0, np.abs(want).max())
+        if err > tol:
+            errors.append(f"{dtype.__name__} split batch: {err}")
 print(json.dumps({"blas": mx.device_info(mx.cpu)["blas"], "errors": errors}))
 """
 

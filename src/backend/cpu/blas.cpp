@@ -50,6 +50,7 @@ struct MklApi {
   int (*set_interface_layer)(int) = nullptr;
   void (*get_version_string)(char*, int) = nullptr;
   int (*get_max_threads)() = nullptr;
+  int (*set_threads_local)(int) = nullptr;
 };
 
 // MKL, or the reason it cannot be used.
@@ -65,6 +66,7 @@ std::variant<Library, std::string> mkl() {
         sym.bind(api.set_interface_layer, "MKL_Set_Interface_Layer");
         sym.bind(api.get_version_string, "MKL_Get_Version_String");
         sym.bind(api.get_max_threads, "MKL_Get_Max_Threads");
+        sym.bind(api.set_threads_local, "MKL_Set_Num_Threads_Local");
       },
       {"Intel MKL (libmkl_rt.so.3 or .2)", "fastsync needs MKL's single dynamic library",
        "Install it with `pip install mkl` (or `pip install fastsync[mkl]`), or set "
@@ -82,7 +84,7 @@ std::variant<Library, std::string> mkl() {
   // registers its fork handler as it starts, and the pool lock's must come
   // after it (keep_fork_handler_first).
   api.get_max_threads();
-  Library l{api.sgemm, api.dgemm, api.cgemm, {}};
+  Library l{api.sgemm, api.dgemm, api.cgemm, {}, api.set_threads_local};
   char version[256] = {};
   api.get_version_string(version, sizeof(version) - 1);
   std::string_view v(version);

@@ -44,6 +44,28 @@ struct Library {
   Dgemm* dgemm = nullptr;
   Cgemm* cgemm = nullptr;
   std::string name;  // "MKL 2026.0.1 (/path/libmkl_rt.so.3)" or "OpenBLAS 0.3.29 (...)"
+  // MKL's mkl_set_num_threads_local (the calling thread's team size, 0 for
+  // the global one; returns the previous value). Null for OpenBLAS, which
+  // has no per-thread setting and picks its own threshold.
+  int (*set_threads_local)(int) = nullptr;
+};
+
+// While alive, the products this thread asks of MKL run on this thread
+// alone, with no OpenMP team (a no-op for OpenBLAS). For products too small
+// to gain from a team: waking one cost more than the product itself.
+class OnThisThread {
+ public:
+  explicit OnThisThread(const Library& lib)
+      : set_(lib.set_threads_local), prev_(set_ ? set_(1) : 0) {}
+  ~OnThisThread() {
+    if (set_) set_(prev_);
+  }
+  OnThisThread(const OnThisThread&) = delete;
+  OnThisThread& operator=(const OnThisThread&) = delete;
+
+ private:
+  int (*set_)(int);
+  int prev_;
 };
 
 // The library in use. Throws std::runtime_error (the loader's reasons) when

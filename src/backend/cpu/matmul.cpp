@@ -34,6 +34,7 @@
 // a while before sleeping (OPENBLAS_THREAD_TIMEOUT), which takes cycles
 // from other streams' workers.
 #include <mutex>
+#include <optional>
 
 #include "backend/common/matmul_plan.h"
 #include "backend/common/strided.h"
@@ -126,6 +127,15 @@ void gemm(const GemmTask& t, const complex64_t* a, const complex64_t* b, complex
 // At or below this m*n*k OpenBLAS computes on the calling thread (its
 // SMP_THRESHOLD_MIN; the default threshold is 4x this, so we lock early).
 constexpr double kSingleThreadedWork = 65536;
+// At or below this m*n*k MKL computes on the calling thread too (we ask it
+// to: it would wake an OpenMP team for any size). On the 2-core VM, a
+// dependent loop of 64^3 products with a relu took 13-15 us per step with
+// the team and 4.4-6.8 without, 96^3 16-18 against 11 (async_eval each);
+// from 128^3 the team pays. No pool lock then: streams compute such
+// products side by side, as with OpenBLAS. A batch of them stays on one
+// thread too: split across the kernel pool (an attention's per-head
+// products), the CPU model rows gained nothing measurable.
+constexpr double kMklOnThisThreadWork = 1 << 20;
 
 template <typename T>
 void run_typed(const GemmTask& t) {
@@ -139,10 +149,16 @@ void run_typed(const GemmTask& t) {
   const T* a = static_cast<const T*>(t.a);
   const T* b = static_cast<const T*>(t.b);
   int64_t step = int64_t(t.M) * t.N;
-  T* cb = c;
+  const auto& lib = cpu::blas::library();
+  const double work = double(t.M) * t.N * t.K;
+  std::optional<cpu::blas::OnThisThread> alone;
   std::unique_lock<std::mutex> pool;
-  if (double(t.M) * t.N * t.K > kSingleThreadedWork)
+  if (lib.set_threads_local && work <= kMklOnThisThreadWork) {
+    alone.emplace(lib);
+  } else if (work > kSingleThreadedWork) {
     pool = std::unique_lock(cpu::blas::pool_mutex());
+  }
+  T* cb = c;
   for_each_strided(t.batch, [&](auto offs, int64_t n, auto st) {
     for (int64_t i = 0; i < n; ++i, cb += step) {
       gemm(t, a + offs[0] + i * st[0], b + offs[1] + i * st[1], cb);

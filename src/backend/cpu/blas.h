@@ -50,13 +50,14 @@ struct Library {
   int (*set_threads_local)(int) = nullptr;
 };
 
-// While alive, the products this thread asks of MKL run on this thread
-// alone, with no OpenMP team (a no-op for OpenBLAS). For products too small
-// to gain from a team: waking one cost more than the product itself.
+// While alive, what this thread asks of MKL (products, transforms) runs on
+// this thread alone, with no OpenMP team. For calls too small to gain from
+// a team: waking one cost more than the call itself.
+// `set_threads_local` is MKL's mkl_set_num_threads_local (null: no-op).
 class OnThisThread {
  public:
-  explicit OnThisThread(const Library& lib)
-      : set_(lib.set_threads_local), prev_(set_ ? set_(1) : 0) {}
+  explicit OnThisThread(int (*set_threads_local)(int))
+      : set_(set_threads_local), prev_(set_ ? set_(1) : 0) {}
   ~OnThisThread() {
     if (set_) set_(prev_);
   }

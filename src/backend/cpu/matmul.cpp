@@ -154,7 +154,7 @@ void run_typed(const GemmTask& t) {
   std::optional<cpu::blas::OnThisThread> alone;
   std::unique_lock<std::mutex> pool;
   if (lib.set_threads_local && work <= kMklOnThisThreadWork) {
-    alone.emplace(lib);
+    alone.emplace(lib.set_threads_local);
   } else if (work > kSingleThreadedWork) {
     pool = std::unique_lock(cpu::blas::pool_mutex());
   }

@@ -58,7 +58,7 @@ for dtype in (np.float32, np.float64, np.complex64):
     for got, want in cases:
         err = np.abs(np.array(got) - want).max() / max(1.0, np.abs(want).max())
         if err > tol:
-            errors.append(f"{dtype.__name__} split batch: {err}")
+            errors.append(f"{dtype.__name__} batch of small products: {err}")
 print(json.dumps({"blas": mx.device_info(mx.cpu)["blas"], "errors": errors}))
 """
 

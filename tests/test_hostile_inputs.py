@@ -83,7 +83,8 @@ def test_big_endian_numpy_arrays_convert_by_value():
     "call, exc, message",
     [
         (lambda: mx.synchronize("bad"), TypeError,
-         "stream must be a Stream, a Device, a DeviceType or None, got str"),
+         "stream must be None, a Stream, a Device or a DeviceType, got str"),
+        (lambda: mx.add(1, 2, stream=3), TypeError, "a DeviceType, got int"),
         (lambda: mx.sum(mx.ones((2,)), axis=2**40), ValueError, "axis 1099511627776 is out"),
         (lambda: mx.sum(mx.ones((2,)), axis="a"), TypeError, "axis must be an int or a seq"),
         (lambda: mx.sum(mx.ones((2,)), axis=[0, None]), TypeError, "got NoneType"),

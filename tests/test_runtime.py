@@ -219,15 +219,15 @@ def test_synchronize_on_a_device_waits_for_each_of_its_streams(where):
     # Every stream of the device with work, not only its default one; an error on any of
     # them surfaces, once.
     s1, s2 = mx.new_stream(mx.cpu), mx.new_stream(mx.cpu)
-    slow = mx.add(mx.ones((4,)), 1, stream=s1)
+    ok = mx.add(mx.ones((4,)), 1, stream=s1)
     y = mx._testing.fail_in_task(mx.ones((2,)), "device sync failure", stream=s2)
-    mx.async_eval(slow, y)
+    mx.async_eval(ok, y)
     arg = mx.Device(mx.cpu) if where == "device" else mx.cpu
     with pytest.raises(RuntimeError, match="device sync failure"):
         mx.synchronize(arg)
     mx.synchronize(arg)
-    assert slow.tolist() == [2.0] * 4
-    with pytest.raises(TypeError, match="Stream"):
+    assert ok.tolist() == [2.0] * 4
+    with pytest.raises(TypeError, match="got int"):
         mx.synchronize(3)
 
 

@@ -238,12 +238,6 @@ void init_runtime(nb::module_& m) {
   m.def(
       "synchronize",
       [](nb::handle s) {
-        if (!s.is_none() && !nb::isinstance<Stream>(s) && !nb::isinstance<Device>(s) &&
-            !nb::isinstance<Device::Type>(s)) {
-          throw type_error(
-              "synchronize: stream must be a Stream, a Device, a DeviceType or None, got " +
-              nb::cast<std::string>(nb::str(s.type().attr("__name__"))));
-        }
         auto where = to_stream_or_device(s);
         nb::gil_scoped_release nogil;
         if (auto* st = std::get_if<Stream>(&where)) {

@@ -7,6 +7,8 @@
 
 #include <nanobind/nanobind.h>
 
+#include <string>
+
 #include "stream.h"
 
 namespace fastsync::py {
@@ -17,7 +19,10 @@ inline StreamOrDevice to_stream_or_device(nanobind::handle obj) {
   if (nb::isinstance<Stream>(obj)) return nb::cast<Stream>(obj);
   if (nb::isinstance<Device>(obj)) return nb::cast<Device>(obj);
   if (nb::isinstance<Device::Type>(obj)) return Device(nb::cast<Device::Type>(obj));
-  throw nb::type_error("stream must be None, a Stream, a Device or a DeviceType");
+  nb::str got(obj.type().attr("__name__"));
+  throw nb::type_error(
+      (std::string("stream must be None, a Stream, a Device or a DeviceType, got ") + got.c_str())
+          .c_str());
 }
 
 }  // namespace fastsync::py

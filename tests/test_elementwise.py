@@ -41,6 +41,14 @@ def test_unary_float_ops(op, dtype):
         np.array(got).dtype), dtype)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_abs_clears_the_sign_of_zero_as_numpy(dtype):
+    x = to_mx(np.array([-0.0, 0.0, -2.5, np.nan, -np.inf], np.float32), dtype)
+    got = np.array(mx.abs(x).astype(mx.float32))
+    np.testing.assert_array_equal(np.signbit(got), [False, False, False, np.signbit(got[3]), False])
+    np.testing.assert_array_equal(got, [0.0, 0.0, 2.5, np.nan, np.inf])
+
+
 @pytest.mark.parametrize("dtype", INTS)
 def test_unary_integer_ops(dtype):
     rng = np.random.default_rng(11)

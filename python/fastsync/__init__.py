@@ -15,6 +15,8 @@ from ._array_methods import attach as _attach_array_methods
 from ._compile import compile, disable_compile, enable_compile  # noqa: A004, F401
 from ._core import *  # noqa: F403
 from ._dtypes import *  # noqa: F403
+from ._fp8 import from_fp8, to_fp8  # noqa: F401
+from ._hadamard import hadamard_transform  # noqa: F401
 from ._printing import printoptions  # noqa: F401
 from ._quantize import dequantize, quantize, quantized_matmul  # noqa: F401
 from ._trace import trace
@@ -45,6 +47,7 @@ __all__ = [name for name in dir(_core) if not name.startswith("_")]
 __all__ += [*_transforms.__all__, *_dtypes.__all__, *(n for n in io.__all__ if n.islower())]
 __all__ += ["printoptions", "compile", "disable_compile", "enable_compile"]
 __all__ += ["quantize", "dequantize", "quantized_matmul", "trace"]
+__all__ += ["to_fp8", "from_fp8", "hadamard_transform"]
 
 # FASTSYNC_TRACE=path: a timeline trace of the whole program, written at exit.
 _trace_module._start_from_environment()

@@ -499,12 +499,13 @@ struct UnaryFn {
       else
         return wrap_sub(C(0), x);
     } else if constexpr (op == UnaryOp::abs) {
-      // `x < 0 ? -x : x` keeps -0.0 as -0.0 (NumPy gives 0.0); both
-      // backends have always done this. The lowest integer stays itself.
+      // `0 - x` for x <= 0 turns -0.0 into +0.0, as NumPy's and IEEE's abs
+      // do (to_fp8 reads the sign bit of abs's result); NaN fails the test
+      // and stays itself. The lowest integer stays itself.
       if constexpr (std::is_unsigned_v<C>)
         return x;
       else if constexpr (is_float)
-        return x < C(0) ? -x : x;
+        return x <= C(0) ? C(0) - x : x;
       else
         return x < C(0) ? wrap_sub(C(0), x) : x;
     } else if constexpr (op == UnaryOp::sign) {

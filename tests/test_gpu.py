@@ -392,3 +392,58 @@ def test_gpu_profile_times_each_primitive(gpu_default):
     assert all(gpu >= 0 and host >= 0 for _, gpu, host in prof.values())
     mx.eval(mx.exp(a))
     assert mx._core._gpu_profile() == {}  # recording is off again
+
+
+def permuted_elementwise_cases(dtype, perm):
+    rng = np.random.default_rng(3)
+    np_dt = np.float32 if dtype == "bfloat16" else np.dtype(dtype)
+    base = (rng.standard_normal((5, 7, 33)) * 20).astype(np_dt)
+    other = (rng.standard_normal((5, 7, 33)) * 20).astype(np_dt)
+    if dtype == "bfloat16":  # values bfloat16 holds exactly: NumPy computes in float32
+        base, other = np.round(base), np.round(other)
+    dt = getattr(mx, dtype)
+    x = mx.transpose(mx.array(base).astype(dt), perm)
+    y = mx.transpose(mx.array(other).astype(dt), perm)
+    a, b = base.transpose(perm), other.transpose(perm)
+    two = mx.array(2, dtype=dt)
+    c = np_dt.type(2) if hasattr(np_dt, "type") else np_dt(2)
+    return x, y, two, {
+        "x + y": (x + y, a + b),
+        "x * 2": (x * two, a * c),
+        "2 - x": (two - x, c - a),
+        "maximum(x, 2)": (mx.maximum(x, two), np.maximum(a, c)),
+        "x < y": (x < y, a < b),
+        "where(x < y, x, 2)": (mx.where(x < y, x, two), np.where(a < b, a, c)),
+        "where(x < 0, 2, y)": (mx.where(x < 0, two, y), np.where(a < 0, c, b)),
+    }
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "int8", "int64"])
+@pytest.mark.parametrize("perm", [(1, 0, 2), (2, 1, 0), (0, 2, 1)])
+def test_elementwise_on_permuted_operands_keeps_their_layout(gpu_default, dtype, perm):
+    # An output laid out like its permuted operands (read and written in memory order, 16
+    # bytes at a time), with scalars on either side and a tail that is not a whole unit.
+    x, y, two, cases = permuted_elementwise_cases(dtype, perm)
+    for name, (got, want) in cases.items():
+        if got.dtype == mx.bfloat16:
+            got = got.astype(mx.float32)
+        np.testing.assert_array_equal(np.array(got), want, err_msg=name)
+    torch = pytest.importorskip("torch")
+    got = x + two
+    mx.eval(got)
+    # DLPack hands over the buffer as it is laid out: the transpose's strides, in elements.
+    assert torch.from_dlpack(got).stride() == torch.from_dlpack(x).stride()
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 4099])
+def test_scalar_operands_stream_at_any_length_and_offset(gpu_default, n):
+    # Scalars read from views at odd offsets (unaligned), operands on either side.
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal(n + 3).astype(np.float32)
+    s = rng.standard_normal(5).astype(np.float32)
+    x = mx.array(a)[3:]
+    sv = mx.array(s)[3]
+    for got, want in [(x - sv, a[3:] - s[3]), (sv / (x * x + 1), s[3] / (a[3:] * a[3:] + 1))]:
+        np.testing.assert_allclose(np.array(got), want, rtol=1e-6)
+    xa = mx.array(a)  # aligned
+    np.testing.assert_allclose(np.array(sv * xa), s[3] * a, rtol=1e-6)

@@ -5,11 +5,16 @@
 // its NaN handling in maximum/minimum, wrapping integer arithmetic); half
 // types compute in float and round back to nearest even.
 //
-// Outputs are row-contiguous (fresh, or a donated same-shaped input), so the
-// kernels write element i at i. Inputs are read at i when they are
-// row-contiguous with the output's shape, else through their broadcast
-// strides, merged by make_indexer: a scalar or a contiguous operand then
-// costs one multiply per element, not a division per dimension.
+// Outputs are dense and the kernels write element i at i of the buffer. An
+// output takes the layout of its operands when they are all one dense
+// non-row-major layout (a transpose) or scalars (alloc_like_operands, as on
+// the CPU): `transpose(x) + 1` is then one flat pass, as in PyTorch, not a
+// strided gather. Otherwise the output is row-contiguous (fresh, or a
+// donated same-shaped input). Inputs laid out like the output are read at
+// i, scalars at 0 (both in 16-byte units where types and alignment allow),
+// others through their broadcast strides, merged by make_indexer: a
+// contiguous operand then costs one multiply per element, not a division
+// per dimension.
 #include <stdexcept>
 
 #include "backend/common/buffers.h"
@@ -53,15 +58,29 @@ __global__ void binary_kernel(const T* a, const T* b, O* out, int64_t n, bool fl
 // The flat case in 16-byte units when the output has the inputs' type, the
 // bulk of a model's elementwise traffic (a bfloat16 thread moved 2 bytes a
 // load); the last n % V elements one a thread.
+// A scalar operand (a_scalar / b_scalar) is one value splatted into every
+// unit: `x * 0.5` streams like `x * y`.
+template <typename T>
+__device__ inline uint4 splat16(T v) {
+  uint4 u;
+  T* p = reinterpret_cast<T*>(&u);
+#pragma unroll
+  for (int k = 0; k < 16 / static_cast<int>(sizeof(T)); ++k) p[k] = v;
+  return u;
+}
+
 template <BinaryOp op, typename T>
-__global__ void binary_flat16(const T* a, const T* b, T* out, int64_t n) {
+__global__ void binary_flat16(const T* a, const T* b, T* out, int64_t n, bool a_scalar,
+                              bool b_scalar) {
   constexpr int V = 16 / sizeof(T);
   const int64_t units = n / V;
   const int64_t tid = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const uint4 as = a_scalar ? splat16(a[0]) : uint4{};
+  const uint4 bs = b_scalar ? splat16(b[0]) : uint4{};
   for (int64_t u = tid; u < units; u += step) {
-    uint4 x = reinterpret_cast<const uint4*>(a)[u];
-    uint4 y = reinterpret_cast<const uint4*>(b)[u];
+    uint4 x = a_scalar ? as : reinterpret_cast<const uint4*>(a)[u];
+    uint4 y = b_scalar ? bs : reinterpret_cast<const uint4*>(b)[u];
     uint4 z;
     const T* px = reinterpret_cast<const T*>(&x);
     const T* py = reinterpret_cast<const T*>(&y);
@@ -73,7 +92,10 @@ __global__ void binary_flat16(const T* a, const T* b, T* out, int64_t n) {
     reinterpret_cast<uint4*>(out)[u] = z;
   }
   const int64_t i = units * V + tid;
-  if (i < n) out[i] = cuda::narrow<T>(BinaryFn<op>{}(cuda::widen(a[i]), cuda::widen(b[i])));
+  if (i < n) {
+    out[i] = cuda::narrow<T>(
+        BinaryFn<op>{}(cuda::widen(a[a_scalar ? 0 : i]), cuda::widen(b[b_scalar ? 0 : i])));
+  }
 }
 
 template <typename T>
@@ -102,21 +124,45 @@ __global__ void select_kernel(const bool* cond, const B* x, const B* y, B* out, 
   }
 }
 
-// How N inputs are read for a row-contiguous output: flat when every input
-// is row-contiguous with the output's shape, else through broadcast strides.
+// How N inputs are read for a dense output: `flat` when every input is laid
+// out like it; `scalar` marks size-1 inputs when every other input is (one
+// merged dimension, stride 0 for the scalars); else through broadcast
+// strides, which only a row-contiguous output allows.
 template <int N>
 struct Reads {
   bool flat = true;
+  bool scalar[N] = {};
+  bool any_scalar = false;
   Indexer<N> ix{};
 };
+
+inline bool laid_out_like(const array& in, const array& out) {
+  if (in.shape() != out.shape()) return false;
+  if (out.flags().row_contiguous) return in.flags().row_contiguous;
+  return in.strides() == out.strides() && in.data_size() == in.size();
+}
 
 template <int N>
 Reads<N> reads_for(const std::array<const array*, N>& ins, const array& out, const char* op) {
   Reads<N> r;
-  for (auto* in : ins) {
-    r.flat = r.flat && in->flags().row_contiguous && in->shape() == out.shape();
+  bool dense_or_scalar = true;
+  for (int k = 0; k < N; ++k) {
+    const bool like = laid_out_like(*ins[k], out);
+    r.scalar[k] = !like && ins[k]->size() == 1;
+    r.flat = r.flat && like;
+    dense_or_scalar = dense_or_scalar && (like || r.scalar[k]);
   }
   if (r.flat) return r;
+  if (dense_or_scalar) {
+    r.any_scalar = true;
+    r.ix.ndim = 1;
+    r.ix.shape[0] = out.size();
+    for (int k = 0; k < N; ++k) r.ix.strides[k][0] = r.scalar[k] ? 0 : 1;
+    return r;
+  }
+  if (!out.flags().row_contiguous) {
+    throw std::logic_error(std::string("[") + op + "] strided reads into a non-row-major output");
+  }
   std::array<Strides, N> strides;
   std::array<const Strides*, N> ptrs;
   for (int k = 0; k < N; ++k) {
@@ -138,11 +184,14 @@ void launch_binary(cuda::CommandEncoder& enc, const array& a, const array& b, co
     } else {
       using O = elementwise::binary_result_t<op, T>;  // bool or T
       if constexpr (std::is_same_v<O, T> && sizeof(T) <= 4) {
-        if (r.flat && cuda::aligned16({a.raw_ptr(), b.raw_ptr(), out.raw_ptr()})) {
+        // A scalar's own address need not be aligned: it is read once.
+        const void* pa = r.scalar[0] ? nullptr : a.raw_ptr();
+        const void* pb = r.scalar[1] ? nullptr : b.raw_ptr();
+        if ((r.flat || r.any_scalar) && cuda::aligned16({pa, pb, out.raw_ptr()})) {
           const int64_t units = n / (16 / sizeof(T));
           binary_flat16<op, T><<<cuda::grid_for(units), cuda::kBlock, 0, enc.cuda_stream()>>>(
               static_cast<const T*>(a.raw_ptr()), static_cast<const T*>(b.raw_ptr()),
-              static_cast<T*>(out.raw_ptr()), n);
+              static_cast<T*>(out.raw_ptr()), n, r.scalar[0], r.scalar[1]);
           cuda::check_launch("[binary] kernel");
           return;
         }
@@ -161,7 +210,9 @@ void Binary::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   const array& a = inputs[0];
   const array& b = inputs[1];
   array& out = outputs[0];
-  donate_any_or_alloc({&a, &b}, out, cuda::device_allocator(), stream().index);
+  if (!alloc_like_operands({&a, &b}, out, cuda::device_allocator(), stream().index)) {
+    donate_any_or_alloc({&a, &b}, out, cuda::device_allocator(), stream().index);
+  }
   auto& enc = cuda::encoder_for(*this);
   enc.set_input_array(a);
   enc.set_input_array(b);
@@ -222,7 +273,9 @@ void Select::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   const array& x = inputs[1];
   const array& y = inputs[2];
   array& out = outputs[0];
-  donate_any_or_alloc({&x, &y}, out, cuda::device_allocator(), stream().index);
+  if (!alloc_like_operands({&x, &y, &cond}, out, cuda::device_allocator(), stream().index)) {
+    donate_any_or_alloc({&x, &y}, out, cuda::device_allocator(), stream().index);
+  }
   auto& enc = cuda::encoder_for(*this);
   for (auto& in : inputs) enc.set_input_array(in);
   enc.set_output_array(out);

@@ -415,6 +415,9 @@ def permuted_elementwise_cases(dtype, perm):
         "x < y": (x < y, a < b),
         "where(x < y, x, 2)": (mx.where(x < y, x, two), np.where(a < b, a, c)),
         "where(x < 0, 2, y)": (mx.where(x < 0, two, y), np.where(a < 0, c, b)),
+        "where(x < y, 2, 1)": (mx.where(x < y, two, two - 1), np.where(a < b, c, c - 1)),
+        "x // y": (x // (mx.abs(y) + 1), a // (np.abs(b) + 1)),
+        "x % y": (x % (mx.abs(y) + 1), a % (np.abs(b) + 1)),
     }
 
 

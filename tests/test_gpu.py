@@ -5,6 +5,7 @@ cover what only exists with a GPU. They skip where no CUDA device exists.
 """
 
 import gc
+import os
 import threading
 
 import fastsync as mx
@@ -450,3 +451,81 @@ def test_scalar_operands_stream_at_any_length_and_offset(gpu_default, n):
         np.testing.assert_allclose(np.array(got), want, rtol=1e-6)
     xa = mx.array(a)  # aligned
     np.testing.assert_allclose(np.array(sv * xa), s[3] * a, rtol=1e-6)
+
+
+def gemm_counts():
+    c = mx._core._backend_counters(mx.gpu)
+    return c["gemm_lt_runs"], c["gemm_lt_plans"], c["gemm_ex_runs"]
+
+
+needs_lt = pytest.mark.skipif(
+    os.environ.get("FASTSYNC_CUBLASLT") == "0",
+    reason="FASTSYNC_CUBLASLT=0 sends products to cublasGemmEx",
+)
+
+
+@needs_lt
+def test_products_reuse_their_cublaslt_plan(gpu_default):
+    """A shape is planned the second time it is seen (descriptors and the heuristic's
+    algorithm, cached), then each product of it is one cublasLtMatmul, not a cublasGemmEx
+    that runs the heuristic again."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((96, 80)).astype(np.float32)
+    w = rng.standard_normal((80, 72)).astype(np.float32)
+    a, b = mx.array(x), mx.array(w)
+    for _ in range(2):
+        mx.eval(a @ b)  # seen, then planned (unless an earlier test saw this shape)
+    runs, plans, ex = gemm_counts()
+    for _ in range(5):
+        y = a @ b
+        mx.eval(y)
+        np.testing.assert_allclose(np.array(y), x @ w, rtol=1e-4, atol=1e-4)
+    runs2, plans2, ex2 = gemm_counts()
+    assert (runs2 - runs, plans2 - plans, ex2 - ex) == (5, 0, 0)
+
+
+@needs_lt
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float16, mx.bfloat16, mx.float64])
+def test_broadcast_batches_and_addmm_through_cublaslt(gpu_default, dtype):
+    """A batch against one shared matrix (a batch stride of 0), and AddMM reading c in
+    place (beta != 0), on the cuBLASLt path, against NumPy in float64."""
+    rng = np.random.default_rng(11)
+    tol = {mx.float32: 1e-4, mx.float16: 1e-2, mx.bfloat16: 4e-2, mx.float64: 1e-10}[dtype]
+    a = mx.array(rng.standard_normal((1, 24, 40))).astype(dtype)
+    b = mx.array(rng.standard_normal((6, 40, 16))).astype(dtype)
+    c = mx.array(rng.standard_normal((24, 16))).astype(dtype)
+    ar, br, cr = (np.array(t.astype(mx.float64)) for t in (a, b, c))
+    runs = gemm_counts()[0]
+    for _ in range(3):  # seen, planned, run from the plan
+        y = a @ b
+        z = mx.addmm(c, a[0], b[2], alpha=0.5, beta=2.0)
+        mx.eval(y, z)
+    assert gemm_counts()[0] - runs >= 2
+    scale = 40 * tol
+    np.testing.assert_allclose(np.array(y.astype(mx.float64)), ar @ br, rtol=tol, atol=scale)
+    np.testing.assert_allclose(np.array(z.astype(mx.float64)), 0.5 * (ar[0] @ br[2]) + 2.0 * cr,
+                               rtol=tol, atol=scale)  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float16, mx.bfloat16, mx.float64])
+def test_products_of_views_at_odd_offsets_and_strided_batches(gpu_default, dtype):
+    """Operands that start one element into a buffer (less aligned than cuBLASLt's default
+    assumption) and batches whose matrices sit an odd number of elements apart: each gets
+    a plan for its own alignment (or cublasGemmEx), and the values match NumPy."""
+    rng = np.random.default_rng(5)
+    tol = {mx.float32: 1e-4, mx.float16: 2e-2, mx.bfloat16: 5e-2, mx.float64: 1e-10}[dtype]
+    bigm = mx.array(rng.standard_normal((3 * 37 * 19 + 1,))).astype(dtype)
+    wm = mx.array(rng.standard_normal((19, 23))).astype(dtype)
+    big_r = np.array(bigm.astype(mx.float64))
+    w_r = np.array(wm.astype(mx.float64))
+    for _ in range(2):  # the second time through a plan
+        # One matrix one element in.
+        y = bigm[1 : 1 + 37 * 19].reshape(37, 19) @ wm
+        ref = big_r[1 : 1 + 37 * 19].reshape(37, 19) @ w_r
+        np.testing.assert_allclose(np.array(y.astype(mx.float64)), ref, rtol=tol, atol=tol * 19)
+        # A batch of three, 37 * 19 elements apart, starting one element in, times a batch
+        # of weights read transposed.
+        wb = mx.stack([wm, wm * 0.5, wm * -1.0]).transpose(0, 2, 1)  # (3, 23, 19)
+        y = bigm[1:].reshape(3, 37, 19) @ wb.transpose(0, 2, 1)
+        ref = big_r[1:].reshape(3, 37, 19) @ np.stack([w_r, w_r * 0.5, -w_r])
+        np.testing.assert_allclose(np.array(y.astype(mx.float64)), ref, rtol=tol, atol=tol * 19)

@@ -10,6 +10,7 @@
 #include "backend/cuda/cudnn_graph.h"
 #include "backend/cuda/encoder.h"
 #include "backend/cuda/fused_source.h"
+#include "backend/cuda/gemm.h"
 #include "backend/cuda/graph.h"
 #include "backend/cuda/inflight.h"
 #include "backend/cuda/runtime.h"
@@ -77,6 +78,7 @@ class CudaBackend : public Backend {
 
   std::vector<std::pair<std::string, int64_t>> counters() const override {
     const auto dnn = cuda::cudnn::graph_counts();
+    const auto gemms = cuda::gemm_counts();
     return {{"graph_launches", static_cast<int64_t>(cuda::GraphCapture::launches())},
             {"graph_instantiations", static_cast<int64_t>(cuda::GraphCapture::instantiations())},
             {"graph_ops", static_cast<int64_t>(cuda::GraphCapture::ops())},
@@ -84,7 +86,10 @@ class CudaBackend : public Backend {
             {"reused_buffers", static_cast<int64_t>(cuda::CommandEncoder::reused_buffers())},
             {"cudnn_plans", dnn.plans},
             {"cudnn_graph_runs", dnn.graph_runs},
-            {"cudnn_legacy_runs", dnn.legacy_runs}};
+            {"cudnn_legacy_runs", dnn.legacy_runs},
+            {"gemm_lt_runs", static_cast<int64_t>(gemms.lt_runs)},
+            {"gemm_lt_plans", static_cast<int64_t>(gemms.lt_plans)},
+            {"gemm_ex_runs", static_cast<int64_t>(gemms.gemmex_runs)}};
   }
 
   void synchronize() override {

@@ -39,6 +39,25 @@ void resolve(Api& a, dynlib::Symbols& sym) {
   sym.bind(a.GemmStridedBatchedEx, "cublasGemmStridedBatchedEx");
   sym.bind(a.GetStatusString, "cublasGetStatusString", /*required=*/false);
   sym.bind(a.GetStatusName, "cublasGetStatusName", /*required=*/false);
+  // In libcublasLt, a dependency of libcublas: found through its handle.
+  sym.bind(a.LtCreate, "cublasLtCreate", false);
+  sym.bind(a.LtMatmulDescCreate, "cublasLtMatmulDescCreate", false);
+  sym.bind(a.LtMatmulDescDestroy, "cublasLtMatmulDescDestroy", false);
+  sym.bind(a.LtMatmulDescSetAttribute, "cublasLtMatmulDescSetAttribute", false);
+  sym.bind(a.LtMatrixLayoutCreate, "cublasLtMatrixLayoutCreate", false);
+  sym.bind(a.LtMatrixLayoutDestroy, "cublasLtMatrixLayoutDestroy", false);
+  sym.bind(a.LtMatrixLayoutSetAttribute, "cublasLtMatrixLayoutSetAttribute", false);
+  sym.bind(a.LtMatmulPreferenceCreate, "cublasLtMatmulPreferenceCreate", false);
+  sym.bind(a.LtMatmulPreferenceDestroy, "cublasLtMatmulPreferenceDestroy", false);
+  sym.bind(a.LtMatmulPreferenceSetAttribute, "cublasLtMatmulPreferenceSetAttribute", false);
+  sym.bind(a.LtMatmulAlgoGetHeuristic, "cublasLtMatmulAlgoGetHeuristic", false);
+  sym.bind(a.LtMatmul, "cublasLtMatmul", false);
+  if (!(a.LtMatmulDescCreate && a.LtMatmulDescDestroy && a.LtMatmulDescSetAttribute &&
+        a.LtMatrixLayoutCreate && a.LtMatrixLayoutDestroy && a.LtMatrixLayoutSetAttribute &&
+        a.LtMatmulPreferenceCreate && a.LtMatmulPreferenceDestroy &&
+        a.LtMatmulPreferenceSetAttribute)) {
+    a.LtCreate = nullptr;  // all of it or none
+  }
 }
 
 // The candidates of one FASTSYNC_CUBLAS_PATH entry: a directory holding the
@@ -123,7 +142,7 @@ size_t workspace_bytes() {
 std::mutex handles_mutex;
 // By CUDA stream: encoders, and so their streams, live as long as the
 // process. Never destroyed (see the top of the file).
-auto* handles = new std::unordered_map<cudaStream_t, cublasHandle_t>();
+auto* handles = new std::unordered_map<cudaStream_t, StreamContext>();
 
 }  // namespace
 
@@ -148,7 +167,7 @@ void check(cublasStatus_t s, const char* op, const char* fn) {
   throw std::runtime_error(msg);
 }
 
-cublasHandle_t handle(CommandEncoder& enc, const char* op) {
+const StreamContext& context(CommandEncoder& enc, const char* op) {
   const Api& a = api(op);
   cudaStream_t stream = enc.cuda_stream();
   std::lock_guard lk(handles_mutex);
@@ -172,8 +191,9 @@ cublasHandle_t handle(CommandEncoder& enc, const char* op) {
     allocator::free(ws);
     throw;
   }
-  handles->emplace(stream, h);
-  return h;
+  return handles->emplace(stream, StreamContext{h, {ws.ptr, bytes}}).first->second;
 }
+
+cublasHandle_t handle(CommandEncoder& enc, const char* op) { return context(enc, op).handle; }
 
 }  // namespace fastsync::cuda::cublas

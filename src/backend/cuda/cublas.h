@@ -20,6 +20,7 @@
 #include <library_types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace fastsync::cuda {
@@ -76,6 +77,45 @@ enum cublasGemmAlgo_t : int {
   CUBLAS_GEMM_DEFAULT = -1,
 };
 
+// ---- The slice of cublasLt.h fastsync uses (values of cuBLAS 12-13) ----
+namespace lt {
+struct Context;
+struct Opaque;
+using Handle = Context*;
+using MatmulDesc = Opaque*;
+using Layout = Opaque*;
+using Preference = Opaque*;
+enum DescAttr : int {
+  kTransA = 3,    // int32_t cublasOperation_t
+  kTransB = 4,    // int32_t cublasOperation_t
+  kEpilogue = 7,  // uint32_t
+};
+enum LayoutAttr : int {
+  kBatchCount = 5,   // int32_t
+  kBatchStride = 6,  // int64_t, elements
+};
+enum PrefAttr : int {
+  kMaxWorkspaceBytes = 1,    // uint64_t
+  kReductionSchemeMask = 3,  // uint32_t
+  kMinAlignmentA = 5,        // uint32_t, bytes (A..D: 5..8)
+};
+enum : uint32_t {
+  kEpilogueDefault = 1,
+  kEpilogueRelu = 2,
+  kReductionInComputeType = 2,  // CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE
+};
+struct Algo {
+  uint64_t data[8];
+};
+struct HeuristicResult {
+  Algo algo;
+  size_t workspace_bytes;
+  cublasStatus_t state;
+  float waves;
+  int reserved[4];
+};
+}  // namespace lt
+
 struct Api {
   void* lib = nullptr;  // from dlopen; never closed
   std::string path;     // what was loaded (a soname or a file)
@@ -99,6 +139,33 @@ struct Api {
   // Optional (null when absent): only used for messages.
   const char* (*GetStatusString)(cublasStatus_t) = nullptr;
   const char* (*GetStatusName)(cublasStatus_t) = nullptr;
+
+  // cuBLASLt, found through libcublas (which loads it): optional, products
+  // go through GemmEx without it (gemm.h).
+  cublasStatus_t (*LtCreate)(lt::Handle*) = nullptr;
+  cublasStatus_t (*LtMatmulDescCreate)(lt::MatmulDesc*, cublasComputeType_t,
+                                       cudaDataType) = nullptr;
+  cublasStatus_t (*LtMatmulDescDestroy)(lt::MatmulDesc) = nullptr;
+  cublasStatus_t (*LtMatmulDescSetAttribute)(lt::MatmulDesc, lt::DescAttr, const void*,
+                                             size_t) = nullptr;
+  cublasStatus_t (*LtMatrixLayoutCreate)(lt::Layout*, cudaDataType, uint64_t rows, uint64_t cols,
+                                         int64_t ld) = nullptr;
+  cublasStatus_t (*LtMatrixLayoutDestroy)(lt::Layout) = nullptr;
+  cublasStatus_t (*LtMatrixLayoutSetAttribute)(lt::Layout, lt::LayoutAttr, const void*,
+                                               size_t) = nullptr;
+  cublasStatus_t (*LtMatmulPreferenceCreate)(lt::Preference*) = nullptr;
+  cublasStatus_t (*LtMatmulPreferenceDestroy)(lt::Preference) = nullptr;
+  cublasStatus_t (*LtMatmulPreferenceSetAttribute)(lt::Preference, lt::PrefAttr, const void*,
+                                                   size_t) = nullptr;
+  cublasStatus_t (*LtMatmulAlgoGetHeuristic)(lt::Handle, lt::MatmulDesc, lt::Layout a, lt::Layout b,
+                                             lt::Layout c, lt::Layout d, lt::Preference,
+                                             int requested, lt::HeuristicResult results[],
+                                             int* returned) = nullptr;
+  cublasStatus_t (*LtMatmul)(lt::Handle, lt::MatmulDesc, const void* alpha, const void* a,
+                             lt::Layout, const void* b, lt::Layout, const void* beta, const void* c,
+                             lt::Layout, void* d, lt::Layout, const lt::Algo*, void* workspace,
+                             size_t workspace_bytes, cudaStream_t) = nullptr;
+  bool has_lt() const { return LtCreate && LtMatmul && LtMatmulAlgoGetHeuristic; }
 };
 
 // The loaded library; loads it on first use. Throws std::runtime_error
@@ -116,6 +183,17 @@ void check(cublasStatus_t s, const char* op, const char* fn);
 // CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION: float32 products never
 // use TF32. Encoding thread.
 cublasHandle_t handle(CommandEncoder& enc, const char* op);
+
+// That handle with its workspace (cuBLASLt calls are given it explicitly).
+struct Workspace {
+  void* ptr;
+  size_t bytes;
+};
+struct StreamContext {
+  cublasHandle_t handle;
+  Workspace workspace;
+};
+const StreamContext& context(CommandEncoder& enc, const char* op);
 
 }  // namespace cublas
 }  // namespace fastsync::cuda

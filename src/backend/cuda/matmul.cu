@@ -1,6 +1,6 @@
 // GPU eval of Matmul and AddMM: cuBLAS gemms (loaded at run time, see
-// cuda/cublas.h) on the op's stream, with the CPU kernels' semantics
-// (src/backend/cpu/matmul.cpp).
+// cuda/cublas.h; launched through cuda/gemm.h's cached plans) on the op's stream, with the CPU
+// kernels' semantics (src/backend/cpu/matmul.cpp).
 //
 // Products are computed by cuBLAS in float64 for float64 and in float32 for
 // everything else (CUBLAS_COMPUTE_32F, TF32 only for float32 operands under
@@ -43,6 +43,7 @@
 #include "backend/common/strided.h"
 #include "backend/cuda/copy.h"
 #include "backend/cuda/cublas.h"
+#include "backend/cuda/gemm.h"
 #include "backend/cuda/kernel_utils.cuh"
 #include "backend/cuda/precision.h"
 #include "primitives/linalg.h"
@@ -313,7 +314,7 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
 
   // Loaded before anything is launched, so a missing cuBLAS leaves no work
   // behind.
-  cb::cublasHandle_t handle = plan.K > 0 ? cb::handle(enc, op) : nullptr;
+  if (plan.K > 0) cb::handle(enc, op);
   if (prefill && out.raw_ptr() != c->raw_ptr()) {
     cuda::copy_gpu(enc, c->unsafe_weak_copy(out.shape(), broadcast_strides(*c, out.shape())), out);
   }
@@ -345,7 +346,6 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
     return;
   }
 
-  const cb::Api& api = cb::api(op);
   const char* pa = prepare(enc, plan, op, a, true);
   const char* pb = prepare(enc, plan, op, b, false);
   plan.fold_batch();
@@ -354,7 +354,6 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
   float fa = float(alpha), fb = prefill ? float(beta) : 0.0f;
   Scalars s{
       {alpha, prefill ? beta : 0.0}, {fa, fb}, {complex64_t(fa, 0.0f), complex64_t(fb, 0.0f)}};
-  // Column-major C^T (N x rows) = op(B^T) op(A^T): b first, then a.
   auto op_b = plan.b.layout->trans ? cb::CUBLAS_OP_T : cb::CUBLAS_OP_N;
   auto op_a = plan.a.layout->trans ? cb::CUBLAS_OP_T : cb::CUBLAS_OP_N;
   int m = static_cast<int>(plan.N), n = static_cast<int>(plan.rows), k = static_cast<int>(plan.K);
@@ -362,12 +361,37 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
   int64_t isz = out.itemsize();
   char* cptr = static_cast<char*>(out.raw_ptr());
 
-  auto gemm = [&](int64_t oa_off, int64_t ob_off, int64_t oc_off) {
-    cb::check(
-        api.GemmEx(handle, op_b, op_a, m, n, k, s.alpha(dtype), pb + ob_off * isz, types.data, ld_b,
-                   pa + oa_off * isz, types.data, ld_a, s.beta(dtype), cptr + oc_off * isz,
-                   types.data, ldc, types.compute, cb::CUBLAS_GEMM_DEFAULT),
-        op, "cublasGemmEx");
+  // Column-major C^T (N x rows) = op(B^T) op(A^T): b is cuBLAS's first
+  // operand, a its second.
+  cuda::Gemm g{op_b,
+               op_a,
+               m,
+               n,
+               k,
+               nullptr,
+               ld_b,
+               0,
+               nullptr,
+               ld_a,
+               0,
+               nullptr,
+               ldc,
+               0,
+               1,
+               types.data,
+               types.compute,
+               s.alpha(dtype),
+               s.beta(dtype)};
+  auto gemm = [&](int64_t oa_off, int64_t ob_off, int64_t oc_off, int batch, int64_t sa, int64_t sb,
+                  int64_t sc) {
+    g.a = pb + ob_off * isz;
+    g.b = pa + oa_off * isz;
+    g.c = cptr + oc_off * isz;
+    g.stride_a = sb;
+    g.stride_b = sa;
+    g.stride_c = sc;
+    g.batch = batch;
+    cuda::gemm(enc, g, op);
   };
   // The batch axes (none when folded: one gemm) with a's, b's and c's
   // offsets.
@@ -379,19 +403,14 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
       // Negative batch strides: one gemm per matrix rather than rely on
       // cuBLAS accepting them.
       for (int64_t i = 0; i < count; ++i) {
-        gemm(offs[0] + i * st[0], offs[1] + i * st[1], offs[2] + i * st[2]);
+        gemm(offs[0] + i * st[0], offs[1] + i * st[1], offs[2] + i * st[2], 1, 0, 0, 0);
       }
       return;
     }
     for (int64_t done = 0; done < count; done += INT_MAX) {
       int part = static_cast<int>(std::min<int64_t>(count - done, INT_MAX));
-      cb::check(
-          api.GemmStridedBatchedEx(handle, op_b, op_a, m, n, k, s.alpha(dtype),
-                                   pb + (offs[1] + done * st[1]) * isz, types.data, ld_b, st[1],
-                                   pa + (offs[0] + done * st[0]) * isz, types.data, ld_a, st[0],
-                                   s.beta(dtype), cptr + (offs[2] + done * st[2]) * isz, types.data,
-                                   ldc, st[2], part, types.compute, cb::CUBLAS_GEMM_DEFAULT),
-          op, "cublasGemmStridedBatchedEx");
+      gemm(offs[0] + done * st[0], offs[1] + done * st[1], offs[2] + done * st[2], part, st[0],
+           st[1], st[2]);
     }
   });
 }

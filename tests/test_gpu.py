@@ -529,3 +529,23 @@ def test_products_of_views_at_odd_offsets_and_strided_batches(gpu_default, dtype
         y = bigm[1:].reshape(3, 37, 19) @ wb.transpose(0, 2, 1)
         ref = big_r[1:].reshape(3, 37, 19) @ np.stack([w_r, w_r * 0.5, -w_r])
         np.testing.assert_allclose(np.array(y.astype(mx.float64)), ref, rtol=tol, atol=tol * 19)
+
+
+def test_kernels_take_arrays_of_many_unmergeable_dimensions():
+    # Broadcast axes every other dimension keep 11 dimensions from merging (more than the
+    # 8 the indexers held before); a strided reduce keeps 10.
+    rng = np.random.default_rng(11)
+    shape = tuple(int(d) for d in rng.integers(2, 4, size=11))
+    a = rng.standard_normal(shape).astype(np.float32)
+    b_shape = tuple(1 if i % 2 else d for i, d in enumerate(shape))
+    b = rng.standard_normal(b_shape).astype(np.float32)
+    got = mx.add(mx.array(a), mx.array(b), stream=mx.gpu)
+    np.testing.assert_allclose(np.array(got), a + b, rtol=1e-6)
+    view = mx.array(a)[..., ::2].transpose(*range(10, -1, -1))
+    got = mx.sum(view, axis=(1, 3), stream=mx.gpu)
+    want = np.array(view).sum(axis=(1, 3))
+    np.testing.assert_allclose(np.array(got), want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(NotImplementedError, match="at most 16"):
+        c = rng.standard_normal((2,) * 18).astype(np.float32)
+        d = rng.standard_normal(tuple(1 if i % 2 else 2 for i in range(18))).astype(np.float32)
+        np.array(mx.add(mx.array(c), mx.array(d), stream=mx.gpu))

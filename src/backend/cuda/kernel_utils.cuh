@@ -137,7 +137,9 @@ __host__ __device__ inline T narrow(U x) {
   }
 }
 
-constexpr int kMaxDims = 8;
+// Dimensions an Indexer holds after merging (a kernel parameter: 16 keep
+// the largest, Indexer<3>, at 520 bytes).
+constexpr int kMaxDims = 16;
 
 // Element offsets of N arrays sharing a shape, from a linear row-major
 // index. Passed to kernels by value.

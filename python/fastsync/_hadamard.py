@@ -7,8 +7,9 @@
 ``H`` of size ``2**k`` is the Kronecker product of Sylvester matrices of the sizes that
 split ``2**k`` (at most 64 each: the fastest cap in a sweep on the CPU), so the transform
 is one small matrix product per factor on the row viewed as a grid: two products up to
-``n = 2**12``, three up to ``2**18``, run by the BLAS (cuBLAS on a GPU). Composed from ops, it runs on every stream and device and
-differentiates and batches (``vjp``, ``vmap``) like any composition.
+``n = 2**12``, three up to ``2**18``, run by the BLAS (cuBLAS on a GPU). Composed from
+ops, it runs on every stream and device and differentiates and batches (``vjp``, ``vmap``)
+like any composition.
 
 Sizes ``m * 2**k`` with ``m`` in 12, 20, 28 (which MLX also takes, with its own choice of
 those Hadamard matrices) raise NotImplementedError.

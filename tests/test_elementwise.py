@@ -45,7 +45,7 @@ def test_unary_float_ops(op, dtype):
 def test_abs_clears_the_sign_of_zero_as_numpy(dtype):
     x = to_mx(np.array([-0.0, 0.0, -2.5, np.nan, -np.inf], np.float32), dtype)
     got = np.array(mx.abs(x).astype(mx.float32))
-    np.testing.assert_array_equal(np.signbit(got), [False, False, False, np.signbit(got[3]), False])
+    assert not np.signbit(got[[0, 1, 2, 4]]).any()  # (NaN's sign is unspecified)
     np.testing.assert_array_equal(got, [0.0, 0.0, 2.5, np.nan, np.inf])
 
 

@@ -86,9 +86,8 @@ using MatmulDesc = Opaque*;
 using Layout = Opaque*;
 using Preference = Opaque*;
 enum DescAttr : int {
-  kTransA = 3,    // int32_t cublasOperation_t
-  kTransB = 4,    // int32_t cublasOperation_t
-  kEpilogue = 7,  // uint32_t
+  kTransA = 3,  // int32_t cublasOperation_t
+  kTransB = 4,  // int32_t cublasOperation_t
 };
 enum LayoutAttr : int {
   kBatchCount = 5,   // int32_t
@@ -100,8 +99,6 @@ enum PrefAttr : int {
   kMinAlignmentA = 5,        // uint32_t, bytes (A..D: 5..8)
 };
 enum : uint32_t {
-  kEpilogueDefault = 1,
-  kEpilogueRelu = 2,
   kReductionInComputeType = 2,  // CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE
 };
 struct Algo {

@@ -363,25 +363,19 @@ void encode_product(const Primitive& p, const char* op, const array* c, const ar
 
   // Column-major C^T (N x rows) = op(B^T) op(A^T): b is cuBLAS's first
   // operand, a its second.
-  cuda::Gemm g{op_b,
-               op_a,
-               m,
-               n,
-               k,
-               nullptr,
-               ld_b,
-               0,
-               nullptr,
-               ld_a,
-               0,
-               nullptr,
-               ldc,
-               0,
-               1,
-               types.data,
-               types.compute,
-               s.alpha(dtype),
-               s.beta(dtype)};
+  cuda::Gemm g{.op_a = op_b,
+               .op_b = op_a,
+               .m = m,
+               .n = n,
+               .k = k,
+               .lda = ld_b,
+               .ldb = ld_a,
+               .ldc = ldc,
+               .batch = 1,
+               .type = types.data,
+               .compute = types.compute,
+               .alpha = s.alpha(dtype),
+               .beta = s.beta(dtype)};
   auto gemm = [&](int64_t oa_off, int64_t ob_off, int64_t oc_off, int batch, int64_t sa, int64_t sb,
                   int64_t sc) {
     g.a = pb + ob_off * isz;

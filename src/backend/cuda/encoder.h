@@ -241,8 +241,8 @@ CommandEncoder& get_command_encoder(const Stream& s);
 std::vector<CommandEncoder*> all_encoders();
 CommandEncoder& encoder_for(const Primitive& p);
 
-// Host waits on pinned words written by the GPU: spin, then sleep in
-// growing steps.
+// Host waits on pinned words written by the GPU: spin, then yield for a
+// few milliseconds, then sleep in growing steps.
 void wait_word(const volatile uint64_t* word, uint64_t value);
 
 // Recycled CUDA events without timing (creating one costs microseconds).

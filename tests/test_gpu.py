@@ -166,6 +166,27 @@ def test_small_crossings_of_views_at_odd_offsets_while_in_flight(dtype, n):
     np.testing.assert_allclose(np.array(c), (x_np[1:-2] + dtype(1)).astype(dtype), rtol=1e-3)
 
 
+@pytest.mark.parametrize("n", [1, 33, 16383, 16384, 16385, 70000])
+def test_host_reads_of_computed_gpu_arrays_on_both_sides_of_the_pinned_path(n):
+    # item(), tolist() and NumPy conversion of arrays computed on the GPU:
+    # up to 64 KiB through pinned staging, past it straight to host memory;
+    # views with offsets and negative strides read only their own elements.
+    x_np = np.arange(n, dtype=np.float32) * 0.5 - 3
+    g = mx.add(mx.array(x_np), 1, stream=mx.gpu)
+    mx.eval(g)
+    np.testing.assert_array_equal(np.array(g), x_np + 1)
+    with mx.stream(mx.gpu):
+        back = g[::-1]
+        odd = g[1::3]
+    np.testing.assert_array_equal(np.array(back), (x_np + 1)[::-1])
+    assert odd.tolist() == (x_np + 1)[1::3].tolist()
+    assert mx.sum(g, stream=mx.gpu).item() == pytest.approx(float((x_np + 1).sum()), rel=1e-5)
+    assert g[n - 1].item() == float(x_np[-1] + 1)
+    # The staging buffers are reused: many reads, each value right.
+    for i in range(200):
+        assert mx.add(g[0], i, stream=mx.gpu).item() == float(x_np[0] + 1 + i)
+
+
 @needs_test_hooks
 def test_error_in_gpu_stream_surfaces_and_runtime_stays_usable():
     x = mx.ones((4,), stream=mx.gpu)

@@ -35,7 +35,8 @@ namespace fastsync::cuda {
 
 namespace {
 
-// Host values up to this size are copied to the device through pinned memory.
+// Host values up to this size are copied to the device through pinned
+// memory, and device values up to it read back through pinned memory.
 constexpr size_t kSmallCopy = 64 * 1024;
 
 // The bytes a view reaches, negative strides included.
@@ -239,16 +240,7 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
 
 array to_host(const array& in, const std::optional<Stream>& producer, const Stream& consumer) {
   Region r = region_of(in);
-  if (!producer) {
-    // Computed already.
-    auto host = new_data(allocator::host(), r.bytes);
-    if (r.bytes) {
-      bind_device();
-      check(cudaMemcpy(host->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost),
-            "cudaMemcpy to the host");
-    }
-    return view_over(in, host, r);
-  }
+  if (!producer) return host_copy(in);  // computed already
   auto& penc = get_command_encoder(*producer);
   auto pinned = new_data(pinned_allocator(), r.bytes);
   if (r.bytes) {
@@ -269,12 +261,24 @@ array to_host(const array& in, const std::optional<Stream>& producer, const Stre
 }
 
 array host_copy(const array& in) {
+  // The values are computed (the caller waited for them). Small reads
+  // (item(), a row) land in pinned memory, copied on this thread's default
+  // stream: a copy into pageable memory is staged by the driver and costs
+  // a few microseconds more, which item() in a loop pays every call.
   Region r = region_of(in);
-  auto host = new_data(allocator::host(), r.bytes);
+  const bool small = r.bytes <= kSmallCopy;
+  auto host = new_data(small ? pinned_allocator() : allocator::host(), r.bytes);
   if (r.bytes) {
     bind_device();
-    check(cudaMemcpy(host->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost),
-          "cudaMemcpy to the host");
+    if (small) {
+      check(cudaMemcpyAsync(host->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost,
+                            cudaStreamPerThread),
+            "cudaMemcpyAsync to the host");
+      check(cudaStreamSynchronize(cudaStreamPerThread), "cudaStreamSynchronize");
+    } else {
+      check(cudaMemcpy(host->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost),
+            "cudaMemcpy to the host");
+    }
   }
   return view_over(in, host, r);
 }

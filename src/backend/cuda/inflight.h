@@ -33,7 +33,7 @@ void note_retained(const std::shared_ptr<Data>& d);
 // reuse, encoder.h): waiting would no longer free it.
 void note_reused(const Data* d, size_t bytes);
 // Whether the bytes only retention holds exceed FASTSYNC_MAX_INFLIGHT_GPU_MB
-// (default 64 MiB). Scans again when the estimate says so, so a caller that
+// (default 128 MiB). Scans again when the estimate says so, so a caller that
 // released batches and asks again gets a fresh answer.
 bool over_cap();
 // Scans of the batches in flight so far (a counter of the backend).

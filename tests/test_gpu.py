@@ -251,7 +251,7 @@ def test_gpu_long_graph_has_bounded_peak(gpu_default):
 
 def test_gpu_work_in_flight_holds_at_most_the_cap_of_dropped_buffers(gpu_default):
     """Each step makes a 16 MiB matrix, multiplies it by itself and drops both: the host
-    encodes far faster than the GPU multiplies, and only the in-flight cap (64 MiB by
+    encodes far faster than the GPU multiplies, and only the in-flight cap (128 MiB by
     default, of buffers nothing but GPU work in flight holds) stops it from keeping every
     step's buffers alive."""
     settle()
@@ -272,7 +272,7 @@ def test_a_weight_read_by_every_step_does_not_make_the_throttle_rescan(gpu_defau
     """A buffer the program holds (a weight) is retained by every step that reads it; the
     throttle knows it is not the GPU's to free after one scan of the work in flight, so a
     loop of steps that each retain 64 MiB of it scans a few times, not once per step."""
-    w = mx.random.normal((4096, 4096))  # 64 MiB: over the in-flight cap by itself
+    w = mx.random.normal((4096, 4096))  # 64 MiB: three steps' retention pass the cap
     x = mx.random.normal((1, 4096))
     mx.eval(w, x)
     for _ in range(4):

@@ -262,19 +262,22 @@ array to_host(const array& in, const std::optional<Stream>& producer, const Stre
 
 array host_copy(const array& in) {
   // The values are computed (the caller waited for them). Small reads
-  // (item(), a row) land in pinned memory, copied on this thread's default
-  // stream: a copy into pageable memory is staged by the driver and costs
-  // a few microseconds more, which item() in a loop pays every call.
+  // (item(), a row) are staged through pinned memory on this thread's
+  // default stream: a copy into pageable memory is staged by the driver and
+  // costs a few microseconds more, which item() in a loop pays every call.
+  // The result itself is pageable: NumPy may keep it for as long as it
+  // likes, and page-locked memory is scarce.
   Region r = region_of(in);
-  const bool small = r.bytes <= kSmallCopy;
-  auto host = new_data(small ? pinned_allocator() : allocator::host(), r.bytes);
+  auto host = new_data(allocator::host(), r.bytes);
   if (r.bytes) {
     bind_device();
-    if (small) {
-      check(cudaMemcpyAsync(host->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost,
+    if (r.bytes <= kSmallCopy) {
+      auto staging = new_data(pinned_allocator(), r.bytes);
+      check(cudaMemcpyAsync(staging->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost,
                             cudaStreamPerThread),
             "cudaMemcpyAsync to the host");
       check(cudaStreamSynchronize(cudaStreamPerThread), "cudaStreamSynchronize");
+      std::memcpy(host->buffer.ptr, staging->buffer.ptr, r.bytes);
     } else {
       check(cudaMemcpy(host->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost),
             "cudaMemcpy to the host");

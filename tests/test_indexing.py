@@ -293,3 +293,45 @@ def test_basic_slice_assignment_is_one_node_on_every_stream():
     np.testing.assert_array_equal(np.array(cache), want)
     cache[0] = 1.0
     assert "SliceUpdate" not in mx._core._graph_ops([cache])
+
+
+class _Index:
+    """An object usable as an index through ``__index__`` only."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __index__(self):
+        return self.v
+
+
+def test_slice_bounds_of_every_integer_kind_and_their_errors():
+    """Slice bounds are Python ints (read from the slice directly), bools, NumPy integers or
+    any object with ``__index__``, for reading and for assignment; bounds past int32 raise
+    ValueError, and floats and strings TypeError (as in NumPy: ``int()`` would truncate 1.5
+    and parse "3")."""
+    x_np = np.arange(20, dtype=np.int32)
+    x = mx.array(x_np)
+    for s in [
+        slice(2, 15, 3),
+        slice(np.int64(2), np.int32(15), np.int8(3)),
+        slice(_Index(2), _Index(15), _Index(3)),
+        slice(True, 5),
+        slice(-3, None),
+        slice(None, None, -2),
+        slice(None, -25),
+    ]:
+        np.testing.assert_array_equal(np.array(x[s]), x_np[s])
+        np.testing.assert_array_equal(np.array(x[None, s][0]), x_np[None, s][0])
+    y = mx.zeros((4, 20), dtype=mx.int32)
+    y[..., np.int64(1) : _Index(19) : 6] = 7
+    want = np.zeros((4, 20), np.int32)
+    want[..., 1:19:6] = 7
+    np.testing.assert_array_equal(np.array(y), want)
+    with pytest.raises(ValueError, match="int32"):
+        x[: 2**40]
+    with pytest.raises(ValueError, match="int32"):
+        x[np.int64(-(2**35)) :]
+    for bad in (slice(1.5, 3), slice(0, "3"), slice(None, None, 2.0)):
+        with pytest.raises(TypeError, match="slice bounds must be integers"):
+            x[bad]

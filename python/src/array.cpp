@@ -45,17 +45,32 @@ Index to_index_item(nb::handle h) {
   if (h.is_none()) return Index::new_axis();
   if (h.is(nb::ellipsis())) return Index::ellipsis();
   if (nb::isinstance<nb::slice>(h)) {
-    auto get = [&](const char* f) -> std::optional<int64_t> {
-      nb::object v = h.attr(f);
+    // The slice's fields read directly: attribute lookups by name cost a
+    // string and a hash each, three per slice of every index.
+    const auto* sl = reinterpret_cast<const PySliceObject*>(h.ptr());
+    auto get = [&](PyObject* field) -> std::optional<int64_t> {
+      nb::handle v(field);
       if (v.is_none()) return std::nullopt;
+      // __index__, not int(): a float or a string is not a bound (as in
+      // NumPy), where int() would truncate 1.5 and parse "3".
+      nb::object as_int = nb::borrow(v);
+      if (!PyLong_CheckExact(field)) {
+        as_int = nb::steal(PyNumber_Index(field));
+        if (!as_int.is_valid()) {
+          PyErr_Clear();
+          throw type_error("[getitem] slice bounds must be integers, None or have __index__, got " +
+                           nb::cast<std::string>(nb::str(v.type().attr("__name__"))));
+        }
+      }
       int64_t x;
-      if (!nb::try_cast<int64_t>(nb::int_(v), x, false) || x > INT32_MAX || x < INT32_MIN) {
+      const bool ok = nb::try_cast<int64_t>(as_int, x, false);
+      if (!ok || x > INT32_MAX || x < INT32_MIN) {
         throw std::invalid_argument("[getitem] slice bound " + nb::cast<std::string>(nb::str(v)) +
                                     " is outside the supported (int32) range");
       }
       return x;  // __index__ objects too
     };
-    return Index::slice(get("start"), get("stop"), get("step"));
+    return Index::slice(get(sl->start), get(sl->stop), get(sl->step));
   }
   // A Python bool is a 0-d mask (selects everything or nothing).
   if (nb::isinstance<nb::bool_>(h)) return Index::of(scalar(nb::cast<bool>(h)));

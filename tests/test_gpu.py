@@ -570,3 +570,111 @@ def test_kernels_take_arrays_of_many_unmergeable_dimensions():
     d = mx.ones(tuple(1 if i % 2 else 2 for i in range(18)))
     with pytest.raises(NotImplementedError, match="at most 16"):
         np.array(mx.add(c, d, stream=mx.gpu))
+
+
+@pytest.mark.parametrize(
+    "dt", ["bool_", "int8", "bfloat16", "float16", "int32", "float32", "int64", "complex64"]
+)
+def test_transposing_copies_of_every_element_size(dt):
+    # A copy that reads one axis densely and writes another densely goes through shared-memory
+    # tiles (cuda/copy.cu); edges that are not whole tiles, batch axes around the pair,
+    # strided sources and destinations, and copies too small for tiles must all land right.
+    rng = np.random.default_rng(7)
+    cases = [
+        ((1024, 4096), lambda a: a.T),  # a weight gradient's layout
+        ((67, 45), lambda a: a.T),  # partial tiles on both axes
+        ((16, 16), lambda a: a.T),  # the smallest tiled copy
+        ((5, 300), lambda a: a.T),  # too narrow for tiles
+        ((3, 40, 70), lambda a: a.transpose(0, 2, 1)),
+        ((40, 3, 70), lambda a: a.transpose(2, 1, 0)),
+        ((2, 3, 33, 65), lambda a: a.transpose(1, 0, 3, 2)),
+        ((50, 90), lambda a: a[::2, 3:].T),  # a strided source
+        ((64, 48), lambda a: a.T[::-1]),  # a reversed one
+        ((2, 2, 2, 20, 30), lambda a: a.transpose(0, 1, 2, 4, 3)),  # three batch axes
+    ]
+    for shape, view in cases:
+        if dt == "complex64":
+            base = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dt)
+        elif dt == "bool_":
+            base = rng.random(shape) > 0.5
+        elif dt == "bfloat16":
+            base = rng.standard_normal(shape).astype(np.float32)
+        else:
+            base = (rng.standard_normal(shape) * 100).astype(dt)
+        a = mx.array(base, dtype=mx.bfloat16 if dt == "bfloat16" else None)
+        with mx.stream(mx.gpu):
+            y = mx.contiguous(view(a))
+            mx.eval(y)
+        want = view(np.array(a.astype(mx.float32)) if dt == "bfloat16" else base)
+        got = np.array(y.astype(mx.float32)) if dt == "bfloat16" else np.array(y)
+        np.testing.assert_array_equal(got, want, err_msg=f"{dt} {shape}")
+
+
+def test_transposed_gradient_into_a_fused_update_on_the_gpu(gpu_default):
+    # The pattern behind the tiled copy: a linear layer's weight gradient comes out transposed
+    # and a compiled update reads it with the weight.
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal((96, 40)).astype(np.float32)
+    x0 = rng.standard_normal((8, 40)).astype(np.float32)
+    w, x = mx.array(w0).astype(mx.bfloat16), mx.array(x0).astype(mx.bfloat16)
+
+    def loss(w):
+        return (x @ w.T).astype(mx.float32).sum()
+
+    @mx.compile
+    def update(w, x):
+        g = mx.grad(loss)(w)
+        return w - 0.1 * g
+
+    got = np.array(update(w, x).astype(mx.float32))
+    wb = np.array(w.astype(mx.float32))
+    xb = np.array(x.astype(mx.float32))
+    want = wb - 0.1 * np.broadcast_to(xb.sum(0), wb.shape)
+    np.testing.assert_allclose(got, want, rtol=2e-2, atol=2e-2)
+
+
+def test_rope_on_the_gpu_matches_the_cpu_on_every_kernel_path():
+    # Full-width non-traditional rotations of 2-byte rows on 16-byte boundaries take the
+    # kernel that moves 8 pairs a thread (cuda/fast.cu); the rest the per-pair one. Both
+    # against the CPU, on q/k-like views of a projection and on dense rows, with scalar and
+    # per-batch offsets, forward and through the gradient.
+    rng = np.random.default_rng(11)
+    b, n, h, d = 2, 37, 4, 64
+    proj = mx.array(rng.standard_normal((b, n, 3 * h * d)).astype(np.float32))
+    cases = []
+    for dt in (mx.bfloat16, mx.float16, mx.float32):
+        p = proj.astype(dt)
+        q = mx.split(p, 3, axis=-1)[0].reshape(b, n, h, d).transpose(0, 2, 1, 3)
+        cases += [
+            (q, d, False, 5),  # the attention layout: a strided view
+            (mx.contiguous(q), d, False, 0),  # dense rows
+            (q, d, False, mx.array([3, 40], dtype=mx.int32)),  # an offset per batch row
+            (q, d, True, 2),  # traditional: pairs side by side
+            (q, 32, False, 1),  # part of the features rotated
+            (q[..., 1:49], 48, False, 0),  # rows off 16-byte boundaries
+        ]
+    for x, dims, trad, off in cases:
+        if not isinstance(off, int):
+            x = x.reshape(b, h * x.shape[2], x.shape[3])  # offsets index the batch axis
+        kw = dict(traditional=trad, base=10000.0, scale=1.0, offset=off)
+        got, want = _rope_and_grad(x, dims, kw, mx.gpu), _rope_and_grad(x, dims, kw, mx.cpu)
+        tol = 1e-5 if x.dtype == mx.float32 else 2e-2
+        for g, c in zip(got, want, strict=True):
+            np.testing.assert_allclose(
+                np.array(g.astype(mx.float32)),
+                np.array(c.astype(mx.float32)),
+                rtol=tol,
+                atol=tol,
+                err_msg=f"{x.dtype} {x.shape} dims={dims} traditional={trad} offset={off}",
+            )
+
+
+def _rope_and_grad(x, dims, kw, device):
+    def f(t):
+        return mx.fast.rope(t, dims, **kw).astype(mx.float32).sum()
+
+    with mx.stream(device):
+        y, g = mx.fast.rope(x, dims, **kw), mx.grad(f)(x)
+        mx.eval(y, g)
+    return y, g
+

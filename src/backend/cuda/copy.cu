@@ -142,6 +142,106 @@ bool copy_in_units(CommandEncoder& enc, const array& src, const array& dst) {
   return false;
 }
 
+// A same-dtype copy that reads one axis with unit stride and writes the last
+// with unit stride (a transpose: a weight gradient handed to the optimizer's
+// fused update, a matrix made contiguous) moves through tiles in shared
+// memory, so that both its reads and its writes are runs of 32 neighbours.
+// Element by element, each warp's reads of a bfloat16 transpose touched 32
+// sectors for 64 useful bytes: a 4096x1024 gradient took 33 us on an H100,
+// about 0.5 TB/s.
+// A block moves a 64x64 tile: each thread has 16 loads in flight before it
+// stores (32x32 tiles, 4 loads a thread, left too few bytes in flight per
+// SM to reach the memory's bandwidth).
+constexpr int kTile = 64;
+constexpr int kTileX = 32, kTileY = 8;  // the block's threads
+constexpr int kPerX = kTile / kTileX, kPerY = kTile / kTileY;
+
+struct TileArgs {
+  int64_t rows, cols;  // the axis src reads densely, the axis dst writes densely
+  int64_t src_col, dst_row;
+  int n_batch;  // up to 2 further axes, walked by blockIdx.z
+  int64_t batch[2], src_batch[2], dst_batch[2];
+};
+
+template <typename U>
+__global__ void transpose_kernel(const U* src, U* dst, TileArgs a) {
+  __shared__ U tile[kTile][kTile + 1];
+  int64_t b = blockIdx.z, o0 = 0, o1 = 0;
+  for (int d = a.n_batch - 1; d >= 0; --d) {
+    const int64_t i = b % a.batch[d];
+    b /= a.batch[d];
+    o0 += i * a.src_batch[d];
+    o1 += i * a.dst_batch[d];
+  }
+  const int64_t r0 = static_cast<int64_t>(blockIdx.y) * kTile;
+  const int64_t c0 = static_cast<int64_t>(blockIdx.x) * kTile;
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  U v[kPerY][kPerX] = {};
+#pragma unroll
+  for (int k = 0; k < kPerY; ++k) {
+#pragma unroll
+    for (int h = 0; h < kPerX; ++h) {
+      const int64_t r = r0 + tx + h * kTileX, c = c0 + ty + k * kTileY;
+      if (r < a.rows && c < a.cols) v[k][h] = src[o0 + r + c * a.src_col];
+    }
+  }
+#pragma unroll
+  for (int k = 0; k < kPerY; ++k) {
+#pragma unroll
+    for (int h = 0; h < kPerX; ++h) tile[ty + k * kTileY][tx + h * kTileX] = v[k][h];
+  }
+  __syncthreads();
+#pragma unroll
+  for (int k = 0; k < kPerY; ++k) {
+#pragma unroll
+    for (int h = 0; h < kPerX; ++h) {
+      const int64_t r = r0 + ty + k * kTileY, c = c0 + tx + h * kTileX;
+      if (r < a.rows && c < a.cols) {
+        dst[o1 + r * a.dst_row + c] = tile[tx + h * kTileX][ty + k * kTileY];
+      }
+    }
+  }
+}
+
+bool copy_in_tiles(CommandEncoder& enc, const array& src, const array& dst) {
+  auto plan = make_plan<2>(dst.shape(), {&src.strides(), &dst.strides()});
+  const int nd = plan.shape.size();
+  if (nd < 2 || nd > 4 || plan.strides[1][nd - 1] != 1 || plan.strides[0][nd - 1] == 1) {
+    return false;
+  }
+  int j = -1;  // the axis src reads with unit stride
+  for (int d = nd - 2; d >= 0 && j < 0; --d) {
+    if (plan.strides[0][d] == 1) j = d;
+  }
+  if (j < 0 || plan.shape[j] < 16 || plan.shape[nd - 1] < 16) return false;
+  TileArgs a{};
+  a.rows = plan.shape[j];
+  a.cols = plan.shape[nd - 1];
+  a.src_col = plan.strides[0][nd - 1];
+  a.dst_row = plan.strides[1][j];
+  int64_t batches = 1;
+  for (int d = 0; d < nd - 1; ++d) {
+    if (d == j) continue;
+    a.batch[a.n_batch] = plan.shape[d];
+    a.src_batch[a.n_batch] = plan.strides[0][d];
+    a.dst_batch[a.n_batch] = plan.strides[1][d];
+    ++a.n_batch;
+    batches *= plan.shape[d];
+  }
+  const int64_t row_tiles = (a.rows + kTile - 1) / kTile;
+  const int64_t col_tiles = (a.cols + kTile - 1) / kTile;
+  if (row_tiles > 65535 || batches > 65535 || col_tiles > INT32_MAX) return false;
+  dim3 grid(static_cast<unsigned>(col_tiles), static_cast<unsigned>(row_tiles),
+            static_cast<unsigned>(batches));
+  dispatch_bits(src.itemsize(), [&](auto tag) {
+    using U = typename decltype(tag)::type;
+    transpose_kernel<U><<<grid, dim3(kTileX, kTileY), 0, enc.cuda_stream()>>>(
+        static_cast<const U*>(src.raw_ptr()), static_cast<U*>(dst.raw_ptr()), a);
+  });
+  check_launch("[copy] transpose kernel");
+  return true;
+}
+
 }  // namespace
 
 void copy_gpu(CommandEncoder& enc, const array& src, const array& dst) {
@@ -154,7 +254,7 @@ void copy_gpu(CommandEncoder& enc, const array& src, const array& dst) {
   }
   auto ix = make_indexer<2>(dst.shape(), {&src.strides(), &dst.strides()}, "copy");
   if (src.dtype() == dst.dtype()) {
-    if (copy_in_units(enc, src, dst)) return;
+    if (copy_in_units(enc, src, dst) || copy_in_tiles(enc, src, dst)) return;
     // Same-dtype copies move bits: one kernel per element size.
     dispatch_bits(src.itemsize(), [&](auto tag) {
       using U = typename decltype(tag)::type;

@@ -289,6 +289,77 @@ __global__ void rope_kernel(const T* x, T* y, const int32_t* offsets, const floa
   }
 }
 
+// The rotation of the attention layers' q and k (non-traditional, every
+// feature rotated, 2-byte values, rows on 16-byte boundaries): a thread
+// rotates 8 pairs with two 16-byte loads and two stores. rope_kernel moves
+// 2 bytes per access and ran a (8, 16, 1024, 64) bfloat16 rotation at about
+// 1 TB/s on an H100. Same arithmetic as rope_kernel, so the same values.
+template <typename T, typename I>
+__global__ void rope_pairs8_kernel(const T* x, T* y, const int32_t* offsets, const float* freqs,
+                                   RopeArgs a, I units) {
+  extern __shared__ float inv_table[];
+  const int half = a.dims / 2;
+  for (int i = threadIdx.x; i < half; i += blockDim.x) {
+    inv_table[i] =
+        freqs ? 1.0f / freqs[i] : static_cast<float>(pow(double(a.base), -2.0 * i / a.dims));
+  }
+  __syncthreads();
+  const I chunks = static_cast<I>(half / 8);
+  const I nh = static_cast<I>(a.lead_shape[1]), nl = static_cast<I>(a.lead_shape[2]);
+  for (I t = blockIdx.x * I(blockDim.x) + threadIdx.x; t < units; t += I(gridDim.x) * blockDim.x) {
+    const I row = t / chunks, c = t - row * chunks;
+    const I bh = row / nl, l = row - bh * nl;
+    const I b = bh / nh, h = bh - b * nh;
+    const int64_t xo = b * a.x_strides[0] + h * a.x_strides[1] + l * a.x_strides[2];
+    const int64_t yo = b * a.y_strides[0] + h * a.y_strides[1] + l * a.y_strides[2];
+    const int64_t entry = a.n_offsets == 1 ? 0 : static_cast<int64_t>(row) / a.per_offset;
+    const float pos = float(offsets[entry]) + float(l);
+    uint4 lo = *reinterpret_cast<const uint4*>(x + xo + c * 8);
+    uint4 hi = *reinterpret_cast<const uint4*>(x + xo + half + c * 8);
+    T* u8 = reinterpret_cast<T*>(&lo);
+    T* v8 = reinterpret_cast<T*>(&hi);
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      const float angle = pos * a.scale * inv_table[c * 8 + k];
+      float sn, cs;
+      sincosf(angle, &sn, &cs);
+      const float u = cuda::widen(u8[k]), v = cuda::widen(v8[k]);
+      u8[k] = cuda::narrow<T>(u * cs - v * sn);
+      v8[k] = cuda::narrow<T>(u * sn + v * cs);
+    }
+    *reinterpret_cast<uint4*>(y + yo + c * 8) = lo;
+    *reinterpret_cast<uint4*>(y + yo + half + c * 8) = hi;
+  }
+}
+
+// Whether rope_pairs8_kernel takes this rotation.
+bool rope_pairs8_fits(const RopeArgs& a, const array& x, const array& y) {
+  if (a.traditional || a.dims != a.width || (a.dims / 2) % 8 != 0 || x.itemsize() != 2 ||
+      !cuda::aligned16({x.raw_ptr(), y.raw_ptr()}) || a.dims / 2 * sizeof(float) > 32768) {
+    return false;
+  }
+  for (int d = 0; d < 3; ++d) {
+    if (a.x_strides[d] % 8 != 0 || a.y_strides[d] % 8 != 0) return false;
+  }
+  return true;
+}
+
+template <typename T>
+void launch_rope_pairs8(cuda::CommandEncoder& enc, const T* x, T* y, const int32_t* offsets,
+                        const float* freqs, const RopeArgs& a) {
+  const int64_t units = a.rows * (a.dims / 16);
+  constexpr int kThreads = 256;
+  const unsigned blocks = cuda::grid_for(units, kThreads);
+  const size_t table = size_t(a.dims / 2) * sizeof(float);
+  if (units < INT32_MAX) {
+    rope_pairs8_kernel<T, uint32_t><<<blocks, kThreads, table, enc.cuda_stream()>>>(
+        x, y, offsets, freqs, a, static_cast<uint32_t>(units));
+  } else {
+    rope_pairs8_kernel<T, int64_t>
+        <<<blocks, kThreads, table, enc.cuda_stream()>>>(x, y, offsets, freqs, a, units);
+  }
+}
+
 }  // namespace
 
 void RMSNorm::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -404,12 +475,16 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   const dim3 grid(capped((a.length + kRowsPerBlock * kPasses - 1) / (kRowsPerBlock * kPasses)),
                   capped(a.lead_shape[1]), capped(a.lead_shape[0]));
   const size_t table = size_t(dims_ / 2) * sizeof(float);
+  const bool pairs8 = rope_pairs8_fits(a, x, outputs[0]);
   dispatch_float(x.dtype(), "rope", [&](auto tag) {
     using T = decltype(tag);
     auto xp = static_cast<const T*>(x.raw_ptr());
     auto yp = static_cast<T*>(outputs[0].raw_ptr());
     auto op = static_cast<const int32_t*>(offsets);
     auto fp = static_cast<const float*>(freqs);
+    if constexpr (sizeof(T) == 2) {
+      if (pairs8) return launch_rope_pairs8<T>(enc, xp, yp, op, fp, a);
+    }
     if (table <= 32768) {
       rope_kernel<T, true><<<grid, block, table, enc.cuda_stream()>>>(xp, yp, op, fp, a);
     } else {

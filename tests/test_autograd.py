@@ -618,3 +618,31 @@ def test_the_regression_example_trains():
     assert out.returncode == 0, out.stderr
     losses = [float(line.split()[-1]) for line in out.stdout.splitlines() if "loss" in line]
     assert losses[-1] < 0.5 * losses[0], losses
+
+
+@pytest.mark.parametrize("lead", [(5,), (2, 3)])
+def test_a_weight_read_transposed_gets_a_row_major_gradient(lead):
+    # y = x @ w.T (a linear layer): w's gradient must come out laid out as w is, so that an
+    # optimizer's fused update reads it without a transposing copy; values as NumPy's.
+    rng = np.random.default_rng(len(lead))
+    x0 = rng.standard_normal((*lead, 7)).astype(np.float32)
+    w0 = rng.standard_normal((4, 7)).astype(np.float32)
+    r0 = rng.standard_normal((*lead, 4)).astype(np.float32)
+    x, w, r = mx.array(x0), mx.array(w0), mx.array(r0)
+    want = r0.reshape(-1, 4).T @ x0.reshape(-1, 7)
+
+    def loss(w):
+        return ((x @ w.T) * r).sum()
+
+    for g in (mx.grad(loss)(w), mx.compile(mx.grad(loss))(w)):
+        got = np.asarray(g)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        assert got.strides == (7 * 4, 4), got.strides
+    # A weight read as stored keeps its plain gradient.
+    g2 = mx.grad(lambda v: ((x @ v) * r).sum())(mx.array(np.ascontiguousarray(w0.T)))
+    np.testing.assert_allclose(np.asarray(g2), want.T, rtol=1e-5, atol=1e-5)
+    assert np.asarray(g2).strides == (4 * 4, 4)
+    # Complex weights keep the conjugating form.
+    wc = mx.array(w0 + 1j * w0[::-1])
+    gc = mx.grad(lambda v: mx.real((x.astype(mx.complex64) @ v.T) * r).sum())(wc)
+    np.testing.assert_allclose(np.asarray(gc), want, rtol=1e-5, atol=1e-5)

@@ -48,6 +48,7 @@ std::vector<Shape> AddMM::output_shapes(const std::vector<array>& inputs) const 
 
 #include "ops/linalg.h"
 #include "primitives/grad_util.h"
+#include "primitives/shape.h"
 
 namespace fastsync {
 
@@ -56,6 +57,21 @@ namespace {
 array adjoint(const array& m, Stream s) {
   array t = swapaxes(m, -1, -2, s);
   return is_complex(t.dtype()) ? conjugate(t, s) : t;
+}
+
+// Whether a real matrix b is a transpose of a row-major matrix (a layer's
+// weight read as w.T). Inside a grad trace w.T is still a Transpose node;
+// eagerly it is a view whose strides say so.
+bool transposed_rows(const array& b) {
+  if (b.ndim() != 2 || is_complex(b.dtype())) return false;
+  if (b.has_node()) {
+    if (!dynamic_cast<const Transpose*>(&b.primitive())) return false;
+    const array& w = b.inputs()[0];
+    // A pending w will be written row-major, as nearly every op writes.
+    return w.ndim() == 2 && (w.status() == Status::unscheduled || w.flags().row_contiguous);
+  }
+  return b.status() != Status::unscheduled && b.shape()[0] > 1 && b.strides()[0] == 1 &&
+         b.strides()[1] == b.shape()[0];
 }
 
 // The cotangents {da, db} of a @ b (all of a and b, scaled by alpha).
@@ -71,11 +87,22 @@ std::pair<array, array> matmul_grads(const array& a, const array& b, const array
   // A matrix shared by every batch entry (a layer's weight): one product over
   // the flattened rows, not a product per entry summed afterwards (an
   // output batch-times larger and a reduction over it).
-  array db = a2.ndim() > 2 && b2.ndim() == 2
-                 ? matmul(adjoint(reshape(a2, {-1, a2.shape().back()}, s), s),
-                          reshape(c2, {-1, c2.shape().back()}, s), s)
-                 : grad::unbroadcast(matmul(adjoint(a2, s), c2, s), b2.shape(), s);
-  return {reshape(da, a.shape(), s), reshape(db, b.shape(), s)};
+  const bool rows = a2.ndim() > 2 && b2.ndim() == 2;
+  std::optional<array> db;
+  if (transposed_rows(b) && (rows || a2.ndim() == 2)) {
+    // b = w.T: w's cotangent, the transpose of db, is computed as c^T a, so it
+    // comes out row-major as w is. Computed as a^T c it came out transposed,
+    // and the optimizer's update copied it dense first (60 copies in a GPU
+    // training step, 13.6 us each for a 4096x1024 bfloat16 weight on an H100).
+    array a_rows = rows ? reshape(a2, {-1, a2.shape().back()}, s) : a2;
+    array c_rows = rows ? reshape(c2, {-1, c2.shape().back()}, s) : c2;
+    db = swapaxes(matmul(swapaxes(c_rows, -1, -2, s), a_rows, s), -1, -2, s);
+  } else {
+    db = rows ? matmul(adjoint(reshape(a2, {-1, a2.shape().back()}, s), s),
+                       reshape(c2, {-1, c2.shape().back()}, s), s)
+              : grad::unbroadcast(matmul(adjoint(a2, s), c2, s), b2.shape(), s);
+  }
+  return {reshape(da, a.shape(), s), reshape(*db, b.shape(), s)};
 }
 
 }  // namespace

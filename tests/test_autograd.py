@@ -642,6 +642,12 @@ def test_a_weight_read_transposed_gets_a_row_major_gradient(lead):
     g2 = mx.grad(lambda v: ((x @ v) * r).sum())(mx.array(np.ascontiguousarray(w0.T)))
     np.testing.assert_allclose(np.asarray(g2), want.T, rtol=1e-5, atol=1e-5)
     assert np.asarray(g2).strides == (4 * 4, 4)
+    # Transposes that do not read w as w.T (identity axes, w.T.T): the plain form, same values.
+    wt = mx.array(np.ascontiguousarray(w0.T))
+    for view in (lambda v: mx.transpose(v, (0, 1)), lambda v: v.T.T):
+        g3 = mx.grad(lambda v, view=view: ((x @ view(v)) * r).sum())(wt)
+        np.testing.assert_allclose(np.asarray(g3), want.T, rtol=1e-5, atol=1e-5)
+        assert np.asarray(g3).strides == (4 * 4, 4)
     # Complex weights keep the conjugating form.
     wc = mx.array(w0 + 1j * w0[::-1])
     gc = mx.grad(lambda v: mx.real((x.astype(mx.complex64) @ v.T) * r).sum())(wc)

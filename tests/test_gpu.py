@@ -590,6 +590,7 @@ def test_transposing_copies_of_every_element_size(dt):
         ((2, 3, 33, 65), lambda a: a.transpose(1, 0, 3, 2)),
         ((50, 90), lambda a: a[::2, 3:].T),  # a strided source
         ((64, 48), lambda a: a.T[::-1]),  # a reversed one
+        ((48, 64), lambda a: a[::-1].T),  # a negative stride across the tile's columns
         ((2, 2, 2, 20, 30), lambda a: a.transpose(0, 1, 2, 4, 3)),  # three batch axes
     ]
     for shape, view in cases:
@@ -608,6 +609,13 @@ def test_transposing_copies_of_every_element_size(dt):
         want = view(np.array(a.astype(mx.float32)) if dt == "bfloat16" else base)
         got = np.array(y.astype(mx.float32)) if dt == "bfloat16" else np.array(y)
         np.testing.assert_array_equal(got, want, err_msg=f"{dt} {shape}")
+    # Into slabs of a larger array (a destination that is not dense): concatenation.
+    a = mx.array(rng.standard_normal((40, 70)).astype(np.float32)).astype(mx.float16)
+    with mx.stream(mx.gpu):
+        y = mx.concatenate([a.T, a[::-1].T], axis=1)
+        mx.eval(y)
+    an = np.array(a)
+    np.testing.assert_array_equal(np.array(y), np.concatenate([an.T, an[::-1].T], axis=1))
 
 
 def test_transposed_gradient_into_a_fused_update_on_the_gpu(gpu_default):

@@ -49,6 +49,7 @@ std::vector<Shape> AddMM::output_shapes(const std::vector<array>& inputs) const 
 #include "ops/linalg.h"
 #include "primitives/grad_util.h"
 #include "primitives/shape.h"
+#include "primitives/tracing.h"
 
 namespace fastsync {
 
@@ -65,10 +66,18 @@ array adjoint(const array& m, Stream s) {
 bool transposed_rows(const array& b) {
   if (b.ndim() != 2 || is_complex(b.dtype())) return false;
   if (b.has_node()) {
-    if (!dynamic_cast<const Transpose*>(&b.primitive())) return false;
-    const array& w = b.inputs()[0];
-    // A pending w will be written row-major, as nearly every op writes.
-    return w.ndim() == 2 && (w.status() == Status::unscheduled || w.flags().row_contiguous);
+    const auto* t = dynamic_cast<const Transpose*>(&b.primitive());
+    if (!t || t->axes() != std::vector<int>{1, 0}) return false;
+    const array* w = &b.inputs()[0];
+    // Through the identities grad and vjp put over their inputs.
+    while (w->status() == Status::unscheduled && w->has_node() &&
+           dynamic_cast<const Identity*>(&w->primitive())) {
+      w = &w->inputs()[0];
+    }
+    if (w->status() != Status::unscheduled) return w->flags().row_contiguous;
+    // A pending w will be written row-major, as nearly every op writes; a
+    // pending view (w.T.T) will not.
+    return !(w->has_node() && w->primitive().is_view());
   }
   return b.status() != Status::unscheduled && b.shape()[0] > 1 && b.strides()[0] == 1 &&
          b.strides()[1] == b.shape()[0];

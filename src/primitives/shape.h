@@ -40,6 +40,7 @@ class Transpose : public ViewPrimitive {
  public:
   Transpose(Stream s, std::vector<int> axes) : ViewPrimitive(s), axes_(std::move(axes)) {}
   const char* name() const override { return "Transpose"; }
+  const std::vector<int>& axes() const { return axes_; }
   FASTSYNC_VMAP
   FASTSYNC_VJP
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;

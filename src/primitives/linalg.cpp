@@ -97,21 +97,21 @@ std::pair<array, array> matmul_grads(const array& a, const array& b, const array
   // the flattened rows, not a product per entry summed afterwards (an
   // output batch-times larger and a reduction over it).
   const bool rows = a2.ndim() > 2 && b2.ndim() == 2;
-  std::optional<array> db;
-  if (transposed_rows(b) && (rows || a2.ndim() == 2)) {
-    // b = w.T: w's cotangent, the transpose of db, is computed as c^T a, so it
-    // comes out row-major as w is. Computed as a^T c it came out transposed,
-    // and the optimizer's update copied it dense first (60 copies in a GPU
-    // training step, 13.6 us each for a 4096x1024 bfloat16 weight on an H100).
-    array a_rows = rows ? reshape(a2, {-1, a2.shape().back()}, s) : a2;
-    array c_rows = rows ? reshape(c2, {-1, c2.shape().back()}, s) : c2;
-    db = swapaxes(matmul(swapaxes(c_rows, -1, -2, s), a_rows, s), -1, -2, s);
-  } else {
-    db = rows ? matmul(adjoint(reshape(a2, {-1, a2.shape().back()}, s), s),
-                       reshape(c2, {-1, c2.shape().back()}, s), s)
-              : grad::unbroadcast(matmul(adjoint(a2, s), c2, s), b2.shape(), s);
-  }
-  return {reshape(da, a.shape(), s), reshape(*db, b.shape(), s)};
+  array a_rows = rows ? reshape(a2, {-1, a2.shape().back()}, s) : a2;
+  array c_rows = rows ? reshape(c2, {-1, c2.shape().back()}, s) : c2;
+  array db = [&] {
+    if (transposed_rows(b)) {
+      // b = w.T: w's cotangent, the transpose of db, is computed as c^T a,
+      // so it comes out row-major as w is. Computed as a^T c it came out
+      // transposed, and the optimizer's update copied it dense first (60
+      // copies in a GPU training step, 13.6 us each for a 4096x1024
+      // bfloat16 weight on an H100).
+      return swapaxes(matmul(swapaxes(c_rows, -1, -2, s), a_rows, s), -1, -2, s);
+    }
+    if (rows) return matmul(adjoint(a_rows, s), c_rows, s);
+    return grad::unbroadcast(matmul(adjoint(a2, s), c2, s), b2.shape(), s);
+  }();
+  return {reshape(da, a.shape(), s), reshape(db, b.shape(), s)};
 }
 
 }  // namespace

@@ -106,8 +106,9 @@ void launch_copy(CommandEncoder& enc, const array& src, const array& dst, const 
 // in units of up to 16 bytes: one index computation and one memory
 // transaction per unit instead of per element (a bfloat16 reshape of a
 // transposed view moved 2 bytes a thread, dividing 64-bit indices for each).
-bool copy_in_units(CommandEncoder& enc, const array& src, const array& dst) {
-  auto plan = make_plan<2>(dst.shape(), {&src.strides(), &dst.strides()});
+using CopyPlan = StridedPlan<2>;
+
+bool copy_in_units(CommandEncoder& enc, const array& src, const array& dst, const CopyPlan& plan) {
   const int nd = plan.shape.size();
   if (plan.strides[0][nd - 1] != 1 || plan.strides[1][nd - 1] != 1) return false;
   const auto a = reinterpret_cast<uintptr_t>(src.raw_ptr());
@@ -203,8 +204,7 @@ __global__ void transpose_kernel(const U* src, U* dst, TileArgs a) {
   }
 }
 
-bool copy_in_tiles(CommandEncoder& enc, const array& src, const array& dst) {
-  auto plan = make_plan<2>(dst.shape(), {&src.strides(), &dst.strides()});
+bool copy_in_tiles(CommandEncoder& enc, const array& src, const array& dst, const CopyPlan& plan) {
   const int nd = plan.shape.size();
   if (nd < 2 || nd > 4 || plan.strides[1][nd - 1] != 1 || plan.strides[0][nd - 1] == 1) {
     return false;
@@ -254,7 +254,9 @@ void copy_gpu(CommandEncoder& enc, const array& src, const array& dst) {
   }
   auto ix = make_indexer<2>(dst.shape(), {&src.strides(), &dst.strides()}, "copy");
   if (src.dtype() == dst.dtype()) {
-    if (copy_in_units(enc, src, dst) || copy_in_tiles(enc, src, dst)) return;
+    // The merged axes both faster paths look at, planned once.
+    const auto plan = make_plan<2>(dst.shape(), {&src.strides(), &dst.strides()});
+    if (copy_in_units(enc, src, dst, plan) || copy_in_tiles(enc, src, dst, plan)) return;
     // Same-dtype copies move bits: one kernel per element size.
     dispatch_bits(src.itemsize(), [&](auto tag) {
       using U = typename decltype(tag)::type;

@@ -332,10 +332,11 @@ __global__ void rope_pairs8_kernel(const T* x, T* y, const int32_t* offsets, con
   }
 }
 
-// Whether rope_pairs8_kernel takes this rotation.
+// Whether rope_pairs8_kernel takes this rotation (its frequency table must
+// fit in shared memory too: the caller checks).
 bool rope_pairs8_fits(const RopeArgs& a, const array& x, const array& y) {
   if (a.traditional || a.dims != a.width || (a.dims / 2) % 8 != 0 || x.itemsize() != 2 ||
-      !cuda::aligned16({x.raw_ptr(), y.raw_ptr()}) || a.dims / 2 * sizeof(float) > 32768) {
+      !cuda::aligned16({x.raw_ptr(), y.raw_ptr()})) {
     return false;
   }
   for (int d = 0; d < 3; ++d) {
@@ -475,7 +476,7 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   const dim3 grid(capped((a.length + kRowsPerBlock * kPasses - 1) / (kRowsPerBlock * kPasses)),
                   capped(a.lead_shape[1]), capped(a.lead_shape[0]));
   const size_t table = size_t(dims_ / 2) * sizeof(float);
-  const bool pairs8 = rope_pairs8_fits(a, x, outputs[0]);
+  const bool pairs8 = table <= 32768 && rope_pairs8_fits(a, x, outputs[0]);
   dispatch_float(x.dtype(), "rope", [&](auto tag) {
     using T = decltype(tag);
     auto xp = static_cast<const T*>(x.raw_ptr());

@@ -686,3 +686,90 @@ def _rope_and_grad(x, dims, kw, device):
         mx.eval(y, g)
     return y, g
 
+
+
+def _attention_cases(rng):
+    # (q, k, v, kwargs): one query row per (batch, head) in the decoding layouts (a KV cache's
+    # prefix view, GQA, sinks, every head size the decoding kernel takes, keys from one to
+    # more than one split), and the cases that must keep the general kernel (a mask, two
+    # query rows, head sizes it does not take, rows off 16-byte boundaries).
+    cases = []
+    for dt in (mx.bfloat16, mx.float16, mx.float32):
+        for d in (32, 64, 128):
+            for lk in (1, 5, 63, 64, 65, 700):
+                b, hq, hk = 2, 8, 2
+                q = rng.standard_normal((b, hq, 1, d)).astype(np.float32)
+                cache = rng.standard_normal((2, b, hk, lk + 20, d)).astype(np.float32)
+                kc, vc = mx.array(cache[0]).astype(dt), mx.array(cache[1]).astype(dt)
+                cases.append((mx.array(q).astype(dt), kc[:, :, :lk], vc[:, :, :lk], {}))
+        q = mx.array(rng.standard_normal((1, 4, 1, 64)).astype(np.float32)).astype(dt)
+        k = mx.array(rng.standard_normal((1, 4, 300, 64)).astype(np.float32)).astype(dt)
+        v = mx.array(rng.standard_normal((1, 4, 300, 64)).astype(np.float32)).astype(dt)
+        sinks = mx.array(rng.standard_normal(4).astype(np.float32))
+        mask = mx.array(rng.random((1, 1, 1, 300)) > 0.3)
+        q2 = mx.array(rng.standard_normal((1, 4, 2, 64)).astype(np.float32)).astype(dt)
+        cases += [
+            (q, k, v, dict(sinks=sinks)),
+            (q, k[:, :, :7], v[:, :, :7], dict(sinks=sinks)),
+            (q, k, v, dict(mask=mask)),
+            (q2, k, v, dict(mask="causal")),
+            (q[..., :48], k[..., :48], v[..., :48], {}),  # rows off 16-byte boundaries
+            (q[..., 1:49], k[..., 1:49], v[..., 1:49], {}),
+        ]
+    return cases
+
+
+def test_decoding_attention_on_the_gpu_matches_the_cpu():
+    rng = np.random.default_rng(5)
+    for q, k, v, kw in _attention_cases(rng):
+        scale = 1 / np.sqrt(q.shape[-1])
+        with mx.stream(mx.gpu):
+            got = mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, **kw)
+            mx.eval(got)
+        with mx.stream(mx.cpu):
+            want = mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, **kw)
+            mx.eval(want)
+        tol = 2e-5 if q.dtype == mx.float32 else 2e-2
+        np.testing.assert_allclose(
+            np.array(got.astype(mx.float32)),
+            np.array(want.astype(mx.float32)),
+            rtol=tol,
+            atol=tol,
+            err_msg=f"{q.dtype} q {q.shape} k {k.shape} {sorted(kw)}",
+        )
+
+
+@pytest.mark.parametrize("dt", [mx.bfloat16, mx.float16, mx.float32])
+def test_norms_on_the_gpu_match_the_cpu_for_every_row_length(dt):
+    # Rows of 16-byte vectors up to 4 vectors a lane take the register-held kernel (a warp a
+    # row up to 32 lanes' worth, then a block); longer rows, rows of other lengths and
+    # misaligned weights the scalar one. In place (a donated input) and not.
+    rng = np.random.default_rng(3)
+    for rows, n in ((1, 2048), (3, 8), (5, 1024), (2, 1032), (4, 4096), (1, 8192), (2, 16384),
+                    (7, 1000), (2, 12), (300, 64)):  # fmt: skip
+        x = rng.standard_normal((rows, n)).astype(np.float32) * 3 + 1
+        w = rng.standard_normal(n + 1).astype(np.float32)
+        b = rng.standard_normal(n).astype(np.float32)
+        xs, ws, bs = mx.array(x).astype(dt), mx.array(w).astype(dt), mx.array(b).astype(dt)
+        for weight in (ws[:n], ws[1:], None):
+            for fn in (
+                lambda t, wt=weight: mx.fast.rms_norm(t, wt, 1e-5),
+                lambda t, wt=weight, bt=bs: mx.fast.layer_norm(t, wt, bt, 1e-5),
+                lambda t, wt=weight: mx.fast.layer_norm(t, wt, None, 1e-5),
+            ):
+                with mx.stream(mx.gpu):
+                    got = fn(xs)
+                    donated = fn(xs + 0)
+                    mx.eval(got, donated)
+                with mx.stream(mx.cpu):
+                    want = fn(xs)
+                    mx.eval(want)
+                tol = 1e-5 if dt == mx.float32 else 3e-2
+                for g in (got, donated):
+                    np.testing.assert_allclose(
+                        np.array(g.astype(mx.float32)),
+                        np.array(want.astype(mx.float32)),
+                        rtol=tol,
+                        atol=tol,
+                        err_msg=f"{dt} ({rows}, {n}) weight {weight is not None}",
+                    )

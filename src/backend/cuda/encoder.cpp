@@ -46,10 +46,10 @@ void CommandEncoder::retain(std::shared_ptr<Data> d) {
 }
 
 void CommandEncoder::hold(std::shared_ptr<Data> d, bool count_bytes) {
-  if (count_bytes) {
-    inflight::note_retained(d);
-    batch_bytes_ += d->buffer.size;
-  }
+  // Weights and caches the program holds (known after an in-flight scan)
+  // count for neither the cap nor the next point: a decode step reads
+  // gigabytes of them, which placed a point every second matmul.
+  if (count_bytes && inflight::note_retained(d)) batch_bytes_ += d->buffer.size;
   // Every entry is queued once here and unqueued once by reclaim().
   if (d->queue(stream().index) && d->buffer.size >= kMinReuse &&
       d->buffer.owner == &device_allocator() && registered_.insert(d.get()).second) {

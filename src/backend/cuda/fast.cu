@@ -12,8 +12,10 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 
 #include "backend/cuda/copy.h"
 #include "backend/cuda/kernel_utils.cuh"
@@ -77,6 +79,77 @@ __global__ void __launch_bounds__(B) norm_rows(const T* x, const T* w, const T* 
       if (w) v *= static_cast<C>(cuda::widen(w[i]));
       if (b) v += static_cast<C>(cuda::widen(b[i]));
       yr[i] = cuda::narrow<T>(v);
+    }
+  }
+}
+
+// norm_rows for rows of 16-byte vectors (n a multiple of V = 16 / sizeof(T),
+// 16-byte aligned) of up to G * V * K elements: each lane loads its K
+// vectors once and keeps them in registers for every pass, so a row is read
+// from memory once, in 16-byte accesses. A decoding step's single row of
+// 2048 took 5 us the scalar way, mostly the latency of three passes.
+template <typename T, int G, int B, int K>
+__global__ void __launch_bounds__(B)
+    norm_rows_vec(const T* x, const T* w, const T* b, T* y, int64_t rows, int64_t n, float eps,
+                  bool centered) {
+  using C = compute_of<T>;
+  constexpr int V = 16 / sizeof(T);
+  __shared__ C smem[32];
+  constexpr int per_block = B / G;
+  const int sub = threadIdx.x / G, lane = threadIdx.x % G;
+  const int64_t nv = n / V;
+  for (int64_t r0 = static_cast<int64_t>(blockIdx.x) * per_block; r0 < rows;
+       r0 += static_cast<int64_t>(gridDim.x) * per_block) {
+    const int64_t row = r0 + sub;
+    const bool live = row < rows;
+    const uint4* xr = reinterpret_cast<const uint4*>(x + (live ? row : 0) * n);
+    C e[K][V];
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      const int64_t i = lane + int64_t(k) * G;
+      uint4 u = make_uint4(0, 0, 0, 0);
+      if (live && i < nv) u = xr[i];
+      const T* t = reinterpret_cast<const T*>(&u);
+#pragma unroll
+      for (int j = 0; j < V; ++j) e[k][j] = static_cast<C>(cuda::widen(t[j]));
+    }
+    C mean = 0;
+    if (centered) {
+      C s = 0;
+#pragma unroll
+      for (int k = 0; k < K; ++k)
+#pragma unroll
+        for (int j = 0; j < V; ++j) s += e[k][j];
+      mean = group_sum<G>(s, smem) / C(n);
+    }
+    C q = 0;
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      if (lane + int64_t(k) * G >= nv) continue;  // padding, not a zero of the row
+#pragma unroll
+      for (int j = 0; j < V; ++j) q += (e[k][j] - mean) * (e[k][j] - mean);
+    }
+    const C inv = C(1) / sqrt(group_sum<G>(q, smem) / C(n) + C(eps));
+    if (!live) continue;
+    uint4* yr = reinterpret_cast<uint4*>(y + row * n);
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      const int64_t i = lane + int64_t(k) * G;
+      if (i >= nv) continue;
+      uint4 wu, bu, out;
+      if (w) wu = reinterpret_cast<const uint4*>(w)[i];
+      if (b) bu = reinterpret_cast<const uint4*>(b)[i];
+      const T* wt = reinterpret_cast<const T*>(&wu);
+      const T* bt = reinterpret_cast<const T*>(&bu);
+      T* o = reinterpret_cast<T*>(&out);
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        C v = (e[k][j] - mean) * inv;
+        if (w) v *= static_cast<C>(cuda::widen(wt[j]));
+        if (b) v += static_cast<C>(cuda::widen(bt[j]));
+        o[j] = cuda::narrow<T>(v);
+      }
+      yr[i] = out;
     }
   }
 }
@@ -158,8 +231,19 @@ __global__ void rms_grad_finish(const compute_of<T>* partial, T* dw, int64_t n, 
 template <typename T>
 void launch_norm(cuda::CommandEncoder& enc, const T* x, const T* w, const T* b, T* y, int64_t rows,
                  int64_t n, float eps, bool centered) {
-  constexpr int B = 256;
-  if (n <= 1024) {
+  constexpr int B = 256, K = 4, V = 16 / sizeof(T);
+  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (n % V == 0 && aligned(x) && aligned(y) && aligned(w) && aligned(b) && n <= B * V * K) {
+    if (n <= 32 * V * K) {
+      unsigned blocks = cuda::grid_for((rows + B / 32 - 1) / (B / 32), 1);
+      norm_rows_vec<T, 32, B, K>
+          <<<blocks, B, 0, enc.cuda_stream()>>>(x, w, b, y, rows, n, eps, centered);
+    } else {
+      unsigned blocks = cuda::grid_for(rows, 1);
+      norm_rows_vec<T, B, B, K>
+          <<<blocks, B, 0, enc.cuda_stream()>>>(x, w, b, y, rows, n, eps, centered);
+    }
+  } else if (n <= 1024) {
     unsigned blocks = cuda::grid_for((rows + B / 32 - 1) / (B / 32), 1);
     norm_rows<T, 32, B><<<blocks, B, 0, enc.cuda_stream()>>>(x, w, b, y, rows, n, eps, centered);
   } else {
@@ -655,26 +739,172 @@ __global__ void __launch_bounds__(kAttnWarps * 32)
   }
 }
 
-// A warp per row: merges the row's partial states and writes it.
+// A warp per row: merges the row's partial states and writes it. The
+// common maximum is found first, so the accumulators' sums over the splits
+// are independent loads rather than a chain of merges.
 template <typename T, typename C>
 __global__ void attention_merge_kernel(const C* pm, const C* pl, const C* pacc, const float* sinks,
                                        T* out, AttnArgs a) {
   const int lane = threadIdx.x % 32;
   const int64_t r = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
   if (r >= a.rows) return;
-  Running<C> run{C(-INFINITY), C(0)};
-  C acc[kAttnRegs] = {};
-  for (int64_t s = 0; s < a.splits; ++s) {
-    const int64_t at = r * a.splits + s;
-    C part[kAttnRegs];
-#pragma unroll
-    for (int t = 0; t < kAttnRegs; ++t) {
-      int64_t e = lane + 32 * t;
-      part[t] = e < a.dv ? pacc[at * a.dv + e] : C(0);
-    }
-    merge(run, acc, Running<C>{pm[at], pl[at]}, part);
+  const C* m = pm + r * a.splits;
+  const C* l = pl + r * a.splits;
+  C mx = C(-INFINITY);
+  for (int64_t s = lane; s < a.splits; s += 32)
+    if (l[s] != C(0) && m[s] > mx) mx = m[s];
+  for (int o = 16; o > 0; o /= 2) {
+    C t = __shfl_xor_sync(0xffffffffu, mx, o);
+    mx = t > mx ? t : mx;
   }
-  finish(run, acc, sinks, (r / a.lq) % a.hq, out + r * a.dv, a.dv, lane);
+  const int64_t h = (r / a.lq) % a.hq;
+  if (sinks && C(sinks[h]) > mx) mx = C(sinks[h]);
+  auto factor = [&](int64_t s) { return l[s] == C(0) ? C(0) : exp(m[s] - mx); };
+  C sum = 0;
+  for (int64_t s = lane; s < a.splits; s += 32) sum += l[s] * factor(s);
+  for (int o = 16; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  if (sinks) sum += exp(C(sinks[h]) - mx);
+  T* o = out + r * a.dv;
+  for (int64_t e = lane; e < a.dv; e += 32) {
+    C acc = 0;
+    const C* p = pacc + r * a.splits * a.dv + e;
+#pragma unroll 4
+    for (int64_t s = 0; s < a.splits; ++s) acc += factor(s) * p[s * a.dv];
+    o[e] = cuda::narrow<T>(acc / sum);
+  }
+}
+
+// Decoding (one query per row, no mask; rows of 16-byte vectors): a group of
+// G lanes per key, each lane holding V = 16 / sizeof(T) of its dimensions,
+// so a warp scores 32 / G keys at once with 16-byte loads, and the keys of
+// one range are spread over all groups of the block rather than walked one
+// by one by each warp: attention_kernel's warp-per-key loop spent a decode
+// step's ~20 us per layer in the latency of a chain of dependent loads.
+constexpr int kDecWarps = 4;
+constexpr int64_t kDecBlocks = 512;
+
+template <int N, typename C>
+__device__ inline void merge_n(Running<C>& r, C* acc, Running<C> o, const C* oacc) {
+  if (o.l == C(0)) return;
+  if (r.l == C(0)) {
+    r = o;
+#pragma unroll
+    for (int t = 0; t < N; ++t) acc[t] = oacc[t];
+    return;
+  }
+  C mx = r.m > o.m ? r.m : o.m;
+  C fr = exp(r.m - mx), fo = exp(o.m - mx);
+  r.m = mx;
+  r.l = r.l * fr + o.l * fo;
+#pragma unroll
+  for (int t = 0; t < N; ++t) acc[t] = acc[t] * fr + oacc[t] * fo;
+}
+
+template <typename T, typename C, int G>
+__global__ void __launch_bounds__(kDecWarps * 32)
+    attention_decode_kernel(const T* q, const T* k, const T* v, const float* sinks, T* out, C* pm,
+                            C* pl, C* pacc, AttnArgs a) {
+  constexpr int V = 16 / sizeof(T), groups = kDecWarps * 32 / G;
+  __shared__ C sm[kDecWarps][2], sacc[kDecWarps][G * V];
+  const int lane = threadIdx.x % G, group = threadIdx.x / G, warp = threadIdx.x / 32;
+  const int64_t r = blockIdx.x, split = blockIdx.y;
+  const int64_t b = r / a.hq, h = r % a.hq, kh = h / (a.hq / a.hk);
+  C qv[V], acc[V];
+  {
+    uint4 u = *reinterpret_cast<const uint4*>(q + b * a.qs[0] + h * a.qs[1] + lane * V);
+    const T* t = reinterpret_cast<const T*>(&u);
+#pragma unroll
+    for (int j = 0; j < V; ++j) qv[j] = static_cast<C>(cuda::widen(t[j])) * C(a.scale), acc[j] = 0;
+  }
+  Running<C> run{C(-INFINITY), C(0)};
+  const int64_t j0 = split * a.chunk, j1 = min(a.lk, j0 + a.chunk);
+  const T* kb = k + b * a.ks[0] + kh * a.ks[1] + lane * V;
+  const T* vb = v + b * a.vs[0] + kh * a.vs[1] + lane * V;
+  // Every lane runs every round (the score's shuffles take the whole warp);
+  // a group past the range's end scores nothing.
+  for (int64_t jb = j0; jb < j1; jb += groups) {
+    const int64_t j = jb + group;
+    const bool live = j < j1;
+    uint4 ku = make_uint4(0, 0, 0, 0), vu = make_uint4(0, 0, 0, 0);
+    if (live) {
+      ku = *reinterpret_cast<const uint4*>(kb + j * a.ks[2]);
+      vu = *reinterpret_cast<const uint4*>(vb + j * a.vs[2]);
+    }
+    const T* kt = reinterpret_cast<const T*>(&ku);
+    const T* vt = reinterpret_cast<const T*>(&vu);
+    C s = 0;
+#pragma unroll
+    for (int t = 0; t < V; ++t) s += qv[t] * static_cast<C>(cuda::widen(kt[t]));
+#pragma unroll
+    for (int o = G / 2; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (!live || s == -INFINITY) continue;
+    if (s > run.m) {
+      C corr = exp(run.m - s);
+      run.l *= corr;
+#pragma unroll
+      for (int t = 0; t < V; ++t) acc[t] *= corr;
+      run.m = s;
+    }
+    C w = exp(s - run.m);
+    run.l += w;
+#pragma unroll
+    for (int t = 0; t < V; ++t) acc[t] += w * static_cast<C>(cuda::widen(vt[t]));
+  }
+  // The groups of a warp into its first, lane by lane.
+#pragma unroll
+  for (int o = G; o < 32; o *= 2) {
+    Running<C> other{__shfl_xor_sync(0xffffffffu, run.m, o),
+                     __shfl_xor_sync(0xffffffffu, run.l, o)};
+    C oacc[V];
+#pragma unroll
+    for (int t = 0; t < V; ++t) oacc[t] = __shfl_xor_sync(0xffffffffu, acc[t], o);
+    merge_n<V>(run, acc, other, oacc);
+  }
+  // Then the warps into the first.
+  const int wl = threadIdx.x % 32;
+  if (wl < G) {
+    if (wl == 0) sm[warp][0] = run.m, sm[warp][1] = run.l;
+#pragma unroll
+    for (int t = 0; t < V; ++t) sacc[warp][wl * V + t] = acc[t];
+  }
+  __syncthreads();
+  if (threadIdx.x >= G) return;
+  for (int w = 1; w < kDecWarps; ++w) {
+    C other[V];
+#pragma unroll
+    for (int t = 0; t < V; ++t) other[t] = sacc[w][lane * V + t];
+    merge_n<V>(run, acc, Running<C>{sm[w][0], sm[w][1]}, other);
+  }
+  if (a.splits == 1) {
+    if (sinks) {
+      C zero[V] = {};
+      merge_n<V>(run, acc, Running<C>{C(sinks[h]), C(1)}, zero);
+    }
+    T* o = out + r * a.dv + lane * V;
+#pragma unroll
+    for (int t = 0; t < V; ++t) o[t] = cuda::narrow<T>(acc[t] / run.l);
+    return;
+  }
+  const int64_t at = r * a.splits + split;
+  if (lane == 0) pm[at] = run.m, pl[at] = run.l;
+#pragma unroll
+  for (int t = 0; t < V; ++t) pacc[at * a.dv + lane * V + t] = acc[t];
+}
+
+// The decoding kernel's lanes per key for head dimension d, or 0 where it
+// does not apply.
+template <typename T>
+int decode_lanes(const AttnArgs& a, const array& q, const array& k, const array& v) {
+  if (a.lq != 1 || a.has_mask || a.d != a.dv || (a.d * sizeof(T)) % 16 != 0) return 0;
+  const int64_t g = a.d * int64_t(sizeof(T)) / 16;
+  if (g != 4 && g != 8 && g != 16 && g != 32) return 0;
+  auto ok = [](const array& x, const int64_t* st) {
+    if (reinterpret_cast<uintptr_t>(x.raw_ptr()) % 16 != 0) return false;
+    for (int i = 0; i < 3; ++i)
+      if ((st[i] * int64_t(sizeof(T))) % 16 != 0) return false;
+    return true;
+  };
+  return ok(q, a.qs) && ok(k, a.ks) && ok(v, a.vs) ? static_cast<int>(g) : 0;
 }
 
 // `x` with a dense last axis (a copy when it is strided).
@@ -729,36 +959,60 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs,
   a.causal = causal_;
   a.scale = scale_;
   if (a.rows == 0 || a.dv == 0) return;
-  // Split a row's keys only while the grid is small.
-  int64_t by_keys = std::max<int64_t>(1, (a.lk + kKeysPerBlock - 1) / kKeysPerBlock);
-  int64_t by_grid = std::max<int64_t>(1, kAttnBlocks / a.rows);
-  a.splits = std::min<int64_t>({by_keys, by_grid, 65535});
-  a.chunk = std::max<int64_t>(1, (a.lk + a.splits - 1) / a.splits);
   if (a.rows > INT_MAX) {
     throw not_implemented(
         "[scaled_dot_product_attention] the GPU kernel takes up to 2^31 - 1 "
         "query rows");
   }
+  // Split a row's keys only while the grid is small.
+  auto split_keys = [&](int64_t per_block, int64_t blocks) {
+    int64_t by_keys = std::max<int64_t>(1, (a.lk + per_block - 1) / per_block);
+    int64_t by_grid = std::max<int64_t>(1, blocks / a.rows);
+    a.splits = std::min<int64_t>({by_keys, by_grid, 65535});
+    a.chunk = std::max<int64_t>(1, (a.lk + a.splits - 1) / a.splits);
+  };
   dispatch_float(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
     using T = decltype(tag);
     using C = compute_of<T>;
-    Dtype cd = sizeof(C) == 8 ? float64 : float32;
+    const int lanes = decode_lanes<T>(a, q, k, v);
+    if (lanes > 0) {
+      split_keys(kKeysPerBlock, kDecBlocks);
+    } else {
+      split_keys(kKeysPerBlock, kAttnBlocks);
+    }
+    // The splits' partial states in one temporary: maxima, sums, accumulators.
     C *pm = nullptr, *pl = nullptr, *pacc = nullptr;
     if (a.splits > 1) {
-      pm = static_cast<C*>(cuda::temporary(enc, {a.rows * a.splits}, cd).raw_ptr());
-      pl = static_cast<C*>(cuda::temporary(enc, {a.rows * a.splits}, cd).raw_ptr());
-      pacc = static_cast<C*>(cuda::temporary(enc, {a.rows * a.splits * a.dv}, cd).raw_ptr());
+      const int64_t parts = a.rows * a.splits;
+      Dtype cd = sizeof(C) == 8 ? float64 : float32;
+      pm = static_cast<C*>(cuda::temporary(enc, {parts * (2 + a.dv)}, cd).raw_ptr());
+      pl = pm + parts;
+      pacc = pl + parts;
     }
+    const T* qp = static_cast<const T*>(q.raw_ptr());
+    const T* kp = static_cast<const T*>(k.raw_ptr());
+    const T* vp = static_cast<const T*>(v.raw_ptr());
+    T* op = static_cast<T*>(out.raw_ptr());
     dim3 grid(static_cast<unsigned>(a.rows), static_cast<unsigned>(a.splits));
-    attention_kernel<T, C><<<grid, kAttnWarps * 32, 0, enc.cuda_stream()>>>(
-        static_cast<const T*>(q.raw_ptr()), static_cast<const T*>(k.raw_ptr()),
-        static_cast<const T*>(v.raw_ptr()), mask ? mask->raw_ptr() : nullptr, sinks,
-        static_cast<T*>(out.raw_ptr()), pm, pl, pacc, a);
+    auto decode = [&](auto lanes_tag) {
+      constexpr int G = decltype(lanes_tag)::value;
+      attention_decode_kernel<T, C, G><<<grid, kDecWarps * 32, 0, enc.cuda_stream()>>>(
+          qp, kp, vp, sinks, op, pm, pl, pacc, a);
+    };
+    switch (lanes) {
+      case 4: decode(std::integral_constant<int, 4>{}); break;
+      case 8: decode(std::integral_constant<int, 8>{}); break;
+      case 16: decode(std::integral_constant<int, 16>{}); break;
+      case 32: decode(std::integral_constant<int, 32>{}); break;
+      default:
+        attention_kernel<T, C><<<grid, kAttnWarps * 32, 0, enc.cuda_stream()>>>(
+            qp, kp, vp, mask ? mask->raw_ptr() : nullptr, sinks, op, pm, pl, pacc, a);
+    }
     if (a.splits > 1) {
       cuda::check_launch("[scaled_dot_product_attention] kernel");
       attention_merge_kernel<T, C>
-          <<<cuda::grid_for(a.rows * 32), cuda::kBlock, 0, enc.cuda_stream()>>>(
-              pm, pl, pacc, sinks, static_cast<T*>(out.raw_ptr()), a);
+          <<<cuda::grid_for(a.rows * 32), cuda::kBlock, 0, enc.cuda_stream()>>>(pm, pl, pacc,
+                                                                               sinks, op, a);
     }
   });
   cuda::check_launch("[scaled_dot_product_attention] kernel");

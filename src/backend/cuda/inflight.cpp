@@ -61,10 +61,11 @@ void scan() {
 
 }  // namespace
 
-void note_retained(const std::shared_ptr<Data>& d) {
+bool note_retained(const std::shared_ptr<Data>& d) {
   Count& c = count();
-  if (!c.held_elsewhere.empty() && c.held_elsewhere.count(d.get())) return;
+  if (!c.held_elsewhere.empty() && c.held_elsewhere.count(d.get())) return false;
   c.unscanned += d->buffer.size;
+  return true;
 }
 
 void note_reused(const Data* d, size_t bytes) {

@@ -996,8 +996,8 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs,
     dim3 grid(static_cast<unsigned>(a.rows), static_cast<unsigned>(a.splits));
     auto decode = [&](auto lanes_tag) {
       constexpr int G = decltype(lanes_tag)::value;
-      attention_decode_kernel<T, C, G><<<grid, kDecWarps * 32, 0, enc.cuda_stream()>>>(
-          qp, kp, vp, sinks, op, pm, pl, pacc, a);
+      attention_decode_kernel<T, C, G>
+          <<<grid, kDecWarps * 32, 0, enc.cuda_stream()>>>(qp, kp, vp, sinks, op, pm, pl, pacc, a);
     };
     switch (lanes) {
       case 4: decode(std::integral_constant<int, 4>{}); break;
@@ -1011,8 +1011,8 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs,
     if (a.splits > 1) {
       cuda::check_launch("[scaled_dot_product_attention] kernel");
       attention_merge_kernel<T, C>
-          <<<cuda::grid_for(a.rows * 32), cuda::kBlock, 0, enc.cuda_stream()>>>(pm, pl, pacc,
-                                                                               sinks, op, a);
+          <<<cuda::grid_for(a.rows * 32), cuda::kBlock, 0, enc.cuda_stream()>>>(pm, pl, pacc, sinks,
+                                                                                op, a);
     }
   });
   cuda::check_launch("[scaled_dot_product_attention] kernel");

@@ -201,6 +201,7 @@ class Evaluation {
   void encode(Node& n, RunHint run) {
     Primitive& prim = *n.primitive;
     const Stream& s = prim.stream();
+    if (view_in_place(n)) return;
     StreamSync& ss = sync_for(s);
     // The vector of the previous op, emptied: no allocation per op.
     std::vector<array> outs = std::move(spare_outs_);
@@ -233,6 +234,34 @@ class Evaluation {
     outs.clear();
     spare_outs_ = std::move(outs);
     for (Backend* b : backends_) b->throttle();
+  }
+
+  // A view (or a reshape that needs no copy) of an array this eval made, in
+  // memory its stream reads, computes nothing and orders nothing: it is made
+  // here, without its encoder, and takes its input's producer, position
+  // and event, so what reads it waits for the work that wrote the data. A
+  // third of a decoding step's nodes are such views.
+  bool view_in_place(Node& n) {
+    Primitive& p = *n.primitive;
+    if (n.inputs.size() != 1 || n.outputs.size() != 1) return false;
+    const array& in = n.inputs[0];
+    if (in.eval_id() != id_ || in_foreign_memory(in, p.stream())) return false;
+    const bool view = p.is_view();
+    if (!view && !dynamic_cast<const Reshape*>(&p)) return false;
+    array out = array_from(n.outputs[0].lock());
+    if (view) {
+      std::vector<array> outs{out};
+      p.eval_cpu(n.inputs, outs);  // ViewPrimitive: make_view only
+    } else if (!reshape_view(in, out)) {
+      return false;  // the layout needs a copy
+    }
+    out.set_producer(id_, in.producer_stream(), in.position_on_stream());
+    if (in.event()) out.set_event(*in.event());
+    out.set_status(Status::evaluated);
+    // Another stream reads the view: the producer's fence covers the data.
+    if (n.needs_fence) sync_at(in.producer_stream()).fence.update();
+    if (!autodiff::is_tracing()) out.detach();
+    return true;
   }
 
   // Whether `in` lives in memory the consumer's backend cannot read.

@@ -137,3 +137,79 @@ def test_a_compiled_function_reads_each_call_s_inputs_through_its_views(device):
         xa, xb = mx.array(a), mx.array(b)
         mx.eval(xa, xb)
         np.testing.assert_allclose(np.array(f(xa, xb)), a.T[1:] + b.reshape(2, 3), rtol=1e-6)
+
+
+def test_views_of_pending_work_on_other_streams_read_the_finished_data(device):
+    # The eval makes a view of an array it produced itself, without its stream's encoder
+    # (transforms.cpp, view_in_place): the view takes its input's stream position, so
+    # readers on the view's own stream, on a third stream and on the producer's stream
+    # all wait for the long work that wrote the data, in one eval and in a later one.
+    s1, s2, s3 = (mx.new_stream(device) for _ in range(3))
+    x = mx.zeros((64, 32))
+    for _ in range(300):
+        x = mx.add(x, 1, stream=s1)
+    v = mx.transpose(x, stream=s2)[::2]  # a view node on s2 of s1's work
+    r = mx.reshape(v, (-1,), stream=s3)  # a copy: v is not contiguous
+    # A view on its producer's stream that only another stream reads: the producer's fence
+    # must be raised for it.
+    y = mx.zeros((512, 256))
+    for _ in range(300):
+        y = mx.add(y, 2, stream=s1)
+    u = mx.multiply(mx.transpose(y, stream=s1), 5, stream=s3)
+    w = mx.reshape(x, (2, 32, 32), stream=s2)  # a copy-free reshape on s2
+    reads = [
+        mx.multiply(v, 2, stream=s2),
+        mx.multiply(v, 3, stream=s3),
+        mx.multiply(v, 4, stream=s1),
+        mx.add(w[1], 1, stream=s3),
+        r,
+    ]
+    mx.eval(reads, v, u)
+    np.testing.assert_array_equal(np.array(u), np.full((256, 512), 3000.0, np.float32))
+    want = np.full((16, 64), 300.0, np.float32)
+    for got, k in zip(reads[:3], (2, 3, 4), strict=True):
+        np.testing.assert_array_equal(np.array(got), want * k)
+    np.testing.assert_array_equal(np.array(reads[3]), np.full((32, 32), 301.0, np.float32))
+    np.testing.assert_array_equal(np.array(r), want.reshape(-1))
+    later = mx.add(v, 1, stream=s3)  # a view an earlier eval returned, read on a third stream
+    mx.async_eval(later)
+    np.testing.assert_array_equal(np.array(later), want + 1)
+
+
+def test_a_view_inside_an_eval_carries_its_input_s_error(device):
+    x = mx.arange(6, dtype=mx.float32)
+    bad = mx.take(x, mx.array([9])) * 3
+    v = bad.reshape(1, 1).T
+    ok = x.reshape(2, 3).T + 1
+    mx.async_eval(v, ok)
+    with pytest.raises(IndexError, match=OOB):
+        (v + 1).item()
+    np.testing.assert_array_equal(np.array(ok), np.arange(6).reshape(2, 3).T + 1.0)
+
+
+def test_random_graphs_of_views_across_streams_match_numpy(device):
+    rng = np.random.default_rng(7)
+    streams = [mx.new_stream(device) for _ in range(3)]
+    views = [
+        (lambda a, s: mx.transpose(a, stream=s), np.transpose),
+        (lambda a, s: mx.reshape(a, (-1,), stream=s).reshape(a.shape), lambda a: a),
+        (lambda a, s: mx.swapaxes(a, 0, 1, stream=s)[::-1], lambda a: a.swapaxes(0, 1)[::-1]),
+        (lambda a, s: mx.broadcast_to(a[:1], a.shape, stream=s),
+         lambda a: np.broadcast_to(a[:1], a.shape)),
+    ]  # fmt: skip
+    for trial in range(20):
+        base = rng.standard_normal((8, 8)).astype(np.float32)
+        pool = [(mx.array(base), base)]
+        for _ in range(40):
+            a, na = pool[rng.integers(len(pool))]
+            s = streams[rng.integers(3)]
+            if rng.random() < 0.5:
+                f, nf = views[rng.integers(len(views))]
+                pool.append((f(a, s), nf(na)))
+            else:
+                b, nb = pool[rng.integers(len(pool))]
+                pool.append((mx.add(mx.multiply(a, 0.5, stream=s), b, stream=s), na * 0.5 + nb))
+        picks = [pool[i] for i in rng.choice(len(pool), 6, replace=False)]
+        mx.eval([p[0] for p in picks])
+        for got, want in picks:
+            np.testing.assert_allclose(np.array(got), want, rtol=1e-5, err_msg=str(trial))

@@ -244,10 +244,10 @@ class Evaluation {
   bool view_in_place(Node& n) {
     Primitive& p = *n.primitive;
     if (n.inputs.size() != 1 || n.outputs.size() != 1) return false;
-    const array& in = n.inputs[0];
-    if (in.eval_id() != id_ || in_foreign_memory(in, p.stream())) return false;
     const bool view = p.is_view();
     if (!view && !dynamic_cast<const Reshape*>(&p)) return false;
+    const array& in = n.inputs[0];
+    if (in.eval_id() != id_ || in_foreign_memory(in, p.stream())) return false;
     array out = array_from(n.outputs[0].lock());
     if (view) {
       std::vector<array> outs{out};

@@ -708,7 +708,15 @@ def _attention_cases(rng):
         sinks = mx.array(rng.standard_normal(4).astype(np.float32))
         mask = mx.array(rng.random((1, 1, 1, 300)) > 0.3)
         q2 = mx.array(rng.standard_normal((1, 4, 2, 64)).astype(np.float32)).astype(dt)
+        def rand(*shape, dt=dt):
+            return mx.array(rng.standard_normal(shape).astype(np.float32)).astype(dt)
+
+        kv_bl = rand(2, 1, 90, 4, 64)  # keys and values stored (B, L, H, D), read transposed
         cases += [
+            (rand(1, 1, 1, 64), rand(1, 1, 40000, 64), rand(1, 1, 40000, 64), {}),  # empty splits
+            (rand(1, 6, 1, 64), rand(1, 1, 300, 64), rand(1, 1, 300, 64), {}),  # one KV head
+            (rand(2, 4, 1, 64), rand(2, 4, 77, 64), rand(2, 4, 77, 64), {}),  # as many as q
+            (rand(1, 4, 1, 64), kv_bl[0].transpose(0, 2, 1, 3), kv_bl[1].transpose(0, 2, 1, 3), {}),
             (q, k, v, dict(sinks=sinks)),
             (q, k[:, :, :7], v[:, :, :7], dict(sinks=sinks)),
             (q, k, v, dict(mask=mask)),
@@ -716,6 +724,8 @@ def _attention_cases(rng):
             (q[..., :48], k[..., :48], v[..., :48], {}),  # rows off 16-byte boundaries
             (q[..., 1:49], k[..., 1:49], v[..., 1:49], {}),
         ]
+    d256 = [mx.array(rng.standard_normal((1, 2, n, 256)).astype(np.float16)) for n in (1, 99, 99)]
+    cases.append((*d256, {}))  # 32 lanes a key
     return cases
 
 
@@ -746,11 +756,15 @@ def test_norms_on_the_gpu_match_the_cpu_for_every_row_length(dt):
     # misaligned weights the scalar one. In place (a donated input) and not.
     rng = np.random.default_rng(3)
     for rows, n in ((1, 2048), (3, 8), (5, 1024), (2, 1032), (4, 4096), (1, 8192), (2, 16384),
-                    (7, 1000), (2, 12), (300, 64)):  # fmt: skip
+                    (7, 1000), (2, 12), (300, 64), (40000, 64), (5000, 2048)):  # fmt: skip
         x = rng.standard_normal((rows, n)).astype(np.float32) * 3 + 1
         w = rng.standard_normal(n + 1).astype(np.float32)
         b = rng.standard_normal(n).astype(np.float32)
         xs, ws, bs = mx.array(x).astype(dt), mx.array(w).astype(dt), mx.array(b).astype(dt)
+        if rows == 5:  # row-contiguous at an odd offset: off 16-byte boundaries
+            flat = mx.concatenate([mx.zeros((1,), dt), xs.reshape(-1)])
+            mx.eval(flat)
+            xs = flat[1:].reshape(rows, n)
         for weight in (ws[:n], ws[1:], None):
             for fn in (
                 lambda t, wt=weight: mx.fast.rms_norm(t, wt, 1e-5),

@@ -213,3 +213,37 @@ def test_random_graphs_of_views_across_streams_match_numpy(device):
         mx.eval([p[0] for p in picks])
         for got, want in picks:
             np.testing.assert_allclose(np.array(got), want, rtol=1e-5, err_msg=str(trial))
+
+
+def test_ops_that_may_donate_never_overwrite_what_a_view_made_in_place_shares(device):
+    # The view the eval makes in place owns its buffer like any array: an op on another
+    # stream that could take its input's buffer (the input dropped by Python, read by
+    # nothing else it knows of) must not overwrite what the view still shows.
+    s1, s2 = mx.new_stream(device), mx.new_stream(device)
+    for _ in range(20):
+        a = mx.ones((256, 128))
+        x = mx.add(a, 1, stream=s1)
+        v = mx.transpose(x, stream=s2)
+        y = mx.exp(x, stream=s1)  # x's last reader on s1: a candidate for donation
+        r = mx.multiply(v, 2, stream=s2)
+        e = mx.exp(v, stream=s2)  # v's last reader: another candidate
+        z = mx.add(y, x, stream=s1)
+        del a, x
+        mx.eval(r, e, z, v)
+        np.testing.assert_array_equal(np.array(v), np.full((128, 256), 2.0, np.float32))
+        np.testing.assert_array_equal(np.array(r), np.full((128, 256), 4.0, np.float32))
+        np.testing.assert_allclose(np.array(e), np.full((128, 256), np.exp(2.0)), rtol=1e-6)
+        np.testing.assert_allclose(np.array(z), np.full((256, 128), np.exp(2.0) + 2), rtol=1e-6)
+
+
+def test_gradients_through_views_of_intermediates_on_other_streams(device):
+    s1, s2 = mx.new_stream(device), mx.new_stream(device)
+    w = mx.array(np.arange(12, dtype=np.float32).reshape(3, 4) / 10)
+
+    def f(w):
+        h = mx.multiply(w, w, stream=s1)
+        t = mx.transpose(h, stream=s2)  # a view of s1's work, in the traced graph
+        return mx.sum(mx.multiply(t, 3, stream=s2), stream=s1)
+
+    g = mx.grad(f)(w)
+    np.testing.assert_allclose(np.array(g), 6 * np.array(w), rtol=1e-6)

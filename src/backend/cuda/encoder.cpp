@@ -46,10 +46,15 @@ void CommandEncoder::retain(std::shared_ptr<Data> d) {
 }
 
 void CommandEncoder::hold(std::shared_ptr<Data> d, bool count_bytes) {
-  // Weights and caches the program holds (known after an in-flight scan)
-  // count for neither the cap nor the next point: a decode step reads
-  // gigabytes of them, which placed a point every second matmul.
-  if (count_bytes && inflight::note_retained(d)) batch_bytes_ += d->buffer.size;
+  // Every byte counts toward the pending totals (an upper bound of what the
+  // in-flight cap's scan may find only retention holding). Toward the next
+  // point count only the bytes the last scan did not find the program
+  // holding: a decode step reads gigabytes of weights, which placed a point
+  // every second product.
+  if (count_bytes) {
+    batch_bytes_ += d->buffer.size;
+    if (inflight::note_retained(d)) point_bytes_ += d->buffer.size;
+  }
   // Every entry is queued once here and unqueued once by reclaim().
   if (d->queue(stream().index) && d->buffer.size >= kMinReuse &&
       d->buffer.owner == &device_allocator() && registered_.insert(d.get()).second) {
@@ -169,7 +174,7 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
   op_outputs_.clear();
   in_op_ = false;
   ++committed_;
-  if (++ops_since_point_ >= kOpsPerPoint || batch_bytes_ >= kBytesPerPoint) place_point();
+  if (++ops_since_point_ >= kOpsPerPoint || point_bytes_ >= kBytesPerPoint) place_point();
   if (pending_bytes() > 0) reclaim();  // one poll of the pinned word
 }
 
@@ -298,6 +303,7 @@ uint64_t CommandEncoder::place_point() {
   }
   batch_.clear();
   batch_bytes_ = 0;
+  point_bytes_ = 0;
   ops_since_point_ = 0;
   return v;
 }

@@ -13,7 +13,8 @@
 // value after all earlier work and seals the retention batch under that
 // value; once the CPU sees the word reach it, the batch's buffers are
 // released (reclaim). Points are placed by marks (events, fences,
-// crossings) and every kOpsPerPoint ops or kBytesPerPoint retained bytes,
+// crossings) and every kOpsPerPoint ops or kBytesPerPoint retained bytes
+// (of buffers the program was not found holding: inflight.h),
 // so a long graph in one eval frees memory as the GPU goes.
 //
 // Graphs. Before an op the driver says how long the run of ops it is part
@@ -199,6 +200,7 @@ class CommandEncoder : public StreamEncoder {
   // Retention: the batch being filled, and sealed batches by value.
   std::vector<std::shared_ptr<Data>> batch_;
   size_t batch_bytes_ = 0;
+  size_t point_bytes_ = 0;  // of batch_bytes_, those not known held by the program
   int ops_since_point_ = 0;
   std::mutex sealed_mutex_;
   std::deque<std::pair<uint64_t, std::vector<std::shared_ptr<Data>>>> sealed_;

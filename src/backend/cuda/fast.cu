@@ -136,7 +136,7 @@ __global__ void __launch_bounds__(B)
     for (int k = 0; k < K; ++k) {
       const int64_t i = lane + int64_t(k) * G;
       if (i >= nv) continue;
-      uint4 wu, bu, out;
+      uint4 wu{}, bu{}, out;
       if (w) wu = reinterpret_cast<const uint4*>(w)[i];
       if (b) bu = reinterpret_cast<const uint4*>(b)[i];
       const T* wt = reinterpret_cast<const T*>(&wu);
@@ -880,9 +880,11 @@ __global__ void __launch_bounds__(kDecWarps * 32)
       C zero[V] = {};
       merge_n<V>(run, acc, Running<C>{C(sinks[h]), C(1)}, zero);
     }
-    T* o = out + r * a.dv + lane * V;
+    uint4 res;
+    T* o = reinterpret_cast<T*>(&res);
 #pragma unroll
     for (int t = 0; t < V; ++t) o[t] = cuda::narrow<T>(acc[t] / run.l);
+    *reinterpret_cast<uint4*>(out + r * a.dv + lane * V) = res;  // out: fresh, 16-byte rows
     return;
   }
   const int64_t at = r * a.splits + split;
@@ -898,13 +900,15 @@ int decode_lanes(const AttnArgs& a, const array& q, const array& k, const array&
   if (a.lq != 1 || a.has_mask || a.d != a.dv || (a.d * sizeof(T)) % 16 != 0) return 0;
   const int64_t g = a.d * int64_t(sizeof(T)) / 16;
   if (g != 4 && g != 8 && g != 16 && g != 32) return 0;
-  auto ok = [](const array& x, const int64_t* st) {
+  // The leading axes' strides the kernel steps by (one of extent 1 is never
+  // stepped; nor is q's length axis, of one query).
+  auto ok = [](const array& x, const int64_t* st, int axes) {
     if (reinterpret_cast<uintptr_t>(x.raw_ptr()) % 16 != 0) return false;
-    for (int i = 0; i < 3; ++i)
-      if ((st[i] * int64_t(sizeof(T))) % 16 != 0) return false;
+    for (int i = 0; i < axes; ++i)
+      if (x.shape()[i] > 1 && (st[i] * int64_t(sizeof(T))) % 16 != 0) return false;
     return true;
   };
-  return ok(q, a.qs) && ok(k, a.ks) && ok(v, a.vs) ? static_cast<int>(g) : 0;
+  return ok(q, a.qs, 2) && ok(k, a.ks, 3) && ok(v, a.vs, 3) ? static_cast<int>(g) : 0;
 }
 
 // `x` with a dense last axis (a copy when it is strided).

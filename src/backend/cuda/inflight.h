@@ -28,7 +28,7 @@ struct Data;
 namespace fastsync::cuda::inflight {
 
 // A buffer joined a retention batch (CommandEncoder). False if the last scan
-// found the program holding it: retaining it keeps nothing alive.
+// found the program holding it: retaining it keeps nothing alive for now.
 bool note_retained(const std::shared_ptr<Data>& d);
 // A buffer only retention held was taken for a new output (stream-ordered
 // reuse, encoder.h): waiting would no longer free it.

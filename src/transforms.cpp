@@ -16,7 +16,10 @@
 //      for inputs still in flight from earlier evals (events), crossings for
 //      inputs in another device's memory, the op itself (the stream's
 //      encoder runs eval_cpu or eval_gpu and retains what the compute
-//      reads), fence update, detach, throttle;
+//      reads), fence update, detach, throttle. A view of an array this
+//      eval made skips all of it: the driver makes it, and it takes its
+//      input's producer stream and position (so synchronize(s) of the
+//      view's own stream does not cover it; waiting on the array does);
 //   4. retain the outputs and signal one event per stream touched; eval waits
 //      on those events, async_eval returns.
 // If encoding throws, the events are still signalled after the work already

@@ -31,6 +31,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <typeinfo>
 
 #include "autodiff.h"
 #include "backend/backend.h"
@@ -51,6 +52,30 @@ uint64_t eval_counter = 0;
 
 // Past this many nodes in the frontier the tape goes depth-first.
 constexpr size_t kMaxTapeWidth = 16;
+
+// Whether `p` may give a view of its input: a view primitive, or a reshape
+// (when the layout lets it: share_view says). Asked of every node an eval
+// encodes: typeid is one comparison where a failing dynamic_cast walks the
+// class hierarchy.
+bool view_like(const Primitive& p) { return p.is_view() || typeid(p) == typeid(Reshape); }
+
+// Makes `out` the view `p` (view_like) computes of `inputs[0]`, sharing its
+// buffer and taking its producer, position, event and `status` (read by the
+// caller before the other fields: the acquire that publishes them). False
+// if the reshape needs a copy.
+bool share_view(Primitive& p, const std::vector<array>& inputs, array& out, Status status) {
+  const array& in = inputs[0];
+  if (p.is_view()) {
+    std::vector<array> outs{out};
+    p.eval_cpu(inputs, outs);  // ViewPrimitive: make_view only
+  } else if (!reshape_view(in, out)) {
+    return false;  // the layout needs a copy
+  }
+  if (in.event()) out.set_event(*in.event());
+  out.set_producer(in.eval_id(), in.producer_stream(), in.position_on_stream());
+  out.set_status(status);
+  return true;
+}
 
 // Per-eval, per-stream synchronization state.
 struct StreamSync {
@@ -246,21 +271,11 @@ class Evaluation {
   // third of a decoding step's nodes are such views.
   bool view_in_place(Node& n) {
     Primitive& p = *n.primitive;
-    if (n.inputs.size() != 1 || n.outputs.size() != 1) return false;
-    const bool view = p.is_view();
-    if (!view && !dynamic_cast<const Reshape*>(&p)) return false;
+    if (n.inputs.size() != 1 || n.outputs.size() != 1 || !view_like(p)) return false;
     const array& in = n.inputs[0];
     if (in.eval_id() != id_ || in_foreign_memory(in, p.stream())) return false;
     array out = array_from(n.outputs[0].lock());
-    if (view) {
-      std::vector<array> outs{out};
-      p.eval_cpu(n.inputs, outs);  // ViewPrimitive: make_view only
-    } else if (!reshape_view(in, out)) {
-      return false;  // the layout needs a copy
-    }
-    out.set_producer(id_, in.producer_stream(), in.position_on_stream());
-    if (in.event()) out.set_event(*in.event());
-    out.set_status(Status::evaluated);
+    if (!share_view(p, n.inputs, out, Status::evaluated)) return false;
     // Another stream reads the view: the producer's fence covers the data.
     if (n.needs_fence) sync_at(in.producer_stream()).fence.update();
     if (!autodiff::is_tracing()) out.detach();
@@ -431,25 +446,14 @@ bool view_now(Primitive& p, const std::vector<array>& inputs, array& out) {
   // Pending inputs first: the common case of a graph being built, and the
   // cheapest check.
   const Status status = in.status();  // acquire: the fields below were set before it
-  if (status == Status::unscheduled) return false;
-  const bool view = p.is_view();
-  if (!view && !dynamic_cast<const Reshape*>(&p)) return false;
+  if (status == Status::unscheduled || !view_like(p)) return false;
   // A traced graph must keep every node (the backward walk and a compile's
   // replay find their inputs through them).
   if (autodiff::is_tracing() || compile_trace::active()) return false;
   const auto& d = in.data_shared_ptr();
   // Memory another device reads would be moved by an eval (a crossing).
   if (!d || !backend(p.stream().device.type).reads(d->buffer)) return false;
-  if (view) {
-    std::vector<array> outs{out};
-    p.eval_cpu(inputs, outs);  // ViewPrimitive: make_view only
-  } else if (!reshape_view(in, out)) {
-    return false;  // the layout needs a copy
-  }
-  if (in.event()) out.set_event(*in.event());
-  out.set_producer(in.eval_id(), in.producer_stream(), in.position_on_stream());
-  out.set_status(status);
-  return true;
+  return share_view(p, inputs, out, status);
 }
 
 allocator::Allocator& memory_allocator(Device d) {

@@ -668,13 +668,19 @@ def test_rope_on_the_gpu_matches_the_cpu_on_every_kernel_path():
         got, want = _rope_and_grad(x, dims, kw, mx.gpu), _rope_and_grad(x, dims, kw, mx.cpu)
         tol = 1e-5 if x.dtype == mx.float32 else 2e-2
         for g, c in zip(got, want, strict=True):
-            np.testing.assert_allclose(
-                np.array(g.astype(mx.float32)),
-                np.array(c.astype(mx.float32)),
-                rtol=tol,
-                atol=tol,
-                err_msg=f"{x.dtype} {x.shape} dims={dims} traditional={trad} offset={off}",
-            )
+            msg = f"{x.dtype} {x.shape} dims={dims} traditional={trad} offset={off}"
+            assert_matches_cpu(g, c, tol, msg)
+
+
+def assert_matches_cpu(got, want, tol, msg):
+    """A GPU result against the CPU's, compared in float32 within `tol`."""
+    np.testing.assert_allclose(
+        np.array(got.astype(mx.float32)),
+        np.array(want.astype(mx.float32)),
+        rtol=tol,
+        atol=tol,
+        err_msg=msg,
+    )
 
 
 def _rope_and_grad(x, dims, kw, device):
@@ -740,13 +746,7 @@ def test_decoding_attention_on_the_gpu_matches_the_cpu():
             want = mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, **kw)
             mx.eval(want)
         tol = 2e-5 if q.dtype == mx.float32 else 2e-2
-        np.testing.assert_allclose(
-            np.array(got.astype(mx.float32)),
-            np.array(want.astype(mx.float32)),
-            rtol=tol,
-            atol=tol,
-            err_msg=f"{q.dtype} q {q.shape} k {k.shape} {sorted(kw)}",
-        )
+        assert_matches_cpu(got, want, tol, f"{q.dtype} q {q.shape} k {k.shape} {sorted(kw)}")
 
 
 @pytest.mark.parametrize("dt", [mx.bfloat16, mx.float16, mx.float32])
@@ -780,10 +780,5 @@ def test_norms_on_the_gpu_match_the_cpu_for_every_row_length(dt):
                     mx.eval(want)
                 tol = 1e-5 if dt == mx.float32 else 3e-2
                 for g in (got, donated):
-                    np.testing.assert_allclose(
-                        np.array(g.astype(mx.float32)),
-                        np.array(want.astype(mx.float32)),
-                        rtol=tol,
-                        atol=tol,
-                        err_msg=f"{dt} ({rows}, {n}) weight {weight is not None}",
-                    )
+                    msg = f"{dt} ({rows}, {n}) weight {weight is not None}"
+                    assert_matches_cpu(g, want, tol, msg)

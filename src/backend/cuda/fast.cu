@@ -232,8 +232,7 @@ template <typename T>
 void launch_norm(cuda::CommandEncoder& enc, const T* x, const T* w, const T* b, T* y, int64_t rows,
                  int64_t n, float eps, bool centered) {
   constexpr int B = 256, K = 4, V = 16 / sizeof(T);
-  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  if (n % V == 0 && aligned(x) && aligned(y) && aligned(w) && aligned(b) && n <= B * V * K) {
+  if (n % V == 0 && n <= B * V * K && cuda::aligned16({x, y, w, b})) {
     if (n <= 32 * V * K) {
       unsigned blocks = cuda::grid_for((rows + B / 32 - 1) / (B / 32), 1);
       norm_rows_vec<T, 32, B, K>
@@ -618,15 +617,16 @@ struct Running {
   C m, l;
 };
 
-// Merges state `o` (with accumulator `oacc`) into `r` (accumulator `acc`).
-// An empty state (l == 0) changes nothing, so no -inf - -inf is formed.
-template <typename C>
+// Merges state `o` (with N accumulators `oacc`) into `r` (accumulators
+// `acc`). An empty state (l == 0) changes nothing, so no -inf - -inf is
+// formed.
+template <int N = kAttnRegs, typename C>
 __device__ inline void merge(Running<C>& r, C* acc, Running<C> o, const C* oacc) {
   if (o.l == C(0)) return;
   if (r.l == C(0)) {
     r = o;
 #pragma unroll
-    for (int t = 0; t < kAttnRegs; ++t) acc[t] = oacc[t];
+    for (int t = 0; t < N; ++t) acc[t] = oacc[t];
     return;
   }
   C mx = r.m > o.m ? r.m : o.m;
@@ -634,7 +634,7 @@ __device__ inline void merge(Running<C>& r, C* acc, Running<C> o, const C* oacc)
   r.m = mx;
   r.l = r.l * fr + o.l * fo;
 #pragma unroll
-  for (int t = 0; t < kAttnRegs; ++t) acc[t] = acc[t] * fr + oacc[t] * fo;
+  for (int t = 0; t < N; ++t) acc[t] = acc[t] * fr + oacc[t] * fo;
 }
 
 // Writes acc / l for one row; with sinks, the sink joins the softmax as one
@@ -783,23 +783,6 @@ __global__ void attention_merge_kernel(const C* pm, const C* pl, const C* pacc, 
 constexpr int kDecWarps = 4;
 constexpr int64_t kDecBlocks = 512;
 
-template <int N, typename C>
-__device__ inline void merge_n(Running<C>& r, C* acc, Running<C> o, const C* oacc) {
-  if (o.l == C(0)) return;
-  if (r.l == C(0)) {
-    r = o;
-#pragma unroll
-    for (int t = 0; t < N; ++t) acc[t] = oacc[t];
-    return;
-  }
-  C mx = r.m > o.m ? r.m : o.m;
-  C fr = exp(r.m - mx), fo = exp(o.m - mx);
-  r.m = mx;
-  r.l = r.l * fr + o.l * fo;
-#pragma unroll
-  for (int t = 0; t < N; ++t) acc[t] = acc[t] * fr + oacc[t] * fo;
-}
-
 template <typename T, typename C, int G>
 __global__ void __launch_bounds__(kDecWarps * 32)
     attention_decode_kernel(const T* q, const T* k, const T* v, const float* sinks, T* out, C* pm,
@@ -858,7 +841,7 @@ __global__ void __launch_bounds__(kDecWarps * 32)
     C oacc[V];
 #pragma unroll
     for (int t = 0; t < V; ++t) oacc[t] = __shfl_xor_sync(0xffffffffu, acc[t], o);
-    merge_n<V>(run, acc, other, oacc);
+    merge<V>(run, acc, other, oacc);
   }
   // Then the warps into the first.
   const int wl = threadIdx.x % 32;
@@ -873,12 +856,12 @@ __global__ void __launch_bounds__(kDecWarps * 32)
     C other[V];
 #pragma unroll
     for (int t = 0; t < V; ++t) other[t] = sacc[w][lane * V + t];
-    merge_n<V>(run, acc, Running<C>{sm[w][0], sm[w][1]}, other);
+    merge<V>(run, acc, Running<C>{sm[w][0], sm[w][1]}, other);
   }
   if (a.splits == 1) {
     if (sinks) {
       C zero[V] = {};
-      merge_n<V>(run, acc, Running<C>{C(sinks[h]), C(1)}, zero);
+      merge<V>(run, acc, Running<C>{C(sinks[h]), C(1)}, zero);
     }
     uint4 res;
     T* o = reinterpret_cast<T*>(&res);
@@ -903,7 +886,7 @@ int decode_lanes(const AttnArgs& a, const array& q, const array& k, const array&
   // The leading axes' strides the kernel steps by (one of extent 1 is never
   // stepped; nor is q's length axis, of one query).
   auto ok = [](const array& x, const int64_t* st, int axes) {
-    if (reinterpret_cast<uintptr_t>(x.raw_ptr()) % 16 != 0) return false;
+    if (!cuda::aligned16({x.raw_ptr()})) return false;
     for (int i = 0; i < axes; ++i)
       if (x.shape()[i] > 1 && (st[i] * int64_t(sizeof(T))) % 16 != 0) return false;
     return true;
@@ -968,22 +951,15 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs,
         "[scaled_dot_product_attention] the GPU kernel takes up to 2^31 - 1 "
         "query rows");
   }
-  // Split a row's keys only while the grid is small.
-  auto split_keys = [&](int64_t per_block, int64_t blocks) {
-    int64_t by_keys = std::max<int64_t>(1, (a.lk + per_block - 1) / per_block);
-    int64_t by_grid = std::max<int64_t>(1, blocks / a.rows);
-    a.splits = std::min<int64_t>({by_keys, by_grid, 65535});
-    a.chunk = std::max<int64_t>(1, (a.lk + a.splits - 1) / a.splits);
-  };
   dispatch_float(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
     using T = decltype(tag);
     using C = compute_of<T>;
     const int lanes = decode_lanes<T>(a, q, k, v);
-    if (lanes > 0) {
-      split_keys(kKeysPerBlock, kDecBlocks);
-    } else {
-      split_keys(kKeysPerBlock, kAttnBlocks);
-    }
+    // Split a row's keys only while the grid is small.
+    const int64_t by_keys = std::max<int64_t>(1, (a.lk + kKeysPerBlock - 1) / kKeysPerBlock);
+    const int64_t by_grid = std::max<int64_t>(1, (lanes > 0 ? kDecBlocks : kAttnBlocks) / a.rows);
+    a.splits = std::min<int64_t>({by_keys, by_grid, 65535});
+    a.chunk = std::max<int64_t>(1, (a.lk + a.splits - 1) / a.splits);
     // The splits' partial states in one temporary: maxima, sums, accumulators.
     C *pm = nullptr, *pl = nullptr, *pacc = nullptr;
     if (a.splits > 1) {

@@ -374,17 +374,21 @@ def test_threads_evaluate_on_gpu_streams_concurrently():
     assert not errors, errors
 
 
-def test_gpu_wait_on_a_slow_cpu_stream_is_bounded():
+@pytest.mark.parametrize("handed", ["a", "a[:3, :5]"])
+def test_gpu_wait_on_a_slow_cpu_stream_is_bounded(handed):
     # A GPU-side wait for a CPU stream gives up after FASTSYNC_GPU_WAIT_TIMEOUT_S with a
     # clear error instead of wedging the GPU; the process (and the GPU) stay usable.
+    # Large data waits, then is copied; small data is copied by the waiting kernel.
     import subprocess
     import sys
 
-    code = """
+    code = f"""
 import fastsync as mx, numpy as np
 a = mx.ones((1500, 1500), stream=mx.cpu)
 for _ in range(40):
     a = mx.matmul(a, a, stream=mx.cpu) * (1.0 / 1500)
+with mx.stream(mx.cpu):
+    a = {handed}
 g = mx.add(a, 1, stream=mx.gpu)
 try:
     mx.eval(g)

@@ -143,6 +143,26 @@ array device_scalar(const array& in) {
   return in.with_buffer(it->second, it->second->buffer.ptr, 1);
 }
 
+// The wait on a CPU stream's flag, then the copy of its staged data: two
+// operations, each with its span in a trace (signal: the trace's id).
+void wait_then_copy(CommandEncoder& enc, const Stream& consumer, const uint32_t* flag,
+                    ErrorRecord* record, const void* base, void* dev, size_t bytes,
+                    uint64_t signal) {
+  auto waited = signal ? gpu_timeline::begin(enc.cuda_stream()) : gpu_timeline::Open{};
+  wait_flag(enc.cuda_stream(), flag, record, enc.op_position());
+  if (signal) {
+    gpu_timeline::end(waited, enc.cuda_stream(), consumer.index, "wait",
+                      timeline::intern("wait (cpu data)"), 0, signal);
+  }
+  auto copied = signal ? gpu_timeline::begin(enc.cuda_stream()) : gpu_timeline::Open{};
+  check(cudaMemcpyAsync(dev, base, bytes, cudaMemcpyHostToDevice, enc.cuda_stream()),
+        "cudaMemcpyAsync to the device");
+  if (signal) {
+    gpu_timeline::end(copied, enc.cuda_stream(), consumer.index, "crossing",
+                      timeline::intern("copy to gpu"));
+  }
+}
+
 }  // namespace
 
 array to_device(const array& in, const std::optional<Stream>& producer, const Stream& consumer) {
@@ -213,19 +233,14 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
   // The GPU stream stalls until this task ran: its stream's worker starts
   // now, even if the eval's pushes were quiet (scheduler::QuietPushes).
   scheduler::wake(*producer);
-  auto waited = signal ? gpu_timeline::begin(enc.cuda_stream()) : gpu_timeline::Open{};
-  wait_flag(enc.cuda_stream(), flag, enc.error_record(kErrorWaitTimeout, timeout_error),
-            enc.op_position());
-  if (signal) {
-    gpu_timeline::end(waited, enc.cuda_stream(), consumer.index, "wait",
-                      timeline::intern("wait (cpu data)"), 0, signal);
-  }
-  auto copied = signal ? gpu_timeline::begin(enc.cuda_stream()) : gpu_timeline::Open{};
-  check(cudaMemcpyAsync(dev->buffer.ptr, base, r.bytes, cudaMemcpyHostToDevice, enc.cuda_stream()),
-        "cudaMemcpyAsync to the device");
-  if (signal) {
-    gpu_timeline::end(copied, enc.cuda_stream(), consumer.index, "crossing",
-                      timeline::intern("copy to gpu"));
+  ErrorRecord* record = enc.error_record(kErrorWaitTimeout, timeout_error);
+  if (!signal && r.bytes <= kSmallCopy) {
+    // Small and untraced: the wait and the copy in one kernel (a launch
+    // saved per crossing; a trace keeps their spans apart).
+    wait_flag_copy(enc.cuda_stream(), flag, record, enc.op_position(), base, dev->buffer.ptr,
+                   r.bytes);
+  } else {
+    wait_then_copy(enc, consumer, flag, record, base, dev->buffer.ptr, r.bytes, signal);
   }
   enc.keep(pinned);
   // A spoiled source spoils the copy, and through the flow what the GPU

@@ -50,19 +50,48 @@ __global__ void write_value_kernel(volatile uint64_t* word, uint64_t value) {
   __threadfence_system();
 }
 
-__global__ void wait_flag_kernel(const volatile uint32_t* flag, ErrorRecord* record,
-                                 uint64_t position, uint64_t timeout) {
+// Whether the flag was raised before the timeout (else the error is recorded).
+__device__ inline bool spin_on(const volatile uint32_t* flag, ErrorRecord* record,
+                               uint64_t position, uint64_t timeout) {
   uint64_t start = global_ns();
   unsigned ns = 32;
   while (*flag == 0) {
     if (global_ns() - start > timeout) {
       record_error(record, position, kErrorWaitTimeout, static_cast<long long>(timeout / 1000000));
-      return;
+      return false;
     }
     __nanosleep(ns);
     if (ns < 1024) ns *= 2;
   }
   __threadfence_system();
+  return true;
+}
+
+__global__ void wait_flag_kernel(const volatile uint32_t* flag, ErrorRecord* record,
+                                 uint64_t position, uint64_t timeout) {
+  spin_on(flag, record, position, timeout);
+}
+
+// One block: thread 0 waits for the flag, then the block copies. The loads
+// bypass the caches (__ldcv): the pinned source may be a recycled buffer
+// whose old contents a cache could still hold.
+__global__ void wait_flag_copy_kernel(const volatile uint32_t* flag, ErrorRecord* record,
+                                      uint64_t position, uint64_t timeout, const char* src,
+                                      char* dst, size_t bytes) {
+  __shared__ bool raised;
+  if (threadIdx.x == 0) raised = spin_on(flag, record, position, timeout);
+  __syncthreads();
+  if (!raised) return;
+  size_t vecs = 0;
+  if (((reinterpret_cast<uintptr_t>(src) | reinterpret_cast<uintptr_t>(dst)) & 15) == 0) {
+    vecs = bytes / 16;
+    const uint4* s = reinterpret_cast<const uint4*>(src);
+    uint4* d = reinterpret_cast<uint4*>(dst);
+    for (size_t i = threadIdx.x; i < vecs; i += blockDim.x) d[i] = __ldcv(s + i);
+  }
+  for (size_t i = vecs * 16 + threadIdx.x; i < bytes; i += blockDim.x) {
+    dst[i] = static_cast<char>(__ldcv(reinterpret_cast<const signed char*>(src) + i));
+  }
 }
 
 }  // namespace
@@ -78,6 +107,14 @@ void write_value(cudaStream_t s, uint64_t* word, uint64_t value, bool capturing)
 
 void wait_flag(cudaStream_t s, const uint32_t* flag, ErrorRecord* record, uint64_t position) {
   wait_flag_kernel<<<1, 1, 0, s>>>(flag, record, position, timeout_ns());
+  check(cudaGetLastError(), "launching a wait on a CPU stream");
+}
+
+void wait_flag_copy(cudaStream_t s, const uint32_t* flag, ErrorRecord* record, uint64_t position,
+                    const void* src, void* dst, size_t bytes) {
+  wait_flag_copy_kernel<<<1, 256, 0, s>>>(flag, record, position, timeout_ns(),
+                                          static_cast<const char*>(src), static_cast<char*>(dst),
+                                          bytes);
   check(cudaGetLastError(), "launching a wait on a CPU stream");
 }
 

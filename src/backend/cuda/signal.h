@@ -7,11 +7,13 @@
 //    nonzero 32-bit flag in pinned memory. A one-thread spin kernel, which
 //    starts the next kernel sooner than cuStreamWaitValue32 does, and which
 //    gives up after FASTSYNC_GPU_WAIT_TIMEOUT_S seconds (default 120),
-//    recording a timeout error instead of wedging the GPU.
+//    recording a timeout error instead of wedging the GPU. wait_flag_copy
+//    also copies the CPU's small data to the device after the wait.
 #pragma once
 
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace fastsync::cuda {
@@ -36,6 +38,11 @@ enum ErrorCode : long long {
 // `capturing`: s is capturing a graph (a kernel writes the value then).
 void write_value(cudaStream_t s, uint64_t* word, uint64_t value, bool capturing = false);
 void wait_flag(cudaStream_t s, const uint32_t* flag, ErrorRecord* record, uint64_t position);
+// wait_flag, then a copy of `bytes` from pinned `src` to device `dst` in the
+// same kernel: one launch instead of two for small data a CPU stream hands
+// over. Nothing is copied if the wait times out.
+void wait_flag_copy(cudaStream_t s, const uint32_t* flag, ErrorRecord* record, uint64_t position,
+                    const void* src, void* dst, size_t bytes);
 
 #ifdef __CUDACC__
 // Records an error unless an earlier one is recorded. Device code.

@@ -1,11 +1,10 @@
-#include "backend/cuda/signal.h"
-
 #include <cuda.h>
 
 #include <cstdlib>
 #include <string>
 
 #include "backend/cuda/runtime.h"
+#include "backend/cuda/signal.h"
 
 namespace fastsync::cuda {
 

@@ -196,11 +196,14 @@ def test_transposed_operands_are_not_copied():
         mx.synchronize()
         return mx.get_peak_memory() - base
 
+    # A copy of an operand would add n * n * 4 bytes; the GPU's libraries may add a small
+    # buffer of their own (64 KiB for the transposed product on an H100), well below that.
     out_bytes = n * n * 4
-    assert extra_peak(lambda: a.T @ b.T) <= out_bytes
-    assert extra_peak(lambda: a[::2] @ b[: n // 2].T) <= out_bytes
+    bound = out_bytes + out_bytes // 4
+    assert extra_peak(lambda: a.T @ b.T) <= bound
+    assert extra_peak(lambda: a[::2] @ b[: n // 2].T) <= bound
     # A view BLAS cannot read is copied (this is what the check above would see).
-    assert extra_peak(lambda: a[:, ::2] @ b[::2]) > out_bytes
+    assert extra_peak(lambda: a[:, ::2] @ b[::2]) > bound
 
 
 def test_batch_of_one_element_matrices_with_permuted_batch_axes():

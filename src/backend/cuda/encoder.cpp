@@ -35,8 +35,6 @@ CommandEncoder::CommandEncoder(Stream s) : StreamEncoder(s) {
   auto rec = device_allocator().malloc(kSlots * sizeof(ErrorRecord));
   records_ = static_cast<ErrorRecord*>(rec.ptr);
   check(cudaMemsetAsync(records_, 0, kSlots * sizeof(ErrorRecord), stream_), "cudaMemsetAsync");
-  counters_ = static_cast<unsigned*>(device_allocator().malloc(kCounters * sizeof(unsigned)).ptr);
-  check(cudaMemsetAsync(counters_, 0, kCounters * sizeof(unsigned), stream_), "cudaMemsetAsync");
 }
 
 void CommandEncoder::keep(std::shared_ptr<Data> d) {

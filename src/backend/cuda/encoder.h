@@ -97,11 +97,6 @@ class CommandEncoder : public StreamEncoder {
   // to turn it into an exception. One op may hold several (a wait for another
   // stream's data and its own kernel's check): the code picks the builder.
   ErrorRecord* error_record(long long code, ErrorBuilder build);
-  // kCounters device counters, zero between kernels: a kernel whose blocks
-  // count their arrivals (the last one finishes the work) leaves each it
-  // used at zero again. The stream orders the kernels that use them.
-  static constexpr int kCounters = 256;
-  unsigned* counters() const { return counters_; }
   // The stream position of the op being encoded (that of its outputs).
   uint64_t op_position() const { return committed_ + 1; }
   uint64_t committed() const { return committed_; }
@@ -226,7 +221,6 @@ class CommandEncoder : public StreamEncoder {
   // Errors.
   static constexpr int kSlots = 256;
   ErrorRecord* records_ = nullptr;  // device memory, kSlots
-  unsigned* counters_ = nullptr;    // device memory, kCounters
   struct Builder {
     uint64_t position;
     long long code;

@@ -783,41 +783,10 @@ __global__ void attention_merge_kernel(const C* pm, const C* pl, const C* pacc, 
 constexpr int kDecWarps = 4;
 constexpr int64_t kDecBlocks = 512;
 
-// One lane's V accumulators of a row merged over the row's splits (the
-// merge kernel's arithmetic), written to `o`. The partial states were
-// written by other blocks of this kernel: read from L2, past this SM's L1.
-template <typename T, typename C, int V>
-__device__ inline void merge_splits(const C* pm, const C* pl, const C* pacc, int64_t splits,
-                                    int64_t dv, const float* sinks, int64_t h, T* o) {
-  C mx = C(-INFINITY);
-  for (int64_t s = 0; s < splits; ++s) {
-    C m = __ldcg(pm + s);
-    if (__ldcg(pl + s) != C(0) && m > mx) mx = m;
-  }
-  if (sinks && C(sinks[h]) > mx) mx = C(sinks[h]);
-  C sum = 0, acc[V] = {};
-  for (int64_t s = 0; s < splits; ++s) {
-    C l = __ldcg(pl + s);
-    if (l == C(0)) continue;
-    C f = exp(__ldcg(pm + s) - mx);
-    sum += l * f;
-#pragma unroll
-    for (int t = 0; t < V; ++t) acc[t] += f * __ldcg(pacc + s * dv + t);
-  }
-  if (sinks) sum += exp(C(sinks[h]) - mx);
-  uint4 res;
-  T* w = reinterpret_cast<T*>(&res);
-#pragma unroll
-  for (int t = 0; t < V; ++t) w[t] = cuda::narrow<T>(acc[t] / sum);
-  *reinterpret_cast<uint4*>(o) = res;
-}
-
-// With `counters` (zero on entry, left zero), the last block of a row to
-// finish its split merges the row: no merge kernel follows.
 template <typename T, typename C, int G>
 __global__ void __launch_bounds__(kDecWarps * 32)
     attention_decode_kernel(const T* q, const T* k, const T* v, const float* sinks, T* out, C* pm,
-                            C* pl, C* pacc, unsigned* counters, AttnArgs a) {
+                            C* pl, C* pacc, AttnArgs a) {
   constexpr int V = 16 / sizeof(T), groups = kDecWarps * 32 / G;
   __shared__ C sm[kDecWarps][2], sacc[kDecWarps][G * V];
   const int lane = threadIdx.x % G, group = threadIdx.x / G, warp = threadIdx.x / 32;
@@ -905,19 +874,6 @@ __global__ void __launch_bounds__(kDecWarps * 32)
   if (lane == 0) pm[at] = run.m, pl[at] = run.l;
 #pragma unroll
   for (int t = 0; t < V; ++t) pacc[at * a.dv + lane * V + t] = acc[t];
-  if (!counters) return;
-  // Publish the state, then count this block in; lanes 0..G-1 are warp 0's.
-  __threadfence();
-  constexpr unsigned kLanes = G == 32 ? 0xffffffffu : (1u << G) - 1;
-  unsigned before = 0;
-  if (lane == 0) before = atomicAdd(counters + r, 1u);
-  before = __shfl_sync(kLanes, before, 0);
-  if (before + 1 != static_cast<unsigned>(a.splits)) return;
-  if (lane == 0) counters[r] = 0;  // for the next kernel on this stream
-  __threadfence();
-  const int64_t first = r * a.splits;
-  merge_splits<T, C, V>(pm + first, pl + first, pacc + first * a.dv + lane * V, a.splits, a.dv,
-                        sinks, h, out + r * a.dv + lane * V);
 }
 
 // The decoding kernel's lanes per key for head dimension d, or 0 where it
@@ -1018,14 +974,10 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs,
     const T* vp = static_cast<const T*>(v.raw_ptr());
     T* op = static_cast<T*>(out.raw_ptr());
     dim3 grid(static_cast<unsigned>(a.rows), static_cast<unsigned>(a.splits));
-    // The decoding kernel merges its splits itself when each row has a
-    // counter (always, as splits > 1 needs rows < kDecBlocks / 2).
-    unsigned* counters =
-        a.splits > 1 && a.rows <= cuda::CommandEncoder::kCounters ? enc.counters() : nullptr;
     auto decode = [&](auto lanes_tag) {
       constexpr int G = decltype(lanes_tag)::value;
-      attention_decode_kernel<T, C, G><<<grid, kDecWarps * 32, 0, enc.cuda_stream()>>>(
-          qp, kp, vp, sinks, op, pm, pl, pacc, counters, a);
+      attention_decode_kernel<T, C, G>
+          <<<grid, kDecWarps * 32, 0, enc.cuda_stream()>>>(qp, kp, vp, sinks, op, pm, pl, pacc, a);
     };
     switch (lanes) {
       case 4: decode(std::integral_constant<int, 4>{}); break;
@@ -1036,7 +988,7 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs,
         attention_kernel<T, C><<<grid, kAttnWarps * 32, 0, enc.cuda_stream()>>>(
             qp, kp, vp, mask ? mask->raw_ptr() : nullptr, sinks, op, pm, pl, pacc, a);
     }
-    if (a.splits > 1 && !(lanes > 0 && counters)) {
+    if (a.splits > 1) {
       cuda::check_launch("[scaled_dot_product_attention] kernel");
       attention_merge_kernel<T, C>
           <<<cuda::grid_for(a.rows * 32), cuda::kBlock, 0, enc.cuda_stream()>>>(pm, pl, pacc, sinks,

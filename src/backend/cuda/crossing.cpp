@@ -7,7 +7,8 @@
 // (spin, then sleep) before the consumer's task.
 // CPU -> GPU, still in flight: a task on the producer's CPU stream copies
 // the values into pinned memory and raises a pinned flag; the GPU stream
-// waits on the flag with a bounded spin kernel, then copies to the device.
+// waits on the flag with a bounded spin kernel, then copies to the device
+// (up to 64 KiB, the spin kernel copies them itself: one launch, not two).
 // CPU -> GPU, already computed: copied on the consumer's stream right away,
 // and the copy is cached on the host array for later GPU ops; an op on
 // another GPU stream that reads the cached copy first waits for the copy

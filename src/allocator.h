@@ -66,7 +66,8 @@ class Allocator {
   void release(const std::vector<void*>& ptrs);
 
   Source src_;
-  mutable sync::SpinMutex mutex_;  // held for a few map operations, never across alloc/release
+  // Held for a few map operations, never across alloc/release.
+  alignas(64) mutable sync::SpinMutex mutex_;
   // Mirrors of active_ and memory_limit_ for lock-free reads: the eval
   // driver checks them after every op.
   std::atomic<size_t> active_relaxed_{0};

@@ -23,7 +23,7 @@ thread_local Worker* current_worker = nullptr;
 // The error spoiling the inputs of the Task::always task this thread runs.
 thread_local ErrorRef running_cause;
 
-sync::Counter completed;  // tasks finished, ever
+alignas(64) sync::Counter completed;  // tasks finished, ever
 alignas(64) std::atomic<int> n_outstanding{0};
 std::atomic<size_t> n_inflight_bytes{0};
 }  // namespace
@@ -318,7 +318,7 @@ class Worker {
   // no nested stretch (each one suspends a stream up the stack).
   static thread_local bool resuming;
 
-  sync::SpinMutex mutex_;  // held for a push or a swap only
+  alignas(64) sync::SpinMutex mutex_;  // held for a push or a swap only
   std::vector<Task> queue_;
   // Parked: the worker of the stream whose task opens the gate this stream
   // waits on (set by the thread running the stream when it parks, cleared
@@ -380,7 +380,7 @@ class Worker {
     return runnable;
   }
   std::atomic<uint64_t> enqueued_{0};
-  sync::Counter pushed_;  // on its own line: the idle worker spins on it
+  alignas(64) sync::Counter pushed_;  // on its own line: the idle worker spins on it
   std::thread thread_;
 };
 

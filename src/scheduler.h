@@ -159,6 +159,8 @@ class Gate {
 
   Stream owner_;
   ErrorRef error_;  // written once, before the counter opens
+  // One cache line with the lock: the opener writes both, a parker reads
+  // both.
   sync::Counter counter_;
   sync::SpinMutex mutex_;
   // Under mutex_. Inline up to four: a gate is opened once, and most have

@@ -17,9 +17,10 @@ namespace fastsync::sync {
 // FASTSYNC_SPIN_NS (default 50 µs).
 int64_t spin_ns();
 
-// Own cache line: waiters spin reading it, and nothing else should bounce
-// with it.
-class alignas(64) Counter {
+// Eight bytes. Where waiters spin on one that others write beside, declare
+// it `alignas(64)` (its own cache line); a gate packs it with its lock
+// instead (a chain hopping between streams makes a gate per op).
+class Counter {
  public:
   uint32_t value() const { return value_.load(std::memory_order_acquire); }
   bool reached(uint32_t v) const { return value() >= v; }
@@ -45,8 +46,9 @@ class alignas(64) Counter {
 // free-list lookup) shared by the encoding thread and stream workers: it
 // spins, then yields, instead of parking on a futex. std::mutex, contended
 // by two threads handing work back and forth, cost a futex wake and wait per
-// hand-off (a fifth of a CPU round trip's profile). BasicLockable.
-class alignas(64) SpinMutex {
+// hand-off (a fifth of a CPU round trip's profile). BasicLockable. One
+// byte: declare it `alignas(64)` where it should not share a line.
+class SpinMutex {
  public:
   void lock() {
     for (int i = 1; locked_.exchange(true, std::memory_order_acquire); ++i) {

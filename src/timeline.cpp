@@ -46,7 +46,7 @@ struct Record {
 // thread ends so stop() still finds what it recorded. A deque: growing it
 // never copies what is recorded.
 struct Buffer {
-  sync::SpinMutex mutex;  // the owning thread, and start()/stop()
+  alignas(64) sync::SpinMutex mutex;  // the owning thread, and start()/stop()
   std::deque<Record> records;
   int track;
   std::string thread_name;

@@ -20,7 +20,7 @@ struct Job {
   int64_t n, chunk, chunks;
   std::atomic<int64_t> next{0};
   std::atomic<int64_t> done{0};
-  sync::Counter finished;
+  alignas(64) sync::Counter finished;
   std::mutex error_mutex;
   std::exception_ptr error;
 
@@ -76,7 +76,7 @@ class Pool {
 
   std::mutex mutex_;
   std::deque<std::shared_ptr<Job>> jobs_;
-  sync::Counter posted_;
+  alignas(64) sync::Counter posted_;
 };
 
 int pool_size() {

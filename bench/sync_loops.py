@@ -5,7 +5,9 @@ profiler (the device machine has no perf; py-spy's wheel is carried in .whl):
 
 Patterns: ``roundtrip`` (eval(s + 1), 0-d), ``hop`` (GPU op -> CPU-stream op -> GPU op,
 one eval), ``chain`` (1,000 dependent adds, one eval), ``mm`` (50 steps of
-maximum(y @ w, 0) on (256, 256), async_eval each). Prints µs per iteration.
+maximum(y @ w, 0) on (256, 256), async_eval each), ``streamhop`` / ``streamone`` (1,000
+dependent adds in one eval, alternating between two new GPU streams / on one new GPU
+stream: the cross-stream rows). Prints µs per iteration.
 """
 
 import sys
@@ -44,7 +46,25 @@ def patterns():
             mx.async_eval(y)
         mx.eval(y)
 
-    return {"roundtrip": roundtrip, "hop": hop, "chain": chain, "mm": mm}
+    s1, s2 = mx.new_stream(dev), mx.new_stream(dev)
+
+    def streams(pair):
+        def run():
+            y = x
+            for i in range(1000):
+                y = mx.add(y, 1.0, stream=pair[i & 1])
+            mx.eval(y)
+
+        return run
+
+    return {
+        "roundtrip": roundtrip,
+        "hop": hop,
+        "chain": chain,
+        "mm": mm,
+        "streamhop": streams((s1, s2)),
+        "streamone": streams((s1, s1)),
+    }
 
 
 def main():

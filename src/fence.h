@@ -4,7 +4,10 @@
 // The eval driver makes one fence per producer stream per eval. After the
 // producer encodes an array that another stream consumes, `update` places a
 // mark on the producer stream; before the consumer encodes its use, `wait`
-// encodes, on the consumer stream, a wait for the latest mark. Neither call
+// encodes, on the consumer stream, a wait for the latest mark. Between CPU
+// streams the mark is usually a position on the producer stream instead
+// (StreamEncoder::fence_position): no object per update, and no signal
+// folded into the producer's task. Neither call
 // blocks the calling (encoding) thread. An error on the producer stream
 // reaches the consumer in the buffers it spoiled (an error known only by
 // position, a CPU task's that declared no outputs, poisons the consumer
@@ -34,7 +37,8 @@ class Fence {
 
  private:
   Stream producer_;
-  std::shared_ptr<Mark> mark_;
+  std::shared_ptr<Mark> mark_;  // null when the latest update is a position
+  uint64_t position_ = 0;
   uint32_t count_ = 0;
 };
 

@@ -96,7 +96,7 @@ class Worker {
         if (taken_.empty()) break;
       }
       Task& t = taken_[taken_at_];
-      if (t.gate && !t.gate->is_open() && const_cast<Gate*>(t.gate)->park(this)) break;
+      if (waits(t) && park_for(t)) break;
       if (stop(t)) break;
       next_ = taken_at_ + 1 < taken_.size() ? &taken_[taken_at_ + 1] : nullptr;
       run(t);
@@ -164,17 +164,92 @@ class Worker {
     // A fresh copy: `source` belongs to a mark other streams read.
     poison =
         std::make_shared<TaskError>(TaskError{source->error, executed, source->reported, true});
+    poisoned();
     note(poison);
+  }
+
+  // -- Fences as positions (wait_after). Another stream's task that waits
+  // for this stream to have run `pos` tasks checks done_ and, short of it,
+  // parks here (waiting_); whoever runs this stream resumes it after the
+  // task that gets there (reached). An error known only by position travels
+  // with such a fence through the record of poisoned spans.
+
+  // Whether this stream has run `pos` tasks (their signals fired).
+  bool done(uint64_t pos) const { return done_.load(std::memory_order_acquire) >= pos; }
+
+  // Parks `w`, whose next task waits for `pos` here; false if this stream
+  // got there meanwhile (then `w` runs on). Of the two (this registration
+  // then a look at done_, reached()'s store to done_ then a look at
+  // n_waiting_), one sees the other (all seq_cst): no wake-up is lost.
+  // `w` shows as parked only once it is (others skip a parked stream, and
+  // a helper would leave it to nobody); reached() takes the lock before it
+  // resumes `w`, so after that.
+  bool park_until(Worker* w, uint64_t pos) {
+    std::lock_guard lk(wait_mutex_);
+    waiting_.push_back({w, pos});
+    n_waiting_.fetch_add(1, std::memory_order_seq_cst);
+    if (done_.load(std::memory_order_seq_cst) >= pos) {
+      waiting_.pop_back();
+      n_waiting_.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    w->parked_for_.store(this, std::memory_order_seq_cst);
+    return true;
+  }
+
+  // The error known only by position that was live right after this
+  // stream's task `pos`, if any (what a fence mark placed there would carry).
+  ErrorRef poison_at(uint64_t pos) {
+    if (!poisoned_ever_.load(std::memory_order_acquire)) return nullptr;
+    std::lock_guard lk(wait_mutex_);
+    for (auto& span : spans_) {
+      if (span.from <= pos && pos < span.until) return span.error;
+    }
+    return nullptr;
+  }
+
+  // light_point's part (encoding thread): whether a fence at `pos` may be a
+  // position. Positions handed out reach at most light_reach_, which this
+  // raises ahead in steps (a store per step, not per fence); a poisoning
+  // task records its span when it is within that reach. Of the two (the
+  // raise then a look at poisoned_ever_, poisoned()'s store then its look
+  // at light_reach_), one sees the other.
+  bool lightable(uint64_t pos) {
+    // After a signal folded into that task, a position could not tell the
+    // fence from what the signal did (an event lifting an error): a mark
+    // then follows the signal in order.
+    if (folded_at_ == pos || poisoned_ever_.load(std::memory_order_relaxed)) return false;
+    if (light_reach_.load(std::memory_order_relaxed) < pos)
+      light_reach_.store(pos + kReachStep, std::memory_order_seq_cst);
+    if (poisoned_ever_.load(std::memory_order_seq_cst)) return false;
+    light_handed_ = pos;
+    return true;
+  }
+
+  // The poison was lifted by this stream's task `executed`: for a fence
+  // handed out at that task before the lifting signal was folded in, it
+  // was still live (Task::late_from).
+  void lifted() {
+    if (!poisoned_ever_.load(std::memory_order_relaxed)) return;
+    std::lock_guard lk(wait_mutex_);
+    for (auto& span : spans_) {
+      if (span.until == UINT64_MAX) span.until = executed + (lift_late_ ? 1 : 0);
+    }
   }
 
   // Folds `signal` into the newest queued task (scheduler::attach).
   bool attach(std::shared_ptr<Signal>& signal) {
-    if (pending_wait.gate) return false;
+    if (pending_wait.pending()) return false;
     std::lock_guard lk(mutex_);
     if (queue_.empty()) return false;
-    for (auto& slot : queue_.back().then) {
-      if (!slot) {
-        slot = std::move(signal);
+    Task& last = queue_.back();
+    for (uint8_t i = 0; i < last.then.size(); ++i) {
+      if (!last.then[i]) {
+        last.then[i] = std::move(signal);
+        // A fence at this task was handed out as a position before this
+        // signal (the queue's last task is the latest enqueued).
+        if (light_handed_ == enqueued() && i < last.late_from) last.late_from = i;
+        folded_at_ = enqueued();
         return true;
       }
     }
@@ -187,6 +262,8 @@ class Worker {
     const Gate* gate = nullptr;
     std::shared_ptr<const void> owner;
     uint64_t position = 0;
+    Worker* after = nullptr;  // or a position on this worker (wait_after)
+    bool pending() const { return gate || after; }
   } pending_wait;
 
   // Touched by whoever holds `running_` (the worker, or a thread helping).
@@ -236,7 +313,10 @@ class Worker {
       // What it spoiled is unknown: everything after it, until the event.
       if (!e->by_position)
         e = std::make_shared<TaskError>(TaskError{e->error, executed, e->reported});
-      if (!poison) poison = e;
+      if (!poison) {
+        poison = e;
+        poisoned();
+      }
     }
     t.outputs.for_each([&](Data* d) { d->spoil(e); });
     note(e);
@@ -248,6 +328,8 @@ class Worker {
       // The wait's part of the task (open: it ran past the park check).
       const ErrorRef& e = t.gate->error();
       if (e && e->by_position && t.gate_position >= e->position) poison_from(e);
+    } else if (t.after) {
+      if (auto e = t.after->poison_at(t.gate_position)) poison_from(e);
     }
     ErrorRef cause = t.control ? nullptr : poison;
     if (cause) {
@@ -291,24 +373,66 @@ class Worker {
     // Every gate the task's signals open is open before a stream parked on
     // one of them runs here: a waiter on the second (the eval's event) must
     // not wait for a stretch resumed by the first (a fence).
+    Parked parked;
     if (t.then[0]) {  // slots fill in order
-      Parked parked;
-      for (auto& s : t.then) {
-        if (s) std::exchange(s, nullptr)->fire(parked);
+      for (size_t i = 0; i < t.then.size(); ++i) {
+        if (!t.then[i]) continue;
+        lift_late_ = i >= t.late_from;
+        std::exchange(t.then[i], nullptr)->fire(parked);
       }
-      resume_parked(parked);
+      lift_late_ = false;
     }
+    reached(parked);
+    resume_parked(parked);
+  }
+
+  // After each task (its signals fired): publishes how far this stream got
+  // and takes out the streams parked until here.
+  void reached(Parked& parked) {
+    done_.store(executed, std::memory_order_seq_cst);
+    if (n_waiting_.load(std::memory_order_seq_cst) == 0) return;
+    std::lock_guard lk(wait_mutex_);
+    for (size_t i = 0; i < waiting_.size();) {
+      if (waiting_[i].second <= executed) {
+        parked.add(waiting_[i].first);
+        waiting_[i] = waiting_.back();
+        waiting_.pop_back();
+        n_waiting_.fetch_sub(1, std::memory_order_relaxed);
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  // Poison was just set (by this stream's task `executed`): positions handed
+  // out up to light_reach_ may ask about it (poison_at), so it is recorded
+  // as a span, closed when an event lifts it (lifted).
+  void poisoned() {
+    poisoned_ever_.store(true, std::memory_order_seq_cst);
+    if (executed > light_reach_.load(std::memory_order_seq_cst)) return;
+    std::lock_guard lk(wait_mutex_);
+    spans_.push_back({executed, UINT64_MAX, poison});
   }
 
   // Whether this stream, whose task runs now, has nothing to run after it:
   // the batch is at its end with nothing queued, or its next task waits on
   // a closed gate (the stream would park).
   bool idle_next() {
-    auto waits = [](const Task& t) { return t.gate && !t.gate->is_open(); };
     if (next_) return waits(*next_);
     // The batch ends here: the next task is the queue's first.
     std::lock_guard lk(mutex_);
     return queue_.empty() || waits(queue_.front());
+  }
+
+  // Whether `t` waits for another stream's point not reached yet.
+  static bool waits(const Task& t) {
+    if (t.gate) return !t.gate->is_open();
+    return t.after && !t.after->done(t.gate_position);
+  }
+  // Parks this stream on what `t` waits for; false if that is reached now.
+  bool park_for(const Task& t) {
+    if (t.gate) return const_cast<Gate*>(t.gate)->park(this);
+    return t.after->park_until(this, t.gate_position);
   }
 
   // How long an opener runs a resumed stream's tasks before handing the
@@ -365,8 +489,8 @@ class Worker {
         std::swap(taken_, queue_);
       }
       if (taken_at_ < taken_.size()) {
-        const Gate* g = taken_[taken_at_].gate;
-        parked = g && !g->is_open() && const_cast<Gate*>(g)->park(this);
+        const Task& t = taken_[taken_at_];
+        parked = waits(t) && park_for(t);
         runnable = !parked;
       }
     }
@@ -380,6 +504,28 @@ class Worker {
     return runnable;
   }
   std::atomic<uint64_t> enqueued_{0};
+  // Fences as positions. done_: tasks run (written by whoever holds the
+  // stream, read by the streams waiting on it); n_waiting_: the streams
+  // parked in waiting_, read after every task.
+  alignas(64) std::atomic<uint64_t> done_{0};
+  std::atomic<int> n_waiting_{0};
+  // Under wait_mutex_: the streams parked until a position here, and the
+  // spans of positions [from, until) where this stream was poisoned, for
+  // the positions handed out. Kept for good: only poisonings that start
+  // within light_reach_ are recorded, and it stops rising at the first.
+  struct PoisonSpan {
+    uint64_t from, until;
+    ErrorRef error;
+  };
+  sync::SpinMutex wait_mutex_;
+  std::vector<std::pair<Worker*, uint64_t>> waiting_;
+  std::vector<PoisonSpan> spans_;
+  std::atomic<bool> poisoned_ever_{false};
+  std::atomic<uint64_t> light_reach_{0};
+  uint64_t light_handed_ = 0;        // the latest position handed out; encoding thread
+  uint64_t folded_at_ = UINT64_MAX;  // the latest task a signal was folded into; the same
+  bool lift_late_ = false;           // the signal firing now is late (lifted())
+  static constexpr uint64_t kReachStep = 1024;
   alignas(64) sync::Counter pushed_;  // on its own line: the idle worker spins on it
   std::thread thread_;
 };
@@ -512,6 +658,7 @@ void take_pending_wait(Worker& w, Task& t) {
   t.gate = std::exchange(p.gate, nullptr);
   t.gate_owner = std::move(p.owner);
   t.gate_position = p.position;
+  t.after = std::exchange(p.after, nullptr);
 }
 
 // Pushes `w`'s pending wait as a task that only waits (no fn).
@@ -524,8 +671,8 @@ void push_pending_wait(Worker& w) {
 
 void enqueue(const Stream& s, Task t) {
   Worker& w = worker(s);
-  if (w.pending_wait.gate) {
-    if (t.gate) {
+  if (w.pending_wait.pending()) {
+    if (t.gate || t.after) {
       push_pending_wait(w);
     } else {
       take_pending_wait(w, t);
@@ -537,8 +684,25 @@ void enqueue(const Stream& s, Task t) {
 void wait_before_next(const Stream& s, const Gate& gate, std::shared_ptr<const void> owner,
                       uint64_t position) {
   Worker& w = worker(s);
-  if (w.pending_wait.gate) push_pending_wait(w);
-  w.pending_wait = {&gate, std::move(owner), position};
+  if (w.pending_wait.pending()) push_pending_wait(w);
+  w.pending_wait = {&gate, std::move(owner), position, nullptr};
+}
+
+void wait_after(const Stream& s, const Stream& producer, uint64_t pos) {
+  Worker& p = worker(producer);
+  // Got there already, with no error to carry: nothing to wait for. (A
+  // poisoning at or before `pos` was recorded before done_ passed it.)
+  if (p.done(pos) && !p.poison_at(pos)) return;
+  Worker& w = worker(s);
+  if (w.pending_wait.pending()) push_pending_wait(w);
+  w.pending_wait = {nullptr, nullptr, pos, &p};
+}
+
+bool light_point(const Stream& s, uint64_t& pos) {
+  Worker& w = worker(s);
+  if (w.pending_wait.pending()) return false;
+  pos = w.enqueued();
+  return w.lightable(pos);
 }
 
 uint64_t enqueued(const Stream& s) { return worker(s).enqueued(); }
@@ -651,6 +815,7 @@ ErrorRef take_error() {
   auto* w = current_worker;
   if (!w) return nullptr;
   auto p = std::exchange(w->poison, nullptr);
+  if (p) w->lifted();
   auto f = std::exchange(w->failed, nullptr);
   return p ? p : f;
 }

@@ -76,6 +76,21 @@ void wake(const Stream& s);
 void wait_before_next(const Stream& s, const Gate& gate, std::shared_ptr<const void> owner,
                       uint64_t position);
 
+// A fence between CPU streams as a position, with no mark (Fence::update):
+// the next task enqueued on `s` first waits until `producer` has run `pos`
+// tasks (its tasks enqueued so far, as light_point gave them), as
+// wait_before_next waits for a gate; the stream parks on `producer` until
+// it gets there. An error of `producer` known only by position that was
+// live right after its task `pos` poisons `s` from that task on, as a fence
+// mark's error does. Encoding thread.
+void wait_after(const Stream& s, const Stream& producer, uint64_t pos);
+// Whether a fence on `s` at its latest task may be a position (wait_after)
+// rather than a mark, and that position. Not while a wait is pending on `s`
+// (the fence must follow it), nor once a task of `s` has poisoned it by
+// position: such errors then travel in marks, and the few positions handed
+// out before keep an exact record of them. Encoding thread.
+bool light_point(const Stream& s, uint64_t& pos);
+
 // Folds `signal` into the task enqueued last on `s`, if that task is still
 // queued (no thread took it yet) and no wait is pending (wait_before_next):
 // it fires right after that task, and `signal` is moved from. Returns false

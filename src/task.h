@@ -221,6 +221,10 @@ struct Task {
   const Gate* gate = nullptr;
   std::shared_ptr<const void> gate_owner{};
   uint64_t gate_position = 0;
+  // Or waits for another CPU stream's worker to have run `gate_position`
+  // tasks (scheduler::wait_after: a fence as a position, no gate). Workers
+  // live as long as the process.
+  Worker* after = nullptr;
   // Fired in order right after this task ran, failed or was skipped, on the
   // thread that ran it: points on this stream (CPU marks), folded into the
   // task before them or carried by a control task with no compute. Two: a
@@ -228,6 +232,10 @@ struct Task {
   // task (a separate event task would make the stream look busy to a gate's
   // opener, which then wakes a worker instead of running on: Worker::resume).
   std::array<std::shared_ptr<Signal>, 2> then{};
+  // The signals from then[late_from] on were folded in after a fence at
+  // this task was handed out as a position (scheduler::light_point): an
+  // error they lift was still live for that fence.
+  uint8_t late_from = 2;
   // May block on something other than this process's CPU streams (a GPU
   // stream's mark): never run by another stream's thread (scheduler.h).
   bool blocks = false;

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <variant>
@@ -132,6 +133,22 @@ class StreamEncoder {
   // If m's error spoiled `position` of m's stream, it poisons this stream.
   // Never blocks the calling thread.
   virtual void wait(const MarkRef& m, uint64_t position) = 0;
+  // A fence after the work encoded here so far as a position on this
+  // stream, with no mark (a CPU stream's, when nothing needs one: a chain
+  // hopping between CPU streams places a fence per op); false: make and
+  // place a mark instead.
+  virtual bool fence_position(uint64_t& pos) {
+    (void)pos;
+    return false;
+  }
+  // Later work on this stream starts once `producer` has reached `pos`
+  // (given by its encoder's fence_position), carrying its error as wait()
+  // does. Only streams of a backend that gives such positions wait on them.
+  virtual void wait_position(const Stream& producer, uint64_t pos) {
+    (void)producer;
+    (void)pos;
+    throw std::logic_error("[eval] this stream cannot wait on another stream's position");
+  }
   // Keeps `d` alive until the work encoded here so far is done.
   virtual void retain(std::shared_ptr<Data> d) = 0;
   // Before an op: it and the `run.ops - 1` after it are encoded here back

@@ -318,6 +318,17 @@ void CommandEncoder::wait(const MarkRef& m, uint64_t position) {
   scheduler::enqueue(stream(), std::move(t));
 }
 
+bool CommandEncoder::fence_position(uint64_t& pos) {
+  // A trace keeps marks (their signals and waits draw its arrows); buffers
+  // retained for the next mark are released by one.
+  if (timeline::on() || retained_.size() > 0) return false;
+  return scheduler::light_point(stream(), pos);
+}
+
+void CommandEncoder::wait_position(const Stream& producer, uint64_t pos) {
+  scheduler::wait_after(stream(), producer, pos);
+}
+
 void CommandEncoder::retain(std::shared_ptr<Data> d) {
   retained_.push_back(std::move(d), stream().index);
 }

@@ -61,6 +61,8 @@ class CommandEncoder : public StreamEncoder {
   MarkRef make_mark() override;
   void place(const MarkRef& m, MarkKind kind) override;
   void wait(const MarkRef& m, uint64_t position) override;
+  bool fence_position(uint64_t& pos) override;
+  void wait_position(const Stream& producer, uint64_t pos) override;
   void retain(std::shared_ptr<Data> d) override;
 
  private:

@@ -167,6 +167,10 @@ def test_launcher_flags_on_one_host():
     assert env["OMPI_MCA_btl"] == "self,sm"
     if 6 > (os.cpu_count() or 1):
         assert env["OMPI_MCA_mpi_yield_when_idle"] == "1"
+    # Each rank's kernel pool gets its share of the cores, unless the caller sized it.
+    assert env["FASTSYNC_KERNEL_THREADS"] == str(max(1, (os.cpu_count() or 1) // 3))
+    _, env = launch.build_command(args, environ={"FASTSYNC_KERNEL_THREADS": "5"})
+    assert env["FASTSYNC_KERNEL_THREADS"] == "5"
     root = os.geteuid() == 0
     assert ("OMPI_ALLOW_RUN_AS_ROOT" in env) == root
     assert ("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM" in env) == root
@@ -179,6 +183,7 @@ def test_launcher_hostfile_passthrough():
         args, environ={"PYTHONPATH": "/p", "FASTSYNC_SPIN_NS": "0", "HOME": "/h"})
     assert cmd[cmd.index("--hostfile") + 1] == "hosts"
     assert "OMPI_MCA_btl" not in env and "OMPI_MCA_mpi_yield_when_idle" not in env
+    assert "FASTSYNC_KERNEL_THREADS" not in env  # ranks per host unknown
     exported = [cmd[i + 1] for i, a in enumerate(cmd) if a == "-x"]
     # NVLink multicast stays off on every host (tests/test_nccl.py).
     assert exported == ["PYTHONPATH", "FASTSYNC_SPIN_NS", "NCCL_NVLS_ENABLE",

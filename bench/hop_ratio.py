@@ -14,32 +14,23 @@ import sys
 import time
 
 import fastsync as mx
+from fastsync.bench.workloads import cross_stream
 
 
 def main():
     secs = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
-    x = mx.arange(16, dtype=mx.float32)
-    mx.eval(x)
-    a, b = mx.new_stream(mx.cpu), mx.new_stream(mx.cpu)
-
-    def run(streams):
-        y = x
-        for i in range(1000):
-            y = mx.add(y, 1.0, stream=streams[i & 1])
-        mx.eval(y)
-
-    one, hop = (a, a), (a, b)
+    one, hop = cross_stream(mx, mx.cpu, pattern="one"), cross_stream(mx, mx.cpu, pattern="hop")
     gc.disable()
     for _ in range(10):
-        run(one)
-        run(hop)
+        one()
+        hop()
     t_one, t_hop = [], []
     end = time.perf_counter() + secs
     while time.perf_counter() < end:
         t0 = time.perf_counter()
-        run(one)
+        one()
         t1 = time.perf_counter()
-        run(hop)
+        hop()
         t_one.append(t1 - t0)
         t_hop.append(time.perf_counter() - t1)
     m1, m2 = statistics.median(t_one) * 1e3, statistics.median(t_hop) * 1e3

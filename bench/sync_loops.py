@@ -14,6 +14,7 @@ import sys
 import time
 
 import fastsync as mx
+from fastsync.bench.workloads import cross_stream
 
 
 def patterns():
@@ -46,24 +47,13 @@ def patterns():
             mx.async_eval(y)
         mx.eval(y)
 
-    s1, s2 = mx.new_stream(dev), mx.new_stream(dev)
-
-    def streams(pair):
-        def run():
-            y = x
-            for i in range(1000):
-                y = mx.add(y, 1.0, stream=pair[i & 1])
-            mx.eval(y)
-
-        return run
-
     return {
         "roundtrip": roundtrip,
         "hop": hop,
         "chain": chain,
         "mm": mm,
-        "streamhop": streams((s1, s2)),
-        "streamone": streams((s1, s1)),
+        "streamhop": cross_stream(mx, dev, pattern="hop"),
+        "streamone": cross_stream(mx, dev, pattern="one"),
     }
 
 

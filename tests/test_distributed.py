@@ -167,10 +167,16 @@ def test_launcher_flags_on_one_host():
     assert env["OMPI_MCA_btl"] == "self,sm"
     if 6 > (os.cpu_count() or 1):
         assert env["OMPI_MCA_mpi_yield_when_idle"] == "1"
-    # Each rank's kernel pool gets its share of the cores, unless the caller sized it.
-    assert env["FASTSYNC_KERNEL_THREADS"] == str(max(1, (os.cpu_count() or 1) // 3))
-    _, env = launch.build_command(args, environ={"FASTSYNC_KERNEL_THREADS": "5"})
-    assert env["FASTSYNC_KERNEL_THREADS"] == "5"
+    assert env["OMPI_MCA_btl_sm_eager_limit"] == "32768"
+    # Each rank's kernel pool and BLAS threads get its share of the cores, unless the
+    # caller sized them.
+    share = str(max(1, (os.cpu_count() or 1) // 3))
+    assert env["FASTSYNC_KERNEL_THREADS"] == share and env["OPENBLAS_NUM_THREADS"] == share
+    _, env = launch.build_command(args, environ={
+        "FASTSYNC_KERNEL_THREADS": "5", "OPENBLAS_NUM_THREADS": "7",
+        "OMPI_MCA_btl_sm_eager_limit": "8192"})
+    assert env["FASTSYNC_KERNEL_THREADS"] == "5" and env["OPENBLAS_NUM_THREADS"] == "7"
+    assert env["OMPI_MCA_btl_sm_eager_limit"] == "8192"
     root = os.geteuid() == 0
     assert ("OMPI_ALLOW_RUN_AS_ROOT" in env) == root
     assert ("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM" in env) == root
@@ -184,6 +190,7 @@ def test_launcher_hostfile_passthrough():
     assert cmd[cmd.index("--hostfile") + 1] == "hosts"
     assert "OMPI_MCA_btl" not in env and "OMPI_MCA_mpi_yield_when_idle" not in env
     assert "FASTSYNC_KERNEL_THREADS" not in env  # ranks per host unknown
+    assert "OPENBLAS_NUM_THREADS" not in env and "OMPI_MCA_btl_sm_eager_limit" not in env
     exported = [cmd[i + 1] for i, a in enumerate(cmd) if a == "-x"]
     # NVLink multicast stays off on every host (tests/test_nccl.py).
     assert exported == ["PYTHONPATH", "FASTSYNC_SPIN_NS", "NCCL_NVLS_ENABLE",

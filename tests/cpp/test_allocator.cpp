@@ -59,6 +59,15 @@ TEST_CASE("allocator: buffers are aligned and usable") {
     static_cast<char*>(b.ptr)[n - 1] = 1;
     a.free(b);
   }
+  // Large host buffers start on a huge-page boundary (they ask for
+  // transparent huge pages), and every byte of an odd size is usable.
+  for (size_t n : {size_t(4) << 20, (size_t(5) << 20) + 12345}) {
+    auto b = a.malloc(n);
+    CHECK(reinterpret_cast<uintptr_t>(b.ptr) % (size_t(2) << 20) == 0);
+    static_cast<char*>(b.ptr)[0] = 1;
+    static_cast<char*>(b.ptr)[n - 1] = 1;
+    a.free(b);
+  }
 }
 
 namespace {

@@ -32,6 +32,7 @@
 #include <mutex>
 #include <optional>
 #include <typeinfo>
+#include <unordered_set>
 
 #include "autodiff.h"
 #include "backend/backend.h"
@@ -181,33 +182,63 @@ class Evaluation {
   // something another stream or device waits on (a fence after a node) or
   // before a node that waits on another stream's work of this eval, and how
   // many of those in a row are small (RunHint). The encoder may batch such a
-  // run (a GPU stream captures it into a graph).
+  // run (a GPU stream captures it into a graph). The GPU streams of one
+  // device also count as one: a captured run spans them (a fence between
+  // two of them is a dependency inside the graph: cuda/encoder.h), so a
+  // chain hopping between them is a run; each op gets the longer count.
   static std::vector<RunHint> run_lengths(const std::vector<std::shared_ptr<Node>>& tape) {
     std::vector<RunHint> runs(tape.size());
-    std::vector<std::pair<int, RunHint>> next;  // stream index -> run after
-    auto next_of = [&](int s) -> RunHint& {
+    bool gpu = false;
+    for (auto& n : tape) gpu = gpu || n->primitive->stream().device.type != Device::Type::cpu;
+    count_runs(tape, runs, [](const Stream& s) { return s.index; });
+    if (gpu) {
+      count_runs(tape, runs, [](const Stream& s) {
+        return s.device.type == Device::Type::cpu ? s.index : -1 - s.device.index;
+      });
+    }
+    return runs;
+  }
+
+  // One count of run_lengths, over the groups of streams `group` names
+  // (the stream's index, or a negative key shared by several); keeps the
+  // longer of this count and what `runs` holds.
+  template <typename Group>
+  static void count_runs(const std::vector<std::shared_ptr<Node>>& tape, std::vector<RunHint>& runs,
+                         Group group) {
+    std::vector<std::pair<int, RunHint>> next;  // group -> run after
+    auto next_of = [&](int g) -> RunHint& {
       for (auto& [k, v] : next) {
-        if (k == s) return v;
+        if (k == g) return v;
       }
-      return next.emplace_back(s, RunHint{}).second;
+      return next.emplace_back(g, RunHint{}).second;
     };
+    // Producers of a shared group that a consumer of another group reads
+    // (found before them: the walk goes from the tape's end). A group of
+    // one stream is left by any fence.
+    std::unordered_set<const Node*> leaving;
     for (size_t i = tape.size(); i-- > 0;) {
       const Node& n = *tape[i];
-      const Stream& s = n.primitive->stream();
-      RunHint& after = next_of(s.index);
-      RunHint& run = runs[i];
-      run.ops = n.needs_fence ? 1 : after.ops + 1;
+      const int g = group(n.primitive->stream());
+      RunHint& after = next_of(g);
+      RunHint run;
+      const bool cut = n.needs_fence && (g >= 0 || leaving.count(&n) > 0);
+      run.ops = cut ? 1 : after.ops + 1;
       if (output_bytes(n) <= RunHint::kSmallOpBytes) {
-        run.small_ops = n.needs_fence ? 1 : after.small_ops + 1;
+        run.small_ops = cut ? 1 : after.small_ops + 1;
       }
       bool waits = false;
       for (auto& in : n.inputs) {
-        waits =
-            waits || (in.status() == Status::unscheduled && in.node()->primitive->stream() != s);
+        if (in.status() != Status::unscheduled) continue;
+        const Node* p = in.node().get();
+        const int pg = group(p->primitive->stream());
+        if (pg == g) continue;
+        waits = true;
+        if (pg < 0) leaving.insert(p);
       }
       after = waits ? RunHint{} : run;
+      runs[i].ops = std::max(runs[i].ops, run.ops);
+      runs[i].small_ops = std::max(runs[i].small_ops, run.small_ops);
     }
-    return runs;
   }
 
   // What an op writes, by its outputs' sizes (a view writes nothing).

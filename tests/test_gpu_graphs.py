@@ -88,6 +88,92 @@ def test_runs_on_two_streams_joined_by_fences():
         np.testing.assert_allclose(np.array(w), chain_np(want_u + want_v, 8), rtol=1e-5)
 
 
+def hop_chain(x, n, streams):
+    """n elementwise ops of chain(), op i on streams[i % len(streams)]: a fence per op."""
+    for i in range(n):
+        x = chain(x, 1, stream=streams[i % len(streams)]) if i % 3 == 0 else (
+            mx.add(x, 0.5, stream=streams[i % len(streams)]) if i % 3 == 1
+            else mx.subtract(x, 0.25, stream=streams[i % len(streams)]))
+    return x
+
+
+def test_a_chain_hopping_between_streams_is_captured_whole():
+    """A run hopping between two GPU streams of one device, a fence per op, is captured as
+    one run spanning both (the second stream joins the first's capture): nearly all its ops
+    go into graphs, a handful of launches, and the values are NumPy's, run after run (the
+    executable graph updated for new buffers), with either stream first."""
+    s1, s2 = mx.new_stream(mx.gpu), mx.new_stream(mx.gpu)
+    rng = np.random.default_rng(7)
+    for i in range(6):
+        a = rng.standard_normal((40,)).astype(np.float32)
+        streams = (s1, s2) if i % 2 == 0 else (s2, s1)
+        y = hop_chain(mx.array(a), 60, streams)
+        before = counters()
+        mx.eval(y)
+        after = counters()
+        np.testing.assert_allclose(np.array(y), chain_np(a, 60), rtol=1e-4, err_msg=f"run {i}")
+        if os.environ.get("FASTSYNC_CUDA_GRAPHS") != "0":
+            captured = after["graph_ops"] - before["graph_ops"]
+            launches = after["graph_launches"] - before["graph_launches"]
+            assert captured >= 55 and launches <= 6, (captured, launches)
+
+
+def test_forks_and_joins_across_streams_inside_a_capture():
+    """Two branches from one value on two streams, combined on a third, then read by a CPU
+    stream (which ends the capture) and by more GPU work: right values, and an error in one
+    branch spoils only what reads it."""
+    s1, s2, s3 = (mx.new_stream(mx.gpu) for _ in range(3))
+    a = np.linspace(-2, 2, 64, dtype=np.float32)
+    for _ in range(3):
+        x = chain(mx.array(a), 5, stream=s1)
+        u = chain(x, 7, stream=s2)
+        v = chain(mx.multiply(x, 2.0, stream=s3), 7, stream=s3)
+        w = chain(mx.add(u, v, stream=s1), 6, stream=s1)
+        c = mx.add(w, 1.0, stream=mx.cpu)
+        z = chain(mx.multiply(c, 0.5, stream=s2), 6, stream=s2)
+        mx.eval(z, w)
+        xn = chain_np(a, 5)
+        wn = chain_np(chain_np(xn, 7) + chain_np(xn * 2, 7), 6)
+        np.testing.assert_allclose(np.array(w), wn, rtol=1e-4)
+        np.testing.assert_allclose(np.array(z), chain_np((wn + 1) * 0.5, 6), rtol=1e-4)
+
+    idx = mx.array(np.array([0, 99], dtype=np.int32))
+    x = chain(mx.array(a), 5, stream=s1)
+    bad = chain(mx.take(chain(x, 4, stream=s2), idx, stream=s2), 4, stream=s2)
+    good = chain(x, 8, stream=s3)
+    both = mx.add(chain(x, 4, stream=s1), good, stream=s1)
+    with pytest.raises(IndexError, match="out of bounds"):
+        mx.eval(bad, both)
+    xn = chain_np(a, 5)
+    np.testing.assert_allclose(np.array(both), chain_np(xn, 4) + chain_np(xn, 8), rtol=1e-4)
+    np.testing.assert_allclose(np.array(good), chain_np(xn, 8), rtol=1e-4)
+    with pytest.raises(IndexError, match="out of bounds"):
+        np.array(bad)
+    # The streams work on.
+    y = hop_chain(mx.array(a), 30, (s2, s1, s3))
+    np.testing.assert_allclose(np.array(y), chain_np(a, 30), rtol=1e-4)
+
+
+def test_async_evals_hopping_between_streams():
+    """Evals queued back to back, each a chain hopping between two streams that starts from
+    the previous one's result: the next capture waits on the previous eval's events, and
+    reading results as they come gives NumPy's values."""
+    s1, s2 = mx.new_stream(mx.gpu), mx.new_stream(mx.gpu)
+    x = mx.ones((128,))
+    outs = []
+    for k in range(12):
+        x = hop_chain(x, 9, (s1, s2) if k % 3 else (s2, s1))
+        mx.async_eval(x)
+        outs.append(x)
+        if k % 4 == 3:
+            outs[k - 2][0].item()
+    want, v = [], np.ones((1,), np.float32)
+    for _ in range(12):
+        v = chain_np(v, 9)
+        want.append(float(v[0]))
+    np.testing.assert_allclose([o[0].item() for o in outs], want, rtol=1e-4)
+
+
 def test_a_run_crossing_to_the_cpu_and_back():
     a = np.linspace(-1, 1, 50, dtype=np.float32)
     g = chain(mx.array(a), 10)

@@ -199,15 +199,16 @@ void CommandEncoder::eval(Primitive& p, const std::vector<array>& inputs,
 void CommandEncoder::eval_profiled(Primitive& p, const std::vector<array>& inputs,
                                    std::vector<array>& outputs) {
   if (!profile::enabled()) {
-    bool next = graph_->capturing() && graph_->full();
-    if (next || (graph_->capturing() && !GraphCapture::joins(run_hint_))) end_graph();
-    if (!graph_->capturing() && !timeline::on() && GraphCapture::worth_it(run_hint_)) {
+    GraphCapture& run = *origin().graph_;
+    bool next = run.capturing() && run.full();
+    if (next || (run.capturing() && !GraphCapture::joins(run_hint_))) end_graph();
+    if (!capturing() && !timeline::on() && GraphCapture::worth_it(run_hint_)) {
       graph_->begin(/*fresh=*/!next);
       run_first_ = op_position();
       // A run that fails to launch spoils its ops: they are logged.
       flow();
     }
-    if (graph_->capturing()) graph_->note(p.name());
+    if (capturing()) origin().graph_->note(p.name(), stream().index);
     in_op_ = true;  // its kernels may join the run; until commit or discard
     Encoding scope(this);
     p.eval_gpu(inputs, outputs);
@@ -242,20 +243,100 @@ void CommandEncoder::discard() {
 }
 
 void CommandEncoder::end_graph() {
-  if (!graph_->capturing()) return;
-  try {
-    graph_->end_and_launch();
-  } catch (...) {
-    // The run's kernels never ran: its outputs hold garbage. The error
-    // spoils them (and the op being encoded, whose first kernels were in
-    // the run), as a failing kernel would.
-    auto e = std::make_shared<scheduler::TaskError>();
-    e->error = std::current_exception();
-    e->position = run_first_;
-    e->by_position = false;
-    flow()->fail(run_first_, in_op_ ? op_position() : committed_, e);
-    add_probe([e]() -> scheduler::ErrorRef { return e; });
+  if (host_) {
+    if (host_->graph_->capturing()) {
+      host_->end_graph();
+      return;
+    }
+    host_ = nullptr;  // not left joined to a capture that is over
   }
+  if (!graph_->capturing()) return;
+  if (joined_.empty() && captured_marks_.empty()) {
+    try {
+      graph_->end_and_launch();
+    } catch (...) {
+      spoil_run(std::current_exception());
+    }
+    return;
+  }
+  end_joint_graph();
+}
+
+void CommandEncoder::join(CommandEncoder& o, cudaEvent_t event) {
+  // What this stream queued before joining is outside the capture: the
+  // launch waits for it (recorded now, while the stream is not capturing).
+  cudaEvent_t before = take_event();
+  cudaError_t r = cudaEventRecord(before, stream_);
+  if (r == cudaSuccess) r = cudaStreamWaitEvent(stream_, event, 0);  // joins the capture
+  if (r != cudaSuccess) {
+    give_event(before);
+    check(r, "joining a graph capture");
+  }
+  o.joined_.push_back({this, before});
+  host_ = &o;
+  run_first_ = op_position();
+  flow();  // a run that fails to launch spoils its ops here too
+}
+
+void CommandEncoder::end_joint_graph() {
+  std::exception_ptr failed;
+  std::vector<cudaEvent_t> befores, backs;
+  for (auto& j : joined_) befores.push_back(j.before);
+  try {
+    for (auto& j : joined_) {
+      // Each joined stream's work joins back into this one inside the
+      // capture (CUDA refuses to end a capture with an unjoined stream).
+      backs.push_back(take_event());
+      check(cudaEventRecord(backs.back(), j.encoder->stream_), "cudaEventRecord");
+      check(cudaStreamWaitEvent(stream_, backs.back(), 0), "cudaStreamWaitEvent");
+    }
+    graph_->end_and_launch(befores);
+  } catch (...) {
+    failed = std::current_exception();
+    graph_->abandon();  // every stream of the capture leaves it
+  }
+  std::vector<Joined> joined = std::move(joined_);
+  joined_.clear();
+  for (auto& j : joined) j.encoder->host_ = nullptr;
+  // The joined streams' later work follows the graph (or the failed run's
+  // place in their order); so does any wait on a fence placed inside it.
+  cudaEvent_t after = take_event();
+  cudaError_t r = cudaEventRecord(after, stream_);
+  for (auto& j : joined) {
+    if (r == cudaSuccess) r = cudaStreamWaitEvent(j.encoder->stream_, after, 0);
+  }
+  give_event(after);
+  for (cudaEvent_t e : befores) give_event(e);
+  for (cudaEvent_t e : backs) give_event(e);
+  scheduler::ErrorRef error;
+  if (failed) {
+    error = spoil_run(failed);
+    for (auto& j : joined) j.encoder->spoil_run(failed);
+  }
+  // Always: a fence left marked captured would hold its waiters forever.
+  cudaError_t marks = record_captured_marks(error);
+  if (!failed && r == cudaSuccess) r = marks;
+  if (!failed && r != cudaSuccess) {
+    // The graph ran, but its order with later work is unknown: what follows
+    // on these streams reports the failure.
+    check(r, "ordering streams after a graph");
+  }
+}
+
+scheduler::ErrorRef CommandEncoder::spoil_run(const std::exception_ptr& error) {
+  // The run's kernels never ran: its outputs hold garbage. The error
+  // spoils them (and the op being encoded, whose first kernels were in
+  // the run), as a failing kernel would. Its timeline points were never
+  // written: the value reached so far is written now, so a host wait for
+  // any of them ends (their batches freed; the data is spoiled anyway).
+  auto e = std::make_shared<scheduler::TaskError>();
+  e->error = error;
+  e->position = run_first_;
+  e->by_position = false;
+  flow()->fail(run_first_, in_op_ ? op_position() : committed_, e);
+  add_probe([e]() -> scheduler::ErrorRef { return e; });
+  write_value(stream_, timeline_, next_value_, /*capturing=*/false);
+  return e;
 }
 
 uint64_t CommandEncoder::place_point() {
@@ -293,7 +374,7 @@ uint64_t CommandEncoder::place_point() {
     slots_used_ = 0;
   }
   uint64_t v = ++next_value_;
-  write_value(stream_, timeline_, v, graph_->capturing());
+  write_value(stream_, timeline_, v, capturing());
   {
     std::lock_guard lk(sealed_mutex_);
     sealed_.emplace_back(v, std::move(batch_));

@@ -20,9 +20,21 @@
 // Graphs. Before an op the driver says how long the run of ops it is part
 // of is, and how many of them are small (hint_run); a long run of small ops
 // is captured into a CUDA graph, and launched as one when a large op comes
-// or something must see its work: a mark, a wait on another
-// stream, a host wait, a copy from pageable memory, a collective
-// (end_graph; graph.h).
+// or something must see its work: a mark the host waits on, a wait on
+// a stream outside the capture, a host wait, a copy from pageable memory,
+// a collective (end_graph; graph.h).
+//
+// A capture spans the GPU streams of its device that join it. A fence
+// placed while capturing is recorded inside the capture; a stream of the
+// same device that waits on it joins the capture (CUDA's fork of a
+// capture into another stream), so a chain hopping between two streams
+// is one graph, not a launch, a record and a wait per op. The stream that
+// began it (the origin) launches the graph: every joined stream's work is
+// joined back into the origin first, the launch waits for what each joined
+// stream had queued before it joined, and each joined stream's later work
+// waits for the graph. Fences recorded inside it are recorded again after
+// the launch, so a waiter outside the capture finds a real event. Ending
+// the capture from any of its streams ends it for all (end_graph).
 //
 // Stream-ordered reuse. Every buffer a retention batch holds is queued on
 // this stream (Data::queue) until the batch is released. A buffer that only
@@ -104,9 +116,13 @@ class CommandEncoder : public StreamEncoder {
   void commit(const std::vector<array>& inputs, const std::vector<array>& outputs) override;
   void discard() override;
   void hint_run(RunHint run) override { run_hint_ = run; }
-  // Launches the run being captured, if any. Encoding thread. A run CUDA
-  // refuses to launch spoils the arrays of its ops (and later ones).
+  // Launches the run being captured, if any (the capture this stream
+  // joined included). Encoding thread. A run CUDA refuses to launch spoils
+  // the arrays of its ops (and later ones), on each of its streams.
   void end_graph();
+  // Whether this stream's work goes into a capture now (its own, or one it
+  // joined).
+  bool capturing() const { return host_ != nullptr || graph_->capturing(); }
 
   // StreamEncoder (marks in mark.cpp).
   void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) override;
@@ -162,7 +178,23 @@ class CommandEncoder : public StreamEncoder {
   const std::shared_ptr<Flow>& flow_if_any() const { return flow_; }
 
  private:
-  void place_mark(Mark& m, bool host_visible, bool end_of_eval);
+  void place_mark(const MarkRef& m, bool host_visible, bool end_of_eval);
+  // The encoder that began the capture this stream's work goes into (this
+  // one, or the one it joined).
+  CommandEncoder& origin() { return host_ ? *host_ : *this; }
+  // Makes this stream (not capturing: its own run ended) join the capture
+  // of `o`, waiting on `event`, recorded in it.
+  void join(CommandEncoder& o, cudaEvent_t event);
+  // The origin's end of a capture: launches it, orders the joined streams
+  // after it, re-records the fences placed in it. A failure spoils the
+  // run's ops on every stream of it.
+  void end_joint_graph();
+  // Records, after the launch, the live fences placed inside the capture;
+  // `error` (a failed run's) joins their probes. The first failure of CUDA.
+  cudaError_t record_captured_marks(const scheduler::ErrorRef& error);
+  // Spoils the ops of the run this stream captured or joined; returns the
+  // error they carry.
+  scheduler::ErrorRef spoil_run(const std::exception_ptr& error);
   // Ends the eval's error segment: the next eval starts with no probes and
   // no log.
   void end_segment();
@@ -186,6 +218,17 @@ class CommandEncoder : public StreamEncoder {
 
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<GraphCapture> graph_;
+  // The capture this stream joined (its origin), or null. Encoding thread.
+  CommandEncoder* host_ = nullptr;
+  // On an origin: the streams that joined its capture, each with an event
+  // recorded on it just before it joined (its earlier work), and the
+  // fences placed inside the capture. Encoding thread.
+  struct Joined {
+    CommandEncoder* encoder;
+    cudaEvent_t before;
+  };
+  std::vector<Joined> joined_;
+  std::vector<std::weak_ptr<Mark>> captured_marks_;
   RunHint run_hint_;
   uint64_t run_first_ = 0;        // position of the captured run's first op
   uint64_t* timeline_ = nullptr;  // pinned; written by the GPU

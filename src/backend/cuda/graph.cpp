@@ -66,13 +66,16 @@ void GraphCapture::begin(bool fresh) {
   check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
   capturing_ = true;
   key_ = 1469598103934665603ull;  // FNV-1a offset basis
-  limit_ = fresh ? kFirstGraphOps : std::min(limit_ * 2, kMaxGraphOps);
+  // A stream that has only joined others' captures so far starts at the
+  // first size.
+  limit_ = fresh || limit_ == 0 ? kFirstGraphOps : std::min(limit_ * 2, kMaxGraphOps);
   ops_ = 0;
 }
 
-void GraphCapture::note(const char* name) {
+void GraphCapture::note(const char* name, int stream) {
   // Names are static strings: their addresses identify the primitive.
   key_ = (key_ ^ reinterpret_cast<uintptr_t>(name)) * 1099511628211ull;
+  key_ = (key_ ^ static_cast<uint64_t>(stream)) * 1099511628211ull;
   ++ops_;
 }
 
@@ -112,7 +115,16 @@ cudaGraphExec_t GraphCapture::exec_for(cudaGraph_t g) {
   return exec;
 }
 
-void GraphCapture::end_and_launch() {
+void GraphCapture::abandon() {
+  if (!capturing_) return;
+  capturing_ = false;
+  cudaGraph_t g = nullptr;
+  cudaStreamEndCapture(stream_, &g);
+  if (g) cudaGraphDestroy(g);
+  cudaGetLastError();  // the failure is reported by the step that failed
+}
+
+void GraphCapture::end_and_launch(const std::vector<cudaEvent_t>& after) {
   capturing_ = false;
   cudaGraph_t g = nullptr;
   check(cudaStreamEndCapture(stream_, &g), "cudaStreamEndCapture");
@@ -123,6 +135,7 @@ void GraphCapture::end_and_launch() {
     }
   } destroy{g};
   cudaGraphExec_t exec = exec_for(g);
+  for (cudaEvent_t e : after) check(cudaStreamWaitEvent(stream_, e, 0), "cudaStreamWaitEvent");
   check(cudaGraphLaunch(exec, stream_), "cudaGraphLaunch");
   n_launches.fetch_add(1, std::memory_order_relaxed);
   n_ops.fetch_add(ops_, std::memory_order_relaxed);

@@ -44,11 +44,17 @@ class GraphCapture {
   // the GPU idle while the host encodes it).
   void begin(bool fresh);
   bool full() const { return ops_ >= limit_; }
-  // Adds an op to the key of the run being captured.
-  void note(const char* name);
-  // Ends the capture and launches the run. Throws std::runtime_error if
-  // CUDA refuses; the run's work is then lost (the caller reports it).
-  void end_and_launch();
+  // Adds an op, encoded on the stream of index `stream`, to the key of the
+  // run being captured (a run spanning streams differs by where its ops go).
+  void note(const char* name, int stream);
+  // Ends the capture and launches the run, once the stream has waited on
+  // each of `after` (work of other streams the run's ops follow). Throws
+  // std::runtime_error if CUDA refuses; the run's work is then lost (the
+  // caller reports it).
+  void end_and_launch(const std::vector<cudaEvent_t>& after = {});
+  // Ends a capture that cannot be launched (a step before the launch
+  // failed), dropping its work.
+  void abandon();
   // Runs launched as graphs so far, instantiations among them, and the ops
   // they held.
   static uint64_t launches();

@@ -56,7 +56,12 @@ class GpuMark : public Mark {
   }
 
   bool reached() const override {
-    if (light.load(std::memory_order_acquire)) return cudaEventQuery(event) == cudaSuccess;
+    if (light.load(std::memory_order_acquire)) {
+      // An event recorded inside an open capture cannot be queried (and the
+      // failed query would stay as the thread's last CUDA error).
+      if (captured.load(std::memory_order_acquire)) return false;
+      return cudaEventQuery(event) == cudaSuccess;
+    }
     uint64_t v = value.load(std::memory_order_acquire);
     return v != 0 && encoder->reached(v);
   }
@@ -65,7 +70,10 @@ class GpuMark : public Mark {
     uint64_t v = value.load(std::memory_order_acquire);
     while (v == 0) {
       if (light.load(std::memory_order_acquire)) {
-        // Not on the timeline (rarely waited on by the host).
+        // Not on the timeline (rarely waited on by the host). Inside an
+        // open capture it is recorded again once the encoding thread
+        // launches the graph, at the latest by the end of its eval.
+        while (captured.load(std::memory_order_acquire)) std::this_thread::yield();
         check(cudaEventSynchronize(event), "cudaEventSynchronize");
         return;
       }
@@ -99,6 +107,10 @@ class GpuMark : public Mark {
   CommandEncoder* encoder;
   std::atomic<uint64_t> value{0};  // 0 until placed; release-published
   std::atomic<bool> light{false};  // placed without a timeline value
+  // Recorded inside the open capture of `origin` (light marks only): only
+  // streams joining that capture may wait on it until it is recorded again.
+  std::atomic<bool> captured{false};
+  CommandEncoder* origin = nullptr;
   cudaEvent_t event = nullptr;
   ProbeList probes;  // written before `value`
   // The stream's log of this eval and how much of it precedes the mark
@@ -111,13 +123,36 @@ class GpuMark : public Mark {
 
 MarkRef CommandEncoder::make_mark() { return std::make_shared<GpuMark>(*this); }
 
+cudaError_t CommandEncoder::record_captured_marks(const scheduler::ErrorRef& error) {
+  // After the launch: a later wait on one of these, from outside any
+  // capture, waits for the whole graph (a little later than the op, never
+  // too early). Marks already dropped need nothing. A failed run's error
+  // joins the probes each copied when placed (before the run's fate was
+  // known), so a stream that reads past one learns of it.
+  auto marks = std::move(captured_marks_);
+  captured_marks_.clear();
+  cudaError_t failed = cudaSuccess;
+  for (auto& w : marks) {
+    auto mark = w.lock();
+    if (!mark) continue;
+    auto& m = static_cast<GpuMark&>(*mark);
+    if (error) m.probes = push_probe(m.probes, [error]() -> scheduler::ErrorRef { return error; });
+    cudaError_t r = cudaEventRecord(m.event, stream_);
+    if (failed == cudaSuccess) failed = r;
+    // Released even if the record failed: a host waiter must not spin on
+    // it forever (a stream waiting on it then reports the failure).
+    m.captured.store(false, std::memory_order_release);
+  }
+  return failed;
+}
+
 void CommandEncoder::place(const MarkRef& mark, MarkKind kind) {
   // A mark only GPU streams wait on (a fence between GPU streams: CPU
   // consumers of GPU data wait on crossing marks) skips the timeline write,
   // whose system-wide memory barrier costs the GPU microseconds. The end of
   // an eval closes the stream's error segment: the next mark starts clean.
   const bool end_of_eval = kind != MarkKind::fence;
-  place_mark(*mark, /*host_visible=*/kind != MarkKind::fence, end_of_eval);
+  place_mark(mark, /*host_visible=*/kind != MarkKind::fence, end_of_eval);
   if (end_of_eval) {
     const bool probed = static_cast<const GpuMark&>(*mark).probes != nullptr;
     settle_reached(probed ? mark : nullptr);
@@ -141,19 +176,24 @@ void CommandEncoder::settle_reached(const MarkRef& placed) {
 
 MarkRef CommandEncoder::mark_for_host() {
   auto m = make_mark();
-  place_mark(*m, /*host_visible=*/true, /*end_of_eval=*/false);
+  place_mark(m, /*host_visible=*/true, /*end_of_eval=*/false);
   return m;
 }
 
-void CommandEncoder::place_mark(Mark& mark, bool host_visible, bool end_of_eval) {
-  // Made by make_mark above. Whoever waits on it must find its work
-  // launched.
-  auto& m = static_cast<GpuMark&>(mark);
-  end_graph();
+void CommandEncoder::place_mark(const MarkRef& mark, bool host_visible, bool end_of_eval) {
+  // Made by make_mark above. A host waiter must find its work launched; a
+  // fence stays inside the capture, if any, for the streams that join it.
+  auto& m = static_cast<GpuMark&>(*mark);
+  if (host_visible) end_graph();
   // Error slots written before the mark reach the host with a point, so
   // settling the mark knows every op before it that failed.
   uint64_t v = host_visible ? place_point() : 0;
-  if (!host_visible && slots_used_ > 0) place_point();
+  if (!host_visible && slots_used_ > 0) place_point();  // ends the capture
+  if (capturing()) {
+    m.origin = &origin();
+    m.captured.store(true, std::memory_order_release);
+    m.origin->captured_marks_.push_back(mark);
+  }
   auto traced = timeline::on() ? gpu_timeline::begin(stream_) : gpu_timeline::Open{};
   m.event = take_event();
   check(cudaEventRecord(m.event, stream_), "cudaEventRecord");
@@ -182,12 +222,26 @@ void CommandEncoder::wait(const MarkRef& mark, uint64_t position) {
   if (!m->placed())
     throw std::logic_error("[eval] a GPU stream would wait on a mark not yet placed");
   if (m->encoder != this) {
-    end_graph();  // a captured run cannot wait on an event recorded outside it
-    auto traced = timeline::on() ? gpu_timeline::begin(stream_) : gpu_timeline::Open{};
-    check(cudaStreamWaitEvent(stream_, m->event, 0), "cudaStreamWaitEvent");
-    if (traced.begin) {
-      gpu_timeline::end(traced, stream_, stream().index, "wait", timeline::intern("wait (stream)"),
-                        0, m->trace_id);
+    if (m->captured.load(std::memory_order_acquire)) {
+      CommandEncoder& o = *m->origin;
+      if (&origin() == &o) {
+        // Both inside the same capture: a dependency of the graph.
+        check(cudaStreamWaitEvent(stream_, m->event, 0), "cudaStreamWaitEvent");
+      } else if (o.stream().device.index == stream().device.index && o.capturing()) {
+        end_graph();  // this stream's own run, or another capture it joined
+        join(o, m->event);
+      } else {
+        o.end_graph();  // records the mark's event again, outside the capture
+      }
+    }
+    if (!m->captured.load(std::memory_order_acquire) || &origin() != m->origin) {
+      end_graph();  // a captured run cannot wait on an event recorded outside it
+      auto traced = timeline::on() ? gpu_timeline::begin(stream_) : gpu_timeline::Open{};
+      check(cudaStreamWaitEvent(stream_, m->event, 0), "cudaStreamWaitEvent");
+      if (traced.begin) {
+        gpu_timeline::end(traced, stream_, stream().index, "wait",
+                          timeline::intern("wait (stream)"), 0, m->trace_id);
+      }
     }
   }
   // What the mark's stream spoiled before it may be read here: settling

@@ -88,3 +88,31 @@ def test_each_library_runs_in_a_process_of_its_own():
     ok = [r for r in results if r.lib == "fastsync"]
     assert ok and all(r.status == "ok" and r.samples for r in ok)
     assert not runner._IN_CHILD  # this process measured nothing itself
+
+
+def test_a_gpu_library_is_warmed_before_its_first_row():
+    """warm_device runs round trips for the time given on a GPU library, and nothing on a
+    CPU one."""
+    import dataclasses
+    import time
+
+    from fastsync.bench.runner import warm_device
+
+    cpu = load("fastsync", "cpu")
+    calls = []
+
+    class Counting:  # the namespace seen by the round-trip workload
+        float32 = None
+
+        def array(self, v, dtype=None):
+            return v
+
+        def eval(self, *a):
+            calls.append(1)
+
+    warm_device(cpu, 0.05)
+    assert calls == []
+    gpu = dataclasses.replace(cpu, ns=Counting(), device="gpu")
+    t0 = time.perf_counter()
+    warm_device(gpu, 0.05)
+    assert time.perf_counter() - t0 >= 0.05 and len(calls) > 10

@@ -62,13 +62,12 @@ uint64_t GraphCapture::launches() { return n_launches.load(std::memory_order_rel
 uint64_t GraphCapture::instantiations() { return n_instantiations.load(std::memory_order_relaxed); }
 uint64_t GraphCapture::ops() { return n_ops.load(std::memory_order_relaxed); }
 
-void GraphCapture::begin(bool fresh) {
+void GraphCapture::begin(bool fresh, size_t after) {
   check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
   capturing_ = true;
   key_ = 1469598103934665603ull;  // FNV-1a offset basis
-  // A stream that has only joined others' captures so far starts at the
-  // first size.
-  limit_ = fresh || limit_ == 0 ? kFirstGraphOps : std::min(limit_ * 2, kMaxGraphOps);
+  const size_t previous = after > 0 ? after : limit_;
+  limit_ = fresh || previous == 0 ? kFirstGraphOps : std::min(previous * 2, kMaxGraphOps);
   ops_ = 0;
 }
 

@@ -42,8 +42,12 @@ class GraphCapture {
   // then 32, ... up to 256, so the GPU starts on the first ones while the
   // host captures the rest (one graph of a whole training step would leave
   // the GPU idle while the host encodes it).
-  void begin(bool fresh);
+  // `after`: the size of the graph the run's previous one was, when it
+  // was another stream's capture (a run hopping between streams keeps
+  // doubling whichever stream begins the next graph).
+  void begin(bool fresh, size_t after = 0);
   bool full() const { return ops_ >= limit_; }
+  size_t limit() const { return limit_; }
   // Adds an op, encoded on the stream of index `stream`, to the key of the
   // run being captured (a run spanning streams differs by where its ops go).
   void note(const char* name, int stream);

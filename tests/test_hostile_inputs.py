@@ -90,6 +90,10 @@ def test_big_endian_numpy_arrays_convert_by_value():
         (lambda: mx.sum(mx.ones((2,)), axis=[0, None]), TypeError, "got NoneType"),
         (lambda: mx.zeros(("a", 2)), TypeError, "shape dimensions must be integers, got str"),
         (lambda: mx.zeros(2.5), TypeError, "shape must be an int or a sequence of ints"),
+        (lambda: mx.zeros((2,), dtype="float32"), TypeError,
+         "dtype must be a fastsync dtype such as float32 \\(or None\\), not str 'float32'"),
+        (lambda: mx.full((2,), 1, dtype=3), TypeError, "dtype must be .*, not int"),
+        (lambda: mx.ones((2,), dtype=np.float32), TypeError, "not type"),
     ],
 )
 def test_an_argument_of_the_wrong_type_or_range_is_named(call, exc, message):

@@ -119,6 +119,16 @@ array int_scalar(nb::handle obj, std::optional<Dtype> peer) {
 
 }  // namespace
 
+std::optional<Dtype> to_dtype(nb::handle dtype) {
+  if (dtype.is_none()) return std::nullopt;
+  Dtype d = float32;
+  if (nb::try_cast<Dtype>(dtype, d)) return d;
+  std::string got = nb::type_name(dtype.type()).c_str();
+  if (nb::isinstance<nb::str>(dtype))
+    got += " '" + std::string(nb::borrow<nb::str>(dtype).c_str()) + "'";
+  throw type_error("dtype must be a fastsync dtype such as float32 (or None), not " + got);
+}
+
 bool is_python_scalar(nb::handle obj) {
   return nb::isinstance<nb::bool_>(obj) || nb::isinstance<nb::int_>(obj) ||
          nb::isinstance<nb::float_>(obj) || PyComplex_Check(obj.ptr());

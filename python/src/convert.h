@@ -48,8 +48,9 @@ std::optional<T> to_optional(nb::handle obj) {
   if (obj.is_none()) return std::nullopt;
   return nb::cast<T>(obj);
 }
-// dtype= arguments: a Dtype, or None for the op's default.
-inline std::optional<Dtype> to_dtype(nb::handle dtype) { return to_optional<Dtype>(dtype); }
+// dtype= arguments: a Dtype, or None for the op's default; anything else is
+// a TypeError naming what was given.
+std::optional<Dtype> to_dtype(nb::handle dtype);
 // Evaluated array -> Python scalar / nested list / NumPy array.
 nb::object to_scalar(array& a);
 nb::object to_list(array& a);

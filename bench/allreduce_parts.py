@@ -22,62 +22,8 @@ import argparse
 import time
 
 import fastsync as mx
-import numpy as np
-from allreduce_common import sum_then_op_loop
+from allreduce_common import eval_loop, mpi4py_loops, round_times, sum_then_op_loop
 from fastsync import distributed as dist
-
-
-def local_loop(n):
-    x = mx.full((n,), 1.0, dtype=mx.float32)
-    mx.eval(x)
-
-    def run(iters):
-        nonlocal x
-        for _ in range(iters):
-            x = x - 1
-            mx.eval(x)
-
-    return run
-
-
-def sum_loop(n):
-    x = mx.full((n,), 1.0, dtype=mx.float32)
-    mx.eval(x)
-
-    def run(iters):
-        nonlocal x
-        for _ in range(iters):
-            x = dist.all_sum(x)
-            mx.eval(x)
-
-    return run
-
-
-def raw_loops(n, comm, MPI):
-    buf = np.ones(n, dtype=np.float32)
-
-    def raw(iters):
-        for _ in range(iters):
-            comm.Allreduce(MPI.IN_PLACE, buf)
-
-    def with_op(iters):
-        for _ in range(iters):
-            comm.Allreduce(MPI.IN_PLACE, buf)
-            np.subtract(buf, 1, out=buf)
-
-    return raw, with_op
-
-
-def timed_rounds(fn, iters, rounds, barrier):
-    """Seconds per iteration of each of `rounds` rounds, sorted, after a warm-up."""
-    fn(max(10, iters // 10))
-    out = []
-    for _ in range(rounds):
-        barrier()
-        t0 = time.perf_counter()
-        fn(iters)
-        out.append((time.perf_counter() - t0) / iters)
-    return sorted(out)
 
 
 def main():
@@ -108,18 +54,18 @@ def main():
         probe(50)
         est = (time.perf_counter() - t0) / 50
         iters = int(dist.all_max(mx.array([max(50, int(args.budget / est))])).item())
-        stages = [("x - 1; eval", local_loop(n), barrier),
-                  ("all_sum; eval", sum_loop(n), barrier),
+        stages = [("x - 1; eval", eval_loop(mx, n, lambda x: x - 1), barrier),
+                  ("all_sum; eval", eval_loop(mx, n, dist.all_sum), barrier),
                   ("all_sum; - 1; eval", sum_then_op_loop(mx, dist.all_sum, n), barrier)]
         if comm is not None:
-            raw, with_op = raw_loops(n, comm, MPI)
+            raw, with_op = mpi4py_loops(n, comm, MPI)
             stages += [("raw MPI_Allreduce", raw, comm.Barrier),
                        ("raw MPI_Allreduce + NumPy op", with_op, comm.Barrier)]
         if group.rank() == 0:
             print(f"{n} float32, 2 ranks, µs per step (median [min-max] of {args.rounds} rounds "
                   f"of {iters})")
         for name, fn, sync in stages:
-            us = [t * 1e6 for t in timed_rounds(fn, iters, args.rounds, sync)]
+            us = [t * 1e6 for t in round_times(fn, iters, args.rounds, sync)]
             if group.rank() == 0:
                 print(f"  {name:30s} {us[len(us) // 2]:8.2f} [{us[0]:.2f}-{us[-1]:.2f}]")
 

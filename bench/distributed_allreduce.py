@@ -22,7 +22,7 @@ import time
 
 import fastsync as mx
 import numpy as np
-from allreduce_common import chained_sums, rounds_of, sum_then_op_loop
+from allreduce_common import chained_sums, mpi4py_loops, rounds_of, sum_then_op_loop
 from fastsync import distributed as dist
 
 
@@ -42,21 +42,6 @@ def mpi4py_chain(chain, comm, MPI):
             comm.Allreduce(MPI.IN_PLACE, buf)
 
     return run
-
-
-def mpi4py_loops(n, comm, MPI):
-    buf = np.ones(n, dtype=np.float32)
-
-    def raw(iters):
-        for _ in range(iters):
-            comm.Allreduce(MPI.IN_PLACE, buf)
-
-    def with_op(iters):
-        for _ in range(iters):
-            comm.Allreduce(MPI.IN_PLACE, buf)
-            np.subtract(buf, 1, out=buf)
-
-    return raw, with_op
 
 
 def main():

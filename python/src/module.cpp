@@ -22,6 +22,9 @@
 //   testing      the _testing submodule: only in builds with the test hooks
 //                (FASTSYNC_BUILD_TESTS=ON defines FASTSYNC_TEST_HOOKS).
 // A new family adds its file under python/src, a declaration and a call here.
+#include <cstdlib>
+#include <string>
+
 #include "convert.h"
 #include "errors.h"
 
@@ -46,6 +49,13 @@ void init_testing(nb::module_& m);
 
 NB_MODULE(_core, m) {
   using namespace fastsync;
+  // nanobind's report of instances alive when the module is torn down counts
+  // those Python still holds then (a module-level compiled function's cache
+  // keys its traces by dtype): in a test run they are gone once the test
+  // modules are cleared and collected, yet the report blamed our bindings.
+  // FASTSYNC_LEAK_WARNINGS=1 turns it back on, to look for real leaks.
+  const char* leaks = std::getenv("FASTSYNC_LEAK_WARNINGS");
+  nb::set_leak_warnings(leaks && std::string(leaks) == "1");
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {
       std::rethrow_exception(p);

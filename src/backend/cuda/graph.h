@@ -8,9 +8,11 @@
 //
 // Used by the stream's CommandEncoder on the encoding thread (under the eval
 // driver's lock), which starts a capture before the first op of a long run
-// and ends it before anything the host or another stream must see (a mark,
-// a wait on another stream, a host wait). Capture is relaxed: allocations
-// and synchronous copies on other streams stay allowed while it lasts.
+// and ends it before anything the host or a stream outside it must see (a
+// mark the host waits on, a wait on an event recorded outside it, a host
+// wait); streams of the same device may join it (encoder.h). Capture is
+// relaxed: allocations and synchronous copies on other streams stay allowed
+// while it lasts.
 // By default only runs of small ops are captured (RunHint): a training
 // step's large ops keep the GPU busy while the host launches them one by
 // one, and ran slower captured. FASTSYNC_CUDA_GRAPHS=0 captures nothing,

@@ -1,12 +1,14 @@
 """The comparison runner's pieces that decide what a reader sees: speed-ups (> 1 always means
 fastsync is better), the progress output in a log, and the model rows on fastsync."""
 
+import dataclasses
 import io
+import time
 
 import pytest
 from fastsync.bench import models, report
 from fastsync.bench.libs import load
-from fastsync.bench.runner import Progress, Result, Settings, _run_model
+from fastsync.bench.runner import Progress, Result, Settings, _run_model, warm_device
 from fastsync.bench.workloads import by_name
 
 
@@ -93,11 +95,6 @@ def test_each_library_runs_in_a_process_of_its_own():
 def test_a_gpu_library_is_warmed_before_its_first_row():
     """warm_device runs round trips for the time given on a GPU library, and nothing on a
     CPU one."""
-    import dataclasses
-    import time
-
-    from fastsync.bench.runner import warm_device
-
     cpu = load("fastsync", "cpu")
     calls = []
 

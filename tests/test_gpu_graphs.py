@@ -19,15 +19,26 @@ import pytest
 pytestmark = pytest.mark.skipif(not mx.is_available(mx.gpu), reason="no CUDA device")
 
 
+def step(x, i, stream):
+    """Op i of a chain: x * 1.01, + 0.5, - 0.25 in turn, each a separate node."""
+    if i % 3 == 0:
+        return mx.multiply(x, 1.01, stream=stream)
+    if i % 3 == 1:
+        return mx.add(x, 0.5, stream=stream)
+    return mx.subtract(x, 0.25, stream=stream)
+
+
 def chain(x, n, stream=mx.gpu):
-    """n elementwise ops: x * 1.01 + 0.5 - 0.25 ..., each a separate node."""
-    ops = (
-        lambda t: mx.multiply(t, 1.01, stream=stream),
-        lambda t: mx.add(t, 0.5, stream=stream),
-        lambda t: mx.subtract(t, 0.25, stream=stream),
-    )
+    """n elementwise ops on one stream: x * 1.01 + 0.5 - 0.25 ..."""
     for i in range(n):
-        x = ops[i % 3](x)
+        x = step(x, i, stream)
+    return x
+
+
+def hop_chain(x, n, streams):
+    """The ops of chain(), op i on streams[i % len(streams)]: a fence per op."""
+    for i in range(n):
+        x = step(x, i, streams[i % len(streams)])
     return x
 
 
@@ -86,15 +97,6 @@ def test_runs_on_two_streams_joined_by_fences():
         want_u = chain_np(a, 8)
         want_v = chain_np(want_u * 2, 8)
         np.testing.assert_allclose(np.array(w), chain_np(want_u + want_v, 8), rtol=1e-5)
-
-
-def hop_chain(x, n, streams):
-    """n elementwise ops of chain(), op i on streams[i % len(streams)]: a fence per op."""
-    for i in range(n):
-        x = chain(x, 1, stream=streams[i % len(streams)]) if i % 3 == 0 else (
-            mx.add(x, 0.5, stream=streams[i % len(streams)]) if i % 3 == 1
-            else mx.subtract(x, 0.25, stream=streams[i % len(streams)]))
-    return x
 
 
 def test_a_chain_hopping_between_streams_is_captured_whole():

@@ -416,7 +416,7 @@ def warm_device(lib, seconds: float = 0.3) -> None:
     measured first paid for it in its first rows (fastsync's ``eval(x + 1)`` on an H100:
     10.4 µs in a warm loop, 12-21 µs with a ±60 % spread as the quick run's first row), and
     a library measured after another found the GPU already awake."""
-    if str(lib.device) != "gpu":
+    if lib.device != "gpu":
         return
     from .workloads import roundtrip_eval
 

@@ -203,7 +203,7 @@ void CommandEncoder::eval_profiled(Primitive& p, const std::vector<array>& input
     bool next = run.capturing() && run.full();
     if (next || (run.capturing() && !GraphCapture::joins(run_hint_))) end_graph();
     if (!capturing() && !timeline::on() && GraphCapture::worth_it(run_hint_)) {
-      graph_->begin(/*fresh=*/!next, next ? run.limit() : 0);
+      graph_->begin(next ? run.limit() : 0);
       run_first_ = op_position();
       // A run that fails to launch spoils its ops: they are logged.
       flow();

@@ -62,12 +62,11 @@ uint64_t GraphCapture::launches() { return n_launches.load(std::memory_order_rel
 uint64_t GraphCapture::instantiations() { return n_instantiations.load(std::memory_order_relaxed); }
 uint64_t GraphCapture::ops() { return n_ops.load(std::memory_order_relaxed); }
 
-void GraphCapture::begin(bool fresh, size_t after) {
+void GraphCapture::begin(size_t previous) {
   check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
   capturing_ = true;
   key_ = 1469598103934665603ull;  // FNV-1a offset basis
-  const size_t previous = after > 0 ? after : limit_;
-  limit_ = fresh || previous == 0 ? kFirstGraphOps : std::min(previous * 2, kMaxGraphOps);
+  limit_ = previous == 0 ? kFirstGraphOps : std::min(previous * 2, kMaxGraphOps);
   ops_ = 0;
 }
 

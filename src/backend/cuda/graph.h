@@ -40,14 +40,12 @@ class GraphCapture {
   static bool worth_it(const RunHint& run);
   static bool joins(const RunHint& run);
   bool capturing() const { return capturing_; }
-  // `fresh`: the first graph of a run. A run is cut into graphs of 16 ops,
-  // then 32, ... up to 256, so the GPU starts on the first ones while the
-  // host captures the rest (one graph of a whole training step would leave
-  // the GPU idle while the host encodes it).
-  // `after`: the size of the graph the run's previous one was, when it
-  // was another stream's capture (a run hopping between streams keeps
-  // doubling whichever stream begins the next graph).
-  void begin(bool fresh, size_t after = 0);
+  // `previous`: the size limit of the run's previous graph (whichever
+  // stream's capture it was), 0 for the first graph of a run. A run is cut
+  // into graphs of 16 ops, then 32, ... up to 256, so the GPU starts on the
+  // first ones while the host captures the rest (one graph of a whole
+  // training step would leave the GPU idle while the host encodes it).
+  void begin(size_t previous);
   bool full() const { return ops_ >= limit_; }
   size_t limit() const { return limit_; }
   // Adds an op, encoded on the stream of index `stream`, to the key of the

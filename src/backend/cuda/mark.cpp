@@ -222,20 +222,17 @@ void CommandEncoder::wait(const MarkRef& mark, uint64_t position) {
   if (!m->placed())
     throw std::logic_error("[eval] a GPU stream would wait on a mark not yet placed");
   if (m->encoder != this) {
-    if (m->captured.load(std::memory_order_acquire)) {
-      CommandEncoder& o = *m->origin;
-      if (&origin() == &o) {
-        // Both inside the same capture: a dependency of the graph.
-        check(cudaStreamWaitEvent(stream_, m->event, 0), "cudaStreamWaitEvent");
-      } else if (o.stream().device.index == stream().device.index && o.capturing()) {
-        end_graph();  // this stream's own run, or another capture it joined
-        join(o, m->event);
-      } else {
-        o.end_graph();  // records the mark's event again, outside the capture
-      }
-    }
-    if (!m->captured.load(std::memory_order_acquire) || &origin() != m->origin) {
-      end_graph();  // a captured run cannot wait on an event recorded outside it
+    const bool captured = m->captured.load(std::memory_order_acquire);
+    CommandEncoder* o = m->origin;
+    if (captured && &origin() == o) {
+      // Both inside the same capture: a dependency of the graph.
+      check(cudaStreamWaitEvent(stream_, m->event, 0), "cudaStreamWaitEvent");
+    } else if (captured && o->stream().device.index == stream().device.index && o->capturing()) {
+      end_graph();  // this stream's own run, or another capture it joined
+      join(*o, m->event);
+    } else {
+      if (captured) o->end_graph();  // records the mark's event again, outside it
+      end_graph();                   // a captured run cannot wait on an event recorded outside it
       auto traced = timeline::on() ? gpu_timeline::begin(stream_) : gpu_timeline::Open{};
       check(cudaStreamWaitEvent(stream_, m->event, 0), "cudaStreamWaitEvent");
       if (traced.begin) {

@@ -5,7 +5,8 @@ profiler (the device machine has no perf; py-spy's wheel is carried in .whl):
 
 Patterns: ``roundtrip`` (eval(s + 1), 0-d), ``hop`` (GPU op -> CPU-stream op -> GPU op,
 one eval), ``chain`` (1,000 dependent adds, one eval), ``mm`` (50 steps of
-maximum(y @ w, 0) on (256, 256), async_eval each), ``streamhop`` / ``streamone`` (1,000
+maximum(y @ w, 0) on (256, 256), async_eval each; ``mmeach``: eval each; ``mmone``: one
+eval of the 50, whose time per step is near the GPU's), ``streamhop`` / ``streamone`` (1,000
 dependent adds in one eval, alternating between two new GPU streams / on one new GPU
 stream: the cross-stream rows). Prints µs per iteration.
 """
@@ -47,11 +48,25 @@ def patterns():
             mx.async_eval(y)
         mx.eval(y)
 
+    def mmeach():
+        y = m
+        for _ in range(50):
+            y = mx.maximum(y @ w, 0.0)
+            mx.eval(y)
+
+    def mmone():
+        y = m
+        for _ in range(50):
+            y = mx.maximum(y @ w, 0.0)
+        mx.eval(y)
+
     return {
         "roundtrip": roundtrip,
         "hop": hop,
         "chain": chain,
         "mm": mm,
+        "mmeach": mmeach,
+        "mmone": mmone,
         "streamhop": cross_stream(mx, dev, pattern="hop"),
         "streamone": cross_stream(mx, dev, pattern="one"),
     }

@@ -316,3 +316,91 @@ def test_by_default_only_runs_of_small_ops_are_captured():
     assert c_large == 0, r.stdout
     assert c_mixed == n_mixed - 3, r.stdout
     assert c_viewed == n_viewed, r.stdout
+
+
+# -- library calls replayed as graphs (src/backend/cuda/call_graphs.h) -----------------------
+
+graphs_on = pytest.mark.skipif(
+    os.environ.get("FASTSYNC_CUDA_GRAPHS") == "0" or os.environ.get("FASTSYNC_CUBLASLT") == "0",
+    reason="graphs or cuBLASLt are off",
+)
+
+
+@graphs_on
+def test_a_loop_of_small_products_replays_them_as_graphs():
+    """x = maximum(x @ w, 0), evaluated step by step: each eval is two ops, too short to
+    capture as a run, but the product's cuBLASLt call recurs with the same buffers every
+    other step and is launched as a graph; every step's values are NumPy's."""
+    rng = np.random.default_rng(21)
+    w_np = (rng.standard_normal((64, 64)) / 8).astype(np.float32)
+    x_np = rng.standard_normal((64, 64)).astype(np.float32)
+    w, x = mx.array(w_np), mx.array(x_np)
+    mx.eval(w, x)
+    before = counters()
+    for i in range(12):
+        x = mx.maximum(mx.matmul(x, w, stream=mx.gpu), 0.0, stream=mx.gpu)
+        mx.eval(x)
+        x_np = np.maximum(x_np @ w_np, 0.0)
+        np.testing.assert_allclose(np.array(x), x_np, rtol=1e-4, atol=1e-5, err_msg=f"step {i}")
+    after = counters()
+    assert after["call_graph_replays"] - before["call_graph_replays"] >= 6
+
+
+@graphs_on
+def test_a_replayed_product_reads_its_buffers_anew():
+    """The same product over buffers whose values change between calls (new arrays at
+    recycled addresses, and an in-place update through a donated buffer): a replayed graph
+    reads what the buffers hold now, it does not memoize the result."""
+    rng = np.random.default_rng(22)
+    b_np = rng.standard_normal((48, 40)).astype(np.float32)
+    b = mx.array(b_np)
+    before = counters()
+    for i in range(8):
+        a_np = rng.standard_normal((32, 48)).astype(np.float32)
+        y = mx.matmul(mx.array(a_np), b, stream=mx.gpu)
+        np.testing.assert_allclose(np.array(y), a_np @ b_np, rtol=1e-4, atol=1e-4, err_msg=str(i))
+        del y
+    # The operand the product reads changes in place (its buffer donated to the add).
+    a = mx.array(rng.standard_normal((32, 48)).astype(np.float32))
+    mx.eval(a)
+    for i in range(6):
+        a = mx.add(a, 1.0, stream=mx.gpu)
+        a_np = np.array(a)
+        y = mx.matmul(a, b, stream=mx.gpu)
+        np.testing.assert_allclose(np.array(y), a_np @ b_np, rtol=1e-4, atol=1e-3, err_msg=str(i))
+    assert counters()["call_graph_replays"] > before["call_graph_replays"]
+
+
+@graphs_on
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64, mx.float16])
+def test_replayed_products_keep_their_scalars_apart(dtype):
+    """addmm over the same buffers with alpha and beta changing from call to call: the
+    scalars are part of what a replayed graph is keyed by, so each call scales as asked."""
+    rng = np.random.default_rng(23)
+    tol = {mx.float32: 1e-4, mx.float64: 1e-10, mx.float16: 2e-2}[dtype]
+    a, b, c = (mx.array(rng.standard_normal(s)).astype(dtype) for s in [(24, 16), (16, 8), (24, 8)])
+    ar, br, cr = (np.array(t.astype(mx.float64)) for t in (a, b, c))
+    mx.eval(a, b, c)
+    for alpha, beta in [(1.0, 0.0), (0.5, 2.0), (1.0, 0.0), (0.5, 2.0), (-3.0, 1.0), (0.5, 2.0)]:
+        z = mx.addmm(c, a, b, alpha=alpha, beta=beta, stream=mx.gpu)
+        want = alpha * (ar @ br) + beta * cr
+        np.testing.assert_allclose(np.array(z.astype(mx.float64)), want, rtol=tol, atol=tol * 16)
+
+
+@graphs_on
+def test_recurring_kernel_launches_replay_as_graphs():
+    """Short evals outside any captured run (a round trip, a reduction read back) launch
+    their kernels as graphs once the same launch recurs; values stay NumPy's while the
+    buffers the launches read are refilled with new values."""
+    rng = np.random.default_rng(24)
+    s = mx.array(np.float32(1.5))
+    before = counters()
+    for i in range(10):
+        s = mx.add(s, 1.0, stream=mx.gpu)
+        mx.eval(s)
+        assert s.item() == 2.5 + i
+    for i in range(8):
+        a = rng.standard_normal((50, 30)).astype(np.float32)
+        t = mx.sum(mx.multiply(mx.array(a), 2.0, stream=mx.gpu), axis=1, stream=mx.gpu)
+        np.testing.assert_allclose(np.array(t), (a * 2).sum(axis=1), rtol=1e-5, atol=1e-5)
+    assert counters()["call_graph_replays"] - before["call_graph_replays"] >= 8

@@ -79,17 +79,20 @@ class CudaBackend : public Backend {
   std::vector<std::pair<std::string, int64_t>> counters() const override {
     const auto dnn = cuda::cudnn::graph_counts();
     const auto gemms = cuda::gemm_counts();
-    return {{"graph_launches", static_cast<int64_t>(cuda::GraphCapture::launches())},
-            {"graph_instantiations", static_cast<int64_t>(cuda::GraphCapture::instantiations())},
-            {"graph_ops", static_cast<int64_t>(cuda::GraphCapture::ops())},
-            {"inflight_scans", static_cast<int64_t>(cuda::inflight::scans())},
-            {"reused_buffers", static_cast<int64_t>(cuda::CommandEncoder::reused_buffers())},
-            {"cudnn_plans", dnn.plans},
-            {"cudnn_graph_runs", dnn.graph_runs},
-            {"cudnn_legacy_runs", dnn.legacy_runs},
-            {"gemm_lt_runs", static_cast<int64_t>(gemms.lt_runs)},
-            {"gemm_lt_plans", static_cast<int64_t>(gemms.lt_plans)},
-            {"gemm_ex_runs", static_cast<int64_t>(gemms.gemmex_runs)}};
+    return {
+        {"graph_launches", static_cast<int64_t>(cuda::GraphCapture::launches())},
+        {"graph_instantiations", static_cast<int64_t>(cuda::GraphCapture::instantiations())},
+        {"graph_ops", static_cast<int64_t>(cuda::GraphCapture::ops())},
+        {"inflight_scans", static_cast<int64_t>(cuda::inflight::scans())},
+        {"reused_buffers", static_cast<int64_t>(cuda::CommandEncoder::reused_buffers())},
+        {"cudnn_plans", dnn.plans},
+        {"cudnn_graph_runs", dnn.graph_runs},
+        {"cudnn_legacy_runs", dnn.legacy_runs},
+        {"gemm_lt_runs", static_cast<int64_t>(gemms.lt_runs)},
+        {"gemm_lt_plans", static_cast<int64_t>(gemms.lt_plans)},
+        {"gemm_ex_runs", static_cast<int64_t>(gemms.gemmex_runs)},
+        {"call_graph_replays", static_cast<int64_t>(cuda::CallGraphs::replays())},
+        {"call_graph_instantiations", static_cast<int64_t>(cuda::CallGraphs::instantiations())}};
   }
 
   void synchronize() override {

@@ -189,17 +189,17 @@ void launch_binary(cuda::CommandEncoder& enc, const array& a, const array& b, co
         const void* pb = r.scalar[1] ? nullptr : b.raw_ptr();
         if ((r.flat || r.any_scalar) && cuda::aligned16({pa, pb, out.raw_ptr()})) {
           const int64_t units = n / (16 / sizeof(T));
-          binary_flat16<op, T><<<cuda::grid_for(units), cuda::kBlock, 0, enc.cuda_stream()>>>(
-              static_cast<const T*>(a.raw_ptr()), static_cast<const T*>(b.raw_ptr()),
-              static_cast<T*>(out.raw_ptr()), n, r.scalar[0], r.scalar[1]);
-          cuda::check_launch("[binary] kernel");
+          cuda::launch(enc, binary_flat16<op, T>, cuda::grid_for(units), cuda::kBlock, 0,
+                       "[binary] kernel", static_cast<const T*>(a.raw_ptr()),
+                       static_cast<const T*>(b.raw_ptr()), static_cast<T*>(out.raw_ptr()), n,
+                       r.scalar[0], r.scalar[1]);
           return;
         }
       }
-      binary_kernel<op, T, O><<<cuda::grid_for(n), cuda::kBlock, 0, enc.cuda_stream()>>>(
-          static_cast<const T*>(a.raw_ptr()), static_cast<const T*>(b.raw_ptr()),
-          static_cast<O*>(out.raw_ptr()), n, r.flat, r.ix);
-      cuda::check_launch("[binary] kernel");
+      cuda::launch(enc, binary_kernel<op, T, O>, cuda::grid_for(n), cuda::kBlock, 0,
+                   "[binary] kernel", static_cast<const T*>(a.raw_ptr()),
+                   static_cast<const T*>(b.raw_ptr()), static_cast<O*>(out.raw_ptr()), n, r.flat,
+                   r.ix);
     }
   });
 }
@@ -247,11 +247,10 @@ void DivMod::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
                   !elementwise::binary_supports<BinaryOp::remainder, C>()) {
       throw std::logic_error("[divmod] dtype not supported by this op");
     } else {
-      divmod_kernel<T><<<cuda::grid_for(n), cuda::kBlock, 0, enc.cuda_stream()>>>(
-          static_cast<const T*>(a.raw_ptr()), static_cast<const T*>(b.raw_ptr()),
-          static_cast<T*>(outputs[0].raw_ptr()), static_cast<T*>(outputs[1].raw_ptr()), n, r.flat,
-          r.ix);
-      cuda::check_launch("[divmod] kernel");
+      cuda::launch(enc, divmod_kernel<T>, cuda::grid_for(n), cuda::kBlock, 0, "[divmod] kernel",
+                   static_cast<const T*>(a.raw_ptr()), static_cast<const T*>(b.raw_ptr()),
+                   static_cast<T*>(outputs[0].raw_ptr()), static_cast<T*>(outputs[1].raw_ptr()), n,
+                   r.flat, r.ix);
     }
   });
 }
@@ -261,10 +260,10 @@ template <typename B>
 void launch_select(cuda::CommandEncoder& enc, const std::vector<array>& in, const array& out,
                    const Reads<3>& r) {
   int64_t n = out.size();
-  select_kernel<B><<<cuda::grid_for(n), cuda::kBlock, 0, enc.cuda_stream()>>>(
-      static_cast<const bool*>(in[0].raw_ptr()), static_cast<const B*>(in[1].raw_ptr()),
-      static_cast<const B*>(in[2].raw_ptr()), static_cast<B*>(out.raw_ptr()), n, r.flat, r.ix);
-  cuda::check_launch("[select] kernel");
+  cuda::launch(enc, select_kernel<B>, cuda::grid_for(n), cuda::kBlock, 0, "[select] kernel",
+               static_cast<const bool*>(in[0].raw_ptr()), static_cast<const B*>(in[1].raw_ptr()),
+               static_cast<const B*>(in[2].raw_ptr()), static_cast<B*>(out.raw_ptr()), n, r.flat,
+               r.ix);
 }
 }  // namespace
 

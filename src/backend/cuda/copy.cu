@@ -97,9 +97,8 @@ __global__ void copy_kernel(const In* src, Out* dst, int64_t n, Indexer<2> ix) {
 template <typename In, typename Out>
 void launch_copy(CommandEncoder& enc, const array& src, const array& dst, const Indexer<2>& ix) {
   int64_t n = dst.size();
-  copy_kernel<In, Out><<<grid_for(n), kBlock, 0, enc.cuda_stream()>>>(
-      static_cast<const In*>(src.raw_ptr()), static_cast<Out*>(dst.raw_ptr()), n, ix);
-  check_launch("[copy] kernel");
+  cuda::launch(enc, copy_kernel<In, Out>, grid_for(n), kBlock, 0, "[copy] kernel",
+               static_cast<const In*>(src.raw_ptr()), static_cast<Out*>(dst.raw_ptr()), n, ix);
 }
 
 // Same-dtype copies whose merged last dimension is dense on both sides move
@@ -131,13 +130,12 @@ bool copy_in_units(CommandEncoder& enc, const array& src, const array& dst, cons
     const int64_t n = shape_size(shape);
     auto run = [&](auto unit) {
       using U = decltype(unit);
-      copy_kernel<U, U><<<grid_for(n), kBlock, 0, enc.cuda_stream()>>>(
-          static_cast<const U*>(src.raw_ptr()), static_cast<U*>(dst.raw_ptr()), n, ix);
+      cuda::launch(enc, copy_kernel<U, U>, grid_for(n), kBlock, 0, "[copy] kernel",
+                   static_cast<const U*>(src.raw_ptr()), static_cast<U*>(dst.raw_ptr()), n, ix);
     };
     if (bytes == 16) run(uint4{});
     if (bytes == 8) run(uint2{});
     if (bytes == 4) run(uint32_t{});
-    check_launch("[copy] kernel");
     return true;
   }
   return false;
@@ -235,10 +233,9 @@ bool copy_in_tiles(CommandEncoder& enc, const array& src, const array& dst, cons
             static_cast<unsigned>(batches));
   dispatch_bits(src.itemsize(), [&](auto tag) {
     using U = typename decltype(tag)::type;
-    transpose_kernel<U><<<grid, dim3(kTileX, kTileY), 0, enc.cuda_stream()>>>(
-        static_cast<const U*>(src.raw_ptr()), static_cast<U*>(dst.raw_ptr()), a);
+    cuda::launch(enc, transpose_kernel<U>, grid, dim3(kTileX, kTileY), 0, "[copy] transpose kernel",
+                 static_cast<const U*>(src.raw_ptr()), static_cast<U*>(dst.raw_ptr()), a);
   });
-  check_launch("[copy] transpose kernel");
   return true;
 }
 

@@ -93,10 +93,9 @@ void Full::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   cuda::dispatch_bits(out.itemsize(), [&](auto tag) {
     using U = typename decltype(tag)::type;
     int64_t items = vec ? n / (16 / sizeof(U)) : n;
-    fill_kernel<U><<<cuda::grid_for(items), cuda::kBlock, 0, enc.cuda_stream()>>>(
-        static_cast<const U*>(value.raw_ptr()), static_cast<U*>(out.raw_ptr()), n, vec);
+    cuda::launch(enc, fill_kernel<U>, cuda::grid_for(items), cuda::kBlock, 0, "[full] kernel",
+                 static_cast<const U*>(value.raw_ptr()), static_cast<U*>(out.raw_ptr()), n, vec);
   });
-  cuda::check_launch("[full] kernel");
 }
 
 void Arange::eval_gpu(const std::vector<array>&, std::vector<array>& outputs) {
@@ -108,10 +107,9 @@ void Arange::eval_gpu(const std::vector<array>&, std::vector<array>& outputs) {
   if (n == 0) return;
   cuda::dispatch_type(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    arange_kernel<T><<<cuda::grid_for(n), cuda::kBlock, 0, enc.cuda_stream()>>>(
-        static_cast<T*>(out.raw_ptr()), n, start_, step_);
+    cuda::launch(enc, arange_kernel<T>, cuda::grid_for(n), cuda::kBlock, 0, "[arange] kernel",
+                 static_cast<T*>(out.raw_ptr()), n, start_, step_);
   });
-  cuda::check_launch("[arange] kernel");
 }
 
 }  // namespace fastsync

@@ -29,6 +29,7 @@ CommandEncoder::CommandEncoder(Stream s) : StreamEncoder(s) {
   bind_device();
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
   graph_ = std::make_unique<GraphCapture>(stream_);
+  calls_ = std::make_unique<CallGraphs>(stream_);
   // Never freed: the encoder lives as long as the process.
   timeline_ = static_cast<uint64_t*>(pinned_allocator().malloc(64).ptr);
   *timeline_ = 0;

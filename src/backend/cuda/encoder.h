@@ -79,6 +79,7 @@
 
 #include "array.h"
 #include "backend/backend.h"
+#include "backend/cuda/call_graphs.h"
 #include "backend/cuda/graph.h"
 #include "backend/cuda/probes.h"
 #include "backend/cuda/signal.h"
@@ -123,6 +124,8 @@ class CommandEncoder : public StreamEncoder {
   // Whether this stream's work goes into a capture now (its own, or one it
   // joined).
   bool capturing() const { return host_ != nullptr || graph_->capturing(); }
+  // Library calls of this stream replayed as graphs (call_graphs.h).
+  CallGraphs& call_graphs() { return *calls_; }
 
   // StreamEncoder (marks in mark.cpp).
   void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) override;
@@ -218,6 +221,7 @@ class CommandEncoder : public StreamEncoder {
 
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<GraphCapture> graph_;
+  std::unique_ptr<CallGraphs> calls_;
   // The capture this stream joined (its origin), or null. Encoding thread.
   CommandEncoder* host_ = nullptr;
   // On an origin: the streams that joined its capture, each with an event

@@ -56,6 +56,8 @@ bool GraphCapture::worth_it(const RunHint& run) {
   }
 }
 
+bool GraphCapture::enabled() { return mode() != Mode::off; }
+
 bool GraphCapture::joins(const RunHint& run) { return mode() == Mode::all || run.small_ops > 0; }
 
 uint64_t GraphCapture::launches() { return n_launches.load(std::memory_order_relaxed); }

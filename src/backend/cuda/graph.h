@@ -39,6 +39,8 @@ class GraphCapture {
   // on), and whether the op may join a capture already open.
   static bool worth_it(const RunHint& run);
   static bool joins(const RunHint& run);
+  // Whether graphs are used at all (not FASTSYNC_CUDA_GRAPHS=0).
+  static bool enabled();
   bool capturing() const { return capturing_; }
   // `previous`: the size limit of the run's previous graph (whichever
   // stream's capture it was), 0 for the first graph of a run. A run is cut

@@ -6,8 +6,10 @@
 //   auto& enc = cuda::encoder_for(*this);
 //   cuda::alloc(out);                       // or cuda::donate_or_alloc(in, out)
 //   enc.set_input_array(in); enc.set_output_array(out);
-//   kernel<<<grid, block, 0, enc.cuda_stream()>>>(...);
-//   cuda::check_launch("[op] kernel");
+//   cuda::launch(enc, kernel, grid, block, 0, "[op] kernel", args...);
+// (launch.h: replayed as a graph where the launch recurs; a bare
+// kernel<<<...>>> followed by cuda::check_launch also works, launched
+// directly each time.)
 // Inputs are already on the device (the driver moved them) and may be
 // strided views; outputs are row-contiguous unless the op makes a view.
 #pragma once
@@ -25,6 +27,7 @@
 #include "array.h"
 #include "backend/common/strided.h"
 #include "backend/cuda/encoder.h"
+#include "backend/cuda/launch.h"
 #include "backend/cuda/runtime.h"
 #include "errors.h"
 

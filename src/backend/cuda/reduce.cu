@@ -24,7 +24,6 @@
 // reduction is split over blocks that write accumulator partials, and a
 // second row pass over the (outputs, splits) partials finishes it.
 #include <cuda/std/limits>
-
 #include <stdexcept>
 #include <type_traits>
 
@@ -100,8 +99,10 @@ struct ArgPolicy {
   __device__ static Acc init() {
     using L = ::cuda::std::numeric_limits<C>;
     C v;
-    if constexpr (std::is_floating_point_v<C>) v = is_max ? -L::infinity() : L::infinity();
-    else v = is_max ? L::lowest() : L::max();
+    if constexpr (std::is_floating_point_v<C>)
+      v = is_max ? -L::infinity() : L::infinity();
+    else
+      v = is_max ? L::lowest() : L::max();
     return {v, 0xffffffffu};
   }
   __device__ static Acc make(In v, int64_t j) {
@@ -242,8 +243,8 @@ __device__ inline typename P::Acc row_accumulate_vec(const typename P::In* p, in
 // Thread `lane` of `group`'s share of elements [j0, j1) of the output at
 // `base`.
 template <class P>
-__device__ inline typename P::Acc row_accumulate(const typename P::In* x, int64_t base,
-                                                 int64_t j0, int64_t j1, int lane, int group,
+__device__ inline typename P::Acc row_accumulate(const typename P::In* x, int64_t base, int64_t j0,
+                                                 int64_t j1, int lane, int group,
                                                  const RowGeom& g) {
   constexpr int V = vec_width<typename P::In>();
   if constexpr (V > 1) {
@@ -269,8 +270,7 @@ __device__ inline typename P::Acc row_accumulate(const typename P::In* x, int64_
 // partial[row * splits + split] instead of the output.
 template <class P>
 __global__ void __launch_bounds__(kRowBlock)
-    row_reduce(const typename P::In* x, typename P::Out* out, typename P::Acc* partial,
-               RowGeom g) {
+    row_reduce(const typename P::In* x, typename P::Out* out, typename P::Acc* partial, RowGeom g) {
   using Acc = typename P::Acc;
   __shared__ Acc smem[32];
   if (g.group > 32) {
@@ -281,8 +281,10 @@ __global__ void __launch_bounds__(kRowBlock)
       Acc acc = row_accumulate<P>(x, offset_of(g.kept, row), j0, j1, threadIdx.x, blockDim.x, g);
       acc = block_reduce<P>(acc, smem);
       if (threadIdx.x == 0) {
-        if (partial) partial[item] = acc;
-        else out[row] = P::finalize(acc);
+        if (partial)
+          partial[item] = acc;
+        else
+          out[row] = P::finalize(acc);
       }
     }
     return;
@@ -327,8 +329,7 @@ struct ColGeom {
 // (the layout the row kernel's second pass reads).
 template <class P, int VC>
 __global__ void __launch_bounds__(kColBlock)
-    col_reduce(const typename P::In* x, typename P::Out* out, typename P::Acc* partial,
-               ColGeom g) {
+    col_reduce(const typename P::In* x, typename P::Out* out, typename P::Acc* partial, ColGeom g) {
   using In = typename P::In;
   using Acc = typename P::Acc;
   using V = Vec<In, VC>;
@@ -380,8 +381,10 @@ __global__ void __launch_bounds__(kColBlock)
 #pragma unroll
       for (int c = 0; c < VC; ++c) {
         int64_t o = ob * g.K + k + c;
-        if (partial) partial[o * g.splits + sp] = smem[c][tx];
-        else out[o] = P::finalize(smem[c][tx]);
+        if (partial)
+          partial[o * g.splits + sp] = smem[c][tx];
+        else
+          out[o] = P::finalize(smem[c][tx]);
       }
     }
     __syncthreads();  // smem is rewritten by the next item
@@ -481,15 +484,15 @@ void launch_row(cuda::CommandEncoder& enc, const typename P::In* x, typename P::
   if (g.splits == 1) {
     int per_block = g.group > 32 ? 1 : kRowBlock / g.group;
     unsigned blocks = cuda::grid_for(ceil_div(g.rows, per_block), 1);
-    row_reduce<P><<<blocks, kRowBlock, 0, enc.cuda_stream()>>>(x, out, nullptr, g);
-    cuda::check_launch("[reduce] row kernel");
+    cuda::launch(enc, row_reduce<P>, blocks, kRowBlock, 0, "[reduce] row kernel", x, out, nullptr,
+                 g);
     return;
   }
   array part = device_temp(enc, g.rows * g.splits * static_cast<int64_t>(sizeof(Acc)));
   Acc* pp = static_cast<Acc*>(part.raw_ptr());
   unsigned blocks = cuda::grid_for(g.rows * g.splits, 1);
-  row_reduce<P><<<blocks, kRowBlock, 0, enc.cuda_stream()>>>(x, nullptr, pp, g);
-  cuda::check_launch("[reduce] row kernel (split)");
+  cuda::launch(enc, row_reduce<P>, blocks, kRowBlock, 0, "[reduce] row kernel (split)", x, nullptr,
+               pp, g);
 
   RowGeom f{};
   f.rows = g.rows;
@@ -503,8 +506,8 @@ void launch_row(cuda::CommandEncoder& enc, const typename P::In* x, typename P::
   row_config<Finish>(f, false);
   int per_block = f.group > 32 ? 1 : kRowBlock / f.group;
   blocks = cuda::grid_for(ceil_div(f.rows, per_block), 1);
-  row_reduce<Finish><<<blocks, kRowBlock, 0, enc.cuda_stream()>>>(pp, out, nullptr, f);
-  cuda::check_launch("[reduce] row kernel (finish)");
+  cuda::launch(enc, row_reduce<Finish>, blocks, kRowBlock, 0, "[reduce] row kernel (finish)", pp,
+               out, nullptr, f);
 }
 
 // Columns are read VC at a time when every column group starts 16-byte
@@ -525,8 +528,8 @@ void launch_col_with(cuda::CommandEncoder& enc, const typename P::In* x, typenam
   g.tiles_k = ceil_div(g.K, static_cast<int64_t>(g.cx) * VC);
   if (plan_only) return;
   unsigned blocks = cuda::grid_for(g.outer * g.tiles_k * g.splits, 1);
-  col_reduce<P, VC><<<blocks, kColBlock, 0, enc.cuda_stream()>>>(x, out, partial, g);
-  cuda::check_launch("[reduce] column kernel");
+  cuda::launch(enc, col_reduce<P, VC>, blocks, kColBlock, 0, "[reduce] column kernel", x, out,
+               partial, g);
 }
 
 template <class P, class Finish>
@@ -536,8 +539,10 @@ void launch_col(cuda::CommandEncoder& enc, const typename P::In* x, typename P::
   constexpr int VC = vec_width<typename P::In>();
   bool vec = col_vectorizable<VC>(x, g);
   auto launch = [&](Acc* partial, bool plan_only) {
-    if (vec) launch_col_with<P, VC>(enc, x, out, partial, g, plan_only);
-    else launch_col_with<P, 1>(enc, x, out, partial, g, plan_only);
+    if (vec)
+      launch_col_with<P, VC>(enc, x, out, partial, g, plan_only);
+    else
+      launch_col_with<P, 1>(enc, x, out, partial, g, plan_only);
   };
   g.splits = 1;
   g.chunk = g.m;
@@ -573,8 +578,8 @@ void launch_col(cuda::CommandEncoder& enc, const typename P::In* x, typename P::
   row_config<Finish>(f, false);
   int per_block = f.group > 32 ? 1 : kRowBlock / f.group;
   unsigned blocks = cuda::grid_for(ceil_div(f.rows, per_block), 1);
-  row_reduce<Finish><<<blocks, kRowBlock, 0, enc.cuda_stream()>>>(pp, out, nullptr, f);
-  cuda::check_launch("[reduce] column kernel (finish)");
+  cuda::launch(enc, row_reduce<Finish>, blocks, kRowBlock, 0, "[reduce] column kernel (finish)", pp,
+               out, nullptr, f);
 }
 
 // Reduces `in` over the reduced dims of `l` (its layout) into the

@@ -79,15 +79,15 @@ void launch_unary(cuda::CommandEncoder& enc, const array& in, const array& out, 
       if constexpr (std::is_same_v<O, T> && sizeof(T) <= 4) {
         if (flat && cuda::aligned16({in.raw_ptr(), out.raw_ptr()})) {
           const int64_t units = n / (16 / sizeof(T));
-          unary_flat16<op, T><<<cuda::grid_for(units), cuda::kBlock, 0, enc.cuda_stream()>>>(
-              static_cast<const T*>(in.raw_ptr()), static_cast<T*>(out.raw_ptr()), n);
-          cuda::check_launch("[unary] kernel");
+          cuda::launch(enc, unary_flat16<op, T>, cuda::grid_for(units), cuda::kBlock, 0,
+                       "[unary] kernel", static_cast<const T*>(in.raw_ptr()),
+                       static_cast<T*>(out.raw_ptr()), n);
           return;
         }
       }
-      unary_kernel<op, T, O><<<cuda::grid_for(n), cuda::kBlock, 0, enc.cuda_stream()>>>(
-          static_cast<const T*>(in.raw_ptr()), static_cast<O*>(out.raw_ptr()), n, flat, ix);
-      cuda::check_launch("[unary] kernel");
+      cuda::launch(enc, unary_kernel<op, T, O>, cuda::grid_for(n), cuda::kBlock, 0,
+                   "[unary] kernel", static_cast<const T*>(in.raw_ptr()),
+                   static_cast<O*>(out.raw_ptr()), n, flat, ix);
     } else {
       throw std::logic_error("[unary] dtype not supported by this op");
     }

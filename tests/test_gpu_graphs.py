@@ -399,7 +399,7 @@ def test_recurring_kernel_launches_replay_as_graphs():
         s = mx.add(s, 1.0, stream=mx.gpu)
         mx.eval(s)
         assert s.item() == 2.5 + i
-    for i in range(8):
+    for _ in range(8):
         a = rng.standard_normal((50, 30)).astype(np.float32)
         t = mx.sum(mx.multiply(mx.array(a), 2.0, stream=mx.gpu), axis=1, stream=mx.gpu)
         np.testing.assert_allclose(np.array(t), (a * 2).sum(axis=1), rtol=1e-5, atol=1e-5)

@@ -95,6 +95,8 @@ def test_each_library_runs_in_a_process_of_its_own():
 def test_a_gpu_library_is_warmed_before_its_first_row():
     """warm_device runs round trips for the time given on a GPU library, and nothing on a
     CPU one."""
+    import fastsync as mx
+
     before = mx.default_device()
     try:
         cpu = load("fastsync", "cpu")  # makes the CPU the default device

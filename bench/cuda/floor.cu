@@ -15,14 +15,7 @@
 #include <functional>
 #include <vector>
 
-#define CK(x)                                                                   \
-  do {                                                                          \
-    auto e_ = (x);                                                              \
-    if (e_ != 0) {                                                              \
-      std::printf("%s failed (%d) at line %d\n", #x, int(e_), __LINE__);        \
-      std::exit(1);                                                             \
-    }                                                                           \
-  } while (0)
+#include "timing.h"
 
 __global__ void empty() {}
 __global__ void add1(float* x) { x[threadIdx.x] += 1.f; }
@@ -34,20 +27,6 @@ __global__ void add1_and_write(float* x, volatile unsigned long long* word,
     __threadfence_system();
     *word = v;
   }
-}
-
-using clk = std::chrono::steady_clock;
-
-double median_us(int n, const std::function<void()>& f, const std::function<void()>& after = {}) {
-  std::vector<double> t(n);
-  for (int i = 0; i < n; ++i) {
-    auto a = clk::now();
-    f();
-    t[i] = std::chrono::duration<double, std::micro>(clk::now() - a).count();
-    if (after) after();
-  }
-  std::sort(t.begin(), t.end());
-  return t[n / 2];
 }
 
 int main() {

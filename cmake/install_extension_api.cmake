@@ -13,7 +13,8 @@ set(FASTSYNC_PUBLIC_CUDA_HEADERS backend/cuda/encoder.h backend/cuda/runtime.h)
 set(FASTSYNC_INCLUDED_HEADERS
   allocator.h complex.h event.h scheduler.h sync.h task.h timeline.h
   backend/backend.h backend/common/host_device.h
-  backend/cuda/graph.h backend/cuda/probes.h backend/cuda/signal.h)
+  backend/cuda/call_graphs.h backend/cuda/graph.h backend/cuda/probes.h
+  backend/cuda/signal.h)
 foreach(_h ${FASTSYNC_PUBLIC_HEADERS} ${FASTSYNC_PUBLIC_CUDA_HEADERS} ${FASTSYNC_INCLUDED_HEADERS})
   get_filename_component(_dir "${_h}" DIRECTORY)
   install(FILES src/${_h} DESTINATION fastsync/include/fastsync/${_dir})

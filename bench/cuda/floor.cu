@@ -19,8 +19,7 @@
 
 __global__ void empty() {}
 __global__ void add1(float* x) { x[threadIdx.x] += 1.f; }
-__global__ void add1_and_write(float* x, volatile unsigned long long* word,
-                               unsigned long long v) {
+__global__ void add1_and_write(float* x, volatile unsigned long long* word, unsigned long long v) {
   x[threadIdx.x] += 1.f;
   __syncthreads();
   if (threadIdx.x == 0) {
@@ -59,21 +58,23 @@ int main() {
               median_us(N, [&] { empty<<<1, 1, 0, s>>>(); }, sync));
   std::printf("  cudaLaunchKernel (add, 1 block) %6.2f\n",
               median_us(N, [&] { add1<<<1, 16, 0, s>>>(x); }, sync));
-  std::printf("  cuStreamWriteValue64            %6.2f\n",
-              median_us(N, [&] { CK(cuStreamWriteValue64((CUstream)s, (CUdeviceptr)word, ++v, 0)); },
-                        sync));
+  std::printf(
+      "  cuStreamWriteValue64            %6.2f\n",
+      median_us(
+          N, [&] { CK(cuStreamWriteValue64((CUstream)s, (CUdeviceptr)word, ++v, 0)); }, sync));
   std::printf("  cudaEventRecord                 %6.2f\n",
               median_us(N, [&] { CK(cudaEventRecord(ev, s)); }, sync));
   CK(cudaEventRecord(ev, s));
-  std::printf("  cudaStreamWaitEvent             %6.2f\n",
-              median_us(N, [&] { CK(cudaStreamWaitEvent(s2, ev, 0)); },
-                        [&] { CK(cudaStreamSynchronize(s2)); }));
-  std::printf("  cudaMemcpyAsync 64 B D2H pinned %6.2f\n",
-              median_us(N, [&] { CK(cudaMemcpyAsync(pinned, x, 64, cudaMemcpyDeviceToHost, s)); },
-                        sync));
-  std::printf("  cudaMemcpyAsync 64 B H2D pinned %6.2f\n",
-              median_us(N, [&] { CK(cudaMemcpyAsync(x, pinned, 64, cudaMemcpyHostToDevice, s)); },
-                        sync));
+  std::printf(
+      "  cudaStreamWaitEvent             %6.2f\n",
+      median_us(
+          N, [&] { CK(cudaStreamWaitEvent(s2, ev, 0)); }, [&] { CK(cudaStreamSynchronize(s2)); }));
+  std::printf(
+      "  cudaMemcpyAsync 64 B D2H pinned %6.2f\n",
+      median_us(N, [&] { CK(cudaMemcpyAsync(pinned, x, 64, cudaMemcpyDeviceToHost, s)); }, sync));
+  std::printf(
+      "  cudaMemcpyAsync 64 B H2D pinned %6.2f\n",
+      median_us(N, [&] { CK(cudaMemcpyAsync(x, pinned, 64, cudaMemcpyHostToDevice, s)); }, sync));
   std::printf("  cudaEventQuery (done)           %6.2f\n",
               median_us(N, [&] { (void)cudaEventQuery(ev); }));
 
@@ -100,10 +101,12 @@ int main() {
   std::printf("chains of 1000 adds (µs per op, median of 20)\n");
   const int K = 1000;
   std::printf("  one stream, launched            %6.2f\n", median_us(20, [&] {
-                for (int i = 0; i < K; ++i) add1<<<1, 16, 0, s>>>(x);
-                CK(cudaStreamSynchronize(s));
-              }) / K);
-  std::printf("  two streams, event per hop      %6.2f\n", median_us(20, [&] {
+                                                             for (int i = 0; i < K; ++i)
+                                                               add1<<<1, 16, 0, s>>>(x);
+                                                             CK(cudaStreamSynchronize(s));
+                                                           }) / K);
+  std::printf("  two streams, event per hop      %6.2f\n",
+              median_us(20, [&] {
                 for (int i = 0; i < K; ++i) {
                   cudaStream_t a = (i & 1) ? s2 : s, b = (i & 1) ? s : s2;
                   add1<<<1, 16, 0, a>>>(x);
@@ -122,17 +125,19 @@ int main() {
   double inst = median_us(1, [&] { CK(cudaGraphInstantiate(&ge, g, 0)); });
   std::printf("  graph instantiate (once)        %6.2f per node\n", inst / K);
   std::printf("  graph replay                    %6.2f\n", median_us(20, [&] {
-                CK(cudaGraphLaunch(ge, s));
-                CK(cudaStreamSynchronize(s));
-              }) / K);
-  std::printf("  capture (launches into a graph) %6.2f\n", median_us(20, [&] {
+                                                             CK(cudaGraphLaunch(ge, s));
+                                                             CK(cudaStreamSynchronize(s));
+                                                           }) / K);
+  std::printf("  capture (launches into a graph) %6.2f\n",
+              median_us(20, [&] {
                 cudaGraph_t g2;
                 CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
                 for (int i = 0; i < K; ++i) add1<<<1, 16, 0, s>>>(x);
                 CK(cudaStreamEndCapture(s, &g2));
                 CK(cudaGraphDestroy(g2));
               }) / K);
-  std::printf("  capture + exec update + replay  %6.2f\n", median_us(20, [&] {
+  std::printf("  capture + exec update + replay  %6.2f\n",
+              median_us(20, [&] {
                 cudaGraph_t g2;
                 CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
                 for (int i = 0; i < K; ++i) add1<<<1, 16, 0, s>>>(x);
@@ -143,27 +148,26 @@ int main() {
                 CK(cudaStreamSynchronize(s));
                 CK(cudaGraphDestroy(g2));
               }) / K);
-  std::printf("  small graph (8 adds) capture+update+launch+spin %6.2f per graph\n",
-              [&] {
-                cudaGraph_t g8;
-                cudaGraphExec_t e8;
-                CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-                for (int i = 0; i < 8; ++i) add1<<<1, 16, 0, s>>>(x);
-                CK(cudaStreamEndCapture(s, &g8));
-                CK(cudaGraphInstantiate(&e8, g8, 0));
-                return median_us(200, [&] {
-                  cudaGraph_t g2;
-                  CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-                  for (int i = 0; i < 8; ++i) add1<<<1, 16, 0, s>>>(x);
-                  CK(cudaStreamEndCapture(s, &g2));
-                  cudaGraphExecUpdateResultInfo info;
-                  CK(cudaGraphExecUpdate(e8, g2, &info));
-                  CK(cudaGraphLaunch(e8, s));
-                  CK(cuStreamWriteValue64((CUstream)s, (CUdeviceptr)word, ++v, 0));
-                  spin(v);
-                  CK(cudaGraphDestroy(g2));
-                });
-              }());
+  std::printf("  small graph (8 adds) capture+update+launch+spin %6.2f per graph\n", [&] {
+    cudaGraph_t g8;
+    cudaGraphExec_t e8;
+    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+    for (int i = 0; i < 8; ++i) add1<<<1, 16, 0, s>>>(x);
+    CK(cudaStreamEndCapture(s, &g8));
+    CK(cudaGraphInstantiate(&e8, g8, 0));
+    return median_us(200, [&] {
+      cudaGraph_t g2;
+      CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+      for (int i = 0; i < 8; ++i) add1<<<1, 16, 0, s>>>(x);
+      CK(cudaStreamEndCapture(s, &g2));
+      cudaGraphExecUpdateResultInfo info;
+      CK(cudaGraphExecUpdate(e8, g2, &info));
+      CK(cudaGraphLaunch(e8, s));
+      CK(cuStreamWriteValue64((CUstream)s, (CUdeviceptr)word, ++v, 0));
+      spin(v);
+      CK(cudaGraphDestroy(g2));
+    });
+  }());
   std::printf("  same 8 adds launched + spin     %6.2f per group\n", median_us(200, [&] {
                 for (int i = 0; i < 8; ++i) add1<<<1, 16, 0, s>>>(x);
                 CK(cuStreamWriteValue64((CUstream)s, (CUdeviceptr)word, ++v, 0));

@@ -2,7 +2,8 @@
 // step or handed to async_eval each step): what the product, the relu and the
 // ways of launching them cost the host and the GPU, without fastsync.
 //
-//   nvcc -O2 -std=c++17 -arch=native bench/cuda/gemm_step.cu -lcuda -lcublasLt -o /tmp/gs && /tmp/gs
+//   nvcc -O2 -std=c++17 -arch=native bench/cuda/gemm_step.cu -lcuda -lcublasLt -o /tmp/gs &&
+//   /tmp/gs
 //
 // (add -L<dir of libcublasLt.so> where the toolkit has none, e.g. PyTorch's
 // nvidia/cu13/lib). Medians (µs).
@@ -155,8 +156,7 @@ int main() {
     return ge;
   };
   cudaGraphExec_t ex[2] = {one_step_exec(step, x0, x1), one_step_exec(step, x1, x0)};
-  cudaGraphExec_t exf[2] = {one_step_exec(step_fused, x0, x1),
-                            one_step_exec(step_fused, x1, x0)};
+  cudaGraphExec_t exf[2] = {one_step_exec(step_fused, x0, x1), one_step_exec(step_fused, x1, x0)};
   auto mm_only = [&](const float* a, float* d) { mm(a, w, d, s); };
   cudaGraphExec_t exm[2] = {one_step_exec(mm_only, x0, m), one_step_exec(mm_only, x1, m)};
   std::printf("  cudaGraphLaunch of the product   %6.2f\n",
@@ -179,8 +179,8 @@ int main() {
                 signal();
               }));
   int k = 0;
-  std::printf("eval each: one step, then the CPU spins on a host-visible write (µs, median of %d)\n",
-              N);
+  std::printf(
+      "eval each: one step, then the CPU spins on a host-visible write (µs, median of %d)\n", N);
   std::printf("  product + relu, launched         %6.2f\n", median_us(N, [&] {
                 step(k & 1 ? x1 : x0, k & 1 ? x0 : x1);
                 ++k;
@@ -224,32 +224,41 @@ int main() {
   std::printf("async: %d steps launched back to back, then one wait (µs per step, median of 9)\n",
               S);
   auto per_step = [&](const std::function<void()>& f) {
-    return median_us(9, [&] {
-             for (int i = 0; i < S; ++i) f();
-             sync();
-           }) /
+    return median_us(9,
+                     [&] {
+                       for (int i = 0; i < S; ++i) f();
+                       sync();
+                     }) /
            S;
   };
-  std::printf("  product + relu, launched         %6.2f\n",
-              per_step([&] { step(k & 1 ? x1 : x0, k & 1 ? x0 : x1);
-                ++k; }));
-  std::printf("  relu epilogue, launched          %6.2f\n",
-              per_step([&] { step_fused(k & 1 ? x1 : x0, k & 1 ? x0 : x1);
-                ++k; }));
-  std::printf("  product + relu, one graph each   %6.2f\n",
-              per_step([&] { CK(cudaGraphLaunch(ex[k & 1], s));
-                ++k; }));
-  std::printf("  relu epilogue, one graph each    %6.2f\n",
-              per_step([&] { CK(cudaGraphLaunch(exf[k & 1], s));
-                ++k; }));
+  std::printf("  product + relu, launched         %6.2f\n", per_step([&] {
+                step(k & 1 ? x1 : x0, k & 1 ? x0 : x1);
+                ++k;
+              }));
+  std::printf("  relu epilogue, launched          %6.2f\n", per_step([&] {
+                step_fused(k & 1 ? x1 : x0, k & 1 ? x0 : x1);
+                ++k;
+              }));
+  std::printf("  product + relu, one graph each   %6.2f\n", per_step([&] {
+                CK(cudaGraphLaunch(ex[k & 1], s));
+                ++k;
+              }));
+  std::printf("  relu epilogue, one graph each    %6.2f\n", per_step([&] {
+                CK(cudaGraphLaunch(exf[k & 1], s));
+                ++k;
+              }));
 
   std::printf("the parts of a captured 2-op run (µs, median of %d, stream drained)\n", N);
   cudaGraph_t g2 = nullptr;
-  std::printf("  begin + 2 captured ops + end     %6.2f\n", median_us(N, [&] {
-                CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
-                step(x0, x1);
-                CK(cudaStreamEndCapture(s, &g2));
-              }, [&] { CK(cudaGraphDestroy(g2)); }));
+  std::printf("  begin + 2 captured ops + end     %6.2f\n",
+              median_us(
+                  N,
+                  [&] {
+                    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
+                    step(x0, x1);
+                    CK(cudaStreamEndCapture(s, &g2));
+                  },
+                  [&] { CK(cudaGraphDestroy(g2)); }));
   CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
   step(x0, x1);
   CK(cudaStreamEndCapture(s, &g2));
@@ -275,12 +284,13 @@ int main() {
                   }
                 }
               }));
-  std::printf("  cudaGraphDestroy                 %6.2f\n", median_us(N, [&] {
-                CK(cudaGraphDestroy(g2));
-              }, [&] {
-                CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
-                step(x0, x1);
-                CK(cudaStreamEndCapture(s, &g2));
-              }));
+  std::printf("  cudaGraphDestroy                 %6.2f\n",
+              median_us(
+                  N, [&] { CK(cudaGraphDestroy(g2)); },
+                  [&] {
+                    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
+                    step(x0, x1);
+                    CK(cudaStreamEndCapture(s, &g2));
+                  }));
   return 0;
 }

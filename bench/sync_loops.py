@@ -41,32 +41,24 @@ def patterns():
             y = mx.add(y, 1.0)
         mx.eval(y)
 
-    def mm():
-        y = m
-        for _ in range(50):
-            y = mx.maximum(y @ w, 0.0)
-            mx.async_eval(y)
-        mx.eval(y)
-
-    def mmeach():
-        y = m
-        for _ in range(50):
-            y = mx.maximum(y @ w, 0.0)
+    def steps(run_each):
+        def loop():
+            y = m
+            for _ in range(50):
+                y = mx.maximum(y @ w, 0.0)
+                if run_each:
+                    run_each(y)
             mx.eval(y)
 
-    def mmone():
-        y = m
-        for _ in range(50):
-            y = mx.maximum(y @ w, 0.0)
-        mx.eval(y)
+        return loop
 
     return {
         "roundtrip": roundtrip,
         "hop": hop,
         "chain": chain,
-        "mm": mm,
-        "mmeach": mmeach,
-        "mmone": mmone,
+        "mm": steps(mx.async_eval),
+        "mmeach": steps(mx.eval),
+        "mmone": steps(None),
         "streamhop": cross_stream(mx, dev, pattern="hop"),
         "streamone": cross_stream(mx, dev, pattern="one"),
     }

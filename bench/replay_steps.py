@@ -1,7 +1,7 @@
 """Step by step, the 256² loop of issue 17's d. rows (x = maximum(x @ w, 0), float32 on the
 GPU), evaluated each step or handed to async_eval: each step's host time, the loop's time
-per step, and how the steps' launches went (graph replays, instantiations: see
-src/backend/cuda/call_graphs.h). Three rounds of 2,000 steps per mode:
+per step, and how the steps' launches went (graph replays, instantiations, runs of replays
+combined into one graph: see src/backend/cuda/call_graphs.h). Three rounds of 2,000 steps per mode:
 
     python3 bench/replay_steps.py
 """
@@ -14,7 +14,12 @@ import numpy as np
 
 def counters():
     c = mx._core._backend_counters(mx.gpu)
-    return c["call_graph_replays"], c["call_graph_instantiations"], c["graph_launches"]
+    return (
+        c["call_graph_replays"],
+        c["call_graph_instantiations"],
+        c["call_graph_runs"],
+        c["graph_launches"],
+    )
 
 
 def main(n=256, steps=2000, rounds=3):
@@ -41,7 +46,8 @@ def main(n=256, steps=2000, rounds=3):
             print(
                 f"{mode} round {rnd}: {per_step:.2f} us/step; p10/50/90/99 "
                 f"{p[0]:.1f}/{p[1]:.1f}/{p[2]:.1f}/{p[3]:.1f}; "
-                f"replays {d[0]} instantiations {d[1]} run graphs {d[2]}"
+                f"replays {d[0]} instantiations {d[1]} combined runs {d[2]} "
+                f"captured-run graphs {d[3]}"
             )
 
 

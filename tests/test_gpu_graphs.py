@@ -404,3 +404,59 @@ def test_recurring_kernel_launches_replay_as_graphs():
         t = mx.sum(mx.multiply(mx.array(a), 2.0, stream=mx.gpu), axis=1, stream=mx.gpu)
         np.testing.assert_allclose(np.array(t), (a * 2).sum(axis=1), rtol=1e-5, atol=1e-5)
     assert counters()["call_graph_replays"] - before["call_graph_replays"] >= 8
+
+
+@graphs_on
+def test_replays_of_a_run_launch_as_one_graph_in_order():
+    """A step of two recurring calls (a product, then its activation) launches as one graph
+    once the pair has recurred. What follows the pair sees its work done: a kernel launched
+    directly on the same stream (a gather), an op on another GPU stream, and the host."""
+    rng = np.random.default_rng(25)
+    # He-scaled: the relu chain keeps values of about one over the steps.
+    w_np = (rng.standard_normal((64, 64)) * np.sqrt(2 / 64)).astype(np.float32)
+    x_np = rng.standard_normal((64, 64)).astype(np.float32)
+    idx_np = rng.integers(0, 64, size=17).astype(np.int32)
+    w, x, idx = mx.array(w_np), mx.array(x_np), mx.array(idx_np)
+    other = mx.new_stream(mx.gpu)
+    mx.eval(w, x, idx)
+    before = counters()
+    for i in range(16):
+        x = mx.maximum(mx.matmul(x, w, stream=mx.gpu), 0.0, stream=mx.gpu)
+        x_np = np.maximum(x_np @ w_np, 0.0)
+        if i % 4 == 0:
+            mx.async_eval(x)
+        elif i % 4 == 1:
+            # The pair, then at once a gather of its output on the same stream.
+            g = mx.take(x, idx, axis=0, stream=mx.gpu)
+            np.testing.assert_allclose(np.array(g), x_np[idx_np], rtol=1e-4, atol=1e-5)
+        elif i % 4 == 2:
+            # The pair, then a reduction of its output on another GPU stream.
+            s = mx.sum(x, axis=1, stream=other)
+            np.testing.assert_allclose(np.array(s), x_np.sum(axis=1), rtol=1e-4, atol=1e-4)
+        else:
+            mx.eval(x)
+        np.testing.assert_allclose(np.array(x), x_np, rtol=1e-4, atol=1e-5, err_msg=f"step {i}")
+    assert np.abs(x_np).max() > 0.1  # the values did not fade to zeros
+    after = counters()
+    assert after["call_graph_runs"] > before["call_graph_runs"], (before, after)
+
+
+@graphs_on
+def test_an_async_loop_of_pairs_launches_one_graph_a_step():
+    """async_eval of maximum(x @ w, 0) step after step, read at the end: in steady state
+    each step's two calls go as one combined graph, and the values are NumPy's."""
+    rng = np.random.default_rng(26)
+    w_np = (rng.standard_normal((128, 128)) * np.sqrt(2 / 128)).astype(np.float32)
+    x_np = rng.standard_normal((128, 128)).astype(np.float32)
+    w, x = mx.array(w_np), mx.array(x_np)
+    mx.eval(w, x)
+    before = counters()
+    steps = 40
+    for _ in range(steps):
+        x = mx.maximum(mx.matmul(x, w, stream=mx.gpu), 0.0, stream=mx.gpu)
+        mx.async_eval(x)
+        x_np = np.maximum(x_np @ w_np, 0.0)
+    np.testing.assert_allclose(np.array(x), x_np, rtol=1e-3, atol=1e-5)
+    assert np.abs(x_np).max() > 0.1
+    after = counters()
+    assert after["call_graph_runs"] - before["call_graph_runs"] >= steps // 2, (before, after)

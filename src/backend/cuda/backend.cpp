@@ -92,12 +92,13 @@ class CudaBackend : public Backend {
         {"gemm_lt_plans", static_cast<int64_t>(gemms.lt_plans)},
         {"gemm_ex_runs", static_cast<int64_t>(gemms.gemmex_runs)},
         {"call_graph_replays", static_cast<int64_t>(cuda::CallGraphs::replays())},
-        {"call_graph_instantiations", static_cast<int64_t>(cuda::CallGraphs::instantiations())}};
+        {"call_graph_instantiations", static_cast<int64_t>(cuda::CallGraphs::instantiations())},
+        {"call_graph_runs", static_cast<int64_t>(cuda::CallGraphs::runs())}};
   }
 
   void synchronize() override {
     for (auto* e : cuda::all_encoders()) {
-      cuda::check(cudaStreamSynchronize(e->cuda_stream()), "cudaStreamSynchronize");
+      cuda::check(cudaStreamSynchronize(e->raw_stream()), "cudaStreamSynchronize");
       e->reclaim();
     }
   }

@@ -98,7 +98,7 @@ struct CopyReady {
 // Orders a read of a cached copy on `enc`'s stream after the copy.
 void wait_for_copy(CommandEncoder& enc, const std::shared_ptr<void>& ready) {
   auto* r = static_cast<CopyReady*>(ready.get());
-  if (!r || r->passed || r->stream == enc.cuda_stream()) return;
+  if (!r || r->passed || r->stream == enc.raw_stream()) return;
   cudaError_t q = cudaEventQuery(r->event);
   if (q == cudaSuccess) {
     r->passed = true;

@@ -169,7 +169,9 @@ void check(cublasStatus_t s, const char* op, const char* fn) {
 
 const StreamContext& context(CommandEncoder& enc, const char* op) {
   const Api& a = api(op);
-  cudaStream_t stream = enc.cuda_stream();
+  // A lookup: the caller asks for the stream (cuda_stream) before it
+  // enqueues through the handle.
+  cudaStream_t stream = enc.raw_stream();
   std::lock_guard lk(handles_mutex);
   if (auto it = handles->find(stream); it != handles->end()) return it->second;
   bind_device();

@@ -190,6 +190,9 @@ struct StreamContext {
   cublasHandle_t handle;
   Workspace workspace;
 };
+// The handle enqueues on `enc`'s stream without asking for it: an op asks
+// for enc.cuda_stream() before its first call through the handle, so the
+// call follows what the stream was deferring (encoder.h).
 const StreamContext& context(CommandEncoder& enc, const char* op);
 
 }  // namespace cublas

@@ -67,6 +67,10 @@ void CommandEncoder::hold(std::shared_ptr<Data> d, bool count_bytes) {
 
 namespace {
 thread_local CommandEncoder* t_encoding = nullptr;
+// The encoder whose replays are pending on this thread, if any. Pending
+// replays never outlive the run of ops they belong to; should the driver
+// move to another stream's op regardless, they are launched first.
+thread_local CommandEncoder* t_deferring = nullptr;
 
 // Sets the thread's encoding encoder for the length of an op's eval_gpu.
 struct Encoding {
@@ -173,7 +177,11 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
   }
   op_inputs_.clear();
   op_outputs_.clear();
+  // Replays wait for the next op only inside a run: the next op here comes
+  // after whatever another stream or the host is to see of this one.
+  if (run_hint_.ops <= 1) flush_calls();
   in_op_ = false;
+  direct_in_op_ = false;
   ++committed_;
   if (++ops_since_point_ >= kOpsPerPoint || point_bytes_ >= kBytesPerPoint) place_point();
   if (pending_bytes() > 0) reclaim();  // one poll of the pinned word
@@ -181,15 +189,16 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
 
 void CommandEncoder::eval(Primitive& p, const std::vector<array>& inputs,
                           std::vector<array>& outputs) {
+  if (t_deferring && t_deferring != this) t_deferring->flush_calls();
   if (timeline::on()) {
     // No graph capture while a trace records: each op's launches are
     // bracketed by timing events, a kernel span on this stream's track.
     end_graph();
     int64_t t0 = timeline::now();
-    auto open = gpu_timeline::begin(stream_);
+    auto open = gpu_timeline::begin(cuda_stream());
     eval_profiled(p, inputs, outputs);
     const timeline::Name name = timeline::intern(p.name());
-    gpu_timeline::end(open, stream_, stream().index, "kernel", name);
+    gpu_timeline::end(open, cuda_stream(), stream().index, "kernel", name);
     timeline::span({timeline::current_track(), "encode", name, t0, timeline::now()},
                    {{"stream", stream().index}});
     return;
@@ -204,6 +213,7 @@ void CommandEncoder::eval_profiled(Primitive& p, const std::vector<array>& input
     bool next = run.capturing() && run.full();
     if (next || (run.capturing() && !GraphCapture::joins(run_hint_))) end_graph();
     if (!capturing() && !timeline::on() && GraphCapture::worth_it(run_hint_)) {
+      flush_calls();  // replays pending from the ops before the run
       graph_->begin(next ? run.limit() : 0);
       run_first_ = op_position();
       // A run that fails to launch spoils its ops: they are logged.
@@ -211,6 +221,7 @@ void CommandEncoder::eval_profiled(Primitive& p, const std::vector<array>& input
     }
     if (capturing()) origin().graph_->note(p.name(), stream().index);
     in_op_ = true;  // its kernels may join the run; until commit or discard
+    direct_in_op_ = false;
     Encoding scope(this);
     p.eval_gpu(inputs, outputs);
     return;
@@ -220,12 +231,13 @@ void CommandEncoder::eval_profiled(Primitive& p, const std::vector<array>& input
   cudaEvent_t begin, end;
   check(cudaEventCreate(&begin), "cudaEventCreate");
   check(cudaEventCreate(&end), "cudaEventCreate");
-  check(cudaEventRecord(begin, stream_), "cudaEventRecord");
+  check(cudaEventRecord(begin, cuda_stream()), "cudaEventRecord");
+  direct_in_op_ = false;
   auto t0 = std::chrono::steady_clock::now();
   p.eval_gpu(inputs, outputs);
   double host_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  check(cudaEventRecord(end, stream_), "cudaEventRecord");
+  check(cudaEventRecord(end, cuda_stream()), "cudaEventRecord");
   std::string key = p.name();
   if (profile::detailed() && !outputs.empty()) {
     key += " " + shape_str(outputs[0].shape()) + " " + std::string(outputs[0].dtype().name());
@@ -239,7 +251,9 @@ void CommandEncoder::discard() {
   for (auto& d : op_inputs_) retain(std::move(d));
   op_inputs_.clear();
   op_outputs_.clear();
+  flush_calls();
   in_op_ = false;
+  direct_in_op_ = false;
   while (!builders_.empty() && builders_.back().position == op_position()) builders_.pop_back();
 }
 
@@ -267,8 +281,8 @@ void CommandEncoder::join(CommandEncoder& o, cudaEvent_t event) {
   // What this stream queued before joining is outside the capture: the
   // launch waits for it (recorded now, while the stream is not capturing).
   cudaEvent_t before = take_event();
-  cudaError_t r = cudaEventRecord(before, stream_);
-  if (r == cudaSuccess) r = cudaStreamWaitEvent(stream_, event, 0);  // joins the capture
+  cudaError_t r = cudaEventRecord(before, cuda_stream());
+  if (r == cudaSuccess) r = cudaStreamWaitEvent(cuda_stream(), event, 0);  // joins the capture
   if (r != cudaSuccess) {
     give_event(before);
     check(r, "joining a graph capture");
@@ -288,8 +302,8 @@ void CommandEncoder::end_joint_graph() {
       // Each joined stream's work joins back into this one inside the
       // capture (CUDA refuses to end a capture with an unjoined stream).
       backs.push_back(take_event());
-      check(cudaEventRecord(backs.back(), j.encoder->stream_), "cudaEventRecord");
-      check(cudaStreamWaitEvent(stream_, backs.back(), 0), "cudaStreamWaitEvent");
+      check(cudaEventRecord(backs.back(), j.encoder->cuda_stream()), "cudaEventRecord");
+      check(cudaStreamWaitEvent(cuda_stream(), backs.back(), 0), "cudaStreamWaitEvent");
     }
     graph_->end_and_launch(befores);
   } catch (...) {
@@ -302,9 +316,9 @@ void CommandEncoder::end_joint_graph() {
   // The joined streams' later work follows the graph (or the failed run's
   // place in their order); so does any wait on a fence placed inside it.
   cudaEvent_t after = take_event();
-  cudaError_t r = cudaEventRecord(after, stream_);
+  cudaError_t r = cudaEventRecord(after, cuda_stream());
   for (auto& j : joined) {
-    if (r == cudaSuccess) r = cudaStreamWaitEvent(j.encoder->stream_, after, 0);
+    if (r == cudaSuccess) r = cudaStreamWaitEvent(j.encoder->cuda_stream(), after, 0);
   }
   give_event(after);
   for (cudaEvent_t e : befores) give_event(e);
@@ -324,7 +338,7 @@ void CommandEncoder::end_joint_graph() {
   }
 }
 
-scheduler::ErrorRef CommandEncoder::spoil_run(const std::exception_ptr& error) {
+scheduler::ErrorRef CommandEncoder::spoil_from(uint64_t first, const std::exception_ptr& error) {
   // The run's kernels never ran: its outputs hold garbage. The error
   // spoils them (and the op being encoded, whose first kernels were in
   // the run), as a failing kernel would. Its timeline points were never
@@ -332,12 +346,32 @@ scheduler::ErrorRef CommandEncoder::spoil_run(const std::exception_ptr& error) {
   // any of them ends (their batches freed; the data is spoiled anyway).
   auto e = std::make_shared<scheduler::TaskError>();
   e->error = error;
-  e->position = run_first_;
+  e->position = first;
   e->by_position = false;
-  flow()->fail(run_first_, in_op_ ? op_position() : committed_, e);
+  flow()->fail(first, in_op_ ? op_position() : committed_, e);
   add_probe([e]() -> scheduler::ErrorRef { return e; });
   write_value(stream_, timeline_, next_value_, /*capturing=*/false);
   return e;
+}
+
+void CommandEncoder::defer(CallGraphs::Entry& e) {
+  if (calls_->pending() == CallGraphs::kMaxRun) flush_calls();
+  if (!calls_->pending()) {
+    pending_first_ = op_position();
+    flow();  // a run that fails to launch spoils its ops: they are logged
+  }
+  calls_->defer(e);
+  t_deferring = this;
+}
+
+void CommandEncoder::flush_calls() {
+  if (!calls_->pending()) return;
+  t_deferring = nullptr;
+  try {
+    calls_->flush();
+  } catch (...) {
+    spoil_from(pending_first_, std::current_exception());
+  }
 }
 
 uint64_t CommandEncoder::place_point() {
@@ -350,9 +384,10 @@ uint64_t CommandEncoder::place_point() {
     size_t bytes = slots_used_ * sizeof(ErrorRecord);
     auto copied = pinned_data(bytes);
     std::memset(copied->buffer.ptr, 0, bytes);
-    check(cudaMemcpyAsync(copied->buffer.ptr, records_, bytes, cudaMemcpyDeviceToHost, stream_),
-          "cudaMemcpyAsync");
-    check(cudaMemsetAsync(records_, 0, bytes, stream_), "cudaMemsetAsync");
+    check(
+        cudaMemcpyAsync(copied->buffer.ptr, records_, bytes, cudaMemcpyDeviceToHost, cuda_stream()),
+        "cudaMemcpyAsync");
+    check(cudaMemsetAsync(records_, 0, bytes, cuda_stream()), "cudaMemsetAsync");
     add_probe([copied, flow = flow_, builders = std::move(builders_)]() -> scheduler::ErrorRef {
       auto* slots = static_cast<const ErrorRecord*>(copied->buffer.ptr);
       scheduler::ErrorRef first;
@@ -375,7 +410,7 @@ uint64_t CommandEncoder::place_point() {
     slots_used_ = 0;
   }
   uint64_t v = ++next_value_;
-  write_value(stream_, timeline_, v, capturing());
+  write_value(cuda_stream(), timeline_, v, capturing());
   {
     std::lock_guard lk(sealed_mutex_);
     sealed_.emplace_back(v, std::move(batch_));

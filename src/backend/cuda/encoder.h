@@ -73,6 +73,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -98,7 +99,19 @@ class CommandEncoder : public StreamEncoder {
  public:
   explicit CommandEncoder(Stream s);
 
-  cudaStream_t cuda_stream() const { return stream_; }
+  // The stream, for enqueueing on it now: replays still pending from
+  // earlier (call_graphs.h) are launched first, and the op being encoded
+  // launches its later replays at once, so whatever it enqueues on the
+  // stream it holds (a library handle bound to it included) stays in
+  // order. Encoding thread.
+  cudaStream_t cuda_stream() {
+    if (calls_->pending()) flush_calls();
+    direct_in_op_ = true;
+    return stream_;
+  }
+  // The stream, for what enqueues nothing (a lookup by stream, a host
+  // synchronize once no eval encodes). Any thread.
+  cudaStream_t raw_stream() const { return stream_; }
 
   // Buffers the current op's kernels read (kept alive until the GPU is
   // past the op) and write (so a donated input is not kept).
@@ -124,8 +137,23 @@ class CommandEncoder : public StreamEncoder {
   // Whether this stream's work goes into a capture now (its own, or one it
   // joined).
   bool capturing() const { return host_ != nullptr || graph_->capturing(); }
-  // Library calls of this stream replayed as graphs (call_graphs.h).
-  CallGraphs& call_graphs() { return *calls_; }
+  // Enqueues `call`'s work, replayed as a graph when `key` recurs
+  // (call_graphs.h); `call` enqueues on cuda_stream() only, and throws
+  // with nothing enqueued on failure. A replay of an op is deferred to run
+  // with the next replays of the same run of ops, as one graph. Not while
+  // capturing (the call joins the capture).
+  template <class F>
+  void replay(std::string_view key, F&& call) {
+    auto [found, e] = calls_->find(key);
+    switch (found) {
+      case CallGraphs::Found::graph:
+        if (may_defer()) return defer(*e);
+        flush_calls();
+        return calls_->launch(*e);
+      case CallGraphs::Found::first: return call();
+      case CallGraphs::Found::again: flush_calls(); return calls_->capture(*e, call);
+    }
+  }
 
   // StreamEncoder (marks in mark.cpp).
   void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) override;
@@ -182,6 +210,12 @@ class CommandEncoder : public StreamEncoder {
 
  private:
   void place_mark(const MarkRef& m, bool host_visible, bool end_of_eval);
+  // Replays are deferred inside an op that has not asked for the stream,
+  // outside captures, while they keep to one run of ops.
+  bool may_defer() const { return in_op_ && !direct_in_op_ && !capturing(); }
+  void defer(CallGraphs::Entry& e);
+  // Launches the pending replays; a launch CUDA refuses spoils their ops.
+  void flush_calls();
   // The encoder that began the capture this stream's work goes into (this
   // one, or the one it joined).
   CommandEncoder& origin() { return host_ ? *host_ : *this; }
@@ -197,7 +231,11 @@ class CommandEncoder : public StreamEncoder {
   cudaError_t record_captured_marks(const scheduler::ErrorRef& error);
   // Spoils the ops of the run this stream captured or joined; returns the
   // error they carry.
-  scheduler::ErrorRef spoil_run(const std::exception_ptr& error);
+  scheduler::ErrorRef spoil_run(const std::exception_ptr& error) {
+    return spoil_from(run_first_, error);
+  }
+  // Spoils the ops from position `first` to the one being encoded.
+  scheduler::ErrorRef spoil_from(uint64_t first, const std::exception_ptr& error);
   // Ends the eval's error segment: the next eval starts with no probes and
   // no log.
   void end_segment();
@@ -243,6 +281,9 @@ class CommandEncoder : public StreamEncoder {
   std::vector<std::shared_ptr<Data>> op_inputs_;
   std::vector<const Data*> op_outputs_;
   bool in_op_ = false;  // inside eval(): a failed graph launch spoils this op too
+  // The op being encoded asked for the stream (cuda_stream): no deferral.
+  bool direct_in_op_ = false;
+  uint64_t pending_first_ = 0;  // position of the first op with a pending replay
 
   // Retention: the batch being filled, and sealed batches by value.
   std::vector<std::shared_ptr<Data>> batch_;

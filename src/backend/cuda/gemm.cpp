@@ -308,7 +308,7 @@ void gemm(CommandEncoder& enc, const Gemm& g, const char* op) {
     try {
       if (replayable(enc, g)) {
         const ReplayKey key = replay_key(g, ws, p->algo);
-        enc.call_graphs().run({reinterpret_cast<const char*>(&key), sizeof(key)}, call);
+        enc.replay({reinterpret_cast<const char*>(&key), sizeof(key)}, call);
       } else {
         call();
       }
@@ -324,6 +324,7 @@ void gemm(CommandEncoder& enc, const Gemm& g, const char* op) {
     p->usable = false;
   }
   lk.unlock();
+  enc.cuda_stream();  // the handle enqueues on it: in order after what came before
   gemm_ex(api, ctx.handle, g, op);
 }
 

@@ -54,7 +54,7 @@ void launch(CommandEncoder& enc, void (*kernel)(Params...), dim3 grid, dim3 bloc
         launch_detail::append(key, block);
         launch_detail::append(key, smem);
         (launch_detail::append(key, p), ...);
-        enc.call_graphs().run(key, call);
+        enc.replay(key, call);
       },
       params);
 }

@@ -137,7 +137,7 @@ cudaError_t CommandEncoder::record_captured_marks(const scheduler::ErrorRef& err
     if (!mark) continue;
     auto& m = static_cast<GpuMark&>(*mark);
     if (error) m.probes = push_probe(m.probes, [error]() -> scheduler::ErrorRef { return error; });
-    cudaError_t r = cudaEventRecord(m.event, stream_);
+    cudaError_t r = cudaEventRecord(m.event, cuda_stream());
     if (failed == cudaSuccess) failed = r;
     // Released even if the record failed: a host waiter must not spin on
     // it forever (a stream waiting on it then reports the failure).
@@ -194,11 +194,11 @@ void CommandEncoder::place_mark(const MarkRef& mark, bool host_visible, bool end
     m.captured.store(true, std::memory_order_release);
     m.origin->captured_marks_.push_back(mark);
   }
-  auto traced = timeline::on() ? gpu_timeline::begin(stream_) : gpu_timeline::Open{};
+  auto traced = timeline::on() ? gpu_timeline::begin(cuda_stream()) : gpu_timeline::Open{};
   m.event = take_event();
-  check(cudaEventRecord(m.event, stream_), "cudaEventRecord");
+  check(cudaEventRecord(m.event, cuda_stream()), "cudaEventRecord");
   if (traced.begin) {
-    gpu_timeline::end(traced, stream_, stream().index, "signal",
+    gpu_timeline::end(traced, cuda_stream(), stream().index, "signal",
                       timeline::intern(host_visible ? "signal (event)" : "signal (fence)"),
                       m.trace_id);
   }
@@ -226,17 +226,17 @@ void CommandEncoder::wait(const MarkRef& mark, uint64_t position) {
     CommandEncoder* o = m->origin;
     if (captured && &origin() == o) {
       // Both inside the same capture: a dependency of the graph.
-      check(cudaStreamWaitEvent(stream_, m->event, 0), "cudaStreamWaitEvent");
+      check(cudaStreamWaitEvent(cuda_stream(), m->event, 0), "cudaStreamWaitEvent");
     } else if (captured && o->stream().device.index == stream().device.index && o->capturing()) {
       end_graph();  // this stream's own run, or another capture it joined
       join(*o, m->event);
     } else {
       if (captured) o->end_graph();  // records the mark's event again, outside it
       end_graph();                   // a captured run cannot wait on an event recorded outside it
-      auto traced = timeline::on() ? gpu_timeline::begin(stream_) : gpu_timeline::Open{};
-      check(cudaStreamWaitEvent(stream_, m->event, 0), "cudaStreamWaitEvent");
+      auto traced = timeline::on() ? gpu_timeline::begin(cuda_stream()) : gpu_timeline::Open{};
+      check(cudaStreamWaitEvent(cuda_stream(), m->event, 0), "cudaStreamWaitEvent");
       if (traced.begin) {
-        gpu_timeline::end(traced, stream_, stream().index, "wait",
+        gpu_timeline::end(traced, cuda_stream(), stream().index, "wait",
                           timeline::intern("wait (stream)"), 0, m->trace_id);
       }
     }

@@ -419,26 +419,31 @@ def test_replays_of_a_run_launch_as_one_graph_in_order():
     w, x, idx = mx.array(w_np), mx.array(x_np), mx.array(idx_np)
     other = mx.new_stream(mx.gpu)
     mx.eval(w, x, idx)
-    before = counters()
-    for i in range(16):
+    runs = [0] * 4
+    # Each way of reading the pair, for several steps in a row: x alternates between two
+    # buffers, so the pair's calls recur every other step and combine from the fourth on.
+    for i in range(32):
+        how = i // 8
+        before = counters()["call_graph_runs"]
         x = mx.maximum(mx.matmul(x, w, stream=mx.gpu), 0.0, stream=mx.gpu)
         x_np = np.maximum(x_np @ w_np, 0.0)
-        if i % 4 == 0:
+        if how == 0:
             mx.async_eval(x)
-        elif i % 4 == 1:
+        elif how == 1:
             # The pair, then at once a gather of its output on the same stream.
             g = mx.take(x, idx, axis=0, stream=mx.gpu)
             np.testing.assert_allclose(np.array(g), x_np[idx_np], rtol=1e-4, atol=1e-5)
-        elif i % 4 == 2:
+        elif how == 2:
             # The pair, then a reduction of its output on another GPU stream.
             s = mx.sum(x, axis=1, stream=other)
             np.testing.assert_allclose(np.array(s), x_np.sum(axis=1), rtol=1e-4, atol=1e-4)
         else:
             mx.eval(x)
         np.testing.assert_allclose(np.array(x), x_np, rtol=1e-4, atol=1e-5, err_msg=f"step {i}")
+        runs[how] += counters()["call_graph_runs"] - before
     assert np.abs(x_np).max() > 0.1  # the values did not fade to zeros
-    after = counters()
-    assert after["call_graph_runs"] > before["call_graph_runs"], (before, after)
+    if os.environ.get("FASTSYNC_CUDA_REPLAY_RUNS") != "0":
+        assert min(runs) > 0, runs  # each way of reading saw combined runs
 
 
 @graphs_on
@@ -459,4 +464,5 @@ def test_an_async_loop_of_pairs_launches_one_graph_a_step():
     np.testing.assert_allclose(np.array(x), x_np, rtol=1e-3, atol=1e-5)
     assert np.abs(x_np).max() > 0.1
     after = counters()
-    assert after["call_graph_runs"] - before["call_graph_runs"] >= steps // 2, (before, after)
+    if os.environ.get("FASTSYNC_CUDA_REPLAY_RUNS") != "0":
+        assert after["call_graph_runs"] - before["call_graph_runs"] >= steps // 2, (before, after)

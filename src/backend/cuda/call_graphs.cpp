@@ -1,6 +1,7 @@
 #include "backend/cuda/call_graphs.h"
 
 #include <atomic>
+#include <cstdlib>
 
 #include "backend/cuda/graph.h"
 #include "backend/cuda/runtime.h"
@@ -36,6 +37,14 @@ CallGraphs::~CallGraphs() {
 uint64_t CallGraphs::replays() { return n_replays.load(std::memory_order_relaxed); }
 uint64_t CallGraphs::instantiations() { return n_instantiations.load(std::memory_order_relaxed); }
 uint64_t CallGraphs::runs() { return n_runs.load(std::memory_order_relaxed); }
+
+bool CallGraphs::runs_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("FASTSYNC_CUDA_REPLAY_RUNS");
+    return !(v && std::string(v) == "0");
+  }();
+  return on;
+}
 
 CallGraphs::Lookup CallGraphs::find(std::string_view key) {
   if (!GraphCapture::enabled()) return {Found::first, nullptr};

@@ -29,7 +29,8 @@
 // One per GPU stream (its CommandEncoder's), used on the encoding thread
 // under the eval driver's lock. Not used while the stream captures a run of
 // ops (graph.h): the call then joins that capture. FASTSYNC_CUDA_GRAPHS=0
-// turns it off with the other graphs.
+// turns it off with the other graphs; FASTSYNC_CUDA_REPLAY_RUNS=0 launches
+// each replay at once (no runs), to compare the two.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -103,6 +104,8 @@ class CallGraphs {
   static uint64_t replays();
   static uint64_t instantiations();
   static uint64_t runs();
+  // Whether replays may be deferred into runs (read once).
+  static bool runs_enabled();
 
  private:
   struct Run {

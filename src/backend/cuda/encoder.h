@@ -212,7 +212,9 @@ class CommandEncoder : public StreamEncoder {
   void place_mark(const MarkRef& m, bool host_visible, bool end_of_eval);
   // Replays are deferred inside an op that has not asked for the stream,
   // outside captures, while they keep to one run of ops.
-  bool may_defer() const { return in_op_ && !direct_in_op_ && !capturing(); }
+  bool may_defer() const {
+    return in_op_ && !direct_in_op_ && !capturing() && CallGraphs::runs_enabled();
+  }
   void defer(CallGraphs::Entry& e);
   // Launches the pending replays; a launch CUDA refuses spoils their ops.
   void flush_calls();

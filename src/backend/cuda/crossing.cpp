@@ -238,8 +238,7 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
   if (!signal && r.bytes <= kSmallCopy) {
     // Small and untraced: the wait and the copy in one kernel (a launch
     // saved per crossing; a trace keeps their spans apart).
-    wait_flag_copy(enc.cuda_stream(), flag, record, enc.op_position(), base, dev->buffer.ptr,
-                   r.bytes);
+    wait_flag_copy(enc, flag, record, base, dev->buffer.ptr, r.bytes);
   } else {
     wait_then_copy(enc, consumer, flag, record, base, dev->buffer.ptr, r.bytes, signal);
   }
@@ -259,7 +258,9 @@ array to_host(const array& in, const std::optional<Stream>& producer, const Stre
   if (!producer) return host_copy(in);  // computed already
   auto& penc = get_command_encoder(*producer);
   auto pinned = new_data(pinned_allocator(), r.bytes);
-  if (r.bytes) {
+  if (r.bytes && r.bytes <= kSmallCopy && !timeline::on()) {
+    copy_to_host(penc, r.lo, pinned->buffer.ptr, r.bytes);  // replayed when it recurs
+  } else if (r.bytes) {
     auto copied = timeline::on() ? gpu_timeline::begin(penc.cuda_stream()) : gpu_timeline::Open{};
     check(cudaMemcpyAsync(pinned->buffer.ptr, r.lo, r.bytes, cudaMemcpyDeviceToHost,
                           penc.cuda_stream()),

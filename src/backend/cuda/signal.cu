@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "backend/cuda/launch.h"
 #include "backend/cuda/runtime.h"
 #include "backend/cuda/signal.h"
 
@@ -93,6 +94,18 @@ __global__ void wait_flag_copy_kernel(const volatile uint32_t* flag, ErrorRecord
   }
 }
 
+// One block copies device memory into pinned host memory.
+__global__ void copy_to_host_kernel(const char* src, char* dst, size_t bytes) {
+  size_t vecs = 0;
+  if (((reinterpret_cast<uintptr_t>(src) | reinterpret_cast<uintptr_t>(dst)) & 15) == 0) {
+    vecs = bytes / 16;
+    const uint4* s = reinterpret_cast<const uint4*>(src);
+    uint4* d = reinterpret_cast<uint4*>(dst);
+    for (size_t i = threadIdx.x; i < vecs; i += blockDim.x) d[i] = s[i];
+  }
+  for (size_t i = vecs * 16 + threadIdx.x; i < bytes; i += blockDim.x) dst[i] = src[i];
+}
+
 }  // namespace
 
 void write_value(cudaStream_t s, uint64_t* word, uint64_t value, bool capturing) {
@@ -109,12 +122,15 @@ void wait_flag(cudaStream_t s, const uint32_t* flag, ErrorRecord* record, uint64
   check(cudaGetLastError(), "launching a wait on a CPU stream");
 }
 
-void wait_flag_copy(cudaStream_t s, const uint32_t* flag, ErrorRecord* record, uint64_t position,
+void wait_flag_copy(CommandEncoder& enc, const uint32_t* flag, ErrorRecord* record,
                     const void* src, void* dst, size_t bytes) {
-  wait_flag_copy_kernel<<<1, 256, 0, s>>>(flag, record, position, timeout_ns(),
-                                          static_cast<const char*>(src), static_cast<char*>(dst),
-                                          bytes);
-  check(cudaGetLastError(), "launching a wait on a CPU stream");
+  launch(enc, wait_flag_copy_kernel, 1, 256, 0, "launching a wait on a CPU stream", flag, record,
+         uint64_t{1}, timeout_ns(), static_cast<const char*>(src), static_cast<char*>(dst), bytes);
+}
+
+void copy_to_host(CommandEncoder& enc, const void* src, void* dst, size_t bytes) {
+  launch(enc, copy_to_host_kernel, 1, 256, 0, "[eval] copying to the host",
+         static_cast<const char*>(src), static_cast<char*>(dst), bytes);
 }
 
 }  // namespace fastsync::cuda

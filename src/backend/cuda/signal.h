@@ -9,6 +9,11 @@
 //    gives up after FASTSYNC_GPU_WAIT_TIMEOUT_S seconds (default 120),
 //    recording a timeout error instead of wedging the GPU. wait_flag_copy
 //    also copies the CPU's small data to the device after the wait.
+// Small copies for crossings are kernels launched through cuda::launch
+// (launch.h), so a crossing that recurs over the same buffers (a loop's)
+// is replayed as a graph: half the host time of a launch or a
+// cudaMemcpyAsync. The error record of a wait then holds 1 as its
+// position: the op's real position is its builder's (encoder.h).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -17,6 +22,8 @@
 #include <cstdint>
 
 namespace fastsync::cuda {
+
+class CommandEncoder;
 
 // The first failing check on a GPU stream since its last mark. Kernels that
 // can fail write it (device memory; the first writer wins); marks copy it
@@ -41,8 +48,12 @@ void wait_flag(cudaStream_t s, const uint32_t* flag, ErrorRecord* record, uint64
 // wait_flag, then a copy of `bytes` from pinned `src` to device `dst` in the
 // same kernel: one launch instead of two for small data a CPU stream hands
 // over. Nothing is copied if the wait times out.
-void wait_flag_copy(cudaStream_t s, const uint32_t* flag, ErrorRecord* record, uint64_t position,
+void wait_flag_copy(CommandEncoder& enc, const uint32_t* flag, ErrorRecord* record,
                     const void* src, void* dst, size_t bytes);
+// A copy of `bytes` from device memory to pinned host memory on `enc`'s
+// stream, by a kernel: its stores are visible to the host once a later
+// write_value on the stream is.
+void copy_to_host(CommandEncoder& enc, const void* src, void* dst, size_t bytes);
 
 #ifdef __CUDACC__
 // Records an error unless an earlier one is recorded. Device code.

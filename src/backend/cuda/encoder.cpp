@@ -226,13 +226,13 @@ void CommandEncoder::eval_profiled(Primitive& p, const std::vector<array>& input
     p.eval_gpu(inputs, outputs);
     return;
   }
-  in_op_ = true;
-  Encoding scope(this);
   cudaEvent_t begin, end;
   check(cudaEventCreate(&begin), "cudaEventCreate");
   check(cudaEventCreate(&end), "cudaEventCreate");
   check(cudaEventRecord(begin, cuda_stream()), "cudaEventRecord");
+  in_op_ = true;  // after the record, whose flush of earlier replays is not this op's
   direct_in_op_ = false;
+  Encoding scope(this);
   auto t0 = std::chrono::steady_clock::now();
   p.eval_gpu(inputs, outputs);
   double host_ms =
@@ -251,9 +251,11 @@ void CommandEncoder::discard() {
   for (auto& d : op_inputs_) retain(std::move(d));
   op_inputs_.clear();
   op_outputs_.clear();
-  flush_calls();
+  // Out of the op first: a failed launch of what was pending spoils the ops
+  // before it, not the next op, which takes this one's position.
   in_op_ = false;
   direct_in_op_ = false;
+  flush_calls();
   while (!builders_.empty() && builders_.back().position == op_position()) builders_.pop_back();
 }
 
@@ -350,7 +352,11 @@ scheduler::ErrorRef CommandEncoder::spoil_from(uint64_t first, const std::except
   e->by_position = false;
   flow()->fail(first, in_op_ ? op_position() : committed_, e);
   add_probe([e]() -> scheduler::ErrorRef { return e; });
-  write_value(stream_, timeline_, next_value_, /*capturing=*/false);
+  try {
+    write_value(stream_, timeline_, next_value_, /*capturing=*/false);
+  } catch (const std::exception&) {
+    // The stream is broken (a sticky error): later work on it reports that.
+  }
   return e;
 }
 

@@ -426,20 +426,23 @@ def test_replays_of_a_run_launch_as_one_graph_in_order():
         how = i // 8
         before = counters()["call_graph_runs"]
         x = mx.maximum(mx.matmul(x, w, stream=mx.gpu), 0.0, stream=mx.gpu)
+        # One step of NumPy from the GPU's last values: rounding does not pile up.
         x_np = np.maximum(x_np @ w_np, 0.0)
         if how == 0:
             mx.async_eval(x)
         elif how == 1:
             # The pair, then at once a gather of its output on the same stream.
             g = mx.take(x, idx, axis=0, stream=mx.gpu)
-            np.testing.assert_allclose(np.array(g), x_np[idx_np], rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(np.array(g), x_np[idx_np], rtol=1e-4, atol=1e-4)
         elif how == 2:
             # The pair, then a reduction of its output on another GPU stream.
             s = mx.sum(x, axis=1, stream=other)
             np.testing.assert_allclose(np.array(s), x_np.sum(axis=1), rtol=1e-4, atol=1e-4)
         else:
             mx.eval(x)
-        np.testing.assert_allclose(np.array(x), x_np, rtol=1e-4, atol=1e-5, err_msg=f"step {i}")
+        got = np.array(x)
+        np.testing.assert_allclose(got, x_np, rtol=1e-4, atol=1e-4, err_msg=f"step {i}")
+        x_np = got
         runs[how] += counters()["call_graph_runs"] - before
     assert np.abs(x_np).max() > 0.1  # the values did not fade to zeros
     if os.environ.get("FASTSYNC_CUDA_REPLAY_RUNS") != "0":
@@ -461,7 +464,8 @@ def test_an_async_loop_of_pairs_launches_one_graph_a_step():
         x = mx.maximum(mx.matmul(x, w, stream=mx.gpu), 0.0, stream=mx.gpu)
         mx.async_eval(x)
         x_np = np.maximum(x_np @ w_np, 0.0)
-    np.testing.assert_allclose(np.array(x), x_np, rtol=1e-3, atol=1e-5)
+    # Forty steps of rounding apart (a wrong order would be off by far more).
+    np.testing.assert_allclose(np.array(x), x_np, rtol=1e-2, atol=1e-3)
     assert np.abs(x_np).max() > 0.1
     after = counters()
     if os.environ.get("FASTSYNC_CUDA_REPLAY_RUNS") != "0":

@@ -162,6 +162,10 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
     flow_outputs_.clear();  // keeps its capacity: no allocation per op
     for (auto& out : outputs) flow_outputs_.push_back(out.data_shared_ptr());
     flow_->add(op_position(), op_inputs_, flow_outputs_);
+    // Emptied now, not at the next op's commit: a reference kept here would
+    // keep the output alive (an async_eval'd array dropped at once) and stop
+    // the next op from taking its buffer by donation.
+    flow_outputs_.clear();
   }
   for (auto& d : op_inputs_) {
     // A donated buffer lives on in the output: keeping it would stop the

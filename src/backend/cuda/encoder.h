@@ -211,9 +211,12 @@ class CommandEncoder : public StreamEncoder {
  private:
   void place_mark(const MarkRef& m, bool host_visible, bool end_of_eval);
   // Replays are deferred inside an op that has not asked for the stream,
-  // outside captures, while they keep to one run of ops.
+  // outside captures, while they keep to one run of ops: one that more ops
+  // follow, or that has replays pending already. An eval of one op (a round
+  // trip) launches at once, without the log a deferral starts.
   bool may_defer() const {
-    return in_op_ && !direct_in_op_ && !capturing() && CallGraphs::runs_enabled();
+    return in_op_ && !direct_in_op_ && !capturing() && CallGraphs::runs_enabled() &&
+           (run_hint_.ops > 1 || calls_->pending());
   }
   void defer(CallGraphs::Entry& e);
   // Launches the pending replays; a launch CUDA refuses spoils their ops.

@@ -122,8 +122,8 @@ void wait_flag(cudaStream_t s, const uint32_t* flag, ErrorRecord* record, uint64
   check(cudaGetLastError(), "launching a wait on a CPU stream");
 }
 
-void wait_flag_copy(CommandEncoder& enc, const uint32_t* flag, ErrorRecord* record,
-                    const void* src, void* dst, size_t bytes) {
+void wait_flag_copy(CommandEncoder& enc, const uint32_t* flag, ErrorRecord* record, const void* src,
+                    void* dst, size_t bytes) {
   launch(enc, wait_flag_copy_kernel, 1, 256, 0, "launching a wait on a CPU stream", flag, record,
          uint64_t{1}, timeout_ns(), static_cast<const char*>(src), static_cast<char*>(dst), bytes);
 }

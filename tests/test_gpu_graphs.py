@@ -419,9 +419,15 @@ def test_replays_of_a_run_launch_as_one_graph_in_order():
     w, x, idx = mx.array(w_np), mx.array(x_np), mx.array(idx_np)
     other = mx.new_stream(mx.gpu)
     mx.eval(w, x, idx)
+    # x alternates between two buffers, so each step's pair of calls recurs every other step:
+    # each call is captured on its second sighting and each pair combined on the second
+    # sighting of both replays together, by the eighth step. Warmed up past that, every way
+    # of reading the pair below sees combined runs from its first step.
+    for _ in range(10):
+        x = mx.maximum(mx.matmul(x, w, stream=mx.gpu), 0.0, stream=mx.gpu)
+        mx.eval(x)
+    x_np = np.array(x)
     runs = [0] * 4
-    # Each way of reading the pair, for several steps in a row: x alternates between two
-    # buffers, so the pair's calls recur every other step and combine from the fourth on.
     for i in range(32):
         how = i // 8
         before = counters()["call_graph_runs"]

@@ -17,6 +17,12 @@
 // (of buffers the program was not found holding: inflight.h),
 // so a long graph in one eval frees memory as the GPU goes.
 //
+// Replays. Outside a captured run, a call whose bytes recur is replayed as
+// a graph (replay(), call_graphs.h); the replays of a run's ops wait,
+// pending, and launch as one graph at the run's last op, or earlier when
+// anything asks for the stream (cuda_stream()): all enqueueing goes through
+// it, so the stream's order is the order the ops were encoded in.
+//
 // Graphs. Before an op the driver says how long the run of ops it is part
 // of is, and how many of them are small (hint_run); a long run of small ops
 // is captured into a CUDA graph, and launched as one when a large op comes

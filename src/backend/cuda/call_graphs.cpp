@@ -77,8 +77,9 @@ void CallGraphs::flush() {
   // The run's key: its entries' ids, which no other entry ever takes (an
   // evicted entry's runs are never found again and age out).
   thread_local std::string key;
-  key.assign(reinterpret_cast<const char*>(&run[0]->id), sizeof(uint64_t));
-  for (size_t i = 1; i < n; ++i) key.append(reinterpret_cast<const char*>(&run[i]->id), 8);
+  key.clear();
+  for (size_t i = 0; i < n; ++i)
+    key.append(reinterpret_cast<const char*>(&run[i]->id), sizeof(uint64_t));
   auto it = runs_.find(std::string_view(key));
   if (it == runs_.end()) {
     if (runs_.size() >= kRuns) evict_oldest_run();

@@ -72,38 +72,48 @@ __global__ void wait_flag_kernel(const volatile uint32_t* flag, ErrorRecord* rec
   spin_on(flag, record, position, timeout);
 }
 
-// One block: thread 0 waits for the flag, then the block copies. The loads
-// bypass the caches (__ldcv): the pinned source may be a recycled buffer
-// whose old contents a cache could still hold.
+// `bytes` from `src` to `dst` by one block, 16 bytes a load where both are
+// aligned. Uncached: the loads bypass the caches (__ldcv), for a pinned
+// source that may be a recycled buffer whose old contents a cache could
+// still hold.
+template <bool Uncached>
+__device__ inline void block_copy(const char* src, char* dst, size_t bytes) {
+  size_t vecs = 0;
+  if (((reinterpret_cast<uintptr_t>(src) | reinterpret_cast<uintptr_t>(dst)) & 15) == 0) {
+    vecs = bytes / 16;
+    const uint4* s = reinterpret_cast<const uint4*>(src);
+    uint4* d = reinterpret_cast<uint4*>(dst);
+    for (size_t i = threadIdx.x; i < vecs; i += blockDim.x) {
+      if constexpr (Uncached) {
+        d[i] = __ldcv(s + i);
+      } else {
+        d[i] = s[i];
+      }
+    }
+  }
+  for (size_t i = vecs * 16 + threadIdx.x; i < bytes; i += blockDim.x) {
+    if constexpr (Uncached) {
+      dst[i] = static_cast<char>(__ldcv(reinterpret_cast<const signed char*>(src) + i));
+    } else {
+      dst[i] = src[i];
+    }
+  }
+}
+
+// One block: thread 0 waits for the flag, then the block copies the pinned
+// source.
 __global__ void wait_flag_copy_kernel(const volatile uint32_t* flag, ErrorRecord* record,
                                       uint64_t position, uint64_t timeout, const char* src,
                                       char* dst, size_t bytes) {
   __shared__ bool raised;
   if (threadIdx.x == 0) raised = spin_on(flag, record, position, timeout);
   __syncthreads();
-  if (!raised) return;
-  size_t vecs = 0;
-  if (((reinterpret_cast<uintptr_t>(src) | reinterpret_cast<uintptr_t>(dst)) & 15) == 0) {
-    vecs = bytes / 16;
-    const uint4* s = reinterpret_cast<const uint4*>(src);
-    uint4* d = reinterpret_cast<uint4*>(dst);
-    for (size_t i = threadIdx.x; i < vecs; i += blockDim.x) d[i] = __ldcv(s + i);
-  }
-  for (size_t i = vecs * 16 + threadIdx.x; i < bytes; i += blockDim.x) {
-    dst[i] = static_cast<char>(__ldcv(reinterpret_cast<const signed char*>(src) + i));
-  }
+  if (raised) block_copy<true>(src, dst, bytes);
 }
 
 // One block copies device memory into pinned host memory.
 __global__ void copy_to_host_kernel(const char* src, char* dst, size_t bytes) {
-  size_t vecs = 0;
-  if (((reinterpret_cast<uintptr_t>(src) | reinterpret_cast<uintptr_t>(dst)) & 15) == 0) {
-    vecs = bytes / 16;
-    const uint4* s = reinterpret_cast<const uint4*>(src);
-    uint4* d = reinterpret_cast<uint4*>(dst);
-    for (size_t i = threadIdx.x; i < vecs; i += blockDim.x) d[i] = s[i];
-  }
-  for (size_t i = vecs * 16 + threadIdx.x; i < bytes; i += blockDim.x) dst[i] = src[i];
+  block_copy<false>(src, dst, bytes);
 }
 
 }  // namespace

@@ -14,6 +14,11 @@ void init_testing(nb::module_& m) {
     return fail_in_task(a, msg, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("message"), nb::kw_only(), nb::arg("stream") = nb::none(),
         "An op whose compute task raises RuntimeError(message) on the worker thread.");
+  t.def("stall", [](const array& a, int64_t microseconds, nb::handle s) {
+    return stall(a, microseconds, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("microseconds"), nb::kw_only(), nb::arg("stream") = nb::none(),
+        "A row-contiguous copy of a, made after its stream stood still for `microseconds`: "
+        "work queued behind it waits, so the host runs that far ahead of the stream.");
 }
 
 }  // namespace fastsync::py

@@ -6,6 +6,12 @@
 // check that an error inside a worker task (CPU) or a kernel (GPU) surfaces
 // at the next wait and leaves the runtime usable. Its CPU eval is in
 // cpu.cpp, its GPU eval in cuda.cu (built with the CUDA backend only).
+//
+// Stall: a copy of its input made after its stream has stood still for a
+// given time (a CPU task sleeps; on a GPU stream one kernel spins on the
+// GPU's clock first). Work queued behind it waits, so the host runs that
+// far ahead of the stream, as it does on a slow or busy device: tests check
+// that results do not depend on how far.
 #pragma once
 
 #include <string>
@@ -30,5 +36,20 @@ class FailInTask : public Primitive {
 // An op whose compute task throws `message` on the worker (on a GPU stream:
 // a kernel plants the failure in the stream's error record).
 array fail_in_task(const array& a, const std::string& message, StreamOrDevice s = {});
+
+class Stall : public Primitive {
+ public:
+  Stall(Stream s, int64_t microseconds) : Primitive(s), microseconds_(microseconds) {}
+  const char* name() const override { return "Stall"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
+
+ private:
+  int64_t microseconds_;
+};
+
+// A row-contiguous copy of `a`, made after the stream stood still for
+// `microseconds` (at most 10 s).
+array stall(const array& a, int64_t microseconds, StreamOrDevice s = {});
 
 }  // namespace fastsync

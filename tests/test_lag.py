@@ -1,0 +1,118 @@
+"""Results must not depend on how far the host runs ahead of a stream. mx._testing.stall makes
+a stream stand still for a while (a sleeping CPU task, or a GPU kernel spinning on the GPU's
+clock), so everything queued behind it waits and the host encodes far ahead, as on a slow or
+busy device: buffer reuse, donation, replays and crossings then meet work still in flight.
+The GPU cases skip without a CUDA device."""
+
+import fastsync as mx
+import numpy as np
+import pytest
+from fastsync.bench import models
+from helpers import needs_test_hooks
+
+pytestmark = needs_test_hooks
+
+has_gpu = mx.is_available(mx.gpu)
+devices = [mx.cpu] + ([mx.gpu] if has_gpu else [])
+needs_gpu = pytest.mark.skipif(not has_gpu, reason="no CUDA device")
+
+
+@pytest.mark.parametrize("device", devices, ids=lambda d: str(d))
+def test_stall_copies_its_input(device):
+    rng = np.random.default_rng(0)
+    a_np = rng.standard_normal((5, 7)).astype(np.float32)
+    a = mx.array(a_np)
+    # A transposed view: the copy is row-contiguous whatever it reads.
+    out = mx._testing.stall(a.T, 200, stream=device)
+    np.testing.assert_array_equal(np.array(out), a_np.T)
+    empty = mx._testing.stall(mx.zeros((0, 3)), 0, stream=device)
+    assert np.array(empty).shape == (0, 3)
+
+
+def test_stall_rejects_a_bad_duration():
+    with pytest.raises(ValueError, match=r"\[stall\] microseconds"):
+        mx._testing.stall(mx.ones((2,)), -1)
+    with pytest.raises(ValueError, match=r"\[stall\] microseconds"):
+        mx._testing.stall(mx.ones((2,)), 20_000_000)
+
+
+class Lagging:
+    """``fastsync`` for a model's code, except that each ``async_eval`` and ``eval`` first
+    stalls the default stream for ``us`` microseconds: each step's work queues behind it."""
+
+    def __init__(self, us):
+        self.us = us
+        self.tick = mx.zeros((1,))
+        mx.eval(self.tick)
+
+    def _lag(self):
+        self.tick = mx._testing.stall(self.tick, self.us)
+        mx.async_eval(self.tick)
+
+    def async_eval(self, *args):
+        self._lag()
+        return mx.async_eval(*args)
+
+    def eval(self, *args):
+        self._lag()
+        return mx.eval(*args)
+
+    def __getattr__(self, name):
+        return getattr(mx, name)
+
+
+@pytest.mark.parametrize("device", devices, ids=lambda d: str(d))
+def test_generation_does_not_depend_on_how_far_the_stream_lags(device):
+    import fastsync.nn as nn
+
+    cfg = models.shapes("generate", "cpu", quick=True)
+    old = mx.default_device()
+    mx.set_default_device(device)
+    try:
+        runs = {}
+        for us in (0, 300, 3000):
+            lib = mx if us == 0 else Lagging(us)
+            runs[us] = models.generate_runner(lib, nn, cfg, seed=5)()["tokens"]
+    finally:
+        mx.set_default_device(old)
+    assert len(runs[0]) == cfg["tokens"]
+    assert runs[300] == runs[0] and runs[3000] == runs[0], runs
+
+
+@needs_gpu
+def test_a_lagging_gpu_loop_matches_numpy():
+    """A decode-like loop on the GPU, every step behind a stall: a product, its activation, a
+    gather with checked indices, a cache that grows by concatenation, a reduction read on
+    another GPU stream and on the CPU, all handed to async_eval before the last step is
+    read."""
+    rng = np.random.default_rng(7)
+    w_np = (rng.standard_normal((64, 64)) * np.sqrt(2 / 64)).astype(np.float32)
+    x_np = rng.standard_normal((4, 64)).astype(np.float32)
+    idx_np = np.array([3, 0, 2], dtype=np.int32)
+    w, x, idx = mx.array(w_np), mx.array(x_np), mx.array(idx_np)
+    other = mx.new_stream(mx.gpu)
+    cache, cache_np = mx.zeros((0, 64)), np.zeros((0, 64), np.float32)
+    tick = mx.zeros((1,))
+    pending = []
+    for step in range(24):
+        tick = mx._testing.stall(tick, 1000 if step % 3 else 3000, stream=mx.gpu)
+        mx.async_eval(tick)
+        x = mx.maximum(mx.matmul(x, w, stream=mx.gpu), 0.0, stream=mx.gpu)
+        x_np = np.maximum(x_np @ w_np, 0.0)
+        g = mx.take(x, idx, axis=0, stream=mx.gpu)
+        cache = mx.concatenate([cache, g], axis=0, stream=mx.gpu)
+        cache_np = np.concatenate([cache_np, x_np[idx_np]], axis=0)
+        s_gpu = mx.sum(cache, axis=1, stream=other)
+        s_cpu = mx.sum(g, axis=0, stream=mx.cpu)
+        mx.async_eval(x, cache, s_gpu, s_cpu)
+        pending.append((s_gpu, s_cpu, cache_np.sum(axis=1), x_np[idx_np].sum(axis=0)))
+        if len(pending) > 2:  # read two steps behind, as a pipelined loop does
+            sg, sc, want_g, want_c = pending.pop(0)
+            np.testing.assert_allclose(np.array(sg), want_g, rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(np.array(sc), want_c, rtol=1e-4, atol=1e-4)
+        # Rounding does not pile up: the next step starts from the GPU's values.
+        x_np = np.array(x)
+        cache_np = np.array(cache)
+    for sg, sc, want_g, want_c in pending:
+        np.testing.assert_allclose(np.array(sg), want_g, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(np.array(sc), want_c, rtol=1e-4, atol=1e-4)

@@ -271,6 +271,8 @@ array to_host(const array& in, const std::optional<Stream>& producer, const Stre
     }
   }
   penc.retain(in.data_shared_ptr());
+  // The GPU writes it: held until then, even if the consumer is dropped.
+  penc.retain(pinned);
   // If the producer's eval can fail, the copy is spoiled with its source.
   if (auto& flow = penc.flow_if_any()) flow->copy(in.data_shared_ptr(), pinned);
   encoder(consumer).wait(penc.mark_for_host(), in.position_on_stream());

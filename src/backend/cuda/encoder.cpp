@@ -394,6 +394,11 @@ uint64_t CommandEncoder::place_point() {
     size_t bytes = slots_used_ * sizeof(ErrorRecord);
     auto copied = pinned_data(bytes);
     std::memset(copied->buffer.ptr, 0, bytes);
+    // Held by this point's batch as well as by the probe: the probe dies
+    // with the mark, which an async_eval nobody reads drops at once, and
+    // the pinned cache would hand the buffer to the host (a crossing's
+    // staging) while the copy below is still queued to write it.
+    hold(copied, /*count_bytes=*/false);
     check(
         cudaMemcpyAsync(copied->buffer.ptr, records_, bytes, cudaMemcpyDeviceToHost, cuda_stream()),
         "cudaMemcpyAsync");

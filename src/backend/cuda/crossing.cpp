@@ -185,12 +185,12 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
     // small values go through a pinned buffer of ours instead.
     const void* src = r.lo;
     if (in.data_shared_ptr()->buffer.owner == &pinned_allocator()) {
-      enc.retain(in.data_shared_ptr());
+      enc.keep(in.data_shared_ptr());
     } else if (r.bytes <= kSmallCopy) {
       auto staged = new_data(pinned_allocator(), r.bytes);
       std::memcpy(staged->buffer.ptr, r.lo, r.bytes);
       src = staged->buffer.ptr;
-      enc.retain(std::move(staged));
+      enc.keep(std::move(staged));
     } else {
       enc.end_graph();  // a copy from pageable memory cannot be captured
     }
@@ -242,7 +242,7 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
   } else {
     wait_then_copy(enc, consumer, flag, record, base, dev->buffer.ptr, r.bytes, signal);
   }
-  enc.retain(pinned);  // read by the queued wait, even if this op is dropped
+  enc.keep(pinned);
   // A spoiled source spoils the copy, and through the flow what the GPU
   // computes from it.
   enc.add_probe([st, pin = std::weak_ptr<Data>(dev), key = dev.get(),

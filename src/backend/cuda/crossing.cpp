@@ -210,9 +210,11 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
   // In a trace: the flag is a signal from the CPU stream's track to the GPU
   // stream's wait.
   const uint64_t signal = timeline::on() ? timeline::new_signal_id() : 0;
+  // `pin`: the task writes the buffer, which must outlive it even if the
+  // GPU side let go first (its wait timed out, or its launch failed).
   scheduler::enqueue_control(
-      *producer, [src = in.data_shared_ptr(), r, base, flag, st, pos = in.position_on_stream(),
-                  signal, track = producer->index] {
+      *producer, [src = in.data_shared_ptr(), pin = pinned, r, base, flag, st,
+                  pos = in.position_on_stream(), signal, track = producer->index] {
         const int64_t t0 = signal ? timeline::now() : 0;
         // The buffer says whether a CPU task's error spoiled it; an error known
         // only by position spoils it from that position on.
@@ -271,8 +273,6 @@ array to_host(const array& in, const std::optional<Stream>& producer, const Stre
     }
   }
   penc.retain(in.data_shared_ptr());
-  // The GPU writes it: held until then, even if the consumer is dropped.
-  penc.retain(pinned);
   // If the producer's eval can fail, the copy is spoiled with its source.
   if (auto& flow = penc.flow_if_any()) flow->copy(in.data_shared_ptr(), pinned);
   encoder(consumer).wait(penc.mark_for_host(), in.position_on_stream());

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "backend/cuda/kernel_utils.cuh"
+#include "backend/cuda/signal_device.cuh"
 #include "testing/testing.h"
 
 namespace fastsync {
@@ -13,19 +14,13 @@ __global__ void fail_kernel(cuda::ErrorRecord* record, uint64_t position) {
   cuda::record_error(record, position, cuda::kErrorPlanted);
 }
 
-__device__ inline uint64_t clock_ns() {
-  uint64_t t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
-
 __global__ void stall_copy_kernel(const char* src, char* dst, size_t bytes, uint64_t ns) {
   if (threadIdx.x == 0) {
-    const uint64_t start = clock_ns();
-    while (clock_ns() - start < ns) __nanosleep(1000);
+    const uint64_t start = cuda::global_ns();
+    while (cuda::global_ns() - start < ns) __nanosleep(1000);
   }
   __syncthreads();
-  for (size_t i = threadIdx.x; i < bytes; i += blockDim.x) dst[i] = src[i];
+  cuda::block_copy<false>(src, dst, bytes);
 }
 }  // namespace
 

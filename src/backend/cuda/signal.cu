@@ -6,6 +6,7 @@
 #include "backend/cuda/launch.h"
 #include "backend/cuda/runtime.h"
 #include "backend/cuda/signal.h"
+#include "backend/cuda/signal_device.cuh"
 
 namespace fastsync::cuda {
 
@@ -38,12 +39,6 @@ uint64_t timeout_ns() {
   return ns;
 }
 
-__device__ inline uint64_t global_ns() {
-  uint64_t t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
-
 __global__ void write_value_kernel(volatile uint64_t* word, uint64_t value) {
   __threadfence_system();
   *word = value;
@@ -70,34 +65,6 @@ __device__ inline bool spin_on(const volatile uint32_t* flag, ErrorRecord* recor
 __global__ void wait_flag_kernel(const volatile uint32_t* flag, ErrorRecord* record,
                                  uint64_t position, uint64_t timeout) {
   spin_on(flag, record, position, timeout);
-}
-
-// `bytes` from `src` to `dst` by one block, 16 bytes a load where both are
-// aligned. Uncached: the loads bypass the caches (__ldcv), for a pinned
-// source that may be a recycled buffer whose old contents a cache could
-// still hold.
-template <bool Uncached>
-__device__ inline void block_copy(const char* src, char* dst, size_t bytes) {
-  size_t vecs = 0;
-  if (((reinterpret_cast<uintptr_t>(src) | reinterpret_cast<uintptr_t>(dst)) & 15) == 0) {
-    vecs = bytes / 16;
-    const uint4* s = reinterpret_cast<const uint4*>(src);
-    uint4* d = reinterpret_cast<uint4*>(dst);
-    for (size_t i = threadIdx.x; i < vecs; i += blockDim.x) {
-      if constexpr (Uncached) {
-        d[i] = __ldcv(s + i);
-      } else {
-        d[i] = s[i];
-      }
-    }
-  }
-  for (size_t i = vecs * 16 + threadIdx.x; i < bytes; i += blockDim.x) {
-    if constexpr (Uncached) {
-      dst[i] = static_cast<char>(__ldcv(reinterpret_cast<const signed char*>(src) + i));
-    } else {
-      dst[i] = src[i];
-    }
-  }
 }
 
 // One block: thread 0 waits for the flag, then the block copies the pinned

@@ -101,6 +101,53 @@ def test_an_unread_async_eval_does_not_write_into_later_staging():
         np.testing.assert_array_equal(got, want)
 
 
+def test_an_op_that_fails_to_encode_leaves_the_runtime_usable():
+    """The op raises on the eval's thread, before it declares anything, with its input still
+    in flight on another CPU stream: the error surfaces, and later evals give right values."""
+    s1, s2 = mx.new_stream(mx.cpu), mx.new_stream(mx.cpu)
+    x = mx.arange(32.0)
+    slow = mx._testing.stall(x * 2, 5_000, stream=s1)
+    with pytest.raises(RuntimeError, match="deliberate encode failure"):
+        mx.eval(mx._testing.fail_in_encode(slow, "deliberate encode failure", stream=s2))
+    np.testing.assert_array_equal(np.array(mx.add(slow, 1, stream=s2)), np.arange(32.0) * 2 + 1)
+
+
+@needs_gpu
+def test_a_failed_gpu_op_does_not_free_the_copy_a_cpu_stream_still_fills():
+    """A GPU op that fails to encode, reading a CPU stream's result still in flight: the kernel
+    that copies it to the device is queued already, so the copy's device buffer must outlive the
+    failure. Freed at once, the next allocation of its size (another GPU stream's result) got
+    it, and the queued copy then overwrote that result."""
+    other = mx.new_stream(mx.gpu)
+    c = mx.arange(64.0, stream=other)
+    mx.eval(c)
+    for _ in range(3):
+        slow = mx._testing.stall(mx.ones((64,)), 20_000, stream=mx.cpu)
+        with pytest.raises(RuntimeError, match="gpu encode failure"):
+            mx.eval(mx._testing.fail_in_encode(slow, "gpu encode failure", stream=mx.gpu))
+        b = mx.add(c, c, stream=other)
+        mx.eval(b)
+        mx.synchronize()
+        np.testing.assert_array_equal(np.array(b), np.arange(64.0) * 2)
+
+
+@needs_gpu
+def test_a_failed_cpu_op_does_not_free_the_pinned_copy_a_gpu_stream_still_fills():
+    """The other way: a CPU op that fails to encode, reading a lagging GPU stream's result. The
+    pinned buffer the GPU copies into must outlive the failure, or a later crossing's staging
+    gets it and the queued copy overwrites the staged values before they reach the GPU."""
+    x = mx.full((16,), 3.0, stream=mx.gpu)
+    mx.eval(x)
+    want = np.arange(16.0, dtype=np.float32)
+    for _ in range(3):
+        slow = mx._testing.stall(x, 20_000, stream=mx.gpu)
+        with pytest.raises(RuntimeError, match="cpu encode failure"):
+            mx.eval(mx._testing.fail_in_encode(slow, "cpu encode failure", stream=mx.cpu))
+        # Staged through a pinned buffer of the same size, copied behind the stall.
+        got = mx.negative(mx.array(want), stream=mx.gpu)
+        np.testing.assert_array_equal(np.array(got), -want)
+
+
 @needs_gpu
 def test_a_lagging_gpu_loop_matches_numpy():
     """A decode-like loop on the GPU, every step behind a stall: a product, its activation, a

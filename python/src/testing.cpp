@@ -14,6 +14,10 @@ void init_testing(nb::module_& m) {
     return fail_in_task(a, msg, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("message"), nb::kw_only(), nb::arg("stream") = nb::none(),
         "An op whose compute task raises RuntimeError(message) on the worker thread.");
+  t.def("fail_in_encode", [](const array& a, const std::string& msg, nb::handle s) {
+    return fail_in_encode(a, msg, to_stream_or_device(s));
+  }, nb::arg("a"), nb::arg("message"), nb::kw_only(), nb::arg("stream") = nb::none(),
+        "An op whose encoding raises RuntimeError(message) before it declares anything.");
   t.def("stall", [](const array& a, int64_t microseconds, nb::handle s) {
     return stall(a, microseconds, to_stream_or_device(s));
   }, nb::arg("a"), nb::arg("microseconds"), nb::kw_only(), nb::arg("stream") = nb::none(),

@@ -118,7 +118,7 @@ class StreamEncoder {
     try {
       eval(p, inputs, outputs);
     } catch (...) {
-      discard();
+      discard(inputs);
       throw;
     }
     commit(inputs, outputs);
@@ -159,11 +159,15 @@ class StreamEncoder {
   // The steps of encode(). eval: the primitive's eval for this backend.
   // commit: ends the op, retaining the buffers it declared and `inputs`,
   // except those donated to one of `outputs` (and, for multi-output ops,
-  // the outputs themselves). discard: eval threw; drops what it declared.
+  // the outputs themselves). discard: eval threw; drops what it declared
+  // but keeps `inputs` alive until the stream is past the work queued so
+  // far: a crossing's copy of one is written by queued work (a GPU kernel
+  // filling the consumer's copy of a CPU stream's data, a GPU copy into the
+  // pinned buffer a CPU consumer reads) even though the op never declared it.
   virtual void eval(Primitive& p, const std::vector<array>& inputs,
                     std::vector<array>& outputs) = 0;
   virtual void commit(const std::vector<array>& inputs, const std::vector<array>& outputs) = 0;
-  virtual void discard() = 0;
+  virtual void discard(const std::vector<array>& inputs) = 0;
 
  private:
   Stream stream_;

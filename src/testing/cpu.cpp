@@ -16,6 +16,10 @@ void FailInTask::eval_cpu(const std::vector<array>& inputs, std::vector<array>& 
   enc.dispatch([msg = message_] { throw std::runtime_error(msg); });
 }
 
+void FailInEncode::eval_cpu(const std::vector<array>&, std::vector<array>&) {
+  throw std::runtime_error(message_);
+}
+
 void Stall::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   cpu::alloc(outputs[0]);
   auto& enc = cpu::encoder_for(*this);

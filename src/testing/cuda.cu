@@ -35,6 +35,10 @@ void FailInTask::eval_gpu(const std::vector<array>& inputs, std::vector<array>& 
   cuda::check_launch("[fail_in_task] kernel");
 }
 
+void FailInEncode::eval_gpu(const std::vector<array>&, std::vector<array>&) {
+  throw std::runtime_error(message_);
+}
+
 void Stall::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   auto& enc = cuda::encoder_for(*this);
   cuda::alloc(outputs[0]);

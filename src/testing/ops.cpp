@@ -13,6 +13,10 @@ array fail_in_task(const array& a, const std::string& message, StreamOrDevice s)
   return array(a.shape(), a.dtype(), std::make_shared<FailInTask>(to_stream(s), message), {a});
 }
 
+array fail_in_encode(const array& a, const std::string& message, StreamOrDevice s) {
+  return array(a.shape(), a.dtype(), std::make_shared<FailInEncode>(to_stream(s), message), {a});
+}
+
 array stall(const array& a, int64_t microseconds, StreamOrDevice s) {
   if (microseconds < 0 || microseconds > 10'000'000) {
     throw std::invalid_argument("[stall] microseconds must be in [0, 10000000], got " +

@@ -7,6 +7,10 @@
 // at the next wait and leaves the runtime usable. Its CPU eval is in
 // cpu.cpp, its GPU eval in cuda.cu (built with the CUDA backend only).
 //
+// FailInEncode: a primitive whose eval_cpu/eval_gpu throws at once, before
+// it declares anything: tests check that what the eval driver encoded for
+// its inputs (crossings still being written) outlives the failure.
+//
 // Stall: a copy of its input made after its stream has stood still for a
 // given time (a CPU task sleeps; on a GPU stream one kernel spins on the
 // GPU's clock first). Work queued behind it waits, so the host runs that
@@ -36,6 +40,20 @@ class FailInTask : public Primitive {
 // An op whose compute task throws `message` on the worker (on a GPU stream:
 // a kernel plants the failure in the stream's error record).
 array fail_in_task(const array& a, const std::string& message, StreamOrDevice s = {});
+
+class FailInEncode : public Primitive {
+ public:
+  FailInEncode(Stream s, std::string message) : Primitive(s), message_(std::move(message)) {}
+  const char* name() const override { return "FailInEncode"; }
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  FASTSYNC_EVAL_GPU
+
+ private:
+  std::string message_;
+};
+
+// An op whose encoding throws `message` (RuntimeError) on the eval's thread.
+array fail_in_encode(const array& a, const std::string& message, StreamOrDevice s = {});
 
 class Stall : public Primitive {
  public:

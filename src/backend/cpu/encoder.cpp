@@ -191,8 +191,11 @@ void CommandEncoder::commit(const std::vector<array>& inputs, const std::vector<
   outputs_.clear();
 }
 
-void CommandEncoder::discard() {
+void CommandEncoder::discard(const std::vector<array>& inputs) {
   pending_.reset();
+  for (auto& in : inputs) {
+    if (auto& d = in.data_shared_ptr()) retain(d);
+  }
   inputs_.clear();
   outputs_.clear();
 }

@@ -52,8 +52,9 @@ class CommandEncoder : public StreamEncoder {
   // and, for multi-output ops, the `outputs` themselves, which the user may
   // drop before the compute writes them.
   void commit(const std::vector<array>& inputs, const std::vector<array>& outputs) override;
-  // Drops what the current op declared and dispatched: its encoding failed.
-  void discard() override;
+  // Drops what the current op declared and dispatched (its encoding failed);
+  // `inputs` are retained until the next mark.
+  void discard(const std::vector<array>& inputs) override;
 
   // StreamEncoder.
   void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) override;

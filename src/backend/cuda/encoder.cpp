@@ -249,9 +249,12 @@ void CommandEncoder::eval_profiled(Primitive& p, const std::vector<array>& input
   profile::record(std::move(key), begin, end, host_ms);
 }
 
-void CommandEncoder::discard() {
+void CommandEncoder::discard(const std::vector<array>& inputs) {
   // Kernels or copies of the op may have been launched before it threw:
-  // what it declared stays alive until the GPU is past them.
+  // what it declared stays alive until the GPU is past them, and so do its
+  // inputs, which it may not have declared yet (a crossing's copy of a CPU
+  // stream's data is written by a kernel queued before the op).
+  for (auto& in : inputs) keep(in.data_shared_ptr());
   for (auto& d : op_inputs_) retain(std::move(d));
   op_inputs_.clear();
   op_outputs_.clear();

@@ -134,7 +134,7 @@ class CommandEncoder : public StreamEncoder {
   uint64_t committed() const { return committed_; }
 
   void commit(const std::vector<array>& inputs, const std::vector<array>& outputs) override;
-  void discard() override;
+  void discard(const std::vector<array>& inputs) override;
   void hint_run(RunHint run) override { run_hint_ = run; }
   // Launches the run being captured, if any (the capture this stream
   // joined included). Encoding thread. A run CUDA refuses to launch spoils

@@ -402,10 +402,11 @@ uint64_t CommandEncoder::place_point() {
     // the pinned cache would hand the buffer to the host (a crossing's
     // staging) while the copy below is still queued to write it.
     hold(copied, /*count_bytes=*/false);
-    check(
-        cudaMemcpyAsync(copied->buffer.ptr, records_, bytes, cudaMemcpyDeviceToHost, cuda_stream()),
-        "cudaMemcpyAsync");
-    check(cudaMemsetAsync(records_, 0, bytes, cuda_stream()), "cudaMemsetAsync");
+    // One kernel, replayed when it recurs (a loop's crossings take the same
+    // slots each eval): a copy and a memset cost the host twice the API
+    // calls and put the copy engine's latency before the point.
+    take_error_records(*this, records_, static_cast<ErrorRecord*>(copied->buffer.ptr),
+                       slots_used_);
     add_probe([copied, flow = flow_, builders = std::move(builders_)]() -> scheduler::ErrorRef {
       auto* slots = static_cast<const ErrorRecord*>(copied->buffer.ptr);
       scheduler::ErrorRef first;

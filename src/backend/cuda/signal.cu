@@ -78,6 +78,13 @@ __global__ void wait_flag_copy_kernel(const volatile uint32_t* flag, ErrorRecord
   if (raised) block_copy<true>(src, dst, bytes);
 }
 
+__global__ void take_error_records_kernel(ErrorRecord* records, ErrorRecord* dst, int n) {
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    dst[i] = records[i];
+    records[i] = ErrorRecord{};
+  }
+}
+
 // One block copies device memory into pinned host memory.
 __global__ void copy_to_host_kernel(const char* src, char* dst, size_t bytes) {
   block_copy<false>(src, dst, bytes);
@@ -103,6 +110,11 @@ void wait_flag_copy(CommandEncoder& enc, const uint32_t* flag, ErrorRecord* reco
                     void* dst, size_t bytes) {
   launch(enc, wait_flag_copy_kernel, 1, 256, 0, "launching a wait on a CPU stream", flag, record,
          uint64_t{1}, timeout_ns(), static_cast<const char*>(src), static_cast<char*>(dst), bytes);
+}
+
+void take_error_records(CommandEncoder& enc, ErrorRecord* records, ErrorRecord* dst, int n) {
+  launch(enc, take_error_records_kernel, 1, 128, 0, "[eval] reading the error records", records,
+         dst, n);
 }
 
 void copy_to_host(CommandEncoder& enc, const void* src, void* dst, size_t bytes) {

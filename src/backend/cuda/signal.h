@@ -54,6 +54,9 @@ void wait_flag_copy(CommandEncoder& enc, const uint32_t* flag, ErrorRecord* reco
 // stream, by a kernel: its stores are visible to the host once a later
 // write_value on the stream is.
 void copy_to_host(CommandEncoder& enc, const void* src, void* dst, size_t bytes);
+// Copies `n` error records to pinned host memory and clears them, in one
+// kernel (a point's error slots: a copy and a memset otherwise).
+void take_error_records(CommandEncoder& enc, ErrorRecord* records, ErrorRecord* dst, int n);
 
 #ifdef __CUDACC__
 // Records an error unless an earlier one is recorded. Device code.

@@ -169,8 +169,9 @@ class CommandEncoder : public StreamEncoder {
   void wait(const MarkRef& m, uint64_t position) override;
   // Keeps `d` alive until the GPU is past the work encoded so far.
   void retain(std::shared_ptr<Data> d) override;
-  // A mark placed now that host threads can wait on (crossings to the
-  // host); the error segment stays open.
+  // A mark placed now that only host threads (CPU streams) wait on
+  // (crossings to the host): a timeline point without a CUDA event, which
+  // a GPU stream cannot wait on. The error segment stays open.
   MarkRef mark_for_host();
 
   // Encodes the next timeline value after all earlier work; returns it.
@@ -215,7 +216,8 @@ class CommandEncoder : public StreamEncoder {
   const std::shared_ptr<Flow>& flow_if_any() const { return flow_; }
 
  private:
-  void place_mark(const MarkRef& m, bool host_visible, bool end_of_eval);
+  // `gpu_waiters`: record the CUDA event other GPU streams wait on.
+  void place_mark(const MarkRef& m, bool host_visible, bool end_of_eval, bool gpu_waiters = true);
   // Replays are deferred inside an op that has not asked for the stream,
   // outside captures, while they keep to one run of ops: one that more ops
   // follow, or that has replays pending already. An eval of one op (a round

@@ -176,11 +176,12 @@ void CommandEncoder::settle_reached(const MarkRef& placed) {
 
 MarkRef CommandEncoder::mark_for_host() {
   auto m = make_mark();
-  place_mark(m, /*host_visible=*/true, /*end_of_eval=*/false);
+  place_mark(m, /*host_visible=*/true, /*end_of_eval=*/false, /*gpu_waiters=*/false);
   return m;
 }
 
-void CommandEncoder::place_mark(const MarkRef& mark, bool host_visible, bool end_of_eval) {
+void CommandEncoder::place_mark(const MarkRef& mark, bool host_visible, bool end_of_eval,
+                                bool gpu_waiters) {
   // Made by make_mark above. A host waiter must find its work launched; a
   // fence stays inside the capture, if any, for the streams that join it.
   auto& m = static_cast<GpuMark&>(*mark);
@@ -194,13 +195,17 @@ void CommandEncoder::place_mark(const MarkRef& mark, bool host_visible, bool end
     m.captured.store(true, std::memory_order_release);
     m.origin->captured_marks_.push_back(mark);
   }
-  auto traced = timeline::on() ? gpu_timeline::begin(cuda_stream()) : gpu_timeline::Open{};
-  m.event = take_event();
-  check(cudaEventRecord(m.event, cuda_stream()), "cudaEventRecord");
-  if (traced.begin) {
-    gpu_timeline::end(traced, cuda_stream(), stream().index, "signal",
-                      timeline::intern(host_visible ? "signal (event)" : "signal (fence)"),
-                      m.trace_id);
+  // Host waiters read the timeline; the event (a microsecond of the host's
+  // time) is for GPU streams, and for a trace's span of the signal.
+  if (gpu_waiters || !host_visible || timeline::on()) {
+    auto traced = timeline::on() ? gpu_timeline::begin(cuda_stream()) : gpu_timeline::Open{};
+    m.event = take_event();
+    check(cudaEventRecord(m.event, cuda_stream()), "cudaEventRecord");
+    if (traced.begin) {
+      gpu_timeline::end(traced, cuda_stream(), stream().index, "signal",
+                        timeline::intern(host_visible ? "signal (event)" : "signal (fence)"),
+                        m.trace_id);
+    }
   }
   m.probes = probes();
   m.flow = flow_;
@@ -221,6 +226,8 @@ void CommandEncoder::wait(const MarkRef& mark, uint64_t position) {
   }
   if (!m->placed())
     throw std::logic_error("[eval] a GPU stream would wait on a mark not yet placed");
+  if (!m->event)
+    throw std::logic_error("[eval] a GPU stream would wait on a mark made for host waiters only");
   if (m->encoder != this) {
     const bool captured = m->captured.load(std::memory_order_acquire);
     CommandEncoder* o = m->origin;

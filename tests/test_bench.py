@@ -3,10 +3,12 @@ fastsync is better), the progress output in a log, and the model rows on fastsyn
 
 import dataclasses
 import io
+import os
+import subprocess
 import time
 
 import pytest
-from fastsync.bench import models, report
+from fastsync.bench import machine, models, report
 from fastsync.bench.libs import load
 from fastsync.bench.runner import Progress, Result, Settings, _run_model, warm_device
 from fastsync.bench.workloads import by_name
@@ -39,6 +41,28 @@ def test_progress_in_a_log_writes_one_line_per_finished_row():
     text = out.getvalue()
     assert "\r" not in text
     assert text.count("\n") == 2 and "[2/3]" in text and "b [fastsync] done" in text
+
+
+def test_other_gpu_processes_are_named_and_this_one_is_not(monkeypatch):
+    """A GPU shared with another process time-slices: the runner names the others (from
+    nvidia-smi) before it measures, and says nothing when it cannot tell."""
+    monkeypatch.setattr(machine.shutil, "which", lambda name: "/usr/bin/" + name)
+    me = os.getpid()
+
+    def smi(stdout, returncode=0):
+        return lambda cmd, **kw: subprocess.CompletedProcess(cmd, returncode, stdout, "")
+
+    listing = f"{me}, python3\n4242, /usr/bin/python3 -m pytest\n[N/A], [N/A]\n"
+    assert machine.other_gpu_processes(smi(listing)) == ["4242 /usr/bin/python3 -m pytest"]
+    assert machine.other_gpu_processes(smi(f"{me}, python3\n")) == []
+    assert machine.other_gpu_processes(smi("", returncode=9)) is None
+
+    def broken(cmd, **kw):
+        raise subprocess.TimeoutExpired(cmd, 20)
+
+    assert machine.other_gpu_processes(broken) is None
+    monkeypatch.setattr(machine.shutil, "which", lambda name: None)
+    assert machine.other_gpu_processes(smi(listing)) is None
 
 
 @pytest.mark.parametrize("task", ["generate", "train"])

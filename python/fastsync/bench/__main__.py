@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from . import report, runner
+from . import machine, report, runner
 from .libs import ALL_LIBS, Unavailable, load
 from .workloads import select
 
@@ -81,6 +81,12 @@ def main(argv=None) -> int:
         print(f"note: load average {args.loadavg:.2f} on {os.cpu_count()} CPUs: other "
               "processes compete for the cores, so timings (multi-threaded peers most of "
               "all) will be noisy", file=sys.stderr)
+    args.gpu_others = machine.other_gpu_processes() if args.device == "gpu" else None
+    if args.gpu_others:
+        print(f"note: {len(args.gpu_others)} other process(es) use the GPU "
+              f"({'; '.join(args.gpu_others[:4])}): the GPU time-slices between them, so a "
+              "synchronization may wait milliseconds for another's slice; these timings do not "
+              "measure the libraries", file=sys.stderr)
     print("libraries: " + ", ".join(f"{lib.name} {lib.version}" for lib in libs)
           + f"  (device {args.device}, {'quick' if args.quick else 'full'} run)")
     t0 = time.perf_counter()

@@ -136,6 +136,7 @@ def meta(args, libs_loaded: list, skipped: list[str]) -> dict:
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "load_average_at_start": getattr(args, "loadavg", None),
+        "other_gpu_processes_at_start": getattr(args, "gpu_others", None),
         "device": args.device,
         "quick": args.quick,
         "only": args.only or [],

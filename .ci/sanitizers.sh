@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sanitizer runs: the C++ runtime tests under ThreadSanitizer and AddressSanitizer, then
-# a pytest subset (the runtime, threads, error reach, hostile inputs and fuzz tests)
+# a pytest subset (the runtime, threads, error reach, hostile inputs, fuzz and lag tests)
 # against an AddressSanitizer build of the extension. CPU only (-O1, no CUDA): a few
 # minutes on 2 cores. Run from the repository root; needs cmake, ninja, doctest and
 # nanobind (installed here if missing). README.md, "Sanitizer builds", says more.
@@ -46,5 +46,5 @@ sys.exit(0 if "/build/asan/pkg/" in fastsync.__file__ else f"not the ASan build:
 PY
 python -m pytest -q -p no:cacheprovider \
   tests/test_runtime.py tests/test_error_reach.py tests/test_hostile_inputs.py tests/test_fuzz.py \
-  tests/test_indexing.py tests/test_compile_replay.py \
+  tests/test_indexing.py tests/test_compile_replay.py tests/test_lag.py \
   --deselect tests/test_runtime.py::test_soak_of_dropped_async_evals_ends_where_it_started

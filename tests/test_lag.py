@@ -112,6 +112,34 @@ def test_an_op_that_fails_to_encode_leaves_the_runtime_usable():
     np.testing.assert_array_equal(np.array(mx.add(slow, 1, stream=s2)), np.arange(32.0) * 2 + 1)
 
 
+def test_failures_while_encoding_among_lagging_streams_leave_right_values():
+    """Random producers and consumers among CPU streams (and GPU streams where present), each
+    producer lagging up to 2 ms: half the consumers fail to encode, reading the producer's
+    result still in flight (a crossing when the devices differ). Every result read after the
+    failures, on yet another stream, is the producer's values plus one."""
+    rng = np.random.default_rng(11)
+    streams = [mx.new_stream(mx.cpu) for _ in range(3)]
+    if has_gpu:
+        streams += [mx.new_stream(mx.gpu) for _ in range(3)]
+    kept = []
+    for step in range(60):
+        prod, cons, reader = (streams[i] for i in rng.choice(len(streams), 3, replace=False))
+        a_np = rng.standard_normal(int(rng.integers(1, 3000))).astype(np.float32)
+        slow = mx._testing.stall(mx.array(a_np), int(rng.integers(0, 2000)), stream=prod)
+        if rng.random() < 0.5:
+            with pytest.raises(RuntimeError, match=f"stress {step}"):
+                mx.eval(mx._testing.fail_in_encode(slow, f"stress {step}", stream=cons))
+        out = mx.add(slow, 1, stream=reader)
+        mx.async_eval(out)
+        kept.append((out, a_np + 1))
+        if len(kept) == 8:
+            for got, want in kept:
+                np.testing.assert_array_equal(np.array(got), want)
+            kept.clear()
+    for got, want in kept:
+        np.testing.assert_array_equal(np.array(got), want)
+
+
 @needs_gpu
 def test_a_failed_gpu_op_does_not_free_the_copy_a_cpu_stream_still_fills():
     """A GPU op that fails to encode, reading a CPU stream's result still in flight: the kernel

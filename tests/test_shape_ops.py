@@ -172,6 +172,36 @@ def test_take_property(shape, data, dtype):
               np.take_along_axis(a, along, axis=axis), dtype)
 
 
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint16", "int32", "uint32",
+                                   "int64", "uint64"])
+def test_take_reads_indices_of_every_integer_dtype(dtype):
+    """take and take_along_axis read indices of any integer dtype; int32, uint32 and int64
+    ones go to the kernel as they are (no conversion op in the graph), strided views
+    included, and an index past the axis names its own value, never a wrapped one."""
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((5, 70)).astype(np.float32)
+    x = mx.array(a)
+    signed = not dtype.startswith("u")
+    idx = rng.integers(-70 if signed else 0, 70, size=(3, 8)).astype(dtype)
+    i = mx.array(idx)
+    check(mx.take(x, i, axis=1), np.take(a, idx.astype(np.int64), axis=1), "float32")
+    # A strided view of the indices (every other column of a transpose).
+    view = i.T[::2]
+    check(mx.take(x, view, axis=1), np.take(a, idx.T[::2].astype(np.int64), axis=1), "float32")
+    along = rng.integers(0, 5, size=(2, 70)).astype(dtype)
+    check(mx.take_along_axis(x, mx.array(along), axis=0),
+          np.take_along_axis(a, along.astype(np.int64), axis=0), "float32")
+    converted = "AsType" in mx._core._graph_ops([mx.take(x, i, axis=1)])
+    assert converted == (dtype not in ("int32", "uint32", "int64"))
+    # Past the axis: 4,000,000,000 read as uint32 is not -294,967,296 (which would wrap).
+    big = {"int8": 100, "uint8": 200, "int16": 30000, "uint16": 60000, "int32": 2**31 - 1,
+           "uint32": 4_000_000_000, "int64": 2**40, "uint64": 2**40}[dtype]
+    with pytest.raises(IndexError, match=rf"\[take\] index {big} is out of bounds"):
+        mx.eval(mx.take(x, mx.array(np.array([1, big], dtype=dtype)), axis=1))
+    assert mx.take(x, mx.array(np.array([69], dtype=dtype)), axis=1).tolist() == \
+        a[:, [69]].tolist()  # usable afterwards
+
+
 def test_array_indexing_and_errors():
     a = np.arange(12, dtype=np.float32).reshape(4, 3)
     x = mx.array(a)

@@ -18,6 +18,15 @@ array checked_indices(const char* op, const array& indices, StreamOrDevice s) {
   return index_as_int64(indices, s);
 }
 
+// Gather's kernels read int32, uint32 and int64 indices as they are: token ids
+// (int32 or uint32 in most models) need no conversion op per lookup. Other
+// integer dtypes are converted to int64.
+array gather_indices(const char* op, const array& indices, StreamOrDevice s) {
+  const Dtype t = indices.dtype();
+  if (t == int32 || t == uint32 || t == int64) return indices;
+  return checked_indices(op, indices, s);
+}
+
 }  // namespace
 
 array take(const array& a, const array& indices, std::optional<int> axis, StreamOrDevice s) {
@@ -26,7 +35,7 @@ array take(const array& a, const array& indices, std::optional<int> axis, Stream
   if (a.shape()[ax] == 0 && indices.size() > 0) {
     throw std::invalid_argument("[take] cannot take from an empty axis");
   }
-  auto idx = checked_indices("take", indices, s);
+  auto idx = gather_indices("take", indices, s);
   Shape shape(a.shape().begin(), a.shape().begin() + ax);
   shape.insert(shape.end(), idx.shape().begin(), idx.shape().end());
   shape.insert(shape.end(), a.shape().begin() + ax + 1, a.shape().end());
@@ -44,7 +53,7 @@ array take_along_axis(const array& a, const array& indices, std::optional<int> a
                                 std::to_string(a.ndim()) + " dimensions, got " +
                                 std::to_string(indices.ndim()));
   }
-  auto idx = checked_indices("take_along_axis", indices, s);
+  auto idx = gather_indices("take_along_axis", indices, s);
   Shape off_axis = a.shape();
   off_axis[ax] = 1;
   Shape shape;

@@ -15,9 +15,20 @@
 
 namespace fastsync {
 
+namespace {
+// Calls f with a value of the C++ type of Gather's index dtype.
+template <typename F>
+void dispatch_index(Dtype t, F&& f) {
+  if (t == int32) return f(int32_t{});
+  if (t == uint32) return f(uint32_t{});
+  if (t == int64) return f(int64_t{});
+  throw std::logic_error(std::string("[take] unexpected index dtype ") + t.name());
+}
+}  // namespace
+
 void Gather::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const array& a = inputs[0];
-  const array& idx = inputs[1];  // int64 (the ops layer converts)
+  const array& idx = inputs[1];  // int32, uint32 or int64 (the ops layer converts others)
   array& out = outputs[0];
   cpu::alloc(out);
   auto& enc = cpu::encoder_for(*this);
@@ -26,23 +37,27 @@ void Gather::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   enc.set_output_array(out);
 
   GatherPlan g = plan_gather(a, idx, out.shape(), axis_, along_axis_);
-  enc.dispatch([pa = a.raw_ptr(), pi = static_cast<const int64_t*>(idx.raw_ptr()),
-                po = out.raw_ptr(), dt = a.dtype(), n = g.n, step = g.step,
+  enc.dispatch([pa = a.raw_ptr(), pidx = idx.raw_ptr(), it = idx.dtype(), po = out.raw_ptr(),
+                dt = a.dtype(), n = g.n, step = g.step,
                 plan = make_plan<3>(out.shape(), {&g.a, &g.idx, &out.strides()})] {
-    dispatch_dtype(dt, [&](auto tag) {
-      using T = decltype(tag);
-      const T* x = static_cast<const T*>(pa);
-      T* y = static_cast<T*>(po);
-      for_each_strided(plan, [&](auto offs, int64_t m, auto st) {
-        for (int64_t j = 0; j < m; ++j) {
-          int64_t i = pi[offs[1] + j * st[1]];
-          if (i < -n || i >= n) {
-            throw std::out_of_range("[take] index " + std::to_string(i) +
-                                    " is out of bounds for axis of size " + std::to_string(n));
+    dispatch_index(it, [&](auto itag) {
+      using I = decltype(itag);
+      const I* pi = static_cast<const I*>(pidx);
+      dispatch_dtype(dt, [&](auto tag) {
+        using T = decltype(tag);
+        const T* x = static_cast<const T*>(pa);
+        T* y = static_cast<T*>(po);
+        for_each_strided(plan, [&](auto offs, int64_t m, auto st) {
+          for (int64_t j = 0; j < m; ++j) {
+            int64_t i = static_cast<int64_t>(pi[offs[1] + j * st[1]]);
+            if (i < -n || i >= n) {
+              throw std::out_of_range("[take] index " + std::to_string(i) +
+                                      " is out of bounds for axis of size " + std::to_string(n));
+            }
+            if (i < 0) i += n;
+            y[offs[2] + j * st[2]] = x[offs[0] + j * st[0] + i * step];
           }
-          if (i < 0) i += n;
-          y[offs[2] + j * st[2]] = x[offs[0] + j * st[0] + i * step];
-        }
+        });
       });
     });
   });

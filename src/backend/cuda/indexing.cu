@@ -65,14 +65,14 @@ __device__ inline void offsets_at(const Indexer<N>& ix, int64_t i, int64_t (&off
 // out[i] = x[a_off + index * step], where the indexer gives, for out's
 // linear index i, a's offset with the gathered axis zeroed and the index's
 // offset.
-template <typename U>
-__global__ void gather_kernel(const U* x, const int64_t* idx, U* out, int64_t total, int64_t n,
+template <typename U, typename I>
+__global__ void gather_kernel(const U* x, const I* idx, U* out, int64_t total, int64_t n,
                               int64_t step, Indexer<2> ix, cuda::ErrorRecord* record,
                               uint64_t position) {
   for (int64_t i = thread_index(); i < total; i += grid_stride()) {
     int64_t off[2];
     offsets_at(ix, i, off);
-    int64_t k = idx[off[1]];
+    int64_t k = static_cast<int64_t>(idx[off[1]]);
     if (k < -n || k >= n) {
       cuda::record_error(record, position, cuda::kErrorIndex, k, n);
       out[i] = U{};
@@ -235,7 +235,11 @@ void Gather::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   const array& a = inputs[0];
   const array& idx = inputs[1];
   array& out = outputs[0];
-  require_int64("take", idx);
+  if (idx.dtype() != int32 && idx.dtype() != uint32 && idx.dtype() != int64) {
+    throw std::invalid_argument(std::string("[take] GPU kernel expects int32, uint32 or int64 "
+                                            "indices, got ") +
+                                idx.dtype().name());
+  }
   auto& enc = cuda::encoder_for(*this);
   cuda::alloc(out);
   enc.set_input_array(a);
@@ -250,12 +254,22 @@ void Gather::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   auto ix = cuda::make_indexer<2>(out.shape(), {&g.a, &g.idx}, "take");
   auto* record = enc.error_record(
       cuda::kErrorIndex, [](const cuda::ErrorRecord& r) { return index_error("take", r); });
-  cuda::dispatch_bits(a.itemsize(), [&](auto tag) {
-    using U = typename decltype(tag)::type;
-    gather_kernel<U><<<cuda::grid_for(total), cuda::kBlock, 0, enc.cuda_stream()>>>(
-        static_cast<const U*>(a.raw_ptr()), static_cast<const int64_t*>(idx.raw_ptr()),
-        static_cast<U*>(out.raw_ptr()), total, g.n, g.step, ix, record, enc.op_position());
-  });
+  auto launch = [&](auto itag) {
+    using I = decltype(itag);
+    cuda::dispatch_bits(a.itemsize(), [&](auto tag) {
+      using U = typename decltype(tag)::type;
+      gather_kernel<U, I><<<cuda::grid_for(total), cuda::kBlock, 0, enc.cuda_stream()>>>(
+          static_cast<const U*>(a.raw_ptr()), static_cast<const I*>(idx.raw_ptr()),
+          static_cast<U*>(out.raw_ptr()), total, g.n, g.step, ix, record, enc.op_position());
+    });
+  };
+  if (idx.dtype() == int32) {
+    launch(int32_t{});
+  } else if (idx.dtype() == uint32) {
+    launch(uint32_t{});
+  } else {
+    launch(int64_t{});
+  }
   cuda::check_launch("[take] kernel");
 }
 

@@ -64,6 +64,35 @@ def test_getitem_errors():
     assert x[1, 2, 3].item() == A[1, 2, 3]  # usable afterwards
 
 
+@pytest.mark.parametrize("index", [
+    np.array([-4]),  # one array index, past the start of axis 0 (length 3)
+    np.array([0, 3]),  # past its end
+    (np.array([-4]), 0, np.array([1])),  # several: -4 wrapped once would land inside the merge
+    (np.array([1]), slice(None), np.array([-6])),  # past the start of the last axis (length 5)
+    (slice(None), np.array([[0], [4]]), np.array([1, -2])),  # past the end of axis 1, broadcast
+    (2, np.array([1]), np.array([5])),  # an integer beside them, an array index past the end
+])
+@pytest.mark.parametrize("dtype", ["int32", "uint32", "int64", "int8"])
+def test_array_indices_out_of_their_axis_raise(index, dtype):
+    """An array index outside [-n, n) of its own axis raises IndexError when read, for one
+    array index or several combined (never another element's value), in getitem and
+    setitem, and the runtime stays usable."""
+    items = index if isinstance(index, tuple) else (index,)
+    if dtype.startswith("u") and any(isinstance(i, np.ndarray) and (i < 0).any() for i in items):
+        pytest.skip("a negative index has no unsigned form")
+    mx_index = tuple(mx.array(i.astype(dtype)) if isinstance(i, np.ndarray) else i
+                     for i in items)
+    with pytest.raises(IndexError):
+        A[index]  # NumPy agrees
+    x = mx.array(A)
+    with pytest.raises(IndexError, match=r"is out of bounds"):
+        mx.eval(x[mx_index])
+    with pytest.raises(IndexError, match=r"is out of bounds"):
+        x[mx_index] = 7
+        mx.eval(x)
+    assert mx.array(A)[mx.array(np.array([-3], dtype="int64"))].tolist() == A[[-3]].tolist()
+
+
 SET_INDICES = [
     1,
     (slice(1, 3), 2),

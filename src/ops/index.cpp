@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
 #include "autodiff.h"
 #include "errors.h"
@@ -55,15 +56,20 @@ std::vector<Index> expand(const array& a, const std::vector<Index>& index) {
   return out;
 }
 
-// Array indices as int64 positions, negatives counted from the end.
+// An array index's positions along an axis of length n, as int64 in [0, n):
+// a gather from 0..n-1, whose kernel counts negatives from the end and fails
+// (IndexError at eval) on an index outside [-n, n) of *this* axis. Wrapping
+// the negatives by hand and combining would let -n-3 of one axis land
+// inside the merged axis and read the wrong element.
 array positions(const array& idx, int64_t n, StreamOrDevice s) {
+  return take(arange(0, static_cast<double>(n), 1, int64, s), idx, 0, s);
+}
+
+void check_index_array(const array& idx) {
   if (!is_integral(idx.dtype())) {
     throw std::invalid_argument(std::string("[getitem] array indices must be integers, got ") +
                                 idx.dtype().name());
   }
-  if (is_unsigned(idx.dtype())) return idx;
-  return where(less(idx, weak_scalar(int64_t{0}, idx.dtype()), s),
-               add(astype(idx, int64, s), weak_scalar(n, int64), s), idx, s);
 }
 
 // The flat positions an index selects in `a` and `v` broadcast to them, both
@@ -84,6 +90,7 @@ array get_index(const array& a, const std::vector<Index>& index, StreamOrDevice 
   Shape shape;                // the view's shape after dropping/inserting axes
   std::vector<int> adv_axes;  // axes of that shape indexed by arrays
   std::vector<array> adv_index;
+  std::vector<int64_t> adv_len;  // per array index: its axis' length; -1: an integer, in range
   int axis = 0;
   std::vector<std::pair<int, bool>> layout;  // (axis of the slice view or -1 new, keep)
   for (auto& it : items) {
@@ -107,6 +114,7 @@ array get_index(const array& a, const std::vector<Index>& index, StreamOrDevice 
         if (advanced) {
           b.push_back({}), e.push_back({}), st.push_back({});
           adv_index.push_back(scalar(i));
+          adv_len.push_back(-1);
           layout.push_back({axis++, true});
           adv_axes.push_back(static_cast<int>(layout.size()) - 1);
         } else {
@@ -123,7 +131,9 @@ array get_index(const array& a, const std::vector<Index>& index, StreamOrDevice 
               "supported in assignment (a[mask] = v); use where() to select");
         }
         b.push_back({}), e.push_back({}), st.push_back({});
-        adv_index.push_back(positions(idx, a.shape()[axis], s));
+        check_index_array(idx);
+        adv_index.push_back(idx);
+        adv_len.push_back(a.shape()[axis]);
         layout.push_back({axis++, true});
         adv_axes.push_back(static_cast<int>(layout.size()) - 1);
         continue;
@@ -147,6 +157,9 @@ array get_index(const array& a, const std::vector<Index>& index, StreamOrDevice 
   // by the row-major combination of the (broadcast) index arrays.
   std::vector<int> adv;
   for (int k : adv_axes) adv.push_back(kept_pos[k]);
+  // One array index is a take along its axis, which puts the index's axes
+  // where NumPy does and reads int32/uint32/int64 indices as they are.
+  if (adv.size() == 1) return take(v, adv_index[0], adv[0], s);
   std::vector<array> idx = adv_index;
   Shape bshape;
   for (auto& i : idx) {
@@ -167,14 +180,16 @@ array get_index(const array& a, const std::vector<Index>& index, StreamOrDevice 
   for (int k : adv) total *= v.shape()[k];
   if (total == 0) merged[0] = 0;
   array flat = reshape(transpose(v, perm, s), merged, s);
-  array lin = zeros({}, int64, s);
+  std::optional<array> lin;
   int64_t stride = 1;
   for (int j = static_cast<int>(adv.size()) - 1; j >= 0; --j) {
-    lin = add(lin, multiply(index_as_int64(idx[j], s), weak_scalar(stride, int64), s), s);
+    array pos = adv_len[j] < 0 ? idx[j] : positions(idx[j], adv_len[j], s);
+    if (stride != 1) pos = multiply(pos, weak_scalar(stride, int64), s);
+    lin = lin ? add(*lin, pos, s) : pos;
     stride *= v.shape()[adv[j]];
   }
-  lin = broadcast_to(lin, bshape, s);
-  array g = take(flat, lin, 0, s);
+  lin = broadcast_to(*lin, bshape, s);
+  array g = take(flat, *lin, 0, s);
   // 3. NumPy's placement: adjacent array indices put the broadcast
   // dimensions where the first of them was; separated ones put them first.
   bool adjacent = adv.back() - adv.front() + 1 == static_cast<int>(adv.size());

@@ -642,6 +642,12 @@ void QuietPushes::release(const Stream* keep) {
 
 void wake_quiet() { quiet.wake_all(nullptr); }
 
+void wake_quiet_so_far() {
+  const bool on = quiet.on;
+  quiet.wake_all(nullptr);
+  quiet.on = on;
+}
+
 void wake(const Stream& s) { worker(s).wake_if_queued(); }
 
 namespace {

@@ -64,6 +64,11 @@ class QuietPushes {
 };
 // Wakes the workers of the streams this thread pushed to quietly.
 void wake_quiet();
+// The same, but pushes after this stay quiet: for an encoding thread about
+// to make something outside the CPU streams (a GPU stream's wait on a CPU
+// task) depend on work pushed so far, which may sit behind any stream it
+// pushed to quietly. Later pushes cannot be what that work waits for.
+void wake_quiet_so_far();
 // Wakes the worker of `s` if it has work queued that nobody runs.
 void wake(const Stream& s);
 

@@ -312,6 +312,29 @@ TEST_CASE("scheduler: quiet pushes still run when nobody waits for them, or in a
   }
 }
 
+TEST_CASE("scheduler: wake_quiet_so_far wakes what was pushed quietly, later pushes stay quiet") {
+  // A GPU stream's wait on a CPU task (a crossing) must not depend on this
+  // thread ending its quiet pushes: what was pushed so far runs on its own.
+  Stream s = stream_with_idle_worker(), t = stream_with_idle_worker();
+  std::atomic<int> first{0}, later{0};
+  {
+    scheduler::QuietPushes quiet;
+    scheduler::enqueue(s, [&] { ++first; });
+    scheduler::enqueue(t, [&] { ++first; });
+    scheduler::wake_quiet_so_far();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (first.load() < 2 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::yield();
+    }
+    CHECK(first.load() == 2);  // nobody helped: their workers were woken
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // back asleep
+    scheduler::enqueue(s, [&] { ++later; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(later.load() == 0);  // still quiet: the scope's end wakes it
+  }
+  while (later.load() < 1) std::this_thread::yield();
+}
+
 TEST_CASE("scheduler: a throttle runs one quiet stream's work itself, and wakes several") {
   const auto self = std::this_thread::get_id();
   {

@@ -14,6 +14,7 @@
 #include "backend/cuda/graph.h"
 #include "backend/cuda/inflight.h"
 #include "backend/cuda/runtime.h"
+#include "scheduler.h"
 
 namespace fastsync {
 
@@ -65,8 +66,11 @@ class CudaBackend : public Backend {
     auto& dev = cuda::device_allocator();
     const int64_t t0 = timeline::on() ? timeline::now() : 0;
     bool stalled = false;
-    while ((cuda::inflight::over_cap() || dev.active_memory() > dev.memory_limit()) &&
-           wait_for_memory()) {
+    while (cuda::inflight::over_cap() || dev.active_memory() > dev.memory_limit()) {
+      // The GPU work waited for may wait on CPU tasks (a crossing): those
+      // pushed quietly by this eval must run while this thread waits.
+      if (!stalled) scheduler::wake_quiet_so_far();
+      if (!wait_for_memory()) break;
       stalled = true;
     }
     if (t0 && stalled) {

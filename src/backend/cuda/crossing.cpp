@@ -30,6 +30,7 @@
 #include "backend/cuda/encoder.h"
 #include "backend/cuda/gpu_timeline.h"
 #include "backend/cuda/runtime.h"
+#include "scheduler.h"
 #include "timeline.h"
 
 namespace fastsync::cuda {
@@ -234,8 +235,13 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
         }
       });
   // The GPU stream stalls until this task ran: its stream's worker starts
-  // now, even if the eval's pushes were quiet (scheduler::QuietPushes).
+  // now, even if the eval's pushes were quiet (scheduler::QuietPushes), and
+  // so does every stream this eval pushed to quietly so far: the task may
+  // wait on any of them (a fence's position), and nothing would wake them
+  // before the eval's encoding ends; were this thread to block on the GPU
+  // before that (a throttle), it would wait for the stalled stream forever.
   scheduler::wake(*producer);
+  scheduler::wake_quiet_so_far();
   ErrorRecord* record = enc.error_record(kErrorWaitTimeout, timeout_error);
   if (!signal && r.bytes <= kSmallCopy) {
     // Small and untraced: the wait and the copy in one kernel (a launch

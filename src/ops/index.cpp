@@ -22,7 +22,6 @@ array index_as_int64(const array& idx, StreamOrDevice s) {
   return astype(idx, int64, s);
 }
 
-
 namespace {
 
 using Kind = Index::Kind;

@@ -18,13 +18,8 @@ array checked_indices(const char* op, const array& indices, StreamOrDevice s) {
   return index_as_int64(indices, s);
 }
 
-// Gather's kernels read int32, uint32 and int64 indices as they are: token ids
-// (int32 or uint32 in most models) need no conversion op per lookup. Other
-// integer dtypes are converted to int64.
 array gather_indices(const char* op, const array& indices, StreamOrDevice s) {
-  const Dtype t = indices.dtype();
-  if (t == int32 || t == uint32 || t == int64) return indices;
-  return checked_indices(op, indices, s);
+  return Gather::reads_index(indices.dtype()) ? indices : checked_indices(op, indices, s);
 }
 
 }  // namespace

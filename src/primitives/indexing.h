@@ -23,6 +23,10 @@ class Gather : public Primitive {
   std::vector<Shape> output_shapes(const std::vector<array>&) const override { return {shape_}; }
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   FASTSYNC_EVAL_GPU
+  // The index dtypes the kernels read as they are (token ids are int32 or
+  // uint32 in most models: no conversion op per lookup); the ops convert
+  // other integer dtypes to int64.
+  static bool reads_index(Dtype t) { return t == int32 || t == uint32 || t == int64; }
 
  private:
   int axis_;

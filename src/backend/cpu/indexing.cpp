@@ -15,17 +15,6 @@
 
 namespace fastsync {
 
-namespace {
-// Calls f with a value of the C++ type of Gather's index dtype.
-template <typename F>
-void dispatch_index(Dtype t, F&& f) {
-  if (t == int32) return f(int32_t{});
-  if (t == uint32) return f(uint32_t{});
-  if (t == int64) return f(int64_t{});
-  throw std::logic_error(std::string("[take] unexpected index dtype ") + t.name());
-}
-}  // namespace
-
 void Gather::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const array& a = inputs[0];
   const array& idx = inputs[1];  // int32, uint32 or int64 (the ops layer converts others)
@@ -40,7 +29,7 @@ void Gather::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   enc.dispatch([pa = a.raw_ptr(), pidx = idx.raw_ptr(), it = idx.dtype(), po = out.raw_ptr(),
                 dt = a.dtype(), n = g.n, step = g.step,
                 plan = make_plan<3>(out.shape(), {&g.a, &g.idx, &out.strides()})] {
-    dispatch_index(it, [&](auto itag) {
+    dispatch_gather_index(it, [&](auto itag) {
       using I = decltype(itag);
       const I* pi = static_cast<const I*>(pidx);
       dispatch_dtype(dt, [&](auto tag) {

@@ -239,7 +239,7 @@ array to_device(const array& in, const std::optional<Stream>& producer, const St
   // so does every stream this eval pushed to quietly so far: the task may
   // wait on any of them (a fence's position), and nothing would wake them
   // before the eval's encoding ends; were this thread to block on the GPU
-  // before that (a throttle), it would wait for the stalled stream forever.
+  // before that (a throttle), both would wait until the GPU's wait timed out.
   scheduler::wake(*producer);
   scheduler::wake_quiet_so_far();
   ErrorRecord* record = enc.error_record(kErrorWaitTimeout, timeout_error);

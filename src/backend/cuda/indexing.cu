@@ -235,11 +235,6 @@ void Gather::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   const array& a = inputs[0];
   const array& idx = inputs[1];
   array& out = outputs[0];
-  if (idx.dtype() != int32 && idx.dtype() != uint32 && idx.dtype() != int64) {
-    throw std::invalid_argument(std::string("[take] GPU kernel expects int32, uint32 or int64 "
-                                            "indices, got ") +
-                                idx.dtype().name());
-  }
   auto& enc = cuda::encoder_for(*this);
   cuda::alloc(out);
   enc.set_input_array(a);
@@ -254,7 +249,7 @@ void Gather::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   auto ix = cuda::make_indexer<2>(out.shape(), {&g.a, &g.idx}, "take");
   auto* record = enc.error_record(
       cuda::kErrorIndex, [](const cuda::ErrorRecord& r) { return index_error("take", r); });
-  auto launch = [&](auto itag) {
+  dispatch_gather_index(idx.dtype(), [&](auto itag) {
     using I = decltype(itag);
     cuda::dispatch_bits(a.itemsize(), [&](auto tag) {
       using U = typename decltype(tag)::type;
@@ -262,14 +257,7 @@ void Gather::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
           static_cast<const U*>(a.raw_ptr()), static_cast<const I*>(idx.raw_ptr()),
           static_cast<U*>(out.raw_ptr()), total, g.n, g.step, ix, record, enc.op_position());
     });
-  };
-  if (idx.dtype() == int32) {
-    launch(int32_t{});
-  } else if (idx.dtype() == uint32) {
-    launch(uint32_t{});
-  } else {
-    launch(int64_t{});
-  }
+  });
   cuda::check_launch("[take] kernel");
 }
 

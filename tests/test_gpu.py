@@ -405,6 +405,44 @@ print("after:", mx.add(mx.ones((2,), stream=mx.gpu), 1, stream=mx.gpu).tolist())
     assert "after: [2.0, 2.0]" in out.stdout, out.stdout + out.stderr
 
 
+def test_a_throttled_eval_runs_the_cpu_work_a_gpu_crossing_waits_for():
+    # A synchronous eval pushes CPU work quietly (its thread runs it as it waits). A
+    # crossing from a CPU stream to the GPU stages its data in a task on the producer
+    # stream (p), behind p's wait for another stream (q). Once the GPU's in-flight cap
+    # blocks the encoding thread, q's quiet work must run anyway, or the GPU waits for p
+    # until FASTSYNC_GPU_WAIT_TIMEOUT_S gives up.
+    import subprocess
+    import sys
+
+    code = """
+import fastsync as mx, numpy as np
+q, p = mx.new_stream(mx.cpu), mx.new_stream(mx.cpu)
+x = mx.ones((1024, 1024), stream=mx.cpu)
+mx.eval(x)
+for trial in range(3):
+    a = mx.multiply(x, 2.0, stream=q)
+    b = mx.add(a, float(trial), stream=p)
+    h = mx.add(b, 1.0, stream=mx.gpu)
+    for _ in range(8):
+        h = mx.multiply(h, 0.5, stream=mx.gpu) + 1.0
+    mx.eval(h)
+    want = np.full((1024, 1024), 3.0 + trial, np.float32)
+    for _ in range(8):
+        want = want * np.float32(0.5) + np.float32(1.0)
+    np.testing.assert_allclose(np.array(h), want, rtol=1e-6)
+print("ok")
+"""
+    env = {
+        **os.environ,
+        "FASTSYNC_MAX_INFLIGHT_GPU_MB": "1",
+        "FASTSYNC_GPU_WAIT_TIMEOUT_S": "10",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.strip() == "ok", out.stdout + out.stderr
+
+
 def test_gpu_profile_times_each_primitive(gpu_default):
     a = mx.random.normal((512, 512))
     mx.eval(a)

@@ -46,6 +46,19 @@ inline float fast_expf(float x) {
 // reached 1.2 ulp, so it evaluates in double instead (0.58 ulp, one rounding
 // at the end, subnormals included; no slower there, where neither loop
 // vectorizes).
+// exp(r) for |r| <= ln2/2 as a degree-7 Taylor polynomial, in T's steps.
+template <typename T>
+inline T exp_taylor7(T r) {
+  T p = T(1) / T(5040);
+  p = p * r + T(1) / T(720);
+  p = p * r + T(1) / T(120);
+  p = p * r + T(1) / T(24);
+  p = p * r + T(1) / T(6);
+  p = p * r + T(0.5);
+  p = p * r + T(1);
+  return p * r + T(1);
+}
+
 inline float accurate_expf(float x) {
   const float hi = 88.72283935546875f, lo = -103.97208f;
 #if defined(__FMA__) || defined(__aarch64__)
@@ -53,14 +66,7 @@ inline float accurate_expf(float x) {
   float n = __builtin_rintf(xc * 1.44269504088896341f);
   float r = xc - n * 0.693145751953125f;
   r = r - n * 1.428606765330187e-06f;
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  float p = exp_taylor7(r);
   int32_t ni = static_cast<int32_t>(n);
   int32_t n1 = ni >> 1, n2 = ni - n1;  // each in [-75, 64]: normal exponents
   int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
@@ -71,15 +77,7 @@ inline float accurate_expf(float x) {
 #else
   double xc = x > hi ? hi : (x < lo ? lo : x);
   double n = __builtin_rint(xc * 1.4426950408889634);
-  double r = xc - n * 0.6931471805599453;
-  double p = 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
+  double p = exp_taylor7(xc - n * 0.6931471805599453);
   int64_t bits = (static_cast<int64_t>(n) + 1023) << 52;  // 2^n, normal in double
   double s;
   std::memcpy(&s, &bits, sizeof(s));

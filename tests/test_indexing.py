@@ -238,6 +238,43 @@ def test_mask_assignment_with_one_value_per_selected_position():
     assert m.tolist() == [[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]]
 
 
+def test_mask_assignment_fills_selected_positions_in_row_major_order():
+    # A value reaching into the mask's axes holds one row per selected position, in
+    # NumPy's (row-major) order, even where it would also broadcast against the array.
+    rng = np.random.default_rng(3)
+    for mshape, ashape in [((2, 2), (2, 2)), ((3, 4), (3, 4)), ((2, 3), (2, 3, 5))]:
+        a = rng.standard_normal(ashape).astype(np.float32)
+        mask = rng.random(mshape) < 0.5
+        mask.flat[0] = True
+        vals = rng.standard_normal((int(mask.sum()),) + ashape[len(mshape) :]).astype(np.float32)
+        x = mx.array(a)
+        x[mx.array(mask)] = mx.array(vals)
+        a[mask] = vals
+        np.testing.assert_array_equal(np.array(x), a)
+
+
+def test_mask_assignment_of_nothing_keeps_the_shape():
+    a = mx.array([5.0])
+    a[mx.array([False])] = mx.array([], dtype=mx.float32)
+    assert a.tolist() == [5.0]
+    b = mx.array([[5.0, 6.0]])
+    b[mx.array([False])] = mx.zeros((0, 2))
+    assert b.tolist() == [[5.0, 6.0]]
+
+
+def test_integer_and_array_indices_beside_an_empty_slice():
+    a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    x = mx.array(a)
+    for key in [(0, [0], slice(4, None)), ([0], slice(3, None), 0), (1, [2, 0], slice(1, 1))]:
+        mkey = tuple(mx.array(k) if isinstance(k, list) else k for k in key)
+        assert x[mkey].shape == a[key].shape
+        y = mx.array(a)
+        y[mkey] = 7.0
+        b = a.copy()
+        b[key] = 7.0
+        np.testing.assert_array_equal(np.array(y), b)
+
+
 def test_inplace_matmul_updates_the_object():
     a = mx.array([[1.0, 2.0], [3.0, 4.0]])
     b = a

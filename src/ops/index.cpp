@@ -173,11 +173,12 @@ array get_index(const array& a, const std::vector<Index>& index, StreamOrDevice 
     if (std::find(adv.begin(), adv.end(), k) == adv.end()) rest.push_back(k);
   }
   perm.insert(perm.end(), rest.begin(), rest.end());
-  Shape merged{-1};
-  for (int k : rest) merged.push_back(v.shape()[k]);
+  // The merged axis's length is known: a -1 could not be inferred when a
+  // kept axis is empty.
   int64_t total = 1;
   for (int k : adv) total *= v.shape()[k];
-  if (total == 0) merged[0] = 0;
+  Shape merged{total};
+  for (int k : rest) merged.push_back(v.shape()[k]);
   array flat = reshape(transpose(v, perm, s), merged, s);
   std::optional<array> lin;
   int64_t stride = 1;
@@ -270,13 +271,23 @@ array set_index(const array& a, const std::vector<Index>& index, const array& va
     Shape m = mask.shape();
     m.insert(m.end(), a.ndim() - mask.ndim(), 1);
     array expanded = reshape(mask, m, s);
-    bool broadcasts = true;
-    try {
-      broadcast_shapes(v.shape(), a.shape());
-    } catch (const std::invalid_argument&) {
-      broadcasts = false;
+    // One value for every selected position: it spans at most the axes
+    // after the mask's (leading axes of size 1 aside, as NumPy allows), so
+    // a select writes it. A value reaching into the mask's axes holds one
+    // row per selected position, even where it would also broadcast
+    // against the whole array (a (2,) value under a (2, 2) mask).
+    array u = v;
+    while (u.ndim() > 0 && u.shape()[0] == 1) u = squeeze(u, std::vector<int>{0}, s);
+    const Shape trail(a.shape().begin() + mask.ndim(), a.shape().end());
+    bool same_for_all = u.ndim() <= static_cast<int>(trail.size());
+    if (same_for_all) {
+      try {
+        broadcast_shapes(u.shape(), trail);
+      } catch (const std::invalid_argument&) {
+        same_for_all = false;
+      }
     }
-    if (broadcasts && v.ndim() <= a.ndim()) return where(expanded, v, a, s);
+    if (same_for_all) return where(expanded, u, a, s);
     if (v.size() == 0) return a;  // nothing selected, nothing to write
     // NumPy's other form: one value (row) per selected position, in order.
     // The k-th true entry of the mask takes value row k, found by a running

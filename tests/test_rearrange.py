@@ -232,6 +232,49 @@ def test_count_nonzero_and_logcumsumexp():
                                rtol=1e-5, atol=1e-5)
 
 
+def _running_logaddexp(x, axis, reverse, inclusive):
+    x = np.moveaxis(x.astype(np.float64), axis, -1)
+    if reverse:
+        x = x[..., ::-1]
+    r = np.logaddexp.accumulate(x, axis=-1)
+    if not inclusive:
+        r = np.concatenate([np.full(r.shape[:-1] + (1,), -np.inf), r[..., :-1]], -1)
+    if reverse:
+        r = r[..., ::-1]
+    return np.moveaxis(r, -1, axis)
+
+
+@pytest.mark.parametrize("n", [1, 2, 32, 33, 100, 1100])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("inclusive", [True, False])
+def test_logcumsumexp_keeps_early_terms_beside_much_larger_later_ones(n, reverse, inclusive):
+    # Values spread over hundreds: a shift by the axis's maximum underflowed every
+    # position far below it to -inf. Each output must be the running log-sum-exp itself.
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal((3, n)) * 300).astype(np.float32)
+    x[0] = np.sort(x[0])  # rising: every prefix sits far below the whole row's maximum
+    for axis in (1, 0):
+        a = x if axis == 1 else np.ascontiguousarray(x.T)
+        got = np.array(mx.logcumsumexp(mx.array(a), axis=axis, reverse=reverse,
+                                       inclusive=inclusive))
+        want = _running_logaddexp(a, axis, reverse, inclusive)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+    assert mx.logcumsumexp(mx.array([-200.0, 0.0])).tolist()[0] == -200.0
+    half = mx.logcumsumexp(mx.array([-10.13, 9.92], dtype=mx.float16))
+    assert abs(half.tolist()[0] + 10.13) < 0.01
+
+
+def test_logcumsumexp_infinities_empty_axes_and_gradient():
+    got = mx.logcumsumexp(mx.array([-np.inf, 0.0, np.inf, 1.0] + [0.0] * 40)).tolist()
+    assert got[:4] == [-np.inf, 0.0, np.inf, np.inf]
+    assert mx.logcumsumexp(mx.zeros((0, 3)), axis=0).shape == (0, 3)
+    x = np.linspace(-3, 3, 70)
+    g = mx.grad(lambda v: mx.logcumsumexp(v).sum())(mx.array(x.astype(np.float32)))
+    run = np.logaddexp.accumulate(x)
+    want = [np.exp(x[j] - run[j:]).sum() for j in range(len(x))]
+    np.testing.assert_allclose(np.array(g), want, rtol=1e-5)
+
+
 @pytest.mark.parametrize("name", ["hanning", "hamming", "blackman", "bartlett"])
 @pytest.mark.parametrize("m", [0, 1, 2, 7, 16])
 def test_windows(name, m):

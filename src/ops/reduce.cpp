@@ -249,18 +249,78 @@ array count_nonzero(const array& a, const Axes& axes, bool keepdims, StreamOrDev
   return astype(sum(nz, axes, keepdims, s), int32, s);
 }
 
-// log(cumsum(exp(a - m))) + m with m the maximum along the axis, so the
-// exponentials cannot overflow (an all -inf or infinite maximum shifts by 0).
+namespace {
+
+array slice_last(const array& x, int64_t start, int64_t stop, StreamOrDevice s) {
+  std::vector<std::optional<int64_t>> b(x.ndim()), e(x.ndim()), st(x.ndim());
+  b.back() = start;
+  e.back() = stop;
+  return slice(x, b, e, st, s);
+}
+
+// The running total before each position: shifted one along the last axis,
+// -inf (an empty sum) first.
+array exclusive_last(const array& r, StreamOrDevice s) {
+  std::vector<std::pair<int64_t, int64_t>> widths(r.ndim(), {0, 0});
+  widths.back().first = 1;
+  return pad(slice_last(r, 0, r.shape().back() - 1, s), widths, weak_scalar(-INFINITY, r.dtype()),
+             s);
+}
+
+// Rows this long or shorter take their running log-sum-exp in one step.
+constexpr int64_t kLogScanBlock = 32;
+
+// Inclusive running log-sum-exp along the last axis. A shift by the
+// maximum of the whole axis (log(cumsum(exp(x - m))) + m) underflows for the
+// early positions whenever a later value is ~88 (float32) larger: they came
+// out -inf. Here each output is a logsumexp with its own shift: over the
+// lower triangle of a row repeated n times for short rows; longer rows go in blocks
+// of kLogScanBlock, each block's row then taking the running total of the
+// blocks before it (itself such a scan, one level shorter). O(n * block)
+// work and memory, with ops every backend has and their derivatives.
+array log_scan_last(const array& x, StreamOrDevice s) {
+  const int64_t n = x.shape().back();
+  const Dtype t = x.dtype();
+  if (n <= kLogScanBlock) {
+    // Row i holds x[0..i] and -inf past it (a select: adding a -inf mask
+    // would turn a +inf value into NaN).
+    array rows = where(tri(n, {}, 0, bool_, s), expand_dims(x, std::vector<int>{-2}, s),
+                       weak_scalar(-INFINITY, t), s);
+    return logsumexp(rows, std::vector<int>{-1}, false, s);
+  }
+  const int64_t nb = (n + kLogScanBlock - 1) / kLogScanBlock;
+  std::vector<std::pair<int64_t, int64_t>> widths(x.ndim(), {0, 0});
+  widths.back().second = nb * kLogScanBlock - n;
+  array xp = pad(x, widths, weak_scalar(-INFINITY, t), s);
+  Shape blocks(x.shape().begin(), x.shape().end() - 1);
+  blocks.push_back(nb);
+  blocks.push_back(kLogScanBlock);
+  array within = log_scan_last(reshape(xp, blocks, s), s);
+  // Each block's total, then the running total of the blocks before it.
+  array totals =
+      squeeze(slice_last(within, kLogScanBlock - 1, kLogScanBlock, s), std::vector<int>{-1}, s);
+  array before = exclusive_last(log_scan_last(totals, s), s);
+  array out = logaddexp(within, expand_dims(before, std::vector<int>{-1}, s), s);
+  Shape flat(x.shape().begin(), x.shape().end() - 1);
+  flat.push_back(nb * kLogScanBlock);
+  return slice_last(reshape(out, flat, s), 0, n, s);
+}
+
+}  // namespace
+
 array logcumsumexp(const array& a, std::optional<int> axis, bool reverse, bool inclusive,
                    StreamOrDevice s) {
   reject_complex("logcumsumexp", a.dtype());
   if (!axis) return logcumsumexp(reshape(a, {-1}, s), 0, reverse, inclusive, s);
   int ax = single_axis("logcumsumexp", a, *axis);
   array x = is_floating(a.dtype()) ? a : astype(a, float32, s);
-  array m = max(x, std::vector<int>{ax}, true, s);
-  m = where(equal(abs(m, s), weak_scalar(INFINITY, x.dtype()), s), zeros_like(m, s), m, s);
-  array c = cumsum(exp(subtract(x, m, s), s), ax, reverse, inclusive, s);
-  return add(log(c, s), m, s);
+  if (x.shape()[ax] == 0) return x;
+  x = moveaxis(x, ax, -1, s);
+  if (reverse) x = flip(x, std::vector<int>{-1}, s);
+  array r = log_scan_last(x, s);
+  if (!inclusive) r = exclusive_last(r, s);
+  if (reverse) r = flip(r, std::vector<int>{-1}, s);
+  return moveaxis(r, -1, ax, s);
 }
 
 }  // namespace fastsync

@@ -25,14 +25,24 @@ thread_local Scope* current = nullptr;
 
 bool active() { return current != nullptr; }
 
+namespace {
+// What a value read inside `t`'s trace would be fixed into, and the way out.
+std::string fixed_into(const std::string& t) {
+  return t == "vmap" ? "every entry of the batch" : "every later call";
+}
+std::string outside(const std::string& t) {
+  return t == "vmap" ? "call the function on each entry" : "call the function uncompiled";
+}
+}  // namespace
+
 void check_eval(const std::vector<array>& outputs) {
   if (!current) return;
+  const std::string t = current->transform_;
   for (const array& a : outputs) {
     if (pending(a)) {
-      throw std::invalid_argument(
-          "[compile] cannot evaluate an array while compile traces the function: its value "
-          "would be fixed into every later call. Return it instead (or call the function "
-          "uncompiled).");
+      throw std::invalid_argument("[" + t + "] cannot evaluate an array while " + t +
+                                  " traces the function: its value would be fixed into " +
+                                  fixed_into(t) + ". Return it instead (or " + outside(t) + ").");
     }
   }
 }
@@ -40,11 +50,13 @@ void check_eval(const std::vector<array>& outputs) {
 void check_read(const array& a) {
   for (Scope* s = current; s; s = s->outer_) {
     if (pending(a) || s->inputs_.count(a.id())) {
+      const std::string t = s->transform_;
       throw std::invalid_argument(
-          "[compile] cannot read an array's value (item, tolist, a NumPy conversion, a Python "
-          "branch on it) while compile traces the function: the value read would be fixed into "
-          "every later call. Compute with arrays instead (mx.where for branches), or call the "
-          "function uncompiled.");
+          "[" + t +
+          "] cannot read an array's value (item, tolist, a NumPy conversion, a Python "
+          "branch on it) while " +
+          t + " traces the function: the value read would be fixed into " + fixed_into(t) +
+          ". Compute with arrays instead (mx.where for branches), or " + outside(t) + ".");
     }
   }
 }
@@ -53,7 +65,8 @@ void note_global_key(const array& key) {
   if (current) current->keys_.push_back(key);
 }
 
-Scope::Scope(const std::vector<array>& inputs) : outer_(current) {
+Scope::Scope(const std::vector<array>& inputs, const char* transform)
+    : outer_(current), transform_(transform) {
   for (const array& a : inputs) inputs_.insert(a.id());
   current = this;
 }

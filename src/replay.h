@@ -22,41 +22,11 @@
 #include <vector>
 
 #include "array.h"
+#include "trace_scope.h"
 
 namespace fastsync {
 
 class Primitive;
-
-namespace compile_trace {
-
-bool active();
-// Raise when the calling thread traces and `outputs` hold pending work.
-void check_eval(const std::vector<array>& outputs);
-// Raise when the calling thread traces and `a` is pending or an input.
-void check_read(const array& a);
-// Called by the random ops for each key drawn from the global state.
-void note_global_key(const array& key);
-
-class Scope {
- public:
-  explicit Scope(const std::vector<array>& inputs);
-  ~Scope();
-  Scope(const Scope&) = delete;
-  Scope& operator=(const Scope&) = delete;
-  // Ends the trace (idempotent); returns the global keys drawn inside it.
-  // An enclosing scope hears of them too: they are constants of its graph.
-  std::vector<array> close();
-
- private:
-  std::unordered_set<const void*> inputs_;
-  std::vector<array> keys_;
-  Scope* outer_ = nullptr;
-  bool open_ = true;
-  friend void check_read(const array&);
-  friend void note_global_key(const array&);
-};
-
-}  // namespace compile_trace
 
 class Tape {
  public:

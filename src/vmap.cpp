@@ -8,6 +8,7 @@
 #include "ops/ops.h"
 #include "primitives/tracing.h"
 #include "tape.h"
+#include "trace_scope.h"
 #include "transforms.h"
 
 namespace fastsync {
@@ -101,6 +102,9 @@ std::vector<array> vmap(const ArrayFn& fun, const std::vector<array>& inputs,
   std::vector<array> outputs;
   {
     autodiff::TracingScope scope;  // keep the traced graph intact
+    // The function runs once, on entry 0: a value it reads (item, a branch)
+    // would be entry 0's for the whole batch, so reading one raises.
+    compile_trace::Scope values(placeholders, "vmap");
     outputs = fun(args);
   }
   // One out axis serves every output.

@@ -566,6 +566,31 @@ def test_vmap_errors():
         mx.vmap(lambda a: a, in_axes=None)(mx.ones((2, 3)))
 
 
+def test_vmap_refuses_to_read_a_value_while_it_traces():
+    # vmap traces the function once, on entry 0: a value read there (a float, item,
+    # tolist, a NumPy conversion, a Python branch, an eval) would be entry 0's for every
+    # entry. It raises instead of returning rows that all follow entry 0.
+    x = mx.array([[1.0, 2.0], [3.0, 4.0]])
+    reads = [
+        lambda v: v * float(v.sum()),
+        lambda v: v * 2 if v[0] > 2 else v,
+        lambda v: v * v.sum().item(),
+        lambda v: mx.array(np.array(v)),
+        lambda v: mx.array(v.tolist()),
+    ]
+    for f in reads:
+        with pytest.raises(ValueError, match=r"\[vmap\] cannot read"):
+            mx.vmap(f)(x)
+    with pytest.raises(ValueError, match=r"\[vmap\] cannot (evaluate|read)"):
+        mx.vmap(lambda v: (mx.eval(v * 2), v)[1])(x)
+    # Arrays evaluated before the trace may still be read; the batch stays right.
+    w = mx.ones((2,)) * 3
+    mx.eval(w)
+    got = mx.vmap(lambda v: v * w.tolist()[0])(x)
+    assert got.tolist() == [[3.0, 6.0], [9.0, 12.0]]
+    assert mx.vmap(lambda v: mx.where(v[0] > 2, v * 2, v))(x).tolist() == [[1, 2], [6, 8]]
+
+
 def test_transforms_from_many_threads_on_their_own_streams():
     """Each thread differentiates its own function on its own stream, with async_evals in
     flight and a nested grad: tracing state is per thread, so no thread sees another's."""

@@ -194,3 +194,29 @@ def test_names_exported():
                  "DtypeCategory", "floating", "pi", "newaxis", "load", "save", "savez",
                  "savez_compressed", "save_safetensors", "save_gguf"):
         assert name in mx.__all__, name
+
+
+def _bfloat16_nearest_even(d):
+    """float64 -> bfloat16 in one rounding (to nearest, ties to even), as a float."""
+    if d == 0 or not math.isfinite(d):
+        return d
+    e = max(math.frexp(abs(d))[1], -125)  # below 2^-126 the grid stays 2^-133 apart
+    q = abs(d) * 2.0 ** (8 - e)  # eight significant bits
+    r = math.floor(q)
+    if q - r > 0.5 or (q - r == 0.5 and r % 2 == 1):
+        r += 1
+    return math.copysign(r * 2.0 ** (e - 8), d)
+
+
+def test_float64_to_bfloat16_rounds_once():
+    # Through float32 first, values just past a bfloat16 tie rounded twice and landed on
+    # the tie's even side (1 + 2^-8 + 2^-30 became 1.0).
+    rng = np.random.default_rng(11)
+    xs = [1 + 2**-8 + 2**-30, -(1 + 2**-8 + 2**-30), 1e-40, 3e38]
+    for b in rng.standard_normal(300) * 10.0 ** rng.integers(-30, 30, 300):
+        step = 2.0 ** (math.frexp(b)[1] - 8)
+        mid = math.floor(b / step) * step + step / 2
+        xs += [mid, mid + step * 2**-20, mid - step * 2**-20, b]
+    got = mx.array(np.array(xs), dtype=mx.float64).astype(mx.bfloat16).astype(mx.float32)
+    want = [_bfloat16_nearest_even(x) for x in xs]
+    assert np.array(got).astype(np.float64).tolist() == want

@@ -1,6 +1,9 @@
 #include "backend/cpu/copy.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "backend/common/strided.h"
 #include "backend/cpu/parallel.h"
@@ -8,11 +11,33 @@
 namespace fastsync::cpu {
 
 namespace {
+
+// double -> float rounding to odd: the float next toward zero, its last bit
+// set when inexact. Rounding that on to bfloat16 (to nearest even) gives what
+// one rounding straight from the double would; through float's own rounding
+// to nearest, a near-tie could round twice (1 + 2^-8 + 2^-30 became 1).
+float round_to_odd_float(double d) {
+  float f = static_cast<float>(d);
+  if (static_cast<double>(f) == d || f != f || f - f != 0.0f) return f;  // exact, NaN, inf
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((d < 0 ? -static_cast<double>(f) : static_cast<double>(f)) > (d < 0 ? -d : d)) --u;
+  u |= 1u;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
 template <typename In, typename Out>
 void copy_typed(const array& in, array& out) {
   const In* src = in.data<In>();
   Out* dst = out.data<Out>();
-  auto cast = [](In v) { return static_cast<Out>(static_cast<compute_t<In>>(v)); };
+  auto cast = [](In v) {
+    if constexpr (std::is_same_v<In, double> && std::is_same_v<Out, bfloat16_t>) {
+      return Out(round_to_odd_float(v));  // one rounding, not two through float
+    } else {
+      return static_cast<Out>(static_cast<compute_t<In>>(v));
+    }
+  };
   if (in.flags().row_contiguous && out.flags().row_contiguous && in.shape() == out.shape()) {
     parallel_for(out.size(), kParallelGrain, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) dst[i] = cast(src[i]);

@@ -73,9 +73,9 @@ __device__ inline Out convert(In v) {
     return float_to_int<Out>(static_cast<double>(c));
   } else if constexpr (std::is_same_v<Out, __half> && std::is_same_v<C, double>) {
     return __double2half(c);  // one rounding, as the CPU's double -> _Float16
+  } else if constexpr (std::is_same_v<Out, __nv_bfloat16> && std::is_same_v<C, double>) {
+    return __double2bfloat16(c);  // one rounding, as the CPU's copy (round to odd first)
   } else {
-    // bfloat16 from double rounds through float on the CPU too (its only
-    // constructor takes a float); narrow does the same.
     return narrow<Out>(c);
   }
 }

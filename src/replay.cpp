@@ -26,23 +26,29 @@ thread_local Scope* current = nullptr;
 bool active() { return current != nullptr; }
 
 namespace {
-// What a value read inside `t`'s trace would be fixed into, and the way out.
-std::string fixed_into(const std::string& t) {
-  return t == "vmap" ? "every entry of the batch" : "every later call";
-}
-std::string outside(const std::string& t) {
-  return t == "vmap" ? "call the function on each entry" : "call the function uncompiled";
+// The error's words for each tracer: its name, what a value read would be
+// fixed into, and the way out.
+struct TracerWords {
+  const char* name;
+  const char* fixed_into;
+  const char* outside;
+};
+TracerWords words(Tracer t) {
+  if (t == Tracer::vmap) {
+    return {"vmap", "every entry of the batch", "call the function on each entry"};
+  }
+  return {"compile", "every later call", "call the function uncompiled"};
 }
 }  // namespace
 
 void check_eval(const std::vector<array>& outputs) {
   if (!current) return;
-  const std::string t = current->transform_;
   for (const array& a : outputs) {
     if (pending(a)) {
-      throw std::invalid_argument("[" + t + "] cannot evaluate an array while " + t +
-                                  " traces the function: its value would be fixed into " +
-                                  fixed_into(t) + ". Return it instead (or " + outside(t) + ").");
+      const TracerWords w = words(current->tracer_);
+      throw std::invalid_argument(std::string("[") + w.name + "] cannot evaluate an array while " +
+                                  w.name + " traces the function: its value would be fixed into " +
+                                  w.fixed_into + ". Return it instead (or " + w.outside + ").");
     }
   }
 }
@@ -50,13 +56,13 @@ void check_eval(const std::vector<array>& outputs) {
 void check_read(const array& a) {
   for (Scope* s = current; s; s = s->outer_) {
     if (pending(a) || s->inputs_.count(a.id())) {
-      const std::string t = s->transform_;
+      const TracerWords w = words(s->tracer_);
       throw std::invalid_argument(
-          "[" + t +
-          "] cannot read an array's value (item, tolist, a NumPy conversion, a Python "
-          "branch on it) while " +
-          t + " traces the function: the value read would be fixed into " + fixed_into(t) +
-          ". Compute with arrays instead (mx.where for branches), or " + outside(t) + ".");
+          std::string("[") + w.name +
+          "] cannot read an array's value (item, tolist, a NumPy conversion, a Python branch on "
+          "it) while " +
+          w.name + " traces the function: the value read would be fixed into " + w.fixed_into +
+          ". Compute with arrays instead (mx.where for branches), or " + w.outside + ".");
     }
   }
 }
@@ -65,8 +71,7 @@ void note_global_key(const array& key) {
   if (current) current->keys_.push_back(key);
 }
 
-Scope::Scope(const std::vector<array>& inputs, const char* transform)
-    : outer_(current), transform_(transform) {
+Scope::Scope(const std::vector<array>& inputs, Tracer tracer) : outer_(current), tracer_(tracer) {
   for (const array& a : inputs) inputs_.insert(a.id());
   current = this;
 }

@@ -7,11 +7,12 @@
 // tape, which builds the same nodes (sharing their primitive objects) over
 // the new inputs without running Python: one C++ loop per call.
 //
-// While a scope is open on a thread, evaluating a pending array or reading
-// an input's value raises: the value would be fixed into every replay. Keys
-// drawn from the global random state are logged, and the tape treats them
-// as inputs, so each replay can draw fresh ones (random numbers in a
-// compiled function differ from call to call, as they do uncompiled).
+// While a scope is open on a thread (trace_scope.h), evaluating a pending
+// array or reading an input's value raises: the value would be fixed into
+// every replay. Keys drawn from the global random state are logged, and the
+// tape treats them as inputs, so each replay can draw fresh ones (random
+// numbers in a compiled function differ from call to call, as they do
+// uncompiled).
 //
 // A tape is immutable once built; any thread may call it. Recording takes
 // the eval driver's lock (another thread may be encoding the same nodes).

@@ -23,11 +23,13 @@ void check_read(const array& a);
 // Called by the random ops for each key drawn from the global state.
 void note_global_key(const array& key);
 
-// `transform` names the tracer in the errors: "compile" (its values would
-// be fixed into every later call) or "vmap" (into every entry of the batch).
+// The transform tracing, named in the errors: a value read under compile
+// would be fixed into every later call, under vmap into every entry.
+enum class Tracer { compile, vmap };
+
 class Scope {
  public:
-  explicit Scope(const std::vector<array>& inputs, const char* transform = "compile");
+  explicit Scope(const std::vector<array>& inputs, Tracer tracer = Tracer::compile);
   ~Scope();
   Scope(const Scope&) = delete;
   Scope& operator=(const Scope&) = delete;
@@ -39,7 +41,7 @@ class Scope {
   std::unordered_set<const void*> inputs_;
   std::vector<array> keys_;
   Scope* outer_ = nullptr;
-  const char* transform_;
+  Tracer tracer_;
   bool open_ = true;
   friend void check_eval(const std::vector<array>&);
   friend void check_read(const array&);

@@ -104,7 +104,7 @@ std::vector<array> vmap(const ArrayFn& fun, const std::vector<array>& inputs,
     autodiff::TracingScope scope;  // keep the traced graph intact
     // The function runs once, on entry 0: a value it reads (item, a branch)
     // would be entry 0's for the whole batch, so reading one raises.
-    compile_trace::Scope values(placeholders, "vmap");
+    compile_trace::Scope values(placeholders, compile_trace::Tracer::vmap);
     outputs = fun(args);
   }
   // One out axis serves every output.

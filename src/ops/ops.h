@@ -48,6 +48,9 @@ array broadcast_to(const array& a, const Shape& shape, StreamOrDevice s = {});
 array slice(const array& a, const std::vector<std::optional<int64_t>>& start,
             const std::vector<std::optional<int64_t>>& stop,
             const std::vector<std::optional<int64_t>>& step, StreamOrDevice s = {});
+// a[..., lo:hi, ...] along one axis (0 <= axis < a.ndim()).
+array slice_axis(const array& a, int axis, std::optional<int64_t> lo, std::optional<int64_t> hi,
+                 StreamOrDevice s = {});
 // The bounds slice() normalizes its arguments to (Python's slice.indices),
 // one (start, stop, step) per axis of `shape`; identity when they select all.
 struct SliceBounds {

@@ -21,15 +21,6 @@ std::vector<std::optional<int64_t>> none_of(int n) {
   return std::vector<std::optional<int64_t>>(n);
 }
 
-// a[..., lo:hi, ...] along one axis.
-array slice_axis(const array& a, int axis, std::optional<int64_t> lo, std::optional<int64_t> hi,
-                 StreamOrDevice s) {
-  auto b = none_of(a.ndim()), e = none_of(a.ndim()), st = none_of(a.ndim());
-  b[axis] = lo;
-  e[axis] = hi;
-  return slice(a, b, e, st, s);
-}
-
 // The row-major element positions of the block of `shape` starting at
 // `start` (one entry per axis, possibly a lazy array) inside an array of
 // `full` shape: an int64 array of `shape`.
@@ -50,6 +41,14 @@ array block_positions(const Shape& full, const Shape& shape, const std::vector<a
 }
 
 }  // namespace
+
+array slice_axis(const array& a, int axis, std::optional<int64_t> lo, std::optional<int64_t> hi,
+                 StreamOrDevice s) {
+  auto b = none_of(a.ndim()), e = none_of(a.ndim()), st = none_of(a.ndim());
+  b[axis] = lo;
+  e[axis] = hi;
+  return slice(a, b, e, st, s);
+}
 
 array contiguous(const array& a, StreamOrDevice s) {
   return array(a.shape(), a.dtype(), std::make_shared<AsType>(to_stream(s), a.dtype()), {a});

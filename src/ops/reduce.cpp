@@ -251,11 +251,9 @@ array count_nonzero(const array& a, const Axes& axes, bool keepdims, StreamOrDev
 
 namespace {
 
+// x[..., start:stop].
 array slice_last(const array& x, int64_t start, int64_t stop, StreamOrDevice s) {
-  std::vector<std::optional<int64_t>> b(x.ndim()), e(x.ndim()), st(x.ndim());
-  b.back() = start;
-  e.back() = stop;
-  return slice(x, b, e, st, s);
+  return slice_axis(x, x.ndim() - 1, start, stop, s);
 }
 
 // The running total before each position: shifted one along the last axis,

@@ -1,6 +1,7 @@
 #include "backend/cpu/copy.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -18,10 +19,10 @@ namespace {
 // to nearest, a near-tie could round twice (1 + 2^-8 + 2^-30 became 1).
 float round_to_odd_float(double d) {
   float f = static_cast<float>(d);
-  if (static_cast<double>(f) == d || f != f || f - f != 0.0f) return f;  // exact, NaN, inf
+  if (static_cast<double>(f) == d || !std::isfinite(f)) return f;  // exact, NaN, overflow
   uint32_t u;
   std::memcpy(&u, &f, 4);
-  if ((d < 0 ? -static_cast<double>(f) : static_cast<double>(f)) > (d < 0 ? -d : d)) --u;
+  if (std::fabs(static_cast<double>(f)) > std::fabs(d)) --u;  // rounded away from zero: back
   u |= 1u;
   std::memcpy(&f, &u, 4);
   return f;

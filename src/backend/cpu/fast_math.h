@@ -34,18 +34,6 @@ inline float fast_expf(float x) {
   return x != x ? x : y;
 }
 
-// exp for float32 as plain arithmetic again, but as accurate as libm's for
-// what users see of exp itself: a degree-7 polynomial (truncation 5e-9
-// relative) and 2^n applied as two normal factors, so results in the
-// subnormal range round once instead of flushing to 0. Exhaustive check
-// over every 7th float in [-105, 90] against double exp: at most 0.93 ulp,
-// 0 below -103.97208 and +inf above log(FLT_MAX), NaN stays NaN. Vectorizes
-// where libm's expf is a call per element (4096x4096: 20 ms with libm).
-// That bound needs the polynomial's steps fused (FMA): a build for any
-// x86-64 (FASTSYNC_NATIVE=OFF, or not a Release build) rounds each step and
-// reached 1.2 ulp, so it evaluates in double instead (0.58 ulp, one rounding
-// at the end, subnormals included; no slower there, where neither loop
-// vectorizes).
 // exp(r) for |r| <= ln2/2 as a degree-7 Taylor polynomial, in T's steps.
 template <typename T>
 inline T exp_taylor7(T r) {
@@ -59,6 +47,18 @@ inline T exp_taylor7(T r) {
   return p * r + T(1);
 }
 
+// exp for float32 as plain arithmetic again, but as accurate as libm's for
+// what users see of exp itself: a degree-7 polynomial (truncation 5e-9
+// relative) and 2^n applied as two normal factors, so results in the
+// subnormal range round once instead of flushing to 0. Exhaustive check
+// over every 7th float in [-105, 90] against double exp: at most 0.93 ulp,
+// 0 below -103.97208 and +inf above log(FLT_MAX), NaN stays NaN. Vectorizes
+// where libm's expf is a call per element (4096x4096: 20 ms with libm).
+// That bound needs the polynomial's steps fused (FMA): a build for any
+// x86-64 (FASTSYNC_NATIVE=OFF, or not a Release build) rounds each step and
+// reached 1.2 ulp, so it evaluates in double instead (0.58 ulp, one rounding
+// at the end, subnormals included; no slower there, where neither loop
+// vectorizes).
 inline float accurate_expf(float x) {
   const float hi = 88.72283935546875f, lo = -103.97208f;
 #if defined(__FMA__) || defined(__aarch64__)

@@ -186,6 +186,26 @@ def test_norms_match_numpy():
     close(mx.linalg.norm(arr(c)), np.linalg.norm(c))
 
 
+@pytest.mark.parametrize("shape", [(0,), (0, 3), (3, 0), (2, 0, 3), (2, 3, 0)])
+def test_norms_of_empty_arrays_follow_numpy(shape):
+    # The largest of no parts is 0 (an empty matrix has norm 0); the least of no parts
+    # has no value and raises, as NumPy's does.
+    x = np.zeros(shape, np.float32)
+    axis = None if len(shape) < 3 else (1, 2)
+    ords = [None, 1, -1, 2, -2, np.inf, -np.inf] + (["fro", "nuc"] if len(shape) > 1 else [])
+    for ord_ in ords:
+        for keep in [False, True]:
+            try:
+                want = np.linalg.norm(x, ord=ord_, axis=axis, keepdims=keep)
+            except ValueError:
+                with pytest.raises(ValueError):
+                    mx.eval(mx.linalg.norm(arr(x), ord_, axis, keep, stream=CPU))
+                continue
+            got = mx.linalg.norm(arr(x), ord_, axis, keep, stream=CPU)
+            assert got.shape == np.shape(want), (ord_, keep)
+            np.testing.assert_array_equal(np.array(got), np.asarray(want, np.float32))
+
+
 def test_cross():
     a, b = rand(4, 3), rand(4, 3)
     close(mx.linalg.cross(arr(a), arr(b)), np.cross(a, b))

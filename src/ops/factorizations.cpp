@@ -88,6 +88,25 @@ array singular_values(const array& a, int r, int c, const Stream& s) {
   return svd(m, false, s)[0];
 }
 
+// The largest of a norm's nonnegative parts. Over no parts it is 0, as in
+// NumPy (an empty matrix has norm 0); the least of no parts stays an error.
+array largest(const array& x, const std::vector<int>& axes, bool keepdims, const Stream& s) {
+  bool empty = false;
+  for (int ax : axes) empty |= x.shape()[ax < 0 ? ax + x.ndim() : ax] == 0;
+  if (!empty) return max(x, axes, keepdims, s);
+  Shape out;
+  for (int i = 0; i < x.ndim(); ++i) {
+    bool reduced = std::find_if(axes.begin(), axes.end(), [&](int ax) {
+                     return (ax < 0 ? ax + x.ndim() : ax) == i;
+                   }) != axes.end();
+    if (!reduced)
+      out.push_back(x.shape()[i]);
+    else if (keepdims)
+      out.push_back(1);
+  }
+  return zeros(out, x.dtype(), s);
+}
+
 array restore_dims(array x, const std::vector<int>& axes, bool keepdims, const Stream& s) {
   if (!keepdims) return x;
   std::vector<int> sorted = axes;
@@ -120,7 +139,7 @@ array norm(const array& a, std::optional<double> ord, const std::optional<std::v
     if (!ord || *ord == 2.0) return two_norm(a, axes, keepdims, s);
     array m = magnitude(a, s);
     double p = *ord;
-    if (std::isinf(p)) return p > 0 ? max(m, axes, keepdims, s) : min(m, axes, keepdims, s);
+    if (std::isinf(p)) return p > 0 ? largest(m, axes, keepdims, s) : min(m, axes, keepdims, s);
     if (p == 0.0) {
       return astype(sum(not_equal(m, weak_scalar(0.0, m.dtype()), s), axes, keepdims, s), m.dtype(),
                     s);
@@ -143,14 +162,14 @@ array norm(const array& a, std::optional<double> ord, const std::optional<std::v
     int summed = (p == 1.0 || p == -1.0) ? r : c;
     int other = summed == r ? c : r;
     array sums = sum(m, std::vector<int>{summed}, true, s);
-    array out = (p > 0) ? max(sums, std::vector<int>{other}, true, s)
+    array out = (p > 0) ? largest(sums, std::vector<int>{other}, true, s)
                         : min(sums, std::vector<int>{other}, true, s);
     return keepdims ? out : squeeze(out, std::vector<int>{r, c}, s);
   }
   if (p == 2.0 || p == -2.0) {
     array sv = singular_values(a, r, c, s);
-    array out =
-        p > 0 ? max(sv, std::vector<int>{-1}, false, s) : min(sv, std::vector<int>{-1}, false, s);
+    array out = p > 0 ? largest(sv, std::vector<int>{-1}, false, s)
+                      : min(sv, std::vector<int>{-1}, false, s);
     return restore_dims(back_to(out, m.dtype(), s), axes, keepdims, s);
   }
   fail(op, "invalid ord " + std::to_string(p) +

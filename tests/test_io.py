@@ -91,12 +91,14 @@ def test_npy_paths(tmp_path):
     assert np.load(tmp_path / "x.npy").tolist() == [1.5, 2.5]
 
 
-def test_npy_format_version_2(tmp_path):
-    # Version 2.0 (a 4-byte header length) is what NumPy writes for very large headers.
+@pytest.mark.parametrize("version", [(2, 0), (3, 0)])
+def test_npy_format_versions_2_and_3(tmp_path, version):
+    # 2.0 (a 4-byte header length) is what NumPy writes for very large headers, 3.0 (the
+    # same with a UTF-8 header) for field names outside latin-1.
     x = np.arange(6, dtype=np.int16).reshape(3, 2)
-    with open(tmp_path / "v2.npy", "wb") as f:
-        np.lib.format.write_array(f, x, version=(2, 0))
-    same(mx.load(tmp_path / "v2.npy"), x, "int16")
+    with open(tmp_path / "v.npy", "wb") as f:
+        np.lib.format.write_array(f, x, version=version)
+    same(mx.load(tmp_path / "v.npy"), x, "int16")
 
 
 def test_npy_unsupported_dtypes(tmp_path):

@@ -47,7 +47,9 @@ def read_npy(f, where, total=None):
         version = _fmt.read_magic(f)
         if version == (1, 0):
             shape, fortran, dtype = _fmt.read_array_header_1_0(f)
-        elif version == (2, 0):
+        elif version in ((2, 0), (3, 0)):
+            # 3.0 differs from 2.0 only in a UTF-8 header, needed for field names outside
+            # latin-1; structured dtypes are refused below, so 2.0's reader serves.
             shape, fortran, dtype = _fmt.read_array_header_2_0(f)
         else:
             raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")

@@ -122,6 +122,10 @@ def test_piecewise_constant_grads_are_zero(name):
     assert np.array(g).tolist() == [0.0, 0.0, 0.0]
 
 
+def _weighted_divmod(q, r):
+    return q * 0.5 + r
+
+
 BINARY = {
     "add": (mx.add, -1, 1),
     "subtract": (mx.subtract, -1, 1),
@@ -132,6 +136,8 @@ BINARY = {
     "minimum": (mx.minimum, -1, 1),
     "arctan2": (mx.arctan2, 0.5, 2),
     "remainder": (mx.remainder, 1.0, 1.05),
+    # Both outputs of divmod: the quotient is a step (derivative 0), the remainder moves.
+    "divmod": (lambda a, b: _weighted_divmod(*mx.divmod(a, b)), 1.0, 1.05),
     "logaddexp": (mx.logaddexp, -1, 1),
 }
 
@@ -142,7 +148,7 @@ def test_binary_grads_with_broadcasting(name, shapes):
     fn, lo, hi = BINARY[name]
     a = rand(shapes[0], lo, hi, seed=1)
     b = rand(shapes[1], lo, hi, seed=2)
-    if name == "remainder":
+    if name in ("remainder", "divmod"):
         a = a + 1.2  # a / b in (2.09, 2.4): away from the jumps of a mod b
     check_grads(fn, a, b)
 

@@ -111,9 +111,21 @@ std::vector<array> Binary::vjp(const std::vector<array>& primals,
   return out;
 }
 
-std::vector<array> DivMod::vjp(const std::vector<array>& primals, const std::vector<array>&,
-                               const std::vector<int>& argnums, const std::vector<array>&) {
-  return grad::zeros_for(primals, argnums, stream());
+// The quotient is a step function (derivative 0); the remainder a - b * q
+// moves with a and against b as remainder's own does.
+std::vector<array> DivMod::vjp(const std::vector<array>& primals,
+                               const std::vector<array>& cotangents,
+                               const std::vector<int>& argnums, const std::vector<array>& outputs) {
+  const Stream s = stream();
+  const array& a = primals[0];
+  const array& b = primals[1];
+  if (!is_floating(a.dtype())) return grad::zeros_for(primals, argnums, s);
+  auto [da, db] = binary_grads(BinaryOp::remainder, a, b, cotangents[1], outputs[1], s);
+  std::vector<array> out;
+  for (int i : argnums) {
+    out.push_back(grad::unbroadcast(i == 0 ? da : db, primals[i].shape(), s));
+  }
+  return out;
 }
 
 std::vector<array> Select::vjp(const std::vector<array>& primals,

@@ -72,6 +72,30 @@ def test_freeze_unfreeze_and_trainable_parameters():
         b.freeze(keys="nope", strict=True)
 
 
+def test_freeze_marks_arrays_not_the_lists_that_hold_modules():
+    # Freezing everything, then unfreezing one module of a list, trains that module: the
+    # list itself is not frozen, only the arrays each module holds.
+    m = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    m.freeze()
+    m.layers[0].unfreeze()
+    assert [k for k, _ in tree_flatten(m.trainable_parameters())] == [
+        "layers.0.weight",
+        "layers.0.bias",
+    ]
+
+    class Holder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.d = {"x": mx.zeros((2,)), "y": mx.zeros((2,))}
+            self.items_ = [mx.zeros((1,)), {"a": mx.zeros((1,))}]
+
+    h = Holder()
+    h.freeze()
+    assert tree_flatten(h.trainable_parameters()) == []
+    h.unfreeze(keys=["d.x", "items_.1.a"])
+    assert [k for k, _ in tree_flatten(h.trainable_parameters())] == ["d.x", "items_.1.a"]
+
+
 def test_children_leaves_and_named_modules():
     b = Block()
     assert set(b.children()) == {"lin", "norm", "extra"}

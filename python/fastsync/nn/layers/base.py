@@ -236,11 +236,16 @@ class Module(dict):
     # --- freezing and modes ---------------------------------------------------------------
     def _local_keys(self, keys, what: str, strict: bool) -> list[str]:
         if keys is None:
-            return [
-                k
+            # The paths of the arrays this module holds itself, inside lists and dicts
+            # too, and not the containers: freezing a list would also hide the modules
+            # in it, whatever their own state.
+            own = {
+                k: v
                 for k, v in self.items()
                 if not isinstance(v, Module) and self.valid_parameter_filter(self, k, v)
-            ]
+            }
+            flat = tree_flatten(own, is_leaf=lambda x: isinstance(x, Module))
+            return [k for k, v in flat if isinstance(v, _array)]
         keys = [keys] if isinstance(keys, str) else list(keys)
         if strict:
             have = dict(tree_flatten(self.parameters()))

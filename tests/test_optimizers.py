@@ -121,6 +121,22 @@ def test_adam_adamw_adamax(bias):
     run(optim.Adamax(0.01), amax)
 
 
+def test_adamw_reads_weight_decay_changed_between_steps():
+    # A constant learning rate keeps its array from step to step; the decay factor made
+    # from it must still follow weight_decay.
+    opt = optim.AdamW(learning_rate=0.1, weight_decay=0.5)
+    p = {"w": mx.ones((1,))}
+    zero = {"w": mx.zeros((1,))}
+    p = opt.apply_gradients(zero, p)
+    assert p["w"].item() == pytest.approx(0.95)
+    opt.weight_decay = 0.0
+    p = opt.apply_gradients(zero, p)
+    assert p["w"].item() == pytest.approx(0.95)
+    opt.weight_decay = 1.0
+    p = opt.apply_gradients(zero, p)
+    assert p["w"].item() == pytest.approx(0.95 * 0.9)
+
+
 def test_lion():
     def lion(t, g, p, s):
         m = s.get("m", 0)

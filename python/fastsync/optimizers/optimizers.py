@@ -73,16 +73,17 @@ class Optimizer:
     def init_single(self, parameter, state: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define init_single")
 
-    def _from_lr(self, dtype, name="lr", make=None):
+    def _from_lr(self, dtype, name="lr", make=None, uses=None):
         """The learning rate in ``dtype`` (or ``make(it)``), shared by all parameters of
-        that dtype while the rate is the same array."""
+        that dtype while the rate is the same array and ``uses`` (the other settings
+        ``make`` reads, which a user may change between steps) is equal."""
         rate = self.learning_rate
         hit = self._derived.get((name, dtype))
-        if hit is None or hit[0] is not rate:
+        if hit is None or hit[0] is not rate or hit[1] != uses:
             lr = rate.astype(dtype)
-            hit = (rate, make(lr) if make else lr)
+            hit = (rate, uses, make(lr) if make else lr)
             self._derived[(name, dtype)] = hit
-        return hit[1]
+        return hit[2]
 
     def apply_single(self, gradient, parameter, state: dict):
         raise NotImplementedError(f"{type(self).__name__} must define apply_single")
@@ -273,7 +274,8 @@ class AdamW(Adam):
         self.weight_decay = weight_decay
 
     def apply_single(self, gradient, parameter, state):
-        decay = self._from_lr(gradient.dtype, "decay", lambda lr: 1 - lr * self.weight_decay)
+        wd = self.weight_decay
+        decay = self._from_lr(gradient.dtype, "decay", lambda lr: 1 - lr * wd, uses=wd)
         return super().apply_single(gradient, parameter * decay, state)
 
 

@@ -312,6 +312,9 @@ def test_conv_hyper_parameters_and_repr():
     t = nn.ConvTranspose1d(3, 2, 4, stride=2, output_padding=1, bias=False)
     assert t.kernel_size == 4 and t.stride == 2 and t.output_padding == 1
     assert "output_padding=1" in repr(t) and "bias=False" in repr(t)
+    # MLX's positional order: (..., dilation, output_padding, bias); groups comes after.
+    t = nn.ConvTranspose1d(4, 8, 3, 1, 0, 1, 0, False)
+    assert "bias" not in t and t.groups == 1
     # Hyper-parameters stay out of the tree, even when set again to a tuple.
     c.stride = (1, 1)
     assert list(dict(tree_flatten(c.parameters()))) == ["weight", "bias"]

@@ -184,9 +184,10 @@ class _ConvTranspose(_ConvNd):
         padding=0,
         dilation=1,
         output_padding=0,
-        groups: int = 1,
         bias: bool = True,
+        groups: int = 1,
     ):
+        # bias before groups, as MLX orders them: a positional bias must land on bias.
         super().__init__(
             in_channels,
             out_channels,

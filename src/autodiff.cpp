@@ -10,6 +10,7 @@
 
 #include "ops/ops.h"
 #include "primitives/batching.h"
+#include "primitives/grad_util.h"
 #include "primitives/tracing.h"
 #include "tape.h"
 #include "transforms.h"
@@ -43,7 +44,7 @@ void accumulate(std::unordered_map<Id, array>& acc, const array& key, array valu
 
 // A derivative for `like`: its shape, and its dtype when that is inexact.
 array fit(array d, const array& like) {
-  if (d.shape() != like.shape()) d = broadcast_to(d, like.shape());
+  if (d.shape() != like.shape()) d = grad::broadcast_like(d, like, to_stream({}));
   if (d.dtype() != like.dtype() && is_inexact(like.dtype())) d = astype(d, like.dtype());
   return d;
 }

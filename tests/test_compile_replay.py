@@ -79,6 +79,33 @@ def test_shapeless_replays_across_shapes_and_refuses_fixed_shapes():
     assert h(arr(2, 4)).shape == (4, 2)
 
 
+def test_shapeless_grads_and_fills_follow_new_shapes():
+    # A fill or a spread cotangent whose shape came from an input's shape follows that
+    # input when replayed on a new shape (it kept the traced shape, silently, before).
+    z = mx.compile(lambda x: mx.zeros_like(x) + mx.ones_like(x) * 2, shapeless=True)
+    for shape in [(3,), (1,), (4,)]:
+        np.testing.assert_array_equal(np.array(z(arr(*shape))), np.full(shape, 2.0))
+    g = mx.compile(mx.grad(lambda x: mx.sum(x * x)), shapeless=True)
+    for n in [3, 1, 5]:
+        x = arr(n)
+        np.testing.assert_allclose(np.array(g(x)), 2 * np.array(x), rtol=1e-6)
+    gy = mx.compile(mx.grad(lambda x, y: mx.sum(x * y), argnums=1), shapeless=True)
+    for rows, cols in [(3, 4), (2, 4), (5, 4)]:
+        x, y = arr(rows, cols), arr(cols)
+        np.testing.assert_allclose(np.array(gy(x, y)), np.array(x).sum(0), rtol=1e-5)
+    # A reduction over one axis puts its cotangent back through a reshape, fixed when
+    # traced: a new shape raises rather than replaying it.
+    ga = mx.compile(mx.grad(lambda x: mx.sum(x, axis=-1).sum()), shapeless=True)
+    np.testing.assert_array_equal(np.array(ga(arr(2, 3))), np.ones((2, 3)))
+    with pytest.raises(ValueError, match="shapeless"):
+        ga(arr(4, 3))
+    # Under vmap too: the fill and the spread follow the batched input.
+    vz = mx.compile(mx.vmap(mx.grad(lambda x: mx.sum(mx.ones_like(x) * x * x))), shapeless=True)
+    for b in [2, 3]:
+        x = arr(b, 4)
+        np.testing.assert_allclose(np.array(vz(x)), 2 * np.array(x), rtol=1e-6)
+
+
 def test_aliasing_is_part_of_the_signature():
     cf = mx.compile(lambda a, b: a * 2 + b)
     x, y = arr(5), arr(5)

@@ -390,13 +390,23 @@ void init_ops(nb::module_& m) {
   m.def(
       "zeros_like",
       [](const array& a, nb::handle dtype, nb::handle s) {
-        return zeros(a.shape(), to_dtype(dtype).value_or(a.dtype()), to_stream_or_device(s));
+        // zeros_like(a) itself, not a fill of a's shape: under compile its shape
+        // follows a through a shapeless replay.
+        auto so = to_stream_or_device(s);
+        auto dt = to_dtype(dtype);
+        array out = zeros_like(a, so);
+        return dt && *dt != a.dtype() ? astype(out, *dt, so) : out;
       },
       nb::arg("a"), nb::arg("dtype") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none());
   m.def(
       "ones_like",
       [](const array& a, nb::handle dtype, nb::handle s) {
-        return ones(a.shape(), to_dtype(dtype).value_or(a.dtype()), to_stream_or_device(s));
+        // ones_like(a) itself, not a fill of a's shape: under compile its shape
+        // follows a through a shapeless replay.
+        auto so = to_stream_or_device(s);
+        auto dt = to_dtype(dtype);
+        array out = ones_like(a, so);
+        return dt && *dt != a.dtype() ? astype(out, *dt, so) : out;
       },
       nb::arg("a"), nb::arg("dtype") = nb::none(), nb::kw_only(), nb::arg("stream") = nb::none());
   // Contents unspecified, as MLX's; fastsync fills zeros.

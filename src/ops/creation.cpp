@@ -4,6 +4,7 @@
 
 #include "errors.h"
 #include "ops/ops.h"
+#include "trace_scope.h"
 
 namespace fastsync {
 
@@ -27,8 +28,14 @@ array zeros(const Shape& shape, Dtype dtype, StreamOrDevice s) {
 array ones(const Shape& shape, Dtype dtype, StreamOrDevice s) {
   return full(shape, scalar(true), dtype, s);
 }
-array zeros_like(const array& a, StreamOrDevice s) { return zeros(a.shape(), a.dtype(), s); }
-array ones_like(const array& a, StreamOrDevice s) { return ones(a.shape(), a.dtype(), s); }
+// Under a compile trace, the fill reads its shape from `a` (a second input of
+// Full), so a shapeless replay follows a's new shape.
+static array fill_like(const array& a, bool one, StreamOrDevice s) {
+  if (!compile_trace::active()) return full(a.shape(), scalar(one), a.dtype(), s);
+  return array(a.shape(), a.dtype(), std::make_shared<Full>(to_stream(s)), {scalar(one), a});
+}
+array zeros_like(const array& a, StreamOrDevice s) { return fill_like(a, false, s); }
+array ones_like(const array& a, StreamOrDevice s) { return fill_like(a, true, s); }
 
 array arange(double start, double stop, double step, Dtype dtype, StreamOrDevice s) {
   if (step == 0) throw std::invalid_argument("[arange] step must be nonzero");

@@ -1,6 +1,8 @@
 #include "primitives/grad_util.h"
 
 #include "autodiff.h"
+#include "primitives/shape.h"
+#include "trace_scope.h"
 
 namespace fastsync::grad {
 
@@ -9,6 +11,13 @@ array mul_conj(const array& c, const array& d, Stream s) {
   // the operands swapped (fused multiply-adds), and MLX users compare
   // against conj(f'(x)) * cotangent exactly.
   return multiply(is_complex(d.dtype()) ? conjugate(d, s) : d, c, s);
+}
+
+array broadcast_like(const array& c, const array& like, Stream s) {
+  if (!compile_trace::active() || c.shape() == like.shape())
+    return broadcast_to(c, like.shape(), s);
+  Shape shape = BroadcastLike(s).output_shapes({c, like})[0];
+  return array(std::move(shape), c.dtype(), std::make_shared<BroadcastLike>(s), {c, like});
 }
 
 array unbroadcast(const array& c, const Shape& shape, Stream s) {

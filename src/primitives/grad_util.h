@@ -22,8 +22,12 @@ array add_at_flat(const Shape& shape, const array& flat_index, const array& valu
 // Flat row-major positions into an array of `shape` for `index` taken along
 // `axis` (index has the array's rank and broadcasts off the axis).
 array flat_index_along(const Shape& shape, const array& index, int axis, Stream s);
-// Zeros like `a`: a derivative that does not depend on anything.
-inline array zero_like(const array& a, Stream s) { return zeros(a.shape(), a.dtype(), s); }
+// `c` broadcast to the shape of `like`; under a compile trace, through a node
+// that reads the shape from `like`, so a shapeless replay follows it.
+array broadcast_like(const array& c, const array& like, Stream s);
+// Zeros like `a`: a derivative that does not depend on anything (its shape
+// follows `a` through a shapeless replay, as zeros_like's does).
+inline array zero_like(const array& a, Stream s) { return zeros_like(a, s); }
 // Zeros for every input in argnums.
 std::vector<array> zeros_for(const std::vector<array>& primals, const std::vector<int>& argnums,
                              Stream s);

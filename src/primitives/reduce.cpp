@@ -146,9 +146,9 @@ std::vector<array> Reduce::vjp(const std::vector<array>& primals,
   if (x.dtype() == bool_) return {grad::zero_like(x, s)};
   array c = keep_axes(cotangents[0], x.shape(), axes_, s);
   switch (op_) {
-    case ReduceOp::sum: return {broadcast_to(c, x.shape(), s)};
+    case ReduceOp::sum: return {grad::broadcast_like(c, x, s)};
     case ReduceOp::prod:
-      return {grad::mul_conj(broadcast_to(c, x.shape(), s), prod_others(x, axes_, s), s)};
+      return {grad::mul_conj(grad::broadcast_like(c, x, s), prod_others(x, axes_, s), s)};
     case ReduceOp::max:
     case ReduceOp::min: {
       // Shared equally among the positions that hold the extreme.

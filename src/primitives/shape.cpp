@@ -1,6 +1,7 @@
 #include "primitives/shape.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace fastsync {
 
@@ -23,6 +24,21 @@ std::vector<Shape> Slice::output_shapes(const std::vector<array>&) const {
 }
 
 std::vector<Shape> Broadcast::output_shapes(const std::vector<array>&) const { return {shape_}; }
+
+std::vector<Shape> BroadcastLike::output_shapes(const std::vector<array>& inputs) const {
+  const Shape& from = inputs[0].shape();
+  const Shape& to = inputs[1].shape();
+  bool ok = to.size() >= from.size();
+  for (size_t i = 0; ok && i < from.size(); ++i) {
+    int64_t d = from[from.size() - 1 - i];
+    ok = d == 1 || d == to[to.size() - 1 - i];
+  }
+  if (!ok) {
+    throw std::invalid_argument("[broadcast] cannot broadcast shape " + shape_str(from) + " to " +
+                                shape_str(to));
+  }
+  return {to};
+}
 
 std::vector<Shape> Diagonal::output_shapes(const std::vector<array>& inputs) const {
   const Shape& in = inputs[0].shape();
@@ -137,6 +153,17 @@ std::vector<array> Broadcast::vjp(const std::vector<array>& primals,
   return {grad::unbroadcast(cotangents[0], primals[0].shape(), stream())};
 }
 
+std::vector<array> BroadcastLike::vjp(const std::vector<array>& primals,
+                                      const std::vector<array>& cotangents,
+                                      const std::vector<int>& argnums, const std::vector<array>&) {
+  std::vector<array> out;
+  for (int i : argnums) {
+    out.push_back(i == 0 ? grad::unbroadcast(cotangents[0], primals[0].shape(), stream())
+                         : grad::zero_like(primals[i], stream()));
+  }
+  return out;
+}
+
 std::vector<array> Diagonal::vjp(const std::vector<array>& primals,
                                  const std::vector<array>& cotangents, const std::vector<int>&,
                                  const std::vector<array>&) {
@@ -226,6 +253,28 @@ std::pair<std::vector<array>, std::vector<int>> Transpose::vmap(const std::vecto
   std::vector<int> perm{0};
   for (int a : axes_) perm.push_back(a + 1);
   return {{transpose(x, perm, stream())}, {0}};
+}
+
+std::pair<std::vector<array>, std::vector<int>> BroadcastLike::vmap(
+    const std::vector<array>& inputs, const std::vector<int>& axes,
+    const std::vector<array>& outputs, const std::shared_ptr<Primitive>& self) {
+  const Stream s = stream();
+  array x = inputs[0];
+  const int rank = batching::entry_rank(inputs[1], axes[1]);
+  if (axes[0] >= 0) {
+    // The batch axis first, then size-1 axes up to the target's entry rank.
+    x = batch_first(x, axes[0], s);
+    Shape aligned{x.shape()[0]};
+    aligned.insert(aligned.end(), rank - (x.ndim() - 1), 1);
+    aligned.insert(aligned.end(), x.shape().begin() + 1, x.shape().end());
+    x = reshape(x, aligned, s);
+  }
+  if (axes[1] < 0) {
+    Shape target{x.shape()[0]};
+    target.insert(target.end(), inputs[1].shape().begin(), inputs[1].shape().end());
+    return {{broadcast_to(x, target, s)}, {0}};
+  }
+  return batching::apply(self, {x, batch_first(inputs[1], axes[1], s)}, outputs);
 }
 
 std::pair<std::vector<array>, std::vector<int>> Broadcast::vmap(const std::vector<array>& inputs,

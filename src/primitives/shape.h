@@ -102,6 +102,23 @@ class Broadcast : public ViewPrimitive {
   Shape shape_;
 };
 
+// Input 0 broadcast to the shape of input 1, which is read for its shape
+// only. Under a compile trace, a derivative that spreads a cotangent back over
+// its primal uses it (grad::broadcast_like), so a shapeless replay (replay.h)
+// follows the primal's new shape; Broadcast keeps the shape it was built with.
+class BroadcastLike : public ViewPrimitive {
+ public:
+  using ViewPrimitive::ViewPrimitive;
+  const char* name() const override { return "BroadcastLike"; }
+  bool passes_gradient(int input) const override { return input == 0; }
+  FASTSYNC_VMAP
+  FASTSYNC_VJP
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+
+ private:
+  void view(const array& in, array& out) const override;
+};
+
 // The k-th diagonal of the plane (axis1, axis2), as a last axis: a view.
 class Diagonal : public ViewPrimitive {
  public:

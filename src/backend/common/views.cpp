@@ -146,6 +146,10 @@ void Broadcast::view(const array& in, array& out) const {
   make_view(in, out, broadcast_strides(in, shape_));
 }
 
+void BroadcastLike::view(const array& in, array& out) const {
+  make_view(in, out, broadcast_strides(in, out.shape()));
+}
+
 void Diagonal::view(const array& in, array& out) const {
   Strides s;
   for (int i = 0; i < in.ndim(); ++i) {

@@ -93,12 +93,28 @@ def test_shapeless_grads_and_fills_follow_new_shapes():
     for rows, cols in [(3, 4), (2, 4), (5, 4)]:
         x, y = arr(rows, cols), arr(cols)
         np.testing.assert_allclose(np.array(gy(x, y)), np.array(x).sum(0), rtol=1e-5)
-    # A reduction over one axis puts its cotangent back through a reshape, fixed when
-    # traced: a new shape raises rather than replaying it.
-    ga = mx.compile(mx.grad(lambda x: mx.sum(x, axis=-1).sum()), shapeless=True)
-    np.testing.assert_array_equal(np.array(ga(arr(2, 3))), np.ones((2, 3)))
-    with pytest.raises(ValueError, match="shapeless"):
-        ga(arr(4, 3))
+    # A reduction over some axes puts its cotangent back through expand_dims, whose
+    # shape follows its input's; so do max's (shared among ties) and prod's.
+    ga = mx.compile(mx.grad(lambda x: (mx.sum(x, axis=-1) ** 2).sum()), shapeless=True)
+    for rows in [2, 4, 1]:
+        x = arr(rows, 3)
+        want = np.repeat(2 * np.array(x).sum(-1, keepdims=True), 3, -1)
+        np.testing.assert_allclose(np.array(ga(x)), want, rtol=1e-5)
+    gm = mx.compile(mx.grad(lambda x: mx.max(x, axis=0).sum()), shapeless=True)
+    for rows in [2, 3]:
+        a = np.arange(rows * 2, dtype=np.float32).reshape(rows, 2)
+        want = np.zeros_like(a)
+        want[-1] = 1
+        np.testing.assert_array_equal(np.array(gm(mx.array(a))), want)
+    # expand_dims and squeeze themselves follow new shapes; a squeezed axis that is no
+    # longer of size 1 raises.
+    e = mx.compile(lambda x: mx.squeeze(mx.expand_dims(x, (0, 2)) * 2, 0), shapeless=True)
+    for n in [2, 5]:
+        np.testing.assert_array_equal(np.array(e(mx.ones((n, 3)))), np.full((n, 1, 3), 2.0))
+    sq = mx.compile(lambda x: mx.squeeze(x, 1), shapeless=True)
+    assert sq(mx.ones((3, 1))).shape == (3,)
+    with pytest.raises(ValueError, match="squeeze"):
+        sq(mx.ones((3, 2)))
     # Under vmap too: the fill and the spread follow the batched input.
     vz = mx.compile(mx.vmap(mx.grad(lambda x: mx.sum(mx.ones_like(x) * x * x))), shapeless=True)
     for b in [2, 3]:

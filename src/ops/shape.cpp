@@ -147,9 +147,14 @@ array expand_dims(const array& a, const std::vector<int>& axes, StreamOrDevice s
     if (is_new[n]) throw std::invalid_argument("[expand_dims] repeated axis");
     is_new[n] = true;
   }
-  Shape shape;
-  for (int d = 0, k = 0; d < nd; ++d) shape.push_back(is_new[d] ? 1 : a.shape()[k++]);
-  return reshape(a, shape, s);
+  if (axes.empty()) return a;
+  std::vector<int> sorted;
+  for (int d = 0; d < nd; ++d) {
+    if (is_new[d]) sorted.push_back(d);
+  }
+  auto p = std::make_shared<ExpandDims>(to_stream(s), std::move(sorted));
+  Shape shape = p->output_shapes({a})[0];
+  return array(std::move(shape), a.dtype(), std::move(p), {a});
 }
 
 array squeeze(const array& a, const std::optional<std::vector<int>>& axes, StreamOrDevice s) {
@@ -166,11 +171,14 @@ array squeeze(const array& a, const std::optional<std::vector<int>>& axes, Strea
       drop[n] = true;
     }
   }
-  Shape shape;
+  std::vector<int> sorted;
   for (int d = 0; d < a.ndim(); ++d) {
-    if (!drop[d]) shape.push_back(a.shape()[d]);
+    if (drop[d]) sorted.push_back(d);
   }
-  return reshape(a, shape, s);
+  if (sorted.empty()) return a;
+  auto p = std::make_shared<Squeeze>(to_stream(s), std::move(sorted));
+  Shape shape = p->output_shapes({a})[0];
+  return array(std::move(shape), a.dtype(), std::move(p), {a});
 }
 
 array swapaxes(const array& a, int axis1, int axis2, StreamOrDevice s) {

@@ -40,6 +40,39 @@ std::vector<Shape> BroadcastLike::output_shapes(const std::vector<array>& inputs
   return {to};
 }
 
+std::vector<Shape> ExpandDims::output_shapes(const std::vector<array>& inputs) const {
+  const Shape& in = inputs[0].shape();
+  Shape out;
+  size_t k = 0, a = 0;
+  for (size_t d = 0; d < in.size() + axes_.size(); ++d) {
+    if (a < axes_.size() && axes_[a] == static_cast<int>(d)) {
+      out.push_back(1);
+      ++a;
+    } else {
+      out.push_back(in[k++]);
+    }
+  }
+  return {out};
+}
+
+std::vector<Shape> Squeeze::output_shapes(const std::vector<array>& inputs) const {
+  const Shape& in = inputs[0].shape();
+  Shape out;
+  size_t a = 0;
+  for (size_t d = 0; d < in.size(); ++d) {
+    if (a < axes_.size() && axes_[a] == static_cast<int>(d)) {
+      if (in[d] != 1) {
+        throw std::invalid_argument("[squeeze] cannot squeeze axis " + std::to_string(d) +
+                                    " of size " + std::to_string(in[d]));
+      }
+      ++a;
+    } else {
+      out.push_back(in[d]);
+    }
+  }
+  return {out};
+}
+
 std::vector<Shape> Diagonal::output_shapes(const std::vector<array>& inputs) const {
   const Shape& in = inputs[0].shape();
   Shape out;
@@ -102,6 +135,16 @@ std::vector<array> Reshape::vjp(const std::vector<array>& primals,
                                 const std::vector<array>& cotangents, const std::vector<int>&,
                                 const std::vector<array>&) {
   return {reshape(cotangents[0], primals[0].shape(), stream())};
+}
+
+std::vector<array> ExpandDims::vjp(const std::vector<array>&, const std::vector<array>& cotangents,
+                                   const std::vector<int>&, const std::vector<array>&) {
+  return {squeeze(cotangents[0], axes_, stream())};
+}
+
+std::vector<array> Squeeze::vjp(const std::vector<array>&, const std::vector<array>& cotangents,
+                                const std::vector<int>&, const std::vector<array>&) {
+  return {expand_dims(cotangents[0], axes_, stream())};
 }
 
 std::vector<array> Transpose::vjp(const std::vector<array>&, const std::vector<array>& cotangents,
@@ -230,6 +273,24 @@ std::pair<std::vector<array>, std::vector<int>> AsType::vmap(
     const std::vector<array>& inputs, const std::vector<int>& axes,
     const std::vector<array>& outputs, const std::shared_ptr<Primitive>& self) {
   return batching::elementwise(self, inputs, axes, outputs);
+}
+
+// With the batch axis first, every axis position moves up by one.
+std::pair<std::vector<array>, std::vector<int>> ExpandDims::vmap(
+    const std::vector<array>& inputs, const std::vector<int>& axes, const std::vector<array>&,
+    const std::shared_ptr<Primitive>&) {
+  std::vector<int> shifted;
+  for (int a : axes_) shifted.push_back(a + 1);
+  return {{expand_dims(batch_first(inputs[0], axes[0], stream()), shifted, stream())}, {0}};
+}
+
+std::pair<std::vector<array>, std::vector<int>> Squeeze::vmap(const std::vector<array>& inputs,
+                                                              const std::vector<int>& axes,
+                                                              const std::vector<array>&,
+                                                              const std::shared_ptr<Primitive>&) {
+  std::vector<int> shifted;
+  for (int a : axes_) shifted.push_back(a + 1);
+  return {{squeeze(batch_first(inputs[0], axes[0], stream()), shifted, stream())}, {0}};
 }
 
 std::pair<std::vector<array>, std::vector<int>> Reshape::vmap(const std::vector<array>& inputs,

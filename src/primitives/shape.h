@@ -119,6 +119,38 @@ class BroadcastLike : public ViewPrimitive {
   void view(const array& in, array& out) const override;
 };
 
+// Size-1 axes inserted at `axes` (positions in the output, sorted): a view
+// whose shape follows the input's, so a shapeless replay (replay.h) can run it
+// on new shapes where a Reshape to the traced shape could not.
+class ExpandDims : public ViewPrimitive {
+ public:
+  ExpandDims(Stream s, std::vector<int> axes) : ViewPrimitive(s), axes_(std::move(axes)) {}
+  const char* name() const override { return "ExpandDims"; }
+  FASTSYNC_VMAP
+  FASTSYNC_VJP
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+
+ private:
+  void view(const array& in, array& out) const override;
+  std::vector<int> axes_;
+};
+
+// The size-1 axes `axes` (positions in the input, sorted) dropped: a view, as
+// ExpandDims's inverse; a replay on an input whose axis is no longer of size 1
+// raises.
+class Squeeze : public ViewPrimitive {
+ public:
+  Squeeze(Stream s, std::vector<int> axes) : ViewPrimitive(s), axes_(std::move(axes)) {}
+  const char* name() const override { return "Squeeze"; }
+  FASTSYNC_VMAP
+  FASTSYNC_VJP
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) const override;
+
+ private:
+  void view(const array& in, array& out) const override;
+  std::vector<int> axes_;
+};
+
 // The k-th diagonal of the plane (axis1, axis2), as a last axis: a view.
 class Diagonal : public ViewPrimitive {
  public:

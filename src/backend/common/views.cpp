@@ -150,6 +150,39 @@ void BroadcastLike::view(const array& in, array& out) const {
   make_view(in, out, broadcast_strides(in, out.shape()));
 }
 
+// A new axis takes the stride that would step over the axes inside it, so a
+// row-contiguous input stays row-contiguous.
+void ExpandDims::view(const array& in, array& out) const {
+  Strides s(out.ndim());
+  int k = in.ndim() - 1;
+  size_t a = axes_.size();
+  int64_t inner = 1;
+  for (int d = out.ndim() - 1; d >= 0; --d) {
+    if (a > 0 && axes_[a - 1] == d) {
+      s[d] = inner;
+      --a;
+    } else {
+      s[d] = in.strides()[k];
+      inner = in.strides()[k] * in.shape()[k];
+      --k;
+    }
+  }
+  make_view(in, out, std::move(s));
+}
+
+void Squeeze::view(const array& in, array& out) const {
+  Strides s;
+  size_t a = 0;
+  for (int d = 0; d < in.ndim(); ++d) {
+    if (a < axes_.size() && axes_[a] == d) {
+      ++a;
+    } else {
+      s.push_back(in.strides()[d]);
+    }
+  }
+  make_view(in, out, std::move(s));
+}
+
 void Diagonal::view(const array& in, array& out) const {
   Strides s;
   for (int i = 0; i < in.ndim(); ++i) {

@@ -635,6 +635,84 @@ def test_transforms_from_many_threads_on_their_own_streams():
     assert not errors, errors
 
 
+_CUSTOM_FUNCTIONS_BESIDE_TRANSFORMS = """
+import gc, sys, threading, weakref
+import fastsync as mx
+
+@mx.custom_function
+def f(x):
+    return mx.sin(x)
+
+@f.vjp
+def f_vjp(primals, cotangent, output):
+    return cotangent * mx.cos(primals)
+
+x = mx.ones((16,))
+def evaler():
+    for _ in range(2000):
+        mx.eval(f(f(f(x))))
+
+def differentiate():
+    g = mx.grad(lambda z: mx.sum(mx.tanh(mx.tanh(z) * 3)))
+    for _ in range(10000):
+        g(x)
+
+def compiled():
+    c = mx.compile(lambda z: mx.exp(z) * 2)
+    for _ in range(3000):
+        c(x)
+
+for other in (differentiate, compiled):
+    ts = [threading.Thread(target=evaler), threading.Thread(target=other)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+# Callables dropped on threads without the GIL are released, not kept: 200 evaluated
+# custom functions, each with its own rule, leave none behind.
+refs = []
+def make():
+    def rule(p, c, o):
+        return c
+    refs.append(weakref.ref(rule))
+    h = mx.custom_function(lambda v: v * 2)
+    h.vjp(rule)
+    return h
+
+def drop_many():
+    for _ in range(200):
+        mx.eval(make()(x))
+t = threading.Thread(target=drop_many)
+t.start()
+t.join()
+for _ in range(100):
+    gc.collect()
+    if all(r() is None for r in refs):
+        break
+alive = sum(r() is not None for r in refs)
+print("alive", alive)
+sys.exit(0 if alive == 0 else 1)
+"""
+
+
+def test_custom_functions_evaluated_beside_transforms_on_other_threads():
+    """A node holding a Python rule (custom_function, checkpoint) freed by an eval under
+    the encoding lock must not wait for the GIL there: a thread holding the GIL may be
+    waiting for that lock (grad, compile), and both would hang. Run in a subprocess so a
+    regression fails on its timeout instead of hanging the suite."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _CUSTOM_FUNCTIONS_BESIDE_TRANSFORMS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def test_the_regression_example_trains():
     """examples/regression.py: value_and_grad + tree_map SGD + async_eval lowers the loss."""
     import pathlib

@@ -6,6 +6,9 @@
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/vector.h>
 
+#include <mutex>
+#include <vector>
+
 #include "autodiff.h"
 #include "convert.h"
 #include "fuse.h"
@@ -17,15 +20,45 @@ namespace fastsync::py {
 
 namespace {
 
-// A Python callable kept inside a graph node. The node may be freed on a
-// worker thread, so dropping the reference takes the GIL.
+// Callables dropped on threads without the GIL, until a thread with it drops
+// them. Any thread; guarded by graveyard_mutex.
+std::mutex graveyard_mutex;
+std::vector<nb::object*> graveyard;
+bool drain_scheduled = false;
+
+// A pending call of the interpreter: runs on the main thread with the GIL.
+int drain_graveyard(void*) {
+  std::vector<nb::object*> dead;
+  {
+    std::lock_guard lk(graveyard_mutex);
+    dead.swap(graveyard);
+    drain_scheduled = false;
+  }
+  for (nb::object* p : dead) delete p;
+  return 0;
+}
+
+// A Python callable kept inside a graph node. The node may be freed on any
+// thread, and on an eval's thread it is freed under the encoding lock: taking
+// the GIL there would deadlock with a thread that holds the GIL and waits for
+// that lock (grad, vmap and compile take it). So a thread without the GIL
+// leaves the reference in the graveyard, and one pending call of the
+// interpreter drops all that wait there. After finalization they stay.
+void release_callable(nb::object* p) {
+  if (PyGILState_Check()) {
+    delete p;
+    return;
+  }
+  std::lock_guard lk(graveyard_mutex);
+  graveyard.push_back(p);
+  if (!drain_scheduled && Py_IsInitialized()) {
+    drain_scheduled = Py_AddPendingCall(drain_graveyard, nullptr) == 0;
+  }
+}
+
 struct PyCallable {
   std::shared_ptr<nb::object> fn;
-  explicit PyCallable(nb::object f)
-      : fn(new nb::object(std::move(f)), [](nb::object* p) {
-          nb::gil_scoped_acquire gil;
-          delete p;
-        }) {}
+  explicit PyCallable(nb::object f) : fn(new nb::object(std::move(f)), release_callable) {}
   nb::object operator()(nb::args args) const {
     nb::gil_scoped_acquire gil;
     return (*fn)(*args);

@@ -712,3 +712,47 @@ def test_soak_of_dropped_async_evals_ends_where_it_started():
     first, last, _ = soak.run(20_000, "cpu", 2, report=10_000, warmup=2_000)
     assert last[1] <= first[1], (first, last)  # active memory
     assert last[0] - first[0] < 16, (first, last)  # RSS, MiB
+
+
+DAEMON_AT_EXIT_SCRIPT = """
+import atexit, sys, threading, time
+
+def late():
+    # Registered before fastsync, so it runs after its exit hook, on the main thread:
+    # the main thread still evaluates (it is never parked).
+    import fastsync as mx
+    print("late", mx.sum(mx.ones((4,)) * 2).item(), flush=True)
+
+atexit.register(late)
+import fastsync as mx
+
+a = mx.ones((64, 64))
+s = mx.new_stream(mx.cpu)
+
+def spin(k):
+    while True:
+        if k % 2:
+            mx.eval(mx.matmul(a, a))
+        else:
+            mx.async_eval(mx.exp(a, stream=s))
+            mx.synchronize(s)
+
+for k in range(3):
+    threading.Thread(target=spin, args=(k,), daemon=True).start()
+time.sleep(float(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("after_s", [0.05, 0.2])
+def test_exit_with_daemon_threads_inside_evals_is_clean(after_s):
+    """Finalization used to unwind a daemon thread leaving an eval (CPython before 3.14
+    ends such a thread as it takes the GIL back), through noexcept frames: the process
+    aborted with 'terminate called without an active exception'."""
+    import subprocess
+    import sys
+
+    for _ in range(3):
+        r = subprocess.run([sys.executable, "-c", DAEMON_AT_EXIT_SCRIPT, str(after_s)],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "late 8.0"

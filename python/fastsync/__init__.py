@@ -71,3 +71,6 @@ def _finish_work_at_exit():
 
 
 _atexit.register(_finish_work_at_exit)
+# Registered last, so it runs first: daemon threads leaving an eval from now on park
+# instead of being unwound by the interpreter's finalization, which aborted the process.
+_atexit.register(_core._prepare_exit)

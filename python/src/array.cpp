@@ -6,6 +6,7 @@
 
 #include "convert.h"
 #include "errors.h"
+#include "gil.h"
 #include "ops/index.h"
 #include "transforms.h"
 #include "ops/ops.h"
@@ -151,7 +152,7 @@ int get_buffer(PyObject* self, Py_buffer* view, int) {
       return -1;
     }
     auto* keep = new BufferView{[&] {
-      nb::gil_scoped_release nogil;
+      ReleaseGil nogil;
       return host_readable(a);
     }(), {}, {}};
     for (int i = 0; i < keep->a.ndim(); ++i) {

@@ -5,6 +5,7 @@
 
 #include "errors.h"
 #include "format.h"
+#include "gil.h"
 #include "ops/ops.h"
 #include "replay.h"
 #include "transforms.h"
@@ -362,7 +363,7 @@ namespace {
 // Evaluates `a` (with the GIL released) and returns it, or its host copy when
 // it lives on the GPU.
 array readable(array& a) {
-  nb::gil_scoped_release nogil;
+  ReleaseGil nogil;
   return host_readable(a);
 }
 
@@ -438,7 +439,7 @@ nb::ndarray<> to_dlpack(array& in) {
   array a = in;
   compile_trace::check_read(a);
   {
-    nb::gil_scoped_release nogil;
+    ReleaseGil nogil;
     a.eval();
   }
   bool on_gpu = a.data_shared_ptr() && allocator::is_device(a.data_shared_ptr()->buffer);

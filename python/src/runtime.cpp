@@ -13,6 +13,7 @@
 #include "convert.h"
 #include "errors.h"
 #include "format.h"
+#include "gil.h"
 #include "graph.h"
 #ifdef FASTSYNC_CUDA
 #include "backend/cuda/profile.h"
@@ -171,7 +172,10 @@ void init_runtime(nb::module_& m) {
       "(FASTSYNC_CPU_PROFILE=1 starts it on); the caller synchronizes first.");
   m.def("_trace_start", &timeline::start, nb::arg("path"),
         "Begins recording a timeline trace into path (fastsync.trace).");
-  m.def("_trace_stop", &timeline::stop, nb::call_guard<nb::gil_scoped_release>(),
+  m.def("_prepare_exit", &exit_gate::prepare_exit,
+        "At interpreter exit (an atexit hook): threads still inside a call that released the "
+        "GIL park when they leave it, rather than being unwound by finalization (gil.h).");
+  m.def("_trace_stop", &timeline::stop, nb::call_guard<ReleaseGil>(),
         "Stops recording, writes the trace file and returns its path.");
   m.def("_graph_ops", &op_counts, nb::arg("outputs"),
         "The unevaluated nodes behind outputs, counted by primitive name.");
@@ -222,7 +226,7 @@ void init_runtime(nb::module_& m) {
       "eval",
       [](nb::args args) {
         auto arrays = collect_args(args);
-        nb::gil_scoped_release nogil;
+        ReleaseGil nogil;
         eval(std::move(arrays));
       },
       "Evaluate arrays (nested in lists, tuples and dicts; other objects are ignored) and "
@@ -231,7 +235,7 @@ void init_runtime(nb::module_& m) {
       "async_eval",
       [](nb::args args) {
         auto arrays = collect_args(args);
-        nb::gil_scoped_release nogil;
+        ReleaseGil nogil;
         async_eval(std::move(arrays));
       },
       "Start evaluating arrays and return at once; reading them waits.");
@@ -239,7 +243,7 @@ void init_runtime(nb::module_& m) {
       "synchronize",
       [](nb::handle s) {
         auto where = to_stream_or_device(s);
-        nb::gil_scoped_release nogil;
+        ReleaseGil nogil;
         if (auto* st = std::get_if<Stream>(&where)) {
           synchronize(*st);
         } else if (auto* d = std::get_if<Device>(&where)) {

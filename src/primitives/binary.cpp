@@ -94,6 +94,16 @@ std::pair<array, array> binary_grads(BinaryOp op, const array& a, const array& b
   }
 }
 
+// The derivatives asked for, each summed back to its input's shape.
+std::vector<array> for_argnums(const array& da, const array& db, const std::vector<array>& primals,
+                               const std::vector<int>& argnums, Stream s) {
+  std::vector<array> out;
+  for (int i : argnums) {
+    out.push_back(grad::unbroadcast(i == 0 ? da : db, primals[i].shape(), s));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<array> Binary::vjp(const std::vector<array>& primals,
@@ -104,11 +114,7 @@ std::vector<array> Binary::vjp(const std::vector<array>& primals,
   const array& b = primals[1];
   if (a.dtype() == bool_ || is_comparison(op_)) return grad::zeros_for(primals, argnums, s);
   auto [da, db] = binary_grads(op_, a, b, cotangents[0], outputs[0], s);
-  std::vector<array> out;
-  for (int i : argnums) {
-    out.push_back(grad::unbroadcast(i == 0 ? da : db, primals[i].shape(), s));
-  }
-  return out;
+  return for_argnums(da, db, primals, argnums, s);
 }
 
 // The quotient is a step function (derivative 0); the remainder a - b * q
@@ -121,11 +127,7 @@ std::vector<array> DivMod::vjp(const std::vector<array>& primals,
   const array& b = primals[1];
   if (!is_floating(a.dtype())) return grad::zeros_for(primals, argnums, s);
   auto [da, db] = binary_grads(BinaryOp::remainder, a, b, cotangents[1], outputs[1], s);
-  std::vector<array> out;
-  for (int i : argnums) {
-    out.push_back(grad::unbroadcast(i == 0 ? da : db, primals[i].shape(), s));
-  }
-  return out;
+  return for_argnums(da, db, primals, argnums, s);
 }
 
 std::vector<array> Select::vjp(const std::vector<array>& primals,

@@ -122,10 +122,6 @@ def test_piecewise_constant_grads_are_zero(name):
     assert np.array(g).tolist() == [0.0, 0.0, 0.0]
 
 
-def _weighted_divmod(q, r):
-    return q * 0.5 + r
-
-
 BINARY = {
     "add": (mx.add, -1, 1),
     "subtract": (mx.subtract, -1, 1),
@@ -136,8 +132,6 @@ BINARY = {
     "minimum": (mx.minimum, -1, 1),
     "arctan2": (mx.arctan2, 0.5, 2),
     "remainder": (mx.remainder, 1.0, 1.05),
-    # Both outputs of divmod: the quotient is a step (derivative 0), the remainder moves.
-    "divmod": (lambda a, b: _weighted_divmod(*mx.divmod(a, b)), 1.0, 1.05),
     "logaddexp": (mx.logaddexp, -1, 1),
 }
 
@@ -148,9 +142,19 @@ def test_binary_grads_with_broadcasting(name, shapes):
     fn, lo, hi = BINARY[name]
     a = rand(shapes[0], lo, hi, seed=1)
     b = rand(shapes[1], lo, hi, seed=2)
-    if name in ("remainder", "divmod"):
+    if name == "remainder":
         a = a + 1.2  # a / b in (2.09, 2.4): away from the jumps of a mod b
     check_grads(fn, a, b)
+
+
+def test_divmod_has_zero_derivatives_as_in_mlx():
+    # MLX defines both of divmod's outputs to have derivative 0 (its own tests pin the
+    # remainder's tangent at 0), unlike remainder, whose derivative is 1 in a.
+    x = mx.array([2.5, 5.3])
+    assert mx.grad(lambda a: mx.sum(mx.divmod(a, 2.0)[1]))(x).tolist() == [0.0, 0.0]
+    _, (dq, dr) = mx.jvp(lambda a: mx.divmod(a, 2.0), [x], [mx.ones_like(x)])
+    assert dq.tolist() == [0.0, 0.0] and dr.tolist() == [0.0, 0.0]
+    assert mx.grad(lambda a: mx.sum(mx.remainder(a, 2.0)))(x).tolist() == [1.0, 1.0]
 
 
 def test_astype_grads_keep_the_input_dtype():

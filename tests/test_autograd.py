@@ -673,8 +673,9 @@ for other in (differentiate, compiled):
     for t in ts:
         t.join()
 
-# Callables dropped on threads without the GIL are released, not kept: 200 evaluated
-# custom functions, each with its own rule, leave none behind.
+# Rules dropped by evals are released by those evals' threads, while the main thread
+# runs no Python (it waits in join): 200 custom functions evaluated on a worker leave
+# at most the last behind.
 refs = []
 def make():
     def rule(p, c, o):
@@ -684,19 +685,17 @@ def make():
     h.vjp(rule)
     return h
 
+alive = []
 def drop_many():
     for _ in range(200):
         mx.eval(make()(x))
+    gc.collect()
+    alive.append(sum(r() is not None for r in refs))
 t = threading.Thread(target=drop_many)
 t.start()
 t.join()
-for _ in range(100):
-    gc.collect()
-    if all(r() is None for r in refs):
-        break
-alive = sum(r() is not None for r in refs)
-print("alive", alive)
-sys.exit(0 if alive == 0 else 1)
+print("alive", alive[0])
+sys.exit(0 if alive[0] <= 1 else 1)
 """
 
 

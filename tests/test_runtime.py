@@ -756,3 +756,35 @@ def test_exit_with_daemon_threads_inside_evals_is_clean(after_s):
                            capture_output=True, text=True, timeout=60)  # fmt: skip
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == "late 8.0"
+
+
+LOGGING_AT_EXIT_SCRIPT = """
+import logging, sys, threading, time
+
+logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+log = logging.getLogger("train")
+import fastsync as mx
+
+a = mx.ones((64, 64))
+
+def train():
+    while True:
+        # The array is formatted (read: an eval) inside the handler's lock.
+        log.info("loss %s", mx.sum(mx.matmul(a, a)))
+
+threading.Thread(target=train, daemon=True).start()
+time.sleep(0.1)
+"""
+
+
+def test_exit_while_a_daemon_thread_logs_arrays_does_not_hang():
+    """logging's exit hook, registered before fastsync's, waits for the handler's lock,
+    which a daemon thread may hold while it formats an array: a thread leaving an eval
+    at exit waits for finalization only 2 s, then goes on and frees the lock."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", LOGGING_AT_EXIT_SCRIPT], capture_output=True,
+                       text=True, timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "loss array(262144" in r.stdout

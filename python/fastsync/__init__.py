@@ -71,6 +71,7 @@ def _finish_work_at_exit():
 
 
 _atexit.register(_finish_work_at_exit)
-# Registered last, so it runs first: daemon threads leaving an eval from now on park
-# instead of being unwound by the interpreter's finalization, which aborted the process.
+# Registered last, so it runs first: daemon threads leaving an eval from now on wait,
+# and park once the interpreter finalizes, instead of being unwound by it, which aborted
+# the process (python/src/gil.h).
 _atexit.register(_core._prepare_exit)

@@ -6,12 +6,10 @@
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/vector.h>
 
-#include <mutex>
-#include <vector>
-
 #include "autodiff.h"
 #include "convert.h"
 #include "fuse.h"
+#include "gil.h"
 #include "ops/random.h"
 #include "replay.h"
 #include "vmap.h"
@@ -20,54 +18,21 @@ namespace fastsync::py {
 
 namespace {
 
-// Callables dropped on threads without the GIL, until a thread with it drops
-// them. Any thread; guarded by graveyard_mutex.
-std::mutex graveyard_mutex;
-std::vector<nb::object*> graveyard;
-bool drain_scheduled = false;
-
-// A pending call of the interpreter: runs on the main thread with the GIL.
-int drain_graveyard(void*) {
-  std::vector<nb::object*> dead;
-  {
-    std::lock_guard lk(graveyard_mutex);
-    dead.swap(graveyard);
-    drain_scheduled = false;
-  }
-  for (nb::object* p : dead) delete p;
-  return 0;
-}
-
 // A Python callable kept inside a graph node. The node may be freed on any
 // thread, and on an eval's thread it is freed under the encoding lock: taking
 // the GIL there would deadlock with a thread that holds the GIL and waits for
-// that lock (grad, vmap and compile take it). So a thread without the GIL
-// leaves the reference in the graveyard, and one pending call of the
-// interpreter drops all that wait there. After finalization they stay.
-void release_callable(nb::object* p) {
-  if (PyGILState_Check()) {
-    delete p;
-    return;
-  }
-  std::lock_guard lk(graveyard_mutex);
-  graveyard.push_back(p);
-  if (!drain_scheduled && Py_IsInitialized()) {
-    drain_scheduled = Py_AddPendingCall(drain_graveyard, nullptr) == 0;
-  }
-}
-
+// that lock (grad, vmap and compile take it), and dropping the reference where
+// the GIL is held could run a __del__ that evaluates under that lock. So the
+// reference is always dropped later, by release_later (gil.h).
 struct PyCallable {
-  std::shared_ptr<nb::object> fn;
-  explicit PyCallable(nb::object f) : fn(new nb::object(std::move(f)), release_callable) {}
-  nb::object operator()(nb::args args) const {
-    nb::gil_scoped_acquire gil;
-    return (*fn)(*args);
-  }
+  std::shared_ptr<PyObject> fn;
+  explicit PyCallable(nb::object f) : fn(f.release().ptr(), release_later) {}
+  nb::handle get() const { return nb::handle(fn.get()); }
 };
 
 std::vector<array> call_flat(const PyCallable& f, const std::vector<array>& xs) {
   nb::gil_scoped_acquire gil;
-  nb::object r = (*f.fn)(nb::cast(xs));
+  nb::object r = f.get()(nb::cast(xs));
   return nb::cast<std::vector<array>>(r);
 }
 
@@ -113,6 +78,7 @@ void init_transforms(nb::module_& m) {
       "_vjp",
       [](nb::callable fun, const std::vector<array>& primals,
          const std::vector<array>& cotangents) {
+        drain_released();
         PyCallable f(fun);
         return vjp([&](const std::vector<array>& xs) { return call_flat(f, xs); }, primals,
                    cotangents);
@@ -122,6 +88,7 @@ void init_transforms(nb::module_& m) {
   m.def(
       "_jvp",
       [](nb::callable fun, const std::vector<array>& primals, const std::vector<array>& tangents) {
+        drain_released();
         PyCallable f(fun);
         return jvp([&](const std::vector<array>& xs) { return call_flat(f, xs); }, primals,
                    tangents);
@@ -132,6 +99,7 @@ void init_transforms(nb::module_& m) {
       "_vmap",
       [](nb::callable fun, const std::vector<array>& inputs, const std::vector<int>& in_axes,
          const std::vector<int>& out_axes) {
+        drain_released();
         PyCallable f(fun);
         return vmap([&](const std::vector<array>& xs) { return call_flat(f, xs); }, inputs, in_axes,
                     out_axes);
@@ -143,19 +111,20 @@ void init_transforms(nb::module_& m) {
       "_custom_function",
       [](const std::vector<array>& inputs, const std::vector<array>& outputs,
          std::optional<nb::callable> vjp_fn, std::optional<nb::callable> jvp_fn) {
+        drain_released();
         CustomVjp v;
         CustomJvp j;
         if (vjp_fn) {
           v = [f = PyCallable(*vjp_fn)](const std::vector<array>& p, const std::vector<array>& c,
                                         const std::vector<array>& o) {
             nb::gil_scoped_acquire gil;
-            return nb::cast<std::vector<array>>((*f.fn)(nb::cast(p), nb::cast(c), nb::cast(o)));
+            return nb::cast<std::vector<array>>(f.get()(nb::cast(p), nb::cast(c), nb::cast(o)));
           };
         }
         if (jvp_fn) {
           j = [f = PyCallable(*jvp_fn)](const std::vector<array>& p, const std::vector<array>& t) {
             nb::gil_scoped_acquire gil;
-            return nb::cast<std::vector<array>>((*f.fn)(nb::cast(p), nb::cast(t)));
+            return nb::cast<std::vector<array>>(f.get()(nb::cast(p), nb::cast(t)));
           };
         }
         return custom_function(inputs, outputs, std::move(v), std::move(j));

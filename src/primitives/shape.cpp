@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "primitives/binary.h"
+
 namespace fastsync {
 
 std::vector<Shape> Reshape::output_shapes(const std::vector<array>&) const { return {shape_}; }
@@ -28,10 +30,11 @@ std::vector<Shape> Broadcast::output_shapes(const std::vector<array>&) const { r
 std::vector<Shape> BroadcastLike::output_shapes(const std::vector<array>& inputs) const {
   const Shape& from = inputs[0].shape();
   const Shape& to = inputs[1].shape();
-  bool ok = to.size() >= from.size();
-  for (size_t i = 0; ok && i < from.size(); ++i) {
-    int64_t d = from[from.size() - 1 - i];
-    ok = d == 1 || d == to[to.size() - 1 - i];
+  bool ok;
+  try {
+    ok = broadcast_shapes(from, to) == to;
+  } catch (const std::invalid_argument&) {
+    ok = false;
   }
   if (!ok) {
     throw std::invalid_argument("[broadcast] cannot broadcast shape " + shape_str(from) + " to " +
@@ -276,21 +279,24 @@ std::pair<std::vector<array>, std::vector<int>> AsType::vmap(
 }
 
 // With the batch axis first, every axis position moves up by one.
+static std::vector<int> after_batch(const std::vector<int>& axes) {
+  std::vector<int> out;
+  for (int a : axes) out.push_back(a + 1);
+  return out;
+}
+
 std::pair<std::vector<array>, std::vector<int>> ExpandDims::vmap(
     const std::vector<array>& inputs, const std::vector<int>& axes, const std::vector<array>&,
     const std::shared_ptr<Primitive>&) {
-  std::vector<int> shifted;
-  for (int a : axes_) shifted.push_back(a + 1);
-  return {{expand_dims(batch_first(inputs[0], axes[0], stream()), shifted, stream())}, {0}};
+  return {{expand_dims(batch_first(inputs[0], axes[0], stream()), after_batch(axes_), stream())},
+          {0}};
 }
 
 std::pair<std::vector<array>, std::vector<int>> Squeeze::vmap(const std::vector<array>& inputs,
                                                               const std::vector<int>& axes,
                                                               const std::vector<array>&,
                                                               const std::shared_ptr<Primitive>&) {
-  std::vector<int> shifted;
-  for (int a : axes_) shifted.push_back(a + 1);
-  return {{squeeze(batch_first(inputs[0], axes[0], stream()), shifted, stream())}, {0}};
+  return {{squeeze(batch_first(inputs[0], axes[0], stream()), after_batch(axes_), stream())}, {0}};
 }
 
 std::pair<std::vector<array>, std::vector<int>> Reshape::vmap(const std::vector<array>& inputs,
@@ -320,22 +326,12 @@ std::pair<std::vector<array>, std::vector<int>> BroadcastLike::vmap(
     const std::vector<array>& inputs, const std::vector<int>& axes,
     const std::vector<array>& outputs, const std::shared_ptr<Primitive>& self) {
   const Stream s = stream();
-  array x = inputs[0];
-  const int rank = batching::entry_rank(inputs[1], axes[1]);
-  if (axes[0] >= 0) {
-    // The batch axis first, then size-1 axes up to the target's entry rank.
-    x = batch_first(x, axes[0], s);
-    Shape aligned{x.shape()[0]};
-    aligned.insert(aligned.end(), rank - (x.ndim() - 1), 1);
-    aligned.insert(aligned.end(), x.shape().begin() + 1, x.shape().end());
-    x = reshape(x, aligned, s);
-  }
-  if (axes[1] < 0) {
-    Shape target{x.shape()[0]};
-    target.insert(target.end(), inputs[1].shape().begin(), inputs[1].shape().end());
-    return {{broadcast_to(x, target, s)}, {0}};
-  }
-  return batching::apply(self, {x, batch_first(inputs[1], axes[1], s)}, outputs);
+  std::vector<array> in = batching::to_front_aligned(inputs, axes, s);
+  if (axes[1] >= 0) return batching::apply(self, in, outputs);
+  // Only the input is batched: the target's shape is fixed, behind the batch.
+  Shape target{in[0].shape()[0]};
+  target.insert(target.end(), inputs[1].shape().begin(), inputs[1].shape().end());
+  return {{broadcast_to(in[0], target, s)}, {0}};
 }
 
 std::pair<std::vector<array>, std::vector<int>> Broadcast::vmap(const std::vector<array>& inputs,
